@@ -1,0 +1,155 @@
+"""Turning what users pass or paste into uint64 root IDs, with errors that name the bad value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_UINT64_MAX = 2**64 - 1
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+class InvalidIDError(ValueError):
+    """An ID that is not a non-negative integer that fits in uint64."""
+
+
+def _one(value: Any, where: str) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise InvalidIDError(f"{where}: {value!r} is a boolean, not a neuron ID")
+    if isinstance(value, int | np.integer):
+        v = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\+?\d+", text):
+            raise InvalidIDError(f"{where}: {value!r} is not a numeric neuron ID")
+        v = int(text)
+    elif isinstance(value, float | np.floating):
+        raise InvalidIDError(
+            f"{where}: {value!r} is a float; root IDs exceed 2**53 and lose digits as floats, "
+            "pass them as int or str"
+        )
+    elif value is None:
+        raise InvalidIDError(f"{where}: None is not a neuron ID")
+    else:
+        raise InvalidIDError(
+            f"{where}: {value!r} ({type(value).__name__}) is not a neuron ID "
+            "(give an int, a numeric str, or a list of them)"
+        )
+    if v < 0:
+        raise InvalidIDError(f"{where}: {v} is negative; neuron IDs are non-negative")
+    if v > _UINT64_MAX:
+        raise InvalidIDError(f"{where}: {v} does not fit in uint64")
+    return v
+
+
+def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> np.ndarray:
+    """Parse IDs into a ``uint64`` array, keeping the order given (duplicates kept).
+
+    Parameters
+    ----------
+    ids
+        An int, a numeric str, a list/tuple/set/ndarray/Series/Index of those, or a
+        :class:`~napari_crant.NeuronCriteria` (resolved to its root IDs).
+    name
+        The parameter's name, used in error messages.
+    allow_empty
+        Accept an empty collection (otherwise it is an error).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint64`` IDs.
+
+    Raises
+    ------
+    InvalidIDError
+        Naming the offending element: floats (which corrupt 18-digit IDs), negative or
+        non-numeric values, booleans, ``None``.
+    """
+    from napari_crant.queries.criteria import NeuronCriteria
+
+    if isinstance(ids, NeuronCriteria):
+        return ids.get_roots()
+    if isinstance(ids, np.ndarray) and ids.dtype == np.uint64:
+        out = ids.ravel().copy()
+    elif isinstance(ids, np.ndarray) and ids.dtype.kind == "i":
+        flat = ids.ravel()
+        if (flat < 0).any():
+            bad = flat[flat < 0][0]
+            raise InvalidIDError(f"{name}: {int(bad)} is negative; neuron IDs are non-negative")
+        out = flat.astype(np.uint64)
+    elif isinstance(ids, np.ndarray) and ids.dtype.kind == "f":
+        raise InvalidIDError(
+            f"{name}: a float array (dtype {ids.dtype}); root IDs exceed 2**53 and lose digits "
+            "as floats, pass them as int64/uint64 or str"
+        )
+    elif isinstance(ids, str | int | np.integer | float | np.floating | bool) or ids is None:
+        out = np.array([_one(ids, name)], dtype=np.uint64)
+    elif isinstance(ids, pd.Series | pd.Index):
+        return parse_ids(ids.to_numpy() if ids.dtype != object else list(ids), name, allow_empty)
+    elif isinstance(ids, Iterable):
+        values = list(ids)
+        out = np.array(
+            [_one(v, f"{name}[{i}]") for i, v in enumerate(values)], dtype=np.uint64
+        )
+    else:
+        raise InvalidIDError(f"{name}: {ids!r} ({type(ids).__name__}) is not an ID or list of IDs")
+    if not allow_empty and len(out) == 0:
+        raise InvalidIDError(f"{name}: no IDs given")
+    return out
+
+
+def parse_id_text(text: str) -> np.ndarray:
+    """Parse IDs pasted as text: separated by commas, spaces, tabs, newlines or semicolons.
+
+    A column copied from a spreadsheet (with or without a header such as ``root_id``) and
+    quoted values work too. Every token that is not a number is reported at once.
+
+    Raises
+    ------
+    InvalidIDError
+        Listing the tokens that are not IDs.
+    """
+    tokens = [t.strip("'\"[]()") for t in _SPLIT.split(text.strip()) if t.strip("'\"[]()")]
+    if tokens and not tokens[0].isdigit() and re.fullmatch(r"[A-Za-z_ ]+", tokens[0]):
+        tokens = tokens[1:]  # a header cell such as "root_id"
+    bad = [t for t in tokens if not re.fullmatch(r"\+?\d+", t)]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise InvalidIDError(f"not neuron IDs: {shown}")
+    values = [int(t) for t in tokens]
+    too_big = [v for v in values if v > _UINT64_MAX]
+    if too_big:
+        raise InvalidIDError(f"{too_big[0]} does not fit in uint64")
+    return np.array(values, dtype=np.uint64)
+
+
+def unique_in_order(ids: np.ndarray) -> np.ndarray:
+    """``ids`` with duplicates removed, first occurrences kept in order."""
+    _, first = np.unique(ids, return_index=True)
+    return ids[np.sort(first)]
+
+
+def lookup_uint64(
+    keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: int = 0
+) -> np.ndarray:
+    """``values[keys == q]`` for each ``q`` in ``query`` (``default`` where absent), uint64-safe.
+
+    pandas' ``reindex(...).fillna(...)`` goes through float64 and corrupts IDs above 2**53;
+    this does not. Duplicate keys: the first occurrence wins.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    values = np.asarray(values, dtype=np.uint64)
+    query = np.asarray(query, dtype=np.uint64)
+    out = np.full(len(query), default, dtype=np.uint64)
+    if not len(keys):
+        return out
+    uniq, first = np.unique(keys, return_index=True)
+    pos = np.minimum(np.searchsorted(uniq, query), len(uniq) - 1)
+    found = uniq[pos] == query
+    out[found] = values[first[pos[found]]]
+    return out

@@ -1,0 +1,1 @@
+"""The query functions with CRANTb semantics (Qt-free)."""

@@ -1,0 +1,125 @@
+"""Steps shared by the query functions: resolve IDs, filter synapse rows, record provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import napari_crant
+from napari_crant.datasets import get_source
+from napari_crant.ids import parse_ids
+from napari_crant.materialization import Materialization, resolve_materialization
+from napari_crant.queries.update import resolve_ids
+from napari_crant.sources.base import DataSource
+
+
+@dataclass
+class QueryIDs:
+    """IDs as the user gave them and as resolved at the query's moment."""
+
+    given: np.ndarray
+    mapping: pd.DataFrame  # old_id, new_id, confidence, changed (one row per distinct ID)
+    roots: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.roots = np.unique(self.mapping["new_id"].to_numpy(np.uint64))
+
+    def updated(self) -> dict[int, int]:
+        """``{old: new}`` for IDs that were changed."""
+        m = self.mapping[self.mapping["changed"]]
+        return {int(o): int(n) for o, n in zip(m["old_id"], m["new_id"], strict=True)}
+
+    def root_of_given(self) -> np.ndarray:
+        """The resolved root of each given ID (aligned with ``given``)."""
+        m = self.mapping.set_index("old_id")["new_id"]
+        return m.loc[self.given].to_numpy(np.uint64)
+
+
+def open_query(dataset: Any, materialization: Any) -> tuple[DataSource, Materialization]:
+    """The source and resolved materialization of a query."""
+    source = get_source(dataset)
+    return source, resolve_materialization(source, materialization)
+
+
+def query_ids(
+    source: DataSource,
+    at: Materialization,
+    ids: Any,
+    update_ids: bool,
+    name: str,
+) -> QueryIDs:
+    """Parse ``ids`` and resolve them to roots alive at ``at``."""
+    given = parse_ids(ids, name)
+    mapping = resolve_ids(source, given, at, update=update_ids, name=name)
+    return QueryIDs(given, mapping)
+
+
+def check_threshold(threshold: Any, min_size: Any) -> None:
+    """Reject thresholds and sizes that are not non-negative numbers."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 1:
+        raise ValueError(f"threshold must be an integer >= 1, not {threshold!r}")
+    if min_size is not None and (
+        isinstance(min_size, bool) or not isinstance(min_size, int | float | np.number)
+        or min_size < 0
+    ):
+        raise ValueError(f"min_size must be a number >= 0 or None, not {min_size!r}")
+
+
+def filter_synapses(
+    syn: pd.DataFrame, threshold: int, min_size: float | None, clean: bool
+) -> pd.DataFrame:
+    """min_size -> threshold per (pre, post) pair -> clean, in the reference's order."""
+    if min_size is not None:
+        syn = syn[syn["size"].to_numpy() >= min_size]
+    if threshold > 1 and len(syn):
+        pair_n = syn.groupby(["pre_pt_root_id", "post_pt_root_id"], sort=False)["id"].transform("size")
+        syn = syn[pair_n.to_numpy() >= threshold]
+    if clean and len(syn):
+        pre = syn["pre_pt_root_id"].to_numpy()
+        post = syn["post_pt_root_id"].to_numpy()
+        syn = syn[(pre != post) & (pre != 0) & (post != 0)]
+    return syn.reset_index(drop=True)
+
+
+def provenance(
+    source: DataSource, at: Materialization, ids: dict[str, QueryIDs] | None = None, **filters: Any
+) -> dict[str, Any]:
+    """The ``DataFrame.attrs`` of a query result."""
+    out: dict[str, Any] = {
+        **source.describe(),
+        **at.describe(),
+        "filters": filters,
+        "napari_crant_version": napari_crant.__version__,
+    }
+    if ids:
+        updated = {}
+        for q in ids.values():
+            updated.update(q.updated())
+        out["updated_ids"] = updated
+    return out
+
+
+def pair_counts(syn: pd.DataFrame) -> pd.DataFrame:
+    """``pre, post, weight`` from synapse rows; heaviest first, ties by (pre, post)."""
+    if syn.empty:
+        return pd.DataFrame({
+            "pre": np.array([], np.uint64),
+            "post": np.array([], np.uint64),
+            "weight": np.array([], np.int64),
+        })
+    g = (
+        syn.groupby(["pre_pt_root_id", "post_pt_root_id"], sort=True)
+        .size()
+        .rename("weight")
+        .reset_index()
+        .rename(columns={"pre_pt_root_id": "pre", "post_pt_root_id": "post"})
+    )
+    g = g.sort_values(["weight", "pre", "post"], ascending=[False, True, True], kind="stable")
+    g = g.reset_index(drop=True)
+    g["pre"] = g["pre"].astype(np.uint64)
+    g["post"] = g["post"].astype(np.uint64)
+    g["weight"] = g["weight"].astype(np.int64)
+    return g

@@ -1,0 +1,34 @@
+"""Names and versions of the snapshot format (see ``docs/snapshot-format.md``)."""
+
+FORMAT_NAME = "napari-crant-snapshot"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+#: Files memory-mapped on open (Arrow IPC, uncompressed, one record batch each).
+SYNAPSES = "synapses.arrow"
+SYNAPSES_POST_INDEX = "synapses_post_index.arrow"
+ROOT_L2 = "root_l2.arrow"
+L2_ROOTS = "l2_roots.arrow"
+L2 = "l2.arrow"
+SUPERVOXELS = "supervoxels.arrow"
+
+#: Small tables, read whole on first use (Parquet).
+VERSIONS = "versions.parquet"
+ROOTS = "roots.parquet"
+LINEAGE = "lineage.parquet"
+L2_EDGES = "l2_edges.parquet"
+ANNOTATIONS = "annotations.parquet"
+NUCLEI = "nuclei.parquet"
+NEUROPILS = "neuropils.parquet"
+
+#: Far-future stand-in for "never expired" in int64 microsecond columns.
+NEVER_US = 2**62
+
+#: CRANTb annotation fields (SeaTable); list-valued ones hold ``list[str]``.
+ANNOTATION_FIELDS = (
+    "root_id", "supervoxel_id", "nucleus_id", "proofread", "status", "region", "side",
+    "nerve", "tract", "hemilineage", "flow", "super_class", "cell_class", "cell_type",
+    "cell_subtype", "cell_instance", "known_nt", "alternative_names", "annotator_notes",
+    "user_proofreader", "date_proofread",
+)
+LIST_ANNOTATION_FIELDS = ("status", "alternative_names")

@@ -1,0 +1,158 @@
+"""Write :class:`SnapshotTables` to a snapshot directory (format in ``docs/snapshot-format.md``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+
+from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.tables import SnapshotTables
+
+_POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
+
+
+def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Validate ``tables`` and write them as a snapshot directory.
+
+    The directory is written next to ``out`` under a temporary name and renamed into place,
+    so a reader never sees a half-written snapshot.
+
+    Parameters
+    ----------
+    tables
+        The snapshot's tables.
+    out
+        Directory to create.
+    overwrite
+        Replace an existing directory at ``out``; otherwise an existing one is an error.
+
+    Returns
+    -------
+    Path
+        The snapshot directory.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
+    tables.validate()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        counts = _write_tables(tables, tmp)
+        manifest = {
+            "format": fmt.FORMAT_NAME,
+            "format_version": fmt.FORMAT_VERSION,
+            "name": tables.info.get("name", out.name),
+            "created": pd.Timestamp.now(tz="UTC").isoformat(),
+            "info": tables.info,
+            "counts": counts,
+        }
+        (tmp / fmt.MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _to_us(ts: pd.Series) -> np.ndarray:
+    """UTC timestamps -> int64 microseconds, ``NaT`` -> :data:`format.NEVER_US`."""
+    us = ts.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+    out = us.to_numpy().astype("int64")
+    out[ts.isna().to_numpy()] = fmt.NEVER_US
+    return out
+
+
+def _write_arrow(df: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False).combine_chunks()
+    feather.write_feather(table, path, compression="uncompressed", chunksize=max(len(df), 1))
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
+
+
+def _l2_of(sv: np.ndarray, sv_sorted: np.ndarray, l2_of_sorted: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(sv), dtype=np.uint64)
+    nz = sv != 0
+    pos = np.searchsorted(sv_sorted, sv[nz])
+    out[nz] = l2_of_sorted[pos]
+    return out
+
+
+def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
+    sv = t.supervoxels.sort_values("sv_id", kind="stable").reset_index(drop=True)
+    _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
+
+    l2 = t.l2.sort_values("l2_id", kind="stable").reset_index(drop=True)
+    _write_arrow(l2.astype({c: "float64" for c in ("x", "y", "z", "max_dt_nm", "size_nm3")}),
+                 d / fmt.L2)
+
+    roots = t.roots.sort_values("root_id", kind="stable").reset_index(drop=True)
+    _write_parquet(roots, d / fmt.ROOTS)
+
+    root_l2 = t.root_l2.sort_values(["root_id", "l2_id"], kind="stable").reset_index(drop=True)
+    _write_arrow(root_l2[["root_id", "l2_id"]], d / fmt.ROOT_L2)
+
+    created = pd.Series(_to_us(roots["created"]), index=roots["root_id"].to_numpy())
+    expired = pd.Series(_to_us(roots["expired"]), index=roots["root_id"].to_numpy())
+    l2_roots = pd.DataFrame({
+        "l2_id": root_l2["l2_id"].to_numpy(),
+        "root_id": root_l2["root_id"].to_numpy(),
+        "created_us": created.reindex(root_l2["root_id"].to_numpy()).to_numpy(),
+        "expired_us": expired.reindex(root_l2["root_id"].to_numpy()).to_numpy(),
+    }).sort_values(["l2_id", "created_us"], kind="stable")
+    _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
+
+    syn = t.synapses.copy()
+    sv_sorted = sv["sv_id"].to_numpy(np.uint64)
+    l2_sorted = sv["l2_id"].to_numpy(np.uint64)
+    syn["pre_pt_l2_id"] = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
+    syn["post_pt_l2_id"] = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
+    for col in [*_POSITION_COLUMNS, "size"]:
+        values = syn[col].to_numpy()
+        if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"synapse column {col!r} does not fit int32")
+        syn[col] = values.astype(np.int32)
+    syn = syn.sort_values(["pre_pt_l2_id", "id"], kind="stable").reset_index(drop=True)
+    cols = ["id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "pre_pt_l2_id",
+            "post_pt_l2_id", "size", *_POSITION_COLUMNS]
+    _write_arrow(syn[cols], d / fmt.SYNAPSES)
+    post_l2 = syn["post_pt_l2_id"].to_numpy(np.uint64)
+    order = np.lexsort((syn["id"].to_numpy(np.uint64), post_l2))
+    _write_arrow(
+        pd.DataFrame({"post_pt_l2_id": post_l2[order], "row": order.astype(np.uint64)}),
+        d / fmt.SYNAPSES_POST_INDEX,
+    )
+
+    versions = t.versions.sort_values("version").reset_index(drop=True)
+    _write_parquet(versions, d / fmt.VERSIONS)
+    lineage = t.lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
+                                     "child_root_id"], kind="stable")
+    _write_parquet(lineage.reset_index(drop=True), d / fmt.LINEAGE)
+    edges = t.l2_edges.sort_values(["l2_a", "l2_b"], kind="stable").reset_index(drop=True)
+    _write_parquet(edges[["l2_a", "l2_b"]], d / fmt.L2_EDGES)
+    _write_parquet(t.annotations.reset_index(drop=True), d / fmt.ANNOTATIONS)
+    _write_parquet(t.nuclei.reset_index(drop=True), d / fmt.NUCLEI)
+    _write_parquet(t.neuropils.reset_index(drop=True), d / fmt.NEUROPILS)
+    return {
+        "synapses": len(syn),
+        "roots": len(roots),
+        "current_roots": int(roots["expired"].isna().sum()),
+        "l2": len(l2),
+        "supervoxels": len(sv),
+        "operations": int(t.lineage["operation_id"].nunique()),
+        "versions": len(versions),
+        "annotations": len(t.annotations),
+    }

@@ -1,0 +1,131 @@
+"""The data-source interface the query core talks to.
+
+A source answers a handful of primitive questions, always *at a timestamp* (a
+:class:`~napari_crant.materialization.Materialization`): which roots are alive, which root a
+node (supervoxel or L2 chunk) belonged to, which synapses a set of roots has, what a root's
+level-2 graph looks like. The query functions (:mod:`napari_crant.queries`) build the
+CRANTb semantics on top, so they do not know whether data comes from disk or from CAVE.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_crant.materialization import Materialization
+
+#: Columns of :meth:`DataSource.synapses` (positions in nm, split per axis).
+SYNAPSE_COLUMNS = (
+    "id",
+    "pre_pt_root_id",
+    "post_pt_root_id",
+    "pre_pt_supervoxel_id",
+    "post_pt_supervoxel_id",
+    "size",
+    *(f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"),
+)
+
+
+class DataSource(ABC):
+    """Where the query core gets its data from.
+
+    Every array of IDs passed in or returned is ``uint64``.
+    """
+
+    #: Short dataset name shown to users (``"demo"``, ``"latest"``, a directory name...).
+    name: str
+
+    @property
+    @abstractmethod
+    def cache_key(self) -> str:
+        """A string that identifies the data behind this source (for caches)."""
+
+    @property
+    @abstractmethod
+    def voxel_resolution(self) -> np.ndarray:
+        """nm per voxel of the synapse table's positions, as ``float64[3]`` (x, y, z)."""
+
+    @abstractmethod
+    def versions(self) -> pd.DataFrame:
+        """Materialization versions: ``version`` (int64), ``timestamp`` (UTC), ``valid``."""
+
+    @abstractmethod
+    def now(self) -> pd.Timestamp:
+        """The timestamp meant by ``'live'`` (UTC)."""
+
+    @abstractmethod
+    def root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
+        """Tell which IDs are roots at all and which are alive at ``at``.
+
+        Returns
+        -------
+        (known, alive)
+            Two boolean arrays aligned with ``ids``: ``known`` - the ID is a root of this
+            dataset (at any time); ``alive`` - it is the current root of its segment at ``at``.
+        """
+
+    @abstractmethod
+    def roots_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization) -> np.ndarray:
+        """Root ID of each supervoxel at ``at`` (0 where unknown or ``sv_id`` is 0)."""
+
+    @abstractmethod
+    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
+        """The L2 chunk of each supervoxel (0 where unknown or ``sv_id`` is 0)."""
+
+    @abstractmethod
+    def l2_ids(self, root_id: int) -> np.ndarray:
+        """The level-2 chunk IDs of root ``root_id`` (sorted)."""
+
+    def l2_ids_many(self, root_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L2 chunks of several roots, and aligned the index into ``root_ids`` of each."""
+        parts = [self.l2_ids(int(r)) for r in root_ids]
+        owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        l2 = np.concatenate(parts).astype(np.uint64) if parts else np.array([], np.uint64)
+        return l2, owner
+
+    @abstractmethod
+    def roots_of_l2(self, l2_ids: np.ndarray, at: Materialization) -> np.ndarray:
+        """Root ID of each L2 chunk at ``at`` (0 where the chunk does not exist then)."""
+
+    @abstractmethod
+    def l2_graph(self, root_id: int) -> np.ndarray:
+        """Edges ``(n, 2)`` uint64 of the root's level-2 graph."""
+
+    @abstractmethod
+    def l2_attributes(self, l2_ids: np.ndarray) -> pd.DataFrame:
+        """``l2_id, x, y, z`` (nm, representative point) and ``max_dt_nm`` for each chunk."""
+
+    @abstractmethod
+    def synapses(
+        self,
+        pre_ids: np.ndarray | None,
+        post_ids: np.ndarray | None,
+        at: Materialization,
+    ) -> pd.DataFrame:
+        """Synapses whose presynaptic root is in ``pre_ids`` (and postsynaptic root in ``post_ids``).
+
+        Roots are those alive at ``at``; when both sets are given both must hold, when one
+        is ``None`` it does not restrict. Returns :data:`SYNAPSE_COLUMNS` with positions in
+        nm, one row per synapse, sorted by ``id``, never truncated.
+        """
+
+    @abstractmethod
+    def annotations(self) -> pd.DataFrame:
+        """The annotation table (CRANTb fields; ``root_id`` as of annotation time)."""
+
+    def nuclei(self) -> pd.DataFrame:
+        """Somata: ``nucleus_id, supervoxel_id, x, y, z`` (nm). Empty if the source has none."""
+        return pd.DataFrame(
+            {
+                "nucleus_id": np.array([], np.uint64),
+                "supervoxel_id": np.array([], np.uint64),
+                **{a: np.array([], float) for a in "xyz"},
+            }
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance fields describing this source (for ``DataFrame.attrs``)."""
+        return {"dataset": self.name, "source": type(self).__name__}

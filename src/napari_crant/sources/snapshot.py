@@ -1,0 +1,397 @@
+"""The snapshot source: a dataset directory on local disk.
+
+Large tables are Arrow IPC files that are memory-mapped, not read: opening a snapshot costs
+the manifest and a few small Parquet tables, and a query touches only the rows it needs.
+Lookups are binary searches on sorted key columns (see ``docs/snapshot-format.md``):
+
+- root -> its L2 chunks: ``root_l2`` sorted by ``root_id``;
+- L2 chunk -> synapse rows: ``synapses`` sorted by ``pre_pt_l2_id`` and the post index
+  sorted by ``post_pt_l2_id``;
+- L2 chunk -> root at time t: ``l2_roots`` sorted by ``l2_id``, filtered by lifetime.
+
+DuckDB is available over all tables through :meth:`SnapshotSource.sql`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from napari_crant.materialization import Materialization
+from napari_crant.snapshot import format as fmt
+from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
+
+_EMPTY = np.array([], dtype=np.uint64)
+
+
+class SnapshotError(ValueError):
+    """The directory is not a readable snapshot."""
+
+
+def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(lo[i], hi[i])`` for all ``i`` without a Python loop."""
+    n = (hi - lo).astype(np.int64)
+    keep = n > 0
+    lo, n = lo[keep].astype(np.int64), n[keep]
+    total = int(n.sum())
+    if total == 0:
+        return np.array([], dtype=np.int64)
+    offsets = np.repeat(lo - np.concatenate(([0], np.cumsum(n)[:-1])), n)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
+class _MappedTable:
+    """An Arrow IPC file, memory-mapped; columns come out as zero-copy numpy arrays."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+        self._columns: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        col = self._columns.get(name)
+        if col is None:
+            chunked = self._table.column(name)
+            if chunked.num_chunks == 1:
+                col = chunked.chunk(0).to_numpy(zero_copy_only=False)
+            else:
+                col = chunked.to_numpy()
+            self._columns[name] = col
+        return col
+
+    @property
+    def arrow(self) -> pa.Table:
+        return self._table
+
+
+class SnapshotSource(DataSource):
+    """A :class:`~napari_crant.sources.base.DataSource` over a snapshot directory.
+
+    Parameters
+    ----------
+    path
+        The snapshot directory (it holds ``manifest.json``).
+    name
+        Dataset name shown to users; defaults to the manifest's name.
+    """
+
+    def __init__(self, path: str | Path, name: str | None = None):
+        self.path = Path(path).expanduser().resolve()
+        manifest_path = self.path / fmt.MANIFEST
+        if not manifest_path.is_file():
+            raise SnapshotError(f"{self.path} is not a snapshot directory (no {fmt.MANIFEST})")
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as e:
+            raise SnapshotError(f"{manifest_path} is not valid JSON: {e}") from None
+        if self.manifest.get("format") != fmt.FORMAT_NAME:
+            raise SnapshotError(f"{self.path} is not a {fmt.FORMAT_NAME} directory")
+        version = self.manifest.get("format_version")
+        if version != fmt.FORMAT_VERSION:
+            raise SnapshotError(
+                f"{self.path} has snapshot format version {version}; this napari-crant reads "
+                f"version {fmt.FORMAT_VERSION} (rebuild or re-download the snapshot)"
+            )
+        self.info: dict[str, Any] = self.manifest.get("info", {})
+        self.name = name or self.manifest.get("name") or self.path.name
+        self._lock = threading.Lock()
+        self._duckdb = None
+
+    # -- tables ---------------------------------------------------------------------------
+    def _mapped(self, filename: str) -> _MappedTable:
+        path = self.path / filename
+        if not path.is_file():
+            raise SnapshotError(f"snapshot {self.path} lacks {filename}")
+        return _MappedTable(path)
+
+    @cached_property
+    def _synapses(self) -> _MappedTable:
+        return self._mapped(fmt.SYNAPSES)
+
+    @cached_property
+    def _post_index(self) -> _MappedTable:
+        return self._mapped(fmt.SYNAPSES_POST_INDEX)
+
+    @cached_property
+    def _root_l2(self) -> _MappedTable:
+        return self._mapped(fmt.ROOT_L2)
+
+    @cached_property
+    def _l2_roots(self) -> _MappedTable:
+        return self._mapped(fmt.L2_ROOTS)
+
+    @cached_property
+    def _l2(self) -> _MappedTable:
+        return self._mapped(fmt.L2)
+
+    @cached_property
+    def _supervoxels(self) -> _MappedTable:
+        return self._mapped(fmt.SUPERVOXELS)
+
+    def _parquet(self, filename: str) -> pd.DataFrame:
+        path = self.path / filename
+        if not path.is_file():
+            raise SnapshotError(f"snapshot {self.path} lacks {filename}")
+        return pq.read_table(path).to_pandas()
+
+    @cached_property
+    def _roots(self) -> dict[str, np.ndarray]:
+        t = pq.read_table(self.path / fmt.ROOTS).to_pandas()
+        created = t["created"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        expired = t["expired"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
+        exp = expired.to_numpy().astype(np.int64)
+        exp[t["expired"].isna().to_numpy()] = fmt.NEVER_US
+        return {
+            "root_id": t["root_id"].to_numpy(np.uint64),
+            "created_us": created.to_numpy().astype(np.int64),
+            "expired_us": exp,
+        }
+
+    @cached_property
+    def _versions(self) -> pd.DataFrame:
+        v = self._parquet(fmt.VERSIONS)
+        v["timestamp"] = v["timestamp"].dt.tz_convert("UTC")
+        return v[["version", "timestamp", "valid"]].reset_index(drop=True)
+
+    @cached_property
+    def _l2_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        e = pq.read_table(self.path / fmt.L2_EDGES)
+        return e.column("l2_a").to_numpy(), e.column("l2_b").to_numpy()
+
+    @cached_property
+    def _annotations(self) -> pd.DataFrame:
+        return self._parquet(fmt.ANNOTATIONS)
+
+    @cached_property
+    def _nuclei(self) -> pd.DataFrame:
+        return self._parquet(fmt.NUCLEI)
+
+    def lineage(self) -> pd.DataFrame:
+        """The edit history: ``operation_id, timestamp, kind, parent_root_id, child_root_id``."""
+        return self._parquet(fmt.LINEAGE)
+
+    def neuropils(self) -> pd.DataFrame:
+        """Named neuropil boxes in nm: ``name, x0, y0, z0, x1, y1, z1``."""
+        return self._parquet(fmt.NEUROPILS)
+
+    def roots_table(self) -> pd.DataFrame:
+        """Every root that ever existed: ``root_id, created, expired, operation_id``."""
+        return self._parquet(fmt.ROOTS)
+
+    # -- DataSource -----------------------------------------------------------------------
+    @property
+    def cache_key(self) -> str:
+        return f"snapshot:{self.path}:{self.manifest.get('created', '')}"
+
+    @cached_property
+    def voxel_resolution(self) -> np.ndarray:
+        return np.asarray(self.info.get("voxel_resolution", (8, 8, 42)), dtype=np.float64)
+
+    def versions(self) -> pd.DataFrame:
+        return self._versions.copy()
+
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp.now(tz="UTC")
+
+    def describe(self) -> dict[str, Any]:
+        return {"dataset": self.name, "source": "snapshot", "snapshot_path": str(self.path)}
+
+    def _root_positions(self, ids: np.ndarray) -> np.ndarray:
+        roots = self._roots["root_id"]
+        pos = np.searchsorted(roots, ids)
+        pos_c = np.minimum(pos, max(len(roots) - 1, 0))
+        found = (pos < len(roots)) & (roots[pos_c] == ids) if len(roots) else np.zeros(len(ids), bool)
+        return np.where(found, pos_c, -1)
+
+    def root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.uint64)
+        pos = self._root_positions(ids)
+        known = pos >= 0
+        t = at.timestamp_us
+        p = pos[known]
+        alive = np.zeros(len(ids), dtype=bool)
+        alive[known] = (self._roots["created_us"][p] <= t) & (t < self._roots["expired_us"][p])
+        return known, alive
+
+    def l2_ids(self, root_id: int) -> np.ndarray:
+        return self._l2_of_roots(np.array([root_id], dtype=np.uint64))[0]
+
+    def l2_ids_many(self, root_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._l2_of_roots(np.asarray(root_ids, dtype=np.uint64))
+
+    def _l2_of_roots(self, roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L2 chunks of ``roots`` and, aligned, the index into ``roots`` each came from."""
+        col = self._root_l2["root_id"]
+        lo = np.searchsorted(col, roots, "left")
+        hi = np.searchsorted(col, roots, "right")
+        rows = expand_ranges(lo, hi)
+        owner = np.repeat(np.arange(len(roots)), hi - lo)
+        return self._root_l2["l2_id"][rows], owner
+
+    def roots_of_l2(self, l2_ids: np.ndarray, at: Materialization) -> np.ndarray:
+        l2_ids = np.asarray(l2_ids, dtype=np.uint64)
+        out = np.zeros(len(l2_ids), dtype=np.uint64)
+        if not len(l2_ids):
+            return out
+        uniq, inverse = np.unique(l2_ids, return_inverse=True)
+        col = self._l2_roots["l2_id"]
+        lo = np.searchsorted(col, uniq, "left")
+        hi = np.searchsorted(col, uniq, "right")
+        rows = expand_ranges(lo, hi)
+        owner = np.repeat(np.arange(len(uniq)), hi - lo)
+        t = at.timestamp_us
+        alive = (self._l2_roots["created_us"][rows] <= t) & (t < self._l2_roots["expired_us"][rows])
+        res = np.zeros(len(uniq), dtype=np.uint64)
+        res[owner[alive]] = self._l2_roots["root_id"][rows[alive]]
+        out[:] = res[inverse]
+        return out
+
+    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
+        """The L2 chunk of each supervoxel (0 where unknown)."""
+        sv_ids = np.asarray(sv_ids, dtype=np.uint64)
+        col = self._supervoxels["sv_id"]
+        pos = np.searchsorted(col, sv_ids)
+        pos_c = np.minimum(pos, max(len(col) - 1, 0))
+        if not len(col):
+            return np.zeros(len(sv_ids), np.uint64)
+        found = (pos < len(col)) & (col[pos_c] == sv_ids) & (sv_ids != 0)
+        return np.where(found, self._supervoxels["l2_id"][pos_c], np.uint64(0)).astype(np.uint64)
+
+    def roots_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization) -> np.ndarray:
+        l2 = self.l2_of_supervoxels(sv_ids)
+        out = np.zeros(len(l2), dtype=np.uint64)
+        nz = l2 != 0
+        out[nz] = self.roots_of_l2(l2[nz], at)
+        return out
+
+    def l2_graph(self, root_id: int) -> np.ndarray:
+        l2 = self.l2_ids(root_id)
+        a, b = self._l2_edges
+        # Edges are sorted by l2_a: take those starting in the root, keep those ending in it.
+        lo = np.searchsorted(a, l2, "left")
+        hi = np.searchsorted(a, l2, "right")
+        rows = expand_ranges(lo, hi)
+        ea, eb = a[rows], b[rows]
+        inside = np.isin(eb, l2)
+        return np.stack([ea[inside], eb[inside]], axis=1).astype(np.uint64)
+
+    def l2_attributes(self, l2_ids: np.ndarray) -> pd.DataFrame:
+        l2_ids = np.asarray(l2_ids, dtype=np.uint64)
+        col = self._l2["l2_id"]
+        pos = np.searchsorted(col, l2_ids)
+        pos_c = np.minimum(pos, max(len(col) - 1, 0))
+        found = (pos < len(col)) & (col[pos_c] == l2_ids)
+        p = pos_c[found]
+        return pd.DataFrame({
+            "l2_id": l2_ids[found],
+            **{c: self._l2[c][p].astype(np.float64) for c in ("x", "y", "z", "max_dt_nm", "size_nm3")},
+        })
+
+    def _rows_for(self, roots: np.ndarray, side: str) -> np.ndarray:
+        """Synapse row numbers whose ``side`` ('pre'/'post') L2 chunk belongs to ``roots``."""
+        l2, _ = self._l2_of_roots(np.unique(roots))
+        if side == "pre":
+            col = self._synapses["pre_pt_l2_id"]
+            return expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
+        col = self._post_index["post_pt_l2_id"]
+        idx = expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
+        return self._post_index["row"][idx].astype(np.int64)
+
+    def synapse_rows(self, rows: np.ndarray, at: Materialization) -> pd.DataFrame:
+        """Build the synapse DataFrame (:data:`SYNAPSE_COLUMNS`) for ``rows`` at ``at``."""
+        s = self._synapses
+        rows = np.asarray(rows, dtype=np.int64)
+        res = self.voxel_resolution
+        pre_l2 = s["pre_pt_l2_id"][rows]
+        post_l2 = s["post_pt_l2_id"][rows]
+        data: dict[str, np.ndarray] = {
+            "id": s["id"][rows],
+            "pre_pt_root_id": self._roots_of_l2_or_zero(pre_l2, at),
+            "post_pt_root_id": self._roots_of_l2_or_zero(post_l2, at),
+            "pre_pt_supervoxel_id": s["pre_pt_supervoxel_id"][rows],
+            "post_pt_supervoxel_id": s["post_pt_supervoxel_id"][rows],
+            "size": s["size"][rows].astype(np.int64),
+        }
+        for p in ("pre", "post", "ctr"):
+            for i, a in enumerate("xyz"):
+                data[f"{p}_pt_position_{a}"] = s[f"{p}_pt_position_{a}"][rows] * res[i]
+        return pd.DataFrame(data, columns=list(SYNAPSE_COLUMNS))
+
+    def _roots_of_l2_or_zero(self, l2: np.ndarray, at: Materialization) -> np.ndarray:
+        out = np.zeros(len(l2), dtype=np.uint64)
+        nz = l2 != 0
+        out[nz] = self.roots_of_l2(l2[nz], at)
+        return out
+
+    def synapses(
+        self,
+        pre_ids: np.ndarray | None,
+        post_ids: np.ndarray | None,
+        at: Materialization,
+    ) -> pd.DataFrame:
+        if pre_ids is None and post_ids is None:
+            raise ValueError("give pre_ids, post_ids or both")
+        pre = None if pre_ids is None else np.unique(np.asarray(pre_ids, dtype=np.uint64))
+        post = None if post_ids is None else np.unique(np.asarray(post_ids, dtype=np.uint64))
+        if pre is not None and post is not None:
+            # Read from the smaller side, filter by the other.
+            rows = self._rows_for(pre, "pre") if len(pre) <= len(post) else self._rows_for(post, "post")
+        elif pre is not None:
+            rows = self._rows_for(pre, "pre")
+        else:
+            rows = self._rows_for(post, "post")
+        rows = np.unique(rows)
+        df = self.synapse_rows(rows, at)
+        keep = np.ones(len(df), dtype=bool)
+        if pre is not None:
+            keep &= np.isin(df["pre_pt_root_id"].to_numpy(), pre)
+        if post is not None:
+            keep &= np.isin(df["post_pt_root_id"].to_numpy(), post)
+        df = df[keep]
+        return df.sort_values("id", kind="stable").reset_index(drop=True)
+
+    def annotations(self) -> pd.DataFrame:
+        return self._annotations.copy()
+
+    def nuclei(self) -> pd.DataFrame:
+        return self._nuclei.copy()
+
+    # -- DuckDB ---------------------------------------------------------------------------
+    def sql(self, query: str) -> pd.DataFrame:
+        """Run a DuckDB SQL query over the snapshot's tables (read-only views).
+
+        Views: ``synapses``, ``synapses_post_index``, ``root_l2``, ``l2_roots``, ``l2``,
+        ``supervoxels``, ``versions``, ``roots``, ``lineage``, ``l2_edges``, ``annotations``,
+        ``nuclei``, ``neuropils``.
+        """
+        import duckdb
+
+        with self._lock:
+            if self._duckdb is None:
+                con = duckdb.connect()
+                for attr, fname in (
+                    ("_synapses", fmt.SYNAPSES), ("_post_index", fmt.SYNAPSES_POST_INDEX),
+                    ("_root_l2", fmt.ROOT_L2), ("_l2_roots", fmt.L2_ROOTS), ("_l2", fmt.L2),
+                    ("_supervoxels", fmt.SUPERVOXELS),
+                ):
+                    view = Path(fname).stem
+                    con.register(view, getattr(self, attr).arrow)
+                for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.L2_EDGES,
+                              fmt.ANNOTATIONS, fmt.NUCLEI, fmt.NEUROPILS):
+                    path = str(self.path / fname).replace("'", "''")
+                    con.execute(
+                        f"CREATE VIEW {Path(fname).stem} AS SELECT * FROM read_parquet('{path}')"
+                    )
+                self._duckdb = con
+            return self._duckdb.execute(query).df()
