@@ -54,7 +54,8 @@ def connectors_for(
         dist, idx = np.array([], float), np.array([], int)
     cn["node_id"] = nodes["node_id"].to_numpy()[idx].astype(np.int64)
     cn["distance"] = dist
-    cn = cn.sort_values(["type", "synapse_id"], kind="stable").reset_index(drop=True)
+    cn["_post"] = cn["type"] == "post"  # 'pre' connectors first, then by synapse id
+    cn = cn.sort_values(["_post", "synapse_id"], kind="stable").drop(columns="_post").reset_index(drop=True)
     cn.insert(0, "connector_id", np.arange(len(cn), dtype=np.int64))
     cn["partner_id"] = cn["partner_id"].astype(np.uint64)
     cn["synapse_id"] = cn["synapse_id"].astype(np.uint64)

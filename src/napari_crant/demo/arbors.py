@@ -1,0 +1,204 @@
+"""Vectorised growth of neuron-like trees: noisy cables and random-walk branching arbors.
+
+All functions work on many trees at once and return flat node arrays (positions in
+micrometres, float32, and the index of every node's parent, ``-1`` for a root), numbered
+from a caller-supplied offset so that several calls can be concatenated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.maximum(n, 1e-9)
+
+
+def cables(
+    start: np.ndarray,
+    end: np.ndarray,
+    start_node: np.ndarray,
+    node_offset: int,
+    rng: np.random.Generator,
+    spacing: float = 1.5,
+    jitter: float = 0.45,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grow one wiggly cable (a Brownian bridge) from every ``start`` to its ``end``.
+
+    Parameters
+    ----------
+    start, end
+        ``(m, 3)`` end points in micrometres; the start is an existing node.
+    start_node
+        ``(m,)`` index of the existing node at ``start`` (the parent of the first new node).
+    node_offset
+        Index given to the first new node.
+    rng
+        Random generator.
+    spacing
+        Approximate distance between nodes, micrometres.
+    jitter
+        Standard deviation of the per-node random displacement, micrometres.
+
+    Returns
+    -------
+    pos : (n, 3) float32
+        Positions of the new nodes (the last node of cable ``i`` lies at ``end[i]``).
+    parent : (n,) int64
+        Parent of each new node.
+    last : (m,) int64
+        Index of the last node of every cable.
+    """
+    start = np.asarray(start, dtype=np.float64)
+    end = np.asarray(end, dtype=np.float64)
+    length = np.linalg.norm(end - start, axis=1)
+    n = np.maximum(1, np.ceil(length / spacing)).astype(np.int64)
+    total = int(n.sum())
+    first = np.concatenate([[0], np.cumsum(n)[:-1]])
+    cable = np.repeat(np.arange(len(n)), n)
+    k = np.arange(total) - first[cable] + 1
+    t = (k / n[cable])[:, None]
+    walk = np.cumsum(rng.normal(0.0, jitter, (total, 3)), axis=0)
+    before = np.zeros((len(n), 3))
+    before[1:] = walk[first[1:] - 1]
+    walk -= before[cable]
+    walk_end = walk[first + n - 1]
+    bridge = walk - t * walk_end[cable]
+    pos = start[cable] + (end - start)[cable] * t + bridge
+    parent = node_offset + np.arange(total, dtype=np.int64) - 1
+    parent[first] = start_node
+    last = node_offset + first + n - 1
+    return pos.astype(np.float32), parent, last
+
+
+def grow_arbors(
+    start_node: np.ndarray,
+    start_pos: np.ndarray,
+    center: np.ndarray,
+    radii: np.ndarray,
+    target: np.ndarray,
+    node_offset: int,
+    rng: np.random.Generator,
+    max_steps: int = 400,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grow random-walk branching arbors, all at once.
+
+    Each arbor starts as two tips at an existing node and grows by ~1 um steps with
+    persistent, noisy directions, pulled back when the tip leaves the ellipsoid
+    ``center +- radii``. Tips branch while the arbor is below its node budget and stop
+    once the budget is spent.
+
+    Parameters
+    ----------
+    start_node
+        ``(m,)`` existing node each arbor hangs from.
+    start_pos
+        ``(m, 3)`` position of that node, micrometres.
+    center, radii
+        ``(m, 3)`` the ellipsoid each arbor fills, micrometres.
+    target
+        ``(m,)`` node budget per arbor.
+    node_offset
+        Index given to the first new node.
+    rng
+        Random generator.
+    max_steps
+        Safety bound on the number of growth steps.
+
+    Returns
+    -------
+    pos : (n, 3) float32
+        New node positions.
+    parent : (n,) int64
+        Parent of each new node.
+    arbor : (n,) int64
+        Arbor of each new node.
+    """
+    m = len(target)
+    target = np.asarray(target, dtype=np.int64)
+    max_tips = np.maximum(2, target // 9)
+    tip_arbor = np.repeat(np.arange(m), 2)
+    tip_node = np.asarray(start_node, dtype=np.int64)[tip_arbor]
+    tip_pos = np.asarray(start_pos, dtype=np.float64)[tip_arbor]
+    to_center = _unit(center[tip_arbor] - tip_pos)
+    tip_dir = _unit(to_center + rng.normal(0.0, 0.6, tip_pos.shape))
+    count = np.zeros(m, dtype=np.int64)
+    out_pos, out_parent, out_arbor = [], [], []
+    next_node = node_offset
+    for _ in range(max_steps):
+        nt = len(tip_arbor)
+        if nt == 0:
+            break
+        c = center[tip_arbor]
+        r = radii[tip_arbor]
+        q = (tip_pos - c) / r
+        rq = np.linalg.norm(q, axis=1)
+        inward = _unit(-q / r)
+        pull = np.clip(rq - 0.6, 0.0, None)[:, None] * 3.0
+        tip_dir = _unit(0.8 * tip_dir + 0.45 * rng.normal(0.0, 1.0, (nt, 3)) + pull * inward)
+        step = rng.uniform(0.7, 1.5, nt)[:, None]
+        tip_pos = tip_pos + tip_dir * step
+        new = next_node + np.arange(nt, dtype=np.int64)
+        out_pos.append(tip_pos.astype(np.float32))
+        out_parent.append(tip_node)
+        out_arbor.append(tip_arbor)
+        next_node += nt
+        tip_node = new
+        count += np.bincount(tip_arbor, minlength=m)
+
+        # stop tips of full arbors, and a few others at random (never an arbor's last tip)
+        full = count[tip_arbor] >= target[tip_arbor]
+        stop = full | ((rng.random(nt) < 0.03) & (count[tip_arbor] > 0.4 * target[tip_arbor]))
+        alive = np.bincount(tip_arbor[~stop], minlength=m)
+        _, first = np.unique(tip_arbor, return_index=True)
+        revive = first[(alive[tip_arbor[first]] == 0) & ~full[first]]
+        stop[revive] = False
+        keep = ~stop
+        tip_arbor, tip_node, tip_pos, tip_dir = (
+            tip_arbor[keep], tip_node[keep], tip_pos[keep], tip_dir[keep])
+
+        # branch
+        ntips = np.bincount(tip_arbor, minlength=m)
+        a = tip_arbor
+        branch = ((count[a] < 0.9 * target[a]) & (ntips[a] < max_tips[a])
+                  & (rng.random(len(a)) < 0.22))
+        if branch.any():
+            kick = rng.normal(0.0, 1.0, (int(branch.sum()), 3))
+            new_dir = _unit(tip_dir[branch] + kick)
+            tip_dir[branch] = _unit(tip_dir[branch] - 0.5 * kick)
+            tip_arbor = np.concatenate([tip_arbor, a[branch]])
+            tip_node = np.concatenate([tip_node, tip_node[branch]])
+            tip_pos = np.concatenate([tip_pos, tip_pos[branch]])
+            tip_dir = np.concatenate([tip_dir, new_dir])
+    if not out_pos:
+        return (np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return np.concatenate(out_pos), np.concatenate(out_parent), np.concatenate(out_arbor)
+
+
+def subtree_mask(parent: np.ndarray, root: int) -> np.ndarray:
+    """Nodes in the subtree of ``root`` (inclusive), for one tree stored parents-first.
+
+    Parameters
+    ----------
+    parent
+        Parent index of every node, local to the tree (``-1`` for the root); every
+        parent index is smaller than its child's.
+    root
+        Local index of the subtree's root.
+
+    Returns
+    -------
+    np.ndarray
+        Boolean mask over the tree's nodes.
+    """
+    n = len(parent)
+    mask = np.zeros(n, dtype=bool)
+    mask[root] = True
+    p = np.where(parent >= 0, parent, 0)
+    below = np.arange(n) > root
+    while True:
+        grown = mask | (below & mask[p] & (parent >= 0))
+        if (grown == mask).all():
+            return mask
+        mask = grown

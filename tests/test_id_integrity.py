@@ -1,0 +1,53 @@
+"""18-digit root IDs (above 2**53, not representable as float64) survive every function."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import napari_crant as nc
+from tiny import A0, A2, B2, X
+
+
+def ints(values) -> set[int]:
+    return {int(v) for v in values}
+
+
+def test_ids_are_not_float_representable():
+    for rid in (A0, A2, B2, X):
+        assert len(str(int(rid))) == 18 and int(float(rid)) != int(rid)
+
+
+def test_ids_survive_every_function(tiny_path):
+    given = [str(A2), int(B2), np.uint64(X)]  # str, int, numpy: all accepted
+    want = {int(A2), int(B2), int(X)}
+
+    syn = nc.get_synapses(pre_ids=given, dataset=tiny_path)
+    assert ints(syn["pre_pt_root_id"]) <= want and syn["pre_pt_root_id"].dtype == np.uint64
+    for col in ("id", "pre_pt_root_id", "post_pt_root_id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id"):
+        assert syn[col].dtype == np.uint64, col
+
+    cn = nc.get_connectivity(given, dataset=tiny_path)
+    assert cn["pre"].dtype == np.uint64 and cn["post"].dtype == np.uint64
+    assert want <= ints(cn["pre"]) | ints(cn["post"])
+
+    adj = nc.get_adjacency(given, given, symmetric=True, dataset=tiny_path)
+    assert ints(adj.index) == want and ints(adj.columns) == want
+
+    counts = nc.get_synapse_counts(given, dataset=tiny_path)
+    assert [int(i) for i in counts.index] == [int(A2), int(B2), int(X)]
+    assert ints(counts["root_id"]) == want
+
+    upd = nc.update_ids([A0, *given], dataset=tiny_path)
+    assert [int(i) for i in upd["old_id"]] == [int(A0), int(A2), int(B2), int(X)]
+    assert [int(i) for i in upd["new_id"]] == [int(A2), int(A2), int(B2), int(X)]
+
+    skel = nc.get_l2_skeleton(given, dataset=tiny_path)
+    assert [int(n.id) for n in skel] == [int(A2), int(B2), int(X)]
+    nc.attach_synapses(skel, dataset=tiny_path)
+    partners = set().union(*(ints(n.connectors["partner_id"]) for n in skel))
+    assert partners and all(len(str(p)) == 18 for p in partners)
+
+    crit = nc.NeuronCriteria(cell_type="PN_DA1", dataset=tiny_path)
+    assert [int(r) for r in crit.get_roots()] == [int(A0)]
+    ann = nc.get_annotations(dataset=tiny_path)
+    assert int(ann["root_id"].iloc[0]) == int(A0)
