@@ -23,7 +23,7 @@ def cables(
     rng: np.random.Generator,
     spacing: float = 1.5,
     jitter: float = 0.45,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grow one wiggly cable (a Brownian bridge) from every ``start`` to its ``end``.
 
     Parameters
@@ -49,6 +49,8 @@ def cables(
         Parent of each new node.
     last : (m,) int64
         Index of the last node of every cable.
+    cable : (n,) int64
+        Cable (``0..m-1``) of each new node.
     """
     start = np.asarray(start, dtype=np.float64)
     end = np.asarray(end, dtype=np.float64)
@@ -69,7 +71,7 @@ def cables(
     parent = node_offset + np.arange(total, dtype=np.int64) - 1
     parent[first] = start_node
     last = node_offset + first + n - 1
-    return pos.astype(np.float32), parent, last
+    return pos.astype(np.float32), parent, last, cable
 
 
 def grow_arbors(

@@ -68,6 +68,10 @@ class DataSource(ABC):
         """
 
     @abstractmethod
+    def root_created(self, ids: np.ndarray) -> pd.Series:
+        """When each root was created (UTC timestamps, aligned with ``ids``; NaT if unknown)."""
+
+    @abstractmethod
     def roots_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization) -> np.ndarray:
         """Root ID of each supervoxel at ``at`` (0 where unknown or ``sv_id`` is 0)."""
 

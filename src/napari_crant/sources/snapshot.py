@@ -224,6 +224,14 @@ class SnapshotSource(DataSource):
         alive[known] = (self._roots["created_us"][p] <= t) & (t < self._roots["expired_us"][p])
         return known, alive
 
+    def root_created(self, ids: np.ndarray) -> pd.Series:
+        ids = np.asarray(ids, dtype=np.uint64)
+        pos = self._root_positions(ids)
+        us = np.where(pos >= 0, self._roots["created_us"][np.maximum(pos, 0)], np.iinfo(np.int64).min)
+        out = pd.to_datetime(pd.Series(us.astype("datetime64[us]")), utc=True)
+        out[pos < 0] = pd.NaT
+        return out
+
     def l2_ids(self, root_id: int) -> np.ndarray:
         return self._l2_of_roots(np.array([root_id], dtype=np.uint64))[0]
 

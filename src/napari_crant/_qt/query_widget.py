@@ -1,0 +1,292 @@
+"""The query dock: choose data, paste IDs or search annotations, load neurons in a worker."""
+
+from typing import Any
+
+import napari
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+    TextEdit,
+)
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+
+from napari_crant._qt.session import get_session
+from napari_crant.layers import COLOR_MODES
+
+#: annotation fields offered in the search box
+SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
+
+
+def _search_worker(criteria: dict[str, str], regex: bool, case: bool, exact: bool, dataset: Any
+                   ) -> tuple[int, Any]:
+    """Count (and list) neurons matching annotation criteria (worker thread)."""
+    from napari_crant.datasets import get_source
+    from napari_crant.queries.criteria import NeuronCriteria
+
+    nc = NeuronCriteria(regex=regex, case=case, exact=exact, dataset=dataset, **criteria)
+    found = nc.filter(get_source(dataset).annotations())
+    return int(found["root_id"].nunique()), found["root_id"].to_numpy().astype("uint64")
+
+
+def _versions_worker(dataset: Any) -> list[str]:
+    """Materialization choices of a dataset (worker thread)."""
+    from napari_crant.queries.annotations import list_versions
+
+    v = list_versions(dataset)
+    return [str(int(x)) for x, ok in zip(v["version"], v["valid"], strict=True) if ok][::-1]
+
+
+def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
+                 top_partners: int):
+    """Generator run in a worker: resolve criteria, then :func:`load_neurons`."""
+    import numpy as np
+
+    from napari_crant.layers import load_neurons
+
+    if criteria:
+        from napari_crant.queries.criteria import NeuronCriteria
+
+        yield 0, 1, "searching annotations"
+        roots = NeuronCriteria(dataset=kwargs["dataset"], **search, **criteria).get_roots()
+        ids = roots if ids is None else np.concatenate([np.asarray(ids, np.uint64), roots])
+    return (yield from load_neurons(ids, top_partners=top_partners, **kwargs))
+
+
+class QueryWidget(Container):
+    """Load CRANTb neurons (skeletons, synapses, partners) into the viewer.
+
+    Parameters
+    ----------
+    napari_viewer
+        Injected by napari.
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.session = get_session(napari_viewer)
+        self.worker: Any = None
+        #: the last load's worker (kept after it finished, for tests and scripts)
+        self._last_worker: Any = None
+        self._search_worker: Any = None
+        p = self.session.params
+        self.dataset = LineEdit(value=str(p.dataset), label="dataset",
+                                tooltip="'demo', a snapshot directory, or a registered dataset name")
+        self.browse = PushButton(text="Snapshot directory…", label="")
+        self.materialization = ComboBox(choices=["latest", "live"], value="latest",
+                                        label="materialization",
+                                        tooltip="'latest' valid version, 'live' (now), or a version")
+        self.ids = TextEdit(label="neuron IDs",
+                            tooltip="Paste IDs separated by commas, spaces or newlines (a spreadsheet "
+                                    "column works)")
+        self.ids.native.setPlaceholderText("paste root IDs: commas, spaces, newlines…")
+        self.ids.native.setMaximumHeight(80)
+        self.search = {f: LineEdit(label=f.replace("_", " "), tooltip=f"annotation field {f}")
+                       for f in SEARCH_FIELDS}
+        self.regex = CheckBox(value=False, text="regex")
+        self.case = CheckBox(value=False, text="case-sensitive")
+        self.exact = CheckBox(value=True, text="whole value")
+        self.match_label = Label(value="", label="matches")
+        self.threshold = SpinBox(value=p.threshold, min=1, max=1000, label="threshold",
+                                 tooltip="minimum synapses per (pre, post) pair")
+        self.min_size = FloatSpinBox(value=0, min=0, max=1e9, step=10, label="min size",
+                                     tooltip="drop synapses smaller than this (0: keep all)")
+        self.clean = CheckBox(value=p.clean, text="clean (drop autapses and unsegmented partners)")
+        self.update_ids = CheckBox(value=p.update_ids, text="update outdated IDs")
+        self.max_distance = FloatSpinBox(value=p.max_distance, min=0, max=1e7, step=1000,
+                                         label="max distance (nm)",
+                                         tooltip="drop synapses farther than this from the skeleton")
+        self.top_partners = SpinBox(value=0, min=0, max=100, label="+ top partners",
+                                    tooltip="also load the skeletons of this many strongest partners")
+        self.color_by = ComboBox(choices=list(COLOR_MODES), value=self.session.color_by,
+                                 label="colour synapses by")
+        self.load_button = PushButton(text="Load")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.clear_button = PushButton(text="Clear")
+        self.buttons = Container(widgets=[self.load_button, self.cancel_button, self.clear_button],
+                                 layout="horizontal", labels=False, label="")
+        self.message = Label(value="", label="")
+        self.message.native.setWordWrap(True)
+        self.options = Container(widgets=[self.regex, self.case, self.exact], layout="horizontal",
+                                 labels=False, label="search")
+        self.extend([
+            self.dataset, self.browse, self.materialization, self.ids, *self.search.values(),
+            self.options, self.match_label, self.threshold, self.min_size, self.clean,
+            self.update_ids, self.max_distance, self.top_partners, self.color_by, self.buttons,
+            self.message,
+        ])
+        self.load_button.changed.connect(self._on_load)
+        self.cancel_button.changed.connect(self.cancel)
+        self.clear_button.changed.connect(self.session.clear)
+        self.browse.changed.connect(self._on_browse)
+        self.dataset.native.editingFinished.connect(self.refresh_versions)
+        self.color_by.changed.connect(self.session.set_color_by)
+        for w in (*self.search.values(), self.regex, self.case, self.exact):
+            w.changed.connect(self.count_matches)
+        self.session.load_requested.connect(self.load_ids)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def set_message(self, text: str, error: bool = False) -> None:
+        """Show ``text`` under the buttons (red for errors)."""
+        self.message.value = text
+        self.message.native.setStyleSheet("color: #ff6b6b;" if error else "")
+
+    def _dataset(self) -> str:
+        return self.dataset.value.strip() or "demo"
+
+    def _materialization(self) -> Any:
+        v = self.materialization.value
+        return int(v) if str(v).isdigit() else v
+
+    def criteria(self) -> dict[str, str]:
+        """The non-empty annotation search fields."""
+        return {f: w.value.strip() for f, w in self.search.items() if w.value.strip()}
+
+    def _search_options(self) -> dict[str, Any]:
+        return {"regex": self.regex.value, "case": self.case.value, "exact": self.exact.value}
+
+    def _on_browse(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path = QFileDialog.getExistingDirectory(self.native, "CRANTb snapshot directory")
+        if path:
+            self.dataset.value = path
+            self.refresh_versions()
+
+    # -- versions and annotation search ------------------------------------------------------
+    def refresh_versions(self) -> Any:
+        """List the dataset's valid versions in the materialization box (in a worker)."""
+        worker = create_worker(_versions_worker, self._dataset(), _start_thread=False, _ignore_errors=True)
+
+        def done(versions: list[str]) -> None:
+            current = self.materialization.value
+            self.materialization.choices = ["latest", "live", *versions]
+            if current in self.materialization.choices:
+                self.materialization.value = current
+
+        worker.returned.connect(done)
+        worker.errored.connect(lambda e: self.set_message(f"dataset: {e}", error=True))
+        worker.start()
+        return worker
+
+    def count_matches(self) -> Any:
+        """Count neurons matching the annotation search (in a worker); shown before loading."""
+        criteria = self.criteria()
+        if not criteria:
+            self.match_label.value = ""
+            return None
+        self.match_label.value = "counting…"
+        worker = create_worker(_search_worker, criteria, dataset=self._dataset(),
+                               _start_thread=False, _ignore_errors=True, **self._search_options())
+
+        def done(result: tuple[int, Any]) -> None:
+            if criteria == self.criteria():
+                n = result[0]
+                self.match_label.value = f"{n} neuron{'s' if n != 1 else ''} match"
+
+        worker.returned.connect(done)
+        worker.errored.connect(lambda e: setattr(self.match_label, "value", str(e)))
+        self._search_worker = worker
+        worker.start()
+        return worker
+
+    # -- loading ------------------------------------------------------------------------------
+    def _on_load(self) -> None:
+        self._last_worker = None
+        self.load()
+
+    def load(self) -> Any:
+        """Load the pasted IDs and/or the annotation matches; returns the worker (or ``None``)."""
+        from napari_crant.ids import InvalidIDError, parse_id_text
+
+        text = self.ids.value.strip()
+        criteria = self.criteria()
+        ids = None
+        if text:
+            try:
+                ids = parse_id_text(text)
+            except InvalidIDError as e:
+                self.set_message(f"Nothing loaded: {e}", error=True)
+                return None
+        if (ids is None or len(ids) == 0) and not criteria:
+            self.set_message("Paste neuron IDs or fill in an annotation search first.", error=True)
+            return None
+        return self._start(ids, criteria)
+
+    def load_ids(self, ids: Any) -> Any:
+        """Load these IDs with the current settings (used by other docks and the demo)."""
+        return self._start(ids, None)
+
+    def _collect_params(self) -> None:
+        p = self.session.params
+        p.dataset = self._dataset()
+        p.materialization = self._materialization()
+        p.threshold = int(self.threshold.value)
+        p.min_size = float(self.min_size.value) or None
+        p.clean = bool(self.clean.value)
+        p.update_ids = bool(self.update_ids.value)
+        p.max_distance = float(self.max_distance.value)
+
+    def _start(self, ids: Any, criteria: dict[str, str] | None) -> Any:
+        if self.worker is not None:
+            self.set_message("A load is already running; cancel it first.", error=True)
+            return None
+        self._collect_params()
+        n = 0 if ids is None else len(ids)
+        top = int(self.top_partners.value)
+        total = 0 if criteria else n + top + 4
+        worker = create_worker(
+            _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
+            _start_thread=False, _ignore_errors=True,
+            _progress={"total": total, "desc": "Loading CRANTb neurons"},
+        )
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_error)
+        worker.aborted.connect(self._on_aborted)
+        worker.finished.connect(self._on_finished)
+        self.worker = self._last_worker = worker
+        self.load_button.enabled = False
+        self.cancel_button.enabled = True
+        self.set_message("Loading…")
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        """Stop the running load (at its next step)."""
+        if self.worker is not None:
+            self.set_message("Cancelling…")
+            self.worker.quit()
+
+    def _on_progress(self, value: tuple[int, int, str]) -> None:
+        step, total, msg = value
+        self.set_message(f"Loading: {msg} ({step}/{total})")
+
+    def _on_returned(self, result: Any) -> None:
+        messages = self.session.add(result)
+        n = len(result.neurons)
+        text = f"Loaded {n} neuron{'s' if n != 1 else ''} ({len(self.session.scene.neurons)} shown)."
+        if messages:
+            text += "\n" + "\n".join(messages)
+            show_info("; ".join(messages))
+        self.set_message(text)
+
+    def _on_error(self, exc: BaseException) -> None:
+        msg = str(exc) or type(exc).__name__
+        self.set_message(f"Nothing loaded: {msg}", error=True)
+        show_error(f"napari-crant: {msg}")
+
+    def _on_aborted(self) -> None:
+        self.set_message("Cancelled; nothing loaded.")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.load_button.enabled = True
+        self.cancel_button.enabled = False

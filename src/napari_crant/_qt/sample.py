@@ -1,0 +1,36 @@
+"""Sample data: "CRANTb demo neuron" (a demo neuron and its strongest partners)."""
+
+from typing import Any
+
+#: how many of the demo neuron's strongest partners the sample loads too
+SAMPLE_PARTNERS = 3
+
+
+def demo_neuron_sample() -> list[tuple[Any, dict[str, Any], str]]:
+    """Layers of the demo neuron and its top partners (skeletons, somata, synapses).
+
+    Builds the demo dataset into the cache on first use. When a viewer is open, the
+    neurons also join that viewer's napari-crant session, so the partner table and the
+    adjacency dock show them and later loads add to the same layers.
+    """
+    import napari
+
+    from napari_crant._qt.session import find_layer, get_session
+    from napari_crant.layers import Scene, load_neurons, pick_demo_neuron, run_to_end
+
+    neuron = pick_demo_neuron("demo")
+    result = run_to_end(load_neurons([neuron], dataset="demo", top_partners=SAMPLE_PARTNERS))
+    viewer = napari.current_viewer()
+    if viewer is None:
+        scene = Scene()
+        scene.add(result)
+        return scene.layers()
+    session = get_session(viewer)
+    session.params.dataset = "demo"
+    if any(find_layer(viewer, k) is not None for k in ("skeletons", "somata", "pre", "post")):
+        session.add(result)  # updates the existing layers in place
+        return []
+    session.scene.add(result)
+    layers = session.scene.layers(session.color_by)
+    session.changed.emit()
+    return layers

@@ -1,0 +1,705 @@
+"""Turn query results into napari layer data, without Qt.
+
+Everything the napari widgets draw is computed here, so that it can be tested (and used
+from scripts, e.g. ``viewer.add_vectors(*scene.skeleton_layer()[:2])``) without a display.
+
+Axis convention
+---------------
+Every layer uses **napari order (z, y, x), in nanometres**, with ``scale = (1, 1, 1)`` and
+``units = 'nm'``. Skeleton nodes, somata and synapse positions all come from the query core
+in nm (CAVE's ``x, y, z``), and are reordered to ``(z, y, x)`` here, so that napari shows x
+horizontally and y vertically (as neuroglancer does) and z as the slider axis.
+
+Layers
+------
+- ``CRANT skeletons``: ONE Vectors layer, one vector per parent -> child edge (start +
+  direction, ``vector_style='line'``), feature ``root_id`` (str) and a colour per neuron.
+- ``CRANT somata``: Points, one per neuron with a soma, feature ``root_id``.
+- ``CRANT presynapses`` / ``CRANT postsynapses``: Points, features ``root_id``, ``synapse_id``,
+  ``partner_id`` (str), ``size``, ``distance`` (nm to the skeleton).
+- ``CRANT highlight``: Points, the synapses currently picked in the partner table or the
+  adjacency view.
+
+IDs never pass through float: in layer features they are strings (napari stores
+features in a DataFrame and colour-mapping code may cast numeric columns to float).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: napari axis order of every layer, and its units.
+AXES = ("z", "y", "x")
+UNITS = "nm"
+SCALE = (1.0, 1.0, 1.0)
+#: key in ``layer.metadata`` marking the layers this package owns (value: the layer kind).
+METADATA_KEY = "napari_crant"
+LAYER_NAMES = {
+    "skeletons": "CRANT skeletons",
+    "somata": "CRANT somata",
+    "pre": "CRANT presynapses",
+    "post": "CRANT postsynapses",
+    "highlight": "CRANT highlight",
+}
+#: colour of synapses when coloured by type (RGBA).
+TYPE_COLORS = {"pre": (0.95, 0.25, 0.2, 1.0), "post": (0.2, 0.75, 0.95, 1.0)}
+COLOR_MODES = ("type", "partner", "neuron")
+#: annotation columns shown next to partners (those the dataset has).
+ANNOTATION_COLUMNS = ("cell_type", "cell_class", "super_class", "side", "status", "known_nt")
+#: a palette of distinct colours for neurons (loaded order); partners get hashed colours.
+_PALETTE = np.array([
+    (0.122, 0.467, 0.706), (1.0, 0.498, 0.055), (0.173, 0.627, 0.173), (0.839, 0.153, 0.157),
+    (0.580, 0.404, 0.741), (0.549, 0.337, 0.294), (0.890, 0.467, 0.761), (0.737, 0.741, 0.133),
+    (0.090, 0.745, 0.812), (0.98, 0.9, 0.25), (0.6, 0.9, 0.5), (0.95, 0.6, 0.6),
+])
+
+
+def neuron_color(index: int) -> np.ndarray:
+    """RGBA colour of the ``index``-th loaded neuron (palette first, then golden-ratio hues)."""
+    if index < len(_PALETTE):
+        return np.array([*_PALETTE[index], 1.0])
+    h = (index * 0.618033988749895) % 1.0
+    return np.array([*colorsys.hsv_to_rgb(h, 0.75, 0.95), 1.0])
+
+
+def id_colors(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """A stable RGBA colour per ID (same ID, same colour, in any session), ``(n, 4)``."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    # splitmix64-style hash in uint64 arithmetic (wraps, no float on the ID itself)
+    with np.errstate(over="ignore"):
+        h = ids * np.uint64(0x9E3779B97F4A7C15)
+        h ^= h >> np.uint64(31)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(29)
+    hue = (h % np.uint64(3600)).astype(np.float64) / 3600.0
+    sat = 0.55 + ((h >> np.uint64(20)) % np.uint64(40)).astype(np.float64) / 100.0
+    out = np.ones((len(ids), 4))
+    for i, (hh, ss) in enumerate(zip(hue, sat, strict=True)):
+        out[i, :3] = colorsys.hsv_to_rgb(hh, ss, 0.95)
+    return out
+
+
+def id_strings(ids: Any) -> np.ndarray:
+    """uint64 IDs as an object array of decimal strings (for features and tables)."""
+    return np.array([str(int(i)) for i in np.asarray(ids, dtype=np.uint64)], dtype=object)
+
+
+def skeleton_vectors(nodes: pd.DataFrame) -> np.ndarray:
+    """Vectors ``(N, 2, 3)`` (start, direction) of a skeleton's parent -> child edges, in (z, y, x) nm.
+
+    Parameters
+    ----------
+    nodes
+        Node table with ``node_id``, ``parent_id`` (-1 or negative at roots) and ``x, y, z`` (nm).
+    """
+    node_ids = nodes["node_id"].to_numpy(np.int64)
+    parent = nodes["parent_id"].to_numpy(np.int64)
+    zyx = nodes[["z", "y", "x"]].to_numpy(np.float64)
+    order = np.argsort(node_ids, kind="stable")
+    has_parent = parent >= 0
+    pos = np.searchsorted(node_ids[order], parent[has_parent])
+    pos = np.minimum(pos, len(order) - 1)
+    found = node_ids[order][pos] == parent[has_parent]
+    child = zyx[has_parent][found]
+    par = zyx[order[pos[found]]]
+    out = np.empty((len(child), 2, 3))
+    out[:, 0] = par
+    out[:, 1] = child - par
+    return out
+
+
+@dataclass
+class NeuronData:
+    """One neuron's canvas data.
+
+    Attributes
+    ----------
+    root_id
+        The root shown (as resolved at the query's materialization).
+    query_id
+        The ID the user asked for (differs from ``root_id`` when it was updated).
+    edges
+        ``(N, 2, 3)`` skeleton vectors in (z, y, x) nm.
+    soma
+        ``(3,)`` soma position in (z, y, x) nm, or ``None``.
+    synapses
+        One row per synapse: ``type`` ('pre'/'post'), ``synapse_id``, ``partner_id`` (uint64),
+        ``size``, ``distance`` (nm to the skeleton) and ``z, y, x`` (nm).
+    """
+
+    root_id: int
+    query_id: int
+    edges: np.ndarray
+    soma: np.ndarray | None
+    synapses: pd.DataFrame
+
+
+def neuron_data(neuron: Any, query_id: int | None = None) -> NeuronData:
+    """:class:`NeuronData` from a navis TreeNeuron (nm) with optional ``connectors``.
+
+    Parameters
+    ----------
+    neuron
+        ``navis.TreeNeuron`` as returned by :func:`~napari_crant.get_l2_skeleton` (and
+        :func:`~napari_crant.attach_synapses`).
+    query_id
+        The ID asked for; defaults to ``neuron.query_id`` or the root.
+    """
+    root = int(getattr(neuron, "root_id", neuron.id))
+    nodes = neuron.nodes
+    soma = None
+    soma_id = getattr(neuron, "soma", None)
+    if soma_id is not None and not (isinstance(soma_id, list | np.ndarray) and len(soma_id) == 0):
+        sid = int(np.ravel(soma_id)[0])
+        row = nodes[nodes["node_id"].to_numpy() == sid]
+        if len(row):
+            soma = row[["z", "y", "x"]].to_numpy(np.float64)[0]
+    cn = getattr(neuron, "connectors", None)
+    if cn is None or len(cn) == 0:
+        syn = _empty_synapses()
+    else:
+        syn = pd.DataFrame({
+            "type": cn["type"].astype(str).to_numpy(),
+            "synapse_id": cn["synapse_id"].to_numpy(np.uint64),
+            "partner_id": cn["partner_id"].to_numpy(np.uint64),
+            "size": cn["size"].to_numpy(np.int64),
+            "distance": cn["distance"].to_numpy(np.float64),
+            "z": cn["z"].to_numpy(np.float64),
+            "y": cn["y"].to_numpy(np.float64),
+            "x": cn["x"].to_numpy(np.float64),
+        })
+    if query_id is None:
+        query_id = int(getattr(neuron, "query_id", root))
+    return NeuronData(root, int(query_id), skeleton_vectors(nodes), soma, syn)
+
+
+def _empty_synapses() -> pd.DataFrame:
+    return pd.DataFrame({
+        "type": np.array([], object),
+        "synapse_id": np.array([], np.uint64),
+        "partner_id": np.array([], np.uint64),
+        "size": np.array([], np.int64),
+        "distance": np.array([], np.float64),
+        "z": np.array([], np.float64),
+        "y": np.array([], np.float64),
+        "x": np.array([], np.float64),
+    })
+
+
+# --------------------------------------------------------------------------------------
+# annotations and partners
+# --------------------------------------------------------------------------------------
+
+
+def _status_text(value: Any) -> Any:
+    if isinstance(value, list | tuple | np.ndarray):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def current_annotations(source: Any, at: Any) -> pd.DataFrame:
+    """Annotation rows keyed by the root each annotated neuron has at ``at``.
+
+    Annotations record the root ID at annotation time, which later edits make outdated;
+    their ``supervoxel_id`` does not change, so it is mapped to its root at ``at``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``root_id`` (uint64, current at ``at``) and the :data:`ANNOTATION_COLUMNS` the dataset
+        has, as text; one row per root (the first annotation wins).
+    """
+    ann = source.annotations()
+    cols = [c for c in ANNOTATION_COLUMNS if c in ann.columns]
+    if ann.empty:
+        return pd.DataFrame({"root_id": np.array([], np.uint64), **{c: [] for c in cols}})
+    roots = ann["root_id"].to_numpy().astype(np.uint64)
+    if "supervoxel_id" in ann.columns:
+        sv = ann["supervoxel_id"].fillna(0).to_numpy().astype(np.uint64) if ann[
+            "supervoxel_id"].dtype.kind == "f" else ann["supervoxel_id"].to_numpy().astype(np.uint64)
+        now = source.roots_of_supervoxels(sv, at)
+        roots = np.where(now != 0, now, roots).astype(np.uint64)
+    out = pd.DataFrame({"root_id": roots})
+    for c in cols:
+        out[c] = ann[c].map(_status_text).astype(object).to_numpy() if c == "status" else (
+            ann[c].astype(object).to_numpy())
+    out = out.drop_duplicates("root_id").reset_index(drop=True)
+    out["root_id"] = out["root_id"].astype(np.uint64)
+    return out
+
+
+def join_annotations(df: pd.DataFrame, key: str, annotations: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with annotation columns of the root in column ``key`` (uint64-safe, order kept)."""
+    keys = df[key].to_numpy(np.uint64)
+    ann_roots = annotations["root_id"].to_numpy(np.uint64)
+    out = df.copy()
+    if len(ann_roots):
+        uniq, first = np.unique(ann_roots, return_index=True)
+        pos = np.minimum(np.searchsorted(uniq, keys), len(uniq) - 1)
+        found = uniq[pos] == keys
+        rows = first[pos]
+    else:
+        found = np.zeros(len(keys), bool)
+        rows = np.zeros(len(keys), int)
+    for c in annotations.columns:
+        if c == "root_id":
+            continue
+        vals = annotations[c].to_numpy(object)
+        col = np.full(len(keys), None, dtype=object)
+        col[found] = vals[rows[found]]
+        out[c] = col
+    return out
+
+
+def partner_table(conn: pd.DataFrame, roots: Sequence[int] | np.ndarray,
+                  annotations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Upstream and downstream partners of ``roots`` from a ``pre, post, weight`` edge list.
+
+    Parameters
+    ----------
+    conn
+        Edge list as returned by :func:`~napari_crant.get_connectivity` for ``roots``.
+    roots
+        The neurons whose partners are listed.
+    annotations
+        From :func:`current_annotations` (optional).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``neuron_id``, ``direction`` ('upstream': partner -> neuron, 'downstream': neuron ->
+        partner), ``partner_id`` (uint64), ``weight`` (synapses), ``percent`` (of the neuron's
+        inputs for upstream rows, of its outputs for downstream rows, counted over the pairs
+        that pass the query's threshold) and annotation columns; heaviest first.
+    """
+    roots = np.asarray(roots, dtype=np.uint64)
+    pre = conn["pre"].to_numpy(np.uint64)
+    post = conn["post"].to_numpy(np.uint64)
+    w = conn["weight"].to_numpy(np.int64)
+    parts = []
+    for direction, own, other in (("upstream", post, pre), ("downstream", pre, post)):
+        sel = np.isin(own, roots)
+        part = pd.DataFrame({
+            "neuron_id": own[sel].astype(np.uint64),
+            "direction": direction,
+            "partner_id": other[sel].astype(np.uint64),
+            "weight": w[sel],
+        })
+        total = part.groupby("neuron_id")["weight"].transform("sum").to_numpy(np.float64)
+        part["percent"] = np.where(total > 0, 100.0 * part["weight"].to_numpy() / np.maximum(total, 1), 0.0)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["weight", "direction", "partner_id"], ascending=[False, True, True],
+                          kind="stable").reset_index(drop=True)
+    out["neuron_id"] = out["neuron_id"].astype(np.uint64)
+    out["partner_id"] = out["partner_id"].astype(np.uint64)
+    if annotations is not None:
+        out = join_annotations(out, "partner_id", annotations)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# loading (runs in a worker thread; yields progress, returns a LoadResult)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    """What one load adds to a :class:`Scene`.
+
+    Attributes
+    ----------
+    neurons
+        Canvas data of each loaded neuron.
+    partners
+        :func:`partner_table` of the loaded neurons.
+    connectivity
+        The ``pre, post, weight`` edge list (``attrs``: provenance).
+    updated
+        ``{given ID: root shown}`` for IDs that were edited since.
+    provenance
+        Dataset, materialization, version, timestamp and filters of the query.
+    annotations
+        :func:`current_annotations` at the query's materialization.
+    """
+
+    neurons: list[NeuronData]
+    partners: pd.DataFrame
+    connectivity: pd.DataFrame
+    updated: dict[int, int]
+    provenance: dict[str, Any]
+    annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def update_messages(updated: dict[int, int]) -> list[str]:
+    """Plain-language lines reporting updated IDs."""
+    return [f"{old} was edited; showing {new} instead" for old, new in updated.items()]
+
+
+def load_neurons(
+    ids: Any,
+    *,
+    dataset: Any = None,
+    materialization: Any = "latest",
+    threshold: int = 1,
+    min_size: float | None = None,
+    clean: bool = True,
+    update_ids: bool = True,
+    max_distance: float = 10_000,
+    top_partners: int = 0,
+) -> Generator[tuple[int, int, str], None, LoadResult]:
+    """Fetch skeletons, synapses and partners of neurons; a generator reporting progress.
+
+    Use as ``result = yield from load_neurons(...)`` inside a napari ``thread_worker``
+    (each ``yield`` is a point where a cancel takes effect), or drive it to the end with
+    :func:`run_to_end`.
+
+    Parameters
+    ----------
+    ids
+        Root IDs (anything :func:`~napari_crant.ids.parse_ids` takes).
+    dataset, materialization, threshold, min_size, clean, update_ids, max_distance
+        As for :func:`~napari_crant.attach_synapses` / :func:`~napari_crant.get_connectivity`.
+    top_partners
+        Also load the skeletons and synapses of this many strongest partners (any direction).
+
+    Yields
+    ------
+    (step, total, message)
+        Progress.
+
+    Returns
+    -------
+    LoadResult
+    """
+    from napari_crant.queries.attach import attach_synapses
+    from napari_crant.queries.common import open_query, query_ids
+    from napari_crant.queries.connectivity import get_connectivity
+    from napari_crant.queries.skeleton import get_l2_skeleton
+
+    yield 0, 1, "opening dataset"
+    source, at = open_query(dataset, materialization)
+    q = query_ids(source, at, ids, update_ids, "neuron_ids")
+    from napari_crant.ids import unique_in_order
+
+    given = unique_in_order(q.given)
+    root_of_given = q.root_of_given()
+    _, first = np.unique(q.given, return_index=True)
+    roots = unique_in_order(root_of_given[np.sort(first)])
+    query_of = {int(r): int(g) for g, r in zip(q.given, root_of_given, strict=True)}
+    del given
+    yield 0, len(roots) + 2, "connectivity"
+    conn = get_connectivity(roots, threshold=threshold, min_size=min_size, materialization=at,
+                            clean=clean, update_ids=False, dataset=source)
+    if top_partners > 0 and len(conn):
+        pt = partner_table(conn, roots)
+        pt = pt[~np.isin(pt["partner_id"].to_numpy(np.uint64), roots)]
+        best = pt.groupby("partner_id", sort=False)["weight"].sum().sort_values(
+            ascending=False, kind="stable")
+        extra = np.array(best.index[:top_partners], dtype=np.uint64)
+        if len(extra):
+            extra_conn = get_connectivity(extra, threshold=threshold, min_size=min_size,
+                                          materialization=at, clean=clean, update_ids=False,
+                                          dataset=source)
+            conn = pd.concat([conn, extra_conn], ignore_index=True).drop_duplicates(["pre", "post"])
+            conn.attrs = extra_conn.attrs | {"filters": extra_conn.attrs.get("filters", {})}
+            roots = np.concatenate([roots, extra]).astype(np.uint64)
+    total = len(roots) + 2
+    neurons: list[NeuronData] = []
+    for i, root in enumerate(roots):
+        yield i + 1, total, f"skeleton and synapses of {int(root)}"
+        sk = get_l2_skeleton(int(root), dataset=source)
+        attach_synapses(sk, threshold=threshold, min_size=min_size, materialization=at,
+                        clean=clean, max_distance=max_distance, update_ids=False, dataset=source)
+        neurons.append(neuron_data(sk, query_of.get(int(root), int(root))))
+    yield total - 1, total, "annotations"
+    ann = current_annotations(source, at)
+    partners = partner_table(conn, roots, ann)
+    prov = dict(conn.attrs)
+    prov["filters"] = {
+        "threshold": threshold, "min_size": min_size, "clean": clean, "update_ids": update_ids,
+        "max_distance": max_distance,
+    }
+    prov["updated_ids"] = q.updated()
+    yield total, total, "done"
+    return LoadResult(neurons, partners, conn, q.updated(), prov, ann)
+
+
+def run_to_end(gen: Generator[Any, None, Any]) -> Any:
+    """Exhaust a progress generator and return its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+# --------------------------------------------------------------------------------------
+# the scene: everything loaded into one viewer, as layer data
+# --------------------------------------------------------------------------------------
+
+
+def _layer_kwargs(kind: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": LAYER_NAMES[kind],
+        "scale": SCALE,
+        "units": UNITS,
+        "axis_labels": AXES,
+        "metadata": {METADATA_KEY: kind},
+        **extra,
+    }
+
+
+class Scene:
+    """The neurons loaded into one viewer, and their layer data.
+
+    Loading more neurons adds to the same layers; a neuron loaded twice is replaced.
+    """
+
+    def __init__(self) -> None:
+        self.neurons: dict[int, NeuronData] = {}
+        self.partners = pd.DataFrame()
+        self.annotations = pd.DataFrame({"root_id": np.array([], np.uint64)})
+        self.provenance: dict[str, Any] = {}
+        self.color_by = "type"
+
+    # -- state ---------------------------------------------------------------------------
+    def add(self, result: LoadResult) -> None:
+        """Add (or replace) the neurons and partner rows of ``result``."""
+        new_roots = [n.root_id for n in result.neurons]
+        for n in result.neurons:
+            self.neurons[n.root_id] = n
+        if not self.partners.empty:
+            keep = ~np.isin(self.partners["neuron_id"].to_numpy(np.uint64),
+                            np.array(new_roots, np.uint64))
+            self.partners = pd.concat([self.partners[keep], result.partners], ignore_index=True)
+        else:
+            self.partners = result.partners.copy()
+        for c in ("neuron_id", "partner_id"):
+            if c in self.partners:
+                self.partners[c] = self.partners[c].astype(np.uint64)
+        if len(result.annotations):
+            self.annotations = result.annotations
+        self.provenance = dict(result.provenance)
+
+    def clear(self) -> None:
+        """Forget every neuron."""
+        self.neurons.clear()
+        self.partners = pd.DataFrame()
+        self.provenance = {}
+
+    @property
+    def root_ids(self) -> np.ndarray:
+        """Loaded roots (uint64), in loading order."""
+        return np.array(list(self.neurons), dtype=np.uint64)
+
+    def color_of(self, root_id: int) -> np.ndarray:
+        """RGBA colour of a loaded neuron."""
+        return neuron_color(list(self.neurons).index(int(root_id)))
+
+    def label_of(self, root_id: int) -> str:
+        """Cell type of a root if annotated, else its ID."""
+        ann = join_annotations(pd.DataFrame({"root_id": np.array([root_id], np.uint64)}),
+                               "root_id", self.annotations)
+        ct = ann["cell_type"].iloc[0] if "cell_type" in ann else None
+        return str(ct) if isinstance(ct, str) and ct else str(int(root_id))
+
+    def synapses(self, kind: str | None = None) -> pd.DataFrame:
+        """All synapses of loaded neurons with a ``root_id`` column (uint64)."""
+        parts = []
+        for n in self.neurons.values():
+            s = n.synapses if kind is None else n.synapses[n.synapses["type"].to_numpy() == kind]
+            s = s.copy()
+            s.insert(0, "root_id", np.full(len(s), n.root_id, dtype=np.uint64))
+            parts.append(s)
+        if not parts:
+            s = _empty_synapses()
+            s.insert(0, "root_id", np.array([], np.uint64))
+            return s
+        out = pd.concat(parts, ignore_index=True)
+        for c in ("root_id", "synapse_id", "partner_id"):
+            out[c] = out[c].astype(np.uint64)
+        return out
+
+    # -- layer data ------------------------------------------------------------------------
+    def skeleton_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the skeletons' Vectors layer."""
+        edges = [n.edges for n in self.neurons.values()]
+        data = np.concatenate(edges) if edges else np.zeros((0, 2, 3))
+        counts = [len(e) for e in edges]
+        roots = np.repeat(np.array(list(self.neurons), dtype=np.uint64), counts)
+        colors = (np.repeat(np.array([neuron_color(i) for i in range(len(counts))]), counts, axis=0)
+                  if counts else np.zeros((0, 4)))
+        features = pd.DataFrame({"root_id": id_strings(roots)})
+        return data, _layer_kwargs("skeletons", features=features, edge_color=colors,
+                                   vector_style="line", edge_width=150.0), "vectors"
+
+    def soma_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the somata Points layer."""
+        rows = [(i, n) for i, n in enumerate(self.neurons.values()) if n.soma is not None]
+        data = np.array([n.soma for _, n in rows]) if rows else np.zeros((0, 3))
+        colors = np.array([neuron_color(i) for i, _ in rows]) if rows else np.zeros((0, 4))
+        features = pd.DataFrame({"root_id": id_strings([n.root_id for _, n in rows])})
+        return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
+                                   border_width=0.0, shading="spherical"), "points"
+
+    def synapse_colors(self, syn: pd.DataFrame, color_by: str | None = None) -> np.ndarray:
+        """RGBA per synapse row: by ``'type'``, ``'partner'`` or owning ``'neuron'``."""
+        color_by = color_by or self.color_by
+        if color_by not in COLOR_MODES:
+            raise ValueError(f"color_by must be one of {COLOR_MODES}, not {color_by!r}")
+        if len(syn) == 0:
+            return np.zeros((0, 4))
+        if color_by == "type":
+            return np.array([TYPE_COLORS[t] for t in syn["type"]])
+        if color_by == "partner":
+            return id_colors(syn["partner_id"].to_numpy(np.uint64))
+        order = {r: i for i, r in enumerate(self.neurons)}
+        return np.array([neuron_color(order[int(r)]) for r in syn["root_id"].to_numpy(np.uint64)])
+
+    def synapse_layer(self, kind: str, color_by: str | None = None) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the ``'pre'`` or ``'post'`` synapse Points layer."""
+        if kind not in ("pre", "post"):
+            raise ValueError(f"kind must be 'pre' or 'post', not {kind!r}")
+        syn = self.synapses(kind)
+        return self._points(syn, kind, self.synapse_colors(syn, color_by), size=400.0)
+
+    def highlight_layer(self, synapse_ids: Any = ()) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the highlighted synapses (those with the given synapse IDs)."""
+        syn = self.synapses()
+        ids = np.asarray(list(synapse_ids) if not isinstance(synapse_ids, np.ndarray) else synapse_ids,
+                         dtype=np.uint64)
+        syn = syn[np.isin(syn["synapse_id"].to_numpy(np.uint64), ids)].drop_duplicates(
+            ["synapse_id", "type"]).reset_index(drop=True)
+        colors = np.tile([1.0, 1.0, 0.0, 1.0], (len(syn), 1))
+        return self._points(syn, "highlight", colors, size=900.0)
+
+    def _points(self, syn: pd.DataFrame, kind: str, colors: np.ndarray, size: float
+                ) -> tuple[np.ndarray, dict[str, Any], str]:
+        data = syn[["z", "y", "x"]].to_numpy(np.float64).reshape(-1, 3)
+        features = pd.DataFrame({
+            "root_id": id_strings(syn["root_id"]),
+            "type": syn["type"].astype(object).to_numpy(),
+            "synapse_id": id_strings(syn["synapse_id"]),
+            "partner_id": id_strings(syn["partner_id"]),
+            "size": syn["size"].to_numpy(np.int64),
+            "distance": syn["distance"].to_numpy(np.float64),
+        })
+        return data, _layer_kwargs(kind, features=features, face_color=colors, size=size,
+                                   border_width=0.0), "points"
+
+    def layers(self, color_by: str | None = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:
+        """All layer data tuples (skeletons, somata, pre, post), e.g. for sample data."""
+        return [self.skeleton_layer(), self.soma_layer(), self.synapse_layer("pre", color_by),
+                self.synapse_layer("post", color_by)]
+
+    # -- picking synapses ------------------------------------------------------------------
+    def synapses_between(self, pre: int, post: int) -> np.ndarray:
+        """Synapse IDs from ``pre`` to ``post`` among the loaded neurons' synapses."""
+        syn = self.synapses()
+        r = syn["root_id"].to_numpy(np.uint64)
+        p = syn["partner_id"].to_numpy(np.uint64)
+        t = syn["type"].to_numpy()
+        sel = ((r == np.uint64(pre)) & (p == np.uint64(post)) & (t == "pre")) | (
+            (r == np.uint64(post)) & (p == np.uint64(pre)) & (t == "post"))
+        return np.unique(syn["synapse_id"].to_numpy(np.uint64)[sel])
+
+    def synapses_with_partners(self, rows: pd.DataFrame) -> np.ndarray:
+        """Synapse IDs of partner-table ``rows`` (``neuron_id``, ``direction``, ``partner_id``)."""
+        out = []
+        for n, d, p in zip(rows["neuron_id"].to_numpy(np.uint64), rows["direction"],
+                           rows["partner_id"].to_numpy(np.uint64), strict=True):
+            out.append(self.synapses_between(n, p) if d == "downstream" else self.synapses_between(p, n))
+        return np.unique(np.concatenate(out)) if out else np.array([], np.uint64)
+
+
+def adjacency_labels(adj: pd.DataFrame, annotations: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Row and column labels of an adjacency matrix: ``cell_type (id)`` where known, else the ID."""
+    def labels(ids: pd.Index) -> list[str]:
+        df = join_annotations(pd.DataFrame({"root_id": np.asarray(ids, dtype=np.uint64)}),
+                              "root_id", annotations)
+        ct = df["cell_type"] if "cell_type" in df else pd.Series([None] * len(df))
+        return [f"{c} ({int(r)})" if isinstance(c, str) and c else str(int(r))
+                for c, r in zip(ct, df["root_id"].to_numpy(np.uint64), strict=True)]
+
+    return labels(adj.index), labels(adj.columns)
+
+
+def provenance_lines(prov: dict[str, Any]) -> list[str]:
+    """Provenance as ``key: value`` lines (for CSV headers)."""
+    import json
+
+    lines = []
+    for k, v in prov.items():
+        if isinstance(v, dict):
+            v = json.dumps({str(a): b for a, b in v.items()}, default=str)
+        lines.append(f"{k}: {v}")
+    return lines
+
+
+def export_table(df: pd.DataFrame, path: Any, provenance: dict[str, Any]) -> None:
+    """Write a table to ``.csv`` (provenance as ``#`` header lines) or ``.parquet`` (schema metadata).
+
+    IDs are written as exact integers (uint64), never floats.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"napari_crant.provenance"] = json.dumps(
+            {str(k): v for k, v in provenance.items()}, default=str).encode()
+        pq.write_table(table.replace_schema_metadata(meta), path)
+    elif path.suffix.lower() in (".csv", ".txt", ""):
+        with open(path, "w", newline="") as f:
+            for line in provenance_lines(provenance):
+                f.write(f"# {line}\n")
+            df.to_csv(f, index=False)
+    else:
+        raise ValueError(f"export to .csv or .parquet, not {path.suffix!r}")
+
+
+def pick_demo_neuron(dataset: Any = "demo", candidates: int = 200) -> int:
+    """A well-connected annotated neuron to show first (deterministic).
+
+    Uses ``napari_crant.demo.DEMO_NEURON`` when the demo module defines it; otherwise, among
+    the first ``candidates`` annotated neurons with a cell type (by current root ID), the one
+    with the most synapses at the latest version.
+    """
+    from napari_crant.queries.common import open_query
+
+    source, at = open_query(dataset, "latest")
+    if str(dataset) == "demo":
+        try:
+            from napari_crant import demo
+
+            fixed = getattr(demo, "DEMO_NEURON", None)
+        except ImportError:  # pragma: no cover - demo module not present
+            fixed = None
+        if fixed is not None:
+            return int(fixed)
+    ann = current_annotations(source, at)
+    if "cell_type" in ann:
+        typed = ann[ann["cell_type"].map(lambda v: isinstance(v, str) and bool(v)).to_numpy(bool)]
+        ann = typed if len(typed) else ann
+    if ann.empty:
+        raise ValueError(f"dataset {source.name!r} has no annotated neurons to pick from")
+    roots = np.sort(ann["root_id"].to_numpy(np.uint64))[:candidates]
+    _known, alive = source.root_status(roots, at)
+    roots = roots[alive] if alive.any() else roots
+    pre = source.synapses(roots, None, at)["pre_pt_root_id"].to_numpy(np.uint64)
+    post = source.synapses(None, roots, at)["post_pt_root_id"].to_numpy(np.uint64)
+    both = np.concatenate([pre, post])
+    counts = np.array([(both == r).sum() for r in roots])
+    return int(roots[int(np.argmax(counts))])

@@ -1,0 +1,1 @@
+"""Synapse QC (Qt-free): verdict storage, worklists of likely errors, edit and version diffs."""
