@@ -39,7 +39,7 @@ def test_set_get_and_overwrite_keeps_history(store):
 def test_bad_verdicts_are_refused(store):
     with pytest.raises(VerdictError, match="'great' is not one of correct"):
         store.set_verdict("tiny", 1, 2, 3, "great")
-    with pytest.raises(VerdictError, match="synapse_id 1.5 is a float"):
+    with pytest.raises(VerdictError, match=r"synapse_id 1\.5 is a float"):
         store.set_verdict("tiny", 1.5, 2, 3, "correct")
     with pytest.raises(VerdictError, match="dataset must be a non-empty name"):
         store.set_verdict("", 1, 2, 3, "correct")
@@ -105,7 +105,7 @@ def test_corrupt_or_foreign_imports_change_nothing(store, tmp_path):
         store.import_file(bad_row)
     with pytest.raises(VerdictError, match="does not exist"):
         store.import_file(tmp_path / "missing.csv")
-    with pytest.raises(VerdictError, match="not '.txt'"):
+    with pytest.raises(VerdictError, match=r"not '\.txt'"):
         store.import_file(foreign.rename(tmp_path / "x.txt"))
     pd.testing.assert_frame_equal(store.verdicts(), before)
     assert len(store.history()) == 1
