@@ -104,22 +104,17 @@ def provenance(
 
 def pair_counts(syn: pd.DataFrame) -> pd.DataFrame:
     """``pre, post, weight`` from synapse rows; heaviest first, ties by (pre, post)."""
-    if syn.empty:
-        return pd.DataFrame({
-            "pre": np.array([], np.uint64),
-            "post": np.array([], np.uint64),
-            "weight": np.array([], np.int64),
-        })
-    g = (
-        syn.groupby(["pre_pt_root_id", "post_pt_root_id"], sort=True)
-        .size()
-        .rename("weight")
-        .reset_index()
-        .rename(columns={"pre_pt_root_id": "pre", "post_pt_root_id": "post"})
-    )
-    g = g.sort_values(["weight", "pre", "post"], ascending=[False, True, True], kind="stable")
-    g = g.reset_index(drop=True)
-    g["pre"] = g["pre"].astype(np.uint64)
-    g["post"] = g["post"].astype(np.uint64)
-    g["weight"] = g["weight"].astype(np.int64)
-    return g
+    pre = syn["pre_pt_root_id"].to_numpy(np.uint64)
+    post = syn["post_pt_root_id"].to_numpy(np.uint64)
+    if len(pre):
+        order = np.lexsort((post, pre))
+        pre, post = pre[order], post[order]
+        start = np.flatnonzero(np.concatenate(([True], (pre[1:] != pre[:-1]) | (post[1:] != post[:-1]))))
+        weight = np.diff(np.append(start, len(pre))).astype(np.int64)
+        pre, post = pre[start], post[start]
+        # (pre, post) are ascending already: a stable sort on -weight keeps that for ties
+        by_weight = np.argsort(-weight, kind="stable")
+        pre, post, weight = pre[by_weight], post[by_weight], weight[by_weight]
+    else:
+        weight = np.array([], np.int64)
+    return pd.DataFrame({"pre": pre, "post": post, "weight": weight})

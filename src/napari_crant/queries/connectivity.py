@@ -27,10 +27,11 @@ def _partner_synapses(
         parts.append(source.synapses(None, roots, at))
     if downstream:
         parts.append(source.synapses(roots, None, at))
-    syn = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    if len(parts) > 1:
-        syn = syn.drop_duplicates("id").sort_values("id", kind="stable")
-    return syn.reset_index(drop=True)
+    if len(parts) == 1:
+        return parts[0]
+    syn = pd.concat(parts, ignore_index=True)
+    _, first = np.unique(syn["id"].to_numpy(np.uint64), return_index=True)  # sorted by id
+    return syn.take(first).reset_index(drop=True)
 
 
 def get_connectivity(
