@@ -79,4 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run through the package module, so subcommands registered by other modules (which
+    # import ``napari_crant.cli``) land in the same registry.
+    from napari_crant.cli import main as _main
+
+    sys.exit(_main())

@@ -103,15 +103,24 @@ def ensure_demo(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED) -> Path:
     return path
 
 
+def _cave_names() -> list[str]:
+    """CRANTb and user-registered CAVE datasets (from code or ``NAPARI_CRANT_CAVE_SERVERS``)."""
+    try:
+        from napari_crant.sources.cave import cave_dataset_names
+    except ImportError:  # pragma: no cover - the CAVE source is part of the package
+        return list(CAVE_DATASETS)
+    return list(cave_dataset_names())
+
+
 def _check_name(dataset: str | os.PathLike) -> None:
     name = str(dataset)
-    if name == "demo" or name in CAVE_DATASETS or name in _registry:
+    if name == "demo" or name in _registry or name in _cave_names():
         return
     if Path(name).expanduser().is_dir():
         return
     raise DatasetError(
-        f"unknown dataset {name!r}: use 'demo', 'latest', 'sandbox', a registered name "
-        f"({', '.join(sorted(_registry)) or 'none registered'}) or a snapshot directory"
+        f"unknown dataset {name!r}: use 'demo', a CAVE dataset ({', '.join(_cave_names())}), "
+        f"a registered name ({', '.join(sorted(_registry)) or 'none registered'}) or a snapshot directory"
     )
 
 
@@ -143,7 +152,7 @@ def _open_source(name: str) -> DataSource:
         return SnapshotSource(target, name=name)
     if name == "demo":
         return SnapshotSource(ensure_demo(), name="demo")
-    if name in CAVE_DATASETS:
+    if name in _cave_names():
         return _open_cave(name)
     return SnapshotSource(name)
 

@@ -10,6 +10,7 @@ Build one with :func:`create_app`; run it with :mod:`napari_crant.server.runner`
 
 from __future__ import annotations
 
+import gzip
 import hmac
 import io
 import json
@@ -140,7 +141,7 @@ def create_app(
             "datastack": ds, "aligned_volume": {"name": ds, "id": 1, "image_source": "",
                                                 "description": "napari-crant local server"},
             "local_server": base, "segmentation_source": f"graphene://{base}/segmentation/table/{pcg}",
-            "synapse_table": table, "soma_table": None, "analysis_database": None,
+            "synapse_table": table, "soma_table": backend.nucleus_table, "analysis_database": None,
             "viewer_site": None, "viewer_resolution_x": res[0], "viewer_resolution_y": res[1],
             "viewer_resolution_z": res[2], "skeleton_source": None, "description": source.name,
         }
@@ -180,7 +181,7 @@ def create_app(
         def tables(ds: str, version: int):
             _check_ds(ds)
             backend.version_timestamp(version)
-            return [table]
+            return backend.tables
 
         @app.get(prefix + "/version/{version}/table/{t}/metadata")
         def table_metadata(ds: str, version: int, t: str):
@@ -190,13 +191,13 @@ def create_app(
         @app.get(prefix + "/version/{version}/tables/metadata")
         def all_tables_metadata(ds: str, version: int):
             _check_ds(ds)
-            return [backend.table_metadata(table, ds, version)]
+            return [backend.table_metadata(t, ds, version) for t in backend.tables]
 
         @app.get(prefix + "/version/{version}/table/{t}/count")
         def table_count(ds: str, version: int, t: str):
             _check_ds(ds)
             backend.table_metadata(t, ds, version)
-            return len(source._synapses)
+            return len(source._synapses) if t == table else len(source.nuclei())
 
         @app.post(prefix + "/version/{version}/table/{t}/query")
         async def query(ds: str, version: int, t: str, request: Request):
@@ -235,7 +236,7 @@ def create_app(
         if cap is not None:
             limit = cap if limit is None else min(int(limit), cap)
         df, res = await run_in_threadpool(
-            backend.query_synapses, t, at, filters, select, limit, int(body.get("offset") or 0),
+            backend.query_table, t, at, filters, select, limit, int(body.get("offset") or 0),
             body.get("desired_resolution"),
         )
         return _arrow_response(df, res, request.headers.get("accept-encoding", ""))
@@ -267,10 +268,11 @@ def create_app(
     cg = "/segmentation/api/v1/table/{table_id}"
 
     @app.post(cg + "/roots_binary")
-    async def roots_binary(table_id: str, request: Request, timestamp: float | None = None):
+    async def roots_binary(table_id: str, request: Request, timestamp: float | None = None,
+                           stop_layer: int | None = None):
         _check_pcg(table_id)
         ids = np.frombuffer(await request.body(), dtype="<u8")
-        roots = await run_in_threadpool(backend.roots, ids, epoch_to_timestamp(timestamp))
+        roots = await run_in_threadpool(backend.roots, ids, epoch_to_timestamp(timestamp), stop_layer)
         return Response(content=roots.astype("<u8").tobytes(), media_type="application/octet-stream")
 
     @app.get(cg + "/node/{node_id}/root")
@@ -349,7 +351,7 @@ def create_app(
         names = attribute_names.split(",") if attribute_names else None
         return await run_in_threadpool(backend.l2_attributes, ids, names)
 
-    # -- skeleton service (versions only) -------------------------------------------------------
+    # -- skeleton service (napari-crant's L2 skeletons) ------------------------------------------
     @app.get("/skeletoncache/api/version")
     def sk_version():
         return SKELETON_VERSION
@@ -357,6 +359,31 @@ def create_app(
     @app.get("/skeletoncache/api/versions")
     def sk_versions():
         return [-1, 0, 1, 2, 3, 4]
+
+    def _skeleton_response(root_id: int, fmt: str) -> Response:
+        sk = backend.skeleton(root_id)
+        if fmt == "flatdict":
+            body = json.dumps(sk).encode()
+        elif fmt == "swccompressed":
+            parent = {c: p for c, p in sk["edges"]}
+            lines = [
+                f"{i} {sk['compartment'][i]} {v[0]} {v[1]} {v[2]} {sk['radius'][i]} {parent.get(i, -1)}"
+                for i, v in enumerate(sk["vertices"])
+            ]
+            body = ("\n".join(lines) + "\n").encode()
+        else:
+            raise BackendError(f"unsupported skeleton format {fmt!r} (flatdict, swccompressed)")
+        return Response(content=gzip.compress(body), media_type="application/octet-stream")
+
+    @app.get("/skeletoncache/api/v1/{ds}/async/get_skeleton/{version}/{root_id}/{fmt}")
+    def get_skeleton_async(ds: str, version: int, root_id: int, fmt: str):
+        _check_ds(ds)
+        return _skeleton_response(root_id, fmt)
+
+    @app.get("/skeletoncache/api/v1/{ds}/precomputed/skeleton/{version}/{root_id}/{fmt}")
+    def get_skeleton(ds: str, version: int, root_id: int, fmt: str):
+        _check_ds(ds)
+        return _skeleton_response(root_id, fmt)
 
     return app
 

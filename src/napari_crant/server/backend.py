@@ -9,7 +9,6 @@ Synapse positions are served in voxels of the table's voxel resolution, as CAVE 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,11 @@ SYNAPSE_TABLE_COLUMNS = (
     *(f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"),
 )
 _POSITION_PREFIXES = ("pre_pt_position", "post_pt_position", "ctr_pt_position")
-_ID_COLUMNS = ("id", "pre_pt_supervoxel_id", "pre_pt_root_id", "post_pt_supervoxel_id", "post_pt_root_id")
+_ID_COLUMNS = ("id", "pre_pt_supervoxel_id", "pre_pt_root_id", "post_pt_supervoxel_id", "post_pt_root_id",
+               "pt_supervoxel_id", "pt_root_id")
+#: Columns of the served nucleus table (positions in nm: the table's resolution is 1 x 1 x 1 nm).
+NUCLEUS_TABLE_COLUMNS = ("id", "created", "superceded_id", "valid", "volume", "pt_supervoxel_id",
+                         "pt_root_id", "pt_position_x", "pt_position_y", "pt_position_z")
 
 
 class BackendError(ValueError):
@@ -67,11 +70,13 @@ class SnapshotBackend:
         self.source = source
         self.synapse_table = synapse_table or source.info.get("synapse_table") or "synapses_v2"
         self.pcg_table = source.info.get("pcg_table") or "kronauer_ant_x1"
+        self.nucleus_table = source.info.get("nucleus_table") or "nuclei_v1"
         roots = source.roots_table()
         self._root_created = pd.Series(
             pd.to_datetime(roots["created"], utc=True).to_numpy(), index=roots["root_id"].to_numpy(np.uint64)
         )
         self._root_ids = roots["root_id"].to_numpy(np.uint64)
+        self._roots_by_id = roots.set_index("root_id")
         self._lineage = source.lineage()
 
     # -- versions ---------------------------------------------------------------------------
@@ -105,14 +110,26 @@ class SnapshotBackend:
             raise BackendError(f"version {version} not found")
         return pd.Timestamp(row["timestamp"].iloc[0]).tz_convert("UTC")
 
+    @property
+    def tables(self) -> list[str]:
+        """Names of the served tables."""
+        return [self.synapse_table, self.nucleus_table]
+
+    def table_resolution(self, table: str) -> list[float]:
+        """nm per unit of the table's positions."""
+        self._check_table(table)
+        if table == self.nucleus_table:
+            return [1.0, 1.0, 1.0]
+        return [float(x) for x in self.source.voxel_resolution]
+
     def table_metadata(self, table: str, datastack: str, version: int | None) -> dict[str, Any]:
         """The table metadata caveclient asks for before a query."""
-        self._check_table(table)
-        res = [float(x) for x in self.source.voxel_resolution]
+        res = self.table_resolution(table)
         ts = self.version_timestamp(version) if version is not None else pd.Timestamp.now(tz="UTC")
+        schema = "synapse" if table == self.synapse_table else "nucleus_detection"
         return {
-            "id": 1, "table_name": table, "schema": "synapse", "schema_type": "synapse",
-            "reference_table": None, "description": f"synapses served from snapshot {self.source.name}",
+            "id": 1 + self.tables.index(table), "table_name": table, "schema": schema, "schema_type": schema,
+            "reference_table": None, "description": f"{schema} table served from snapshot {self.source.name}",
             "voxel_resolution_x": res[0], "voxel_resolution_y": res[1], "voxel_resolution_z": res[2],
             "aligned_volume": datastack, "valid": True, "created": cave_time_string(ts),
             "annotation_table": table, "user_id": "napari-crant", "notice_text": None,
@@ -121,11 +138,11 @@ class SnapshotBackend:
         }
 
     def _check_table(self, table: str) -> None:
-        if table != self.synapse_table:
-            raise BackendError(f"table {table!r} not found (tables: {self.synapse_table!r})")
+        if table not in self.tables:
+            raise BackendError(f"table {table!r} not found (tables: {', '.join(self.tables)})")
 
     # -- materialization queries ------------------------------------------------------------
-    def query_synapses(
+    def query_table(
         self,
         table: str,
         at: pd.Timestamp,
@@ -135,7 +152,7 @@ class SnapshotBackend:
         offset: int = 0,
         desired_resolution: list[float] | None = None,
     ) -> tuple[pd.DataFrame, list[float]]:
-        """Rows of the synapse table with root IDs as of ``at``, filtered like CAVE does.
+        """Rows of a table with root IDs as of ``at``, filtered like CAVE does.
 
         Parameters
         ----------
@@ -160,25 +177,27 @@ class SnapshotBackend:
                            "filter_less_dict", "filter_greater_equal_dict", "filter_less_equal_dict",
                            "filter_spatial_dict", "filter_regex_dict"):
                 raise BackendError(f"unsupported filter {key!r}")
-        rows = self._candidate_rows(filters, at)
-        df = self._frame(rows, at)
+        if table == self.nucleus_table:
+            df, prefixes = self._nucleus_frame(at), ("pt_position",)
+        else:
+            df, prefixes = self._frame(self._candidate_rows(filters, at), at), _POSITION_PREFIXES
         df = _apply_filters(df, filters)
         df = df.sort_values("id", kind="stable").reset_index(drop=True)
         if offset:
             df = df.iloc[int(offset):]
         if limit is not None:
             df = df.iloc[: int(limit)]
-        res = [float(x) for x in self.source.voxel_resolution]
+        res = self.table_resolution(table)
         if desired_resolution is not None:
             scale = np.asarray(res) / np.asarray(desired_resolution, dtype=float)
-            for p in _POSITION_PREFIXES:
+            for p in prefixes:
                 for i, a in enumerate("xyz"):
                     df[f"{p}_{a}"] = df[f"{p}_{a}"].astype(float) * scale[i]
             res = [float(x) for x in desired_resolution]
         if select_columns:
             cols: list[str] = []
             for c in select_columns:
-                if c in _POSITION_PREFIXES:
+                if c in prefixes:
                     cols += [f"{c}_{a}" for a in "xyz"]
                 elif c in df.columns:
                     cols.append(c)
@@ -227,6 +246,23 @@ class SnapshotBackend:
                 data[f"{p}_{a}"] = s[f"{p}_{a}"][rows].astype(np.int64)
         return pd.DataFrame(data, columns=list(SYNAPSE_TABLE_COLUMNS))
 
+    def _nucleus_frame(self, at: pd.Timestamp) -> pd.DataFrame:
+        nuc = self.source.nuclei()
+        svs = nuc["supervoxel_id"].to_numpy(np.uint64)
+        n = len(nuc)
+        created = self._root_created.min() if len(self._root_created) else pd.Timestamp(0, tz="UTC")
+        data = {
+            "id": nuc["nucleus_id"].to_numpy(np.uint64).astype(np.int64),
+            "created": np.full(n, pd.Timestamp(created).tz_convert(None).to_datetime64(), "datetime64[us]"),
+            "superceded_id": pd.array([None] * n, dtype="Int64"),
+            "valid": np.ones(n, dtype=bool),
+            "volume": nuc["volume_um3"].to_numpy(float) if "volume_um3" in nuc else np.full(n, np.nan),
+            "pt_supervoxel_id": svs.astype(np.int64),
+            "pt_root_id": self.source.roots_of_supervoxels(svs, _at(at)).astype(np.int64),
+            **{f"pt_position_{a}": nuc[a].to_numpy(float) for a in "xyz"},
+        }
+        return pd.DataFrame(data, columns=list(NUCLEUS_TABLE_COLUMNS))
+
     # -- chunkedgraph -----------------------------------------------------------------------
     def _l2_of_nodes(self, ids: np.ndarray) -> np.ndarray:
         """The L2 chunk standing for each node: itself, its chunk (supervoxel), a chunk of it (root)."""
@@ -246,8 +282,20 @@ class SnapshotBackend:
             out[rest] = first
         return out
 
-    def roots(self, node_ids: np.ndarray, at: pd.Timestamp) -> np.ndarray:
-        """Root of each node (supervoxel, L2 chunk or root) at ``at``; 0 if unknown."""
+    def roots(self, node_ids: np.ndarray, at: pd.Timestamp, stop_layer: int | None = None) -> np.ndarray:
+        """Root of each node (supervoxel, L2 chunk or root) at ``at``; 0 if unknown.
+
+        With ``stop_layer=2`` the L2 chunk of each supervoxel instead (L2 chunks map to
+        themselves).
+        """
+        if stop_layer is not None and stop_layer <= 2:
+            ids = np.asarray(node_ids, dtype=np.uint64)
+            if stop_layer == 1:
+                return ids.copy()
+            out = self.source.l2_of_supervoxels(ids)
+            is_l2 = np.isin(ids, self.source._l2["l2_id"])
+            out[is_l2] = ids[is_l2]
+            return out
         l2 = self._l2_of_nodes(node_ids)
         out = np.zeros(len(l2), dtype=np.uint64)
         nz = l2 != 0
@@ -265,7 +313,7 @@ class SnapshotBackend:
 
     def root_timestamps(self, root_ids: np.ndarray, latest: bool, at: pd.Timestamp) -> list[float]:
         """Creation time (or, with ``latest``, last valid time before ``at``) in epoch seconds."""
-        r = self.source.roots_table().set_index("root_id")
+        r = self._roots_by_id
         out = []
         for rid in np.asarray(root_ids, dtype=np.uint64):
             if rid not in r.index:
@@ -286,7 +334,7 @@ class SnapshotBackend:
         Links point from parent to child, as in PyChunkedGraph.
         """
         lin = self._lineage
-        roots = self.source.roots_table().set_index("root_id")
+        roots = self._roots_by_id
         parents: dict[int, list[int]] = {}
         children: dict[int, list[int]] = {}
         for p, c in zip(lin["parent_root_id"].to_numpy(np.uint64), lin["child_root_id"].to_numpy(np.uint64),
@@ -390,6 +438,31 @@ class SnapshotBackend:
             out[str(int(i))] = rec
         return out
 
+    def skeleton(self, root_id: int) -> dict[str, Any]:
+        """An L2 skeleton of a root in SkeletonService's flat-dict layout (nm).
+
+        Nodes are L2 chunks at their representative points, edges the minimum spanning tree of the
+        L2 graph (see :func:`napari_crant.queries.skeleton.skeleton_nodes`); this is napari-crant's
+        L2 skeleton, not pcg_skel's.
+        """
+        from napari_crant.queries.skeleton import skeleton_nodes
+
+        if not self.known_roots(np.array([root_id], np.uint64))[0]:
+            raise BackendError(f"{root_id} is not a root ID")
+        nodes = skeleton_nodes(self.source, int(root_id))
+        parent = nodes["parent_id"].to_numpy(np.int64)
+        child = np.flatnonzero(parent >= 0)
+        roots = np.flatnonzero(parent < 0)
+        return {
+            "vertices": nodes[["x", "y", "z"]].to_numpy(float).tolist(),
+            "edges": [[int(c), int(parent[c])] for c in child],
+            "root": int(roots[0]) if len(roots) else 0,
+            "radius": nodes["radius"].to_numpy(float).tolist(),
+            "compartment": [3] * len(nodes),
+            "lvl2_ids": [int(x) for x in nodes["l2_id"]],
+            "meta": {"root_id": int(root_id), "skeleton_type": "napari-crant-l2", "space": "l2"},
+        }
+
     def n_layers(self) -> int:
         return int(self.source.info.get("n_layers", 7))
 
@@ -426,7 +499,3 @@ def _apply_filters(df: pd.DataFrame, filters: dict[str, dict[str, Any]]) -> pd.D
         keep &= col(name).astype(str).str.match(pattern).to_numpy()
     return df[keep]
 
-
-def to_naive_utc(ts: dt.datetime | pd.Timestamp) -> dt.datetime:
-    """A timestamp as a naive UTC ``datetime`` (what JSON encoders expect)."""
-    return pd.Timestamp(ts).tz_convert("UTC").tz_localize(None).to_pydatetime()

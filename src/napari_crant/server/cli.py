@@ -1,0 +1,93 @@
+"""``napari-crant serve`` (a local CAVE-compatible server) and ``napari-crant snapshot`` (cut a snapshot)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+
+from napari_crant.cli import command
+
+ENV_TOKEN = "NAPARI_CRANT_SERVE_TOKEN"
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default=None,
+                   help="snapshot to serve: 'demo', a registered name or a snapshot directory "
+                   "(default: demo)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind (default: 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765; 0 picks a free one)")
+    p.add_argument("--datastack", default="kronauer_ant", help="datastack name to answer for")
+    p.add_argument("--token", default=None,
+                   help=f"require this bearer token (or set {ENV_TOKEN}); requests without it get 401")
+    p.add_argument("--row-cap", type=int, default=None,
+                   help="truncate every query response at N rows, like production CAVE (~200000)")
+
+
+@command("serve", "serve a snapshot over the CAVE HTTP API (for caveclient)", _serve_args)
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from napari_crant.datasets import DatasetError, get_source
+    from napari_crant.server.app import create_app
+    from napari_crant.server.runner import free_port
+    from napari_crant.sources.snapshot import SnapshotError, SnapshotSource
+
+    def fail(msg: str) -> int:
+        print(f"napari-crant serve: {msg}", file=sys.stderr)
+        return 2
+
+    if args.row_cap is not None and args.row_cap < 1:
+        return fail(f"--row-cap must be >= 1, not {args.row_cap}")
+    try:
+        source = get_source(args.dataset)
+    except (DatasetError, SnapshotError) as e:
+        return fail(str(e))
+    if not isinstance(source, SnapshotSource):
+        return fail(f"dataset {source.name!r} is not a snapshot; only snapshots can be served")
+    token = args.token or os.environ.get(ENV_TOKEN) or None
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback and token is None:
+        print(f"napari-crant serve: warning: serving on {args.host} without --token: anyone who can "
+              "reach this address can read the data", file=sys.stderr)
+    port = args.port or free_port(args.host)
+    app = create_app(source, datastack=args.datastack, token=token, row_cap=args.row_cap)
+    url = f"http://{args.host}:{port}"
+    print(f"serving {source.name} ({source.path}) as datastack {args.datastack!r} at {url}")
+    print("  from caveclient import CAVEclient")
+    print(f"  client = CAVEclient({args.datastack!r}, server_address={url!r}, "
+          f"auth_token={'<your token>' if token else repr('anything')}, write_server_cache=False)")
+    sys.stdout.flush()
+    uvicorn.run(app, host=args.host, port=port, log_level="warning", lifespan="off")
+    return 0
+
+
+def _snapshot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="latest", help="dataset to cut from (default: latest)")
+    p.add_argument("--ids", nargs="+", required=True, help="root IDs of the neurons to keep")
+    p.add_argument("--with-partners", action="store_true",
+                   help="also keep the synaptic partners' roots and L2 data")
+    p.add_argument("--materialization", default="latest", help="'latest', 'live', a version or a time")
+    p.add_argument("--out", required=True, help="snapshot directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
+
+
+@command("snapshot", "cut an offline snapshot of chosen neurons from a dataset", _snapshot_args)
+def _snapshot(args: argparse.Namespace) -> int:
+    from napari_crant.datasets import get_source
+    from napari_crant.snapshot.cut import cut_snapshot
+
+    try:
+        source = get_source(args.dataset)
+        path = cut_snapshot(source, args.ids, args.out, materialization=args.materialization,
+                            with_partners=args.with_partners, overwrite=args.overwrite)
+    except (ValueError, RuntimeError, FileExistsError) as e:
+        print(f"napari-crant snapshot: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,32 @@
+"""Shared constants and helpers of the CAVE tests."""
+
+from __future__ import annotations
+
+from napari_crant.sources.cave import CaveDatasetConfig, CaveSource
+
+#: A made-up token for the local test server (never a real one).
+TOKEN = "fake-test-token-3c1d9a"
+DEMO_NEURONS = 60
+DEMO_SEED = 1
+
+
+def cave_source(server, annotations: str | None = None, name: str = "local", token: str | None = TOKEN,
+                **options) -> CaveSource:
+    """A :class:`CaveSource` talking to the local ``server`` (with the fake token by default)."""
+    options.setdefault("timeout", 20.0)
+    cfg = CaveDatasetConfig(name=name, server_address=server.url, datastack=server.datastack,
+                            annotation_source=annotations, **options)
+    return CaveSource(cfg, auth_token=token)
+
+
+def unregister(name: str) -> None:
+    """Forget a dataset registered by a test (its server stops with the test module)."""
+    from napari_crant import datasets
+    from napari_crant.sources import cave
+
+    with datasets._lock:
+        datasets._registry.pop(name, None)
+        datasets._open.pop(name, None)
+    with cave._reg_lock:
+        cave._registered.pop(name, None)
+        cave._registered_tokens.pop(name, None)
