@@ -46,11 +46,15 @@ CASES = {
     "update_ids_10000": ("update_ids, 10,000 IDs (half outdated), cache cleared", 10000),
     "attach_synapses_100": ("attach_synapses, 100 neurons (skeletons prebuilt)", 100),
     "l2_skeleton_1": ("get_l2_skeleton, 1 neuron", 1),
-    "layer_data_1": ("napari layer data (skeleton + synapses), 1 neuron", 1),
-    "layer_data_100": ("napari layer data (skeletons + synapses), 100 neurons", 100),
+    "layer_data_1": ("napari layer data from loaded results, 1 neuron", 1),
+    "layer_data_100": ("napari layer data from loaded results, 100 neurons", 100),
+    "load_neurons_1": ("load for the canvas (skeleton, synapses, partners) + layer data, 1 neuron", 1),
+    "load_neurons_100": ("load for the canvas + layer data, 100 neurons", 100),
 }
 BASELINE_CASES = ("connectivity_1", "connectivity_100", "synapses_1", "adjacency_500",
                   "synapse_counts_1000")
+CAVE_CASES = (*BASELINE_CASES, "update_ids_10000", "l2_skeleton_1")
+BENCH_TOKEN = "benchmark-fake-token"  # the local server's; never a real one
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -67,15 +71,19 @@ def pick_inputs(path: Path, seed: int = 0) -> dict[str, list[int]]:
     l2_counts = np.searchsorted(col, current, "right") - np.searchsorted(col, current, "left")
     neurons = current[l2_counts >= 20] if (l2_counts >= 20).sum() >= 1000 else current
     rng = np.random.default_rng(seed)
+
+    def sample(pool: np.ndarray, k: int) -> list[int]:
+        # distinct IDs where the dataset has enough (small datasets repeat some)
+        return [int(x) for x in rng.choice(pool, k, replace=k > len(pool))]
+
     n_old = min(5000, len(outdated))
-    ids_10k = np.concatenate([rng.choice(outdated, n_old, replace=False),
-                              rng.choice(current, 10000 - n_old, replace=False)])
+    ids_10k = sample(outdated, n_old) + sample(current, 10000 - n_old)
     return {
-        "one": [int(rng.choice(neurons))],
-        "hundred": [int(x) for x in rng.choice(neurons, 100, replace=False)],
-        "five_hundred": [int(x) for x in rng.choice(neurons, 500, replace=False)],
-        "thousand": [int(x) for x in rng.choice(neurons, 1000, replace=False)],
-        "ten_thousand": [int(x) for x in ids_10k],
+        "one": sample(neurons, 1),
+        "hundred": sample(neurons, 100),
+        "five_hundred": sample(neurons, 500),
+        "thousand": sample(neurons, 1000),
+        "ten_thousand": ids_10k,
         "n_outdated": n_old,
     }
 
@@ -115,9 +123,11 @@ def materialized_parquet(path: Path) -> Path:
 
 # -- one case in a child process -------------------------------------------------------------
 def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    # VmHWM is this process's own peak (ru_maxrss would include the parent's, kept across exec)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _current_rss_mb() -> float:
@@ -146,9 +156,13 @@ def child(method: str, case: str, path: str, inputs_file: str, repeats: int, ext
         else:
             fn = _napari_crant_case(nc, case, dataset, inputs, clear_update_cache)
     elif method == "cave":
-        from napari_crant.sources.cave import CaveSource  # noqa: F401
+        from napari_crant.sources.cave import CaveDatasetConfig, CaveSource
 
-        fn = _cave_case(nc, case, extra, inputs)
+        server = json.loads(extra)
+        cfg = CaveDatasetConfig(name="bench-cave", server_address=server["url"],
+                                datastack=server["datastack"], row_cap=server["row_cap"], timeout=600)
+        fn = _napari_crant_case(nc, case, CaveSource(cfg, auth_token=BENCH_TOKEN), inputs,
+                                clear_update_cache)
     elif method == "pandas":
         import pandas as pd
 
@@ -194,19 +208,21 @@ def _napari_crant_case(nc, case, dataset, inputs, clear_cache):
     if case == "attach_synapses_100":
         skels = nc.get_l2_skeleton(hundred, dataset=dataset)
         return lambda: nc.attach_synapses(skels, dataset=dataset)
-    if case.startswith("layer_data_"):
+    if case.startswith(("layer_data_", "load_neurons_")):
         from napari_crant import layers
 
         ids = one if case.endswith("_1") else hundred
-        skels = nc.get_l2_skeleton(ids, dataset=dataset)
-        syn = nc.get_synapses(pre_ids=ids, dataset=dataset, return_pixels=False, split_positions=True)
-        post = nc.get_synapses(post_ids=ids, dataset=dataset, return_pixels=False, split_positions=True)
-        return lambda: layers.benchmark_layer_data(skels, syn, post)
+
+        def build(result):
+            scene = layers.Scene()
+            scene.add(result)
+            return scene.layers()
+
+        if case.startswith("layer_data_"):
+            loaded = layers.run_to_end(layers.load_neurons(ids, dataset=dataset))
+            return lambda: build(loaded)
+        return lambda: build(layers.run_to_end(layers.load_neurons(ids, dataset=dataset)))
     raise ValueError(case)
-
-
-def _cave_case(nc, case, server_dataset, inputs):
-    return _napari_crant_case(nc, case, server_dataset, inputs, lambda: None)
 
 
 def _pandas_case(pd, df, case, inputs):
@@ -280,6 +296,49 @@ def _pyarrow_case(case, parquet, inputs):
     raise ValueError(case)
 
 
+class CaveServerProcess:
+    """``napari-crant serve`` on 127.0.0.1 in its own process (so it does not share the GIL)."""
+
+    def __init__(self, path: Path, row_cap: int = 200_000):
+        from napari_crant.server.runner import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.info = {"url": self.url, "datastack": "bench", "row_cap": row_cap}
+        self.home = tempfile.mkdtemp(prefix="bench-home-")
+        self.log = Path(self.home) / "server.log"
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "napari_crant", "serve", "--dataset", str(path), "--port",
+                 str(self.port), "--datastack", "bench", "--token", BENCH_TOKEN, "--row-cap", str(row_cap)],
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "HOME": self.home, "NO_PROXY": "127.0.0.1,localhost"},
+            )
+        import urllib.error
+        import urllib.request
+
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the CAVE server exited: {self.log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{self.url}/info/version", timeout=2)  # loopback only
+                return
+            except urllib.error.HTTPError:  # it answers (401 without the token): it is up
+                return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError("the CAVE server did not start within 120 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 def run_child(method, case, path, inputs_file, repeats, extra="") -> dict | None:
     cmd = [sys.executable, __file__, "--child", method, case, str(path), str(inputs_file),
            str(repeats), extra]
@@ -334,6 +393,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
     p.add_argument("--no-baselines", action="store_true", help="skip the pandas/pyarrow/cave runs")
+    p.add_argument("--no-cave", action="store_true", help="skip the CAVE-source-through-local-server runs")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -350,28 +410,43 @@ def main(argv=None) -> int:
             json.dump(inputs, f)
             inputs_file = f.name
         methods = ["napari_crant"]
-        parquet = ""
+        extra = {"napari_crant": ""}
+        server = None
         if not args.no_baselines:
-            parquet = str(materialized_parquet(path))
+            extra["pandas"] = extra["pyarrow"] = str(materialized_parquet(path))
             methods += ["pandas", "pyarrow"]
+            if not args.no_cave:
+                server = CaveServerProcess(path)
+                extra["cave"] = json.dumps(server.info)
+                methods.append("cave")
         print(f"dataset n={n}: {manifest['counts']['synapses']:,} synapses", flush=True)
-        for case in cases:
-            for method in methods:
-                if method != "napari_crant" and case not in BASELINE_CASES:
-                    continue
-                r = run_child(method, case, path, inputs_file, args.repeats, parquet)
-                if r is None:
-                    continue
-                r["neurons"] = n
-                r["synapses"] = manifest["counts"]["synapses"]
-                results["runs"].append(r)
-                print(f"  {case:22s} {method:13s} median {r['median_s'] * 1e3:10.2f} ms  "
-                      f"peak {r['peak_rss_mb']:8.0f} MB", flush=True)
+        try:
+            _run_cases(results, cases, methods, path, inputs_file, args.repeats, extra, n, manifest)
+        finally:
+            if server is not None:
+                server.stop()
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
     out.write_text(report(results))
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
+
+
+def _run_cases(results, cases, methods, path, inputs_file, repeats, extra, n, manifest) -> None:
+    for case in cases:
+        for method in methods:
+            wanted = {"napari_crant": CASES, "pandas": BASELINE_CASES, "pyarrow": BASELINE_CASES,
+                      "cave": CAVE_CASES}[method]
+            if case not in wanted:
+                continue
+            r = run_child(method, case, path, inputs_file, repeats, extra[method])
+            if r is None:
+                continue
+            r["neurons"] = n
+            r["synapses"] = manifest["counts"]["synapses"]
+            results["runs"].append(r)
+            print(f"  {case:22s} {method:13s} median {r['median_s'] * 1e3:10.2f} ms  "
+                  f"peak {r['peak_rss_mb']:8.0f} MB", flush=True)
 
 
 def report(results: dict) -> str:
@@ -399,15 +474,16 @@ def report(results: dict) -> str:
         lines.append(f"| demo n={n:,} | {c['current_roots']:,} | {c['synapses']:,} | {c['roots']:,} | "
                      f"{d['synapse_files_mb']:,.0f} MB |")
     lines += ["", "## Medians", "",
-              "| case | synapses | napari-crant | peak MB | pandas (in memory) | × | pyarrow scan | × |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| case | synapses | napari-crant | peak MB | pandas (in memory) | × | pyarrow scan | × "
+              "| CAVE source via local server | × |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case, (desc, _) in CASES.items():
         for n in sizes:
             r = by.get((n, case, "napari_crant"))
             if r is None:
                 continue
             row = [desc, f"{r['synapses']:,}", _ms(r["median_s"]), f"{r['peak_rss_mb']:,.0f}"]
-            for base in ("pandas", "pyarrow"):
+            for base in ("pandas", "pyarrow", "cave"):
                 b = by.get((n, case, base))
                 row += ([_ms(b["median_s"]), f"{b['median_s'] / r['median_s']:,.0f}×"] if b else ["", ""])
             lines.append("| " + " | ".join(row) + " |")
@@ -454,7 +530,8 @@ def targets(results, by, sizes) -> list[str]:
     for case, limit, label in (("open_snapshot", 1.0, "opening a snapshot < 1 s"),
                                ("update_ids_10000", 1.0, "update_ids 10,000 IDs < 1 s"),
                                ("adjacency_500", 1.0, "get_adjacency 500 x 500 < 1 s"),
-                               ("layer_data_100", 1.0, "layer data for 100 neurons < 1 s")):
+                               ("layer_data_100", 1.0, "layer data for 100 neurons < 1 s"),
+                               ("load_neurons_1", 1.0, "a neuron on the canvas (load + layer data) < 1 s")):
         r = by.get((hi, case, "napari_crant"))
         if r:
             check(label, r["median_s"] < limit, _ms(r["median_s"]))

@@ -153,3 +153,27 @@ def lookup_uint64(
     found = uniq[pos] == query
     out[found] = values[first[pos[found]]]
     return out
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` by sorting (faster than numpy 2's hash-based unique on large ID arrays)."""
+    a = np.sort(a, kind="stable")
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+def unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(a, return_inverse=True)`` by sorting."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    first = np.concatenate(([True], s[1:] != s[:-1])) if len(s) else np.zeros(0, bool)
+    inverse = np.empty(len(a), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return s[first], inverse
+
+
+def unique_first(a: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct value, in ascending order of value."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    first = np.concatenate(([True], s[1:] != s[:-1])) if len(s) else np.zeros(0, bool)
+    return order[first]

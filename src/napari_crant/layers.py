@@ -273,10 +273,10 @@ def partner_table(conn: pd.DataFrame, roots: Sequence[int] | np.ndarray,
     Returns
     -------
     pandas.DataFrame
-        ``neuron_id``, ``direction`` ('upstream': partner -> neuron, 'downstream': neuron ->
-        partner), ``partner_id`` (uint64), ``weight`` (synapses), ``percent`` (of the neuron's
-        inputs for upstream rows, of its outputs for downstream rows, counted over the pairs
-        that pass the query's threshold) and annotation columns; heaviest first.
+        ``direction`` ('upstream': partner -> neuron, 'downstream': neuron -> partner),
+        ``partner_id`` (uint64), ``weight`` (synapses), ``percent`` (of the neuron's inputs for
+        upstream rows, of its outputs for downstream rows, counted over the pairs that pass
+        the query's threshold), annotation columns, and ``neuron_id`` (uint64); heaviest first.
     """
     roots = np.asarray(roots, dtype=np.uint64)
     pre = conn["pre"].to_numpy(np.uint64)
@@ -301,7 +301,8 @@ def partner_table(conn: pd.DataFrame, roots: Sequence[int] | np.ndarray,
     out["partner_id"] = out["partner_id"].astype(np.uint64)
     if annotations is not None:
         out = join_annotations(out, "partner_id", annotations)
-    return out
+    first = ["direction", "partner_id", "weight", "percent"]
+    return out[first + [c for c in out.columns if c not in first and c != "neuron_id"] + ["neuron_id"]]
 
 
 # --------------------------------------------------------------------------------------
@@ -388,12 +389,10 @@ def load_neurons(
     q = query_ids(source, at, ids, update_ids, "neuron_ids")
     from napari_crant.ids import unique_in_order
 
-    given = unique_in_order(q.given)
     root_of_given = q.root_of_given()
     _, first = np.unique(q.given, return_index=True)
     roots = unique_in_order(root_of_given[np.sort(first)])
     query_of = {int(r): int(g) for g, r in zip(q.given, root_of_given, strict=True)}
-    del given
     yield 0, len(roots) + 2, "connectivity"
     conn = get_connectivity(roots, threshold=threshold, min_size=min_size, materialization=at,
                             clean=clean, update_ids=False, dataset=source)
@@ -407,8 +406,9 @@ def load_neurons(
             extra_conn = get_connectivity(extra, threshold=threshold, min_size=min_size,
                                           materialization=at, clean=clean, update_ids=False,
                                           dataset=source)
+            attrs = conn.attrs
             conn = pd.concat([conn, extra_conn], ignore_index=True).drop_duplicates(["pre", "post"])
-            conn.attrs = extra_conn.attrs | {"filters": extra_conn.attrs.get("filters", {})}
+            conn.attrs = attrs
             roots = np.concatenate([roots, extra]).astype(np.uint64)
     total = len(roots) + 2
     neurons: list[NeuronData] = []
@@ -452,6 +452,8 @@ def _layer_kwargs(kind: str, **extra: Any) -> dict[str, Any]:
         "units": UNITS,
         "axis_labels": AXES,
         "metadata": {METADATA_KEY: kind},
+        # in 2D, show everything projected onto the slice (a z-projection), not one 1 nm slab
+        "projection_mode": "all",
         **extra,
     }
 
@@ -538,7 +540,7 @@ class Scene:
                   if counts else np.zeros((0, 4)))
         features = pd.DataFrame({"root_id": id_strings(roots)})
         return data, _layer_kwargs("skeletons", features=features, edge_color=colors,
-                                   vector_style="line", edge_width=150.0), "vectors"
+                                   vector_style="line", edge_width=300.0), "vectors"
 
     def soma_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the somata Points layer."""
@@ -578,7 +580,9 @@ class Scene:
         syn = syn[np.isin(syn["synapse_id"].to_numpy(np.uint64), ids)].drop_duplicates(
             ["synapse_id", "type"]).reset_index(drop=True)
         colors = np.tile([1.0, 1.0, 0.0, 1.0], (len(syn), 1))
-        return self._points(syn, "highlight", colors, size=900.0)
+        data, kwargs, ltype = self._points(syn, "highlight", colors, size=900.0)
+        kwargs["blending"] = "translucent_no_depth"  # drawn on top of everything
+        return data, kwargs, ltype
 
     def _points(self, syn: pd.DataFrame, kind: str, colors: np.ndarray, size: float
                 ) -> tuple[np.ndarray, dict[str, Any], str]:
@@ -602,33 +606,48 @@ class Scene:
     # -- picking synapses ------------------------------------------------------------------
     def synapses_between(self, pre: int, post: int) -> np.ndarray:
         """Synapse IDs from ``pre`` to ``post`` among the loaded neurons' synapses."""
-        syn = self.synapses()
-        r = syn["root_id"].to_numpy(np.uint64)
-        p = syn["partner_id"].to_numpy(np.uint64)
-        t = syn["type"].to_numpy()
-        sel = ((r == np.uint64(pre)) & (p == np.uint64(post)) & (t == "pre")) | (
-            (r == np.uint64(post)) & (p == np.uint64(pre)) & (t == "post"))
-        return np.unique(syn["synapse_id"].to_numpy(np.uint64)[sel])
+        return self._synapses_of_pairs(np.array([pre], np.uint64), np.array([post], np.uint64))
 
     def synapses_with_partners(self, rows: pd.DataFrame) -> np.ndarray:
         """Synapse IDs of partner-table ``rows`` (``neuron_id``, ``direction``, ``partner_id``)."""
-        out = []
-        for n, d, p in zip(rows["neuron_id"].to_numpy(np.uint64), rows["direction"],
-                           rows["partner_id"].to_numpy(np.uint64), strict=True):
-            out.append(self.synapses_between(n, p) if d == "downstream" else self.synapses_between(p, n))
-        return np.unique(np.concatenate(out)) if out else np.array([], np.uint64)
+        n = rows["neuron_id"].to_numpy(np.uint64)
+        p = rows["partner_id"].to_numpy(np.uint64)
+        down = rows["direction"].to_numpy() == "downstream"
+        return self._synapses_of_pairs(np.where(down, n, p), np.where(down, p, n))
+
+    def _synapses_of_pairs(self, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+        """Unique synapse IDs of the (pre, post) root pairs (vectorised, uint64-exact)."""
+        if len(pre) == 0:
+            return np.array([], np.uint64)
+        syn = self.synapses()
+        r = syn["root_id"].to_numpy(np.uint64)
+        q = syn["partner_id"].to_numpy(np.uint64)
+        is_pre = syn["type"].to_numpy() == "pre"
+        syn_pre, syn_post = np.where(is_pre, r, q), np.where(is_pre, q, r)
+        wanted = pd.MultiIndex.from_arrays([pre.astype(np.uint64), post.astype(np.uint64)])
+        have = pd.MultiIndex.from_arrays([syn_pre.astype(np.uint64), syn_post.astype(np.uint64)])
+        sel = have.isin(wanted)
+        return np.unique(syn["synapse_id"].to_numpy(np.uint64)[sel])
 
 
 def adjacency_labels(adj: pd.DataFrame, annotations: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Row and column labels of an adjacency matrix: ``cell_type (id)`` where known, else the ID."""
-    def labels(ids: pd.Index) -> list[str]:
+    """Row and column labels of an adjacency matrix.
+
+    Rows: ``cell_type (id)`` where the cell type is known, else the ID. Columns (narrow):
+    the cell type, else the ID's last 6 digits preceded by ``…``.
+    """
+    def parts(ids: pd.Index) -> tuple[list[Any], np.ndarray]:
         df = join_annotations(pd.DataFrame({"root_id": np.asarray(ids, dtype=np.uint64)}),
                               "root_id", annotations)
-        ct = df["cell_type"] if "cell_type" in df else pd.Series([None] * len(df))
-        return [f"{c} ({int(r)})" if isinstance(c, str) and c else str(int(r))
-                for c, r in zip(ct, df["root_id"].to_numpy(np.uint64), strict=True)]
+        ct = list(df["cell_type"]) if "cell_type" in df else [None] * len(df)
+        return ct, df["root_id"].to_numpy(np.uint64)
 
-    return labels(adj.index), labels(adj.columns)
+    ct, ids = parts(adj.index)
+    rows = [f"{c} ({int(r)})" if isinstance(c, str) and c else str(int(r))
+            for c, r in zip(ct, ids, strict=True)]
+    ct, ids = parts(adj.columns)
+    cols = [c if isinstance(c, str) and c else f"…{str(int(r))[-6:]}" for c, r in zip(ct, ids, strict=True)]
+    return rows, cols
 
 
 def provenance_lines(prov: dict[str, Any]) -> list[str]:
@@ -687,8 +706,8 @@ def pick_demo_neuron(dataset: Any = "demo", candidates: int = 200) -> int:
             fixed = getattr(demo, "DEMO_NEURON", None)
         except ImportError:  # pragma: no cover - demo module not present
             fixed = None
-        if fixed is not None:
-            return int(fixed)
+        if fixed is not None and source.root_status(np.array([fixed], np.uint64), at)[0][0]:
+            return int(fixed)  # only if "demo" is the generated demo (tests may register another)
     ann = current_annotations(source, at)
     if "cell_type" in ann:
         typed = ann[ann["cell_type"].map(lambda v: isinstance(v, str) and bool(v)).to_numpy(bool)]

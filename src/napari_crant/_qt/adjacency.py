@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_crant._qt.session import get_session
+from napari_crant._qt.utils import is_alive
 from napari_crant.layers import adjacency_labels, join_annotations
 
 ORDERS = ("cell type", "loaded order", "root ID")
@@ -108,7 +109,10 @@ class HeatmapModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.ToolTipRole:
+            ids = self.matrix.columns if orientation == Qt.Orientation.Horizontal else self.matrix.index
+            return str(int(np.asarray(ids, dtype=np.uint64)[section])) if section < len(ids) else None
+        if role != Qt.ItemDataRole.DisplayRole:
             return None
         labels = self.col_labels if orientation == Qt.Orientation.Horizontal else self.row_labels
         return labels[section] if section < len(labels) else None
@@ -139,7 +143,7 @@ class AdjacencyWidget(QWidget):
         self.table.setModel(self.model)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setDefaultSectionSize(44)
+        self.table.horizontalHeader().setDefaultSectionSize(56)
         self.summary = QLabel("Load neurons to see their adjacency.")
         self.summary.setWordWrap(True)
         top = QHBoxLayout()
@@ -159,6 +163,8 @@ class AdjacencyWidget(QWidget):
 
     def compute(self) -> Any:
         """Query the adjacency of the loaded neurons in a worker; returns it (or ``None``)."""
+        if not is_alive(self):
+            return None
         roots = self.session.scene.root_ids
         if len(roots) == 0:
             self.adjacency = pd.DataFrame()
@@ -176,13 +182,15 @@ class AdjacencyWidget(QWidget):
             kwargs["materialization"] = prov["timestamp"]
         worker = create_worker(_adjacency_worker, roots, kwargs, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(lambda e: self.summary.setText(f"Adjacency failed: {e}"))
-        worker.finished.connect(lambda: setattr(self, "worker", None))
+        worker.errored.connect(lambda e: is_alive(self) and self.summary.setText(f"Adjacency failed: {e}"))
+        worker.finished.connect(lambda: setattr(self, "worker", None) if self.worker is worker else None)
         self.worker = worker
         worker.start()
         return worker
 
     def _on_returned(self, adj: pd.DataFrame) -> None:
+        if not is_alive(self):
+            return
         self.adjacency = adj
         self.show_matrix()
 
@@ -195,8 +203,9 @@ class AdjacencyWidget(QWidget):
         rows, cols = adjacency_labels(m, ann)
         self.model.set_matrix(m, rows, cols)
         n = int(m.to_numpy().sum())
-        self.summary.setText(f"{len(m)} neurons, {n} synapses among them "
-                             f"(version {m.attrs.get('materialization_version')}).")
+        self.summary.setText(f"Rows: presynaptic, columns: postsynaptic. {len(m)} neurons, {n} synapses "
+                             f"among them (version {m.attrs.get('materialization_version')}). "
+                             "Click a cell to highlight its synapses.")
 
     def _on_click(self, index: QModelIndex) -> None:
         m = self.model.matrix

@@ -7,8 +7,8 @@ from typing import Any
 from napari_crant.cli import command
 
 PLUGIN = "napari-crant"
-#: dock widget display names (as in napari.yaml) and their dock areas
-DOCKS = (("Query neurons", "right"), ("Partners", "right"), ("Adjacency", "right"))
+#: dock widget display names (as in napari.yaml); Adjacency is tabbed with Partners
+DOCKS = ("Query neurons", "Partners", "Adjacency")
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -23,19 +23,29 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the load")
 
 
+def camera(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
 def open_demo(viewer: Any, dataset: str = "demo", neuron: Any = None, partners: int = 3) -> Any:
     """Dock the plugin's widgets in ``viewer`` and start loading ``neuron`` (+ partners).
 
     Returns
     -------
-    (query_widget, worker)
+    (widgets, worker)
+        The dock widgets by display name, and the load's worker (``None`` if it did not start).
     """
     from napari_crant.layers import pick_demo_neuron
 
-    widgets = {}
-    for name, area in DOCKS:
-        _, widgets[name] = viewer.window.add_plugin_dock_widget(PLUGIN, name, tabify=name != "Query neurons")
-        del area
+    widgets, docks = {}, {}
+    for name in DOCKS:
+        docks[name], widgets[name] = viewer.window.add_plugin_dock_widget(
+            PLUGIN, name, tabify=name == "Adjacency")
+    from qtpy.QtCore import QTimer
+
+    QTimer.singleShot(0, docks["Partners"].raise_)  # show the partner tab, not the adjacency
     query = widgets["Query neurons"]
     query.dataset.value = str(dataset)
     if neuron is None:
@@ -43,7 +53,7 @@ def open_demo(viewer: Any, dataset: str = "demo", neuron: Any = None, partners: 
     query.ids.value = str(neuron)
     query.top_partners.value = partners
     worker = query.load()
-    return query, worker
+    return widgets, worker
 
 
 @command("demo", "open napari with the CRANTb docks and a demo neuron and its partners", _args)
@@ -59,16 +69,21 @@ def _demo(args: argparse.Namespace) -> int:
     w, h = (int(v) for v in args.size.lower().split("x"))
     viewer = napari.Viewer(title="napari-crant demo", ndisplay=args.ndisplay)
     viewer.window._qt_window.resize(w, h)
-    query, worker = open_demo(viewer, args.dataset, args.neuron, args.partners)
+    widgets, worker = open_demo(viewer, args.dataset, args.neuron, args.partners)
+    query, adjacency = widgets["Query neurons"], widgets["Adjacency"]
     status = {"code": 0}
     app = napari.qt.get_qapp()
 
     def fit() -> None:
         viewer.reset_view()
         if args.ndisplay == 3:
-            viewer.camera.angles = (0.0, 0.0, 90.0)  # looking down z: x right, y down, as in 2D
+            camera(viewer).angles = (0.0, 0.0, 90.0)  # looking down z: x right, y down, as in 2D
 
     def shoot() -> None:
+        if adjacency.worker is not None:  # wait for the adjacency too
+            QTimer.singleShot(200, shoot)
+            return
+        app.processEvents()
         viewer.screenshot(args.screenshot, canvas_only=args.canvas_only, flash=False)
         print(f"napari-crant demo: saved {args.screenshot}", flush=True)
         viewer.close()
@@ -79,6 +94,9 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"napari-crant demo: {query.message.value}", file=sys.stderr)
             status["code"] = 1
         fit()
+        partners = widgets["Partners"]
+        if partners.neuron.count() > 1:  # the demo neuron's partners first
+            partners.neuron.setCurrentIndex(1)
         if args.screenshot:
             QTimer.singleShot(1500, shoot)  # let the adjacency worker and the canvas settle
 

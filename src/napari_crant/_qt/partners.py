@@ -5,7 +5,8 @@ from typing import Any
 import napari
 import numpy as np
 import pandas as pd
-from qtpy.QtCore import QModelIndex
+from napari.utils.notifications import show_info
+from qtpy.QtCore import QModelIndex, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -19,8 +20,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_crant._qt.session import get_session
+from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
+from napari_crant._qt.utils import is_alive
 from napari_crant.layers import export_table
 
 ALL = "all loaded neurons"
@@ -53,7 +55,8 @@ class PartnerWidget(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
+        self.proxy.sort(-1)  # source order (heaviest first) until the user clicks a header
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.summary = QLabel("Load neurons to see their partners.")
         self.summary.setWordWrap(True)
         self.export_button = QPushButton("Export…")
@@ -78,10 +81,15 @@ class PartnerWidget(QWidget):
         self.table.doubleClicked.connect(self._on_double_click)
         self.export_button.clicked.connect(self._on_export)
         self.session.changed.connect(self._on_scene_changed)
+        self._watched: set[int] = set()
+        napari_viewer.layers.events.inserted.connect(self._watch_synapse_layers)
+        self._watch_synapse_layers()
         self._on_scene_changed()
 
     # -- contents -----------------------------------------------------------------------------
     def _on_scene_changed(self) -> None:
+        if not is_alive(self):
+            return
         scene = self.session.scene
         current = self.neuron.currentData()
         self.neuron.blockSignals(True)
@@ -127,6 +135,44 @@ class PartnerWidget(QWidget):
         rows = sorted({self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()})
         return self.model.frame.iloc[rows]
 
+    # -- canvas -> table ----------------------------------------------------------------------
+    def _watch_synapse_layers(self, *_: Any) -> None:
+        """Follow point selections in the synapse layers (select their partners' rows)."""
+        if not is_alive(self):
+            return
+        for kind in ("pre", "post"):
+            layer = find_layer(self.viewer, kind)
+            if layer is None or id(layer) in self._watched:
+                continue
+            self._watched.add(id(layer))
+
+            def on_selected(*_: Any, layer: Any = layer, kind: str = kind) -> None:
+                if is_alive(self):
+                    self.select_from_points(layer, kind)
+
+            layer.selected_data.events.items_changed.connect(on_selected)
+
+    def select_from_points(self, layer: Any, kind: str) -> None:
+        """Select the table rows of the partners of the points selected in ``layer``."""
+        idx = sorted(layer.selected_data)
+        if not idx:
+            return
+        feats = layer.features.iloc[idx]
+        direction = "downstream" if kind == "pre" else "upstream"
+        pairs = set(zip(feats["root_id"], feats["partner_id"], strict=True))
+        df = self.model.frame
+        if df.empty:
+            return
+        keys = zip(df["neuron_id"].map(str), df["partner_id"].map(str), df["direction"], strict=True)
+        rows = [i for i, (n, p, d) in enumerate(keys) if d == direction and (n, p) in pairs]
+        sel = self.table.selectionModel()
+        sel.clearSelection()
+        for r in rows:
+            index = self.proxy.mapFromSource(self.model.index(r, 0))
+            if index.isValid():
+                sel.select(index, sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
+                self.table.scrollTo(index)
+
     # -- interactions ----------------------------------------------------------------------------
     def _on_selection(self, *_: Any) -> None:
         rows = self.selected_rows()
@@ -137,6 +183,9 @@ class PartnerWidget(QWidget):
         row = self.model.frame.iloc[self.proxy.mapToSource(index).row()]
         partner = np.uint64(row["partner_id"])
         if int(partner) in self.session.scene.neurons:
+            return
+        if len(self.session.load_requested) == 0:
+            show_info("Open the 'Query neurons' dock (Plugins > CRANTb connectome) to load partners.")
             return
         self.session.load_requested.emit(np.array([partner], np.uint64))
 

@@ -18,6 +18,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
 from napari_crant._qt.session import get_session
+from napari_crant._qt.utils import is_alive
 from napari_crant.layers import COLOR_MODES
 
 #: annotation fields offered in the search box
@@ -76,6 +77,8 @@ class QueryWidget(Container):
         #: the last load's worker (kept after it finished, for tests and scripts)
         self._last_worker: Any = None
         self._search_worker: Any = None
+        #: every running worker of this widget (tests wait for it to empty)
+        self.workers: set[Any] = set()
         p = self.session.params
         self.dataset = LineEdit(value=str(p.dataset), label="dataset",
                                 tooltip="'demo', a snapshot directory, or a registered dataset name")
@@ -114,13 +117,30 @@ class QueryWidget(Container):
                                  layout="horizontal", labels=False, label="")
         self.message = Label(value="", label="")
         self.message.native.setWordWrap(True)
-        self.options = Container(widgets=[self.regex, self.case, self.exact], layout="horizontal",
+        self.search_options_row = Container(widgets=[self.regex, self.case, self.exact], layout="horizontal",
                                  labels=False, label="search")
+        self.dataset_row = Container(widgets=[self.dataset, self.browse], layout="horizontal",
+                                     labels=False, label="dataset")
+        self.browse.text = "Browse…"
+        self.search_rows = [
+            Container(widgets=[self.search["cell_type"], self.search["side"]], layout="horizontal",
+                      label="cell type, side", labels=False),
+            Container(widgets=[self.search["cell_class"], self.search["status"]], layout="horizontal",
+                      label="class, status", labels=False),
+        ]
+        for f, w in self.search.items():
+            w.native.setPlaceholderText(f.replace("_", " "))
+        self.filter_rows = [
+            Container(widgets=[self.threshold, self.min_size], layout="horizontal",
+                      label="threshold, size", labels=False),
+            Container(widgets=[self.clean, self.update_ids], layout="horizontal", label="", labels=False),
+        ]
+        self.clean.text = "clean"
+        self.clean.tooltip = "drop autapses and synapses with unsegmented partners"
         self.extend([
-            self.dataset, self.browse, self.materialization, self.ids, *self.search.values(),
-            self.options, self.match_label, self.threshold, self.min_size, self.clean,
-            self.update_ids, self.max_distance, self.top_partners, self.color_by, self.buttons,
-            self.message,
+            self.dataset_row, self.materialization, self.ids, *self.search_rows,
+            self.search_options_row, self.match_label, *self.filter_rows, self.max_distance,
+            self.top_partners, self.color_by, self.buttons, self.message,
         ])
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
@@ -166,13 +186,16 @@ class QueryWidget(Container):
         worker = create_worker(_versions_worker, self._dataset(), _start_thread=False, _ignore_errors=True)
 
         def done(versions: list[str]) -> None:
+            if not is_alive(self):
+                return
             current = self.materialization.value
             self.materialization.choices = ["latest", "live", *versions]
             if current in self.materialization.choices:
                 self.materialization.value = current
 
         worker.returned.connect(done)
-        worker.errored.connect(lambda e: self.set_message(f"dataset: {e}", error=True))
+        worker.errored.connect(lambda e: is_alive(self) and self.set_message(f"dataset: {e}", error=True))
+        self._track(worker)
         worker.start()
         return worker
 
@@ -187,15 +210,20 @@ class QueryWidget(Container):
                                _start_thread=False, _ignore_errors=True, **self._search_options())
 
         def done(result: tuple[int, Any]) -> None:
-            if criteria == self.criteria():
+            if is_alive(self) and criteria == self.criteria():
                 n = result[0]
                 self.match_label.value = f"{n} neuron{'s' if n != 1 else ''} match"
 
         worker.returned.connect(done)
-        worker.errored.connect(lambda e: setattr(self.match_label, "value", str(e)))
+        worker.errored.connect(lambda e: is_alive(self) and setattr(self.match_label, "value", str(e)))
         self._search_worker = worker
+        self._track(worker)
         worker.start()
         return worker
+
+    def _track(self, worker: Any) -> None:
+        self.workers.add(worker)
+        worker.finished.connect(lambda: self.workers.discard(worker))
 
     # -- loading ------------------------------------------------------------------------------
     def _on_load(self) -> None:
@@ -221,8 +249,10 @@ class QueryWidget(Container):
         return self._start(ids, criteria)
 
     def load_ids(self, ids: Any) -> Any:
-        """Load these IDs with the current settings (used by other docks and the demo)."""
-        return self._start(ids, None)
+        """Load exactly these IDs (no extra partners) with the current filters (used by other docks)."""
+        if not is_alive(self):
+            return None
+        return self._start(ids, None, top_partners=0)
 
     def _collect_params(self) -> None:
         p = self.session.params
@@ -234,13 +264,13 @@ class QueryWidget(Container):
         p.update_ids = bool(self.update_ids.value)
         p.max_distance = float(self.max_distance.value)
 
-    def _start(self, ids: Any, criteria: dict[str, str] | None) -> Any:
+    def _start(self, ids: Any, criteria: dict[str, str] | None, top_partners: int | None = None) -> Any:
         if self.worker is not None:
             self.set_message("A load is already running; cancel it first.", error=True)
             return None
         self._collect_params()
         n = 0 if ids is None else len(ids)
-        top = int(self.top_partners.value)
+        top = int(self.top_partners.value) if top_partners is None else top_partners
         total = 0 if criteria else n + top + 4
         worker = create_worker(
             _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
@@ -253,6 +283,7 @@ class QueryWidget(Container):
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
         self.worker = self._last_worker = worker
+        self._track(worker)
         self.load_button.enabled = False
         self.cancel_button.enabled = True
         self.set_message("Loading…")
@@ -266,11 +297,18 @@ class QueryWidget(Container):
             self.worker.quit()
 
     def _on_progress(self, value: tuple[int, int, str]) -> None:
+        if not is_alive(self):
+            return
         step, total, msg = value
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
     def _on_returned(self, result: Any) -> None:
+        if not is_alive(self):  # the dock was closed: still show what was loaded
+            self.session.add(result)
+            return
         messages = self.session.add(result)
+        if len(self.materialization.choices) <= 2:  # the dataset is open now: list its versions
+            self.refresh_versions()
         n = len(result.neurons)
         text = f"Loaded {n} neuron{'s' if n != 1 else ''} ({len(self.session.scene.neurons)} shown)."
         if messages:
@@ -279,14 +317,20 @@ class QueryWidget(Container):
         self.set_message(text)
 
     def _on_error(self, exc: BaseException) -> None:
+        if not is_alive(self):
+            return
         msg = str(exc) or type(exc).__name__
         self.set_message(f"Nothing loaded: {msg}", error=True)
         show_error(f"napari-crant: {msg}")
 
     def _on_aborted(self) -> None:
+        if not is_alive(self):
+            return
         self.set_message("Cancelled; nothing loaded.")
 
     def _on_finished(self) -> None:
+        if not is_alive(self):
+            return
         self.worker = None
         self.load_button.enabled = True
         self.cancel_button.enabled = False

@@ -11,7 +11,8 @@ def demo_neuron_sample() -> list[tuple[Any, dict[str, Any], str]]:
 
     Builds the demo dataset into the cache on first use. When a viewer is open, the
     neurons also join that viewer's napari-crant session, so the partner table and the
-    adjacency dock show them and later loads add to the same layers.
+    adjacency dock show them and later loads add to the same layers (opening the sample
+    again replaces this package's layers with ones holding every loaded neuron).
     """
     import napari
 
@@ -27,10 +28,12 @@ def demo_neuron_sample() -> list[tuple[Any, dict[str, Any], str]]:
         return scene.layers()
     session = get_session(viewer)
     session.params.dataset = "demo"
-    if any(find_layer(viewer, k) is not None for k in ("skeletons", "somata", "pre", "post")):
-        session.add(result)  # updates the existing layers in place
-        return []
     session.scene.add(result)
+    # napari adds the returned layers itself: drop ours first so they are not doubled
+    for kind in ("skeletons", "somata", "pre", "post", "highlight"):
+        layer = find_layer(viewer, kind)
+        if layer is not None:
+            viewer.layers.remove(layer)
     layers = session.scene.layers(session.color_by)
     session.changed.emit()
     return layers

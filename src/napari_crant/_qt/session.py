@@ -53,6 +53,7 @@ class Session:
         self.scene = Scene()
         self.params = QueryParams()
         self.color_by = "type"
+        self._thickness: float | None = None
 
     @property
     def viewer(self) -> Any:
@@ -90,6 +91,28 @@ class Session:
             return
         for data, kwargs, ltype in self.scene.layers(self.color_by):
             apply_layer(viewer, data, kwargs, ltype)
+        self._project_z(viewer)
+
+    def _project_z(self, viewer: Any) -> None:
+        """In 2D, show the whole z range projected (layers use ``projection_mode='all'``).
+
+        napari draws points and vectors within ``dims.thickness`` of the current z; a 1 nm
+        slab would show almost nothing. The thickness is set to span the data unless the user
+        changed it since it was last set here.
+        """
+        if viewer.dims.ndim < 3:
+            return
+        axis = viewer.dims.ndim - 3
+        current = float(viewer.dims.thickness[axis])
+        if current not in (0.0, 1.0) and current != self._thickness:
+            return
+        rng = viewer.dims.range[axis]
+        span = float(rng.stop - rng.start) + 2.0
+        thickness = list(viewer.dims.thickness)
+        thickness[axis] = span
+        viewer.dims.set_point(axis, (rng.start + rng.stop) / 2)
+        viewer.dims.thickness = tuple(thickness)
+        self._thickness = span
 
     def highlight(self, synapse_ids: Any) -> None:
         """Show these synapses in the highlight layer."""
@@ -102,12 +125,26 @@ class Session:
 _sessions: "weakref.WeakKeyDictionary[Any, Session]" = weakref.WeakKeyDictionary()
 
 
+def _unwrap(viewer: Any) -> Any:
+    """The viewer behind napari's ``PublicOnlyProxy`` (each injection makes a new proxy)."""
+    return getattr(viewer, "__wrapped__", viewer)
+
+
 def get_session(viewer: Any) -> Session:
-    """The session of ``viewer`` (created on first use)."""
+    """The session of ``viewer`` (created on first use), shared by all docks of that viewer."""
+    viewer = _unwrap(viewer)
     session = _sessions.get(viewer)
     if session is None:
         session = _sessions[viewer] = Session(viewer)
     return session
+
+
+def _check_main_thread() -> None:
+    from qtpy.QtCore import QCoreApplication, QThread
+
+    app = QCoreApplication.instance()
+    if app is not None and QThread.currentThread() is not app.thread():
+        raise RuntimeError("napari-crant: layers must be changed on the main thread")
 
 
 def find_layer(viewer: Any, kind: str) -> Any:
@@ -121,8 +158,9 @@ def find_layer(viewer: Any, kind: str) -> Any:
 def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> Any:
     """Add a layer from a LayerData tuple, or replace the data of the existing one of its kind.
 
-    Must run on the main thread.
+    Must run on the main thread (raises ``RuntimeError`` otherwise).
     """
+    _check_main_thread()
     kind = kwargs["metadata"][METADATA_KEY]
     layer = find_layer(viewer, kind)
     if layer is None:

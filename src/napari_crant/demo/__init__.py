@@ -8,9 +8,16 @@ Examples
 
 from napari_crant.demo.generator import (
     DEFAULT_SYNAPSES_PER_NEURON,
+    DEMO_NEURON,
     TINY_NEURONS,
     build_demo_tables,
     make_demo,
 )
 
-__all__ = ["DEFAULT_SYNAPSES_PER_NEURON", "TINY_NEURONS", "build_demo_tables", "make_demo"]
+__all__ = [
+    "DEFAULT_SYNAPSES_PER_NEURON",
+    "DEMO_NEURON",
+    "TINY_NEURONS",
+    "build_demo_tables",
+    "make_demo",
+]

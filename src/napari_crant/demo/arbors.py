@@ -153,9 +153,13 @@ def grow_arbors(
         full = count[tip_arbor] >= target[tip_arbor]
         stop = full | ((rng.random(nt) < 0.03) & (count[tip_arbor] > 0.4 * target[tip_arbor]))
         alive = np.bincount(tip_arbor[~stop], minlength=m)
-        _, first = np.unique(tip_arbor, return_index=True)
-        revive = first[(alive[tip_arbor[first]] == 0) & ~full[first]]
-        stop[revive] = False
+        orphaned = np.flatnonzero(stop & ~full & (alive[tip_arbor] == 0))
+        if len(orphaned):  # keep the first tip of every arbor that would have none left
+            arb = tip_arbor[orphaned]
+            first = np.ones(len(arb), dtype=bool)
+            order = np.argsort(arb, kind="stable")
+            first[1:] = arb[order][1:] != arb[order][:-1]
+            stop[orphaned[order[first]]] = False
         keep = ~stop
         tip_arbor, tip_node, tip_pos, tip_dir = (
             tip_arbor[keep], tip_node[keep], tip_pos[keep], tip_dir[keep])

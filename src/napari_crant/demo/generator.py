@@ -12,10 +12,12 @@ How the data come about:
    (:mod:`napari_crant.demo.arbors`) that fill a zone (glomerulus, compartment) of the
    neuropil, so neurons sharing a zone overlap strongly. A few percent of small orphan
    fragments without soma are added.
-2. Wherever an axon node lies near another cell's dendrite node (``scipy`` k-d tree) the
-   pair is a *contact*; every contact carries one or more synapses, more for cell-type pairs
-   and neuron pairs with a strong (log-normal) affinity, so partner weights are
-   heavy-tailed.
+2. Wherever an axon node lies near another cell's dendrite node (``scipy`` k-d tree; a
+   share of axon nodes are also postsynaptic and of dendrite nodes presynaptic, as in
+   insect neuropil) the pair is a *contact*; every contact carries one or more synapses,
+   more for cell-type pairs and neuron pairs with a strong (log-normal) affinity, so
+   partner weights are heavy-tailed. Synapse positions are integer voxels: pre- and
+   postsynaptic points some 30-90 nm apart with the centre point between them.
 3. Arbor nodes are grouped into level-2 (L2) chunks per chunk-grid cell, each L2 chunk gets
    a few supervoxels; IDs are encoded like the PyChunkedGraph's (layer, chunk, counter).
 4. Proofreading history: some neurons start broken into pieces, some falsely merged with
@@ -31,6 +33,7 @@ Nothing depends on the wall clock or on hash order: the same ``seed`` gives the 
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,9 @@ from napari_crant.snapshot.format import ANNOTATION_FIELDS
 TINY_NEURONS = 40
 #: Default number of synapses drawn per neuron (pre and post side counted once).
 DEFAULT_SYNAPSES_PER_NEURON = 300.0
+#: A well-connected, proofread, never-edited neuron of the default demo (``n_neurons=1000,
+#: seed=0``): a uniglomerular olfactory projection neuron (``uPN_G09``, right), to show first.
+DEMO_NEURON = 576460753003437681
 
 VOXEL_RESOLUTION = (8, 8, 42)
 #: Size of an L1/L2 chunk of the chunk grid, in voxels (~3 x 3 x 3.4 um).
@@ -122,6 +128,17 @@ def _hash_normal(key: np.ndarray, salt: int) -> np.ndarray:
     u1 = ((h1 >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
     u2 = ((h2 >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def _dense_ranks(x: np.ndarray) -> np.ndarray:
+    """Replace values by their rank among the distinct values (``np.unique`` inverse)."""
+    order = np.argsort(x, kind="stable")
+    sx = x[order]
+    first = np.ones(len(sx), dtype=bool)
+    first[1:] = sx[1:] != sx[:-1]
+    out = np.empty(len(x), dtype=np.int64)
+    out[order] = np.cumsum(first) - 1
+    return out
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
@@ -386,7 +403,7 @@ def _morphology(cells: _Cells, nps: _Neuropils, zone_scale: float,
     parent = np.concatenate(par_parts)
     entity = np.concatenate(ent_parts)
     comp = np.concatenate(comp_parts)
-    del pos_parts, par_parts, ent_parts, comp_parts
+    pos_parts.clear(), par_parts.clear(), ent_parts.clear(), comp_parts.clear()
 
     order = np.argsort(entity, kind="stable")
     inv = np.empty_like(order)
@@ -573,7 +590,7 @@ def _schedule(scenarios: list[_Scenario], rng: np.random.Generator) -> None:
     """Give every operation a time; make sure every interval between versions has edits."""
     t0 = _us(START) + _US_PER_DAY
     bounds = [t0] + [_us(v[1]) for v in VERSIONS] + [_us(EDITS_END)]
-    windows = list(zip(bounds[:-1], bounds[1:], strict=True))[::-1]  # newest first
+    windows = list(itertools.pairwise(bounds))[::-1]  # newest first
     order = rng.permutation(len(scenarios))
     for rank, i in enumerate(order):
         sc = scenarios[i]
@@ -616,7 +633,7 @@ def _history(scenarios: list[_Scenario], group_key: np.ndarray, l2_group: np.nda
         for members in sc.initial:
             ids = [gidx(g) for g in members]
             init[ids[1:]] = init[ids[0]]
-    _, init = np.unique(init, return_inverse=True)
+    init = _dense_ranks(init)
     n_init = int(init.max()) + 1 if n_groups else 0
 
     members_of: dict[int, list[int]] = {}
@@ -722,54 +739,79 @@ class _Chunks:
     sv_l2: np.ndarray  # (S,) L2 index
 
 
+def _runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of the first element of every run of equal values."""
+    first = np.empty(len(sorted_keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    return first
+
+
+def _rank_in_run(first: np.ndarray) -> np.ndarray:
+    """Position of every element within its run (runs start where ``first``)."""
+    idx = np.arange(len(first), dtype=np.int64)
+    return idx - np.maximum.accumulate(np.where(first, idx, 0))
+
+
 def _chunks(nodes: _Nodes, piece: np.ndarray, rng: np.random.Generator) -> _Chunks:
-    pos_nm = nodes.pos.astype(np.float64) * 1000.0
-    cell = np.floor(pos_nm / CHUNK_NM).astype(np.int64)
-    cell = np.clip(cell, 0, 1023)
-    ckey = (cell[:, 0] << 20) | (cell[:, 1] << 10) | cell[:, 2]
-    gkey_node = nodes.entity * 4 + piece
-    key = (gkey_node << 30) | ckey
+    """Group nodes into L2 chunks (cell x piece x chunk-grid cell); supervoxels; IDs."""
+    n_nodes = len(nodes.entity)
+    key = nodes.entity.astype(np.int64) * 4 + piece
+    key <<= 30
+    for ax in range(3):
+        c = np.floor(nodes.pos[:, ax] * np.float32(1000.0 / CHUNK_NM[ax])).astype(np.int64)
+        np.clip(c, 0, 1023, out=c)
+        c <<= 20 - 10 * ax
+        key |= c
+        del c
     order = np.argsort(key, kind="stable")
     skey = key[order]
-    first = np.ones(len(skey), dtype=bool)
-    first[1:] = skey[1:] != skey[:-1]
+    del key
+    first = _runs(skey)
     starts = np.flatnonzero(first)
-    n_l2 = len(starts)
-    l2_sorted = np.cumsum(first) - 1
-    l2_of_node = np.empty(len(key), dtype=np.int64)
-    l2_of_node[order] = l2_sorted
-    counts = np.diff(np.append(starts, len(skey)))
     l2_key = skey[starts]
+    del skey
+    n_l2 = len(starts)
+    l2_of_node = np.empty(n_nodes, dtype=np.int64)
+    l2_of_node[order] = np.cumsum(first) - 1
+    del first
+    counts = np.diff(np.append(starts, n_nodes))
     l2_ckey = l2_key & ((1 << 30) - 1)
     l2_gkey = l2_key >> 30
-    group_key, l2_group = np.unique(l2_gkey, return_inverse=True)
+    del l2_key
+    gfirst = _runs(l2_gkey)
+    group_key = l2_gkey[gfirst]
+    l2_group = np.cumsum(gfirst) - 1
+    del gfirst, l2_gkey
     chunk = np.stack([l2_ckey >> 20, (l2_ckey >> 10) & 1023, l2_ckey & 1023], axis=1)
+    prefix = _pcg_ids(0, chunk, np.zeros(n_l2, dtype=np.uint64))  # chunk bits only
+    del chunk
 
     # counters within each chunk, after a per-chunk offset (other objects in the chunk)
     by_chunk = np.argsort(l2_ckey, kind="stable")
-    sc = l2_ckey[by_chunk]
-    cfirst = np.ones(len(sc), dtype=bool)
-    cfirst[1:] = sc[1:] != sc[:-1]
-    cstart = np.maximum.accumulate(np.where(cfirst, np.arange(len(sc)), 0))
+    cfirst = _runs(l2_ckey[by_chunk])
     rank = np.empty(n_l2, dtype=np.int64)
-    rank[by_chunk] = np.arange(len(sc)) - cstart
+    rank[by_chunk] = _rank_in_run(cfirst)
     offset = (_splitmix(l2_ckey.astype(np.uint64) ^ np.uint64(rng.integers(1 << 62)))
               % np.uint64(400)).astype(np.int64)
-    l2_id = _pcg_ids(2, chunk, 1 + offset + 3 * rank + rng.integers(0, 3, n_l2))
+    counter = 1 + offset + 3 * rank + rng.integers(0, 3, n_l2)
+    l2_id = prefix | (np.uint64(2) << np.uint64(_LAYER_SHIFT)) | counter.astype(np.uint64)
+    del rank, counter
 
-    # representative point: the middle node (in growth order) of the chunk's nodes
+    # representative point (the middle node, in growth order), radius and volume
     rep = order[starts + counts // 2]
-    rad = nodes.radius[order].astype(np.float64)
-    max_dt = np.maximum.reduceat(rad, starts) * 1000.0
-    par = nodes.parent[order]
-    seg = np.linalg.norm(nodes.pos[order].astype(np.float64)
-                         - nodes.pos[np.maximum(par, 0)].astype(np.float64), axis=1)
-    seg = np.where(par >= 0, seg, 0.0)
-    soma = nodes.comp[order] == SOMA
-    vol_um3 = np.where(soma, 4.0 / 3.0 * np.pi * rad**3, np.pi * rad**2 * np.maximum(seg, 0.3))
-    size_nm3 = np.add.reduceat(vol_um3, starts) * 1e9
-    jitter = rng.normal(0.0, 60.0, (n_l2, 3))
-    rep_nm = pos_nm[rep] + jitter
+    max_dt = np.maximum.reduceat(nodes.radius[order], starts).astype(np.float64) * 1000.0
+    seg = np.linalg.norm(nodes.pos - nodes.pos[np.maximum(nodes.parent, 0)], axis=1)
+    seg[nodes.parent < 0] = 0.0
+    r = nodes.radius
+    soma = nodes.comp == SOMA
+    vol = np.where(soma, np.float32(4.0 / 3.0 * np.pi) * r**3,
+                   np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
+    del seg
+    size_nm3 = np.add.reduceat(vol[order].astype(np.float64), starts) * 1e9
+    has_soma = np.maximum.reduceat(soma[order], starts)
+    del vol, soma, order
+    rep_nm = nodes.pos[rep].astype(np.float64) * 1000.0 + rng.normal(0.0, 60.0, (n_l2, 3))
     table = pd.DataFrame({
         "l2_id": l2_id,
         "x": np.round(rep_nm[:, 0], 1), "y": np.round(rep_nm[:, 1], 1),
@@ -777,21 +819,23 @@ def _chunks(nodes: _Nodes, piece: np.ndarray, rng: np.random.Generator) -> _Chun
         "max_dt_nm": np.round(max_dt * rng.uniform(0.85, 1.0, n_l2), 1),
         "size_nm3": np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2)),
     })
+    del rep_nm, max_dt, size_nm3
 
-    # supervoxels: a few per L2 chunk, more in the soma
-    has_soma = np.maximum.reduceat(soma.astype(np.int64), starts) > 0
-    n_sv = 1 + rng.poisson(1.3, n_l2) + 4 * has_soma
+    # supervoxels: a few per L2 chunk, more in the soma, counted per chunk like the L2s
+    n_sv = 1 + rng.poisson(1.3, n_l2) + 4 * has_soma.astype(np.int64)
     sv_start = np.concatenate([[0], np.cumsum(n_sv)])
-    sv_l2 = np.repeat(np.arange(n_l2), n_sv)
-    sv_ckey = l2_ckey[sv_l2]
-    by_chunk = np.argsort(sv_ckey, kind="stable")
-    sc = sv_ckey[by_chunk]
-    cfirst = np.ones(len(sc), dtype=bool)
-    cfirst[1:] = sc[1:] != sc[:-1]
-    cstart = np.maximum.accumulate(np.where(cfirst, np.arange(len(sc)), 0))
-    srank = np.empty(len(sv_l2), dtype=np.int64)
-    srank[by_chunk] = np.arange(len(sc)) - cstart
-    sv_id = _pcg_ids(1, chunk[sv_l2], 1 + 5 * offset[sv_l2] + 2 * srank)
+    sorted_n = n_sv[by_chunk]
+    before = np.cumsum(sorted_n) - sorted_n  # supervoxels before this L2, in chunk order
+    chunk_base = np.empty(n_l2, dtype=np.int64)
+    chunk_base[by_chunk] = before - before[np.maximum.accumulate(
+        np.where(cfirst, np.arange(n_l2), 0))]
+    del by_chunk, cfirst, sorted_n, before
+    sv_l2 = np.repeat(np.arange(n_l2, dtype=np.int64), n_sv)
+    local = np.arange(len(sv_l2), dtype=np.int64) - sv_start[sv_l2]
+    counter = (1 + 5 * offset + 2 * chunk_base)[sv_l2] + 2 * local
+    del local
+    sv_id = prefix[sv_l2] | (np.uint64(1) << np.uint64(_LAYER_SHIFT))
+    sv_id |= counter.astype(np.uint64)
     return _Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
                    group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id,
                    sv_l2=sv_l2)
@@ -810,7 +854,8 @@ def _l2_edges(nodes: _Nodes, ch: _Chunks, extra: list[tuple[int, int]]) -> pd.Da
     rank = np.empty_like(by_id)
     rank[by_id] = np.arange(len(by_id))
     ra, rb = rank[a[keep]], rank[b[keep]]
-    key = np.unique((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+    key = np.sort((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+    key = key[_runs(key)]
     ids = ch.l2_id[by_id]
     return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
 
@@ -866,18 +911,22 @@ def _synapses(nodes: _Nodes, cells: _Cells, ch: _Chunks, ca: np.ndarray, cd: np.
     n_types = len(anatomy.CELL_TYPES)
     aff = rng.lognormal(0.0, 0.7, (n_types + 1, n_types + 1))
     aff[rng.random(aff.shape) < 0.1] = 0.0  # some type pairs never connect
-    aff[n_types, :] = 1.0
-    aff[:, n_types] = 1.0
-    ea, ed = nodes.entity[ca], nodes.entity[cd]
-    w = aff[cells.ctype[ea], cells.ctype[ed]]
-    pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
-    w *= np.exp(1.0 * _hash_normal(pair_key, seed))
+    aff[n_types, :] = 0.3  # orphan fragments: few synapses each
+    aff[:, n_types] = 0.3
+    ctype = cells.ctype.astype(np.int16)
+    # weight of every contact: cell-type affinity x a per-neuron-pair log-normal factor
+    w = np.empty(len(ca), dtype=np.float32)
+    for s in range(0, len(ca), block):
+        ea, ed = nodes.entity[ca[s:s + block]], nodes.entity[cd[s:s + block]]
+        pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
+        w[s:s + block] = aff[ctype[ea], ctype[ed]] * np.exp(_hash_normal(pair_key, seed))
     keep = w > 0
     target = per_neuron * cells.n_neurons
     c = int(keep.sum())
     if c * 1.2 > target:
         keep &= rng.random(len(w)) < target / (1.2 * c)
     ca, cd, w = ca[keep], cd[keep], w[keep]
+    del keep
     c = len(w)
     per_contact = min(target / max(c, 1), 6.0)  # few contacts: fewer synapses, not huge ones
     lam = max(per_contact - 1.0, 0.0) / max(float(w.mean()) if c else 1.0, 1e-9)
@@ -930,7 +979,8 @@ def _anomalies(nodes: _Nodes, cells: _Cells, ch: _Chunks, cols: dict[str, np.nda
             for j, ax in enumerate("xyz"):
                 row[f"{name}_pt_position_{ax}"] = np.array([v[j]], dtype=np.int64)
 
-    # far from both arbors (> 5 um from every node of both cells)
+    # far from both arbors (> 8 um from every node of both cells; ordinary synapses lie
+    # within ~1 um of their cells' nodes and within ~3.5 um of their L2 chunks' points)
     for i in rng.choice(pool, min(k * 4, len(pool)), replace=False):
         if len(kinds["far_from_arbor"]) >= k:
             break
@@ -940,10 +990,10 @@ def _anomalies(nodes: _Nodes, cells: _Cells, ch: _Chunks, cols: dict[str, np.nda
         for _ in range(20):
             u = rng.normal(0.0, 1.0, 3)
             u /= np.linalg.norm(u)
-            cand = ctr + u * rng.uniform(6.0, 12.0)
+            cand = ctr + u * rng.uniform(10.0, 16.0)
             if (cand < 2).any() or (cand > vol - 2).any():
                 continue
-            if np.linalg.norm(pts - cand, axis=1).min() > 5.0:
+            if np.linalg.norm(pts - cand, axis=1).min() > 8.0:
                 row = copy_row(i)
                 place(row, cand, u)
                 add("far_from_arbor", row)
@@ -1126,6 +1176,7 @@ def build_demo_tables(
     seed: int = 0,
     *,
     synapses_per_neuron: float = DEFAULT_SYNAPSES_PER_NEURON,
+    validate: bool = True,
 ) -> SnapshotTables:
     """Draw a demo connectome: neurons, L2 chunks, synapses, edit history and annotations.
 
@@ -1138,12 +1189,16 @@ def build_demo_tables(
         Seed of the random generator; the same seed always gives the same tables.
     synapses_per_neuron
         Target number of synapses per neuron (the total is about ``n_neurons`` times this,
-        give or take a few percent).
+        give or take a few percent). Tiny datasets have fewer: a neuron pair never gets
+        more than a handful of synapses per contact.
+    validate
+        Check the tables with :meth:`SnapshotTables.validate` before returning them
+        (:func:`~napari_crant.snapshot.write_snapshot` checks them again anyway).
 
     Returns
     -------
     SnapshotTables
-        Validated tables. ``info["planted_anomalies"]`` lists the synapse IDs planted for
+        The tables. ``info["planted_anomalies"]`` lists the synapse IDs planted for
         quality control, by kind.
 
     Examples
@@ -1185,21 +1240,23 @@ def build_demo_tables(
     # unsegmented post-synaptic sites (not on planted rows)
     unseg = rng.random(n_regular) < 0.01
     cols["post_pt_supervoxel_id"][unseg] = 0
-    on_frag = np.flatnonzero(((ent_a >= n_neurons) | ((ent_d >= n_neurons) & ~unseg)))
+    on_frag = np.flatnonzero((ent_a >= n_neurons) | ((ent_d >= n_neurons) & ~unseg))
     planted["on_fragment"] = on_frag
     del ent_a, ent_d, sa, sd, clean, unseg
     for k in cols:
         cols[k] = np.concatenate([cols[k], extra[k]])
     total = len(cols["size"])
 
-    # synapse IDs in detection order: by chunk of the centre point, with small gaps
-    ctr_nm = np.stack([cols[f"ctr_pt_position_{ax}"] for ax in "xyz"], axis=1) * np.array(
-        VOXEL_RESOLUTION)
-    cchunk = np.clip(np.floor(ctr_nm / CHUNK_NM / 4).astype(np.int64), 0, 1023)
-    del ctr_nm
-    order = np.argsort((cchunk[:, 0] << 20) | (cchunk[:, 1] << 10) | cchunk[:, 2],
-                       kind="stable")
-    del cchunk
+    # synapse IDs in detection order: by (coarse) chunk of the centre point, small gaps
+    skey = np.zeros(total, dtype=np.int64)
+    for i, ax in enumerate("xyz"):
+        c = cols[f"ctr_pt_position_{ax}"] * (VOXEL_RESOLUTION[i] / CHUNK_NM[i] / 4)
+        c = np.clip(np.floor(c), 0, 1023).astype(np.int64)
+        c <<= 20 - 10 * i
+        skey |= c
+        del c
+    order = np.argsort(skey, kind="stable")
+    del skey
     ids_in_order = (np.uint64(1_000_000) + np.cumsum(rng.integers(1, 4, total)).astype(
         np.uint64))
     syn_id = np.empty(total, dtype=np.uint64)
@@ -1259,7 +1316,7 @@ def build_demo_tables(
         supervoxels=sv_table, l2_edges=l2_edges, lineage=hist.lineage, synapses=synapses,
         annotations=ann, nuclei=nuclei, neuropils=neuropils,
     )
-    return tables.validate()
+    return tables.validate() if validate else tables
 
 
 def make_demo(
@@ -1286,5 +1343,9 @@ def make_demo(
     Path
         The snapshot directory.
     """
-    tables = build_demo_tables(n_neurons, seed, synapses_per_neuron=synapses_per_neuron)
+    out = Path(out)
+    if out.exists() and not overwrite:  # fail before the work, not after
+        raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
+    tables = build_demo_tables(n_neurons, seed, synapses_per_neuron=synapses_per_neuron,
+                               validate=False)
     return write_snapshot(tables, out, overwrite=overwrite)

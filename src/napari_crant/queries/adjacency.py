@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.ids import sorted_unique
 from napari_crant.queries.common import (
     check_threshold,
     filter_synapses,
@@ -68,7 +69,7 @@ def get_adjacency(
     elif symmetric:
         rows = cols = np.union1d(pre, post)
     else:
-        rows, cols = np.unique(pre), np.unique(post)
+        rows, cols = sorted_unique(pre), sorted_unique(post)
     r = np.searchsorted(rows, pre)
     c = np.searchsorted(cols, post)
     counts = np.bincount(r * len(cols) + c, minlength=len(rows) * len(cols)).astype(np.int64)

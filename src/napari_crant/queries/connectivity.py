@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.ids import unique_first
 from napari_crant.queries.common import (
     check_threshold,
     filter_synapses,
@@ -30,7 +31,7 @@ def _partner_synapses(
     if len(parts) == 1:
         return parts[0]
     syn = pd.concat(parts, ignore_index=True)
-    _, first = np.unique(syn["id"].to_numpy(np.uint64), return_index=True)  # sorted by id
+    first = unique_first(syn["id"].to_numpy(np.uint64))  # sorted by id
     return syn.take(first).reset_index(drop=True)
 
 

@@ -115,24 +115,35 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
     }).sort_values(["l2_id", "created_us"], kind="stable")
     _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
 
-    syn = t.synapses.copy()
+    # Synapses: numpy columns, one sort permutation, no DataFrame copies (20M rows fit in memory).
+    syn = t.synapses
     sv_sorted = sv["sv_id"].to_numpy(np.uint64)
     l2_sorted = sv["l2_id"].to_numpy(np.uint64)
-    syn["pre_pt_l2_id"] = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
-    syn["post_pt_l2_id"] = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
-    for col in [*_POSITION_COLUMNS, "size"]:
+    ids = syn["id"].to_numpy(np.uint64)
+    pre_l2 = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
+    order = np.lexsort((ids, pre_l2))
+    post_l2 = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)[order]
+    pre_l2 = pre_l2[order]
+    ids = ids[order]
+    arrays = {
+        "id": ids,
+        "pre_pt_supervoxel_id": syn["pre_pt_supervoxel_id"].to_numpy(np.uint64)[order],
+        "post_pt_supervoxel_id": syn["post_pt_supervoxel_id"].to_numpy(np.uint64)[order],
+        "pre_pt_l2_id": pre_l2,
+        "post_pt_l2_id": post_l2,
+    }
+    for col in ["size", *_POSITION_COLUMNS]:
         values = syn[col].to_numpy()
         if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
             raise ValueError(f"synapse column {col!r} does not fit int32")
-        syn[col] = values.astype(np.int32)
-    syn = syn.sort_values(["pre_pt_l2_id", "id"], kind="stable").reset_index(drop=True)
-    cols = ["id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "pre_pt_l2_id",
-            "post_pt_l2_id", "size", *_POSITION_COLUMNS]
-    _write_arrow(syn[cols], d / fmt.SYNAPSES)
-    post_l2 = syn["post_pt_l2_id"].to_numpy(np.uint64)
-    order = np.lexsort((syn["id"].to_numpy(np.uint64), post_l2))
+        arrays[col] = values.astype(np.int32)[order]
+    table = pa.Table.from_arrays([pa.array(v) for v in arrays.values()], names=list(arrays))
+    feather.write_feather(table, d / fmt.SYNAPSES, compression="uncompressed", chunksize=max(len(ids), 1))
+    n_syn = len(ids)
+    del table, arrays
+    post_order = np.lexsort((ids, post_l2))
     _write_arrow(
-        pd.DataFrame({"post_pt_l2_id": post_l2[order], "row": order.astype(np.uint64)}),
+        pd.DataFrame({"post_pt_l2_id": post_l2[post_order], "row": post_order.astype(np.uint64)}),
         d / fmt.SYNAPSES_POST_INDEX,
     )
 
@@ -147,7 +158,7 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
     _write_parquet(t.nuclei.reset_index(drop=True), d / fmt.NUCLEI)
     _write_parquet(t.neuropils.reset_index(drop=True), d / fmt.NEUROPILS)
     return {
-        "synapses": len(syn),
+        "synapses": n_syn,
         "roots": len(roots),
         "current_roots": int(roots["expired"].isna().sum()),
         "l2": len(l2),

@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from napari_crant.ids import sorted_unique, unique_inverse
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
@@ -252,7 +253,7 @@ class SnapshotSource(DataSource):
         out = np.zeros(len(l2_ids), dtype=np.uint64)
         if not len(l2_ids):
             return out
-        uniq, inverse = np.unique(l2_ids, return_inverse=True)
+        uniq, inverse = unique_inverse(l2_ids)
         col = self._l2_roots["l2_id"]
         lo = np.searchsorted(col, uniq, "left")
         hi = np.searchsorted(col, uniq, "right")
@@ -308,7 +309,7 @@ class SnapshotSource(DataSource):
 
     def _rows_for(self, roots: np.ndarray, side: str) -> np.ndarray:
         """Synapse row numbers whose ``side`` ('pre'/'post') L2 chunk belongs to ``roots``."""
-        l2, _ = self._l2_of_roots(np.unique(roots))
+        l2, _ = self._l2_of_roots(sorted_unique(roots))
         if side == "pre":
             col = self._synapses["pre_pt_l2_id"]
             return expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
@@ -350,8 +351,8 @@ class SnapshotSource(DataSource):
     ) -> pd.DataFrame:
         if pre_ids is None and post_ids is None:
             raise ValueError("give pre_ids, post_ids or both")
-        pre = None if pre_ids is None else np.unique(np.asarray(pre_ids, dtype=np.uint64))
-        post = None if post_ids is None else np.unique(np.asarray(post_ids, dtype=np.uint64))
+        pre = None if pre_ids is None else sorted_unique(np.asarray(pre_ids, dtype=np.uint64))
+        post = None if post_ids is None else sorted_unique(np.asarray(post_ids, dtype=np.uint64))
         if pre is not None and post is not None:
             # Read from the smaller side, filter by the other.
             rows = self._rows_for(pre, "pre") if len(pre) <= len(post) else self._rows_for(post, "post")
@@ -359,7 +360,7 @@ class SnapshotSource(DataSource):
             rows = self._rows_for(pre, "pre")
         else:
             rows = self._rows_for(post, "post")
-        rows = np.unique(rows)
+        rows = sorted_unique(rows)
         df = self.synapse_rows(rows, at)
         keep = np.ones(len(df), dtype=bool)
         if pre is not None:
