@@ -350,14 +350,15 @@ def run_child(method, case, path, inputs_file, repeats, extra="") -> dict | None
 
 
 # -- driver ----------------------------------------------------------------------------------
-def dataset_for(neurons: int, seed: int) -> Path:
+def dataset_for(neurons: int, seed: int, synapses_per_neuron: float) -> Path:
     from napari_crant.demo import make_demo
 
-    path = DATA / f"demo-n{neurons}-s{seed}"
+    path = DATA / f"demo-n{neurons}-s{seed}-spn{synapses_per_neuron:g}"
     if not (path / "manifest.json").exists():
         print(f"building {path} ...", flush=True)
         t = time.perf_counter()
-        make_demo(path, n_neurons=neurons, seed=seed, overwrite=True)
+        make_demo(path, n_neurons=neurons, seed=seed, overwrite=True,
+                  synapses_per_neuron=synapses_per_neuron)
         print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
     return path
 
@@ -390,6 +391,8 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default="25000,100000",
                    help="comma-separated neuron counts of the datasets (default: 25000,100000)")
     p.add_argument("--repeats", type=int, default=7, help="timed runs per case after one warm-up")
+    p.add_argument("--synapses-per-neuron", type=float, default=200.0,
+                   help="synapse density of the generated datasets (200: 100,000 neurons ~ 20M synapses)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
     p.add_argument("--no-baselines", action="store_true", help="skip the pandas/pyarrow/cave runs")
@@ -400,7 +403,7 @@ def main(argv=None) -> int:
     cases = list(CASES) if args.cases == "all" else args.cases.split(",")
     results: dict = {"machine": machine(), "repeats": args.repeats, "datasets": {}, "runs": []}
     for n in sizes:
-        path = dataset_for(n, args.seed)
+        path = dataset_for(n, args.seed, args.synapses_per_neuron)
         manifest = json.loads((path / "manifest.json").read_text())
         size_mb = sum(f.stat().st_size for f in path.iterdir() if f.name.startswith("synapses")) / 2**20
         results["datasets"][str(n)] = {"path": str(path), "counts": manifest["counts"],

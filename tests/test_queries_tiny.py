@@ -142,13 +142,15 @@ def test_synapse_counts_keep_updated_ids(tiny_path):
     counts = nc.get_synapse_counts([A0, B2], dataset=tiny_path)
     assert counts.index.tolist() == [A0, B2]  # as given, A0 outdated
     assert counts.index.dtype == U
-    assert counts["root_id"].tolist() == [A2, B2]
+    assert counts.attrs["root_ids"] == {int(A0): int(A2), int(B2): int(B2)}
+    assert (counts.dtypes == np.int64).all()  # a row or .T never goes through float64
+    assert counts.T[A0].tolist() == [5, 2, 2, 2]
     assert counts["pre_synapses"].tolist() == [5, 2]
     assert counts["post_synapses"].tolist() == [2, 4]
     assert counts["downstream_partners"].tolist() == [2, 2]
     assert counts["upstream_partners"].tolist() == [2, 1]
     thr = nc.get_synapse_counts([A2], threshold=2, dataset=tiny_path)
-    assert thr.loc[A2].tolist() == [A2, 4, 0, 1, 0]
+    assert thr.loc[A2].tolist() == [4, 0, 1, 0]
 
 
 # -- update_ids --------------------------------------------------------------------------

@@ -120,9 +120,10 @@ def get_synapse_counts(
     -------
     pandas.DataFrame
         Indexed by the query IDs *as given* (``neuron_id``, uint64, first-seen order), so
-        an ID that was updated keeps its row and its counts. Columns:
+        an ID that was updated keeps its row and its counts; ``attrs["root_ids"]`` maps each
+        to the root it resolved to at the queried moment. Columns (all int64, so rows and
+        transposes never mix ID and count dtypes, which would send IDs through float64):
 
-        - ``root_id``: the root the ID resolved to at the queried moment;
         - ``pre_synapses``: synapses where the neuron is presynaptic (outputs);
         - ``post_synapses``: synapses where it is postsynaptic (inputs);
         - ``downstream_partners``: distinct postsynaptic partners (the reference's ``pre``);
@@ -151,7 +152,6 @@ def get_synapse_counts(
 
     out = pd.DataFrame(
         {
-            "root_id": root_of,
             "pre_synapses": per_root(out_syn),
             "post_synapses": per_root(in_syn),
             "downstream_partners": per_root(out_partners),
@@ -163,4 +163,5 @@ def get_synapse_counts(
         source, at, {"neuron_ids": q}, threshold=threshold, min_size=min_size, clean=clean,
         update_ids=update_ids,
     )
+    out.attrs["root_ids"] = {int(g): int(r) for g, r in zip(given, root_of, strict=True)}
     return out
