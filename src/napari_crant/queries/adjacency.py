@@ -58,7 +58,8 @@ def get_adjacency(
         ids["post_ids"] = query_ids(source, at, post_ids, update_ids, "post_ids")
     pre_roots = ids["pre_ids"].roots if "pre_ids" in ids else None
     post_roots = ids["post_ids"].roots if "post_ids" in ids else None
-    syn = filter_synapses(source.synapses(pre_roots, post_roots, at), threshold, min_size, clean)
+    syn = source.synapses(pre_roots, post_roots, at, positions=False)
+    syn = filter_synapses(syn, threshold, min_size, clean)
     pre = syn["pre_pt_root_id"].to_numpy(np.uint64)
     post = syn["post_pt_root_id"].to_numpy(np.uint64)
     if len(syn) == 0:

@@ -25,9 +25,9 @@ def _partner_synapses(
     """Synapses onto (upstream) and/or from (downstream) ``roots``, de-duplicated by id."""
     parts = []
     if upstream:
-        parts.append(source.synapses(None, roots, at))
+        parts.append(source.synapses(None, roots, at, positions=False))
     if downstream:
-        parts.append(source.synapses(roots, None, at))
+        parts.append(source.synapses(roots, None, at, positions=False))
     if len(parts) == 1:
         return parts[0]
     syn = pd.concat(parts, ignore_index=True)

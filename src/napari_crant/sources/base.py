@@ -108,12 +108,14 @@ class DataSource(ABC):
         pre_ids: np.ndarray | None,
         post_ids: np.ndarray | None,
         at: Materialization,
+        positions: bool = True,
     ) -> pd.DataFrame:
         """Synapses whose presynaptic root is in ``pre_ids`` (and postsynaptic root in ``post_ids``).
 
         Roots are those alive at ``at``; when both sets are given both must hold, when one
         is ``None`` it does not restrict. Returns :data:`SYNAPSE_COLUMNS` with positions in
-        nm, one row per synapse, sorted by ``id``, never truncated.
+        nm (without the position columns if ``positions`` is False), one row per synapse,
+        sorted by ``id``, never truncated.
         """
 
     @abstractmethod

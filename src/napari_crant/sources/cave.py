@@ -756,7 +756,14 @@ class CaveSource(DataSource):
         return out
 
     def synapses(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
-                 at: Materialization) -> pd.DataFrame:
+                 at: Materialization, positions: bool = True) -> pd.DataFrame:
+        df = self._synapses(pre_ids, post_ids, at)
+        if not positions:
+            df = df.drop(columns=[c for c in SYNAPSE_COLUMNS if "_position_" in c])
+        return df
+
+    def _synapses(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
+                  at: Materialization) -> pd.DataFrame:
         if pre_ids is None and post_ids is None:
             raise ValueError("give pre_ids, post_ids or both")
         pre = None if pre_ids is None else np.unique(np.asarray(pre_ids, dtype=np.uint64))

@@ -310,6 +310,7 @@ class SnapshotSource(DataSource):
     def _rows_for(self, roots: np.ndarray, side: str) -> np.ndarray:
         """Synapse row numbers whose ``side`` ('pre'/'post') L2 chunk belongs to ``roots``."""
         l2, _ = self._l2_of_roots(sorted_unique(roots))
+        l2 = np.sort(l2)  # sorted keys make the binary searches walk the column forwards
         if side == "pre":
             col = self._synapses["pre_pt_l2_id"]
             return expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
@@ -317,7 +318,7 @@ class SnapshotSource(DataSource):
         idx = expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
         return self._post_index["row"][idx].astype(np.int64)
 
-    def synapse_rows(self, rows: np.ndarray, at: Materialization) -> pd.DataFrame:
+    def synapse_rows(self, rows: np.ndarray, at: Materialization, positions: bool = True) -> pd.DataFrame:
         """Build the synapse DataFrame (:data:`SYNAPSE_COLUMNS`) for ``rows`` at ``at``."""
         s = self._synapses
         rows = np.asarray(rows, dtype=np.int64)
@@ -332,6 +333,8 @@ class SnapshotSource(DataSource):
             "post_pt_supervoxel_id": s["post_pt_supervoxel_id"][rows],
             "size": s["size"][rows].astype(np.int64),
         }
+        if not positions:
+            return pd.DataFrame(data)
         for p in ("pre", "post", "ctr"):
             for i, a in enumerate("xyz"):
                 data[f"{p}_pt_position_{a}"] = s[f"{p}_pt_position_{a}"][rows] * res[i]
@@ -348,6 +351,7 @@ class SnapshotSource(DataSource):
         pre_ids: np.ndarray | None,
         post_ids: np.ndarray | None,
         at: Materialization,
+        positions: bool = True,
     ) -> pd.DataFrame:
         if pre_ids is None and post_ids is None:
             raise ValueError("give pre_ids, post_ids or both")
@@ -361,7 +365,7 @@ class SnapshotSource(DataSource):
         else:
             rows = self._rows_for(post, "post")
         rows = sorted_unique(rows)
-        df = self.synapse_rows(rows, at)
+        df = self.synapse_rows(rows, at, positions)
         keep = np.ones(len(df), dtype=bool)
         if pre is not None:
             keep &= np.isin(df["pre_pt_root_id"].to_numpy(), pre)
