@@ -72,6 +72,9 @@ class QueryWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
+        from napari_crant._qt.preferences import apply_preferences
+
+        preference_problems = apply_preferences()  # before the session picks its default dataset
         self.session = get_session(napari_viewer)
         self.worker: Any = None
         #: the last load's worker (kept after it finished, for tests and scripts)
@@ -151,6 +154,12 @@ class QueryWidget(Container):
         for w in (*self.search.values(), self.regex, self.case, self.exact):
             w.changed.connect(self.count_matches)
         self.session.load_requested.connect(self.load_ids)
+        if preference_problems:
+            from napari.utils.notifications import show_warning
+
+            self.set_message("\n".join(preference_problems), error=True)
+            for problem in preference_problems:
+                show_warning(problem)
 
     # -- helpers ---------------------------------------------------------------------------
     def set_message(self, text: str, error: bool = False) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from psygnal import Signal
 
+from napari_crant.datasets import get_default_dataset
 from napari_crant.layers import METADATA_KEY, LoadResult, Scene, update_messages
 
 
@@ -13,7 +14,7 @@ from napari_crant.layers import METADATA_KEY, LoadResult, Scene, update_messages
 class QueryParams:
     """What the query widget last asked for; reused by other docks (e.g. double-click a partner)."""
 
-    dataset: Any = "demo"
+    dataset: Any = field(default_factory=get_default_dataset)
     materialization: Any = "latest"
     threshold: int = 1
     min_size: float | None = None
