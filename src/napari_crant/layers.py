@@ -490,6 +490,13 @@ class Scene:
             self.annotations = result.annotations
         self.provenance = dict(result.provenance)
 
+    def remove(self, root_id: int) -> None:
+        """Forget one neuron (and its partner rows)."""
+        self.neurons.pop(int(root_id), None)
+        if not self.partners.empty:
+            keep = self.partners["neuron_id"].to_numpy(np.uint64) != np.uint64(int(root_id))
+            self.partners = self.partners[keep].reset_index(drop=True)
+
     def clear(self) -> None:
         """Forget every neuron."""
         self.neurons.clear()

@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
 from napari_crant._qt.utils import is_alive
@@ -81,6 +82,9 @@ class PartnerWidget(QWidget):
         self.table.doubleClicked.connect(self._on_double_click)
         self.export_button.clicked.connect(self._on_export)
         self.session.changed.connect(self._on_scene_changed)
+        # synapse QC verdicts: weight_qc counts only synapses not marked false positive / wrong partner
+        self._qc = qc_state(self.session)
+        self._qc.changed.connect(self._on_qc_changed)
         self._watched: set[int] = set()
         napari_viewer.layers.events.inserted.connect(self._watch_synapse_layers)
         self._watch_synapse_layers()
@@ -114,7 +118,14 @@ class PartnerWidget(QWidget):
         direction = self.direction.currentText()
         if direction != "both":
             df = df[df["direction"].to_numpy() == direction]
-        return df.reset_index(drop=True)
+        df = df.reset_index(drop=True)
+        if self._qc.rejected:
+            df = with_qc_weights(df, self.session.scene.synapses(), self._qc.rejected)
+        return df
+
+    def _on_qc_changed(self) -> None:
+        if is_alive(self):
+            self.refresh()
 
     def refresh(self) -> None:
         """Re-read the partner rows from the session."""
@@ -127,8 +138,10 @@ class PartnerWidget(QWidget):
             return
         up = int((df["direction"] == "upstream").sum())
         down = int((df["direction"] == "downstream").sum())
-        self.summary.setText(f"{up} upstream, {down} downstream partner rows "
-                             f"({int(df['weight'].sum())} synapses)")
+        text = f"{up} upstream, {down} downstream partner rows ({int(df['weight'].sum())} synapses"
+        if "weight_qc" in df:
+            text += f"; {int(df['weight_qc'].sum())} after QC"
+        self.summary.setText(text + ")")
 
     def selected_rows(self) -> pd.DataFrame:
         """Rows of the shown frame selected in the table."""
