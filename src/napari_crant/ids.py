@@ -177,3 +177,16 @@ def unique_first(a: np.ndarray) -> np.ndarray:
     s = a[order]
     first = np.concatenate(([True], s[1:] != s[:-1])) if len(s) else np.zeros(0, bool)
     return order[first]
+
+
+def in_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_ref)`` for an already sorted ``sorted_ref``, by binary search.
+
+    Costs ``O(len(values) log len(sorted_ref))`` and never copies or re-sorts the reference,
+    which may be a memory-mapped column of millions of rows.
+    """
+    values = np.asarray(values)
+    if not len(sorted_ref) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ref, values), len(sorted_ref) - 1)
+    return sorted_ref[pos] == values

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.ids import in_sorted
 from napari_crant.materialization import Materialization
 from napari_crant.sources.snapshot import SnapshotSource
 
@@ -270,7 +271,7 @@ class SnapshotBackend:
         ids = np.asarray(ids, dtype=np.uint64)
         out = src.l2_of_supervoxels(ids)
         l2col = src._l2["l2_id"]
-        is_l2 = np.isin(ids, l2col)
+        is_l2 = in_sorted(ids, l2col)
         out[is_l2] = ids[is_l2]
         rest = (out == 0) & (ids != 0)
         if rest.any():
@@ -293,7 +294,7 @@ class SnapshotBackend:
             if stop_layer == 1:
                 return ids.copy()
             out = self.source.l2_of_supervoxels(ids)
-            is_l2 = np.isin(ids, self.source._l2["l2_id"])
+            is_l2 = in_sorted(ids, self.source._l2["l2_id"])
             out[is_l2] = ids[is_l2]
             return out
         l2 = self._l2_of_nodes(node_ids)
@@ -309,7 +310,7 @@ class SnapshotBackend:
 
     def known_roots(self, ids: np.ndarray) -> np.ndarray:
         """Which IDs are roots of this dataset (at any time)."""
-        return np.isin(np.asarray(ids, dtype=np.uint64), self._root_ids)
+        return in_sorted(np.asarray(ids, dtype=np.uint64), self._root_ids)
 
     def root_timestamps(self, root_ids: np.ndarray, latest: bool, at: pd.Timestamp) -> list[float]:
         """Creation time (or, with ``latest``, last valid time before ``at``) in epoch seconds."""

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from napari_crant.ids import sorted_unique, unique_inverse
+from napari_crant.ids import in_sorted, sorted_unique, unique_inverse
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
@@ -368,9 +368,9 @@ class SnapshotSource(DataSource):
         df = self.synapse_rows(rows, at, positions)
         keep = np.ones(len(df), dtype=bool)
         if pre is not None:
-            keep &= np.isin(df["pre_pt_root_id"].to_numpy(), pre)
+            keep &= in_sorted(df["pre_pt_root_id"].to_numpy(), pre)
         if post is not None:
-            keep &= np.isin(df["post_pt_root_id"].to_numpy(), post)
+            keep &= in_sorted(df["post_pt_root_id"].to_numpy(), post)
         df = df[keep]
         return df.sort_values("id", kind="stable").reset_index(drop=True)
 
