@@ -130,6 +130,14 @@ def _peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+def _anon_rss_mb() -> float:
+    """Anonymous (heap) resident memory now: excludes memory-mapped file pages."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def _current_rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -175,13 +183,17 @@ def child(method: str, case: str, path: str, inputs_file: str, repeats: int, ext
         raise ValueError(method)
     fn()  # warm-up
     times = []
+    anon = [_anon_rss_mb()]
     for _ in range(repeats):
         t = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - t)
+        anon.append(_anon_rss_mb())  # sampled while the result is still alive
+        del result
     return {
         "method": method, "case": case, "times_s": times, "median_s": statistics.median(times),
         "setup_s": setup_s, "peak_rss_mb": _peak_rss_mb(), "base_rss_mb": base_rss,
+        "anon_mb": max(anon),
     }
 
 
@@ -398,7 +410,12 @@ def main(argv=None) -> int:
     p.add_argument("--no-baselines", action="store_true", help="skip the pandas/pyarrow/cave runs")
     p.add_argument("--no-cave", action="store_true", help="skip the CAVE-source-through-local-server runs")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument("--report-only", metavar="JSON", help="rewrite the report from a results JSON file")
     args = p.parse_args(argv)
+    if args.report_only:
+        Path(args.out).write_text(report(json.loads(Path(args.report_only).read_text())))
+        print(f"wrote {args.out}")
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     cases = list(CASES) if args.cases == "all" else args.cases.split(",")
     results: dict = {"machine": machine(), "repeats": args.repeats, "datasets": {}, "runs": []}
@@ -463,7 +480,9 @@ def report(results: dict) -> str:
         "Made by `python benchmarks/run.py` (see `benchmarks/README.md`). Each case ran in its own "
         f"process: one warm-up, then {results['repeats']} timed runs; the table gives the median. "
         "Ratios are baseline median / napari-crant median from the same run. Peak memory is the "
-        "process's peak RSS (imports included; memory-mapped pages count only when touched).",
+        "process's peak RSS (imports included; memory-mapped snapshot pages count once touched, "
+        "though they are reclaimable page cache); *heap* is the largest anonymous RSS (`RssAnon`, "
+        "allocations only) sampled after each timed run.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
         f"numpy {m['numpy']}, pandas {m['pandas']}, pyarrow {m['pyarrow']}, duckdb {m['duckdb']}.",
@@ -477,15 +496,16 @@ def report(results: dict) -> str:
         lines.append(f"| demo n={n:,} | {c['current_roots']:,} | {c['synapses']:,} | {c['roots']:,} | "
                      f"{d['synapse_files_mb']:,.0f} MB |")
     lines += ["", "## Medians", "",
-              "| case | synapses | napari-crant | peak MB | pandas (in memory) | × | pyarrow scan | × "
-              "| CAVE source via local server | × |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| case | synapses | napari-crant | peak RSS MB | heap MB | pandas (in memory) | × "
+              "| pyarrow scan | × | CAVE source via local server | × |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case, (desc, _) in CASES.items():
         for n in sizes:
             r = by.get((n, case, "napari_crant"))
             if r is None:
                 continue
-            row = [desc, f"{r['synapses']:,}", _ms(r["median_s"]), f"{r['peak_rss_mb']:,.0f}"]
+            heap = f"{r['anon_mb']:,.0f}" if "anon_mb" in r else ""
+            row = [desc, f"{r['synapses']:,}", _ms(r["median_s"]), f"{r['peak_rss_mb']:,.0f}", heap]
             for base in ("pandas", "pyarrow", "cave"):
                 b = by.get((n, case, base))
                 row += ([_ms(b["median_s"]), f"{b['median_s'] / r['median_s']:,.0f}×"] if b else ["", ""])

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.ids import unique_first
+
 #: napari axis order of every layer, and its units.
 AXES = ("z", "y", "x")
 UNITS = "nm"
@@ -203,11 +205,16 @@ def _status_text(value: Any) -> Any:
     return value
 
 
+_ANNOTATION_CACHE: dict[tuple[str, int], pd.DataFrame] = {}
+_ANNOTATION_CACHE_SIZE = 4
+
+
 def current_annotations(source: Any, at: Any) -> pd.DataFrame:
     """Annotation rows keyed by the root each annotated neuron has at ``at``.
 
     Annotations record the root ID at annotation time, which later edits make outdated;
-    their ``supervoxel_id`` does not change, so it is mapped to its root at ``at``.
+    their ``supervoxel_id`` does not change, so it is mapped to its root at ``at``. Results
+    are cached per (dataset, timestamp): a version's answer never changes.
 
     Returns
     -------
@@ -215,6 +222,17 @@ def current_annotations(source: Any, at: Any) -> pd.DataFrame:
         ``root_id`` (uint64, current at ``at``) and the :data:`ANNOTATION_COLUMNS` the dataset
         has, as text; one row per root (the first annotation wins).
     """
+    key = (source.cache_key, at.timestamp_us)
+    hit = _ANNOTATION_CACHE.get(key)
+    if hit is None:
+        hit = _current_annotations(source, at)
+        if len(_ANNOTATION_CACHE) >= _ANNOTATION_CACHE_SIZE:
+            _ANNOTATION_CACHE.pop(next(iter(_ANNOTATION_CACHE)))
+        _ANNOTATION_CACHE[key] = hit
+    return hit.copy()
+
+
+def _current_annotations(source: Any, at: Any) -> pd.DataFrame:
     ann = source.annotations()
     cols = [c for c in ANNOTATION_COLUMNS if c in ann.columns]
     if ann.empty:
@@ -225,12 +243,12 @@ def current_annotations(source: Any, at: Any) -> pd.DataFrame:
             "supervoxel_id"].dtype.kind == "f" else ann["supervoxel_id"].to_numpy().astype(np.uint64)
         now = source.roots_of_supervoxels(sv, at)
         roots = np.where(now != 0, now, roots).astype(np.uint64)
-    out = pd.DataFrame({"root_id": roots})
+    first = unique_first(roots)  # one row per root, the first annotation wins
+    first.sort()
+    out = pd.DataFrame({"root_id": roots[first]})
     for c in cols:
-        out[c] = ann[c].map(_status_text).astype(object).to_numpy() if c == "status" else (
-            ann[c].astype(object).to_numpy())
-    out = out.drop_duplicates("root_id").reset_index(drop=True)
-    out["root_id"] = out["root_id"].astype(np.uint64)
+        values = ann[c].to_numpy(dtype=object)[first]
+        out[c] = [_status_text(v) for v in values] if c == "status" else values
     return out
 
 
@@ -393,7 +411,7 @@ def load_neurons(
     _, first = np.unique(q.given, return_index=True)
     roots = unique_in_order(root_of_given[np.sort(first)])
     query_of = {int(r): int(g) for g, r in zip(q.given, root_of_given, strict=True)}
-    yield 0, len(roots) + 2, "connectivity"
+    yield 0, len(roots) + 3, "connectivity"
     conn = get_connectivity(roots, threshold=threshold, min_size=min_size, materialization=at,
                             clean=clean, update_ids=False, dataset=source)
     if top_partners > 0 and len(conn):
@@ -410,14 +428,20 @@ def load_neurons(
             conn = pd.concat([conn, extra_conn], ignore_index=True).drop_duplicates(["pre", "post"])
             conn.attrs = attrs
             roots = np.concatenate([roots, extra]).astype(np.uint64)
-    total = len(roots) + 2
-    neurons: list[NeuronData] = []
+    total = len(roots) + 3  # skeletons, synapses, annotations
+    import navis
+
+    skeletons = []
     for i, root in enumerate(roots):
-        yield i + 1, total, f"skeleton and synapses of {int(root)}"
-        sk = get_l2_skeleton(int(root), dataset=source)
-        attach_synapses(sk, threshold=threshold, min_size=min_size, materialization=at,
-                        clean=clean, max_distance=max_distance, update_ids=False, dataset=source)
-        neurons.append(neuron_data(sk, query_of.get(int(root), int(root))))
+        yield i + 1, total, f"skeleton of {int(root)}"
+        skeletons.append(get_l2_skeleton(int(root), dataset=source))
+    yield total - 2, total, "synapses"
+    # one query per direction for all neurons (not one per neuron)
+    attach_synapses(navis.NeuronList(skeletons), threshold=threshold, min_size=min_size,
+                    materialization=at, clean=clean, max_distance=max_distance, update_ids=False,
+                    dataset=source)
+    neurons = [neuron_data(sk, query_of.get(int(root), int(root)))
+               for sk, root in zip(skeletons, roots, strict=True)]
     yield total - 1, total, "annotations"
     ann = current_annotations(source, at)
     partners = partner_table(conn, roots, ann)

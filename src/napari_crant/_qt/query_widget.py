@@ -280,7 +280,7 @@ class QueryWidget(Container):
         self._collect_params()
         n = 0 if ids is None else len(ids)
         top = int(self.top_partners.value) if top_partners is None else top_partners
-        total = 0 if criteria else n + top + 4
+        total = 0 if criteria else n + top + 5  # the steps load_neurons yields
         worker = create_worker(
             _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
             _start_thread=False, _ignore_errors=True,

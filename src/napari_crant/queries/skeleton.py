@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.datasets import get_source
-from napari_crant.ids import parse_ids, unique_in_order
+from napari_crant.ids import in_sorted, parse_ids, unique_in_order
 from napari_crant.materialization import resolve_materialization
 from napari_crant.queries.update import resolve_ids
 from napari_crant.sources.base import DataSource
@@ -116,7 +116,7 @@ def get_l2_skeleton(
     for old, root in zip(mapping["old_id"], mapping["new_id"], strict=True):
         nodes = skeleton_nodes(source, int(root))
         n = navis.TreeNeuron(nodes, units="1 nm", id=int(root), name=str(int(root)))
-        has_soma = np.isin(nodes["l2_id"].to_numpy(np.uint64), nuclei_l2)
+        has_soma = in_sorted(nodes["l2_id"].to_numpy(np.uint64), nuclei_l2)
         if has_soma.any():
             n.soma = int(nodes["node_id"][has_soma].iloc[0])
         n.root_id = np.uint64(root)
@@ -126,8 +126,15 @@ def get_l2_skeleton(
     return neurons[0] if single else navis.NeuronList(neurons)
 
 
+_NUCLEUS_L2: dict[str, np.ndarray] = {}
+
+
 def _nucleus_l2(source: DataSource) -> np.ndarray:
-    nuc = source.nuclei()
-    if nuc.empty:
-        return np.array([], np.uint64)
-    return source.l2_of_supervoxels(nuc["supervoxel_id"].to_numpy(np.uint64))
+    """The L2 chunks holding a nucleus (sorted; cached per dataset: supervoxels never move)."""
+    cached = _NUCLEUS_L2.get(source.cache_key)
+    if cached is None:
+        nuc = source.nuclei()
+        sv = nuc["supervoxel_id"].to_numpy(np.uint64) if len(nuc) else np.array([], np.uint64)
+        cached = np.sort(source.l2_of_supervoxels(sv)) if len(sv) else sv
+        _NUCLEUS_L2[source.cache_key] = cached
+    return cached
