@@ -12,8 +12,8 @@ from napari_crant.queries.common import (
     check_threshold,
     filter_synapses,
     open_query,
+    pre_post_ids,
     provenance,
-    query_ids,
 )
 
 
@@ -51,11 +51,7 @@ def get_adjacency(
         raise ValueError("get_adjacency needs pre_ids, post_ids or both")
     check_threshold(threshold, min_size)
     source, at = open_query(dataset, materialization)
-    ids = {}
-    if pre_ids is not None:
-        ids["pre_ids"] = query_ids(source, at, pre_ids, update_ids, "pre_ids")
-    if post_ids is not None:
-        ids["post_ids"] = query_ids(source, at, post_ids, update_ids, "post_ids")
+    ids = pre_post_ids(source, at, pre_ids, post_ids, update_ids)
     pre_roots = ids["pre_ids"].roots if "pre_ids" in ids else None
     post_roots = ids["post_ids"].roots if "post_ids" in ids else None
     syn = source.synapses(pre_roots, post_roots, at, positions=False)

@@ -57,6 +57,18 @@ def query_ids(
     return QueryIDs(given, mapping)
 
 
+def pre_post_ids(
+    source: DataSource, at: Materialization, pre_ids: Any, post_ids: Any, update_ids: bool
+) -> dict[str, QueryIDs]:
+    """Resolve whichever of ``pre_ids`` / ``post_ids`` is given (keys ``'pre_ids'``, ``'post_ids'``)."""
+    ids = {}
+    if pre_ids is not None:
+        ids["pre_ids"] = query_ids(source, at, pre_ids, update_ids, "pre_ids")
+    if post_ids is not None:
+        ids["post_ids"] = query_ids(source, at, post_ids, update_ids, "post_ids")
+    return ids
+
+
 def check_threshold(threshold: Any, min_size: Any) -> None:
     """Reject thresholds and sizes that are not non-negative numbers."""
     if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 1:

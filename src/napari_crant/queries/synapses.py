@@ -11,8 +11,8 @@ from napari_crant.queries.common import (
     check_threshold,
     filter_synapses,
     open_query,
+    pre_post_ids,
     provenance,
-    query_ids,
 )
 
 POSITION_PREFIXES = ("pre_pt_position", "post_pt_position", "ctr_pt_position")
@@ -97,11 +97,7 @@ def get_synapses(
         raise ValueError("get_synapses needs pre_ids, post_ids or both")
     check_threshold(threshold, min_size)
     source, at = open_query(dataset, materialization)
-    ids = {}
-    if pre_ids is not None:
-        ids["pre_ids"] = query_ids(source, at, pre_ids, update_ids, "pre_ids")
-    if post_ids is not None:
-        ids["post_ids"] = query_ids(source, at, post_ids, update_ids, "post_ids")
+    ids = pre_post_ids(source, at, pre_ids, post_ids, update_ids)
     syn = source.synapses(
         ids["pre_ids"].roots if "pre_ids" in ids else None,
         ids["post_ids"].roots if "post_ids" in ids else None,
