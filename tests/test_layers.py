@@ -192,3 +192,23 @@ def test_empty_scene_layers():
 def test_pick_demo_neuron_on_tiny(tiny_path):
     root = L.pick_demo_neuron(tiny_path)
     assert root in (int(tiny.A2), int(tiny.B2))
+
+
+def test_current_annotations_are_cached_then_expire(tiny_path, monkeypatch):
+    from napari_crant import layers
+    from napari_crant.materialization import resolve_materialization
+    from napari_crant.sources.snapshot import SnapshotSource
+
+    src = SnapshotSource(tiny_path)
+    at = resolve_materialization(src, "latest")
+    calls = []
+    original = src.annotations
+    monkeypatch.setattr(src, "annotations", lambda: (calls.append(1), original())[1])
+    layers._ANNOTATION_CACHE.clear()
+    first = layers.current_annotations(src, at)
+    again = layers.current_annotations(src, at)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(first, again)
+    monkeypatch.setattr(layers, "ANNOTATION_CACHE_S", -1.0)  # everything is stale
+    layers.current_annotations(src, at)
+    assert len(calls) == 2

@@ -205,8 +205,10 @@ def _status_text(value: Any) -> Any:
     return value
 
 
-_ANNOTATION_CACHE: dict[tuple[str, int], pd.DataFrame] = {}
+_ANNOTATION_CACHE: dict[tuple[str, int], tuple[float, pd.DataFrame]] = {}
 _ANNOTATION_CACHE_SIZE = 4
+#: Seconds a cached answer is used: annotation tables (e.g. on CAVE) change over time.
+ANNOTATION_CACHE_S = 300.0
 
 
 def current_annotations(source: Any, at: Any) -> pd.DataFrame:
@@ -214,7 +216,8 @@ def current_annotations(source: Any, at: Any) -> pd.DataFrame:
 
     Annotations record the root ID at annotation time, which later edits make outdated;
     their ``supervoxel_id`` does not change, so it is mapped to its root at ``at``. Results
-    are cached per (dataset, timestamp): a version's answer never changes.
+    are cached per (dataset, timestamp) for :data:`ANNOTATION_CACHE_S` seconds (annotations
+    themselves can change).
 
     Returns
     -------
@@ -222,14 +225,18 @@ def current_annotations(source: Any, at: Any) -> pd.DataFrame:
         ``root_id`` (uint64, current at ``at``) and the :data:`ANNOTATION_COLUMNS` the dataset
         has, as text; one row per root (the first annotation wins).
     """
+    import time
+
     key = (source.cache_key, at.timestamp_us)
-    hit = _ANNOTATION_CACHE.get(key)
-    if hit is None:
-        hit = _current_annotations(source, at)
+    now = time.monotonic()
+    cached = _ANNOTATION_CACHE.get(key)
+    if cached is None or now - cached[0] > ANNOTATION_CACHE_S:
+        _ANNOTATION_CACHE.pop(key, None)
         if len(_ANNOTATION_CACHE) >= _ANNOTATION_CACHE_SIZE:
             _ANNOTATION_CACHE.pop(next(iter(_ANNOTATION_CACHE)))
-        _ANNOTATION_CACHE[key] = hit
-    return hit.copy()
+        cached = (now, _current_annotations(source, at))
+        _ANNOTATION_CACHE[key] = cached
+    return cached[1].copy()
 
 
 def _current_annotations(source: Any, at: Any) -> pd.DataFrame:

@@ -30,7 +30,7 @@ def test_info_and_versions(client, tiny_server):
     assert client.materialize.get_versions() == [2, 3]
     assert client.materialize.get_versions(expired=True) == [1, 2, 3]
     assert client.materialize.get_timestamp(3) == utc("2025-06-01")
-    assert client.materialize.get_tables() == ["synapses_v2", "nuclei_v1"]
+    assert client.materialize.get_tables() == ["synapses_v2", "nuclei_v1", "cell_annotations_v1"]
     nuc = client.materialize.query_table("nuclei_v1", split_positions=True, materialization_version=3)
     assert list(nuc["pt_root_id"]) == [int(A2), int(B2)]
     md = client.materialize.get_table_metadata("synapses_v2")

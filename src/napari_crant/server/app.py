@@ -4,6 +4,10 @@ It answers what an unmodified ``caveclient.CAVEclient`` asks (info service,
 materialization v2/v3, chunkedgraph v1, L2 cache v1, skeleton-service version endpoints),
 closely enough for the calls napari-crant makes and for the common read-only calls of users.
 
+Served materialization tables: the synapses, the nuclei and the snapshot's annotations as
+``cell_annotations_v1`` (see :mod:`napari_crant.server.backend`; read it with
+``CaveSource(..., annotation_source="cave:cell_annotations_v1")``).
+
 Build one with :func:`create_app`; run it with :mod:`napari_crant.server.runner` or
 ``napari-crant serve``.
 """
@@ -197,7 +201,7 @@ def create_app(
         def table_count(ds: str, version: int, t: str):
             _check_ds(ds)
             backend.table_metadata(t, ds, version)
-            return len(source._synapses) if t == table else len(source.nuclei())
+            return backend.table_count(t)
 
         @app.post(prefix + "/version/{version}/table/{t}/query")
         async def query(ds: str, version: int, t: str, request: Request):

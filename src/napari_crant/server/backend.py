@@ -5,6 +5,16 @@ primitives the CAVE services expose (materialization tables, chunkedgraph lookup
 attributes). It knows nothing about HTTP: :mod:`napari_crant.server.app` does the wire format.
 
 Synapse positions are served in voxels of the table's voxel resolution, as CAVE stores them.
+
+The snapshot's annotation table is served as the materialization table
+:data:`ANNOTATION_TABLE` (``cell_annotations_v1``): ``id, created, superceded_id, valid,
+pt_supervoxel_id, pt_root_id`` (the supervoxel's root as of the queried moment, not the
+possibly outdated recorded ``root_id``), ``pt_position_x/y/z`` (float voxels at the snapshot's
+resolution, from the annotation's ``x, y, z`` nm; absent when the snapshot has no positions) and
+the CRANTb annotation fields in the snapshot's column order. List-valued fields
+(:data:`~napari_crant.snapshot.format.LIST_ANNOTATION_FIELDS`) are encoded by
+:func:`~napari_crant.sources.cave.encode_list_field` (comma-joined; JSON if an element holds a
+comma) and decoded by :func:`~napari_crant.sources.cave.decode_list_field`.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ import pandas as pd
 
 from napari_crant.ids import in_sorted
 from napari_crant.materialization import Materialization
+from napari_crant.snapshot.format import LIST_ANNOTATION_FIELDS
+from napari_crant.sources.cave import encode_list_field
 from napari_crant.sources.snapshot import SnapshotSource
 
 #: Columns of the served synapse table, in CAVE's order (positions split per axis).
@@ -32,6 +44,12 @@ _ID_COLUMNS = ("id", "pre_pt_supervoxel_id", "pre_pt_root_id", "post_pt_supervox
 #: Columns of the served nucleus table (positions in nm: the table's resolution is 1 x 1 x 1 nm).
 NUCLEUS_TABLE_COLUMNS = ("id", "created", "superceded_id", "valid", "volume", "pt_supervoxel_id",
                          "pt_root_id", "pt_position_x", "pt_position_y", "pt_position_z")
+
+
+#: Name under which the snapshot's annotations are served.
+ANNOTATION_TABLE = "cell_annotations_v1"
+#: CAVE bookkeeping columns that lead the served annotation table.
+ANNOTATION_TABLE_LEAD = ("id", "created", "superceded_id", "valid", "pt_supervoxel_id", "pt_root_id")
 
 
 class BackendError(ValueError):
@@ -72,6 +90,7 @@ class SnapshotBackend:
         self.synapse_table = synapse_table or source.info.get("synapse_table") or "synapses_v2"
         self.pcg_table = source.info.get("pcg_table") or "kronauer_ant_x1"
         self.nucleus_table = source.info.get("nucleus_table") or "nuclei_v1"
+        self.annotation_table = ANNOTATION_TABLE
         roots = source.roots_table()
         self._root_created = pd.Series(
             pd.to_datetime(roots["created"], utc=True).to_numpy(), index=roots["root_id"].to_numpy(np.uint64)
@@ -114,7 +133,7 @@ class SnapshotBackend:
     @property
     def tables(self) -> list[str]:
         """Names of the served tables."""
-        return [self.synapse_table, self.nucleus_table]
+        return [self.synapse_table, self.nucleus_table, self.annotation_table]
 
     def table_resolution(self, table: str) -> list[float]:
         """nm per unit of the table's positions."""
@@ -123,11 +142,21 @@ class SnapshotBackend:
             return [1.0, 1.0, 1.0]
         return [float(x) for x in self.source.voxel_resolution]
 
+    def table_count(self, table: str) -> int:
+        """Rows of a served table."""
+        self._check_table(table)
+        if table == self.synapse_table:
+            return len(self.source._synapses)
+        if table == self.nucleus_table:
+            return len(self.source.nuclei())
+        return len(self.source.annotations())
+
     def table_metadata(self, table: str, datastack: str, version: int | None) -> dict[str, Any]:
         """The table metadata caveclient asks for before a query."""
         res = self.table_resolution(table)
         ts = self.version_timestamp(version) if version is not None else pd.Timestamp.now(tz="UTC")
-        schema = "synapse" if table == self.synapse_table else "nucleus_detection"
+        schema = {self.synapse_table: "synapse", self.nucleus_table: "nucleus_detection"}.get(
+            table, "napari_crant_cell_annotation")
         return {
             "id": 1 + self.tables.index(table), "table_name": table, "schema": schema, "schema_type": schema,
             "reference_table": None, "description": f"{schema} table served from snapshot {self.source.name}",
@@ -180,6 +209,9 @@ class SnapshotBackend:
                 raise BackendError(f"unsupported filter {key!r}")
         if table == self.nucleus_table:
             df, prefixes = self._nucleus_frame(at), ("pt_position",)
+        elif table == self.annotation_table:
+            df = self._annotation_frame(at)
+            prefixes = ("pt_position",) if "pt_position_x" in df.columns else ()
         else:
             df, prefixes = self._frame(self._candidate_rows(filters, at), at), _POSITION_PREFIXES
         df = _apply_filters(df, filters)
@@ -263,6 +295,37 @@ class SnapshotBackend:
             **{f"pt_position_{a}": nuc[a].to_numpy(float) for a in "xyz"},
         }
         return pd.DataFrame(data, columns=list(NUCLEUS_TABLE_COLUMNS))
+
+    def _annotation_frame(self, at: pd.Timestamp) -> pd.DataFrame:
+        """The annotation table as CAVE rows, roots as of ``at`` (from each row's supervoxel)."""
+        ann = self.source.annotations().reset_index(drop=True)
+        n = len(ann)
+        svs = (ann["supervoxel_id"].fillna(0).to_numpy().astype(np.uint64) if "supervoxel_id" in ann
+               else np.zeros(n, np.uint64))
+        created = self._root_created.min() if len(self._root_created) else pd.Timestamp(0, tz="UTC")
+        data: dict[str, Any] = {
+            "id": np.arange(1, n + 1, dtype=np.int64),
+            "created": np.full(n, pd.Timestamp(created).tz_convert(None).to_datetime64(), "datetime64[us]"),
+            "superceded_id": pd.array([None] * n, dtype="Int64"),
+            "valid": np.ones(n, dtype=bool),
+            "pt_supervoxel_id": svs.astype(np.int64),
+            "pt_root_id": self.source.roots_of_supervoxels(svs, _at(at)).astype(np.int64),
+        }
+        if all(a in ann.columns for a in "xyz"):
+            res = np.asarray(self.source.voxel_resolution, dtype=float)
+            for i, a in enumerate("xyz"):
+                data[f"pt_position_{a}"] = ann[a].to_numpy(float) / res[i]
+        for col in ann.columns:
+            if col in ("root_id", "supervoxel_id", "x", "y", "z"):
+                continue
+            values = ann[col]
+            if col in LIST_ANNOTATION_FIELDS:
+                data[col] = pd.array([encode_list_field(v) for v in values], dtype=object)
+            elif values.dtype == np.uint64:
+                data[col] = values.to_numpy().astype(np.int64)
+            else:
+                data[col] = values.to_numpy()
+        return pd.DataFrame(data)
 
     # -- chunkedgraph -----------------------------------------------------------------------
     def _l2_of_nodes(self, ids: np.ndarray) -> np.ndarray:

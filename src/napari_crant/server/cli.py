@@ -59,6 +59,8 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(source, datastack=args.datastack, token=token, row_cap=args.row_cap)
     url = f"http://{args.host}:{port}"
     print(f"serving {source.name} ({source.path}) as datastack {args.datastack!r} at {url}")
+    print(f"  tables: {', '.join(app.state.backend.tables)} (annotations: "
+          f"annotation_source='cave:{app.state.backend.annotation_table}')")
     print("  from caveclient import CAVEclient")
     print(f"  client = CAVEclient({args.datastack!r}, server_address={url!r}, "
           f"auth_token={'<your token>' if token else repr('anything')}, write_server_cache=False)")

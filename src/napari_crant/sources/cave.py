@@ -15,6 +15,9 @@ the rows of one query (about 200,000 on production) and signals it only by retur
 that many rows, so the source tracks what it knows about the server's cap and splits the ID
 batch, or pages with ``offset``, until every row is in (see :meth:`CaveSource._query_all`).
 
+Annotations can come from a local file or snapshot, or from a CAVE table
+(``annotation_source="cave:<table_name>"``, see :class:`CaveDatasetConfig`).
+
 Tokens are handled only by caveclient (``~/.cloudvolume/secrets``) or passed explicitly as
 ``auth_token``; they are never logged, printed or put into exception messages.
 
@@ -93,7 +96,14 @@ class CaveDatasetConfig:
         Materialization table holding the synapses.
     annotation_source
         Where :meth:`CaveSource.annotations` reads from: ``None`` (no annotations), a Parquet or
-        CSV file, or a snapshot directory (its ``annotations.parquet``).
+        CSV file, a snapshot directory (its ``annotations.parquet``), or ``"cave:<table_name>"``:
+        a materialization table of this datastack, read whole (paged, never truncated) at the
+        latest valid version and re-read after :data:`ANNOTATION_CACHE_S` seconds. Its
+        ``pt_root_id`` becomes ``root_id`` (the root at that version, so it can differ from a
+        root ID recorded elsewhere), ``pt_supervoxel_id`` becomes ``supervoxel_id``,
+        ``pt_position`` becomes ``x, y, z`` in nm, and the other columns (the CRANTb fields)
+        are kept; list-valued fields (``status``, ``alternative_names``) stored as comma-joined
+        (or JSON) strings become lists.
     nucleus_table
         Optional materialization table of nuclei (``pt_supervoxel_id``, ``pt_position``).
     row_cap
@@ -277,6 +287,11 @@ def _token_help(server: str) -> str:
     )
 
 
+#: Seconds an annotation table read from CAVE (``annotation_source="cave:..."``) is reused.
+ANNOTATION_CACHE_S = 300.0
+#: Prefix of ``annotation_source`` naming a CAVE materialization table.
+CAVE_TABLE_PREFIX = "cave:"
+
 #: Seconds after which what was learnt about a server's row cap is forgotten and re-learnt.
 CAP_MEMORY_S = 900.0
 
@@ -322,6 +337,7 @@ class CaveSource(DataSource):
         self._versions_cache: tuple[float, pd.DataFrame] | None = None
         self._resolution: np.ndarray | None = None
         self._annotations_df: pd.DataFrame | None = None
+        self._annotations_at = 0.0
         if _beta_filter not in logging.getLogger().filters:
             logging.getLogger().addFilter(_beta_filter)
 
@@ -475,7 +491,10 @@ class CaveSource(DataSource):
     # -- DataSource basics ------------------------------------------------------------------------
     @property
     def cache_key(self) -> str:
-        return f"cave:{self.config.server_address}:{self.config.datastack}:{self.config.synapse_table}"
+        key = f"cave:{self.config.server_address}:{self.config.datastack}:{self.config.synapse_table}"
+        # answers that use annotations (update_ids, layers) depend on where they come from
+        ann = self.config.annotation_source
+        return f"{key}:annotations={ann}" if ann else key
 
     @property
     def voxel_resolution(self) -> np.ndarray:
@@ -807,10 +826,74 @@ class CaveSource(DataSource):
 
     # -- annotations and nuclei ---------------------------------------------------------------------
     def annotations(self) -> pd.DataFrame:
+        """The annotation table (see ``annotation_source`` in :class:`CaveDatasetConfig`).
+
+        From a CAVE table (``"cave:<table>"``): read at the latest valid version and cached for
+        :data:`ANNOTATION_CACHE_S` seconds; ``root_id`` is the root at that version.
+        """
+        source = self.config.annotation_source
+        table = _cave_table_name(source)
         with self._lock:
-            if self._annotations_df is None:
-                self._annotations_df = _read_annotations(self.config.annotation_source)
-            return self._annotations_df.copy()
+            fresh = table is None or time.monotonic() - self._annotations_at < ANNOTATION_CACHE_S
+            if self._annotations_df is not None and fresh:
+                return self._annotations_df.copy()
+        df = self._annotation_table(table) if table is not None else _read_annotations(source)
+        with self._lock:
+            self._annotations_df, self._annotations_at = df, time.monotonic()
+            return df.copy()
+
+    def clear_annotation_cache(self) -> None:
+        """Forget the cached annotation table (the next :meth:`annotations` re-reads it)."""
+        with self._lock:
+            self._annotations_df, self._annotations_at = None, 0.0
+
+    def _annotation_table(self, table: str) -> pd.DataFrame:
+        """Read annotation table ``table`` whole at the latest valid version and map its columns."""
+        where = f"{self.name} ({self.config.server_address}, datastack {self.config.datastack})"
+        versions = self.versions()
+        valid = versions[versions["valid"]]
+        if valid.empty:
+            raise CaveError(f"{where}: no valid materialization version to read annotation table {table!r}")
+        version = int(valid["version"].max())
+        mat = self._mat
+        tables = self._run("listing tables", lambda: mat.get_tables(version=version))
+        if isinstance(tables, list) and table not in tables:
+            shown = ", ".join(str(t) for t in tables[:20]) + (" ..." if len(tables) > 20 else "")
+            raise CaveError(
+                f"{where}: annotation table {table!r} not found at version {version} (tables: {shown})")
+        what = f"querying annotation table {table!r}"
+
+        def page(offset: int, limit: int) -> pd.DataFrame:
+            df = self._run(what, lambda: mat.query_table(
+                table, materialization_version=version, split_positions=True, metadata=False,
+                merge_reference=False, limit=limit, offset=offset or None, desired_resolution=[1, 1, 1],
+                log_warning=False))
+            if not isinstance(df, pd.DataFrame):
+                raise CaveServerError(f"{where}: query of annotation table {table!r} did not return a table")
+            return df
+
+        pages, offset = [], 0
+        while True:  # page by offset until an answer is surely the table's end (never truncated)
+            limit = self._limit()
+            df = page(offset, limit)
+            if len(df):
+                if not pages:  # refuse a table of the wrong shape before reading all of it
+                    _check_annotation_columns(df, table, where)
+                pages.append(df)
+            offset += len(df)
+            done = self._complete(len(df), limit)
+            if done is None:
+                # as many rows as any complete answer so far: may be capped; one more row decides
+                more = len(page(offset, 1)) > 0
+                with self._cap.lock:
+                    if more:
+                        self._cap.exact = len(df)
+                    else:
+                        self._cap.at_least = max(self._cap.at_least, len(df))
+                done = not more
+            if done:
+                break
+        return _annotation_frame(pages, table, where)
 
     def nuclei(self) -> pd.DataFrame:
         table = self.config.nucleus_table
@@ -855,6 +938,99 @@ def _to_uint64(s: pd.Series, name: str) -> np.ndarray:
     if v.dtype.kind == "O":
         v = np.array([int(x) for x in v], dtype=np.uint64)
     return v.astype(np.uint64)
+
+
+def encode_list_field(value: Any) -> str | None:
+    """A list-valued annotation as one string: ``None`` stays ``None``, ``[]`` is ``""``.
+
+    Elements are comma-joined; if any element contains a comma the list is JSON-encoded instead.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, str):
+        value = [value]
+    items = [str(v) for v in value]
+    if any("," in v for v in items) or (items and items[0].startswith("[")):
+        return json.dumps(items)
+    return ",".join(items)
+
+
+def decode_list_field(value: Any) -> list[str] | None:
+    """Inverse of :func:`encode_list_field` (lists pass through)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) for v in value]
+    text = str(value)
+    if text.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, list):
+            return [str(v) for v in data]
+    return text.split(",") if text else []
+
+
+#: CAVE bookkeeping columns dropped from an annotation table (``pt_*`` are mapped, not dropped).
+_CAVE_BOOKKEEPING = ("id", "created", "superceded_id", "valid", "deleted", "target_id")
+
+
+def _cave_table_name(source: str | None) -> str | None:
+    """The table of a ``"cave:<table>"`` annotation source, else ``None``."""
+    if source is None or not str(source).startswith(CAVE_TABLE_PREFIX):
+        return None
+    table = str(source)[len(CAVE_TABLE_PREFIX):].strip()
+    if not table:
+        raise CaveError(f"annotation source {source!r} names no table (use 'cave:<table_name>')")
+    return table
+
+
+def _check_annotation_columns(df: pd.DataFrame, table: str, where: str) -> None:
+    missing = [c for c in ("pt_root_id", "pt_supervoxel_id") if c not in df.columns]
+    if missing:
+        raise CaveError(
+            f"{where}: annotation table {table!r} lacks column(s) {missing} "
+            f"(has: {', '.join(map(str, df.columns))}); it needs a bound spatial point 'pt' "
+            "(pt_root_id, pt_supervoxel_id)")
+
+
+def _annotation_frame(pages: list[pd.DataFrame], table: str, where: str) -> pd.DataFrame:
+    """CAVE rows of an annotation table as napari-crant's annotation DataFrame."""
+    from napari_crant.snapshot.format import LIST_ANNOTATION_FIELDS
+
+    raw = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame()
+    if not len(raw):
+        return pd.DataFrame({"root_id": np.array([], np.uint64), "supervoxel_id": np.array([], np.uint64)})
+    _check_annotation_columns(raw, table, where)
+    if "id" in raw.columns:
+        if raw["id"].duplicated().any():
+            raise CaveServerError(
+                f"{where}: paging through annotation table {table!r} returned overlapping pages")
+        raw = raw.sort_values("id", kind="stable").reset_index(drop=True)
+    if "valid" in raw.columns:
+        raw = raw[raw["valid"].fillna(True).astype(bool)].reset_index(drop=True)
+    try:
+        out: dict[str, Any] = {"root_id": _to_uint64(raw["pt_root_id"], "pt_root_id"),
+                               "supervoxel_id": _to_uint64(raw["pt_supervoxel_id"], "pt_supervoxel_id")}
+    except (CaveServerError, ValueError, TypeError) as e:
+        raise CaveError(f"{where}: annotation table {table!r}: bad ID column ({e})") from None
+    skip = {*_CAVE_BOOKKEEPING, "root_id", "supervoxel_id", "x", "y", "z"}
+    for col in raw.columns:
+        if col in skip or str(col).startswith("pt_"):
+            continue
+        values = raw[col]
+        if col in LIST_ANNOTATION_FIELDS:
+            out[col] = pd.Series([decode_list_field(v) for v in values], dtype=object).to_numpy()
+        elif col == "nucleus_id" and values.notna().all() and values.dtype.kind in "iu":
+            out[col] = values.to_numpy().astype(np.uint64)
+        else:
+            out[col] = values.to_numpy()
+    if all(f"pt_position_{a}" in raw.columns for a in "xyz"):
+        for a in "xyz":
+            # positions arrive in nm (desired_resolution 1 nm); round off float noise of the scaling
+            out[a] = np.round(raw[f"pt_position_{a}"].to_numpy(np.float64), 6)
+    return pd.DataFrame(out)
 
 
 def _read_annotations(source: str | None) -> pd.DataFrame:
