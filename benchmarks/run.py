@@ -365,7 +365,9 @@ def run_child(method, case, path, inputs_file, repeats, extra="") -> dict | None
 def dataset_for(neurons: int, seed: int, synapses_per_neuron: float) -> Path:
     from napari_crant.demo import make_demo
 
-    path = DATA / f"demo-n{neurons}-s{seed}-spn{synapses_per_neuron:g}"
+    from napari_crant.snapshot.format import FORMAT_VERSION
+
+    path = DATA / f"demo-f{FORMAT_VERSION}-n{neurons}-s{seed}-spn{synapses_per_neuron:g}"
     if not (path / "manifest.json").exists():
         print(f"building {path} ...", flush=True)
         t = time.perf_counter()

@@ -1,7 +1,7 @@
 """Names and versions of the snapshot format (see ``docs/snapshot-format.md``)."""
 
 FORMAT_NAME = "napari-crant-snapshot"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 #: Files memory-mapped on open (Arrow IPC, uncompressed, one record batch each).
@@ -11,12 +11,12 @@ ROOT_L2 = "root_l2.arrow"
 L2_ROOTS = "l2_roots.arrow"
 L2 = "l2.arrow"
 SUPERVOXELS = "supervoxels.arrow"
+L2_EDGES = "l2_edges.arrow"
 
 #: Small tables, read whole on first use (Parquet).
 VERSIONS = "versions.parquet"
 ROOTS = "roots.parquet"
 LINEAGE = "lineage.parquet"
-L2_EDGES = "l2_edges.parquet"
 ANNOTATIONS = "annotations.parquet"
 NUCLEI = "nuclei.parquet"
 NEUROPILS = "neuropils.parquet"

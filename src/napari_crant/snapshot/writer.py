@@ -153,7 +153,7 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
                                      "child_root_id"], kind="stable")
     _write_parquet(lineage.reset_index(drop=True), d / fmt.LINEAGE)
     edges = t.l2_edges.sort_values(["l2_a", "l2_b"], kind="stable").reset_index(drop=True)
-    _write_parquet(edges[["l2_a", "l2_b"]], d / fmt.L2_EDGES)
+    _write_arrow(edges[["l2_a", "l2_b"]], d / fmt.L2_EDGES)
     _write_parquet(t.annotations.reset_index(drop=True), d / fmt.ANNOTATIONS)
     _write_parquet(t.nuclei.reset_index(drop=True), d / fmt.NUCLEI)
     _write_parquet(t.neuropils.reset_index(drop=True), d / fmt.NEUROPILS)

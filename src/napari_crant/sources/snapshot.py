@@ -166,9 +166,8 @@ class SnapshotSource(DataSource):
         return v[["version", "timestamp", "valid"]].reset_index(drop=True)
 
     @cached_property
-    def _l2_edges(self) -> tuple[np.ndarray, np.ndarray]:
-        e = pq.read_table(self.path / fmt.L2_EDGES)
-        return e.column("l2_a").to_numpy(), e.column("l2_b").to_numpy()
+    def _l2_edges(self) -> _MappedTable:
+        return self._mapped(fmt.L2_EDGES)
 
     @cached_property
     def _annotations(self) -> pd.DataFrame:
@@ -286,13 +285,13 @@ class SnapshotSource(DataSource):
 
     def l2_graph(self, root_id: int) -> np.ndarray:
         l2 = self.l2_ids(root_id)
-        a, b = self._l2_edges
+        a, b = self._l2_edges["l2_a"], self._l2_edges["l2_b"]
         # Edges are sorted by l2_a: take those starting in the root, keep those ending in it.
         lo = np.searchsorted(a, l2, "left")
         hi = np.searchsorted(a, l2, "right")
         rows = expand_ranges(lo, hi)
         ea, eb = a[rows], b[rows]
-        inside = np.isin(eb, l2)
+        inside = in_sorted(eb, l2)  # root_l2 rows are sorted by (root, l2)
         return np.stack([ea[inside], eb[inside]], axis=1).astype(np.uint64)
 
     def l2_attributes(self, l2_ids: np.ndarray) -> pd.DataFrame:
@@ -396,12 +395,12 @@ class SnapshotSource(DataSource):
                 for attr, fname in (
                     ("_synapses", fmt.SYNAPSES), ("_post_index", fmt.SYNAPSES_POST_INDEX),
                     ("_root_l2", fmt.ROOT_L2), ("_l2_roots", fmt.L2_ROOTS), ("_l2", fmt.L2),
-                    ("_supervoxels", fmt.SUPERVOXELS),
+                    ("_supervoxels", fmt.SUPERVOXELS), ("_l2_edges", fmt.L2_EDGES),
                 ):
                     view = Path(fname).stem
                     con.register(view, getattr(self, attr).arrow)
-                for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.L2_EDGES,
-                              fmt.ANNOTATIONS, fmt.NUCLEI, fmt.NEUROPILS):
+                for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,
+                              fmt.NEUROPILS):
                     path = str(self.path / fname).replace("'", "''")
                     con.execute(
                         f"CREATE VIEW {Path(fname).stem} AS SELECT * FROM read_parquet('{path}')"
