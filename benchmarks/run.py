@@ -364,7 +364,6 @@ def run_child(method, case, path, inputs_file, repeats, extra="") -> dict | None
 # -- driver ----------------------------------------------------------------------------------
 def dataset_for(neurons: int, seed: int, synapses_per_neuron: float) -> Path:
     from napari_crant.demo import make_demo
-
     from napari_crant.snapshot.format import FORMAT_VERSION
 
     path = DATA / f"demo-f{FORMAT_VERSION}-n{neurons}-s{seed}-spn{synapses_per_neuron:g}"
