@@ -326,7 +326,8 @@ def partner_table(conn: pd.DataFrame, roots: Sequence[int] | np.ndarray,
     out["partner_id"] = out["partner_id"].astype(np.uint64)
     if annotations is not None:
         out = join_annotations(out, "partner_id", annotations)
-    first = ["direction", "partner_id", "weight", "percent"]
+    # what proofreaders scan first, so it is visible without scrolling in a narrow dock
+    first = ["direction", "partner_id", *(["cell_type"] if "cell_type" in out else []), "weight", "percent"]
     return out[first + [c for c in out.columns if c not in first and c != "neuron_id"] + ["neuron_id"]]
 
 
