@@ -114,10 +114,8 @@ def provenance(
     return out
 
 
-def pair_counts(syn: pd.DataFrame) -> pd.DataFrame:
-    """``pre, post, weight`` from synapse rows; heaviest first, ties by (pre, post)."""
-    pre = syn["pre_pt_root_id"].to_numpy(np.uint64)
-    post = syn["post_pt_root_id"].to_numpy(np.uint64)
+def pair_counts(pre: np.ndarray, post: np.ndarray) -> pd.DataFrame:
+    """``pre, post, weight`` from aligned pre and post root arrays; heaviest first, ties by (pre, post)."""
     if len(pre):
         order = np.lexsort((post, pre))
         pre, post = pre[order], post[order]
@@ -128,5 +126,5 @@ def pair_counts(syn: pd.DataFrame) -> pd.DataFrame:
         by_weight = np.argsort(-weight, kind="stable")
         pre, post, weight = pre[by_weight], post[by_weight], weight[by_weight]
     else:
-        weight = np.array([], np.int64)
+        pre, post, weight = pre.astype(np.uint64), post.astype(np.uint64), np.array([], np.int64)
     return pd.DataFrame({"pre": pre, "post": post, "weight": weight})

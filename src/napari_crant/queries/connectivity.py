@@ -10,7 +10,6 @@ import pandas as pd
 from napari_crant.ids import unique_first
 from napari_crant.queries.common import (
     check_threshold,
-    filter_synapses,
     open_query,
     pair_counts,
     provenance,
@@ -19,20 +18,35 @@ from napari_crant.queries.common import (
 from napari_crant.sources.base import DataSource
 
 
-def _partner_synapses(
-    source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool
+def _partner_pairs(
+    source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
+    min_size: float | None, clean: bool,
 ) -> pd.DataFrame:
-    """Synapses onto (upstream) and/or from (downstream) ``roots``, de-duplicated by id."""
+    """``pre, post, weight`` of the union of both directions, filtered (arrays, no row frames).
+
+    Same steps as :func:`~napari_crant.queries.common.filter_synapses` followed by
+    :func:`~napari_crant.queries.common.pair_counts`, on numpy arrays: this is the hot
+    path of a single-neuron query.
+    """
     parts = []
     if upstream:
         parts.append(source.synapses(None, roots, at, positions=False))
     if downstream:
         parts.append(source.synapses(roots, None, at, positions=False))
-    if len(parts) == 1:
-        return parts[0]
-    syn = pd.concat(parts, ignore_index=True)
-    first = unique_first(syn["id"].to_numpy(np.uint64))  # sorted by id
-    return syn.take(first).reset_index(drop=True)
+
+    def col(name: str, dtype: Any) -> np.ndarray:
+        return np.concatenate([p[name].to_numpy(dtype) for p in parts])
+
+    pre, post = col("pre_pt_root_id", np.uint64), col("post_pt_root_id", np.uint64)
+    keep = np.ones(len(pre), dtype=bool)
+    if len(parts) > 1:
+        keep[:] = False
+        keep[unique_first(col("id", np.uint64))] = True  # a synapse seen from both sides once
+    if min_size is not None:
+        keep &= col("size", np.int64) >= min_size
+    if clean:
+        keep &= (pre != post) & (pre != 0) & (post != 0)
+    return pair_counts(pre[keep], post[keep])
 
 
 def get_connectivity(
@@ -83,9 +97,7 @@ def get_connectivity(
     check_threshold(threshold, min_size)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
-    syn = _partner_synapses(source, at, q.roots, upstream, downstream)
-    syn = filter_synapses(syn, 1, min_size, clean)
-    cn = pair_counts(syn)
+    cn = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
     cn = cn[cn["weight"].to_numpy() >= threshold].reset_index(drop=True)
     cn.attrs = provenance(
         source, at, {"neuron_ids": q}, upstream=upstream, downstream=downstream,
@@ -134,9 +146,7 @@ def get_synapse_counts(
     check_threshold(threshold, min_size)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
-    syn = _partner_synapses(source, at, q.roots, True, True)
-    syn = filter_synapses(syn, 1, min_size, clean)
-    cn = pair_counts(syn)
+    cn = _partner_pairs(source, at, q.roots, True, True, min_size, clean)
     cn = cn[cn["weight"].to_numpy() >= threshold]
     out_syn = cn.groupby("pre")["weight"].sum()
     in_syn = cn.groupby("post")["weight"].sum()
