@@ -480,7 +480,8 @@ def report(results: dict) -> str:
         "",
         "Made by `python benchmarks/run.py` (see `benchmarks/README.md`). Each case ran in its own "
         f"process: one warm-up, then {results['repeats']} timed runs; the table gives the median. "
-        "Ratios are baseline median / napari-crant median from the same run. Peak memory is the "
+        "Ratios are baseline median / napari-crant median from the same run (below 1×, the "
+        "baseline was faster). Peak memory is the "
         "process's peak RSS (imports included; memory-mapped snapshot pages count once touched, "
         "though they are reclaimable page cache); *heap* is the largest anonymous RSS (`RssAnon`, "
         "allocations only) sampled after each timed run.",
@@ -509,7 +510,7 @@ def report(results: dict) -> str:
             row = [desc, f"{r['synapses']:,}", _ms(r["median_s"]), f"{r['peak_rss_mb']:,.0f}", heap]
             for base in ("pandas", "pyarrow", "cave"):
                 b = by.get((n, case, base))
-                row += ([_ms(b["median_s"]), f"{b['median_s'] / r['median_s']:,.0f}×"] if b else ["", ""])
+                row += ([_ms(b["median_s"]), _ratio(b["median_s"] / r["median_s"])] if b else ["", ""])
             lines.append("| " + " | ".join(row) + " |")
     pandas_runs = [r for r in runs if r["method"] == "pandas"]
     if pandas_runs:
@@ -566,6 +567,11 @@ def targets(results, by, sizes) -> list[str]:
         check("opening: memory well below the synapse table", grown < 0.1 * mb,
               f"+{grown:,.0f} MB over imports vs {mb:,.0f} MB of synapse files")
     return out
+
+
+def _ratio(x: float) -> str:
+    """Baseline / napari-crant; below 1 the baseline was faster."""
+    return f"{x:,.0f}×" if x >= 10 else f"{x:.1f}×"
 
 
 def _ms(s: float) -> str:
