@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
 from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
-from napari_crant._qt.utils import is_alive
+from napari_crant._qt.utils import fill_neuron_combo, is_alive
 from napari_crant.layers import export_table
 
 ALL = "all loaded neurons"
@@ -94,17 +94,7 @@ class PartnerWidget(QWidget):
     def _on_scene_changed(self) -> None:
         if not is_alive(self):
             return
-        scene = self.session.scene
-        current = self.neuron.currentData()
-        self.neuron.blockSignals(True)
-        self.neuron.clear()
-        self.neuron.addItem(ALL, None)
-        for root in scene.neurons:
-            self.neuron.addItem(f"{scene.label_of(root)} ({root})" if scene.label_of(root) != str(root)
-                                else str(root), str(root))
-        idx = self.neuron.findData(current) if current is not None else 0
-        self.neuron.setCurrentIndex(max(idx, 0))
-        self.neuron.blockSignals(False)
+        fill_neuron_combo(self.neuron, self.session.scene, first=(ALL, None))
         self.refresh()
 
     def frame(self) -> pd.DataFrame:

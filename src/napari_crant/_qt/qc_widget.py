@@ -44,7 +44,7 @@ from qtpy.QtWidgets import (
 from napari_crant._qt.qc_state import qc_state
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel
-from napari_crant._qt.utils import is_alive
+from napari_crant._qt.utils import fill_neuron_combo, is_alive
 from napari_crant.layers import AXES, METADATA_KEY, SCALE, UNITS, id_strings, skeleton_vectors
 from napari_crant.qc.verdicts import VERDICTS, VerdictError, VerdictStore, default_reviewer
 
@@ -591,17 +591,7 @@ class QCWidget(QWidget):
         if not is_alive(self):
             return
         scene = self.session.scene
-        current = self.neuron.currentData()
-        self.neuron.blockSignals(True)
-        self.neuron.clear()
-        for root in scene.neurons:
-            label = scene.label_of(root)
-            self.neuron.addItem(f"{label} ({root})" if label != str(root) else str(root), str(root))
-        idx = self.neuron.findData(current) if current is not None else -1
-        if idx < 0 and self.root is not None:
-            idx = self.neuron.findData(str(self.root))
-        self.neuron.setCurrentIndex(max(idx, 0) if self.neuron.count() else -1)
-        self.neuron.blockSignals(False)
+        fill_neuron_combo(self.neuron, scene, keep=None if self.root is None else str(self.root))
         if not scene.neurons:
             self._reset_review("Load a neuron, then build its review list.")
         self.refresh_rejected()
