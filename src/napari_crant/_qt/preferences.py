@@ -61,31 +61,27 @@ def apply_preferences(prefs: Any = None) -> list[str]:
 
 
 def _register_servers(raw: str, timeout: float) -> None:
-    from napari_crant.sources.cave import CaveDatasetConfig, register_cave_dataset
+    from napari_crant.sources.cave import CaveError, parse_cave_servers, register_cave_dataset
 
     try:
+        # the token check first: a token must not even reach other error messages
         data = json.loads(raw)
+        entries = (data.items() if isinstance(data, dict)
+                   else [(e.get("name"), e) for e in data if isinstance(e, dict)] if isinstance(data, list)
+                   else [])
+        for name, entry in entries:
+            if isinstance(entry, dict) and any("token" in k.lower() for k in entry):
+                raise PreferencesError(
+                    f"Preferences › CAVE server {name!r} holds a token: the settings file is plain text, "
+                    "so tokens are not accepted there; save it with caveclient (auth.save_token)"
+                )
+        servers = parse_cave_servers(raw, "Preferences › extra CAVE servers")
     except json.JSONDecodeError as e:
         raise PreferencesError(f"Preferences › extra CAVE servers is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise PreferencesError('Preferences › extra CAVE servers must be an object: {"name": {...}}')
-    fields = set(CaveDatasetConfig.__dataclass_fields__) - {"name"}
-    for name, entry in data.items():
-        if not isinstance(entry, dict):
-            raise PreferencesError(f"Preferences › CAVE server {name!r} must be an object")
-        if any("token" in k.lower() for k in entry):
-            raise PreferencesError(
-                f"Preferences › CAVE server {name!r} holds a token: the settings file is plain text, "
-                "so tokens are not accepted there; save it with caveclient (auth.save_token)"
-            )
-        missing = {"server_address", "datastack"} - set(entry)
-        if missing:
-            raise PreferencesError(f"Preferences › CAVE server {name!r} lacks {', '.join(sorted(missing))}")
-        unknown = set(entry) - fields
-        if unknown:
-            raise PreferencesError(
-                f"Preferences › CAVE server {name!r} has unknown field(s) {sorted(unknown)}")
-        register_cave_dataset(name, **{"timeout": timeout, **entry})
+    except CaveError as e:
+        raise PreferencesError(str(e)) from None
+    for entry in servers:
+        register_cave_dataset(entry.pop("name"), **{"timeout": timeout, **entry})
 
 
 def default_dataset_name() -> str:

@@ -181,25 +181,60 @@ def register_cave_dataset(
     return cfg
 
 
+def parse_cave_servers(raw: str, where: str) -> list[dict[str, Any]]:
+    """Parse and check a JSON list of CAVE servers (the ``NAPARI_CRANT_CAVE_SERVERS`` format).
+
+    ``raw`` is ``{"name": {"server_address": ..., "datastack": ..., ...}}`` or a list of
+    entries that each carry their ``name``; fields are those of :class:`CaveDatasetConfig`.
+
+    Parameters
+    ----------
+    raw
+        The JSON text.
+    where
+        Where it came from, for error messages.
+
+    Returns
+    -------
+    list of dict
+        One dict of :class:`CaveDatasetConfig` fields per server (with ``name``).
+
+    Raises
+    ------
+    CaveError
+        Naming ``where``, the server and what is wrong.
+    """
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise CaveError(f"{where} is not valid JSON: {e}") from None
+    if isinstance(data, dict):
+        items = [dict(v, name=k) if isinstance(v, dict) else (k, v) for k, v in data.items()]
+    elif isinstance(data, list):
+        items = list(data)
+    else:
+        raise CaveError(f'{where} must be an object {{"name": {{...}}}} or a list of entries')
+    fields = set(CaveDatasetConfig.__dataclass_fields__)
+    for item in items:
+        if not isinstance(item, dict):
+            label = item[0] if isinstance(item, tuple) else item
+            raise CaveError(f"{where}: CAVE server {label!r} must be an object")
+        missing = {"name", "server_address", "datastack"} - set(item)
+        if missing:
+            raise CaveError(
+                f"{where}: CAVE server {item.get('name', '?')!r} lacks {', '.join(sorted(missing))} "
+                "(each entry needs name, server_address and datastack)")
+        unknown = set(item) - fields
+        if unknown:
+            raise CaveError(f"{where}: CAVE server {item['name']!r} has unknown field(s) {sorted(unknown)}")
+    return items
+
+
 def _env_configs() -> dict[str, CaveDatasetConfig]:
     raw = os.environ.get(ENV_SERVERS, "").strip()
     if not raw:
         return {}
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise CaveError(f"{ENV_SERVERS} is not valid JSON: {e}") from None
-    items = [dict(v, name=k) for k, v in data.items()] if isinstance(data, dict) else data
-    out = {}
-    fields = set(CaveDatasetConfig.__dataclass_fields__)
-    for item in items:
-        if not isinstance(item, dict) or not {"name", "server_address", "datastack"} <= set(item):
-            raise CaveError(f"{ENV_SERVERS}: each entry needs name, server_address and datastack")
-        unknown = set(item) - fields
-        if unknown:
-            raise CaveError(f"{ENV_SERVERS}: unknown field(s) {sorted(unknown)} in entry {item['name']!r}")
-        out[item["name"]] = CaveDatasetConfig(**item)
-    return out
+    return {item["name"]: CaveDatasetConfig(**item) for item in parse_cave_servers(raw, ENV_SERVERS)}
 
 
 def cave_dataset_config(name: str) -> CaveDatasetConfig:
