@@ -33,8 +33,7 @@ def test_registered_dataset_name(tiny_path):
     try:
         assert nc.get_connectivity(A2, dataset="mine").attrs["dataset"] == "mine"
     finally:
-        datasets._registry.pop("mine", None)
-        datasets._open.pop("mine", None)
+        datasets.unregister_dataset("mine")
 
 
 def test_sql_over_snapshot_tables(tiny_path):

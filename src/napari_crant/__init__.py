@@ -72,3 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_crant.queries.synapses import get_synapses
     from napari_crant.queries.update import UnknownIDError, clear_update_cache, update_ids
     from napari_crant.sources.snapshot import SnapshotSource
+
+# The built-in sources (snapshot directories, CAVE) register with napari_crant.datasets on
+# import of napari_crant.sources; its factories import the sources themselves on first use.
+from napari_crant import sources as _sources  # noqa: E402

@@ -57,7 +57,7 @@ def _load_plugins() -> None:
     """Import modules that register further subcommands (if present)."""
     import importlib
 
-    for mod in ("napari_crant.server.cli", "napari_crant.sources.cave_cli", "napari_crant._qt.cli"):
+    for mod in ("napari_crant.server.cli", "napari_crant.sources.cave.cli", "napari_crant._qt.cli"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:

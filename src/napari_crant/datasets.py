@@ -4,8 +4,13 @@ A dataset is named by one of
 
 - ``"demo"``: the demo snapshot, built on first use into the user cache directory;
 - a path to a snapshot directory;
-- ``"latest"`` / ``"sandbox"``: CRANTb on CAVE (``kronauer_ant`` / ``kronauer_ant_sandbox``);
+- a name served by a family of datasets, e.g. ``"latest"`` / ``"sandbox"`` (CRANTb on CAVE);
 - a name registered with :func:`register_dataset`.
+
+This module knows names and factories, never concrete sources: source packages register
+themselves when :mod:`napari_crant.sources` is imported (which ``import napari_crant`` does),
+with :func:`register_directory_opener` (how a snapshot directory is opened) and
+:func:`register_dataset_family` (names a source package serves, e.g. the CAVE datasets).
 
 The default is, in order: :func:`set_default_dataset`, the ``NAPARI_CRANT_DATASET``
 environment variable, ``"demo"``.
@@ -16,19 +21,46 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from napari_crant.sources.base import DataSource
+if TYPE_CHECKING:  # pragma: no cover
+    from napari_crant.sources.base import DataSource
 
 ENV_DATASET = "NAPARI_CRANT_DATASET"
 ENV_CACHE_DIR = "NAPARI_CRANT_CACHE_DIR"
 DEMO_NEURONS = 1000
 DEMO_SEED = 0
-CAVE_DATASETS = ("latest", "sandbox")
+
+#: Opens a snapshot directory as a source: ``(path, name or None) -> DataSource``.
+DirectoryOpener = Callable[["str | os.PathLike", "str | None"], "DataSource"]
+
+
+@dataclass(frozen=True)
+class DatasetFamily:
+    """Dataset names a source package serves, and how to open one of them.
+
+    Parameters
+    ----------
+    kind
+        What the datasets are, for messages (``"CAVE"``).
+    names
+        Returns the names currently served (may read configuration each time).
+    open
+        Opens the dataset of one of those names.
+    """
+
+    kind: str
+    names: Callable[[], Iterable[str]]
+    open: Callable[[str], DataSource]
+
 
 _default: str | None = None
 _registry: dict[str, Callable[[], DataSource] | str | os.PathLike] = {}
+_families: dict[str, DatasetFamily] = {}
+_directory_opener: list[DirectoryOpener] = []
 _open: dict[str, DataSource] = {}
 _lock = threading.RLock()
 
@@ -58,10 +90,50 @@ def get_default_dataset() -> str:
 
 
 def register_dataset(name: str, source: Callable[[], DataSource] | str | os.PathLike) -> None:
-    """Make ``name`` refer to a snapshot directory or to a factory returning a source."""
+    """Make ``name`` refer to a snapshot directory or to a factory returning a source.
+
+    Parameters
+    ----------
+    name
+        Dataset name.
+    source
+        A snapshot directory, or a callable returning a
+        :class:`~napari_crant.sources.base.DataSource`.
+    """
     with _lock:
         _registry[name] = source
         _open.pop(name, None)
+
+
+def unregister_dataset(name: str) -> None:
+    """Forget ``name`` given to :func:`register_dataset` and any source opened under ``name``."""
+    with _lock:
+        _registry.pop(name, None)
+        _open.pop(name, None)
+
+
+def register_dataset_family(family: DatasetFamily) -> None:
+    """Serve the names of ``family`` (replacing a family of the same ``kind``).
+
+    Parameters
+    ----------
+    family
+        The names and how to open them (see :class:`DatasetFamily`).
+    """
+    with _lock:
+        _families[family.kind] = family
+
+
+def register_directory_opener(opener: DirectoryOpener) -> None:
+    """Set how a snapshot directory (a path, ``"demo"``, a name registered with a path) is opened.
+
+    Parameters
+    ----------
+    opener
+        ``opener(path, name)`` returns the source; ``name`` is ``None`` for a bare path.
+    """
+    with _lock:
+        _directory_opener[:] = [opener]
 
 
 def cache_dir() -> Path:
@@ -103,23 +175,26 @@ def ensure_demo(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED) -> Path:
     return path
 
 
-def _cave_names() -> list[str]:
-    """CRANTb and user-registered CAVE datasets (from code or ``NAPARI_CRANT_CAVE_SERVERS``)."""
-    try:
-        from napari_crant.sources.cave import cave_dataset_names
-    except ImportError:  # pragma: no cover - the CAVE source is part of the package
-        return list(CAVE_DATASETS)
-    return list(cave_dataset_names())
+def _family_of(name: str) -> DatasetFamily | None:
+    with _lock:
+        families = list(_families.values())
+    for family in families:
+        if name in family.names():
+            return family
+    return None
 
 
 def _check_name(dataset: str | os.PathLike) -> None:
     name = str(dataset)
-    if name == "demo" or name in _registry or name in _cave_names():
+    if name == "demo" or name in _registry or _family_of(name) is not None:
         return
     if Path(name).expanduser().is_dir():
         return
+    with _lock:
+        families = list(_families.values())
+    served = "".join(f"a {f.kind} dataset ({', '.join(sorted(f.names()))}), " for f in families)
     raise DatasetError(
-        f"unknown dataset {name!r}: use 'demo', a CAVE dataset ({', '.join(_cave_names())}), "
+        f"unknown dataset {name!r}: use 'demo', {served}"
         f"a registered name ({', '.join(sorted(_registry)) or 'none registered'}) or a snapshot directory"
     )
 
@@ -129,6 +204,8 @@ def get_source(dataset: str | os.PathLike | DataSource | None = None) -> DataSou
 
     Sources are opened once and reused.
     """
+    from napari_crant.sources.base import DataSource
+
     if isinstance(dataset, DataSource):
         return dataset
     name = str(dataset) if dataset is not None else get_default_dataset()
@@ -143,29 +220,26 @@ def get_source(dataset: str | os.PathLike | DataSource | None = None) -> DataSou
 
 
 def _open_source(name: str) -> DataSource:
-    from napari_crant.sources.snapshot import SnapshotSource
-
     if name in _registry:
         target = _registry[name]
         if callable(target):
             return target()
-        return SnapshotSource(target, name=name)
+        return _open_directory(target, name)
     if name == "demo":
-        return SnapshotSource(ensure_demo(), name="demo")
-    if name in _cave_names():
-        return _open_cave(name)
-    return SnapshotSource(name)
+        return _open_directory(ensure_demo(), "demo")
+    family = _family_of(name)
+    if family is not None:
+        return family.open(name)
+    return _open_directory(name, None)
 
 
-def _open_cave(name: str) -> DataSource:
-    try:
-        from napari_crant.sources.cave import open_cave_dataset
-    except ImportError:
+def _open_directory(path: str | os.PathLike, name: str | None) -> DataSource:
+    with _lock:
+        opener = _directory_opener[0] if _directory_opener else None
+    if opener is None:
         raise DatasetError(
-            f"dataset {name!r} (CRANTb on CAVE) is not available in this version of "
-            "napari-crant yet: use 'demo' or a snapshot directory"
-        ) from None
-    return open_cave_dataset(name)
+            f"no source can open snapshot directory {str(path)!r}: napari_crant.sources was not imported")
+    return opener(path, name)
 
 
 def close_datasets() -> None:

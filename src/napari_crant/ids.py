@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,18 @@ _SPLIT = re.compile(r"[\s,;]+")
 
 class InvalidIDError(ValueError):
     """An ID that is not a non-negative integer that fits in uint64."""
+
+
+@runtime_checkable
+class NeuronSelection(Protocol):
+    """Something that picks neurons itself and resolves to their root IDs.
+
+    :class:`~napari_crant.NeuronCriteria` is one: wherever IDs are accepted, :func:`parse_ids`
+    asks such an object for its roots (it knows its dataset; this module knows nothing of it).
+    """
+
+    def get_roots(self) -> np.ndarray:
+        """The selected root IDs (uint64)."""
 
 
 def _one(value: Any, where: str) -> int:
@@ -53,7 +65,8 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
     ----------
     ids
         An int, a numeric str, a list/tuple/set/ndarray/Series/Index of those, or a
-        :class:`~napari_crant.NeuronCriteria` (resolved to its root IDs).
+        :class:`NeuronSelection` such as :class:`~napari_crant.NeuronCriteria` (resolved to
+        its root IDs).
     name
         The parameter's name, used in error messages.
     allow_empty
@@ -70,10 +83,8 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
         Naming the offending element: floats (which corrupt 18-digit IDs), negative or
         non-numeric values, booleans, ``None``.
     """
-    from napari_crant.queries.criteria import NeuronCriteria
-
-    if isinstance(ids, NeuronCriteria):
-        return ids.get_roots()
+    if isinstance(ids, NeuronSelection):
+        return parse_ids(ids.get_roots(), name, allow_empty)
     if isinstance(ids, np.ndarray) and ids.dtype == np.uint64:
         out = ids.ravel().copy()
     elif isinstance(ids, np.ndarray) and ids.dtype.kind == "i":

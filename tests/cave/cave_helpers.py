@@ -21,12 +21,6 @@ def cave_source(server, annotations: str | None = None, name: str = "local", tok
 
 def unregister(name: str) -> None:
     """Forget a dataset registered by a test (its server stops with the test module)."""
-    from napari_crant import datasets
-    from napari_crant.sources import cave
+    from napari_crant.sources.cave import unregister_cave_dataset
 
-    with datasets._lock:
-        datasets._registry.pop(name, None)
-        datasets._open.pop(name, None)
-    with cave._reg_lock:
-        cave._registered.pop(name, None)
-        cave._registered_tokens.pop(name, None)
+    unregister_cave_dataset(name)

@@ -200,7 +200,7 @@ def test_bad_columns(tiny_server):
 
 
 def test_cached_then_expired(tiny_server, monkeypatch):
-    from napari_crant.sources import cave as cave_mod
+    import napari_crant.sources.cave.annotations as cave_annotations
 
     cave = cave_source(tiny_server, annotations=TABLE)
     calls = []
@@ -209,7 +209,7 @@ def test_cached_then_expired(tiny_server, monkeypatch):
     cave.annotations()
     cave.annotations()
     assert calls == ["cell_annotations_v1"]
-    monkeypatch.setattr(cave_mod, "ANNOTATION_CACHE_S", 0.0)
+    monkeypatch.setattr(cave_annotations, "ANNOTATION_CACHE_S", 0.0)
     cave.annotations()
     assert len(calls) == 2
 

@@ -134,7 +134,7 @@ def test_get_source_latest_is_lazy_cave(isolated_home):
 
     try:
         src = datasets.get_source("latest")
-        assert isinstance(src, CaveSource) and src._client is None
+        assert isinstance(src, CaveSource) and not src.connection.connected
         assert src.cache_key.startswith("cave:https://proofreading.zetta.ai:kronauer_ant:")
     finally:
         datasets.close_datasets()

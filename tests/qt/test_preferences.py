@@ -6,7 +6,6 @@ import os
 import pytest
 
 import napari_crant as nc
-from napari_crant import datasets
 from napari_crant._qt.preferences import apply_preferences
 from napari_crant.sources import cave
 
@@ -21,12 +20,7 @@ class Prefs:
 @pytest.fixture
 def clean_registry():
     yield
-    with datasets._lock:
-        datasets._registry.pop("lab", None)
-        datasets._open.pop("lab", None)
-    with cave._reg_lock:
-        cave._registered.pop("lab", None)
-        cave._registered_tokens.pop("lab", None)
+    cave.unregister_cave_dataset("lab")
 
 
 def test_servers_and_default_dataset_are_applied(clean_registry, tiny_path):

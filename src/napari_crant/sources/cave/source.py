@@ -1,0 +1,385 @@
+"""The CAVE source: CRANTb (or any CAVE datastack) over the network through caveclient.
+
+:class:`CaveSource` answers the :class:`~napari_crant.sources.base.DataSource` questions with an
+unmodified ``caveclient.CAVEclient`` (held by a
+:class:`~napari_crant.sources.cave.client.CaveConnection`, through which every request goes):
+
+- materialization version ``v``: ``query_table(..., materialization_version=v)``;
+  a timestamp (``'live'``): ``live_live_query(table, timestamp)``; both never truncated, see
+  :class:`~napari_crant.sources.cave.tables.TableReader`;
+- root status: chunkedgraph ``is_valid_nodes``, ``is_latest_roots`` and ``get_root_timestamps``;
+- roots of supervoxels / L2 chunks: ``get_roots(ids, timestamp=...)``;
+- L2 chunks of a root: ``get_leaves(root, stop_layer=2)``; L2 graph: ``level2_chunk_graph``;
+- L2 attributes: ``l2cache.get_l2data(..., attributes=["rep_coord_nm", "max_dt_nm", "size_nm3"])``.
+
+Annotations can come from a local file or snapshot, or from a CAVE table
+(``annotation_source="cave:<table_name>"``, see :mod:`napari_crant.sources.cave.annotations`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import napari_crant.sources.cave.annotations as cave_annotations
+from napari_crant.materialization import Materialization
+from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
+from napari_crant.sources.cave.client import CaveConnection
+from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_config, registered_token
+from napari_crant.sources.cave.errors import CaveServerError
+from napari_crant.sources.cave.tables import TableReader, synapse_frame, to_uint64
+from napari_crant.sources.cave.tokens import Secret
+
+
+class CaveSource(DataSource):
+    """A :class:`~napari_crant.sources.base.DataSource` over a CAVE deployment.
+
+    Parameters
+    ----------
+    config
+        Which server, datastack and tables (see
+        :class:`~napari_crant.sources.cave.config.CaveDatasetConfig`).
+    auth_token
+        Explicit token; by default caveclient reads the saved one.
+    client
+        An existing ``CAVEclient`` to use instead of building one.
+    """
+
+    def __init__(self, config: CaveDatasetConfig, auth_token: str | Secret | None = None,
+                 client: Any = None):
+        self.config = config
+        self.name = config.name
+        self.connection = CaveConnection(config, auth_token, client)
+        self._tables = TableReader(self.connection)
+        self._cap = self._tables.cap
+        self._lock = threading.RLock()
+        self._versions_cache: tuple[float, pd.DataFrame] | None = None
+        self._resolution: np.ndarray | None = None
+        self._annotations_df: pd.DataFrame | None = None
+        self._annotations_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"CaveSource({self.name!r}, {self.config.server_address}, {self.config.datastack})"
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """The ``CAVEclient`` (built on first use)."""
+        return self.connection.client
+
+    def _run(self, what: str, fn: Callable[[], Any]) -> Any:
+        return self.connection.run(what, fn)
+
+    @property
+    def _mat(self) -> Any:
+        return self.connection.service("materialize")
+
+    @property
+    def _cg(self) -> Any:
+        return self.connection.service("chunkedgraph")
+
+    def reset_row_cap(self) -> None:
+        """Forget what was learnt about the server's row cap (e.g. after the server changed it)."""
+        self._tables.reset_row_cap()
+
+    # -- DataSource basics ------------------------------------------------------------------------
+    @property
+    def cache_key(self) -> str:
+        key = f"cave:{self.config.server_address}:{self.config.datastack}:{self.config.synapse_table}"
+        # answers that use annotations (update_ids, layers) depend on where they come from
+        ann = self.config.annotation_source
+        return f"{key}:annotations={ann}" if ann else key
+
+    @property
+    def voxel_resolution(self) -> np.ndarray:
+        if self._resolution is None:
+            mat = self._mat
+            md = self._run("table metadata", lambda: mat.get_table_metadata(
+                self.config.synapse_table, log_warning=False))
+            res = md.get("voxel_resolution")
+            if not res or any(r is None for r in res):
+                raise CaveServerError(
+                    f"{self.name}: table {self.config.synapse_table!r} has no voxel resolution")
+            self._resolution = np.asarray(res, dtype=np.float64)
+        return self._resolution.copy()
+
+    def versions(self) -> pd.DataFrame:
+        with self._lock:
+            if self._versions_cache is not None and time.monotonic() - self._versions_cache[0] < 300:
+                return self._versions_cache[1].copy()
+        mat = self._mat
+        fn = getattr(type(mat).get_versions_metadata, "__wrapped__", None)  # bypass caveclient's 12 h cache
+        meta = self._run("listing versions", (lambda: fn(mat, expired=True)) if fn else (
+            lambda: mat.get_versions_metadata(expired=True)))
+        if not isinstance(meta, list):
+            raise CaveServerError(f"{self.name}: malformed version list from the server")
+        now = pd.Timestamp.now(tz="UTC")
+        rows = []
+        for m in meta:
+            expires = m.get("expires_on")
+            expired = expires is not None and pd.Timestamp(expires) < now
+            rows.append({"version": int(m["version"]), "timestamp": pd.Timestamp(m["time_stamp"]),
+                         "valid": bool(m.get("valid", True)) and not expired})
+        df = pd.DataFrame(rows, columns=["version", "timestamp", "valid"])
+        df["version"] = df["version"].astype(np.int64)
+        df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True).astype("datetime64[us, UTC]")
+        df["valid"] = df["valid"].astype(bool)
+        df = df.sort_values("version").reset_index(drop=True)
+        with self._lock:
+            self._versions_cache = (time.monotonic(), df)
+        return df.copy()
+
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp.now(tz="UTC")
+
+    def describe(self) -> dict[str, Any]:
+        return {"dataset": self.name, "source": "cave", "server": self.config.server_address,
+                "datastack": self.config.datastack, "synapse_table": self.config.synapse_table}
+
+    # -- chunkedgraph -----------------------------------------------------------------------------
+    @staticmethod
+    def _py(ts: pd.Timestamp) -> Any:
+        return pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()
+
+    def _known_and_created(self, ids: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+        """Which of ``ids`` are roots, and when each was created (NaT if not a root)."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        created = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[us, UTC]")
+        uniq = np.unique(ids[ids != 0])
+        if not len(uniq):
+            return np.zeros(len(ids), dtype=bool), created
+        cg = self._cg
+        valid = np.asarray(self._run("checking root IDs", lambda: cg.is_valid_nodes(uniq)), dtype=bool)
+        k = uniq[valid]
+        known = np.isin(ids, k)
+        if len(k):
+            ts = self._run("root timestamps", lambda: cg.get_root_timestamps(k, latest=False))
+            if len(ts) != len(k):
+                raise CaveServerError(f"{self.name}: asked for {len(k)} root timestamps, got {len(ts)}")
+            by_id = pd.Series(pd.to_datetime(list(ts), utc=True).astype("datetime64[us, UTC]"), index=k)
+            created[known] = by_id.reindex(ids[known]).to_numpy()
+        return known, created
+
+    def root_created(self, ids: np.ndarray) -> pd.Series:
+        return self._known_and_created(ids)[1]
+
+    def root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.uint64)
+        known, created = self._known_and_created(ids)
+        alive = np.zeros(len(ids), dtype=bool)
+        k = np.unique(ids[known])
+        if len(k):
+            cg = self._cg
+            latest = np.asarray(self._run("checking root IDs", lambda: cg.is_latest_roots(
+                k, timestamp=self._py(at.timestamp))), dtype=bool)
+            alive = np.isin(ids, k[latest]) & known
+            alive &= (created <= at.timestamp).fillna(False).to_numpy(dtype=bool)
+        return known, alive
+
+    def _get_roots(self, node_ids: np.ndarray, at: Materialization | None, stop_layer: int | None = None
+                   ) -> np.ndarray:
+        node_ids = np.asarray(node_ids, dtype=np.uint64)
+        out = np.zeros(len(node_ids), dtype=np.uint64)
+        nz = node_ids != 0
+        if not nz.any():
+            return out
+        uniq, inv = np.unique(node_ids[nz], return_inverse=True)
+        cg = self._cg
+        ts = self._py(at.timestamp) if at is not None else None
+        parts = []
+        step = 10_000
+        for i in range(0, len(uniq), step):
+            chunk = uniq[i:i + step]
+            got = self._run("looking up roots", lambda c=chunk: cg.get_roots(c, timestamp=ts,
+                                                                            stop_layer=stop_layer))
+            got = np.asarray(got, dtype=np.uint64)
+            if len(got) != len(chunk):
+                raise CaveServerError(
+                    f"{self.name}: asked for the roots of {len(chunk)} IDs, got {len(got)} answers")
+            parts.append(got)
+        out[nz] = np.concatenate(parts)[inv]
+        return out
+
+    def roots_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization) -> np.ndarray:
+        return self._get_roots(sv_ids, at)
+
+    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
+        return self._get_roots(sv_ids, None, stop_layer=2)
+
+    def roots_of_l2(self, l2_ids: np.ndarray, at: Materialization) -> np.ndarray:
+        return self._get_roots(l2_ids, at)
+
+    def l2_ids(self, root_id: int) -> np.ndarray:
+        cg = self._cg
+        leaves = self._run("listing L2 chunks", lambda: cg.get_leaves(int(root_id), stop_layer=2))
+        return np.sort(np.asarray(leaves).astype(np.uint64))
+
+    def l2_graph(self, root_id: int) -> np.ndarray:
+        cg = self._cg
+        edges = self._run("fetching the L2 graph", lambda: cg.level2_chunk_graph(int(root_id)))
+        arr = np.asarray(edges, dtype=np.uint64)
+        return arr.reshape(-1, 2) if arr.size else np.zeros((0, 2), dtype=np.uint64)
+
+    def l2_attributes(self, l2_ids: np.ndarray) -> pd.DataFrame:
+        l2_ids = np.asarray(l2_ids, dtype=np.uint64)
+        l2c = self.connection.service("l2cache")
+        found: dict[int, dict[str, Any]] = {}
+        uniq = np.unique(l2_ids)
+        for i in range(0, len(uniq), 5000):
+            chunk = [int(x) for x in uniq[i:i + 5000]]
+            data = self._run("fetching L2 attributes", lambda c=chunk: l2c.get_l2data(
+                c, attributes=["rep_coord_nm", "max_dt_nm", "size_nm3"]))
+            if not isinstance(data, dict):
+                raise CaveServerError(f"{self.name}: malformed L2 cache answer")
+            for k, v in data.items():
+                if v and "rep_coord_nm" in v:
+                    found[int(k)] = v
+        keep = np.array([int(x) in found for x in l2_ids], dtype=bool)
+        ids = l2_ids[keep]
+        recs = [found[int(x)] for x in ids]
+        xyz = np.array([r["rep_coord_nm"] for r in recs], dtype=np.float64).reshape(-1, 3)
+        return pd.DataFrame({
+            "l2_id": ids,
+            "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
+            "max_dt_nm": np.array([r.get("max_dt_nm", np.nan) for r in recs], dtype=np.float64),
+            "size_nm3": np.array([r.get("size_nm3", np.nan) for r in recs], dtype=np.float64),
+        })
+
+    def lineage_graph(self, root_ids: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The full edit history around ``root_ids`` from the chunkedgraph.
+
+        Returns
+        -------
+        (nodes, links)
+            ``nodes``: ``root_id, created, operation_id`` (0 for roots not made by an edit);
+            ``links``: ``parent_root_id, child_root_id``.
+        """
+        cg = self._cg
+        ids = [int(x) for x in np.unique(np.asarray(root_ids, dtype=np.uint64))]
+        graph = self._run("fetching lineage", lambda: cg.get_lineage_graph(ids))
+        if not isinstance(graph, dict) or "nodes" not in graph or "links" not in graph:
+            raise CaveServerError(f"{self.name}: malformed lineage graph")
+        nodes = pd.DataFrame({
+            "root_id": np.array([int(n["id"]) for n in graph["nodes"]], dtype=np.uint64),
+            "created": pd.to_datetime([float(n["timestamp"]) for n in graph["nodes"]], unit="s", utc=True),
+            "operation_id": np.array([int(n.get("operation_id") or 0) for n in graph["nodes"]], np.int64),
+        })
+        nodes["created"] = nodes["created"].dt.round("us").astype("datetime64[us, UTC]")
+        links = pd.DataFrame({
+            "parent_root_id": np.array([int(ln["source"]) for ln in graph["links"]], dtype=np.uint64),
+            "child_root_id": np.array([int(ln["target"]) for ln in graph["links"]], dtype=np.uint64),
+        })
+        return nodes, links
+
+    # -- materialization --------------------------------------------------------------------------
+    def synapses(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
+                 at: Materialization, positions: bool = True) -> pd.DataFrame:
+        df = self._synapses(pre_ids, post_ids, at)
+        if not positions:
+            df = df.drop(columns=[c for c in SYNAPSE_COLUMNS if "_position_" in c])
+        return df
+
+    def _synapses(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
+                  at: Materialization) -> pd.DataFrame:
+        if pre_ids is None and post_ids is None:
+            raise ValueError("give pre_ids, post_ids or both")
+        pre = None if pre_ids is None else np.unique(np.asarray(pre_ids, dtype=np.uint64))
+        post = None if post_ids is None else np.unique(np.asarray(post_ids, dtype=np.uint64))
+        if pre is not None and (post is None or len(pre) <= len(post)):
+            col, ids, other, other_col = "pre_pt_root_id", pre, post, "post_pt_root_id"
+        else:
+            col, ids, other, other_col = "post_pt_root_id", post, pre, "pre_pt_root_id"
+        extra = {}
+        if other is not None and len(other) <= self.config.id_batch:
+            extra[other_col] = [int(x) for x in other]
+        parts = self._tables.query_all(self.config.synapse_table, col, ids, extra, at) if len(ids) else []
+        df = synapse_frame(parts, self.voxel_resolution, self.name)
+        keep = np.ones(len(df), dtype=bool)
+        if pre is not None:
+            keep &= np.isin(df["pre_pt_root_id"].to_numpy(), pre)
+        if post is not None:
+            keep &= np.isin(df["post_pt_root_id"].to_numpy(), post)
+        df = df[keep].drop_duplicates("id")
+        return df.sort_values("id", kind="stable").reset_index(drop=True)
+
+    # -- annotations and nuclei ---------------------------------------------------------------------
+    def annotations(self) -> pd.DataFrame:
+        """The annotation table (see ``annotation_source`` in :class:`CaveDatasetConfig`).
+
+        From a CAVE table (``"cave:<table>"``): read at the latest valid version and cached for
+        :data:`~napari_crant.sources.cave.annotations.ANNOTATION_CACHE_S` seconds; ``root_id`` is
+        the root at that version.
+        """
+        source = self.config.annotation_source
+        table = cave_annotations.cave_table_name(source)
+        with self._lock:
+            age = time.monotonic() - self._annotations_at
+            fresh = table is None or age < cave_annotations.ANNOTATION_CACHE_S
+            if self._annotations_df is not None and fresh:
+                return self._annotations_df.copy()
+        df = (self._annotation_table(table) if table is not None
+              else cave_annotations.read_annotation_file(source))
+        with self._lock:
+            self._annotations_df, self._annotations_at = df, time.monotonic()
+            return df.copy()
+
+    def clear_annotation_cache(self) -> None:
+        """Forget the cached annotation table (the next :meth:`annotations` re-reads it)."""
+        with self._lock:
+            self._annotations_df, self._annotations_at = None, 0.0
+
+    def _annotation_table(self, table: str) -> pd.DataFrame:
+        return cave_annotations.read_annotation_table(self._tables, self.versions(), table)
+
+    def nuclei(self) -> pd.DataFrame:
+        table = self.config.nucleus_table
+        if not table:
+            return super().nuclei()
+        pages = self._tables.read_whole(table, f"querying {table}")
+        if not pages:
+            return super().nuclei()
+        df = pd.concat(pages, ignore_index=True).sort_values("id", kind="stable").reset_index(drop=True)
+        if df["id"].duplicated().any():
+            raise CaveServerError(f"{self.name}: paging through {table!r} returned overlapping pages")
+        out = pd.DataFrame({
+            "nucleus_id": to_uint64(df["id"], "id"),
+            "supervoxel_id": to_uint64(df["pt_supervoxel_id"], "pt_supervoxel_id"),
+            **{a: df[f"pt_position_{a}"].to_numpy(np.float64) for a in "xyz"},
+        })
+        if "volume" in df:
+            out["volume_um3"] = df["volume"].to_numpy(np.float64)
+        return out
+
+    def config_dict(self) -> dict[str, Any]:
+        """The configuration as a plain dict (no token)."""
+        return asdict(self.config)
+
+
+def open_cave_dataset(name: str, auth_token: str | None = None, **overrides: Any) -> CaveSource:
+    """Open CAVE dataset ``name`` (``"latest"``, ``"sandbox"`` or a registered one).
+
+    Parameters
+    ----------
+    name
+        Dataset name.
+    auth_token
+        Token to use instead of the one registered with the dataset or the one caveclient finds
+        in ``~/.cloudvolume/secrets``.
+    **overrides
+        :class:`CaveDatasetConfig` fields to change (e.g. ``timeout``).
+
+    Returns
+    -------
+    CaveSource
+    """
+    cfg = cave_dataset_config(name)
+    token: str | Secret | None = auth_token if auth_token is not None else registered_token(name)
+    if overrides:
+        cfg = replace(cfg, **overrides)
+    return CaveSource(cfg, auth_token=token)
