@@ -51,3 +51,26 @@ def test_ids_survive_every_function(tiny_path):
     assert [int(r) for r in crit.get_roots()] == [int(A0)]
     ann = nc.get_annotations(dataset=tiny_path)
     assert int(ann["root_id"].iloc[0]) == int(A0)
+
+
+def test_any_neuron_selection_resolves_itself(tiny_path):
+    """``parse_ids`` takes anything with ``get_roots()`` (the NeuronSelection protocol)."""
+    import pytest
+
+    from napari_crant.ids import InvalidIDError, NeuronSelection, parse_ids
+
+    class Picked:
+        def __init__(self, roots):
+            self.roots = roots
+
+        def get_roots(self):
+            return self.roots
+
+    assert isinstance(nc.NeuronCriteria(cell_type="x", dataset=tiny_path), NeuronSelection)
+    got = parse_ids(Picked([str(A2), int(B2)]))
+    assert got.dtype == np.uint64 and ints(got) == {int(A2), int(B2)}
+    with pytest.raises(InvalidIDError, match="float"):
+        parse_ids(Picked(np.array([float(A2)])))
+    by_selection = nc.get_connectivity(Picked(np.array([A2], np.uint64)), dataset=tiny_path)
+    assert len(by_selection)
+    assert by_selection.equals(nc.get_connectivity([int(A2)], dataset=tiny_path))

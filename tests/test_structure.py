@@ -191,3 +191,13 @@ def test_no_module_over_600_lines():
     big = {name: n for name, path in _modules().items()
            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not big, f"modules over {MAX_LINES} lines: {big}"
+
+
+def test_registry_and_ids_know_no_concrete_modules():
+    """``datasets`` knows names and factories (no source module); ``ids`` knows no criteria."""
+    graph = _graph(_modules())
+    concrete = sorted(t for t in graph[f"{PACKAGE}.datasets"]
+                      if t.startswith(f"{PACKAGE}.sources") and t != f"{PACKAGE}.sources.base")
+    assert not concrete, f"datasets imports concrete sources: {concrete}"
+    queries = sorted(t for t in graph[f"{PACKAGE}.ids"] if t.startswith(f"{PACKAGE}.queries"))
+    assert not queries, f"ids imports {queries}"
