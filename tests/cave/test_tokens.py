@@ -21,6 +21,7 @@ from napari_crant.sources.cave import (
     CaveAuthError,
     CaveError,
     CaveServerError,
+    CaveSource,
     Secret,
     open_cave_dataset,
     redact,
@@ -121,7 +122,9 @@ def test_registry_and_config_reprs(registered):
 
 def test_config_repr_hides_credentials_in_the_address():
     cfg = cave_config.CaveDatasetConfig("x", f"https://someone:{HEX}@cave.example.org", "ds")
-    assert HEX not in repr(cfg) and "cave.example.org" in repr(cfg)
+    src = CaveSource(cfg)
+    for text in (repr(cfg), repr(src), repr(src.connection)):
+        assert HEX not in text and "cave.example.org" in text
 
 
 @pytest.mark.parametrize("status, kind", [(500, CaveServerError), (400, CaveError)])

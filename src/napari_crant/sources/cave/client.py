@@ -106,7 +106,7 @@ class CaveConnection:
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
-        return f"CaveConnection({self.config.name!r}, {self.config.server_address}, {state})"
+        return redact(f"CaveConnection({self.config.name!r}, {self.config.server_address}, {state})")
 
     @property
     def connected(self) -> bool:

@@ -34,7 +34,7 @@ from napari_crant.sources.cave.client import CaveConnection
 from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_config, registered_token
 from napari_crant.sources.cave.errors import CaveServerError
 from napari_crant.sources.cave.tables import TableReader, synapse_frame, to_uint64
-from napari_crant.sources.cave.tokens import Secret
+from napari_crant.sources.cave.tokens import Secret, redact
 
 
 class CaveSource(DataSource):
@@ -65,7 +65,7 @@ class CaveSource(DataSource):
         self._annotations_at = 0.0
 
     def __repr__(self) -> str:
-        return f"CaveSource({self.name!r}, {self.config.server_address}, {self.config.datastack})"
+        return redact(f"CaveSource({self.name!r}, {self.config.server_address}, {self.config.datastack})")
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
