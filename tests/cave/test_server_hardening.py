@@ -162,6 +162,7 @@ def test_valid_filters_of_every_kind(http):
     assert q(filter_in_dict={"pre_pt_root_id": [str(int(A2))]}, filter_notin_dict={"size": [30, 40]}) == [
         1, 2, 3, 4, 5]
     assert q(limit=0) == [] and q(offset=10**30) == [] and q(limit=10**30) == list(range(1, 13))
+    assert q(limit=3, offset=2) == [3, 4, 5] and q(offset=11) == [12]  # unfiltered: only the window is built
 
 
 def test_bad_live_query_timestamps(http):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from fastapi import Request
 
-from napari_crant.ids import InvalidIDError, parse_ids
+from napari_crant.server.backend.common import BackendError, id_list
 from napari_crant.server.http import BadRequest
 
 #: Epoch seconds the server accepts (pandas' datetime range, with a margin).
@@ -47,12 +47,9 @@ def json_body(raw: bytes) -> dict[str, Any]:
 
 def body_ids(body: dict[str, Any], key: str) -> np.ndarray:
     """The uint64 IDs listed under ``key`` of a JSON body (missing: none)."""
-    values = body.get(key, [])
-    if not isinstance(values, list):
-        raise BadRequest(f"{key} must be a list of IDs, not {type(values).__name__}")
     try:
-        return parse_ids(values, key, allow_empty=True)
-    except InvalidIDError as e:
+        return id_list(body.get(key, []), key)
+    except BackendError as e:
         raise BadRequest(str(e)) from None
 
 

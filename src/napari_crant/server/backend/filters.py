@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from napari_crant.ids import InvalidIDError, parse_ids
-from napari_crant.server.backend.common import BackendError
+from napari_crant.server.backend.common import BackendError, id_list
 
 #: The filters the server understands (caveclient's ``filter_out_dict`` arrives as ``filter_notin_dict``).
 FILTER_KEYS = ("filter_in_dict", "filter_notin_dict", "filter_equal_dict", "filter_greater_dict",
@@ -85,12 +84,7 @@ def apply_filters(df: pd.DataFrame, filters: dict[str, dict[str, Any]]) -> pd.Da
 
 
 def _ids(value: Any, where: str, many: bool) -> np.ndarray:
-    if many and not isinstance(value, list):
-        raise BackendError(f"{where}: expected a list of IDs, not {type(value).__name__}")
-    try:
-        return parse_ids(value if many else [value], where, allow_empty=True)
-    except InvalidIDError as e:
-        raise BackendError(str(e)) from None
+    return id_list(value if many else [value], where)
 
 
 def _column(df: pd.DataFrame, name: str, where: str) -> pd.Series:

@@ -187,13 +187,19 @@ class MaterializeBackend:
         elif table == self.annotation_table:
             df = self._annotation_frame(at)
             prefixes = ("pt_position",) if "pt_position_x" in df.columns else ()
+        elif not any(filters.values()):
+            # No filter: only the rows of the window are built (memory bounded by limit/row cap).
+            ids = np.asarray(self.source._synapses["id"])
+            window = _window(len(ids), offset, limit)
+            rows = (np.arange(len(ids))[window] if bool(np.all(ids[1:] >= ids[:-1]))
+                    else np.argsort(ids, kind="stable")[window])
+            df, prefixes = self._synapse_frame(rows, at), _POSITION_PREFIXES
+            offset, limit = 0, None
         else:
             df, prefixes = self._synapse_frame(self._candidate_rows(filters), at), _POSITION_PREFIXES
         df = apply_filters(df, filters)
         df = df.sort_values("id", kind="stable").reset_index(drop=True)
-        start = min(int(offset), len(df))
-        stop = len(df) if limit is None else min(start + int(limit), len(df))
-        df = df.iloc[start:stop]
+        df = df.iloc[_window(len(df), offset, limit)]
         res = self.table_resolution(table)
         if desired_resolution is not None:
             scale = np.asarray(res) / np.asarray(desired_resolution, dtype=float)
@@ -293,3 +299,9 @@ class MaterializeBackend:
             else:
                 data[col] = values.to_numpy()
         return pd.DataFrame(data)
+
+
+def _window(n: int, offset: int, limit: int | None) -> slice:
+    """The rows ``offset`` to ``offset + limit`` of ``n``, clipped (both may exceed ``n``)."""
+    start = min(int(offset), n)
+    return slice(start, n if limit is None else min(start + int(limit), n))
