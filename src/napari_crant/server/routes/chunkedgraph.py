@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from napari_crant.server.context import ServerContext
-from napari_crant.server.http import BadRequest
+from napari_crant.server.http import BadRequest, json_response
 from napari_crant.server.params import (
     binary_ids,
     body_ids,
@@ -74,61 +74,62 @@ def make_router(ctx: ServerContext) -> APIRouter:
         return Response(content=roots.astype("<u8").tobytes(), media_type="application/octet-stream")
 
     @router.get(api + "/node/{node_id}/root")
-    def node_root(table_id: str, node_id: str, request: Request) -> dict[str, int]:
+    def node_root(table_id: str, node_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         ids = np.array([path_id(node_id, "node_id")], dtype=np.uint64)
-        return {"root_id": int(cg.roots(ids, query_timestamp(request), stop_layer(request))[0])}
+        root = cg.roots(ids, query_timestamp(request), stop_layer(request))[0]
+        return json_response({"root_id": int(root)})
 
     @router.post(api + "/is_latest_roots")
-    async def is_latest_roots(table_id: str, request: Request) -> dict[str, list[bool]]:
+    async def is_latest_roots(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         at = query_timestamp(request)
         ids = body_ids(json_body(await request.body()), "node_ids")
-        return {"is_latest": [bool(x) for x in cg.is_latest(ids, at)]}
+        return json_response({"is_latest": cg.is_latest(ids, at).tolist()})
 
     @router.post(api + "/root_timestamps")
-    async def root_timestamps(table_id: str, request: Request) -> dict[str, list[float]]:
+    async def root_timestamps(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         latest, at = query_bool(request, "latest"), query_timestamp(request)
         ids = body_ids(json_body(await request.body()), "node_ids")
-        return {"timestamp": cg.root_timestamps(ids, latest, at)}
+        return json_response({"timestamp": cg.root_timestamps(ids, latest, at)})
 
     @router.post(api + "/lineage_graph_multiple")
-    async def lineage_graph(table_id: str, request: Request) -> dict[str, Any]:
+    async def lineage_graph(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         past = query_timestamp(request, "timestamp_past", now_if_absent=False)
         future = query_timestamp(request, "timestamp_future")
         ids = body_ids(json_body(await request.body()), "root_ids")
-        return await run_in_threadpool(cg.lineage_graph, ids, past, future)
+        return json_response(await run_in_threadpool(cg.lineage_graph, ids, past, future))
 
     @router.get(api + "/past_id_mapping")
-    async def past_id_mapping(table_id: str, request: Request) -> dict[str, Any]:
+    async def past_id_mapping(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         past = query_timestamp(request, "timestamp_past", now_if_absent=False)
         future = query_timestamp(request, "timestamp_future")
         ids = body_ids(json_body(await request.body()), "root_ids")
         since = pd.Timestamp(0, tz="UTC") if past is None else past
-        return await run_in_threadpool(cg.past_id_mapping, ids, since, future)
+        return json_response(await run_in_threadpool(cg.past_id_mapping, ids, since, future))
 
     @router.get(api + "/valid_nodes")
-    async def valid_nodes(table_id: str, request: Request) -> dict[str, list[int]]:
+    async def valid_nodes(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         start = query_timestamp(request, "start_timestamp", now_if_absent=False)
         end = query_timestamp(request, "end_timestamp")
         ids = body_ids(json_body(await request.body()), "node_ids")
-        return {"valid_roots": cg.valid_nodes(ids, start, end)}
+        return json_response({"valid_roots": cg.valid_nodes(ids, start, end)})
 
     @router.get(api + "/node/{root_id}/leaves")
-    def leaves(table_id: str, root_id: str, request: Request) -> dict[str, list[int]]:
+    def leaves(table_id: str, root_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         no_bounds(request)
         layer = stop_layer(request, default=1)
-        return {"leaf_ids": cg.leaves(path_id(root_id, "root_id"), layer)}
+        return json_response({"leaf_ids": cg.leaves(path_id(root_id, "root_id"), layer)})
 
     @router.get(api + "/node/{root_id}/lvl2_graph")
-    def lvl2_graph(table_id: str, root_id: str, request: Request) -> dict[str, list[list[int]]]:
+    def lvl2_graph(table_id: str, root_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         no_bounds(request)
-        return {"edge_graph": cg.lvl2_graph(path_id(root_id, "root_id"))}
+        return json_response({"edge_graph": cg.lvl2_graph(path_id(root_id, "root_id"))})
 
     return router

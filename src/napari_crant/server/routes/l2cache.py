@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from napari_crant.server.backend.l2 import L2_ATTRIBUTES
 from napari_crant.server.context import ServerContext
+from napari_crant.server.http import json_response
 from napari_crant.server.params import body_ids, json_body, query_text
 
 
@@ -27,11 +29,11 @@ def make_router(ctx: ServerContext) -> APIRouter:
         return dict(L2_ATTRIBUTES)
 
     @router.post("/table/{table_id}/attributes")
-    async def l2_attributes(table_id: str, request: Request) -> dict[str, Any]:
+    async def l2_attributes(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
         names_text = query_text(request, "attribute_names")
         names = names_text.split(",") if names_text else None
         ids = body_ids(json_body(await request.body()), "l2_ids")
-        return await run_in_threadpool(l2.l2_attributes, ids, names)
+        return json_response(await run_in_threadpool(l2.l2_attributes, ids, names))
 
     return router
