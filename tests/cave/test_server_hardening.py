@@ -220,6 +220,13 @@ def test_malformed_json_bodies(http, cg):
     refused(http.post(QUERY, content=b'{"limit": ' + b"9" * 5000 + b"}"), "not valid JSON")
 
 
+def test_invalid_utf8_in_urls(http, cg):
+    refused(http.get(f"{cg}/node/%FF/root"), "node_id")
+    refused(http.get(f"{cg}/node/{int(A2)}/root?timestamp=%FF%FE"), "timestamp")
+    refused(http.get(f"{MAT}/versions?expired=%C3%28"), "expired")
+    refused(http.get("/info/api/v2/datastack/full/%FF"), "datastack", status=404)
+
+
 def test_unknown_names_are_404_or_400(http, cg):
     assert http.get("/info/api/v2/datastack/full/other").status_code == 404
     refused(http.post("/segmentation/api/v1/table/nope/roots_binary", content=b""), "nope", status=404)
@@ -335,7 +342,7 @@ def test_any_bytes_as_a_body_are_never_a_500(http, cg, body):
 
 
 # -- the token ------------------------------------------------------------------------------------
-def _serve(tmp_path, args: list[str], env_token: str | None) -> tuple[int, str, str]:
+def _serve(args: list[str], env_token: str | None) -> tuple[int, str, str]:
     """Run ``napari-crant serve`` with ``args``; the status code of a request carrying TOKEN and the
     server's stdout and stderr."""
     port = free_port()
@@ -370,12 +377,12 @@ def _serve(tmp_path, args: list[str], env_token: str | None) -> tuple[int, str, 
 def test_serve_takes_the_token_from_a_file_or_the_environment(tiny_path, tmp_path, isolated_home):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    status, out, err = _serve(tmp_path, ["--dataset", tiny_path, "--token-file", str(token_file)], None)
+    status, out, err = _serve(["--dataset", tiny_path, "--token-file", str(token_file)], None)
     assert status == 200 and "warning" not in err and TOKEN not in out + err
-    status, out, err = _serve(tmp_path, ["--dataset", tiny_path], TOKEN)
+    status, out, err = _serve(["--dataset", tiny_path], TOKEN)
     assert status == 200 and "warning" not in err and TOKEN not in out + err
     # still accepted on the command line, with a warning that does not repeat it
-    status, out, err = _serve(tmp_path, ["--dataset", tiny_path, "--token", TOKEN], None)
+    status, out, err = _serve(["--dataset", tiny_path, "--token", TOKEN], None)
     assert status == 200 and "--token shows the token" in err and ENV_TOKEN in err and TOKEN not in out + err
 
 
