@@ -6,8 +6,10 @@ import argparse
 import ipaddress
 import os
 import sys
+from pathlib import Path
 
 from napari_crant.cli import command
+from napari_crant.server.http import DEFAULT_MAX_BODY_BYTES
 
 ENV_TOKEN = "NAPARI_CRANT_SERVE_TOKEN"
 
@@ -20,10 +22,46 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
                    help="interface to bind (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765; 0 picks a free one)")
     p.add_argument("--datastack", default="kronauer_ant", help="datastack name to answer for")
+    p.add_argument("--token-file", default=None,
+                   help=f"require the bearer token written in this file (or set {ENV_TOKEN}); "
+                   "requests without it get 401")
     p.add_argument("--token", default=None,
-                   help=f"require this bearer token (or set {ENV_TOKEN}); requests without it get 401")
+                   help=f"the token itself (visible to every user in 'ps': prefer {ENV_TOKEN} "
+                   "or --token-file)")
     p.add_argument("--row-cap", type=int, default=None,
                    help="truncate every query response at N rows, like production CAVE (~200000)")
+    p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES,
+                   help="largest request body in bytes; larger ones get 413 "
+                   f"(default: {DEFAULT_MAX_BODY_BYTES})")
+
+
+def serve_token(args: argparse.Namespace) -> str | None:
+    """The token ``serve`` requires: ``--token-file``, then ``--token``, then the environment.
+
+    Raises
+    ------
+    ValueError
+        A token file that cannot be read or is empty, or several sources given at once.
+    """
+    given = [name for name, value in (("--token-file", args.token_file), ("--token", args.token))
+             if value is not None]
+    if len(given) > 1:
+        raise ValueError("give the token with one of --token-file and --token, not both")
+    if args.token_file is not None:
+        try:
+            text = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"cannot read the token file {args.token_file}: {type(e).__name__}") from None
+        if not text:
+            raise ValueError(f"the token file {args.token_file} is empty")
+        return text
+    if args.token is not None:
+        print(f"napari-crant serve: warning: --token shows the token to every user of this machine "
+              f"(in 'ps'); set {ENV_TOKEN} or use --token-file instead", file=sys.stderr)
+        if not args.token:
+            raise ValueError("--token is empty")
+        return args.token
+    return os.environ.get(ENV_TOKEN) or None
 
 
 @command("serve", "serve a snapshot over the CAVE HTTP API (for caveclient)", _serve_args)
@@ -41,22 +79,28 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.row_cap is not None and args.row_cap < 1:
         return fail(f"--row-cap must be >= 1, not {args.row_cap}")
+    if args.max_body < 1:
+        return fail(f"--max-body must be >= 1, not {args.max_body}")
+    try:
+        token = serve_token(args)
+    except ValueError as e:
+        return fail(str(e))
     try:
         source = get_source(args.dataset)
     except (DatasetError, SnapshotError) as e:
         return fail(str(e))
     if not isinstance(source, SnapshotSource):
         return fail(f"dataset {source.name!r} is not a snapshot; only snapshots can be served")
-    token = args.token or os.environ.get(ENV_TOKEN) or None
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         loopback = args.host == "localhost"
     if not loopback and token is None:
-        print(f"napari-crant serve: warning: serving on {args.host} without --token: anyone who can "
+        print(f"napari-crant serve: warning: serving on {args.host} without a token: anyone who can "
               "reach this address can read the data", file=sys.stderr)
     port = args.port or free_port(args.host)
-    app = create_app(source, datastack=args.datastack, token=token, row_cap=args.row_cap)
+    app = create_app(source, datastack=args.datastack, token=token, row_cap=args.row_cap,
+                     max_body_bytes=args.max_body)
     url = f"http://{args.host}:{port}"
     print(f"serving {source.name} ({source.path}) as datastack {args.datastack!r} at {url}")
     print(f"  tables: {', '.join(app.state.backend.tables)} (annotations: "

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from napari_crant.server.app import create_app
+from napari_crant.server.http import DEFAULT_MAX_BODY_BYTES
 from napari_crant.sources.snapshot import SnapshotSource
 
 
@@ -83,6 +84,7 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     port: int | None = None,
     app: FastAPI | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Iterator[LocalCaveServer]:
     """Serve a snapshot over the CAVE API in a background thread for the ``with`` block.
 
@@ -90,7 +92,7 @@ def serve_in_thread(
     ----------
     dataset
         A :class:`~napari_crant.sources.snapshot.SnapshotSource` or a snapshot directory.
-    datastack, token, row_cap
+    datastack, token, row_cap, max_body_bytes
         See :func:`~napari_crant.server.app.create_app`.
     host
         Interface to bind (loopback by default).
@@ -106,7 +108,8 @@ def serve_in_thread(
     port = port or free_port(host)
     if app is None:
         source = dataset if isinstance(dataset, SnapshotSource) else SnapshotSource(Path(dataset))
-        app = create_app(source, datastack=datastack, token=token, row_cap=row_cap)
+        app = create_app(source, datastack=datastack, token=token, row_cap=row_cap,
+                         max_body_bytes=max_body_bytes)
     server = LocalCaveServer(app, host, port, datastack).start()
     try:
         yield server

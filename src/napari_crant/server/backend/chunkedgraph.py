@@ -1,0 +1,224 @@
+"""Chunkedgraph answers over a snapshot: roots of nodes, root history, leaves and L2 graphs.
+
+Every lookup of many IDs works on the distinct IDs and spreads the answer back in request order,
+so a request repeating one ID costs what the ID alone costs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_crant.ids import in_sorted, unique_inverse
+from napari_crant.server.backend.common import BackendError, at_moment
+from napari_crant.sources.snapshot import SnapshotSource
+
+#: Layers reported when the snapshot does not say (CRANTb's chunkedgraph has 7).
+DEFAULT_N_LAYERS = 7
+
+
+class ChunkedGraphBackend:
+    """Chunkedgraph answers over one snapshot.
+
+    Parameters
+    ----------
+    source
+        The snapshot.
+    """
+
+    def __init__(self, source: SnapshotSource):
+        self.source = source
+        self.pcg_table = source.info.get("pcg_table") or "kronauer_ant_x1"
+        roots = source.roots_table()
+        self._root_created = pd.Series(
+            pd.to_datetime(roots["created"], utc=True).to_numpy(), index=roots["root_id"].to_numpy(np.uint64)
+        )
+        self._root_ids = np.sort(roots["root_id"].to_numpy(np.uint64))
+        self._roots_by_id = roots.set_index("root_id")
+        self._lineage = source.lineage()
+
+    @property
+    def n_layers(self) -> int:
+        """Layers of the chunkedgraph (supervoxels are layer 1, L2 chunks layer 2, roots the top)."""
+        return int(self.source.info.get("n_layers", DEFAULT_N_LAYERS))
+
+    def check_layer(self, layer: int, name: str = "stop_layer") -> int:
+        """``layer`` if it is a layer of this chunkedgraph; else :class:`BackendError`."""
+        if not 1 <= layer <= self.n_layers:
+            raise BackendError(f"{name} must be a layer from 1 to {self.n_layers}, not {layer}")
+        return layer
+
+    def known_roots(self, ids: np.ndarray) -> np.ndarray:
+        """Which IDs are roots of this dataset (at any time)."""
+        return in_sorted(np.asarray(ids, dtype=np.uint64), self._root_ids)
+
+    def _check_root(self, root_id: int) -> None:
+        if not self.known_roots(np.array([root_id], np.uint64))[0]:
+            raise BackendError(f"{root_id} is not a root ID")
+
+    def _first_l2_of_roots(self, ids: np.ndarray) -> np.ndarray:
+        """One L2 chunk of each root (0 for IDs that are not roots), without listing them all."""
+        table = self.source._root_l2
+        col = table["root_id"]
+        if not len(col):
+            return np.zeros(len(ids), np.uint64)
+        pos = np.minimum(np.searchsorted(col, ids, "left"), len(col) - 1)
+        found = (col[pos] == ids) & (ids != 0)
+        return np.where(found, table["l2_id"][pos], np.uint64(0)).astype(np.uint64)
+
+    def _l2_of_nodes(self, ids: np.ndarray) -> np.ndarray:
+        """The L2 chunk standing for each node: itself, its chunk (supervoxel), a chunk of it (root)."""
+        src = self.source
+        out = src.l2_of_supervoxels(ids)
+        is_l2 = in_sorted(ids, src._l2["l2_id"])
+        out[is_l2] = ids[is_l2]
+        rest = (out == 0) & (ids != 0)
+        out[rest] = self._first_l2_of_roots(ids[rest])
+        return out
+
+    def roots(self, node_ids: np.ndarray, at: pd.Timestamp, stop_layer: int | None = None) -> np.ndarray:
+        """Root of each node (supervoxel, L2 chunk or root) at ``at``; 0 if unknown.
+
+        With ``stop_layer=2`` the L2 chunk of each supervoxel instead (L2 chunks map to
+        themselves), with ``stop_layer=1`` the IDs themselves.
+        """
+        if stop_layer is not None:
+            self.check_layer(stop_layer)
+        uniq, inverse = unique_inverse(np.asarray(node_ids, dtype=np.uint64))
+        if stop_layer == 1:
+            return uniq[inverse]
+        if stop_layer == 2:
+            out = self.source.l2_of_supervoxels(uniq)
+            is_l2 = in_sorted(uniq, self.source._l2["l2_id"])
+            out[is_l2] = uniq[is_l2]
+            return out[inverse]
+        l2 = self._l2_of_nodes(uniq)
+        out = np.zeros(len(l2), dtype=np.uint64)
+        nz = l2 != 0
+        out[nz] = self.source.roots_of_l2(l2[nz], at_moment(at))
+        return out[inverse]
+
+    def is_latest(self, root_ids: np.ndarray, at: pd.Timestamp) -> np.ndarray:
+        """Whether each root is alive at ``at``."""
+        uniq, inverse = unique_inverse(np.asarray(root_ids, dtype=np.uint64))
+        _, alive = self.source.root_status(uniq, at_moment(at))
+        return np.asarray(alive, dtype=bool)[inverse]
+
+    def root_timestamps(self, root_ids: np.ndarray, latest: bool, at: pd.Timestamp) -> list[float]:
+        """Creation time (or, with ``latest``, last valid time before ``at``) in epoch seconds."""
+        ids = np.asarray(root_ids, dtype=np.uint64)
+        unknown = ids[~self.known_roots(ids)]
+        if len(unknown):
+            raise BackendError(f"{int(unknown[0])} is not a root ID")
+        uniq, inverse = unique_inverse(ids)
+        rows = self._roots_by_id.loc[uniq]
+        out = []
+        for created, expired in zip(rows["created"], rows["expired"], strict=True):
+            if latest:
+                t = at if pd.isna(expired) else min(pd.Timestamp(expired), at)
+            else:
+                t = pd.Timestamp(created)
+            out.append(t.timestamp())
+        return [out[i] for i in inverse]
+
+    def lineage_graph(self, root_ids: np.ndarray, past: pd.Timestamp | None,
+                      future: pd.Timestamp | None) -> dict[str, Any]:
+        """The networkx node-link lineage graph of ``root_ids`` between ``past`` and ``future``.
+
+        Links point from parent to child, as in PyChunkedGraph.
+        """
+        lin = self._lineage
+        roots = self._roots_by_id
+        parents: dict[int, list[int]] = {}
+        children: dict[int, list[int]] = {}
+        for p, c in zip(lin["parent_root_id"].to_numpy(np.uint64), lin["child_root_id"].to_numpy(np.uint64),
+                        strict=True):
+            children.setdefault(int(p), []).append(int(c))
+            parents.setdefault(int(c), []).append(int(p))
+
+        def created(r: int) -> pd.Timestamp:
+            return pd.Timestamp(roots.loc[np.uint64(r), "created"])
+
+        ids = np.unique(np.asarray(root_ids, dtype=np.uint64))
+        seen: set[int] = set()
+        stack = [int(r) for r in ids[self.known_roots(ids)]]
+        links: set[tuple[int, int]] = set()
+        while stack:
+            r = stack.pop()
+            if r in seen:
+                continue
+            seen.add(r)
+            for c in children.get(r, []):
+                if future is None or created(c) <= future:
+                    links.add((r, c))
+                    stack.append(c)
+            if past is None or created(r) >= past:
+                for p in parents.get(r, []):
+                    links.add((p, r))
+                    stack.append(p)
+        nodes = []
+        for r in sorted(seen):
+            row = roots.loc[np.uint64(r)]
+            node: dict[str, Any] = {"id": r, "timestamp": pd.Timestamp(row["created"]).timestamp()}
+            if int(row["operation_id"]):
+                node["operation_id"] = int(row["operation_id"])
+            nodes.append(node)
+        return {"directed": True, "multigraph": False, "graph": {}, "nodes": nodes,
+                "links": [{"source": s, "target": t} for s, t in sorted(links)]}
+
+    def past_id_mapping(self, root_ids: np.ndarray, past: pd.Timestamp,
+                        future: pd.Timestamp) -> dict[str, Any]:
+        """``past_id_map`` / ``future_id_map`` between ``past`` and ``future``, by shared L2 chunks.
+
+        IDs that are not roots map to an empty list.
+        """
+        past_map: dict[str, list[int]] = {}
+        future_map: dict[str, list[int]] = {}
+        src = self.source
+        ids = np.unique(np.asarray(root_ids, dtype=np.uint64))
+        known = self.known_roots(ids)
+        for rid in ids[~known]:
+            past_map[str(int(rid))] = []
+        for rid in ids[known]:
+            then = np.unique(src.roots_of_l2(src.l2_ids(int(rid)), at_moment(past)))
+            then = [int(x) for x in then if x != 0]
+            past_map[str(int(rid))] = then
+            for p in then:
+                if str(p) in future_map:
+                    continue
+                later = np.unique(src.roots_of_l2(src.l2_ids(p), at_moment(future)))
+                future_map[str(p)] = [int(x) for x in later if x != 0]
+        return {"past_id_map": past_map, "future_id_map": future_map}
+
+    def leaves(self, node_id: int, stop_layer: int) -> list[int]:
+        """Leaves of a root at layer 2 (L2 chunks) or 1 (supervoxels)."""
+        self.check_layer(stop_layer)
+        self._check_root(node_id)
+        src = self.source
+        l2 = src.l2_ids(int(node_id))
+        if stop_layer >= 2:
+            return [int(x) for x in l2]
+        sv = src._supervoxels
+        keep = np.isin(sv["l2_id"], l2)
+        return [int(x) for x in np.sort(sv["sv_id"][keep])]
+
+    def lvl2_graph(self, root_id: int) -> list[list[int]]:
+        """Edges of a root's L2 graph."""
+        self._check_root(root_id)
+        return [[int(a), int(b)] for a, b in self.source.l2_graph(int(root_id))]
+
+    def valid_nodes(self, ids: np.ndarray, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[int]:
+        """Root IDs among ``ids`` created between ``start`` and ``end`` (each once, in request order)."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        out: list[int] = []
+        seen: set[int] = set()
+        for rid in ids[self.known_roots(ids)]:
+            if int(rid) in seen:
+                continue
+            seen.add(int(rid))
+            t = pd.Timestamp(self._root_created.loc[rid])
+            if (start is None or t >= start) and (end is None or t <= end):
+                out.append(int(rid))
+        return out
