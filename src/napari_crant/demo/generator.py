@@ -43,6 +43,7 @@ from napari_crant.demo.edits import plan_edits, schedule_edits
 from napari_crant.demo.history import replay_history, root_l2_table, roots_table
 from napari_crant.demo.morphology import Nodes, grow_morphology
 from napari_crant.demo.population import Cells, Neuropils, draw_neuropils, draw_population
+from napari_crant.demo.skeleton import skeleton_nodes_table
 from napari_crant.demo.synapses import draw_synapses, number_synapses
 from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
 from napari_crant.snapshot import SnapshotTables, write_snapshot
@@ -116,8 +117,9 @@ def build_demo_tables(
     Returns
     -------
     SnapshotTables
-        The tables. ``info["planted_anomalies"]`` lists the synapse IDs planted for
-        quality control, by kind.
+        The tables, with the optional ``skeleton_nodes`` (the fine arbors, see
+        :mod:`napari_crant.demo.skeleton`). ``info["planted_anomalies"]`` lists the
+        synapse IDs planted for quality control, by kind.
 
     Examples
     --------
@@ -187,6 +189,7 @@ def build_demo_tables(
         info=info, versions=versions, roots=roots, root_l2=root_l2, l2=ch.table,
         supervoxels=sv_table, l2_edges=l2_edges, lineage=hist.lineage, synapses=synapses,
         annotations=ann, nuclei=nuclei, neuropils=neuropils,
+        skeleton_nodes=skeleton_nodes_table(nodes, ch),
     )
     return tables.validate() if validate else tables
 
