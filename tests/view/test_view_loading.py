@@ -7,13 +7,13 @@ from napari_crant.view import loading
 from napari_crant.view.loading import load_neurons, pick_demo_neuron, update_messages
 
 
-def test_load_resolves_and_reports_updated_ids(result):
-    assert result.updated == {int(tiny.A0): int(tiny.A2)}
-    assert [n.root_id for n in result.neurons] == [int(tiny.A2), int(tiny.B2)]
-    assert result.neurons[0].query_id == int(tiny.A0)
-    assert update_messages(result.updated) == [f"{tiny.A0} was edited; showing {tiny.A2} instead"]
-    assert result.provenance["materialization_version"] == 3
-    assert result.provenance["filters"]["threshold"] == 1
+def test_load_resolves_and_reports_updated_ids(tiny_loaded):
+    assert tiny_loaded.updated == {int(tiny.A0): int(tiny.A2)}
+    assert [n.root_id for n in tiny_loaded.neurons] == [int(tiny.A2), int(tiny.B2)]
+    assert tiny_loaded.neurons[0].query_id == int(tiny.A0)
+    assert update_messages(tiny_loaded.updated) == [f"{tiny.A0} was edited; showing {tiny.A2} instead"]
+    assert tiny_loaded.provenance["materialization_version"] == 3
+    assert tiny_loaded.provenance["filters"]["threshold"] == 1
 
 
 def test_load_progress_and_top_partners(tiny_path):

@@ -84,7 +84,7 @@ class Cells:
     side: np.ndarray  # 0 left, 1 right, 2 centre
     glom: np.ndarray
     subtype: np.ndarray
-    root_pos: np.ndarray  # (E, 3) um: soma, or entry point of the axon
+    root_pos: np.ndarray  # (E, 3) um: soma, or entry point of the axon (placeholder: fragments)
     has_soma: np.ndarray
     soma_r: np.ndarray  # um
     trunk_r: np.ndarray
