@@ -221,19 +221,20 @@ def _napari_crant_case(nc, case, dataset, inputs, clear_cache):
         skels = nc.get_l2_skeleton(hundred, dataset=dataset)
         return lambda: nc.attach_synapses(skels, dataset=dataset)
     if case.startswith(("layer_data_", "load_neurons_")):
-        from napari_crant import layers
+        from napari_crant.view.layer_data import Scene
+        from napari_crant.view.loading import load_neurons, run_to_end
 
         ids = one if case.endswith("_1") else hundred
 
         def build(result):
-            scene = layers.Scene()
+            scene = Scene()
             scene.add(result)
             return scene.layers()
 
         if case.startswith("layer_data_"):
-            loaded = layers.run_to_end(layers.load_neurons(ids, dataset=dataset))
+            loaded = run_to_end(load_neurons(ids, dataset=dataset))
             return lambda: build(loaded)
-        return lambda: build(layers.run_to_end(layers.load_neurons(ids, dataset=dataset)))
+        return lambda: build(run_to_end(load_neurons(ids, dataset=dataset)))
     raise ValueError(case)
 
 

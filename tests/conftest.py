@@ -28,3 +28,21 @@ def _isolated(tmp_path_factory, monkeypatch):
     clear_update_cache()
     yield
     datasets.set_default_dataset(None)
+
+
+@pytest.fixture
+def tiny_loaded(tiny_path):
+    """Two neurons of the tiny dataset loaded for the viewer (A0, edited since, and B2)."""
+    from napari_crant.view.loading import load_neurons, run_to_end
+
+    return run_to_end(load_neurons([str(tiny.A0), int(tiny.B2)], dataset=tiny_path))
+
+
+@pytest.fixture
+def tiny_scene(tiny_loaded):
+    """A :class:`~napari_crant.view.layer_data.Scene` holding :func:`tiny_loaded`."""
+    from napari_crant.view.layer_data import Scene
+
+    scene = Scene()
+    scene.add(tiny_loaded)
+    return scene

@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from napari_crant.demo import DEMO_NEURON, TINY_NEURONS, build_demo_tables, make_demo
 from napari_crant.snapshot.tables import SCHEMAS
 
-TABLES = [*SCHEMAS, "annotations"]
+TABLES = [*SCHEMAS, "annotations", "skeleton_nodes"]
 
 
 @pytest.fixture(scope="module")

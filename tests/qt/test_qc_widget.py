@@ -13,8 +13,8 @@ from qtpy.QtCore import Qt
 import tiny
 from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layer, get_session
-from napari_crant.layers import load_neurons, run_to_end
 from napari_crant.qc.verdicts import VerdictStore
+from napari_crant.view.loading import load_neurons, run_to_end
 
 WORKLIST_A2 = [4, 2, 1, 9, 11, 10, 12, 5, 3]
 

@@ -105,7 +105,7 @@ def test_bad_dataset_error(qtbot, viewer, query, tmp_path):
 def test_cancel_stops_the_load(qtbot, viewer, query, monkeypatch):
     import time
 
-    import napari_crant.layers as layers
+    import napari_crant.view.loading as loading
 
     def slow(ids, **kwargs):
         for i in range(200):
@@ -113,7 +113,7 @@ def test_cancel_stops_the_load(qtbot, viewer, query, monkeypatch):
             yield i, 200, "slow"
         raise AssertionError("not cancelled")
 
-    monkeypatch.setattr(layers, "load_neurons", slow)
+    monkeypatch.setattr(loading, "load_neurons", slow)
     query.ids.value = str(tiny.A2)
     query.load_button.native.click()
     worker = query.worker
@@ -185,9 +185,9 @@ def test_layer_writes_off_main_thread_raise(qtbot, viewer, query):
 def test_ui_stays_responsive_while_loading(qtbot, viewer, query, monkeypatch):
     import time
 
-    import napari_crant.layers as layers
+    import napari_crant.view.loading as loading
 
-    real = layers.load_neurons
+    real = loading.load_neurons
 
     def slow(ids, **kwargs):
         for i in range(10):
@@ -195,7 +195,7 @@ def test_ui_stays_responsive_while_loading(qtbot, viewer, query, monkeypatch):
             yield i, 10, "slow"
         return (yield from real(ids, **kwargs))
 
-    monkeypatch.setattr(layers, "load_neurons", slow)
+    monkeypatch.setattr(loading, "load_neurons", slow)
     query.ids.value = str(tiny.A2)
     query.load_button.native.click()
     ticks = []

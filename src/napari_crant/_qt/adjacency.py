@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import is_alive
-from napari_crant.layers import adjacency_labels, join_annotations
+from napari_crant.view.tables import adjacency_labels, join_annotations
 
 ORDERS = ("cell type", "loaded order", "root ID")
 

@@ -37,7 +37,7 @@ def open_demo(viewer: Any, dataset: str = "demo", neuron: Any = None, partners: 
     (widgets, worker)
         The dock widgets by display name, and the load's worker (``None`` if it did not start).
     """
-    from napari_crant.layers import pick_demo_neuron
+    from napari_crant.view.loading import pick_demo_neuron
 
     widgets, docks = {}, {}
     for name in DOCKS:

@@ -24,7 +24,7 @@ from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
 from napari_crant._qt.utils import fill_neuron_combo, is_alive
-from napari_crant.layers import export_table
+from napari_crant.view.tables import export_table
 
 ALL = "all loaded neurons"
 

@@ -45,8 +45,8 @@ from napari_crant._qt.qc_state import qc_state
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel
 from napari_crant._qt.utils import fill_neuron_combo, is_alive
-from napari_crant.layers import AXES, METADATA_KEY, SCALE, UNITS, id_strings, skeleton_vectors
 from napari_crant.qc.verdicts import VERDICTS, VerdictError, VerdictStore, default_reviewer
+from napari_crant.view.layer_data import AXES, METADATA_KEY, SCALE, UNITS, id_strings, skeleton_vectors
 
 #: review sets offered in the "review" box: key -> label
 SETS = {
@@ -152,7 +152,7 @@ def _version_diff_worker(root: int, a: Any, b: Any, dataset: Any, threshold: int
 
 
 def _update_worker(new: int, kwargs: dict[str, Any]) -> Any:
-    from napari_crant.layers import load_neurons, run_to_end
+    from napari_crant.view.loading import load_neurons, run_to_end
 
     return run_to_end(load_neurons([int(new)], **kwargs))
 

@@ -12,6 +12,8 @@ L2_ROOTS = "l2_roots.arrow"
 L2 = "l2.arrow"
 SUPERVOXELS = "supervoxels.arrow"
 L2_EDGES = "l2_edges.arrow"
+#: Optional: fine skeletons (nodes in nm, parent row, L2 chunk, supervoxel, compartment).
+SKELETON_NODES = "skeleton_nodes.arrow"
 
 #: Small tables, read whole on first use (Parquet).
 VERSIONS = "versions.parquet"

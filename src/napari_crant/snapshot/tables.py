@@ -79,6 +79,21 @@ SCHEMAS: dict[str, dict[str, str]] = {
 }
 
 
+#: Optional tables (``None`` when a snapshot has none): column -> dtype.
+OPTIONAL_SCHEMAS: dict[str, dict[str, str]] = {
+    "skeleton_nodes": {
+        "x": "float32",
+        "y": "float32",
+        "z": "float32",
+        "radius_nm": "float32",
+        "parent": "int64",
+        "l2_id": "uint64",
+        "sv_id": "uint64",
+        "compartment": "int8",
+    },
+}
+
+
 class SnapshotTableError(ValueError):
     """A snapshot table does not follow the format."""
 
@@ -120,6 +135,12 @@ class SnapshotTables:
         Somata: ``nucleus_id, supervoxel_id, x, y, z`` (nm), ``volume_um3``.
     neuropils
         Named boxes in nm: ``name, x0, y0, z0, x1, y1, z1``.
+    skeleton_nodes
+        Optional fine skeletons, one row per node: ``x, y, z, radius_nm`` (float32 nm),
+        ``parent`` (int64 row of the parent node, ``-1`` at a tree root; parents come before
+        their children), ``l2_id`` (the node's L2 chunk), ``sv_id`` (a supervoxel of that
+        chunk) and ``compartment`` (int8 code; the demo's: 0 soma, 1 neurite, 2 dendrite,
+        3 axon). ``None`` when the snapshot has none.
     """
 
     info: dict[str, Any]
@@ -134,6 +155,7 @@ class SnapshotTables:
     annotations: pd.DataFrame
     nuclei: pd.DataFrame = field(default_factory=lambda: empty_table("nuclei"))
     neuropils: pd.DataFrame = field(default_factory=lambda: empty_table("neuropils"))
+    skeleton_nodes: pd.DataFrame | None = None
 
     def validate(self) -> SnapshotTables:
         """Check dtypes and invariants; raise :class:`SnapshotTableError` naming the problem.
@@ -182,7 +204,50 @@ class SnapshotTables:
             raise SnapshotTableError("table 'root_l2' names L2 chunks missing from 'l2'")
         if self.versions.empty:
             raise SnapshotTableError("table 'versions' is empty: a snapshot needs a version")
+        if self.skeleton_nodes is not None:
+            self._validate_skeleton_nodes()
         return self
+
+    def _validate_skeleton_nodes(self) -> None:
+        nodes = self.skeleton_nodes
+        for col, kind in OPTIONAL_SCHEMAS["skeleton_nodes"].items():
+            if col not in nodes.columns:
+                raise SnapshotTableError(f"table 'skeleton_nodes' lacks column {col!r}")
+            _check_dtype("skeleton_nodes", col, nodes[col], kind)
+        parent = nodes["parent"].to_numpy()
+        row = np.arange(len(parent))
+        bad = np.flatnonzero((parent < -1) | (parent >= row))
+        if len(bad):
+            raise SnapshotTableError(
+                f"table 'skeleton_nodes' row {int(bad[0])} has parent {int(parent[bad[0]])}: "
+                "a parent must be -1 or an earlier row"
+            )
+        l2 = nodes["l2_id"].to_numpy()
+        known_l2 = np.sort(self.l2["l2_id"].to_numpy(np.uint64))
+        pos = np.minimum(np.searchsorted(known_l2, l2), max(len(known_l2) - 1, 0))
+        missing = (known_l2[pos] != l2) if len(known_l2) else np.ones(len(l2), bool)
+        if missing.any():
+            raise SnapshotTableError(
+                f"table 'skeleton_nodes' names L2 chunk {int(l2[missing][0])} missing from 'l2'"
+            )
+        sv = nodes["sv_id"].to_numpy()
+        by_sv = np.argsort(self.supervoxels["sv_id"].to_numpy(np.uint64), kind="stable")
+        sv_sorted = self.supervoxels["sv_id"].to_numpy(np.uint64)[by_sv]
+        l2_of_sv = self.supervoxels["l2_id"].to_numpy(np.uint64)[by_sv]
+        pos = np.minimum(np.searchsorted(sv_sorted, sv), max(len(sv_sorted) - 1, 0))
+        missing = (sv_sorted[pos] != sv) if len(sv_sorted) else np.ones(len(sv), bool)
+        if missing.any():
+            raise SnapshotTableError(
+                f"table 'skeleton_nodes' names supervoxel {int(sv[missing][0])} missing from "
+                "'supervoxels'"
+            )
+        wrong = np.flatnonzero(l2_of_sv[pos] != l2)
+        if len(wrong):
+            i = int(wrong[0])
+            raise SnapshotTableError(
+                f"table 'skeleton_nodes' row {i}: supervoxel {int(sv[i])} belongs to L2 chunk "
+                f"{int(l2_of_sv[pos[i]])}, not to the row's L2 chunk {int(l2[i])}"
+            )
 
 
 def empty_table(name: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
-from napari_crant.snapshot.tables import SnapshotTables
+from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
 
 _POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
 
@@ -157,6 +157,11 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
     _write_parquet(t.annotations.reset_index(drop=True), d / fmt.ANNOTATIONS)
     _write_parquet(t.nuclei.reset_index(drop=True), d / fmt.NUCLEI)
     _write_parquet(t.neuropils.reset_index(drop=True), d / fmt.NEUROPILS)
+    optional = {}
+    if t.skeleton_nodes is not None:  # row order is meaningful (parent = row number)
+        cols = list(OPTIONAL_SCHEMAS["skeleton_nodes"])
+        _write_arrow(t.skeleton_nodes[cols].reset_index(drop=True), d / fmt.SKELETON_NODES)
+        optional["skeleton_nodes"] = len(t.skeleton_nodes)
     return {
         "synapses": n_syn,
         "roots": len(roots),
@@ -166,4 +171,5 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
         "operations": int(t.lineage["operation_id"].nunique()),
         "versions": len(versions),
         "annotations": len(t.annotations),
+        **optional,
     }

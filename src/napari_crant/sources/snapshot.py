@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from napari_crant.ids import in_sorted, sorted_unique, unique_inverse
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 
 _EMPTY = np.array([], dtype=np.uint64)
@@ -139,6 +140,33 @@ class SnapshotSource(DataSource):
     @cached_property
     def _supervoxels(self) -> _MappedTable:
         return self._mapped(fmt.SUPERVOXELS)
+
+    @cached_property
+    def _skeleton_nodes(self) -> _MappedTable | None:
+        path = self.path / fmt.SKELETON_NODES
+        if not path.is_file():
+            return None
+        table = _MappedTable(path)
+        missing = [c for c in OPTIONAL_SCHEMAS["skeleton_nodes"] if c not in table.arrow.column_names]
+        if missing:
+            raise SnapshotError(f"{path} lacks column(s) {missing}")
+        return table
+
+    def skeleton_nodes(self) -> pd.DataFrame | None:
+        """The fine skeletons of the snapshot, or ``None`` if it has none (an optional file).
+
+        Returns
+        -------
+        pandas.DataFrame or None
+            One row per node, memory-mapped (read-only columns, nothing is read until used):
+            ``x, y, z, radius_nm`` (float32 nm), ``parent`` (int64 row of the parent node,
+            ``-1`` at a tree root), ``l2_id``, ``sv_id`` (uint64: the node's L2 chunk and one
+            of its supervoxels) and ``compartment`` (int8). See ``docs/snapshot-format.md``.
+        """
+        table = self._skeleton_nodes
+        if table is None:
+            return None
+        return pd.DataFrame({c: table[c] for c in OPTIONAL_SCHEMAS["skeleton_nodes"]}, copy=False)
 
     def _parquet(self, filename: str) -> pd.DataFrame:
         path = self.path / filename
@@ -385,7 +413,7 @@ class SnapshotSource(DataSource):
 
         Views: ``synapses``, ``synapses_post_index``, ``root_l2``, ``l2_roots``, ``l2``,
         ``supervoxels``, ``versions``, ``roots``, ``lineage``, ``l2_edges``, ``annotations``,
-        ``nuclei``, ``neuropils``.
+        ``nuclei``, ``neuropils``, and ``skeleton_nodes`` if the snapshot has it.
         """
         import duckdb
 
@@ -399,6 +427,8 @@ class SnapshotSource(DataSource):
                 ):
                     view = Path(fname).stem
                     con.register(view, getattr(self, attr).arrow)
+                if self._skeleton_nodes is not None:
+                    con.register(Path(fmt.SKELETON_NODES).stem, self._skeleton_nodes.arrow)
                 for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,
                               fmt.NEUROPILS):
                     path = str(self.path / fname).replace("'", "''")

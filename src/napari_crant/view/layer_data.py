@@ -1,7 +1,8 @@
-"""Turn query results into napari layer data, without Qt.
+"""Query results as napari layer data (the :class:`Scene`), without Qt.
 
 Everything the napari widgets draw is computed here, so that it can be tested (and used
 from scripts, e.g. ``viewer.add_vectors(*scene.skeleton_layer()[:2])``) without a display.
+The neurons come from :func:`napari_crant.view.loading.load_neurons`.
 
 Axis convention
 ---------------
@@ -27,14 +28,14 @@ features in a DataFrame and colour-mapping code may cast numeric columns to floa
 from __future__ import annotations
 
 import colorsys
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from napari_crant.ids import unique_first
+from napari_crant.view.tables import join_annotations
 
 #: napari axis order of every layer, and its units.
 AXES = ("z", "y", "x")
@@ -52,8 +53,6 @@ LAYER_NAMES = {
 #: colour of synapses when coloured by type (RGBA).
 TYPE_COLORS = {"pre": (0.95, 0.25, 0.2, 1.0), "post": (0.2, 0.75, 0.95, 1.0)}
 COLOR_MODES = ("type", "partner", "neuron")
-#: annotation columns shown next to partners (those the dataset has).
-ANNOTATION_COLUMNS = ("cell_type", "cell_class", "super_class", "side", "status", "known_nt")
 #: a palette of distinct colours for neurons (loaded order); partners get hashed colours.
 _PALETTE = np.array([
     (0.122, 0.467, 0.706), (1.0, 0.498, 0.055), (0.173, 0.627, 0.173), (0.839, 0.153, 0.157),
@@ -194,287 +193,13 @@ def _empty_synapses() -> pd.DataFrame:
     })
 
 
-# --------------------------------------------------------------------------------------
-# annotations and partners
-# --------------------------------------------------------------------------------------
-
-
-def _status_text(value: Any) -> Any:
-    if isinstance(value, list | tuple | np.ndarray):
-        return ", ".join(str(v) for v in value)
-    return value
-
-
-_ANNOTATION_CACHE: dict[tuple[str, int], tuple[float, pd.DataFrame]] = {}
-_ANNOTATION_CACHE_SIZE = 4
-#: Seconds a cached answer is used: annotation tables (e.g. on CAVE) change over time.
-ANNOTATION_CACHE_S = 300.0
-
-
-def current_annotations(source: Any, at: Any) -> pd.DataFrame:
-    """Annotation rows keyed by the root each annotated neuron has at ``at``.
-
-    Annotations record the root ID at annotation time, which later edits make outdated;
-    their ``supervoxel_id`` does not change, so it is mapped to its root at ``at``. Results
-    are cached per (dataset, timestamp) for :data:`ANNOTATION_CACHE_S` seconds (annotations
-    themselves can change).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``root_id`` (uint64, current at ``at``) and the :data:`ANNOTATION_COLUMNS` the dataset
-        has, as text; one row per root (the first annotation wins).
-    """
-    import time
-
-    key = (source.cache_key, at.timestamp_us)
-    now = time.monotonic()
-    cached = _ANNOTATION_CACHE.get(key)
-    if cached is None or now - cached[0] > ANNOTATION_CACHE_S:
-        _ANNOTATION_CACHE.pop(key, None)
-        if len(_ANNOTATION_CACHE) >= _ANNOTATION_CACHE_SIZE:
-            _ANNOTATION_CACHE.pop(next(iter(_ANNOTATION_CACHE)))
-        cached = (now, _current_annotations(source, at))
-        _ANNOTATION_CACHE[key] = cached
-    return cached[1].copy()
-
-
-def _current_annotations(source: Any, at: Any) -> pd.DataFrame:
-    ann = source.annotations()
-    cols = [c for c in ANNOTATION_COLUMNS if c in ann.columns]
-    if ann.empty:
-        return pd.DataFrame({"root_id": np.array([], np.uint64), **{c: [] for c in cols}})
-    roots = ann["root_id"].to_numpy().astype(np.uint64)
-    if "supervoxel_id" in ann.columns:
-        sv = ann["supervoxel_id"].fillna(0).to_numpy().astype(np.uint64) if ann[
-            "supervoxel_id"].dtype.kind == "f" else ann["supervoxel_id"].to_numpy().astype(np.uint64)
-        now = source.roots_of_supervoxels(sv, at)
-        roots = np.where(now != 0, now, roots).astype(np.uint64)
-    first = unique_first(roots)  # one row per root, the first annotation wins
-    first.sort()
-    out = pd.DataFrame({"root_id": roots[first]})
-    for c in cols:
-        values = ann[c].to_numpy(dtype=object)[first]
-        out[c] = [_status_text(v) for v in values] if c == "status" else values
-    return out
-
-
-def join_annotations(df: pd.DataFrame, key: str, annotations: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with annotation columns of the root in column ``key`` (uint64-safe, order kept)."""
-    keys = df[key].to_numpy(np.uint64)
-    ann_roots = annotations["root_id"].to_numpy(np.uint64)
-    out = df.copy()
-    if len(ann_roots):
-        uniq, first = np.unique(ann_roots, return_index=True)
-        pos = np.minimum(np.searchsorted(uniq, keys), len(uniq) - 1)
-        found = uniq[pos] == keys
-        rows = first[pos]
-    else:
-        found = np.zeros(len(keys), bool)
-        rows = np.zeros(len(keys), int)
-    for c in annotations.columns:
-        if c == "root_id":
-            continue
-        vals = annotations[c].to_numpy(object)
-        col = np.full(len(keys), None, dtype=object)
-        col[found] = vals[rows[found]]
-        out[c] = col
-    return out
-
-
-def partner_table(conn: pd.DataFrame, roots: Sequence[int] | np.ndarray,
-                  annotations: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Upstream and downstream partners of ``roots`` from a ``pre, post, weight`` edge list.
-
-    Parameters
-    ----------
-    conn
-        Edge list as returned by :func:`~napari_crant.get_connectivity` for ``roots``.
-    roots
-        The neurons whose partners are listed.
-    annotations
-        From :func:`current_annotations` (optional).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``direction`` ('upstream': partner -> neuron, 'downstream': neuron -> partner),
-        ``partner_id`` (uint64), ``weight`` (synapses), ``percent`` (of the neuron's inputs for
-        upstream rows, of its outputs for downstream rows, counted over the pairs that pass
-        the query's threshold), annotation columns, and ``neuron_id`` (uint64); heaviest first.
-    """
-    roots = np.asarray(roots, dtype=np.uint64)
-    pre = conn["pre"].to_numpy(np.uint64)
-    post = conn["post"].to_numpy(np.uint64)
-    w = conn["weight"].to_numpy(np.int64)
-    parts = []
-    for direction, own, other in (("upstream", post, pre), ("downstream", pre, post)):
-        sel = np.isin(own, roots)
-        part = pd.DataFrame({
-            "neuron_id": own[sel].astype(np.uint64),
-            "direction": direction,
-            "partner_id": other[sel].astype(np.uint64),
-            "weight": w[sel],
-        })
-        total = part.groupby("neuron_id")["weight"].transform("sum").to_numpy(np.float64)
-        part["percent"] = np.where(total > 0, 100.0 * part["weight"].to_numpy() / np.maximum(total, 1), 0.0)
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["weight", "direction", "partner_id"], ascending=[False, True, True],
-                          kind="stable").reset_index(drop=True)
-    out["neuron_id"] = out["neuron_id"].astype(np.uint64)
-    out["partner_id"] = out["partner_id"].astype(np.uint64)
-    if annotations is not None:
-        out = join_annotations(out, "partner_id", annotations)
-    # what proofreaders scan first, so it is visible without scrolling in a narrow dock
-    first = ["direction", "partner_id", *(["cell_type"] if "cell_type" in out else []), "weight", "percent"]
-    return out[first + [c for c in out.columns if c not in first and c != "neuron_id"] + ["neuron_id"]]
-
-
-# --------------------------------------------------------------------------------------
-# loading (runs in a worker thread; yields progress, returns a LoadResult)
-# --------------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    """What one load adds to a :class:`Scene`.
-
-    Attributes
-    ----------
-    neurons
-        Canvas data of each loaded neuron.
-    partners
-        :func:`partner_table` of the loaded neurons.
-    connectivity
-        The ``pre, post, weight`` edge list (``attrs``: provenance).
-    updated
-        ``{given ID: root shown}`` for IDs that were edited since.
-    provenance
-        Dataset, materialization, version, timestamp and filters of the query.
-    annotations
-        :func:`current_annotations` at the query's materialization.
-    """
+class SceneUpdate(Protocol):
+    """What :meth:`Scene.add` takes: a :class:`~napari_crant.view.loading.LoadResult`."""
 
     neurons: list[NeuronData]
     partners: pd.DataFrame
-    connectivity: pd.DataFrame
-    updated: dict[int, int]
+    annotations: pd.DataFrame
     provenance: dict[str, Any]
-    annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def update_messages(updated: dict[int, int]) -> list[str]:
-    """Plain-language lines reporting updated IDs."""
-    return [f"{old} was edited; showing {new} instead" for old, new in updated.items()]
-
-
-def load_neurons(
-    ids: Any,
-    *,
-    dataset: Any = None,
-    materialization: Any = "latest",
-    threshold: int = 1,
-    min_size: float | None = None,
-    clean: bool = True,
-    update_ids: bool = True,
-    max_distance: float = 10_000,
-    top_partners: int = 0,
-) -> Generator[tuple[int, int, str], None, LoadResult]:
-    """Fetch skeletons, synapses and partners of neurons; a generator reporting progress.
-
-    Use as ``result = yield from load_neurons(...)`` inside a napari ``thread_worker``
-    (each ``yield`` is a point where a cancel takes effect), or drive it to the end with
-    :func:`run_to_end`.
-
-    Parameters
-    ----------
-    ids
-        Root IDs (anything :func:`~napari_crant.ids.parse_ids` takes).
-    dataset, materialization, threshold, min_size, clean, update_ids, max_distance
-        As for :func:`~napari_crant.attach_synapses` / :func:`~napari_crant.get_connectivity`.
-    top_partners
-        Also load the skeletons and synapses of this many strongest partners (any direction).
-
-    Yields
-    ------
-    (step, total, message)
-        Progress.
-
-    Returns
-    -------
-    LoadResult
-    """
-    from napari_crant.queries.attach import attach_synapses
-    from napari_crant.queries.common import open_query, query_ids
-    from napari_crant.queries.connectivity import get_connectivity
-    from napari_crant.queries.skeleton import get_l2_skeleton
-
-    yield 0, 1, "opening dataset"
-    source, at = open_query(dataset, materialization)
-    q = query_ids(source, at, ids, update_ids, "neuron_ids")
-    from napari_crant.ids import unique_in_order
-
-    root_of_given = q.root_of_given()
-    _, first = np.unique(q.given, return_index=True)
-    roots = unique_in_order(root_of_given[np.sort(first)])
-    query_of = {int(r): int(g) for g, r in zip(q.given, root_of_given, strict=True)}
-    yield 0, len(roots) + 3, "connectivity"
-    conn = get_connectivity(roots, threshold=threshold, min_size=min_size, materialization=at,
-                            clean=clean, update_ids=False, dataset=source)
-    if top_partners > 0 and len(conn):
-        pt = partner_table(conn, roots)
-        pt = pt[~np.isin(pt["partner_id"].to_numpy(np.uint64), roots)]
-        best = pt.groupby("partner_id", sort=False)["weight"].sum().sort_values(
-            ascending=False, kind="stable")
-        extra = np.array(best.index[:top_partners], dtype=np.uint64)
-        if len(extra):
-            extra_conn = get_connectivity(extra, threshold=threshold, min_size=min_size,
-                                          materialization=at, clean=clean, update_ids=False,
-                                          dataset=source)
-            attrs = conn.attrs
-            conn = pd.concat([conn, extra_conn], ignore_index=True).drop_duplicates(["pre", "post"])
-            conn.attrs = attrs
-            roots = np.concatenate([roots, extra]).astype(np.uint64)
-    total = len(roots) + 3  # skeletons, synapses, annotations
-    import navis
-
-    skeletons = []
-    for i, root in enumerate(roots):
-        yield i + 1, total, f"skeleton of {int(root)}"
-        skeletons.append(get_l2_skeleton(int(root), dataset=source))
-    yield total - 2, total, "synapses"
-    # one query per direction for all neurons (not one per neuron)
-    attach_synapses(navis.NeuronList(skeletons), threshold=threshold, min_size=min_size,
-                    materialization=at, clean=clean, max_distance=max_distance, update_ids=False,
-                    dataset=source)
-    neurons = [neuron_data(sk, query_of.get(int(root), int(root)))
-               for sk, root in zip(skeletons, roots, strict=True)]
-    yield total - 1, total, "annotations"
-    ann = current_annotations(source, at)
-    partners = partner_table(conn, roots, ann)
-    prov = dict(conn.attrs)
-    prov["filters"] = {
-        "threshold": threshold, "min_size": min_size, "clean": clean, "update_ids": update_ids,
-        "max_distance": max_distance,
-    }
-    prov["updated_ids"] = q.updated()
-    yield total, total, "done"
-    return LoadResult(neurons, partners, conn, q.updated(), prov, ann)
-
-
-def run_to_end(gen: Generator[Any, None, Any]) -> Any:
-    """Exhaust a progress generator and return its return value."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
-# --------------------------------------------------------------------------------------
-# the scene: everything loaded into one viewer, as layer data
-# --------------------------------------------------------------------------------------
 
 
 def _layer_kwargs(kind: str, **extra: Any) -> dict[str, Any]:
@@ -504,7 +229,7 @@ class Scene:
         self.color_by = "type"
 
     # -- state ---------------------------------------------------------------------------
-    def add(self, result: LoadResult) -> None:
+    def add(self, result: SceneUpdate) -> None:
         """Add (or replace) the neurons and partner rows of ``result``."""
         new_roots = [n.root_id for n in result.neurons]
         for n in result.neurons:
@@ -667,97 +392,3 @@ class Scene:
         have = pd.MultiIndex.from_arrays([syn_pre.astype(np.uint64), syn_post.astype(np.uint64)])
         sel = have.isin(wanted)
         return np.unique(syn["synapse_id"].to_numpy(np.uint64)[sel])
-
-
-def adjacency_labels(adj: pd.DataFrame, annotations: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Row and column labels of an adjacency matrix.
-
-    Rows: ``cell_type (id)`` where the cell type is known, else the ID. Columns (narrow):
-    the cell type, else the ID's last 6 digits preceded by ``…``.
-    """
-    def parts(ids: pd.Index) -> tuple[list[Any], np.ndarray]:
-        df = join_annotations(pd.DataFrame({"root_id": np.asarray(ids, dtype=np.uint64)}),
-                              "root_id", annotations)
-        ct = list(df["cell_type"]) if "cell_type" in df else [None] * len(df)
-        return ct, df["root_id"].to_numpy(np.uint64)
-
-    ct, ids = parts(adj.index)
-    rows = [f"{c} ({int(r)})" if isinstance(c, str) and c else str(int(r))
-            for c, r in zip(ct, ids, strict=True)]
-    ct, ids = parts(adj.columns)
-    cols = [c if isinstance(c, str) and c else f"…{str(int(r))[-6:]}" for c, r in zip(ct, ids, strict=True)]
-    return rows, cols
-
-
-def provenance_lines(prov: dict[str, Any]) -> list[str]:
-    """Provenance as ``key: value`` lines (for CSV headers)."""
-    import json
-
-    lines = []
-    for k, v in prov.items():
-        if isinstance(v, dict):
-            v = json.dumps({str(a): b for a, b in v.items()}, default=str)
-        lines.append(f"{k}: {v}")
-    return lines
-
-
-def export_table(df: pd.DataFrame, path: Any, provenance: dict[str, Any]) -> None:
-    """Write a table to ``.csv`` (provenance as ``#`` header lines) or ``.parquet`` (schema metadata).
-
-    IDs are written as exact integers (uint64), never floats.
-    """
-    import json
-    from pathlib import Path
-
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        meta = dict(table.schema.metadata or {})
-        meta[b"napari_crant.provenance"] = json.dumps(
-            {str(k): v for k, v in provenance.items()}, default=str).encode()
-        pq.write_table(table.replace_schema_metadata(meta), path)
-    elif path.suffix.lower() in (".csv", ".txt", ""):
-        with open(path, "w", newline="") as f:
-            for line in provenance_lines(provenance):
-                f.write(f"# {line}\n")
-            df.to_csv(f, index=False)
-    else:
-        raise ValueError(f"export to .csv or .parquet, not {path.suffix!r}")
-
-
-def pick_demo_neuron(dataset: Any = "demo", candidates: int = 200) -> int:
-    """A well-connected annotated neuron to show first (deterministic).
-
-    Uses ``napari_crant.demo.DEMO_NEURON`` when the demo module defines it; otherwise, among
-    the first ``candidates`` annotated neurons with a cell type (by current root ID), the one
-    with the most synapses at the latest version.
-    """
-    from napari_crant.queries.common import open_query
-
-    source, at = open_query(dataset, "latest")
-    if str(dataset) == "demo":
-        try:
-            from napari_crant import demo
-
-            fixed = getattr(demo, "DEMO_NEURON", None)
-        except ImportError:  # pragma: no cover - demo module not present
-            fixed = None
-        if fixed is not None and source.root_status(np.array([fixed], np.uint64), at)[0][0]:
-            return int(fixed)  # only if "demo" is the generated demo (tests may register another)
-    ann = current_annotations(source, at)
-    if "cell_type" in ann:
-        typed = ann[ann["cell_type"].map(lambda v: isinstance(v, str) and bool(v)).to_numpy(bool)]
-        ann = typed if len(typed) else ann
-    if ann.empty:
-        raise ValueError(f"dataset {source.name!r} has no annotated neurons to pick from")
-    roots = np.sort(ann["root_id"].to_numpy(np.uint64))[:candidates]
-    _known, alive = source.root_status(roots, at)
-    roots = roots[alive] if alive.any() else roots
-    pre = source.synapses(roots, None, at)["pre_pt_root_id"].to_numpy(np.uint64)
-    post = source.synapses(None, roots, at)["post_pt_root_id"].to_numpy(np.uint64)
-    both = np.concatenate([pre, post])
-    counts = np.array([(both == r).sum() for r in roots])
-    return int(roots[int(np.argmax(counts))])

@@ -1,0 +1,195 @@
+"""Stage 6 of the demo: level-2 (L2) chunks, supervoxels and their IDs.
+
+Arbor nodes are grouped into L2 chunks per cell, per piece (see
+:mod:`napari_crant.demo.edits`) and per cell of the chunk grid; every L2 chunk gets a few
+supervoxels (more in the soma). IDs are encoded like the PyChunkedGraph's
+(:func:`pcg_ids`: layer, chunk coordinates, a counter within the chunk).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from napari_crant.demo.arrays import rank_in_run, runs, splitmix
+from napari_crant.demo.morphology import SOMA, Nodes
+
+#: nm per voxel of the demo dataset (x, y, z), as CRANTb.
+VOXEL_RESOLUTION = (8, 8, 42)
+#: Size of an L1/L2 chunk of the chunk grid, in voxels (~3 x 3 x 3.4 um).
+CHUNK_VOXELS = (384, 384, 80)
+CHUNK_NM = np.array([c * r for c, r in zip(CHUNK_VOXELS, VOXEL_RESOLUTION, strict=True)],
+                    dtype=np.float64)
+#: Bit position of the layer in an ID; layer of root IDs.
+LAYER_SHIFT = 56
+ROOT_LAYER = 8
+
+
+def pcg_ids(layer: int, chunk: np.ndarray, counter: np.ndarray) -> np.ndarray:
+    """PyChunkedGraph-style IDs: ``layer << 56 | x << 46 | y << 36 | z << 26 | counter``."""
+    c = chunk.astype(np.uint64)
+    return ((np.uint64(layer) << np.uint64(LAYER_SHIFT))
+            | (c[:, 0] << np.uint64(46)) | (c[:, 1] << np.uint64(36))
+            | (c[:, 2] << np.uint64(26)) | counter.astype(np.uint64))
+
+
+@dataclass
+class Chunks:
+    """L2 chunks (index ``0..L-1``) and supervoxels of all nodes, and the ``l2`` table.
+
+    A *group* is one ``(entity, piece)``: the nodes that always share a root.
+    """
+
+    l2_of_node: np.ndarray  # (N,) L2 index
+    l2_id: np.ndarray  # (L,) uint64
+    l2_group: np.ndarray  # (L,) group index
+    group_key: np.ndarray  # (G,) entity * 4 + piece, sorted
+    table: pd.DataFrame  # the l2 table
+    sv_start: np.ndarray  # (L + 1,) first supervoxel of every L2
+    sv_id: np.ndarray  # (S,) uint64
+    sv_l2: np.ndarray  # (S,) L2 index
+
+
+def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> Chunks:
+    """Group nodes into L2 chunks (cell x piece x chunk-grid cell); supervoxels; IDs.
+
+    Parameters
+    ----------
+    nodes
+        From :func:`~napari_crant.demo.morphology.grow_morphology`.
+    piece
+        Piece label of every node (:attr:`~napari_crant.demo.edits.EditPlan.piece`).
+    rng
+        Random generator of this stage.
+
+    Returns
+    -------
+    Chunks
+    """
+    n_nodes = len(nodes.entity)
+    key = nodes.entity.astype(np.int64) * 4 + piece
+    key <<= 30
+    for ax in range(3):
+        c = np.floor(nodes.pos[:, ax] * np.float32(1000.0 / CHUNK_NM[ax])).astype(np.int64)
+        np.clip(c, 0, 1023, out=c)
+        c <<= 20 - 10 * ax
+        key |= c
+        del c
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    del key
+    first = runs(skey)
+    starts = np.flatnonzero(first)
+    l2_key = skey[starts]
+    del skey
+    n_l2 = len(starts)
+    l2_of_node = np.empty(n_nodes, dtype=np.int64)
+    l2_of_node[order] = np.cumsum(first) - 1
+    del first
+    counts = np.diff(np.append(starts, n_nodes))
+    l2_ckey = l2_key & ((1 << 30) - 1)
+    l2_gkey = l2_key >> 30
+    del l2_key
+    gfirst = runs(l2_gkey)
+    group_key = l2_gkey[gfirst]
+    l2_group = np.cumsum(gfirst) - 1
+    del gfirst, l2_gkey
+    chunk = np.stack([l2_ckey >> 20, (l2_ckey >> 10) & 1023, l2_ckey & 1023], axis=1)
+    prefix = pcg_ids(0, chunk, np.zeros(n_l2, dtype=np.uint64))  # chunk bits only
+    del chunk
+
+    # counters within each chunk, after a per-chunk offset (other objects in the chunk)
+    by_chunk = np.argsort(l2_ckey, kind="stable")
+    cfirst = runs(l2_ckey[by_chunk])
+    rank = np.empty(n_l2, dtype=np.int64)
+    rank[by_chunk] = rank_in_run(cfirst)
+    offset = (splitmix(l2_ckey.astype(np.uint64) ^ np.uint64(rng.integers(1 << 62)))
+              % np.uint64(400)).astype(np.int64)
+    counter = 1 + offset + 3 * rank + rng.integers(0, 3, n_l2)
+    l2_id = prefix | (np.uint64(2) << np.uint64(LAYER_SHIFT)) | counter.astype(np.uint64)
+    del rank, counter
+
+    # representative point (the middle node, in growth order), radius and volume
+    rep = order[starts + counts // 2]
+    max_dt = np.maximum.reduceat(nodes.radius[order], starts).astype(np.float64) * 1000.0
+    seg = np.linalg.norm(nodes.pos - nodes.pos[np.maximum(nodes.parent, 0)], axis=1)
+    seg[nodes.parent < 0] = 0.0
+    r = nodes.radius
+    soma = nodes.comp == SOMA
+    vol = np.where(soma, np.float32(4.0 / 3.0 * np.pi) * r**3,
+                   np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
+    del seg
+    size_nm3 = np.add.reduceat(vol[order].astype(np.float64), starts) * 1e9
+    has_soma = np.maximum.reduceat(soma[order], starts)
+    del vol, soma, order
+    rep_nm = nodes.pos[rep].astype(np.float64) * 1000.0 + rng.normal(0.0, 60.0, (n_l2, 3))
+    table = pd.DataFrame({
+        "l2_id": l2_id,
+        "x": np.round(rep_nm[:, 0], 1), "y": np.round(rep_nm[:, 1], 1),
+        "z": np.round(rep_nm[:, 2], 1),
+        "max_dt_nm": np.round(max_dt * rng.uniform(0.85, 1.0, n_l2), 1),
+        "size_nm3": np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2)),
+    })
+    del rep_nm, max_dt, size_nm3
+
+    # supervoxels: a few per L2 chunk, more in the soma, counted per chunk like the L2s
+    n_sv = 1 + rng.poisson(1.3, n_l2) + 4 * has_soma.astype(np.int64)
+    sv_start = np.concatenate([[0], np.cumsum(n_sv)])
+    sorted_n = n_sv[by_chunk]
+    before = np.cumsum(sorted_n) - sorted_n  # supervoxels before this L2, in chunk order
+    chunk_base = np.empty(n_l2, dtype=np.int64)
+    chunk_base[by_chunk] = before - before[np.maximum.accumulate(
+        np.where(cfirst, np.arange(n_l2), 0))]
+    del by_chunk, cfirst, sorted_n, before
+    sv_l2 = np.repeat(np.arange(n_l2, dtype=np.int64), n_sv)
+    local = np.arange(len(sv_l2), dtype=np.int64) - sv_start[sv_l2]
+    counter = (1 + 5 * offset + 2 * chunk_base)[sv_l2] + 2 * local
+    del local
+    sv_id = prefix[sv_l2] | (np.uint64(1) << np.uint64(LAYER_SHIFT))
+    sv_id |= counter.astype(np.uint64)
+    return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
+                   group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id,
+                   sv_l2=sv_l2)
+
+
+def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]]) -> pd.DataFrame:
+    """The ``l2_edges`` table: chunks joined by a skeleton edge, plus ``extra`` node pairs.
+
+    ``extra`` are the false contacts of :class:`~napari_crant.demo.edits.Scenario` (where
+    two cells were wrongly merged).
+    """
+    child = np.flatnonzero(nodes.parent >= 0)
+    a = ch.l2_of_node[child]
+    b = ch.l2_of_node[nodes.parent[child]]
+    if extra:
+        ex = np.array(extra, dtype=np.int64)
+        a = np.concatenate([a, ch.l2_of_node[ex[:, 0]]])
+        b = np.concatenate([b, ch.l2_of_node[ex[:, 1]]])
+    keep = a != b
+    by_id = np.argsort(ch.l2_id)
+    rank = np.empty_like(by_id)
+    rank[by_id] = np.arange(len(by_id))
+    ra, rb = rank[a[keep]], rank[b[keep]]
+    key = np.sort((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+    key = key[runs(key)]
+    ids = ch.l2_id[by_id]
+    return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
+
+
+def pick_supervoxels(ch: Chunks, l2: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One random supervoxel ID of each L2 chunk (index) in ``l2``."""
+    n = ch.sv_start[l2 + 1] - ch.sv_start[l2]
+    return ch.sv_id[ch.sv_start[l2] + (rng.random(len(l2)) * n).astype(np.int64)]
+
+
+def node_supervoxels(ch: Chunks) -> np.ndarray:
+    """One supervoxel ID of every node's L2 chunk, chosen by a hash of the node index.
+
+    Uses no random generator, so adding it changes nothing else the demo draws.
+    """
+    l2 = ch.l2_of_node
+    n_sv = (ch.sv_start[l2 + 1] - ch.sv_start[l2]).astype(np.uint64)
+    pick = splitmix(np.arange(len(l2), dtype=np.uint64)) % n_sv
+    return ch.sv_id[ch.sv_start[l2] + pick.astype(np.int64)]
