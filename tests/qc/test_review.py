@@ -31,6 +31,7 @@ class Events:
         self.seen: list[tuple] = []
         model.worklist_changed.connect(lambda: self.seen.append(("worklist",)))
         model.items_changed.connect(lambda: self.seen.append(("items",)))
+        model.filter_changed.connect(lambda on: self.seen.append(("filter", on)))
         model.position_changed.connect(lambda i: self.seen.append(("position", i)))
         model.verdict_changed.connect(lambda i: self.seen.append(("verdict", i)))
 
@@ -116,7 +117,7 @@ def test_unreviewed_only(store, worklist):
     m.give("correct")  # 2
     ev = Events(m)
     m.set_unreviewed_only(True)
-    assert ev.pop() == [("items",), ("position", 2)]  # synapse 1: still shown
+    assert ev.pop() == [("filter", True), ("position", 2)]  # synapse 1: still shown
     assert m.visible_rows().tolist() == [2, 3, 4, 5, 6, 7, 8] and m.position_text() == "1 of 7 shown"
     m.give("wrong_partner")  # 1 -> gone from the shown rows, on to 9
     assert _shown(m) == 9 and m.visible_rows().tolist() == [3, 4, 5, 6, 7, 8]

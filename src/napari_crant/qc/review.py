@@ -51,7 +51,9 @@ class ReviewModel:
     worklist_changed
         A new worklist was set (or cleared).
     items_changed
-        The chosen set or the filter changed: :attr:`items` and :meth:`visible_rows` differ.
+        The chosen set changed: :attr:`items` (and :meth:`visible_rows`) differ.
+    filter_changed(unreviewed_only)
+        The filter changed: :meth:`visible_rows` differ, :attr:`items` do not.
     position_changed(index)
         :attr:`current` changed (or was set again): an index into :attr:`items`, or ``None``.
     verdict_changed(index)
@@ -60,6 +62,7 @@ class ReviewModel:
 
     worklist_changed = Signal()
     items_changed = Signal()
+    filter_changed = Signal(bool)
     position_changed = Signal(object)
     verdict_changed = Signal(int)
 
@@ -180,7 +183,7 @@ class ReviewModel:
             return
         self._unreviewed_only = bool(on)
         self._visible = None
-        self.items_changed.emit()
+        self.filter_changed.emit(self._unreviewed_only)
         rows = self.visible_rows()
         if self.current is not None and self.current in rows:
             self.go_to(self.current)
