@@ -156,9 +156,13 @@ class ReviewCanvas:
         row = self.model.items.iloc[index]
         zyx = np.array([row["z"], row["y"], row["x"]], np.float64)
         feats = pd.DataFrame({"synapse_id": id_strings([row["synapse_id"]])})
-        layer = set_points(viewer, "qc_current", zyx[None], feats, np.array([[1.0, 1.0, 0.0, 0.35]]), 1400.0,
-                           blending="translucent_no_depth")
-        if layer is not None:
+        layer = find_layer(viewer, "qc_current")
+        if layer is not None and len(layer.data) == 1:  # move the ring: one refresh, not one per property
+            layer.data = zyx[None]
+            layer.features = feats
+        else:
+            layer = set_points(viewer, "qc_current", zyx[None], feats, np.array([[1.0, 1.0, 0.0, 0.35]]),
+                               1400.0, blending="translucent_no_depth")
             layer.border_color = "yellow"
             layer.border_width = 0.15
         self.center_on(zyx)
@@ -171,10 +175,10 @@ class ReviewCanvas:
             return
         cam = viewer.scene.camera if hasattr(getattr(viewer, "scene", None), "camera") else viewer.camera
         ndim = viewer.dims.ndim
-        if ndim >= 3:
-            point = list(viewer.dims.point)
-            point[ndim - 3] = float(zyx[0])
-            viewer.dims.point = tuple(point)
+        z_axis = ndim - 3
+        # the z slider matters only when z is not displayed (2D); moving it re-slices every layer
+        if ndim >= 3 and z_axis not in viewer.dims.displayed and viewer.dims.point[z_axis] != float(zyx[0]):
+            viewer.dims.set_point(z_axis, float(zyx[0]))
         cam.center = tuple(float(v) for v in zyx)
         width = 600.0
         try:
