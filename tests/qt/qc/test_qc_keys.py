@@ -122,7 +122,7 @@ def test_undo_and_clear_keys(qtbot, qc, tiny_path):
     assert "Nothing cleared" in qc.message.text() and "has no verdict to clear" in qc.message.text()
 
 
-def test_viewer_keymap_and_unbind_on_close(qtbot, make_napari_viewer, tiny_path):
+def test_viewer_keymap_and_unbind_on_close(qtbot, make_napari_viewer, tiny_path, qc_data_dir):
     from napari_crant._qt.qc.dock import QCWidget
 
     viewer = make_napari_viewer(show=True)

@@ -132,7 +132,7 @@ DOCS = os.environ.get("NAPARI_CRANT_DOCS_IMAGES")
 
 
 @pytest.mark.skipif(not DOCS, reason="set NAPARI_CRANT_DOCS_IMAGES to write docs images")
-def test_qc_screenshot(qtbot, make_napari_viewer, tmp_path):
+def test_qc_screenshot(qtbot, make_napari_viewer, tmp_path, qc_data_dir):
     from imageio.v3 import imwrite
 
     from napari_crant._qt.qc.dock import QCWidget
