@@ -231,3 +231,16 @@ def test_clear_empties_the_review(store, worklist):
     m.clear()
     assert ev.pop() == [("worklist",), ("items",), ("position", None)]
     assert m.items.empty and m.root is None and m.current_row() is None
+
+
+def test_undo_after_switching_neurons(store, worklist, tiny_path):
+    m = _model(store, worklist)
+    m.give("false_positive")  # synapse 4 (A2 -> X since the split): not among B2's synapses
+    other = build_worklist(B2, small_fragment_l2=2, dataset=tiny_path)
+    assert synapse_id(4) not in set(other["synapse_id"].tolist())
+    m.set_worklist(other, "tiny")
+    ev = Events(m)
+    assert m.undo() == int(synapse_id(4))
+    assert store.verdicts("tiny").empty  # the store is restored even though the list moved on
+    assert ev.pop() == [] and m.current == 0 and m.root == int(B2)
+    assert store.history()["change"].tolist() == ["set", "undo"]
