@@ -59,3 +59,23 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture
+def qc_data_dir(tmp_path, monkeypatch):
+    """An empty user data folder (the QC verdict database) for this test."""
+    monkeypatch.setenv("NAPARI_CRANT_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def qc(qtbot, make_napari_viewer, qc_data_dir):
+    """A docked synapse QC widget (tests in tests/qt/qc/) with its own verdict database."""
+    from napari_crant._qt.qc.dock import QCWidget
+
+    viewer = make_napari_viewer(show=True)
+    w = QCWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Synapse QC")
+    yield w
+    qtbot.waitUntil(lambda: not w.workers, timeout=30_000)
+    w.cleanup()

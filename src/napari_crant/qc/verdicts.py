@@ -218,8 +218,9 @@ class VerdictStore:
                 raise
         return len(rows)
 
-    def clear_verdict(self, dataset: str, synapse_id: Any, pre_sv: Any, post_sv: Any) -> None:
-        """Remove a verdict (the history keeps it)."""
+    def clear_verdict(self, dataset: str, synapse_id: Any, pre_sv: Any, post_sv: Any,
+                      change: str = "cleared") -> None:
+        """Remove a verdict (the history keeps it, marked ``change``)."""
         key = (dataset, _id_text(synapse_id, "synapse_id"), _id_text(pre_sv, "pre_pt_supervoxel_id"),
                _id_text(post_sv, "post_pt_supervoxel_id"))
         where = " AND ".join(f"{k}=?" for k in _KEY)
@@ -227,7 +228,7 @@ class VerdictStore:
             self._con.execute("BEGIN IMMEDIATE")
             try:
                 self._con.execute(
-                    f"INSERT INTO verdict_history SELECT *, 'cleared' FROM verdicts WHERE {where}", key
+                    f"INSERT INTO verdict_history SELECT *, ? FROM verdicts WHERE {where}", (change, *key)
                 )
                 self._con.execute(f"DELETE FROM verdicts WHERE {where}", key)
                 self._con.execute("COMMIT")

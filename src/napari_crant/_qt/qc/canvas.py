@@ -1,0 +1,228 @@
+"""What the review shows on the canvas: verdict colours, the current synapse, its partner, the camera.
+
+:class:`ReviewCanvas` listens to a :class:`~napari_crant.qc.review.ReviewModel` and draws; a verdict
+recolours one point of the verdict layer, it never rebuilds the layer.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
+from napari_crant._qt.session import Session, find_layer
+from napari_crant.view.layer_data import AXES, METADATA_KEY, SCALE, UNITS, id_strings
+from napari_crant.qc.review import ReviewModel
+
+#: RGBA of synapse points by verdict (None: not reviewed yet)
+VERDICT_COLORS = {
+    None: (0.65, 0.65, 0.65, 0.6),
+    "correct": (0.2, 0.85, 0.3, 1.0),
+    "false_positive": (0.95, 0.2, 0.2, 1.0),
+    "wrong_partner": (1.0, 0.6, 0.1, 1.0),
+    "unsure": (0.7, 0.45, 1.0, 1.0),
+}
+DIFF_COLORS = {"gained": (0.2, 0.9, 0.3, 1.0), "lost": (1.0, 0.1, 0.8, 1.0)}
+#: layer kind (metadata value) -> layer name; the session's Clear removes them with the others
+QC_LAYERS = {
+    "qc_verdicts": "CRANT QC verdicts",
+    "qc_current": "CRANT QC current",
+    "qc_partner": "CRANT QC partner",
+    "qc_diff": "CRANT QC edit diff",
+}
+
+
+def verdict_color(verdict: Any) -> tuple[float, float, float, float]:
+    """RGBA of a verdict (grey when unreviewed)."""
+    return VERDICT_COLORS.get(verdict if isinstance(verdict, str) else None, VERDICT_COLORS[None])
+
+
+def qc_layer_kwargs(kind: str, **extra: Any) -> dict[str, Any]:
+    """Keyword arguments of a QC layer (same axes, units and metadata scheme as the others)."""
+    return {"name": QC_LAYERS[kind], "scale": SCALE, "units": UNITS, "axis_labels": AXES,
+            "metadata": {METADATA_KEY: kind}, "projection_mode": "all", **extra}
+
+
+def set_points(viewer: Any, kind: str, data: np.ndarray, features: pd.DataFrame, colors: np.ndarray,
+               size: float, **extra: Any) -> Any:
+    """Add or update a QC Points layer (main thread); ``None`` without a viewer."""
+    if viewer is None:
+        return None
+    layer = find_layer(viewer, kind)
+    data = np.asarray(data, np.float64).reshape(-1, 3)
+    if layer is None:
+        kw = qc_layer_kwargs(kind, features=features, size=size, border_width=0.0, **extra)
+        if len(data):
+            kw["face_color"] = colors
+        return viewer.add_points(data, **kw)
+    layer.data = data
+    layer.features = features
+    if len(data):
+        layer.face_color = colors
+    layer.size = size
+    return layer
+
+
+class ReviewCanvas:
+    """Draws a review model in the session's viewer.
+
+    Parameters
+    ----------
+    model
+        The review.
+    session
+        The viewer's session (loaded neurons, labels, the dataset).
+    runner
+        Runs the partner-skeleton worker.
+    field_of_view
+        Returns the width (nm) of the view around the current synapse.
+    on_error
+        Shows an error message.
+    """
+
+    def __init__(self, model: ReviewModel, session: Session, runner: WorkerRunner,
+                 field_of_view: Callable[[], float], on_error: Callable[[str], None]):
+        self.model = model
+        self.session = session
+        self.runner = runner
+        self.field_of_view = field_of_view
+        self.on_error = on_error
+        self._skeletons: dict[int, np.ndarray] = {}
+        #: the partner whose skeleton the partner layer shows (not redrawn while it stays)
+        self._partner_shown: tuple | None = None
+        model.worklist_changed.connect(self._forget_skeletons)
+        model.items_changed.connect(self.draw_verdicts)
+        model.verdict_changed.connect(self.recolor)
+        model.position_changed.connect(self.show)
+
+    def disconnect(self) -> None:
+        """Stop following the model."""
+        self.model.worklist_changed.disconnect(self._forget_skeletons)
+        self.model.items_changed.disconnect(self.draw_verdicts)
+        self.model.verdict_changed.disconnect(self.recolor)
+        self.model.position_changed.disconnect(self.show)
+
+    def _forget_skeletons(self) -> None:
+        self._skeletons.clear()
+
+    @property
+    def viewer(self) -> Any:
+        return self.session.viewer
+
+    # -- verdict layer ---------------------------------------------------------------------
+    def draw_verdicts(self) -> None:
+        """Every synapse of the chosen set, coloured by verdict."""
+        items = self.model.items
+        if items.empty:
+            data, colors = np.zeros((0, 3)), np.zeros((0, 4))
+            features = pd.DataFrame({c: np.array([], object)
+                                     for c in ("synapse_id", "partner_id", "verdict", "reason")})
+        else:
+            data = items[["z", "y", "x"]].to_numpy(np.float64)
+            verdict = items["verdict"].to_numpy(object)
+            colors = np.array([verdict_color(v) for v in verdict]).reshape(-1, 4)
+            features = pd.DataFrame({
+                "synapse_id": id_strings(items["synapse_id"]),
+                "partner_id": id_strings(items["partner_id"]),
+                "verdict": np.array([v if isinstance(v, str) else "unreviewed" for v in verdict], object),
+                "reason": items["reason"].to_numpy(object),
+            })
+        set_points(self.viewer, "qc_verdicts", data, features, colors, 600.0)
+
+    def recolor(self, index: int) -> None:
+        """Recolour point ``index`` of the verdict layer (one synapse's verdict changed)."""
+        viewer = self.viewer
+        layer = None if viewer is None else find_layer(viewer, "qc_verdicts")
+        if layer is None or len(layer.data) != len(self.model.items):
+            self.draw_verdicts()
+            return
+        verdict = self.model.items["verdict"].iloc[index]
+        layer.features.loc[index, "verdict"] = verdict if isinstance(verdict, str) else "unreviewed"
+        colors = np.array(layer.face_color, copy=True)
+        colors[index] = verdict_color(verdict)
+        layer.face_color = colors
+
+    # -- the current synapse ---------------------------------------------------------------
+    def show(self, index: int | None) -> None:
+        """Ring the current synapse, centre the camera on it and draw its partner."""
+        viewer = self.viewer
+        if viewer is None:
+            return
+        if index is None:
+            set_points(viewer, "qc_current", np.zeros((0, 3)), pd.DataFrame({"synapse_id": []}),
+                       np.zeros((0, 4)), 1200.0)
+            return
+        row = self.model.items.iloc[index]
+        zyx = np.array([row["z"], row["y"], row["x"]], np.float64)
+        feats = pd.DataFrame({"synapse_id": id_strings([row["synapse_id"]])})
+        layer = find_layer(viewer, "qc_current")
+        if layer is not None and len(layer.data) == 1:  # move the ring: one refresh, not one per property
+            layer.data = zyx[None]
+            layer.features = feats
+        else:
+            layer = set_points(viewer, "qc_current", zyx[None], feats, np.array([[1.0, 1.0, 0.0, 0.35]]),
+                               1400.0, blending="translucent_no_depth")
+            layer.border_color = "yellow"
+            layer.border_width = 0.15
+        self.center_on(zyx)
+        self.show_partner(int(row["partner_id"]))
+
+    def center_on(self, zyx: np.ndarray) -> None:
+        """Centre the camera on a (z, y, x) nm position and zoom to the field of view."""
+        viewer = self.viewer
+        if viewer is None:
+            return
+        cam = viewer.scene.camera if hasattr(getattr(viewer, "scene", None), "camera") else viewer.camera
+        ndim = viewer.dims.ndim
+        z_axis = ndim - 3
+        # the z slider matters only when z is not displayed (2D); moving it re-slices every layer
+        if ndim >= 3 and z_axis not in viewer.dims.displayed and viewer.dims.point[z_axis] != float(zyx[0]):
+            viewer.dims.set_point(z_axis, float(zyx[0]))
+        cam.center = tuple(float(v) for v in zyx)
+        width = 600.0
+        try:
+            size = viewer.window._qt_viewer.canvas.native.size()
+            width = float(max(min(size.width(), size.height()), 100))
+        except (AttributeError, RuntimeError):
+            pass
+        cam.zoom = width / float(self.field_of_view())
+
+    def show_partner(self, partner: int) -> None:
+        """Draw the partner's skeleton (loaded neuron, cached, or fetched in a worker)."""
+        if partner == 0 or partner == self.model.root:
+            self._set_partner_vectors(np.zeros((0, 2, 3)), partner)
+        elif partner in self.session.scene.neurons:
+            self._set_partner_vectors(self.session.scene.neurons[partner].edges, partner)
+        elif partner in self._skeletons:
+            self._set_partner_vectors(self._skeletons[partner], partner)
+        else:
+            self.runner.start(partner_skeleton, partner, self.session.params.dataset,
+                              returned=self._on_skeleton,
+                              errored=lambda m: self.on_error(f"partner skeleton: {m}"))
+
+    def _on_skeleton(self, result: tuple[int, np.ndarray]) -> None:
+        pid, vectors = result
+        self._skeletons[pid] = vectors
+        row = self.model.current_row()
+        if row is not None and int(row["partner_id"]) == pid:
+            self._set_partner_vectors(vectors, pid)
+
+    def _set_partner_vectors(self, vectors: np.ndarray, partner: int) -> None:
+        viewer = self.viewer
+        if viewer is None:
+            return
+        layer = find_layer(viewer, "qc_partner")
+        shown = (partner, self.model.root, len(vectors))
+        if layer is not None and shown == self._partner_shown:
+            return
+        self._partner_shown = shown
+        vectors = np.asarray(vectors, np.float64).reshape(-1, 2, 3)
+        features = pd.DataFrame({"root_id": np.full(len(vectors), str(partner), dtype=object)})
+        if layer is None:
+            viewer.add_vectors(vectors, **qc_layer_kwargs(
+                "qc_partner", features=features, edge_color="magenta", vector_style="line",
+                edge_width=250.0, opacity=0.8))
+        else:
+            layer.data = vectors
+            layer.features = features
