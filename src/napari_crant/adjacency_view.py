@@ -206,6 +206,12 @@ class HeatmapData:
         return self.values.shape
 
     @property
+    def vmin(self) -> int:
+        """The smallest non-zero count (1 if none)."""
+        nonzero = self.values[self.values > 0]
+        return int(nonzero.min()) if nonzero.size else 1
+
+    @property
     def vmax(self) -> int:
         """The largest count (at least 1)."""
         return max(int(self.values.max()), 1) if self.values.size else 1
@@ -307,19 +313,25 @@ def read_matrix(path: Any) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def normalized(values: np.ndarray, vmax: float, scale: str = "log") -> np.ndarray:
-    """Counts mapped to ``[0, 1]``: ``log1p(v) / log1p(vmax)`` or ``v / vmax``."""
+def normalized(values: np.ndarray, vmax: float, scale: str = "log", vmin: float = 1.0) -> np.ndarray:
+    """Counts mapped to ``[0, 1]``: ``log(v / vmin) / log(vmax / vmin)`` or ``v / vmax``.
+
+    On the log scale ``vmin`` (the smallest non-zero count) maps to 0 and ``vmax`` to 1.
+    """
     v = np.asarray(values, dtype=np.float64)
     vmax = max(float(vmax), 1.0)
     if scale == "log":
-        return np.clip(np.log1p(v) / np.log1p(vmax), 0.0, 1.0)
+        vmin = min(max(float(vmin), 1.0), vmax)
+        if vmax <= vmin:
+            return np.where(v > 0, 1.0, 0.0)
+        return np.clip(np.log(np.maximum(v, vmin) / vmin) / np.log(vmax / vmin), 0.0, 1.0)
     if scale == "linear":
         return np.clip(v / vmax, 0.0, 1.0)
     raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
 
 
 def color_image(values: np.ndarray, lut: np.ndarray, zero_rgba: Any, vmax: float | None = None,
-                scale: str = "log") -> np.ndarray:
+                scale: str = "log", vmin: float = 1.0) -> np.ndarray:
     """RGBA image ``(rows, cols, 4)`` uint8 of a count matrix.
 
     Parameters
@@ -330,33 +342,37 @@ def color_image(values: np.ndarray, lut: np.ndarray, zero_rgba: Any, vmax: float
         ``(n, 4)`` uint8 colours from the lowest to the highest non-zero count.
     zero_rgba
         Colour of cells without synapses.
-    vmax, scale
-        Top of the scale (default: the largest count) and ``'log'`` or ``'linear'``.
+    vmax, scale, vmin
+        Top of the scale (default: the largest count), ``'log'`` or ``'linear'``, and the
+        count at the bottom of the log scale.
     """
     values = np.asarray(values)
     lut = np.asarray(lut, dtype=np.uint8)
     vmax = float(values.max()) if vmax is None and values.size else float(vmax or 1)
-    t = normalized(values, vmax, scale)
+    t = normalized(values, vmax, scale, vmin)
     idx = np.round(t * (len(lut) - 1)).astype(np.intp)
     out = lut[idx]
     out[values <= 0] = np.asarray(zero_rgba, dtype=np.uint8)
     return np.ascontiguousarray(out)
 
 
-def colorbar_ticks(vmax: int, scale: str = "log") -> list[int]:
+def colorbar_ticks(vmax: int, scale: str = "log", vmin: int = 1) -> list[int]:
     """Count values to label on the colour bar, ending with ``vmax``.
 
-    ``'log'``: powers of ten (with 2 and 5 between them while there are few); ``'linear'``:
-    0 and about five round steps.
+    ``'log'``: ``vmin``, then powers of ten (with 2 and 5 between them while there are few);
+    ``'linear'``: 0 and about five round steps.
     """
     vmax = max(int(vmax), 1)
+    vmin = min(max(int(vmin), 1), vmax)
     if scale == "linear":
         step = next(m * 10**e for e in range(12) for m in (1, 2, 5) if vmax / (m * 10**e) <= 5)
         ticks = list(range(0, vmax + 1, step))
     elif scale == "log":
-        ticks = [10**e for e in range(12) if 10**e <= vmax]
+        ticks = [10**e for e in range(12) if vmin < 10**e <= vmax]
         if len(ticks) < 3:
-            ticks = [t for e in range(3) for t in (10**e, 2 * 10**e, 5 * 10**e) if t <= vmax]
+            ticks = [t for e in range(12) for t in (10**e, 2 * 10**e, 5 * 10**e) if vmin < t <= vmax]
+        if not ticks or ticks[0] > 1.5 * vmin:
+            ticks.insert(0, vmin)
     else:
         raise ValueError(f"scale must be one of {SCALES}, not {scale!r}")
     if ticks[-1] != vmax:

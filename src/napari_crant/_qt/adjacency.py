@@ -11,6 +11,7 @@ from qtpy.QtCore import QSize
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -102,9 +103,13 @@ class AdjacencyWidget(QWidget):
         self.hover.setWordWrap(True)
         self.summary = QLabel("Load neurons to see their adjacency.")
         self.summary.setWordWrap(True)
-        top = QHBoxLayout()
-        for box in (self.view, self.order, self.scale, self.zoom):
-            top.addWidget(box, 1)
+        top = QGridLayout()
+        for k, (label, box) in enumerate((("view", self.view), ("order", self.order),
+                                          ("colour", self.scale), ("zoom", self.zoom))):
+            top.addWidget(QLabel(label), k // 2, 2 * (k % 2))
+            top.addWidget(box, k // 2, 2 * (k % 2) + 1)
+        top.setColumnStretch(1, 1)
+        top.setColumnStretch(3, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.summary, 1)
         buttons.addWidget(self.refresh_button)

@@ -5,7 +5,6 @@ come from :class:`napari_crant.adjacency_view.HeatmapData`; this widget only dra
 reports the cell under the mouse.
 """
 
-import zlib
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,14 @@ from qtpy.QtCore import QPointF, QRectF, QSize, Qt
 from qtpy.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from qtpy.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from napari_crant.adjacency_view import HeatmapData, color_image, colorbar_ticks, normalized, type_runs
+from napari_crant.adjacency_view import (
+    NO_TYPE,
+    HeatmapData,
+    color_image,
+    colorbar_ticks,
+    normalized,
+    type_runs,
+)
 
 #: colours of the default napari dark theme (replaced by :meth:`HeatmapCanvas.set_theme`).
 DARK = {"background": (35, 36, 43), "text": (240, 241, 242), "secondary": (86, 95, 108),
@@ -24,10 +30,17 @@ STRIP = 5  # cell-type colour strip beside the matrix (px)
 GAP = 4
 
 
-def type_color(cell_type: str) -> QColor:
-    """A stable, distinct colour for a cell type name."""
-    h = zlib.crc32(str(cell_type).encode()) % 360
-    return QColor.fromHsv(h, 150, 230)
+#: distinct colours for the cell-type strips (Okabe-Ito, then Tableau), in sorted type order.
+TYPE_PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+                "#9467BD", "#8C564B", "#BCBD22", "#17BECF", "#FF9896", "#98DF8A", "#C5B0D5")
+
+
+def type_colors(types: Any) -> dict[str, QColor]:
+    """A distinct colour per cell type (sorted names take the palette in turn; no type: grey)."""
+    names = sorted({str(t) for t in types} - {NO_TYPE})
+    out = {t: QColor(TYPE_PALETTE[k % len(TYPE_PALETTE)]) for k, t in enumerate(names)}
+    out[NO_TYPE] = QColor(128, 128, 128)
+    return out
 
 
 class HeatmapCanvas(QWidget):
@@ -80,7 +93,7 @@ class HeatmapCanvas(QWidget):
         self._image = None
         if self.data is not None and self.data.values.size:
             zero = (*self.colors["background"], 255)
-            rgba = color_image(self.data.values, self.lut, zero, self.data.vmax, self.scale)
+            rgba = color_image(self.data.values, self.lut, zero, self.data.vmax, self.scale, self.data.vmin)
             self._buffer = rgba
             h, w = rgba.shape[:2]
             self._image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
@@ -179,7 +192,7 @@ class HeatmapCanvas(QWidget):
         fm = QFontMetrics(self._font())
         if cell < max(fm.horizontalAdvance(str(d.vmax)) + 4, g["line"]) or d.values.size > 2500:
             return
-        bright = normalized(d.values, d.vmax, self.scale) > 0.6  # viridis is light at the top
+        bright = normalized(d.values, d.vmax, self.scale, d.vmin) > 0.6  # viridis is light at the top
         center = int(Qt.AlignmentFlag.AlignCenter)
         for (r, c), v in np.ndenumerate(d.values):
             if v:
@@ -188,6 +201,7 @@ class HeatmapCanvas(QWidget):
 
     def _draw_strips(self, painter: QPainter, g: dict[str, Any]) -> None:
         d, m, cell = self.data, g["matrix"], g["cell"]
+        type_color = type_colors([*d.row_types, *d.col_types]).__getitem__
         for start, stop, t in type_runs(d.row_types):
             span = (stop - start) * cell
             painter.fillRect(QRectF(m.left() - STRIP - 1, m.top() + start * cell, STRIP, span), type_color(t))
@@ -242,8 +256,8 @@ class HeatmapCanvas(QWidget):
         painter.drawImage(bar, img)
         painter.setPen(QColor(*self.colors["text"]))
         fm = QFontMetrics(self._font())
-        for tick in colorbar_ticks(d.vmax, self.scale):
-            t = float(normalized(np.array([tick]), d.vmax, self.scale)[0])
+        for tick in colorbar_ticks(d.vmax, self.scale, d.vmin):
+            t = float(normalized(np.array([tick]), d.vmax, self.scale, d.vmin)[0])
             y = bar.bottom() - t * bar.height()
             painter.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y))
             painter.drawText(QPointF(bar.right() + 5, y + fm.ascent() / 2 - 1), str(tick))
