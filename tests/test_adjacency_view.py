@@ -1,5 +1,6 @@
 """The adjacency dock's matrix logic without Qt: ordering, clustering, type sums, colours, export."""
 
+import itertools
 import json
 
 import numpy as np
@@ -55,7 +56,7 @@ def test_cell_type_order_keeps_rows_and_columns_together(two_blocks):
     m = av.order_adjacency(adj, ann, "cell type")
     assert m.index.dtype == np.uint64 and list(m.index) == list(m.columns)
     types = list(av.cell_types(m.index, ann))
-    assert types == sorted(types[:-1]) + [av.NO_TYPE]  # by type, untyped last
+    assert types == [*sorted(types[:-1]), av.NO_TYPE]  # by type, untyped last
     # same matrix, only permuted: every (pre, post) count is unchanged
     pd.testing.assert_frame_equal(m.loc[adj.index, adj.columns], adj, check_names=False)
     assert m.attrs["materialization_version"] == 7
@@ -77,7 +78,7 @@ def test_clustering_puts_each_community_together(two_blocks):
     pos = {int(r): k for k, r in enumerate(adj.index)}
     ordered_groups = [group[pos[int(r)]] for r in m.index]
     # one switch between the two communities (interleaved by ID before)
-    assert sum(a != b for a, b in zip(ordered_groups, ordered_groups[1:], strict=False)) == 1
+    assert sum(a != b for a, b in itertools.pairwise(ordered_groups)) == 1
     assert list(m.index) == list(m.columns)
 
 
