@@ -17,6 +17,7 @@ each neuron's inputs and outputs, cosine distance on log counts, optimal leaf or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -205,13 +206,13 @@ class HeatmapData:
         """``(rows, columns)``."""
         return self.values.shape
 
-    @property
+    @cached_property
     def vmin(self) -> int:
         """The smallest non-zero count (1 if none)."""
         nonzero = self.values[self.values > 0]
         return int(nonzero.min()) if nonzero.size else 1
 
-    @property
+    @cached_property
     def vmax(self) -> int:
         """The largest count (at least 1)."""
         return max(int(self.values.max()), 1) if self.values.size else 1

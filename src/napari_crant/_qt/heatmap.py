@@ -73,6 +73,8 @@ class HeatmapCanvas(QWidget):
         self.selected: tuple[int, int] | None = None
         self._image: QImage | None = None
         self._buffer: np.ndarray | None = None
+        self._layouts: dict[tuple[float, float], dict[str, Any]] = {}
+        self._widest: dict[bool, float] = {}
         self.font_px = 11
 
     # -- state ------------------------------------------------------------------------------
@@ -91,6 +93,8 @@ class HeatmapCanvas(QWidget):
 
     def _rebuild(self) -> None:
         self._image = None
+        self._layouts: dict[tuple[float, float], dict[str, Any]] = {}
+        self._widest: dict[bool, float] = {}
         if self.data is not None and self.data.values.size:
             zero = (*self.colors["background"], 255)
             rgba = color_image(self.data.values, self.lut, zero, self.data.vmax, self.scale, self.data.vmin)
@@ -121,8 +125,14 @@ class HeatmapCanvas(QWidget):
         line = fm.height()
         cb_w = COLORBAR_W + GAP + fm.horizontalAdvance(str(d.vmax)) + 8
 
+        key = (float(width), float(height))
+        if key in self._layouts:
+            return self._layouts[key]
+
         def geometry(labels: list[str], per_label: bool) -> dict[str, Any]:
-            widest = max((fm.horizontalAdvance(s) for s in labels), default=40)
+            if per_label not in self._widest:  # text widths: once per matrix
+                self._widest[per_label] = max((fm.horizontalAdvance(s) for s in set(labels)), default=40)
+            widest = self._widest[per_label]
             label_w = min(widest + 6, max(60.0, 0.3 * width), 180.0)
             label_h = min(widest + 6, max(50.0, 0.3 * height), 180.0)
             left, top = label_w + STRIP + GAP, label_h + STRIP + GAP
@@ -137,6 +147,9 @@ class HeatmapCanvas(QWidget):
         g = geometry([*d.row_labels, *d.col_labels], True)
         if g["cell"] < 0.9 * line:
             g = geometry([str(t) for t in (*d.row_types, *d.col_types)], False)
+        if len(self._layouts) > 8:
+            self._layouts.clear()
+        self._layouts[key] = g
         return g
 
     def cell_at(self, x: float, y: float) -> tuple[int, int]:
