@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QSize
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -20,7 +19,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_crant._qt.heatmap import HeatmapCanvas
+from napari_crant._qt.heatmap import MIN_SIZE, HeatmapCanvas
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import is_alive
 from napari_crant.adjacency_view import ORDERS, SCALES, VIEWS, HeatmapData, cell_types, heatmap_data
@@ -178,7 +177,7 @@ class AdjacencyWidget(QWidget):
                                  self.session.scene.root_ids)
         self.canvas.set_data(self.data, self.scale.currentText())
         readable = self.zoom.currentText() == "labels"
-        self.canvas.setMinimumSize(self.canvas.readable_size() if readable else QSize(240, 200))
+        self.canvas.setMinimumSize(self.canvas.readable_size() if readable else MIN_SIZE)
         n = int(self.adjacency.to_numpy().sum())
         rows, cols = self.data.shape
         what = "neurons" if self.data.view == "neurons" else "cell types"

@@ -28,6 +28,8 @@ DARK = {"background": (35, 36, 43), "text": (240, 241, 242), "secondary": (86, 9
 COLORBAR_W = 14
 STRIP = 5  # cell-type colour strip beside the matrix (px)
 GAP = 4
+#: smallest size in the "fit" zoom (the matrix shrinks to the dock rather than scroll).
+MIN_SIZE = QSize(160, 120)
 
 
 #: distinct colours for the cell-type strips (Okabe-Ito, then Tableau), in sorted type order.
@@ -65,7 +67,7 @@ class HeatmapCanvas(QWidget):
         super().__init__(parent)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(240, 200)
+        self.setMinimumSize(MIN_SIZE)
         self.data: HeatmapData | None = None
         self.scale = "log"
         self.colors = dict(DARK)
@@ -142,7 +144,7 @@ class HeatmapCanvas(QWidget):
             return {"matrix": matrix, "cell": cell, "label_w": label_w, "label_h": label_h, "line": line,
                     "per_label": per_label,
                     "colorbar": QRectF(matrix.right() + 2 * GAP, top, COLORBAR_W,
-                                       max(min(matrix.height(), 0.8 * height), 60.0))}
+                                       max(matrix.height(), 2.0 * line))}
 
         g = geometry([*d.row_labels, *d.col_labels], True)
         if g["cell"] < 0.9 * line:
@@ -269,9 +271,13 @@ class HeatmapCanvas(QWidget):
         painter.drawImage(bar, img)
         painter.setPen(QColor(*self.colors["text"]))
         fm = QFontMetrics(self._font())
-        for tick in colorbar_ticks(d.vmax, self.scale, d.vmin):
+        last_y = None
+        for tick in reversed(colorbar_ticks(d.vmax, self.scale, d.vmin)):  # from the top down
             t = float(normalized(np.array([tick]), d.vmax, self.scale, d.vmin)[0])
             y = bar.bottom() - t * bar.height()
+            if last_y is not None and y - last_y < fm.height():
+                continue  # no overlapping tick labels on a short bar
+            last_y = y
             painter.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y))
             painter.drawText(QPointF(bar.right() + 5, y + fm.ascent() / 2 - 1), str(tick))
 
