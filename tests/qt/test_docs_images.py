@@ -16,10 +16,13 @@ pytestmark = pytest.mark.skipif(not OUT, reason="set NAPARI_CRANT_DOCS_IMAGES to
 
 
 def test_docs_images(qtbot, make_napari_viewer):
+    import numpy as np
     from imageio.v3 import imwrite
     from qtpy.QtCore import QItemSelectionModel
 
+    import napari_crant as nc
     from napari_crant._qt.cli import camera, open_demo
+    from napari_crant.queries.criteria import NeuronCriteria
 
     out = Path(OUT)
     out.mkdir(parents=True, exist_ok=True)
@@ -44,7 +47,17 @@ def test_docs_images(qtbot, make_napari_viewer):
     qtbot.wait(300)
     partners.grab().save(str(out / "partners-widget.png"))
     imwrite(out / "highlight-canvas.png", viewer.screenshot(canvas_only=True, flash=False))
-    adj.parent().raise_()
-    adj.table.clicked.emit(adj.model.index(1, 0))
-    qtbot.wait(300)
-    adj.grab().save(str(out / "adjacency-widget.png"))
+    # the adjacency dock: the demo's 61 uPNs by cell type, and its 331 Kenyon cells clustered
+    adj_dock = adj.parent()
+    adj_dock.setFloating(True)  # the size a user gives it when reading a large matrix
+    adj_dock.resize(480, 640)
+    for name, criteria, order in (
+            ("adjacency-widget.png", NeuronCriteria(cell_type="uPN", dataset="demo"), "cell type"),
+            ("adjacency-300.png", NeuronCriteria(cell_type="KC", exact=False, dataset="demo"), "clustering")):
+        adj.order.setCurrentText(order)
+        adj._on_returned(nc.get_adjacency(criteria, criteria, symmetric=True, dataset="demo"))
+        row, col = np.argwhere(adj.data.values == adj.data.vmax)[0]
+        adj.canvas.selected = (int(row), int(col))  # marked as after a click
+        adj._on_hover(int(row), int(col))  # what hovering the cell shows
+        qtbot.wait(300)
+        adj.grab().save(str(out / name))

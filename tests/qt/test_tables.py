@@ -2,12 +2,14 @@
 
 import numpy as np
 import pandas as pd
-from qtpy.QtCore import QItemSelectionModel, Qt
+import pytest
+from qtpy.QtCore import QItemSelectionModel, QPoint, Qt
 
 import napari_crant as nc
 import tiny
 from conftest import run_load
 from napari_crant._qt.session import find_layer
+from napari_crant.export_formats import read_table
 
 
 def _partners(viewer):
@@ -101,29 +103,65 @@ def test_export_partners(qtbot, viewer, query, tmp_path):
     assert list(df["partner_id"]) == _column(partners, "partner_id")
 
 
-def test_adjacency_heatmap_and_click(qtbot, viewer, query, tiny_path):
+def _mouse(widget, kind, pos, button=Qt.MouseButton.LeftButton):
+    """Send a mouse event straight to ``widget`` (the viewer window is not shown in these tests)."""
+    from qtpy.QtCore import QEvent, QPointF
+    from qtpy.QtGui import QMouseEvent
+    from qtpy.QtWidgets import QApplication
+
+    types = {"move": QEvent.Type.MouseMove, "press": QEvent.Type.MouseButtonPress,
+             "release": QEvent.Type.MouseButtonRelease}
+    local = QPointF(pos)
+    buttons = Qt.MouseButton.NoButton if kind == "move" else button
+    event = QMouseEvent(types[kind], local, QPointF(widget.mapToGlobal(pos)),
+                        Qt.MouseButton.NoButton if kind == "move" else button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def _click(widget, pos):
+    _mouse(widget, "press", pos)
+    _mouse(widget, "release", pos)
+
+
+def _cell_center(canvas, row, col):
+    g = canvas.layout_for(canvas.width(), canvas.height())
+    m, cell = g["matrix"], g["cell"]
+    return QPoint(int(m.left() + (col + 0.5) * cell), int(m.top() + (row + 0.5) * cell))
+
+
+def test_adjacency_heatmap_hover_and_click(qtbot, viewer, query, tiny_path):
     adjw = _adjacency(viewer)
     query.ids.value = f"{tiny.B2}\n{tiny.A2}"
     run_load(qtbot, query)
     qtbot.waitUntil(lambda: adjw.worker is None and not adjw.adjacency.empty, timeout=30_000)
     exp = nc.get_adjacency([int(tiny.A2), int(tiny.B2)], [int(tiny.A2), int(tiny.B2)], symmetric=True,
                            dataset=tiny_path)
-    m = adjw.model.matrix
-    assert m.index.dtype == np.uint64
-    pd.testing.assert_frame_equal(m.loc[exp.index, exp.columns], exp, check_names=False)
-    # sorted by cell type: KC_g (B2) before PN_DA1 (A2)
-    assert list(m.index) == [tiny.B2, tiny.A2]
-    assert adjw.model.headerData(0, Qt.Orientation.Vertical) == f"KC_g ({tiny.B2})"
+    d = adjw.data
+    assert d.row_keys.dtype == np.uint64
+    shown = pd.DataFrame(d.values, index=d.row_keys, columns=d.col_keys)
+    np.testing.assert_array_equal(shown.loc[exp.index, exp.columns].to_numpy(), exp.to_numpy())
+    # sorted by cell type: KC_g (B2) before PN_DA1 (A2); labels: type and short ID
+    assert list(d.row_keys) == [tiny.B2, tiny.A2]
+    assert d.row_labels == [f"KC_g …{str(tiny.B2)[-6:]}", f"PN_DA1 …{str(tiny.A2)[-6:]}"]
     adjw.order.setCurrentText("root ID")
-    assert list(adjw.model.matrix.index) == [tiny.A2, tiny.B2]
-    # click A2 -> B2
-    m = adjw.model.matrix
-    idx = adjw.model.index(0, 1)
-    assert adjw.model.data(idx) == str(m.iloc[0, 1]) == "4"
-    adjw.table.clicked.emit(idx)
+    assert list(adjw.data.row_keys) == [tiny.A2, tiny.B2]
+    # hover A2 -> B2: pre, post with type and full ID, and the count
+    _mouse(adjw.canvas, "move", _cell_center(adjw.canvas, 0, 1))
+    assert adjw.hover.text() == f"pre PN_DA1 {tiny.A2} → post KC_g {tiny.B2}: 4 synapses"
+    # click it: those synapses are highlighted
+    _click(adjw.canvas, _cell_center(adjw.canvas, 0, 1))
     hl = find_layer(viewer, "highlight")
     assert set(hl.features["synapse_id"]) == {str(tiny.synapse_id(k)) for k in (1, 2, 3, 5)}
-    assert "4 synapses" in adjw.summary.text()
+    assert adjw.hover.text().startswith("4 synapses highlighted")
+    # the cell-type view: PN_DA1 -> KC_g sums the same synapses
+    adjw.view.setCurrentText("cell types")
+    t = adjw.data
+    r, c = list(t.row_keys).index("PN_DA1"), list(t.col_keys).index("KC_g")
+    assert t.values[r, c] == 4
+    adjw.canvas.select(r, c)
+    assert set(find_layer(viewer, "highlight").features["synapse_id"]) == {
+        str(tiny.synapse_id(k)) for k in (1, 2, 3, 5)}
 
 
 def test_clear_removes_layers_and_rows(qtbot, viewer, query):
@@ -135,7 +173,7 @@ def test_clear_removes_layers_and_rows(qtbot, viewer, query):
     query.clear_button.native.click()
     assert find_layer(viewer, "skeletons") is None
     assert partners.proxy.rowCount() == 0
-    assert adjw.model.rowCount() == 0
+    assert adjw.data is None and adjw.canvas.data is None
 
 
 def test_closed_docks_do_not_break_loading(qtbot, viewer, query):
@@ -164,3 +202,68 @@ def test_selecting_synapse_points_selects_partner_rows(qtbot, viewer, query):
     # ... which in turn highlights all A2 -> B2 synapses
     assert set(find_layer(viewer, "highlight").features["synapse_id"]) == {
         str(tiny.synapse_id(k)) for k in (1, 2, 3, 5)}
+
+
+def test_partner_summary_counts_what_the_filter_shows(qtbot, viewer, query):
+    partners = _partners(viewer)
+    query.ids.value = f"{tiny.A2}, {tiny.B2}"
+    run_load(qtbot, query)
+    frame = partners.model.frame
+    assert f"({int(frame['weight'].sum())} synapses)" in partners.summary.text()
+    partners.filter.setText("PN_DA1")
+    shown = partners.shown_rows()
+    assert 0 < len(shown) < len(frame)
+    up = int((shown["direction"] == "upstream").sum())
+    down = int((shown["direction"] == "downstream").sum())
+    assert partners.summary.text() == (
+        f"{up} upstream, {down} downstream partner rows ({int(shown['weight'].sum())} synapses), "
+        f"{len(shown)} of {len(frame)} rows match the filter")
+    partners.filter.setText("")
+    assert "match the filter" not in partners.summary.text()
+
+
+def test_first_click_on_weight_sorts_heaviest_first(qtbot, viewer, query):
+    partners = _partners(viewer)
+    query.ids.value = f"{tiny.A2}, {tiny.B2}"
+    run_load(qtbot, query)
+    viewer.window.show()  # header clicks need laid-out, visible sections
+    qtbot.waitExposed(partners.table)
+    header = partners.table.horizontalHeader()
+
+    def click(name):
+        c = list(partners.model.frame.columns).index(name)
+        x = header.sectionViewportPosition(c) + header.sectionSize(c) // 2
+        _click(header.viewport(), QPoint(x, header.height() // 2))
+        return c
+
+    c = click("weight")
+    assert header.sortIndicatorSection() == c
+    assert header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+    w = [int(v) for v in _column(partners, "weight")]
+    assert w == sorted(w, reverse=True) and w[0] > w[-1]
+    click("weight")  # the second click flips it
+    assert [int(v) for v in _column(partners, "weight")] == sorted(w)
+    click("partner_id")  # IDs and text: ascending first
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    ids = _column(partners, "partner_id")
+    assert ids == sorted(ids)
+
+
+def test_partner_export_to_unsupported_format_says_which_are(qtbot, viewer, query, tmp_path, monkeypatch):
+    from qtpy.QtWidgets import QFileDialog
+
+    from napari_crant.export_formats import ExportError
+
+    partners = _partners(viewer)
+    query.ids.value = str(tiny.A0)
+    run_load(qtbot, query)
+    with pytest.raises(ExportError, match=r"'\.xlsx'.*\.csv.*\.parquet"):
+        partners.export(tmp_path / "partners.xlsx")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(tmp_path / "partners.xlsx"), "")))
+    partners.export_button.click()  # no exception escapes: the message lists the formats
+    assert "supported formats: .csv" in partners.summary.text() and ".parquet" in partners.summary.text()
+    assert list(tmp_path.iterdir()) == []
+    partners.export(tmp_path / "partners.parquet")
+    back = read_table(tmp_path / "partners.parquet")
+    assert back["partner_id"].dtype == np.uint64 and back.attrs["dataset"] == "tiny"

@@ -1,4 +1,4 @@
-"""The adjacency dock: synapse counts between the loaded neurons as a heatmap."""
+"""The adjacency dock: synapse counts between the loaded neurons as a heat map."""
 
 from typing import Any
 
@@ -6,27 +6,38 @@ import napari
 import numpy as np
 import pandas as pd
 from napari.qt.threading import create_worker
-from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
-from qtpy.QtGui import QBrush, QColor
+from napari.utils.notifications import show_error
 from qtpy.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
+    QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableView,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
+from napari_crant._qt.heatmap import MIN_SIZE, HeatmapCanvas
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import is_alive
-from napari_crant.view.tables import adjacency_labels, join_annotations
+from napari_crant.adjacency_view import ORDERS, SCALES, VIEWS, HeatmapData, cell_types, heatmap_data
+from napari_crant.export_formats import (
+    IMAGE_FORMATS,
+    TABLE_FORMATS,
+    ExportError,
+    export_kind,
+    file_dialog_filter,
+)
 
-ORDERS = ("cell type", "loaded order", "root ID")
+EXPORT_FORMATS = {**TABLE_FORMATS, **IMAGE_FORMATS}
+ZOOMS = ("fit", "labels")
 
 
 def _adjacency_worker(roots: np.ndarray, kwargs: dict[str, Any]) -> pd.DataFrame:
+    import scipy.cluster.hierarchy  # noqa: F401  (warm the import used by 'clustering')
+
     from napari_crant.queries.adjacency import get_adjacency
 
     return get_adjacency(roots, roots, symmetric=True, threshold=kwargs["threshold"],
@@ -34,94 +45,23 @@ def _adjacency_worker(roots: np.ndarray, kwargs: dict[str, Any]) -> pd.DataFrame
                          clean=kwargs["clean"], update_ids=False, dataset=kwargs["dataset"])
 
 
-def order_adjacency(adj: pd.DataFrame, annotations: pd.DataFrame, order: str,
-                    loaded: np.ndarray | None = None) -> pd.DataFrame:
-    """Reorder a square adjacency matrix's rows and columns together.
+def _theme_colors(viewer: Any) -> dict[str, tuple[int, int, int]]:
+    """The viewer theme's colours as RGB tuples (napari-matplotlib uses the same theme keys)."""
+    from napari.utils.theme import get_theme
 
-    ``'cell type'``: by cell type (unknown last), then ID; ``'root ID'``; ``'loaded order'``.
-    """
-    ids = adj.index.to_numpy(np.uint64)
-    if order == "cell type":
-        ann = join_annotations(pd.DataFrame({"root_id": ids}), "root_id", annotations)
-        ct = ann["cell_type"] if "cell_type" in ann else pd.Series([None] * len(ids))
-        keys = [(0, str(c), int(i)) if isinstance(c, str) and c else (1, "", int(i))
-                for c, i in zip(ct, ids, strict=True)]
-        perm = sorted(range(len(ids)), key=keys.__getitem__)
-    elif order == "loaded order" and loaded is not None:
-        pos = {int(r): k for k, r in enumerate(loaded)}
-        perm = sorted(range(len(ids)), key=lambda k: (pos.get(int(ids[k]), len(pos)), int(ids[k])))
-    else:
-        perm = list(np.argsort(ids, kind="stable"))
-    new = ids[perm]
-    # symmetric matrix: the columns hold the same IDs
-    col_perm = np.searchsorted(adj.columns.to_numpy(np.uint64), new, sorter=np.argsort(
-        adj.columns.to_numpy(np.uint64)))
-    col_perm = np.argsort(adj.columns.to_numpy(np.uint64))[col_perm]
-    out = pd.DataFrame(adj.to_numpy()[np.ix_(perm, col_perm)],
-                       index=pd.Index(new, dtype=np.uint64, name="pre"),
-                       columns=pd.Index(new, dtype=np.uint64, name="post"))
-    out.attrs = adj.attrs
+    theme = get_theme(getattr(viewer, "theme", "dark"))
+    out = {}
+    for key in ("background", "text", "secondary", "current"):
+        rgb = getattr(theme, key).as_rgb_tuple()
+        out[key] = tuple(int(v) for v in rgb[:3])
     return out
 
 
-class HeatmapModel(QAbstractTableModel):
-    """Counts of a DataFrame with white -> red background by value; labels from ``set_matrix``."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.matrix = pd.DataFrame()
-        self.row_labels: list[str] = []
-        self.col_labels: list[str] = []
-        self._values = np.zeros((0, 0), np.int64)
-        self._max = 1
-
-    def set_matrix(self, matrix: pd.DataFrame, row_labels: list[str], col_labels: list[str]) -> None:
-        """Show ``matrix`` with these header labels."""
-        self.beginResetModel()
-        self.matrix = matrix
-        self._values = matrix.to_numpy(np.int64)
-        self._max = max(int(self._values.max()) if self._values.size else 1, 1)
-        self.row_labels, self.col_labels = row_labels, col_labels
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._values.shape[0]
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else self._values.shape[1]
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        v = int(self._values[index.row(), index.column()])
-        if role == Qt.ItemDataRole.DisplayRole:
-            return str(v) if v else ""
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self.row_labels[index.row()]} → {self.col_labels[index.column()]}: {v} synapses"
-        if role == Qt.ItemDataRole.BackgroundRole:
-            t = np.sqrt(v / self._max) if v else 0.0
-            return QBrush(QColor(int(255 - 40 * t), int(255 - 215 * t), int(255 - 215 * t)))
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return QBrush(QColor("white" if v and np.sqrt(v / self._max) > 0.6 else "black"))
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignCenter)
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.ToolTipRole:
-            ids = self.matrix.columns if orientation == Qt.Orientation.Horizontal else self.matrix.index
-            return str(int(np.asarray(ids, dtype=np.uint64)[section])) if section < len(ids) else None
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        labels = self.col_labels if orientation == Qt.Orientation.Horizontal else self.row_labels
-        return labels[section] if section < len(labels) else None
-
-
 class AdjacencyWidget(QWidget):
-    """Synapse counts between the loaded neurons (rows: presynaptic, columns: postsynaptic).
+    """Synapse counts between the loaded neurons as a heat map (rows presynaptic, columns postsynaptic).
 
-    Click a cell to highlight those synapses on the canvas.
+    Hover a cell for pre, post and the count; click a cell to highlight those synapses on the
+    canvas (in the cell-type view: the synapses of every pair of those types).
 
     Parameters
     ----------
@@ -135,29 +75,58 @@ class AdjacencyWidget(QWidget):
         self.session = get_session(napari_viewer)
         self.worker: Any = None
         self.adjacency = pd.DataFrame()
+        self.data: HeatmapData | None = None
+        self.view = QComboBox()
+        self.view.addItems(list(VIEWS))
+        self.view.setToolTip("one row per neuron, or synapses summed per (pre cell type, post cell type)")
         self.order = QComboBox()
         self.order.addItems(list(ORDERS))
+        self.order.setToolTip("clustering: hierarchical clustering of inputs and outputs (cosine, average)")
+        self.scale = QComboBox()
+        self.scale.addItems(list(SCALES))
+        self.scale.setToolTip("colour scale of the counts")
+        self.zoom = QComboBox()
+        self.zoom.addItems(list(ZOOMS))
+        self.zoom.setToolTip("fit: the whole matrix in the dock; labels: cells tall enough for every "
+                                 "label (scroll)")
         self.refresh_button = QPushButton("Refresh")
-        self.model = HeatmapModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setDefaultSectionSize(56)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("the matrix as CSV or Parquet (with provenance), "
+                                       "or the picture as PNG/SVG")
+        self.canvas = HeatmapCanvas(self)
+        self.canvas.set_theme(_theme_colors(napari_viewer))
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.canvas)
+        self.hover = QLabel(" ")
+        self.hover.setWordWrap(True)
         self.summary = QLabel("Load neurons to see their adjacency.")
         self.summary.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("sort by"))
-        top.addWidget(self.order, 1)
-        top.addWidget(self.refresh_button)
+        top = QGridLayout()
+        for k, (label, box) in enumerate((("view", self.view), ("order", self.order),
+                                          ("colour", self.scale), ("zoom", self.zoom))):
+            top.addWidget(QLabel(label), k // 2, 2 * (k % 2))
+            top.addWidget(box, k // 2, 2 * (k % 2) + 1)
+        top.setColumnStretch(1, 1)
+        top.setColumnStretch(3, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.summary, 1)
+        buttons.addWidget(self.refresh_button)
+        buttons.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.summary)
-        self.order.currentIndexChanged.connect(self.show_matrix)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.hover)
+        layout.addLayout(buttons)
+        for box in (self.view, self.order, self.scale, self.zoom):
+            box.currentIndexChanged.connect(self.show_matrix)
         self.refresh_button.clicked.connect(self.compute)
-        self.table.clicked.connect(self._on_click)
+        self.export_button.clicked.connect(self._on_export)
+        self.canvas.hovered.connect(self._on_hover)
+        self.canvas.clicked.connect(self._on_click)
         self.session.changed.connect(self.compute)
+        if hasattr(napari_viewer, "events") and hasattr(napari_viewer.events, "theme"):
+            napari_viewer.events.theme.connect(self._on_theme)
         if self.session.scene.neurons:
             self.compute()
 
@@ -168,7 +137,8 @@ class AdjacencyWidget(QWidget):
         roots = self.session.scene.root_ids
         if len(roots) == 0:
             self.adjacency = pd.DataFrame()
-            self.model.set_matrix(pd.DataFrame(), [], [])
+            self.data = None
+            self.canvas.set_data(None)
             self.summary.setText("Load neurons to see their adjacency.")
             return None
         if self.worker is not None:
@@ -194,23 +164,76 @@ class AdjacencyWidget(QWidget):
         self.adjacency = adj
         self.show_matrix()
 
+    def _on_theme(self, *_: Any) -> None:
+        if is_alive(self):
+            self.canvas.set_theme(_theme_colors(self.viewer))
+
     def show_matrix(self) -> None:
-        """Show the last adjacency in the chosen order."""
+        """Show the last adjacency in the chosen view, order and colour scale."""
         if self.adjacency.empty:
             return
         ann = self.session.scene.annotations
-        m = order_adjacency(self.adjacency, ann, self.order.currentText(), self.session.scene.root_ids)
-        rows, cols = adjacency_labels(m, ann)
-        self.model.set_matrix(m, rows, cols)
-        n = int(m.to_numpy().sum())
-        self.summary.setText(f"Rows: presynaptic, columns: postsynaptic. {len(m)} neurons, {n} synapses "
-                             f"among them (version {m.attrs.get('materialization_version')}). "
-                             "Click a cell to highlight its synapses.")
+        self.data = heatmap_data(self.adjacency, ann, self.view.currentText(), self.order.currentText(),
+                                 self.session.scene.root_ids)
+        self.canvas.set_data(self.data, self.scale.currentText())
+        readable = self.zoom.currentText() == "labels"
+        self.canvas.setMinimumSize(self.canvas.readable_size() if readable else MIN_SIZE)
+        n = int(self.adjacency.to_numpy().sum())
+        rows, cols = self.data.shape
+        what = "neurons" if self.data.view == "neurons" else "cell types"
+        self.summary.setText(f"Rows presynaptic, columns postsynaptic: {rows} × {cols} {what}, {n} synapses "
+                             f"(version {self.adjacency.attrs.get('materialization_version')}).")
+        self.hover.setText("Hover a cell for its count; click it to highlight its synapses.")
 
-    def _on_click(self, index: QModelIndex) -> None:
-        m = self.model.matrix
-        pre = m.index.to_numpy(np.uint64)[index.row()]
-        post = m.columns.to_numpy(np.uint64)[index.column()]
-        ids = self.session.scene.synapses_between(int(pre), int(post))
+    def _on_hover(self, row: int, col: int) -> None:
+        text = self.canvas.hover_text(row, col)
+        if text:
+            self.hover.setText(text)
+
+    def _on_click(self, row: int, col: int) -> None:
+        d = self.data
+        if d is None:
+            return
+        if d.view == "neurons":
+            pre, post = np.array([d.row_keys[row]], np.uint64), np.array([d.col_keys[col]], np.uint64)
+        else:
+            ids = self.adjacency.index.to_numpy(np.uint64)
+            types = cell_types(ids, self.session.scene.annotations)
+            pre_ids, post_ids = ids[types == d.row_keys[row]], ids[types == d.col_keys[col]]
+            pre, post = np.repeat(pre_ids, len(post_ids)), np.tile(post_ids, len(pre_ids))
+        rows = pd.DataFrame({"neuron_id": pre, "direction": "downstream", "partner_id": post})
+        ids = self.session.scene.synapses_with_partners(rows)
         self.session.highlight(ids)
-        self.summary.setText(f"{len(ids)} synapses {pre} → {post} highlighted.")
+        self.hover.setText(f"{len(ids)} synapses highlighted: {d.describe(row, col)}")
+
+    # -- export -----------------------------------------------------------------------------------
+    def _on_export(self) -> None:
+        if self.data is None:
+            self.hover.setText("Nothing to export: load neurons first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export adjacency", "adjacency.csv",
+                                              file_dialog_filter(EXPORT_FORMATS))
+        if not path:
+            return
+        try:
+            self.export(path)
+        except (ExportError, OSError) as e:
+            self.hover.setText(str(e))
+            show_error(str(e))
+
+    def export(self, path: Any) -> None:
+        """Write the shown matrix (``.csv``/``.parquet``, with provenance) or picture (``.png``/``.svg``).
+
+        Raises
+        ------
+        napari_crant.export_formats.ExportError
+            Another extension (the message lists the supported formats).
+        """
+        kind = export_kind(path, EXPORT_FORMATS)
+        if self.data is None:
+            raise ExportError("nothing to export: no adjacency is shown")
+        if kind in IMAGE_FORMATS:
+            self.canvas.save_image(str(path))
+        else:
+            self.data.export(path)
+        self.hover.setText(f"Exported to {path}.")

@@ -5,7 +5,7 @@ from typing import Any
 import napari
 import numpy as np
 import pandas as pd
-from napari.utils.notifications import show_info
+from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QModelIndex, Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -24,6 +24,7 @@ from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
 from napari_crant._qt.utils import fill_neuron_combo, is_alive
+from napari_crant.export_formats import TABLE_FORMATS, ExportError, export_kind, file_dialog_filter
 from napari_crant.view.tables import export_table
 
 ALL = "all loaded neurons"
@@ -61,7 +62,7 @@ class PartnerWidget(QWidget):
         self.summary = QLabel("Load neurons to see their partners.")
         self.summary.setWordWrap(True)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("CSV (provenance in # header lines) or Parquet (schema metadata)")
+        self.export_button.setToolTip("the rows shown: " + ", ".join(TABLE_FORMATS.values()))
 
         top = QHBoxLayout()
         top.addWidget(self.neuron, 2)
@@ -77,7 +78,7 @@ class PartnerWidget(QWidget):
 
         self.neuron.currentIndexChanged.connect(self.refresh)
         self.direction.currentIndexChanged.connect(self.refresh)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self._on_filter)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(self._on_double_click)
         self.export_button.clicked.connect(self._on_export)
@@ -122,16 +123,34 @@ class PartnerWidget(QWidget):
         df = self.frame()
         self.model.set_frame(df)
         self.table.resizeColumnsToContents()
+        self.update_summary()
+
+    def _on_filter(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        self.update_summary()
+
+    def shown_rows(self) -> pd.DataFrame:
+        """The rows the table shows (after the text filter), in view order."""
+        rows = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+        return self.model.frame.iloc[rows].reset_index(drop=True)
+
+    def update_summary(self) -> None:
+        """Count the rows and synapses the table shows (the text filter applied)."""
+        df = self.model.frame
         if df.empty:
             self.summary.setText("No partners." if self.session.scene.neurons
                                  else "Load neurons to see their partners.")
             return
-        up = int((df["direction"] == "upstream").sum())
-        down = int((df["direction"] == "downstream").sum())
-        text = f"{up} upstream, {down} downstream partner rows ({int(df['weight'].sum())} synapses"
-        if "weight_qc" in df:
-            text += f"; {int(df['weight_qc'].sum())} after QC"
-        self.summary.setText(text + ")")
+        shown = self.shown_rows()
+        up = int((shown["direction"] == "upstream").sum())
+        down = int((shown["direction"] == "downstream").sum())
+        text = f"{up} upstream, {down} downstream partner rows ({int(shown['weight'].sum())} synapses"
+        if "weight_qc" in shown:
+            text += f"; {int(shown['weight_qc'].sum())} after QC"
+        text += ")"
+        if len(shown) < len(df):
+            text += f", {len(shown)} of {len(df)} rows match the filter"
+        self.summary.setText(text)
 
     def selected_rows(self) -> pd.DataFrame:
         """Rows of the shown frame selected in the table."""
@@ -194,12 +213,22 @@ class PartnerWidget(QWidget):
 
     def _on_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export partners", "partners.csv",
-                                              "CSV (*.csv);;Parquet (*.parquet)")
-        if path:
+                                              file_dialog_filter(TABLE_FORMATS))
+        if not path:
+            return
+        try:
             self.export(path)
+        except (ExportError, OSError) as e:  # a message, not a traceback
+            self.summary.setText(str(e))
+            show_error(str(e))
 
     def export(self, path: Any) -> None:
-        """Write the shown rows (after filtering, in view order) with provenance."""
-        rows = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
-        export_table(self.model.frame.iloc[rows].reset_index(drop=True), path,
-                     self.session.scene.provenance)
+        """Write the shown rows (after filtering, in view order) with provenance.
+
+        Raises
+        ------
+        napari_crant.export_formats.ExportError
+            ``path`` is not ``.csv`` or ``.parquet`` (the message lists the formats).
+        """
+        export_kind(path, TABLE_FORMATS)
+        export_table(self.shown_rows(), path, self.session.scene.provenance)

@@ -87,8 +87,18 @@ class DataFrameModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def is_numeric(self, column: int) -> bool:
+        """Whether a column holds quantities (numbers that are not IDs)."""
+        name, dtype = str(self._df.columns[column]), self._df.dtypes.iloc[column]
+        return dtype.kind in "iuf" and not _is_id_column(name, dtype)
+
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.InitialSortOrderRole and orientation == Qt.Orientation.Horizontal:
+            # the first click on a quantity (weight, percent, counts) shows the largest first
+            numeric = 0 <= section < len(self._df.columns) and self.is_numeric(section)
+            order = Qt.SortOrder.DescendingOrder if numeric else Qt.SortOrder.AscendingOrder
+            return getattr(order, "value", order)  # an int, as Qt reads this role
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
