@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import navis
@@ -21,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import napari_crant as nc
+from napari_crant.sources.snapshot import SnapshotError
 from tiny import A2, B2, X
 
 SETTINGS = settings(max_examples=60, deadline=None,
@@ -28,7 +30,7 @@ SETTINGS = settings(max_examples=60, deadline=None,
 
 #: napari-crant's own exception types (all ValueErrors with messages naming the value).
 OURS = (nc.InvalidIDError, nc.InvalidArgumentError, nc.MaterializationError, nc.DatasetError,
-        nc.NoMatchError)
+        nc.NoMatchError, SnapshotError)
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,12 @@ def test_get_connectivity_and_counts(tiny_path, data):
         frames_equal(a.sort_index(), b.sort_index())
 
     check(lambda **kw: nc.get_synapse_counts(dataset=tiny_path, **kw), choices, same_counts)
-    choices.update(upstream=draw(data, FLAGS), downstream=draw(data, FLAGS))
+    datasets = [ok(tiny_path), ok(Path(tiny_path), tiny_path), bad(""), bad("nope"), bad(123),
+                bad(b"tiny"), bad(str(Path(tiny_path) / "manifest.json"))]
+    choices.update(upstream=draw(data, FLAGS), downstream=draw(data, FLAGS),
+                   dataset=draw(data, datasets))
     both_off = all(choices[k].valid and not choices[k].canonical for k in ("upstream", "downstream"))
-    check(lambda **kw: nc.get_connectivity(dataset=tiny_path, **kw), choices, frames_equal,
-          ("upstream",) if both_off else ())
+    check(nc.get_connectivity, choices, frames_equal, ("upstream",) if both_off else ())
 
 
 @given(data=st.data())

@@ -114,6 +114,8 @@ def _cave_names() -> list[str]:
 
 def _check_name(dataset: str | os.PathLike) -> None:
     name = str(dataset)
+    if not name.strip():
+        raise DatasetError(f"dataset {name!r} is empty: give a dataset name or a snapshot directory")
     if name == "demo" or name in _registry or name in _cave_names():
         return
     if Path(name).expanduser().is_dir():
