@@ -98,7 +98,11 @@ class VerdictStore:
             if isinstance(e, VerdictError):
                 raise
             raise store_error(e, self.path) from None
-        self._adopt_orphans()
+        try:
+            self._adopt_orphans()
+        except BaseException:
+            self._con.close()
+            raise
 
     def _check_writable(self) -> None:
         """Fail now on a read-only database; a busy one is fine (changes wait as pending)."""
@@ -128,6 +132,9 @@ class VerdictStore:
                 with self._lock:  # ours now: journaled before the orphan is removed
                     self._journal.append(orphan.entries)
                     self._pending.extend(orphan.entries)
+            except BaseException:
+                orphan.release()  # left for a later store
+                raise
             orphan.done()
 
     def _create(self) -> None:
