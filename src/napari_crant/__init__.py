@@ -30,6 +30,7 @@ _API = {
     "get_source": "napari_crant.datasets",
     "DatasetError": "napari_crant.datasets",
     "InvalidIDError": "napari_crant.ids",
+    "InvalidArgumentError": "napari_crant.arguments",
     "UnknownIDError": "napari_crant.queries.update",
     "MaterializationError": "napari_crant.materialization",
     "SnapshotSource": "napari_crant.sources.snapshot",
@@ -53,6 +54,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from napari_crant.arguments import InvalidArgumentError
     from napari_crant.datasets import (
         DatasetError,
         get_default_dataset,

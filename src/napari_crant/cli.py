@@ -53,6 +53,23 @@ def _make_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", help="the snapshot directory to check")
+
+
+@command("verify", "check a snapshot's files against the checksums in its manifest", _verify_args)
+def _verify(args: argparse.Namespace) -> int:
+    from napari_crant.snapshot.integrity import verify_snapshot
+
+    result = verify_snapshot(args.directory)
+    if not result.ok:
+        print(f"napari-crant verify: {len(result.problems)} problem(s) in {args.directory}:\n"
+              f"{result.summary()}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0
+
+
 def _load_plugins() -> None:
     """Import modules that register further subcommands (if present)."""
     import importlib

@@ -186,6 +186,8 @@ def _family_of(name: str) -> DatasetFamily | None:
 
 def _check_name(dataset: str | os.PathLike) -> None:
     name = str(dataset)
+    if not name.strip():
+        raise DatasetError(f"dataset {name!r} is empty: give a dataset name or a snapshot directory")
     if name == "demo" or name in _registry or _family_of(name) is not None:
         return
     if Path(name).expanduser().is_dir():

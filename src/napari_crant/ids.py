@@ -46,6 +46,10 @@ def _one(value: Any, where: str) -> int:
         )
     elif value is None:
         raise InvalidIDError(f"{where}: None is not a neuron ID")
+    elif value is pd.NA or value is pd.NaT:
+        raise InvalidIDError(f"{where}: a missing value ({value!r}) is not a neuron ID")
+    elif isinstance(value, bytes | bytearray):
+        raise InvalidIDError(f"{where}: {value!r} is bytes; pass IDs as int or str")
     else:
         raise InvalidIDError(
             f"{where}: {value!r} ({type(value).__name__}) is not a neuron ID "
@@ -64,9 +68,9 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
     Parameters
     ----------
     ids
-        An int, a numeric str, a list/tuple/set/ndarray/Series/Index of those, or a
-        :class:`NeuronSelection` such as :class:`~napari_crant.NeuronCriteria` (resolved to
-        its root IDs).
+        An int, a numeric str, any collection of those (list, tuple, set, generator,
+        ndarray, Series, Index; a dict gives its keys), or a :class:`NeuronSelection` such
+        as :class:`~napari_crant.NeuronCriteria` (resolved to its root IDs).
     name
         The parameter's name, used in error messages.
     allow_empty
@@ -81,10 +85,21 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
     ------
     InvalidIDError
         Naming the offending element: floats (which corrupt 18-digit IDs), negative or
-        non-numeric values, booleans, ``None``.
+        non-numeric values, booleans, ``None``, missing values (NA), bytes, 0-d arrays.
     """
     if isinstance(ids, NeuronSelection):
         return parse_ids(ids.get_roots(), name, allow_empty)
+    if isinstance(ids, np.ndarray) and ids.ndim == 0:
+        raise InvalidIDError(
+            f"{name}: a 0-d array ({ids!r}); pass the ID itself or a 1-d array of IDs"
+        )
+    if isinstance(ids, bytes | bytearray | memoryview):
+        raise InvalidIDError(
+            f"{name}: {bytes(ids)[:40]!r} is bytes (it would be read as a list of character "
+            "codes); pass IDs as int or str"
+        )
+    if isinstance(ids, dict):
+        ids = list(ids)  # the keys, as for any other collection
     if isinstance(ids, np.ndarray) and ids.dtype == np.uint64:
         out = ids.ravel().copy()
     elif isinstance(ids, np.ndarray) and ids.dtype.kind == "i":
@@ -101,7 +116,14 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
     elif isinstance(ids, str | int | np.integer | float | np.floating | bool) or ids is None:
         out = np.array([_one(ids, name)], dtype=np.uint64)
     elif isinstance(ids, pd.Series | pd.Index):
-        return parse_ids(ids.to_numpy() if ids.dtype != object else list(ids), name, allow_empty)
+        missing = np.flatnonzero(pd.isna(ids.to_numpy(dtype=object)))
+        if len(missing):
+            raise InvalidIDError(
+                f"{name}[{int(missing[0])}]: a missing value (NA) is not a neuron ID "
+                f"({len(missing)} missing of {len(ids)})"
+            )
+        plain = isinstance(ids.dtype, np.dtype) and ids.dtype != object
+        return parse_ids(ids.to_numpy() if plain else list(ids), name, allow_empty)
     elif isinstance(ids, Iterable):
         values = list(ids)
         out = np.array(

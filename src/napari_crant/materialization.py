@@ -12,7 +12,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from napari_crant.sources.base import DataSource
 
-MaterializationLike = str | int | dt.datetime | pd.Timestamp | np.integer
+MaterializationLike = str | int | dt.datetime | pd.Timestamp | np.datetime64 | np.integer
+
+_ACCEPTED = "'latest', 'live', a version number or an ISO 8601 time such as '2025-06-01T12:00:00Z'"
 
 
 class MaterializationError(ValueError):
@@ -51,13 +53,52 @@ class Materialization:
         }
 
 
-def to_utc(ts: dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
+def to_utc(ts: dt.datetime | pd.Timestamp | np.datetime64 | str) -> pd.Timestamp:
     """A timestamp in UTC; naive values are taken to be UTC already."""
     t = pd.Timestamp(ts)
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-def resolve_materialization(source: DataSource, materialization: MaterializationLike) -> Materialization:
+def parse_moment(value: Any, name: str = "materialization") -> pd.Timestamp:
+    """A datetime, ``pd.Timestamp``, ``np.datetime64`` or ISO 8601 text as a UTC timestamp.
+
+    Text must be ISO 8601 (``2025-06-01``, ``2025-06-01T12:00``, ``...Z``, ``...+02:00``):
+    ``"1/2/3"`` or ``"March"`` are ambiguous and refused rather than guessed.
+
+    Raises
+    ------
+    MaterializationError
+        For NaT, empty or non-ISO text, and moments outside pandas' range (1677-2262),
+        naming ``name`` (the parameter) and the value.
+    """
+    given = value
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise MaterializationError(f"{name} {value!r} is empty; give {_ACCEPTED}")
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise MaterializationError(
+                f"{name} {value!r} is not {_ACCEPTED}; other date formats are ambiguous"
+            ) from None
+    if value is pd.NaT or (isinstance(value, np.datetime64) and np.isnat(value)):
+        raise MaterializationError(f"{name} {given!r} is not a moment (NaT); give {_ACCEPTED}")
+    try:
+        ts = to_utc(value).as_unit("ns")  # nanoseconds: pandas' range, 1677-09-21 to 2262-04-11
+    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        raise MaterializationError(
+            f"{name} {given!r} is outside the supported range "
+            f"({pd.Timestamp.min.year + 1}-{pd.Timestamp.max.year - 1})"
+        ) from None
+    if ts is pd.NaT:
+        raise MaterializationError(f"{name} {given!r} is not a moment (NaT); give {_ACCEPTED}")
+    return ts
+
+
+def resolve_materialization(
+    source: DataSource, materialization: MaterializationLike, name: str = "materialization"
+) -> Materialization:
     """Turn ``'latest'``, ``'live'``, a version number or a datetime into a :class:`Materialization`.
 
     Parameters
@@ -66,8 +107,17 @@ def resolve_materialization(source: DataSource, materialization: Materialization
         The dataset's source (its versions and its idea of "now").
     materialization
         ``'latest'``: the newest valid version. ``'live'``: now. An ``int``: that version,
-        which must exist and be valid. A ``datetime``/``pd.Timestamp`` (or an ISO string):
-        a live query at that moment (naive datetimes are UTC).
+        which must exist and be valid. A ``datetime``/``pd.Timestamp``/``np.datetime64`` or
+        ISO 8601 text: a live query at that moment (naive times are UTC). Empty text, NaT,
+        ambiguous text (``"1/2/3"``) and moments outside 1678-2261 are refused.
+
+    Raises
+    ------
+    MaterializationError
+        Naming the value and what is accepted.
+
+    name
+        The parameter's name, used in error messages.
 
     Returns
     -------
@@ -86,38 +136,32 @@ def resolve_materialization(source: DataSource, materialization: Materialization
             return Materialization(to_utc(row["timestamp"]), int(row["version"]), "latest")
         if key == "live":
             return Materialization(to_utc(source.now()), None, "live")
-        if key.isdigit():
-            return resolve_materialization(source, int(key))
-        try:
-            ts = to_utc(materialization)
-        except (ValueError, TypeError):
-            raise MaterializationError(
-                f"materialization {materialization!r} is not 'latest', 'live', a version "
-                "number or a timestamp"
-            ) from None
+        if key.isascii() and key.isdigit():
+            return resolve_materialization(source, int(key), name)
+        ts = parse_moment(materialization, name)
         return Materialization(ts, None, ts.isoformat())
-    if isinstance(materialization, bool):
-        raise MaterializationError(f"materialization {materialization!r} is not valid")
+    if isinstance(materialization, bool | np.bool_):
+        raise MaterializationError(f"{name} {materialization!r} is not valid (a boolean)")
     if isinstance(materialization, int | np.integer):
         v = int(materialization)
         row = versions[versions["version"] == v]
         if row.empty:
             known = ", ".join(str(x) for x in sorted(valid["version"].tolist()))
             raise MaterializationError(
-                f"materialization version {v} does not exist in dataset {source.name!r} "
+                f"{name} version {v} does not exist in dataset {source.name!r} "
                 f"(valid versions: {known})"
             )
         if not bool(row["valid"].iloc[0]):
             known = ", ".join(str(x) for x in sorted(valid["version"].tolist()))
             raise MaterializationError(
-                f"materialization version {v} of dataset {source.name!r} has expired "
+                f"{name} version {v} of dataset {source.name!r} has expired "
                 f"(valid versions: {known})"
             )
         return Materialization(to_utc(row["timestamp"].iloc[0]), v, str(v))
-    if isinstance(materialization, dt.datetime | pd.Timestamp):
-        ts = to_utc(materialization)
+    if isinstance(materialization, dt.datetime | pd.Timestamp | np.datetime64) or materialization is pd.NaT:
+        ts = parse_moment(materialization, name)
         return Materialization(ts, None, ts.isoformat())
     raise MaterializationError(
-        f"materialization {materialization!r} ({type(materialization).__name__}) is not "
-        "'latest', 'live', a version number or a datetime"
+        f"{name} {materialization!r} ({type(materialization).__name__}) is not "
+        f"{_ACCEPTED}, a datetime or a pandas Timestamp"
     )

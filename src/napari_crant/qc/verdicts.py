@@ -7,72 +7,49 @@ and postsynaptic *supervoxel* IDs (which never change), not by root IDs (which c
 every edit): when a neuron is edited and reloaded under its new root ID, its synapses' verdicts
 reappear. Every change is also appended to a history table; nothing is overwritten silently.
 IDs are stored as decimal text (exact for the whole uint64 range).
+
+When another process holds the database's write lock for longer than ``busy_timeout``, a
+verdict is not dropped: it is kept as *pending* (in memory and in an fsynced journal next to
+the database, see :mod:`napari_crant.qc.pending`), shown by :attr:`VerdictStore.pending`, and
+written before the next change or by :meth:`VerdictStore.retry_pending`.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-import napari_crant
-
-#: The verdicts a reviewer can give, in key order.
-VERDICTS = ("correct", "false_positive", "wrong_partner", "unsure")
-ENV_DATA_DIR = "NAPARI_CRANT_DATA_DIR"
-SCHEMA_VERSION = 1
-
-_KEY = ("dataset", "synapse_id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id")
-_COLUMNS = (
-    *_KEY, "verdict", "note", "reviewer", "reviewed_at", "pre_pt_root_id", "post_pt_root_id",
-    "materialization", "x", "y", "z",
+from napari_crant.qc.pending import PendingJournal
+from napari_crant.qc.verdict_files import read_verdict_file, write_verdict_file
+from napari_crant.qc.verdict_values import (
+    COLUMNS,
+    ENV_DATA_DIR,
+    EXPORT_FORMAT,
+    KEY,
+    SCHEMA_VERSION,
+    VERDICTS,
+    VerdictError,
+    VerdictStoreBusyError,
+    VerdictStoreReadOnlyError,
+    default_db_path,
+    default_reviewer,
+    id_frame,
+    id_text,
+    store_error,
+    verdict_row,
 )
-_ID_COLUMNS = ("synapse_id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "pre_pt_root_id",
-               "post_pt_root_id")
-EXPORT_FORMAT = "napari-crant-verdicts"
 
-
-class VerdictError(ValueError):
-    """A verdict, or a file of verdicts, that cannot be stored."""
-
-
-def default_db_path() -> Path:
-    """``<user data dir>/verdicts.sqlite`` (``NAPARI_CRANT_DATA_DIR`` overrides the folder)."""
-    env = os.environ.get(ENV_DATA_DIR)
-    if env:
-        return Path(env).expanduser() / "verdicts.sqlite"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("napari-crant", appauthor=False)) / "verdicts.sqlite"
-
-
-def default_reviewer() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
-
-
-def _id_text(value: Any, name: str) -> str:
-    if isinstance(value, bool) or value is None:
-        raise VerdictError(f"{name} must be a non-negative integer ID, not {value!r}")
-    if isinstance(value, float | np.floating):
-        raise VerdictError(f"{name} {value!r} is a float; IDs must be integers (floats lose digits)")
-    try:
-        v = int(str(value).strip())
-    except ValueError:
-        raise VerdictError(f"{name} {value!r} is not an integer ID") from None
-    if v < 0 or v >= 2**64:
-        raise VerdictError(f"{name} {v} is not a uint64 ID")
-    return str(v)
+__all__ = [
+    "ENV_DATA_DIR", "EXPORT_FORMAT", "SCHEMA_VERSION", "VERDICTS", "VerdictError", "VerdictStore",
+    "VerdictStoreBusyError", "VerdictStoreReadOnlyError", "default_db_path", "default_reviewer",
+]
 
 
 class VerdictStore:
@@ -82,51 +59,135 @@ class VerdictStore:
     ----------
     path
         SQLite file; created with its folder if missing. Default :func:`default_db_path`.
+    busy_timeout
+        Seconds a write waits for another process's lock before the change is kept as pending.
+
+    Raises
+    ------
+    VerdictStoreReadOnlyError
+        The file or its folder cannot be written (naming the path).
+    VerdictStoreBusyError
+        A new database cannot be set up because another process holds the lock.
+    VerdictError
+        The file is not a napari-crant verdict database.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, busy_timeout: float = 5.0):
         self.path = Path(path) if path is not None else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.busy_timeout = float(busy_timeout)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise store_error(e, self.path) from None
+        self._lock = threading.RLock()
+        self._pending: list[dict[str, Any]] = []
+        self._journal = PendingJournal(self.path)
+        try:
+            self._con = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False,
+                                        isolation_level=None)
+        except sqlite3.Error as e:
+            raise store_error(e, self.path) from None
+        try:
+            self._con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=FULL")
-            self._con.execute("PRAGMA busy_timeout=5000")
             self._create()
-        except sqlite3.DatabaseError as e:
+            self._check_writable()
+        except (sqlite3.Error, VerdictError) as e:
             self._con.close()
-            raise VerdictError(f"{self.path} is not a napari-crant verdict database ({e})") from None
+            if isinstance(e, VerdictError):
+                raise
+            raise store_error(e, self.path) from None
+        try:
+            self._adopt_orphans()
+        except BaseException:
+            self._con.close()
+            raise
+
+    def _check_writable(self) -> None:
+        """Fail now on a read-only database; a busy one is fine (changes wait as pending)."""
+        self._con.execute("PRAGMA busy_timeout=0")
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            # a read-only file is found only by a write (rolled back at once)
+            self._con.execute("INSERT OR REPLACE INTO meta VALUES ('write_probe', '')")
+        except sqlite3.OperationalError as e:
+            if not isinstance(store_error(e, self.path), VerdictStoreBusyError):
+                raise
+        finally:
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+            self._con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+
+    def _adopt_orphans(self) -> None:
+        """Take over journals left by stores that ended before writing them."""
+        for orphan in self._journal.adopt_orphans():
+            if not orphan.entries:
+                orphan.done()
+                continue
+            try:
+                with self._lock:
+                    self._write(orphan.entries)
+            except VerdictStoreBusyError:
+                with self._lock:  # ours now: journaled before the orphan is removed
+                    self._journal.append(orphan.entries)
+                    self._pending.extend(orphan.entries)
+            except BaseException:
+                orphan.release()  # left for a later store
+                raise
+            orphan.done()
 
     def _create(self) -> None:
-        cols = ", ".join(
-            f"{c} TEXT NOT NULL" if c in _KEY or c in ("verdict", "reviewer", "reviewed_at")
-            else f"{c} {'REAL' if c in 'xyz' else 'TEXT'}"
-            for c in _COLUMNS
-        )
-        with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
-            try:
+        try:  # an existing database needs no lock to be recognised (another process may write)
+            row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError as e:
+            if "no such table" not in str(e):
+                raise
+            row = None
+        if row is None:
+            cols = ", ".join(
+                f"{c} TEXT NOT NULL" if c in KEY or c in ("verdict", "reviewer", "reviewed_at")
+                else f"{c} {'REAL' if c in 'xyz' else 'TEXT'}"
+                for c in COLUMNS
+            )
+            with self._lock, self._transaction():
                 self._con.execute(
-                    f"CREATE TABLE IF NOT EXISTS verdicts ({cols}, PRIMARY KEY ({', '.join(_KEY)}))"
+                    f"CREATE TABLE IF NOT EXISTS verdicts ({cols}, PRIMARY KEY ({', '.join(KEY)}))"
                 )
                 self._con.execute(f"CREATE TABLE IF NOT EXISTS verdict_history ({cols}, change TEXT)")
                 self._con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
                 row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 if row is None:
                     self._con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise VerdictError(
-                        f"{self.path} has verdict schema {row[0]}; this napari-crant reads {SCHEMA_VERSION}"
-                    )
-                self._con.execute("COMMIT")
-            except BaseException:
+        if row is not None and str(row[0]) != str(SCHEMA_VERSION):
+            raise VerdictError(
+                f"{self.path} has verdict schema {row[0]}; this napari-crant reads {SCHEMA_VERSION}"
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error; SQLite errors made clear)."""
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise store_error(e, self.path) from None
+        try:
+            yield
+            self._con.execute("COMMIT")
+        except BaseException as e:
+            if self._con.in_transaction:
                 self._con.execute("ROLLBACK")
-                raise
+            if isinstance(e, sqlite3.Error):
+                raise store_error(e, self.path) from None
+            raise
 
     def close(self) -> None:
-        """Close the database (everything is already committed)."""
+        """Close the database; pending changes are written first if possible, else stay journaled."""
         with self._lock:
+            if self._pending:
+                with suppress(VerdictError):  # else journaled: the next store to open writes them
+                    self.retry_pending()
+            self._journal.close()
             self._con.close()
 
     def __enter__(self) -> VerdictStore:
@@ -136,35 +197,6 @@ class VerdictStore:
         self.close()
 
     # -- writing ------------------------------------------------------------------------------
-    def _row(self, rec: dict[str, Any]) -> tuple:
-        verdict = rec.get("verdict")
-        if verdict not in VERDICTS:
-            raise VerdictError(f"verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
-        dataset = rec.get("dataset")
-        if not isinstance(dataset, str) or not dataset:
-            raise VerdictError(f"dataset must be a non-empty name, not {dataset!r}")
-        out = []
-        for c in _COLUMNS:
-            v = rec.get(c)
-            if c in _ID_COLUMNS:
-                required = c in _KEY
-                if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v):
-                    if required:
-                        raise VerdictError(f"{c} is required")
-                    v = None
-                else:
-                    v = _id_text(v, c)
-            elif c in "xyz":
-                v = None if v is None or pd.isna(v) else float(v)
-            elif c == "reviewed_at":
-                v = pd.Timestamp(v or pd.Timestamp.now(tz="UTC")).isoformat()
-            elif c == "reviewer":
-                v = str(v or default_reviewer())
-            elif v is not None and not isinstance(v, str):
-                v = str(v)
-            out.append(v)
-        return tuple(out)
-
     def set_verdict(
         self,
         dataset: str,
@@ -199,42 +231,80 @@ class VerdictStore:
         }], change="set")
 
     def set_many(self, records: Iterable[dict[str, Any]], change: str = "set") -> int:
-        """Record several verdicts in one transaction (all or none). Returns how many."""
-        rows = [self._row(r) for r in records]
-        placeholders = ", ".join("?" * len(_COLUMNS))
-        with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
-            try:
-                self._con.executemany(
-                    f"INSERT OR REPLACE INTO verdicts ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
-                )
-                self._con.executemany(
-                    f"INSERT INTO verdict_history ({', '.join(_COLUMNS)}, change) VALUES ({placeholders}, ?)",
-                    [(*r, change) for r in rows],
-                )
-                self._con.execute("COMMIT")
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
+        """Record several verdicts in one transaction (all or none). Returns how many.
+
+        If another process holds the database longer than ``busy_timeout``, they are kept as
+        pending (journaled on disk before this returns) and written with the next change or
+        by :meth:`retry_pending`; see :attr:`pending`.
+        """
+        rows = [verdict_row(r) for r in records]
+        self._submit([{"op": "set", "row": list(r), "change": change} for r in rows])
         return len(rows)
 
     def clear_verdict(self, dataset: str, synapse_id: Any, pre_sv: Any, post_sv: Any,
                       change: str = "cleared") -> None:
-        """Remove a verdict (the history keeps it, marked ``change``)."""
-        key = (dataset, _id_text(synapse_id, "synapse_id"), _id_text(pre_sv, "pre_pt_supervoxel_id"),
-               _id_text(post_sv, "post_pt_supervoxel_id"))
-        where = " AND ".join(f"{k}=?" for k in _KEY)
+        """Remove a verdict (history keeps it, marked ``change``); pending when busy, as set_many."""
+        key = [dataset, id_text(synapse_id, "synapse_id"), id_text(pre_sv, "pre_pt_supervoxel_id"),
+               id_text(post_sv, "post_pt_supervoxel_id")]
+        self._submit([{"op": "clear", "key": key, "change": change}])
+
+    @property
+    def pending(self) -> int:
+        """How many changes wait for the database (another process held it too long)."""
+        return len(self._pending)
+
+    def retry_pending(self) -> int:
+        """Write the pending changes now. Returns how many were written (0 if still busy)."""
         with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
+            if not self._pending:
+                return 0
             try:
-                self._con.execute(
-                    f"INSERT INTO verdict_history SELECT *, ? FROM verdicts WHERE {where}", (change, *key)
-                )
-                self._con.execute(f"DELETE FROM verdicts WHERE {where}", key)
-                self._con.execute("COMMIT")
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
+                self._write(self._pending)
+            except VerdictStoreBusyError:
+                return 0
+            written = len(self._pending)
+            self._pending = []
+            self._journal.clear()
+            return written
+
+    def _submit(self, entries: list[dict[str, Any]]) -> None:
+        """Write pending changes, then ``entries``; on a busy database keep them pending."""
+        with self._lock:
+            if not self._pending or self.retry_pending():
+                try:
+                    self._write(entries)
+                    return
+                except VerdictStoreBusyError:
+                    pass
+            try:
+                self._journal.append(entries)
+            except OSError as e:
+                raise store_error(e, self._journal.path) from None
+            self._pending.extend(entries)
+
+    def _write(self, entries: list[dict[str, Any]]) -> None:
+        """Apply ``set``/``clear`` entries in order, in one transaction."""
+        placeholders = ", ".join("?" * len(COLUMNS))
+        where = " AND ".join(f"{k}=?" for k in KEY)
+        with self._transaction():
+            for e in entries:
+                if e["op"] == "set":
+                    row = tuple(e["row"])
+                    self._con.execute(
+                        f"INSERT OR REPLACE INTO verdicts ({', '.join(COLUMNS)}) "
+                        f"VALUES ({placeholders})", row,
+                    )
+                    self._con.execute(
+                        f"INSERT INTO verdict_history ({', '.join(COLUMNS)}, change) "
+                        f"VALUES ({placeholders}, ?)", (*row, e["change"]),
+                    )
+                else:
+                    key = tuple(e["key"])
+                    self._con.execute(
+                        f"INSERT INTO verdict_history SELECT *, ? FROM verdicts WHERE {where}",
+                        (e.get("change", "cleared"), *key),
+                    )
+                    self._con.execute(f"DELETE FROM verdicts WHERE {where}", key)
 
     # -- reading ------------------------------------------------------------------------------
     def _frame(self, sql: str, params: tuple = ()) -> pd.DataFrame:
@@ -242,21 +312,32 @@ class VerdictStore:
             cur = self._con.execute(sql, params)
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        df = pd.DataFrame(rows, columns=names)
-        for c in _ID_COLUMNS:
-            if c in df:
-                if df[c].notna().all():
-                    df[c] = np.array([int(v) for v in df[c]], dtype=np.uint64)
-                else:
-                    df[c] = df[c].astype(object)
-        return df
+        return id_frame(pd.DataFrame(rows, columns=names))
+
+    def _current_rows(self, dataset: str | None) -> list[tuple]:
+        """Stored verdict rows (``COLUMNS`` order) with the pending changes applied."""
+        sql = f"SELECT {', '.join(COLUMNS)} FROM verdicts"
+        with self._lock:
+            if dataset is None:
+                rows = self._con.execute(sql).fetchall()
+            else:
+                rows = self._con.execute(sql + " WHERE dataset=?", (dataset,)).fetchall()
+            pending = list(self._pending)
+        if not pending:
+            return rows
+        by_key = {tuple(r[:len(KEY)]): r for r in rows}
+        for e in pending:
+            if e["op"] == "set":
+                by_key[tuple(e["row"][:len(KEY)])] = tuple(e["row"])
+            else:
+                by_key.pop(tuple(e["key"]), None)
+        return [r for r in by_key.values() if dataset is None or r[0] == dataset]
 
     def verdicts(self, dataset: str | None = None) -> pd.DataFrame:
-        """Current verdicts (all datasets, or one), oldest review first."""
-        if dataset is None:
-            return self._frame("SELECT * FROM verdicts ORDER BY reviewed_at, synapse_id")
-        return self._frame("SELECT * FROM verdicts WHERE dataset=? ORDER BY reviewed_at, synapse_id",
-                           (dataset,))
+        """Current verdicts (all datasets, or one; pending ones included), oldest review first."""
+        df = pd.DataFrame(self._current_rows(dataset), columns=list(COLUMNS))
+        df = df.sort_values(["reviewed_at", "synapse_id"], kind="stable", ignore_index=True)
+        return id_frame(df)
 
     def history(self) -> pd.DataFrame:
         """Every change ever recorded, in order."""
@@ -282,13 +363,9 @@ class VerdictStore:
             "pre_pt_supervoxel_id": [str(int(v)) for v in synapses["pre_pt_supervoxel_id"]],
             "post_pt_supervoxel_id": [str(int(v)) for v in synapses["post_pt_supervoxel_id"]],
         })
-        with self._lock:
-            rows = self._con.execute(
-                "SELECT synapse_id, pre_pt_supervoxel_id, post_pt_supervoxel_id, verdict, note, reviewer, "
-                "reviewed_at FROM verdicts WHERE dataset=?", (dataset,)
-            ).fetchall()
-        have = pd.DataFrame(rows, columns=["synapse_id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id",
-                                           "verdict", "note", "reviewer", "reviewed_at"])
+        have = pd.DataFrame(self._current_rows(dataset), columns=list(COLUMNS))[
+            ["synapse_id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "verdict", "note", "reviewer",
+             "reviewed_at"]]
         merged = key.merge(have, how="left", on=list(key.columns))
         out = merged[["verdict", "note", "reviewer", "reviewed_at"]].astype(object)
         out = out.where(out.notna(), None)
@@ -302,83 +379,18 @@ class VerdictStore:
         CSV files start with ``# key: value`` comment lines; Parquet files carry the same in
         their schema metadata under ``napari_crant``.
         """
-        path = Path(path)
-        df = self.verdicts(dataset)
-        meta = {
-            "format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION,
-            "napari_crant_version": napari_crant.__version__,
-            "exported_at": pd.Timestamp.now(tz="UTC").isoformat(), "dataset": dataset or "all",
-            "rows": len(df),
-        }
-        out = df.copy()
-        for c in _ID_COLUMNS:
-            out[c] = [None if v is None else str(int(v)) for v in out[c]]
-        tmp = path.with_name(f".{path.name}.tmp")
-        if path.suffix.lower() == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(out, preserve_index=False)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                   b"napari_crant": json.dumps(meta).encode()})
-            pq.write_table(table, tmp)
-        elif path.suffix.lower() == ".csv":
-            with open(tmp, "w", newline="") as f:
-                for k, v in meta.items():
-                    f.write(f"# {k}: {v}\n")
-                out.to_csv(f, index=False)
-        else:
-            raise VerdictError(f"export to .csv or .parquet, not {path.suffix or 'no extension'!r}")
-        tmp.replace(path)
-        return path
+        return write_verdict_file(self.verdicts(dataset), Path(path), dataset)
 
     def import_file(self, path: str | os.PathLike) -> int:
         """Read verdicts exported by :meth:`export`; all are stored or, on any problem, none.
 
+        The file's header is checked first (a foreign file is refused without reading it).
+
         Raises
         ------
         VerdictError
-            For a missing, corrupt or foreign file, naming what is wrong; the database is
-            left unchanged.
+            For a missing, corrupt or foreign file, or a bad value (naming the file and the
+            row); the database is left unchanged.
         """
         path = Path(path)
-        if not path.is_file():
-            raise VerdictError(f"{path} does not exist")
-        try:
-            if path.suffix.lower() == ".parquet":
-                import pyarrow.parquet as pq
-
-                table = pq.read_table(path)
-                meta_raw = (table.schema.metadata or {}).get(b"napari_crant")
-                meta = json.loads(meta_raw) if meta_raw else {}
-                df = table.to_pandas()
-            elif path.suffix.lower() == ".csv":
-                meta = {}
-                with open(path) as f:
-                    for line in f:
-                        if not line.startswith("# "):
-                            break
-                        k, _, v = line[2:].rstrip("\n").partition(": ")
-                        meta[k] = v
-                df = pd.read_csv(path, comment=None, skiprows=len(meta), dtype=str, keep_default_na=False)
-            else:
-                raise VerdictError(f"import .csv or .parquet files, not {path.suffix or 'no extension'!r}")
-        except VerdictError:
-            raise
-        except Exception as e:
-            raise VerdictError(f"{path} could not be read as a verdict file: {e}") from None
-        if meta.get("format") != EXPORT_FORMAT:
-            raise VerdictError(f"{path} is not a napari-crant verdict export (no '{EXPORT_FORMAT}' header)")
-        missing = [c for c in (*_KEY, "verdict") if c not in df.columns]
-        if missing:
-            raise VerdictError(f"{path} lacks column(s) {', '.join(missing)}")
-        records = []
-        for i, rec in enumerate(df.to_dict("records")):
-            rec = {k: (None if (isinstance(v, str) and v == "" and k != "note") else v)
-                   for k, v in rec.items() if k in _COLUMNS}
-            try:
-                self._row(rec)
-            except VerdictError as e:
-                raise VerdictError(f"{path}, row {i + 1}: {e}") from None
-            records.append(rec)
-        return self.set_many(records, change=f"import:{path.name}")
+        return self.set_many(read_verdict_file(path), change=f"import:{path.name}")

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.arguments import InvalidArgumentError, check_flags, check_threshold
 from napari_crant.ids import sorted_unique
 from napari_crant.queries.common import (
-    check_threshold,
     filter_synapses,
     open_query,
     pre_post_ids,
@@ -48,8 +48,9 @@ def get_adjacency(
         synapses: an all-zero matrix on the (resolved) query IDs.
     """
     if pre_ids is None and post_ids is None:
-        raise ValueError("get_adjacency needs pre_ids, post_ids or both")
+        raise InvalidArgumentError("get_adjacency needs pre_ids, post_ids or both")
     check_threshold(threshold, min_size)
+    check_flags(symmetric=symmetric, clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     ids = pre_post_ids(source, at, pre_ids, post_ids, update_ids)
     pre_roots = ids["pre_ids"].roots if "pre_ids" in ids else None

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from napari_crant.queries.common import check_threshold, filter_synapses, open_query, provenance
+from napari_crant.arguments import InvalidArgumentError, check_distance, check_flags, check_threshold
+from napari_crant.queries.common import filter_synapses, open_query, provenance
 from napari_crant.queries.update import resolve_ids
 
 CONNECTOR_COLUMNS = (
@@ -109,14 +110,16 @@ def attach_synapses(
         nl = list(neurons)
         bad = [type(n).__name__ for n in nl if not isinstance(n, navis.TreeNeuron)]
         if bad:
-            raise TypeError(f"attach_synapses needs TreeNeurons; the list holds a {bad[0]}")
+            raise InvalidArgumentError(f"attach_synapses needs TreeNeurons; the list holds a {bad[0]}")
     else:
-        raise TypeError(
+        raise InvalidArgumentError(
             f"attach_synapses needs a navis.TreeNeuron or NeuronList, not {type(neurons).__name__}"
         )
+    check_flags(pre=pre, post=post, clean=clean, update_ids=update_ids)
     if not pre and not post:
-        raise ValueError("attach_synapses: pre and post cannot both be False")
+        raise InvalidArgumentError("attach_synapses: pre and post cannot both be False")
     check_threshold(threshold, min_size)
+    max_distance = check_distance(max_distance, "max_distance")
     source, at = open_query(dataset, materialization)
     from napari_crant.ids import parse_ids
 

@@ -69,17 +69,6 @@ def pre_post_ids(
     return ids
 
 
-def check_threshold(threshold: Any, min_size: Any) -> None:
-    """Reject thresholds and sizes that are not non-negative numbers."""
-    if isinstance(threshold, bool) or not isinstance(threshold, int | np.integer) or threshold < 1:
-        raise ValueError(f"threshold must be an integer >= 1, not {threshold!r}")
-    if min_size is not None and (
-        isinstance(min_size, bool) or not isinstance(min_size, int | float | np.number)
-        or min_size < 0
-    ):
-        raise ValueError(f"min_size must be a number >= 0 or None, not {min_size!r}")
-
-
 def filter_synapses(
     syn: pd.DataFrame, threshold: int, min_size: float | None, clean: bool
 ) -> pd.DataFrame:

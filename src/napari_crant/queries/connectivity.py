@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.arguments import InvalidArgumentError, check_flags, check_threshold
 from napari_crant.ids import unique_first
 from napari_crant.queries.common import (
-    check_threshold,
     open_query,
     pair_counts,
     provenance,
@@ -92,9 +92,11 @@ def get_connectivity(
         descending, ties by ``pre`` then ``post`` (deterministic, unlike the reference).
         ``attrs`` holds provenance.
     """
+    check_flags(upstream=upstream, downstream=downstream)
     if not upstream and not downstream:
-        raise ValueError("get_connectivity: upstream and downstream cannot both be False")
+        raise InvalidArgumentError("get_connectivity: upstream and downstream cannot both be False")
     check_threshold(threshold, min_size)
+    check_flags(clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
     cn = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
@@ -144,6 +146,7 @@ def get_synapse_counts(
         Only pairs with at least ``threshold`` synapses count.
     """
     check_threshold(threshold, min_size)
+    check_flags(clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
     cn = _partner_pairs(source, at, q.roots, True, True, min_size, clean)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.arguments import InvalidArgumentError, check_flags
 from napari_crant.snapshot.format import ANNOTATION_FIELDS, LIST_ANNOTATION_FIELDS
 
 #: Fields a NeuronCriteria can search.
@@ -56,16 +57,18 @@ class NeuronCriteria:
         dataset: Any = None,
         **criteria: Any,
     ):
+        check_flags(regex=regex, case=case, exact=exact, match_all=match_all)
         if not criteria:
-            raise ValueError("NeuronCriteria needs at least one field=value criterion")
+            raise InvalidArgumentError("NeuronCriteria needs at least one field=value criterion")
         for name in criteria:
             if name not in SEARCHABLE_FIELDS:
                 close = difflib.get_close_matches(name, SEARCHABLE_FIELDS, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
+                raise InvalidArgumentError(
                     f"NeuronCriteria: unknown field {name!r}{hint} "
                     f"(searchable: {', '.join(SEARCHABLE_FIELDS)})"
                 )
+            _check_query_values(name, criteria[name])
         if regex:
             for name, value in criteria.items():
                 for v in _as_list(value):
@@ -73,7 +76,7 @@ class NeuronCriteria:
                         try:
                             re.compile(v)
                         except re.error as e:
-                            raise ValueError(
+                            raise InvalidArgumentError(
                                 f"NeuronCriteria: {name}={v!r} is not a valid regular "
                                 f"expression ({e})"
                             ) from None
@@ -178,6 +181,37 @@ class NeuronCriteria:
 
     def __len__(self) -> int:
         return len(self.get_roots())
+
+
+def _check_query_values(name: str, value: Any) -> None:
+    """Refuse values a criterion cannot mean: empty lists, NaN, bytes, 0-d arrays, dicts."""
+    what = "text, an integer, True/False, None, or a non-empty list of those"
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        raise InvalidArgumentError(
+            f"NeuronCriteria: {name}={value!r} is a {value.ndim}-d array; give {what}"
+        )
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray | pd.Series | pd.Index):
+        values = list(value)
+        if not values:
+            raise InvalidArgumentError(
+                f"NeuronCriteria: {name}={value!r} is empty (it would match nothing); give {what}"
+            )
+    elif isinstance(value, dict) or (not isinstance(value, str) and hasattr(value, "__iter__")):
+        raise InvalidArgumentError(
+            f"NeuronCriteria: {name}={value!r} ({type(value).__name__}) is not {what}"
+        )
+    else:
+        values = [value]
+    for v in values:
+        if v is None or isinstance(v, str | bool | np.bool_ | int | np.integer):
+            continue
+        if isinstance(v, float | np.floating) and np.isnan(v):
+            problem = "NaN; to find neurons without a value use None"
+        elif isinstance(v, bytes | bytearray):
+            problem = "bytes; give text (str)"
+        else:
+            problem = f"a {type(v).__name__}"
+        raise InvalidArgumentError(f"NeuronCriteria: {name}={v!r} is {problem}; give {what}")
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.arguments import check_flag
 from napari_crant.datasets import get_source
 from napari_crant.ids import in_sorted, parse_ids, unique_in_order
 from napari_crant.materialization import resolve_materialization
@@ -85,7 +86,8 @@ def get_l2_skeleton(
     Parameters
     ----------
     root_ids
-        Root IDs (int, str, list, array, Series or ``NeuronCriteria``).
+        Root IDs: one (int or str) or a collection (list, tuple, set, generator, dict keys,
+        array, Series or ``NeuronCriteria``).
     update_ids
         First map each ID to its root at ``materialization`` (default: now). With
         ``False`` the skeleton of exactly the given root is built (roots are immutable,
@@ -98,15 +100,18 @@ def get_l2_skeleton(
     Returns
     -------
     navis.TreeNeuron or navis.NeuronList
-        A TreeNeuron (units nm, ``id`` = root ID) for one ID, a NeuronList for several.
+        A TreeNeuron (units nm, ``id`` = root ID) for one ID, a NeuronList for a
+        collection (even of one ID).
         Nodes carry ``radius`` (from ``max_dt_nm``) and ``l2_id``; the soma is the root
         node when the neuron has a nucleus.
     """
     import navis
 
+    check_flag(update_ids, "update_ids")
+    # one ID gives one TreeNeuron; any collection (also a set, generator or dict) a NeuronList
+    single = isinstance(root_ids, str | int | np.integer)
     source = get_source(dataset)
     given = parse_ids(root_ids, "root_ids")
-    single = np.ndim(root_ids) == 0 and not hasattr(root_ids, "get_roots")
     at = resolve_materialization(source, materialization)
     mapping = resolve_ids(source, unique_in_order(given), at, update=True, name="root_ids")
     if not update_ids:

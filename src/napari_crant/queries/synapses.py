@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.arguments import InvalidArgumentError, check_flags, check_threshold
 from napari_crant.queries.common import (
-    check_threshold,
     filter_synapses,
     open_query,
     pre_post_ids,
@@ -94,8 +94,10 @@ def get_synapses(
         Neither ``pre_ids`` nor ``post_ids``; bad IDs, threshold or materialization.
     """
     if pre_ids is None and post_ids is None:
-        raise ValueError("get_synapses needs pre_ids, post_ids or both")
+        raise InvalidArgumentError("get_synapses needs pre_ids, post_ids or both")
     check_threshold(threshold, min_size)
+    check_flags(return_pixels=return_pixels, clean=clean, update_ids=update_ids,
+                split_positions=split_positions)
     source, at = open_query(dataset, materialization)
     ids = pre_post_ids(source, at, pre_ids, post_ids, update_ids)
     syn = source.synapses(

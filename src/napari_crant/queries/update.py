@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant.arguments import InvalidArgumentError, check_flag
 from napari_crant.datasets import get_source
 from napari_crant.ids import InvalidIDError, lookup_uint64, parse_ids, unique_in_order
 from napari_crant.materialization import Materialization, resolve_materialization
@@ -208,14 +209,15 @@ def update_ids(
         One row per input ID (in input order): ``old_id, new_id`` (uint64),
         ``confidence`` (float), ``changed`` (bool). ``attrs`` holds provenance.
     """
+    check_flag(use_annotations, "use_annotations")
     source = get_source(dataset)
-    at = resolve_materialization(source, timestamp)
+    at = resolve_materialization(source, timestamp, "timestamp")
     arr = parse_ids(ids, "ids")
     sv = None
     if supervoxels is not None:
         sv = parse_ids(supervoxels, "supervoxels")
         if len(sv) != len(arr):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"supervoxels has {len(sv)} values but ids has {len(arr)}; they must align"
             )
     res = resolve_ids(source, arr, at, update=True, supervoxels=sv,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.integrity import record_files
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
 
 _POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
@@ -24,7 +26,10 @@ def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bo
     """Validate ``tables`` and write them as a snapshot directory.
 
     The directory is written next to ``out`` under a temporary name and renamed into place,
-    so a reader never sees a half-written snapshot.
+    so a reader never sees a half-written snapshot. An existing snapshot is swapped out whole
+    (atomically where the system can exchange two directories, otherwise by two renames) and
+    then removed: a process that opened it keeps reading its (unlinked) files, a new open
+    sees the new snapshot. The manifest records each file's size and checksum.
 
     Parameters
     ----------
@@ -55,15 +60,51 @@ def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bo
             "created": pd.Timestamp.now(tz="UTC").isoformat(),
             "info": tables.info,
             "counts": counts,
+            "files": record_files(tmp),
         }
         (tmp / fmt.MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        replaced = _move_into_place(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
     return out
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories atomically (Linux ``renameat2(RENAME_EXCHANGE)``); ``False`` if unsupported."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    # non-zero, e.g. on a file system without RENAME_EXCHANGE: the caller renames twice
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> Path | None:
+    """Rename the finished ``tmp`` to ``out``; returns where the replaced snapshot now is (or None)."""
+    if not out.exists():
+        tmp.rename(out)
+        return None
+    if not overwrite:
+        raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
+    if _exchange(tmp, out):
+        return tmp  # tmp now holds the old snapshot
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    os.rename(out, old)  # onto the empty directory just made
+    try:
+        tmp.rename(out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    return old
 
 
 def _to_us(ts: pd.Series) -> np.ndarray:

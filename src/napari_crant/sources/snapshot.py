@@ -14,7 +14,6 @@ DuckDB is available over all tables through :meth:`SnapshotSource.sql`.
 
 from __future__ import annotations
 
-import json
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -28,14 +27,11 @@ import pyarrow.parquet as pq
 from napari_crant.ids import in_sorted, sorted_unique, unique_inverse
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.integrity import DATA_FILES, SnapshotError, check_files, read_manifest
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 
 _EMPTY = np.array([], dtype=np.uint64)
-
-
-class SnapshotError(ValueError):
-    """The directory is not a readable snapshot."""
 
 
 def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -50,12 +46,18 @@ def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
+__all__ = ["SnapshotError", "SnapshotSource", "expand_ranges"]
+
+
 class _MappedTable:
     """An Arrow IPC file, memory-mapped; columns come out as zero-copy numpy arrays."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, mapped: pa.MemoryMappedFile):
         self.path = path
-        self._table = pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+        try:
+            self._table = pa.ipc.open_file(mapped).read_all()
+        except (pa.ArrowInvalid, OSError) as e:
+            raise SnapshotError(f"{path} is damaged: not a readable Arrow file ({e})") from None
         self._columns: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -90,21 +92,16 @@ class SnapshotSource(DataSource):
 
     def __init__(self, path: str | Path, name: str | None = None):
         self.path = Path(path).expanduser().resolve()
-        manifest_path = self.path / fmt.MANIFEST
-        if not manifest_path.is_file():
-            raise SnapshotError(f"{self.path} is not a snapshot directory (no {fmt.MANIFEST})")
-        try:
-            self.manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as e:
-            raise SnapshotError(f"{manifest_path} is not valid JSON: {e}") from None
-        if self.manifest.get("format") != fmt.FORMAT_NAME:
-            raise SnapshotError(f"{self.path} is not a {fmt.FORMAT_NAME} directory")
-        version = self.manifest.get("format_version")
-        if version != fmt.FORMAT_VERSION:
-            raise SnapshotError(
-                f"{self.path} has snapshot format version {version}; this napari-crant reads "
-                f"version {fmt.FORMAT_VERSION} (rebuild or re-download the snapshot)"
-            )
+        self.manifest = read_manifest(self.path)
+        check_files(self.path, self.manifest)
+        # Every file is mapped now: a snapshot replaced later (written aside and renamed into
+        # place) leaves this source reading the files it opened, never a mix of old and new.
+        self._files: dict[str, pa.MemoryMappedFile] = {}
+        for filename in DATA_FILES:
+            try:
+                self._files[filename] = pa.memory_map(str(self.path / filename), "r")
+            except (OSError, pa.ArrowException) as e:
+                raise SnapshotError(f"{self.path / filename} cannot be opened ({e})") from None
         self.info: dict[str, Any] = self.manifest.get("info", {})
         self.name = name or self.manifest.get("name") or self.path.name
         self._lock = threading.Lock()
@@ -112,10 +109,15 @@ class SnapshotSource(DataSource):
 
     # -- tables ---------------------------------------------------------------------------
     def _mapped(self, filename: str) -> _MappedTable:
-        path = self.path / filename
-        if not path.is_file():
-            raise SnapshotError(f"snapshot {self.path} lacks {filename}")
-        return _MappedTable(path)
+        return _MappedTable(self.path / filename, self._files[filename])
+
+    def _parquet_table(self, filename: str) -> pa.Table:
+        try:
+            return pq.read_table(self._files[filename])
+        except (pa.ArrowInvalid, OSError) as e:
+            raise SnapshotError(
+                f"{self.path / filename} is damaged: not a readable Parquet file ({e})"
+            ) from None
 
     @cached_property
     def _synapses(self) -> _MappedTable:
@@ -169,14 +171,11 @@ class SnapshotSource(DataSource):
         return pd.DataFrame({c: table[c] for c in OPTIONAL_SCHEMAS["skeleton_nodes"]}, copy=False)
 
     def _parquet(self, filename: str) -> pd.DataFrame:
-        path = self.path / filename
-        if not path.is_file():
-            raise SnapshotError(f"snapshot {self.path} lacks {filename}")
-        return pq.read_table(path).to_pandas()
+        return self._parquet_table(filename).to_pandas()
 
     @cached_property
     def _roots(self) -> dict[str, np.ndarray]:
-        t = pq.read_table(self.path / fmt.ROOTS).to_pandas()
+        t = self._parquet(fmt.ROOTS)
         created = t["created"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
         expired = t["expired"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
         exp = expired.to_numpy().astype(np.int64)
@@ -431,9 +430,6 @@ class SnapshotSource(DataSource):
                     con.register(Path(fmt.SKELETON_NODES).stem, self._skeleton_nodes.arrow)
                 for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,
                               fmt.NEUROPILS):
-                    path = str(self.path / fname).replace("'", "''")
-                    con.execute(
-                        f"CREATE VIEW {Path(fname).stem} AS SELECT * FROM read_parquet('{path}')"
-                    )
+                    con.register(Path(fname).stem, self._parquet_table(fname))
                 self._duckdb = con
             return self._duckdb.execute(query).df()
