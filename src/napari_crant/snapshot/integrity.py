@@ -23,6 +23,8 @@ DATA_FILES = (
     fmt.L2_EDGES, fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,
     fmt.NEUROPILS,
 )
+#: Data files a snapshot may have (checked like the others when present).
+OPTIONAL_FILES = (fmt.SKELETON_NODES,)
 CHECKSUM = "blake2b"
 _CHUNK = 1 << 20
 
@@ -40,11 +42,23 @@ def checksum(path: Path) -> str:
     return h.hexdigest()
 
 
+def present_files(directory: Path) -> tuple[str, ...]:
+    """The data files of ``directory``: every required one and the optional ones it has."""
+    return DATA_FILES + tuple(n for n in OPTIONAL_FILES if (directory / n).is_file())
+
+
+def _expected_files(directory: Path, records: dict[str, Any]) -> tuple[str, ...]:
+    """Required files, and the optional ones that are present or that the manifest records."""
+    return DATA_FILES + tuple(
+        n for n in OPTIONAL_FILES if n in records or (directory / n).is_file()
+    )
+
+
 def record_files(directory: Path) -> dict[str, dict[str, Any]]:
     """``{file: {"size": bytes, "blake2b": hex}}`` of the data files in ``directory`` (for the manifest)."""
     return {
         name: {"size": (directory / name).stat().st_size, CHECKSUM: checksum(directory / name)}
-        for name in DATA_FILES
+        for name in present_files(directory)
     }
 
 
@@ -109,7 +123,7 @@ def check_files(directory: Path, manifest: dict[str, Any]) -> None:
         Naming the missing or damaged file.
     """
     records = manifest.get("files", {})
-    for name in DATA_FILES:
+    for name in _expected_files(directory, records):
         path = directory / name
         try:
             size = path.stat().st_size
@@ -166,7 +180,7 @@ def verify_snapshot(directory: str | Path) -> Verification:
         return result
     records = manifest.get("files", {})
     result.has_checksums = bool(records)
-    for name in DATA_FILES:
+    for name in _expected_files(directory, records):
         path = directory / name
         if not path.is_file():
             result.problems.append(f"{path} is missing")

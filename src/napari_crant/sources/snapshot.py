@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from napari_crant.ids import in_sorted, sorted_unique, unique_inverse
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
-from napari_crant.snapshot.integrity import DATA_FILES, SnapshotError, check_files, read_manifest
+from napari_crant.snapshot.integrity import SnapshotError, check_files, present_files, read_manifest
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 
@@ -97,7 +97,7 @@ class SnapshotSource(DataSource):
         # Every file is mapped now: a snapshot replaced later (written aside and renamed into
         # place) leaves this source reading the files it opened, never a mix of old and new.
         self._files: dict[str, pa.MemoryMappedFile] = {}
-        for filename in DATA_FILES:
+        for filename in present_files(self.path):
             try:
                 self._files[filename] = pa.memory_map(str(self.path / filename), "r")
             except (OSError, pa.ArrowException) as e:
@@ -145,10 +145,10 @@ class SnapshotSource(DataSource):
 
     @cached_property
     def _skeleton_nodes(self) -> _MappedTable | None:
-        path = self.path / fmt.SKELETON_NODES
-        if not path.is_file():
+        if fmt.SKELETON_NODES not in self._files:
             return None
-        table = _MappedTable(path)
+        path = self.path / fmt.SKELETON_NODES
+        table = self._mapped(fmt.SKELETON_NODES)
         missing = [c for c in OPTIONAL_SCHEMAS["skeleton_nodes"] if c not in table.arrow.column_names]
         if missing:
             raise SnapshotError(f"{path} lacks column(s) {missing}")
