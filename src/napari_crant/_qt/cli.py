@@ -112,12 +112,10 @@ def _run(prog: str, viewer: Any, widgets: dict[str, Any], worker: Any, args: arg
 
 @command("demo", "open napari with the CRANTb docks and a demo neuron and its partners", _args)
 def _demo(args: argparse.Namespace) -> int:
-    from napari_crant.datasets import demo_path, ensure_demo
+    from napari_crant.datasets import ensure_demo
 
     if args.dataset == "demo":
-        if not (demo_path() / "manifest.json").is_file():
-            print("napari-crant demo: building the demo dataset (once, into the cache)…", flush=True)
-        ensure_demo()
+        ensure_demo(announce=lambda msg: print(f"napari-crant demo: {msg}…", flush=True))
     viewer = _new_viewer(args, "napari-crant demo")
     widgets, worker = open_demo(viewer, args.dataset, args.neuron, args.partners)
     return _run("napari-crant demo", viewer, widgets, worker, args)
