@@ -45,6 +45,7 @@ def test_view_returns_at_once_then_loads_and_reuses_the_docks(qtbot, make_napari
     assert [int(r) for r in scene.root_ids] == [int(tiny.A2), int(tiny.B2)]
     assert query.dataset.value == tiny_path and query.threshold.value == 1
     docks = dict(viewer.window.dock_widgets)
+    assert {f"{name} (napari-crant)" for name in ("Query neurons", "Partners", "Adjacency")} <= set(docks)
     nc.view(tiny.A0, viewer=viewer, materialization=2, top_partners=0)
     assert len(viewer.window.dock_widgets) == len(docks)  # same docks, no duplicates
     assert query.materialization.value == "2"

@@ -33,9 +33,10 @@ def open_docks(viewer: Any) -> dict[str, Any]:
     dict
         The dock widgets by display name.
     """
-    widgets, docks, created = {}, {}, False
+    widgets, docks = {}, {}
+    docked = getattr(viewer.window, "dock_widgets", {})
+    created = any(f"{name} ({PLUGIN})" not in docked for name in DOCKS)
     for name in DOCKS:
-        created = created or name not in getattr(viewer.window, "dock_widgets", {})
         docks[name], widgets[name] = viewer.window.add_plugin_dock_widget(
             PLUGIN, name, tabify=name == "Adjacency")
     if created:
