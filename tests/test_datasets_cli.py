@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,7 +80,9 @@ def test_make_demo_command(tmp_path, capsys):
 
 
 def test_console_script_is_installed():
-    res = subprocess.run(["napari-crant", "--help"], capture_output=True, text=True)
+    # next to the interpreter running the tests (e.g. .venv/bin), whether or not it is on PATH
+    script = Path(sysconfig.get_path("scripts")) / "napari-crant"
+    res = subprocess.run([str(script), "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "make-demo" in res.stdout and "serve" in res.stdout
     res = subprocess.run([sys.executable, "-m", "napari_crant", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "make-demo" in res.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -14,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_npe2_validate_editable_install():
-    res = subprocess.run(["npe2", "validate", "napari-crant"], capture_output=True, text=True)
+    npe2 = Path(sysconfig.get_path("scripts")) / "npe2"  # next to this interpreter (e.g. .venv/bin)
+    res = subprocess.run([str(npe2), "validate", "napari-crant"], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "valid" in (res.stdout + res.stderr).lower()
 

@@ -35,6 +35,11 @@ _API = {
     "MaterializationError": "napari_crant.materialization",
     "SnapshotSource": "napari_crant.sources.snapshot",
     "make_demo": "napari_crant.demo",
+    "view": "napari_crant._qt.view",
+    "read_session": "napari_crant.session_file",
+    "write_session": "napari_crant.session_file",
+    "SessionFileError": "napari_crant.session_file",
+    "neuroglancer_url": "napari_crant.neuroglancer",
 }
 
 __all__ = ["__version__", *_API]
@@ -54,6 +59,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from napari_crant._qt.view import view
     from napari_crant.arguments import InvalidArgumentError
     from napari_crant.datasets import (
         DatasetError,
@@ -65,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_crant.demo import make_demo
     from napari_crant.ids import InvalidIDError
     from napari_crant.materialization import MaterializationError
+    from napari_crant.neuroglancer import neuroglancer_url
     from napari_crant.queries.adjacency import get_adjacency
     from napari_crant.queries.annotations import get_annotations, list_versions
     from napari_crant.queries.attach import attach_synapses
@@ -73,6 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_crant.queries.skeleton import get_l2_skeleton
     from napari_crant.queries.synapses import get_synapses
     from napari_crant.queries.update import UnknownIDError, clear_update_cache, update_ids
+    from napari_crant.session_file import SessionFileError, read_session, write_session
     from napari_crant.sources.snapshot import SnapshotSource
 
 # The built-in sources (snapshot directories, CAVE) register with napari_crant.datasets on

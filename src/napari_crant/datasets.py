@@ -153,11 +153,19 @@ def demo_path(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED) -> Path:
     return cache_dir() / f"demo-f{FORMAT_VERSION}-n{n_neurons}-s{seed}"
 
 
-def ensure_demo(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED) -> Path:
+def ensure_demo(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED,
+                announce: Callable[[str], None] | None = None) -> Path:
     """Return the demo snapshot's directory, building it first if it is not there.
 
     Safe to call from several processes at once: builders take a file lock, and the
     snapshot appears in place only when complete.
+
+    Parameters
+    ----------
+    n_neurons, seed
+        The demo's size and random seed.
+    announce
+        Called with a one-line message just before building (never when the demo is there).
     """
     path = demo_path(n_neurons, seed)
     if (path / "manifest.json").is_file():
@@ -169,6 +177,8 @@ def ensure_demo(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED) -> Path:
             if not (path / "manifest.json").is_file():
                 from napari_crant.demo import make_demo
 
+                if announce is not None:
+                    announce(f"building the demo dataset ({n_neurons} neurons, once) into {path}")
                 make_demo(path, n_neurons=n_neurons, seed=seed, overwrite=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -145,6 +145,10 @@ class QueryWidget(Container):
             self.search_options_row, self.match_label, *self.filter_rows, self.max_distance,
             self.top_partners, self.color_by, self.buttons, self.message,
         ])
+        from napari_crant._qt.share import ShareRow
+
+        self.share = ShareRow(self)  # Neuroglancer link, save/open a session
+        self.append(self.share)
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)
