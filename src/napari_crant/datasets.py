@@ -148,9 +148,10 @@ def cache_dir() -> Path:
 
 def demo_path(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED) -> Path:
     """The cache location of the demo snapshot with these parameters."""
+    from napari_crant.demo.generator import DEMO_REVISION
     from napari_crant.snapshot.format import FORMAT_VERSION
 
-    return cache_dir() / f"demo-f{FORMAT_VERSION}-n{n_neurons}-s{seed}"
+    return cache_dir() / f"demo-f{FORMAT_VERSION}-r{DEMO_REVISION}-n{n_neurons}-s{seed}"
 
 
 def ensure_demo(n_neurons: int = DEMO_NEURONS, seed: int = DEMO_SEED,

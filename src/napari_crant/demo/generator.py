@@ -48,6 +48,9 @@ from napari_crant.demo.synapses import draw_synapses, number_synapses
 from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
 from napari_crant.snapshot import SnapshotTables, write_snapshot
 
+#: Revision of what the demo's files hold; the demo cache is keyed by it, so a cached demo
+#: from an older napari-crant (without ``skeleton_nodes.arrow``, say) is rebuilt, never reused.
+DEMO_REVISION = 2
 #: A small variant that builds in a second or two, for tests.
 TINY_NEURONS = 40
 #: Default number of synapses drawn per neuron (pre and post side counted once).
