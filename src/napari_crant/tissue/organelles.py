@@ -141,7 +141,8 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
     boutons = np.flatnonzero(pr.kind == BOUTON)
     spine_of = {int(pr.key[i]): i for i in np.flatnonzero(pr.kind == SPINE)}
     xs, ys = X[:, 0, 0].astype(np.float64), Y[0, :, 0].astype(np.float64)
-    cloud_of = np.full(img.shape, -1, np.int32)  # the first cloud claiming a voxel
+    cloud_of = np.full(img.shape, -1, np.int32)  # the cloud whose centre is nearest
+    cloud_d = np.full(img.shape, np.inf, np.float32)
     clouds: list[np.ndarray] = []
     for i in boutons:
         row = int(pr.key[i])
@@ -176,12 +177,15 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         sub[:] = (sub * (1 - tbar) + 62.0 * tbar).astype(np.float32)
         # vesicle cloud around the T-bar (drawn below for all synapses at once)
         C = P + n * (0.4 * R)
-        cloud_r = 0.65 * R
-        sel = pre & (tbar < 0.3) & ((vx - (C - P)[0]) ** 2 + (vy - (C - P)[1]) ** 2
-                                    + (vz - (C - P)[2]) ** 2 < (cloud_r + 30) ** 2)
+        cloud_r = 0.85 * R
+        dc = np.sqrt((vx - (C - P)[0]) ** 2 + (vy - (C - P)[1]) ** 2
+                     + (vz - (C - P)[2]) ** 2) / cloud_r
+        sel = pre & (tbar < 0.3) & (dc < 1.0 + 30.0 / cloud_r)
         if sel.any():
-            claim = cloud_of[sx, sy, sz]
-            claim[sel & (claim < 0)] = len(clouds)
+            claim, dist = cloud_of[sx, sy, sz], cloud_d[sx, sy, sz]
+            closer = sel & (dc < dist)
+            claim[closer] = len(clouds)
+            dist[closer] = dc[closer]
             clouds.append(np.append(C, cloud_r))
         # postsynaptic density on the partner
         j = spine_of.get(row)
@@ -204,20 +208,26 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int) ->
     the cloud each belongs to.
     """
     p = np.stack([xs[vox[:, 0]], ys[vox[:, 1]], zs[vox[:, 2]]], axis=1)
-    sp = 47.0
+    # a lattice turned in the section plane, so no row of vesicles lines up with the axes
+    c_, s_ = np.cos(0.61), np.sin(0.61)
+    p = np.stack([c_ * p[:, 0] - s_ * p[:, 1], s_ * p[:, 0] + c_ * p[:, 1], p[:, 2]], axis=1)
+    cloud = cloud.copy()
+    cloud[:, :2] = np.stack([c_ * cloud[:, 0] - s_ * cloud[:, 1],
+                             s_ * cloud[:, 0] + c_ * cloud[:, 1]], axis=1)
+    sp = 44.0
     base = np.floor(p / sp).astype(np.int64)
     rim = np.zeros(len(p))
     core = np.zeros(len(p))
     for o in np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).T.reshape(-1, 3):
         c = base + o
         h = [uniform3(seed, 60 + k, c[:, 0], c[:, 1], c[:, 2]) for k in range(4)]
-        ctr = (c + 0.15 + 0.7 * np.stack(h[:3], axis=1)) * sp
-        dens = 0.95 * np.exp(-(np.linalg.norm(ctr - cloud[:, :3], axis=1) / cloud[:, 3]) ** 2)
+        ctr = (c + 0.12 + 0.76 * np.stack(h[:3], axis=1)) * sp
+        dens = np.exp(-(np.linalg.norm(ctr - cloud[:, :3], axis=1) / cloud[:, 3]) ** 2)
         alive = h[3] < dens
         d = np.linalg.norm(p - ctr, axis=1)
-        rim = np.maximum(rim, alive * _g((d - 17.0) / 4.5))
+        rim = np.maximum(rim, alive * _g((d - 17.0) / 4.0))
         core = np.maximum(core, alive * (d < 13.0))
-    img[vox[:, 0], vox[:, 1], vox[:, 2]] += (10.0 * core - 75.0 * rim).astype(np.float32)
+    img[vox[:, 0], vox[:, 1], vox[:, 2]] += (10.0 * core - 85.0 * rim).astype(np.float32)
 
 
 def draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed: int, sigma: float) -> None:

@@ -122,6 +122,31 @@ def field_for(model: TissueModel, xs: np.ndarray, ys: np.ndarray,
     return label_field(model.near(lo, hi), xs, ys, zs, MARGIN_NM)
 
 
+def _on_lattice(geom: TissueGeometry, pts: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                mip: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``pts`` whose mip-0 voxel is sampled in the box, and their box index."""
+    f = np.array([1 << mip, 1 << mip, 1])
+    vox = np.round(pts / geom.voxel_resolution).astype(np.int64)
+    ok = np.all(vox % f == 0, axis=1)
+    vox = vox // f
+    inside = np.flatnonzero(ok & np.all((vox >= lo) & (vox < hi), axis=1))
+    return inside, vox[inside] - lo
+
+
+def force_node_voxels(geom: TissueGeometry, f: LabelField, labels: np.ndarray,
+                      lo: np.ndarray, hi: np.ndarray, mip: int) -> None:
+    """Set the voxel of every skeleton node in the box to the node's supervoxel, where that
+    voxel belongs to the node's own cell (in place).
+
+    Within one cell, which half-segment is deepest at a node is a matter of radii; this makes
+    the node's own L2 chunk win there. A node inside another cell's profile is left alone.
+    """
+    rows, v = _on_lattice(geom, geom.node_pos, lo, hi, mip)
+    idx = (v[:, 0], v[:, 1], v[:, 2])
+    own = f.cell[idx] == geom.node_cell[rows]
+    labels[tuple(i[own] for i in idx)] = geom.node_sv[rows[own]]
+
+
 def force_synapse_voxels(geom: TissueGeometry, labels: np.ndarray, lo: np.ndarray,
                          hi: np.ndarray, mip: int) -> None:
     """Set the voxel of every synapse point in the box to its supervoxel (in place).
@@ -130,15 +155,9 @@ def force_synapse_voxels(geom: TissueGeometry, labels: np.ndarray, lo: np.ndarra
     voxel, the later one wins, the same in every cutout. At mip ``m`` only points on the
     sampled (strided) mip-0 voxels are set.
     """
-    f = np.array([1 << mip, 1 << mip, 1])
-    res = geom.voxel_resolution
     for pts, svs in ((geom.syn_pre, geom.syn_pre_sv), (geom.syn_post, geom.syn_post_sv)):
-        vox = np.round(pts / res).astype(np.int64)
-        ok = np.all(vox % f == 0, axis=1)
-        vox = vox // f
-        inside = np.flatnonzero(ok & np.all((vox >= lo) & (vox < hi), axis=1))
-        v = vox[inside] - lo
-        labels[v[:, 0], v[:, 1], v[:, 2]] = svs[inside]
+        rows, v = _on_lattice(geom, pts, lo, hi, mip)
+        labels[v[:, 0], v[:, 1], v[:, 2]] = svs[rows]
 
 
 def render_segmentation(geom: TissueGeometry, bbox_vox, mip: int = 0, *,
@@ -159,7 +178,10 @@ def render_segmentation(geom: TissueGeometry, bbox_vox, mip: int = 0, *,
     Returns
     -------
     numpy.ndarray
-        uint64 array of shape ``(x1 - x0, y1 - y0, z1 - z0)``; 0 is extracellular.
+        uint64 array of shape ``(x1 - x0, y1 - y0, z1 - z0)``; 0 is extracellular. The
+        voxel of every synapse's pre (post) point holds its ``pre_pt_supervoxel_id``
+        (``post_pt_supervoxel_id``); the voxel of a skeleton node lying in its own cell holds
+        the node's supervoxel.
 
     Raises
     ------
@@ -172,6 +194,7 @@ def render_segmentation(geom: TissueGeometry, bbox_vox, mip: int = 0, *,
     xs, ys, zs = sample_axes(geom, lo, hi, mip, centred=False)
     f = field_for(model, xs, ys, zs)
     labels = np.where(f.depth >= 0, f.sv, np.uint64(0))
+    force_node_voxels(geom, f, labels, lo, hi, mip)
     force_synapse_voxels(geom, labels, lo, hi, mip)
     return labels
 
