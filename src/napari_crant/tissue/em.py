@@ -15,6 +15,7 @@ from napari_crant.tissue.filler import filler_field
 from napari_crant.tissue.geometry import TissueGeometry
 from napari_crant.tissue.noise import normal3, uniform3, value_noise2d
 from napari_crant.tissue.organelles import (
+    SIGMA0,
     draw_filler_mitochondria,
     draw_microtubules,
     draw_mitochondria,
@@ -35,12 +36,15 @@ PAD = 3
 CYTOPLASM, EXTRACELLULAR, MEMBRANE_DARK = 188.0, 150.0, 105.0
 #: Gap of extracellular space between modelled cells and the filler neuropil (nm).
 GAP_NM = 5.0
+#: Below this, darkening saturates (overlapping T-bars, densities and vesicles).
+KNEE = 60.0
 
 
 def _membrane(dist: np.ndarray, sigma: float) -> np.ndarray:
-    """Darkness 0..1 of a membrane at signed distance ``dist`` (nm)."""
+    """Darkness of a membrane at signed distance ``dist`` (nm): 1 at mip 0, fainter and wider
+    at coarser mips (its area is kept, as averaging would)."""
     q = dist / np.float32(sigma)
-    return np.exp(-q * q)
+    return np.float32(SIGMA0 / sigma) * np.exp(-q * q)
 
 
 def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
@@ -48,7 +52,7 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     """Float32 intensity (0..255) of the samples of a label field, before blur and noise."""
     res = geom.voxel_resolution
     pix = float(res[0]) * (1 << mip)
-    sigma = max(5.0, 0.55 * pix)
+    sigma = float(np.sqrt(SIGMA0 ** 2 + (pix ** 2 - float(res[0]) ** 2) / 12.0))
     X = xs.astype(np.float32)[:, None, None]
     Y = ys.astype(np.float32)[None, :, None]
     iz = np.round(zs / res[2]).astype(np.int64)[None, None, :]
@@ -74,7 +78,7 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     # microtubules and mitochondria of neurites; somata and nuclei; synapses
     kind = np.where(f.prim >= 0, f.prims.kind[np.maximum(f.prim, 0)], -1)
     neurite = inside & ((kind == NEURITE) | (kind == STALK))
-    draw_microtubules(img, f, neurite, X, Y, zs, seed)
+    draw_microtubules(img, f, neurite, X, Y, zs, seed, sigma)
     draw_mitochondria(img, f, neurite, X, Y, zs, iz, seed, sigma)
     draw_soma(img, f, geom, X, Y, zs, iz, seed, sigma)
     draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed, sigma)
@@ -86,7 +90,9 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     dark = np.maximum(dark, np.where(inside, 0, _membrane(fill_b, sigma)))
     img -= np.float32(MEMBRANE_DARK) * dark
     draw_synapses(img, f, geom, X, Y, zs, seed, sigma)
-    return img
+    # stacked densities saturate as stain does, instead of going black
+    knee = np.float32(KNEE)
+    return np.where(img < knee, knee - (knee - img) * np.float32(0.35), img)
 
 
 def render_em(geom: TissueGeometry, bbox_vox, mip: int = 0, *,

@@ -16,8 +16,18 @@ from napari_crant.tissue.noise import uniform3, value_noise2d
 from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SPINE
 
 
+#: Width (nm) of a membrane's dark line at mip 0.
+SIGMA0 = 5.5
+
+
 def _g(q):
     return np.exp(-q * q)
+
+
+def _line(dist, sigma: float):
+    """A thin dark line at ``dist == 0``, widened to ``sigma`` with its area kept (so a
+    coarse mip shows it fainter, as averaging would)."""
+    return (SIGMA0 / sigma) * _g(dist / sigma)
 
 
 def _smooth(q):
@@ -47,7 +57,7 @@ def _points(mask: np.ndarray, xs, ys, zs) -> tuple[tuple, np.ndarray]:
     return idx, np.stack([xs[idx[0]], ys[idx[1]], zs[idx[2]]], axis=1)
 
 
-def draw_microtubules(img, f: LabelField, mask, X, Y, zs, seed: int) -> None:
+def draw_microtubules(img, f: LabelField, mask, X, Y, zs, seed: int, sigma: float) -> None:
     """Microtubules: 24-nm tubes along each neurite (dots in cross-section)."""
     if not mask.any():
         return
@@ -64,7 +74,7 @@ def draw_microtubules(img, f: LabelField, mask, X, Y, zs, seed: int) -> None:
     dx = pu - (ci + 0.25 + 0.5 * jx) * sp
     dy = pv - (cj + 0.25 + 0.5 * jy) * sp
     rho = np.hypot(pu, pv)
-    dark = 42.0 * _g(np.hypot(dx, dy) / 9.0) * alive * (rho < r - 30.0)
+    dark = 42.0 * (SIGMA0 / sigma) * _g(np.hypot(dx, dy) / 9.0) * alive * (rho < r - 30.0)
     img[idx] -= dark.astype(np.float32)
 
 
@@ -87,9 +97,9 @@ def draw_mitochondria(img, f: LabelField, mask, X, Y, zs, iz, seed: int, sigma: 
     body = _smooth(dist / 4.0)
     wob = value_noise2d(seed, 31, p[:, 0], p[:, 1], iz.ravel()[idx[2]], 70.0)
     cristae = 0.5 + 0.5 * np.cos(2 * np.pi * (s / 52.0 + 0.35 * wob))
-    val = 128.0 - 34.0 * cristae * _smooth((dist - 14.0) / 4.0) - 70.0 * _g(dist / sigma)
+    val = 128.0 - 34.0 * cristae * _smooth((dist - 14.0) / 4.0) - 70.0 * _line(dist, sigma)
     cur = img[idx]
-    img[idx] = (cur * (1 - body) + val * body - 60.0 * _g(dist / sigma) * (1 - body)).astype(
+    img[idx] = (cur * (1 - body) + val * body - 60.0 * _line(dist, sigma) * (1 - body)).astype(
         np.float32)
 
 
@@ -130,7 +140,7 @@ def draw_soma(img, f: LabelField, geom: TissueGeometry, X, Y, zs, iz, seed: int,
         nuc = (172.0 - 40.0 * _smooth((chrom - 0.25) / 0.12) - 35.0 * _smooth((d + 45.0) / 8.0))
         img[inside] = nuc[inside].astype(np.float32)
         env = own & (np.abs(d) < 60)
-        dark = 85.0 * np.maximum(_g(d / sigma), _g((d - 22.0) / sigma))
+        dark = 85.0 * np.maximum(_line(d, sigma), _line((d - 22.0), sigma))
         img[env] -= dark[env].astype(np.float32)
 
 
@@ -167,7 +177,7 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         hmid = -0.5 * dpq
         cleft = (~pre) & (h < -CLEFT_INSET_NM + 4) & (h > -dpq + CLEFT_INSET_NM - 4)
         cl = cleft * _smooth((face - rho) / 10.0)
-        sub += (cl * (8.0 - 38.0 * _g((h - hmid) / 7.0))).astype(np.float32)
+        sub += (cl * (8.0 - 38.0 * _line(h - hmid, max(7.0, sigma)))).astype(np.float32)
         # presynaptic density along the active zone, T-bar pedestal and platform
         act = pre * _smooth((face - rho) / 10.0)
         sub -= (act * 38.0 * _g((h + CLEFT_INSET_NM - 6.0) / 8.0)).astype(np.float32)
@@ -198,10 +208,12 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         img[sx, sy, sz] = sub
     if clouds:
         vox = np.argwhere(cloud_of >= 0)
-        _vesicles(img, vox, np.array(clouds)[cloud_of[tuple(vox.T)]], xs, ys, zs, seed)
+        _vesicles(img, vox, np.array(clouds)[cloud_of[tuple(vox.T)]], xs, ys, zs, seed,
+                  SIGMA0 / sigma)
 
 
-def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int) -> None:
+def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int,
+              fine: float) -> None:
     """40-nm dark-rimmed vesicles on an absolute jittered lattice, dense near cloud centres.
 
     ``vox``: grid indices of the voxels in a cloud; ``cloud``: (centre x, y, z, radius) of
@@ -227,7 +239,7 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int) ->
         d = np.linalg.norm(p - ctr, axis=1)
         rim = np.maximum(rim, alive * _g((d - 17.0) / 4.0))
         core = np.maximum(core, alive * (d < 13.0))
-    img[vox[:, 0], vox[:, 1], vox[:, 2]] += (10.0 * core - 85.0 * rim).astype(np.float32)
+    img[vox[:, 0], vox[:, 1], vox[:, 2]] += fine * (10.0 * core - 85.0 * rim).astype(np.float32)
 
 
 def draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed: int, sigma: float) -> None:
@@ -242,5 +254,5 @@ def draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed: int, sigma: flo
     dist = fill_b - np.float32(28.0)
     body = _smooth(dist / 3.0)
     val = 130.0 - 34.0 * cristae * _smooth((dist - 14.0) / 4.0)
-    new = img * (1 - body) + val * body - 70.0 * _g(dist / sigma)
+    new = img * (1 - body) + val * body - 70.0 * _line(dist, sigma)
     img[has] = new[has].astype(np.float32)
