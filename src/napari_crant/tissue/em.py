@@ -76,7 +76,7 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     img += np.where(inside | in_fill, tex, tex * np.float32(0.5))
 
     # microtubules and mitochondria of neurites; somata and nuclei; synapses
-    kind = np.where(f.prim >= 0, f.prims.kind[np.maximum(f.prim, 0)], -1)
+    kind = np.append(f.prims.kind, np.int8(-1))[f.prim]  # prim -1: the appended -1
     neurite = inside & ((kind == NEURITE) | (kind == STALK))
     draw_microtubules(img, f, neurite, X, Y, zs, seed, sigma)
     draw_mitochondria(img, f, neurite, X, Y, zs, iz, seed, sigma)

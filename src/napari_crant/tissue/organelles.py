@@ -83,7 +83,7 @@ def draw_mitochondria(img, f: LabelField, mask, X, Y, zs, iz, seed: int, sigma: 
     pr = f.prims
     has = ((pr.kind == NEURITE) & (np.maximum(pr.ra, pr.rb) > 100.0)
            & (uniform3(seed, 30, pr.key, 0, 0) < 0.3))
-    m = mask & has[np.maximum(f.prim, 0)]
+    m = mask & np.append(has, False)[f.prim]
     if not m.any():
         return
     xs, ys = X[:, 0, 0].astype(np.float64), Y[0, :, 0].astype(np.float64)

@@ -76,6 +76,8 @@ def check_bbox(geom: TissueGeometry, bbox_vox, mip) -> tuple[np.ndarray, np.ndar
     TissueError
         If the box is malformed, empty, too large or not inside the volume.
     """
+    if not isinstance(geom, TissueGeometry):
+        raise TissueError(f"expected a TissueGeometry, got {type(geom).__name__}")
     mip = check_mip(mip)
     try:
         arr = np.asarray(bbox_vox, dtype=np.float64)

@@ -43,6 +43,8 @@ class TissueVolume:
 
     def __init__(self, geom: TissueGeometry, chunk_size=DEFAULT_CHUNK,
                  max_bytes: int = 256 * 1024 * 1024, seed: int = DEFAULT_SEED):
+        if not isinstance(geom, TissueGeometry):
+            raise TissueError(f"expected a TissueGeometry, got {type(geom).__name__}")
         size = np.asarray(chunk_size)
         if size.shape != (3,) or not np.all(size == np.round(size)) or np.any(size < 1):
             raise TissueError(f"chunk_size must be three positive integers, got {chunk_size!r}")
