@@ -38,7 +38,7 @@ def test_geometry_errors(tmp_path, tissue_snapshot):
     bare = tmp_path / "bare"
     shutil.copytree(tissue_snapshot, bare)
     (bare / SKELETON_NODES).unlink()
-    with pytest.raises(TissueError, match="skeleton_nodes.arrow"):
+    with pytest.raises(TissueError, match=r"skeleton_nodes\.arrow"):
         TissueGeometry.from_snapshot(bare)
 
 
@@ -83,7 +83,8 @@ def test_chunks_match_renders_and_stitch(geom):
     assert np.array_equal(vol.chunk(("segmentation", 0, tuple(c))),
                           render_segmentation(geom, (lo, hi), 0))
     # a box across chunk borders, assembled from chunks, equals the whole render
-    box = (v - [20, 20, 3], v + [20, 20, 3])
+    half = np.array([20, 20, 3])
+    box = (v - half, v + half)
     assert np.array_equal(vol.cutout("segmentation", box, 0), render_segmentation(geom, box, 0))
     assert np.array_equal(vol.cutout("em", box, 0), render_em(geom, box, 0))
     # the last chunk is cut at the volume's edge, as in precomputed

@@ -44,24 +44,30 @@ def filler_field(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
     keys = np.empty(shape, np.int64)
     cx_of = np.floor(xs / CELL_NM).astype(np.int64)
     cy_of = np.floor(ys / CELL_NM).astype(np.int64)
+    # every column that can matter, once
+    gx = np.arange(cx_of[0] - 1, cx_of[-1] + 2)
+    gy = np.arange(cy_of[0] - 1, cy_of[-1] + 2)
+    cx, cy = np.meshgrid(gx, gy, indexing="ij")
+    sx, sy, w, key = _columns(seed, cx, cy, zs)
+    sx, sy, w = sx.astype(np.float32), sy.astype(np.float32), w.astype(np.float32)
     bx = np.flatnonzero(np.diff(cx_of, prepend=cx_of[0] - 1))
     by = np.flatnonzero(np.diff(cy_of, prepend=cy_of[0] - 1))
     ex, ey = np.append(bx[1:], len(xs)), np.append(by[1:], len(ys))
-    off = np.array([-1, 0, 1])
+    x32, y32 = xs.astype(np.float32), ys.astype(np.float32)
     for i0, i1 in zip(bx, ex, strict=True):
+        a = cx_of[i0] - gx[0] - 1  # first of the three neighbouring columns in x
         for j0, j1 in zip(by, ey, strict=True):
-            cx = (cx_of[i0] + off)[:, None] + 0 * off[None, :]
-            cy = (cy_of[j0] + off)[None, :] + 0 * off[:, None]
-            sx, sy, w, key = _columns(seed, cx.ravel(), cy.ravel(), zs)
-            X = xs[i0:i1, None, None, None].astype(np.float32)
-            Y = ys[None, j0:j1, None, None].astype(np.float32)
-            e = np.sqrt((X - sx.T[None, None].astype(np.float32)) ** 2
-                        + (Y - sy.T[None, None].astype(np.float32)) ** 2)
-            d = e - w.astype(np.float32)
+            b = cy_of[j0] - gy[0] - 1
+            nx_ = sx[a:a + 3, b:b + 3].reshape(9, -1).T  # (nz, 9)
+            ny_ = sy[a:a + 3, b:b + 3].reshape(9, -1).T
+            nw = w[a:a + 3, b:b + 3].reshape(9)
+            X = x32[i0:i1, None, None, None]
+            Y = y32[None, j0:j1, None, None]
+            d = np.sqrt((X - nx_) ** 2 + (Y - ny_) ** 2) - nw
             part = np.partition(d, 1, axis=-1)
             f1, f2 = part[..., 0], part[..., 1]
             k1 = np.argmin(d, axis=-1)
             # rounded: corners far from the centre become extracellular space
             bound[i0:i1, j0:j1] = np.minimum(0.5 * (f2 - f1), np.float32(0.52 * CELL_NM) - f1)
-            keys[i0:i1, j0:j1] = key[k1]
+            keys[i0:i1, j0:j1] = key[a:a + 3, b:b + 3].reshape(9)[k1]
     return bound, keys

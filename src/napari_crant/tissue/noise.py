@@ -48,20 +48,54 @@ def normal3(seed: int, salt: int, ix, iy, iz) -> np.ndarray:
     return (acc * np.float32(1.0 / 65536.0) - np.float32(2.0)) * np.float32(np.sqrt(3.0))
 
 
+def uniforms4(seed: int, salt: int, ix, iy, iz) -> list[np.ndarray]:
+    """Four independent uniforms in [0, 1) (16 bits each) from one hash of a lattice point."""
+    h = hash3(seed, salt, ix, iy, iz)
+    return [((h >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.float32)
+            * np.float32(1.0 / 65536.0) for k in range(4)]
+
+
+def _fade(t: np.ndarray) -> np.ndarray:
+    return t * t * (3 - 2 * t)
+
+
+def _grid_noise(seed: int, salt: int, x: np.ndarray, y: np.ndarray, iz: np.ndarray,
+                scale_nm: float) -> np.ndarray:
+    """:func:`value_noise2d` on a separable grid: hash the few lattice points once."""
+    fx, fy = x / scale_nm, y / scale_nm
+    x0, y0 = np.floor(fx).astype(np.int64), np.floor(fy).astype(np.int64)
+    tx = _fade((fx - x0).astype(np.float32))[:, None, None]
+    ty = _fade((fy - y0).astype(np.float32))[None, :, None]
+    gx = np.arange(x0.min(), x0.max() + 2)
+    gy = np.arange(y0.min(), y0.max() + 2)
+    lat = uniform3(seed, salt, gx[:, None, None], gy[None, :, None], iz[None, None, :])
+    ix, iy = (x0 - gx[0])[:, None], (y0 - gy[0])[None, :]
+    v00, v10 = lat[ix, iy], lat[ix + 1, iy]
+    v01, v11 = lat[ix, iy + 1], lat[ix + 1, iy + 1]
+    a = v00 + (v10 - v00) * tx
+    b = v01 + (v11 - v01) * tx
+    return (a + (b - a) * ty) * np.float32(2.0) - np.float32(1.0)
+
+
 def value_noise2d(seed: int, salt: int, x_nm: np.ndarray, y_nm: np.ndarray, iz: np.ndarray,
                   scale_nm: float) -> np.ndarray:
     """Smooth in-plane noise in [-1, 1]: bilinear interpolation of lattice hashes.
 
     ``x_nm``, ``y_nm`` and the section index ``iz`` broadcast together; every section has
-    its own lattice.
+    its own lattice. Given as a grid (shapes ``(nx, 1, 1)``, ``(1, ny, 1)``, ``(1, 1, nz)``)
+    the lattice is hashed once per lattice point; the values are the same either way.
     """
+    x_nm, y_nm, iz = np.asarray(x_nm), np.asarray(y_nm), np.asarray(iz)
+    if (x_nm.ndim == y_nm.ndim == iz.ndim == 3 and x_nm.shape[1:] == (1, 1)
+            and y_nm.shape[0] == 1 and y_nm.shape[2] == 1 and iz.shape[:2] == (1, 1)):
+        return _grid_noise(seed, salt, x_nm.ravel().astype(np.float64),
+                           y_nm.ravel().astype(np.float64), iz.ravel(), scale_nm)
     fx = np.asarray(x_nm, dtype=np.float64) / scale_nm
     fy = np.asarray(y_nm, dtype=np.float64) / scale_nm
     x0, y0 = np.floor(fx), np.floor(fy)
     tx = (fx - x0).astype(np.float32)
     ty = (fy - y0).astype(np.float32)
-    tx = tx * tx * (3 - 2 * tx)
-    ty = ty * ty * (3 - 2 * ty)
+    tx, ty = _fade(tx), _fade(ty)
     x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
     v00 = uniform3(seed, salt, x0, y0, iz)
     v10 = uniform3(seed, salt, x0 + 1, y0, iz)

@@ -12,9 +12,8 @@ from scipy.spatial import cKDTree
 
 from napari_crant.tissue.fields import LabelField
 from napari_crant.tissue.geometry import SOMA, TissueGeometry
-from napari_crant.tissue.noise import uniform3, value_noise2d
+from napari_crant.tissue.noise import uniform3, uniforms4, value_noise2d
 from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SPINE
-
 
 #: Width (nm) of a membrane's dark line at mip 0.
 SIGMA0 = 5.5
@@ -64,7 +63,7 @@ def draw_microtubules(img, f: LabelField, mask, X, Y, zs, seed: int, sigma: floa
     xs, ys = X[:, 0, 0].astype(np.float64), Y[0, :, 0].astype(np.float64)
     idx, p = _points(mask, xs, ys, zs)
     prim = f.prim[idx]
-    s, pu, pv, r, _ = _local(f, prim, p)
+    _, pu, pv, r, _ = _local(f, prim, p)
     sp = 62.0
     ci, cj = np.floor(pu / sp).astype(np.int64), np.floor(pv / sp).astype(np.int64)
     key = f.prims.key[prim] * 8 + f.prims.kind[prim]
@@ -89,7 +88,7 @@ def draw_mitochondria(img, f: LabelField, mask, X, Y, zs, iz, seed: int, sigma: 
     xs, ys = X[:, 0, 0].astype(np.float64), Y[0, :, 0].astype(np.float64)
     idx, p = _points(m, xs, ys, zs)
     prim = f.prim[idx]
-    s, pu, pv, r, L = _local(f, prim, p)
+    s, pu, pv, _, L = _local(f, prim, p)
     along = np.maximum(0.32 * L, 90.0)
     radial = np.minimum(0.5 * np.maximum(pr.ra[prim], pr.rb[prim]), 170.0)
     q = np.sqrt(((s - 0.5 * L) / along) ** 2 + (pu * pu + pv * pv) / radial ** 2)
@@ -163,9 +162,10 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         sz = slice(np.searchsorted(zs, P[2] - ext), np.searchsorted(zs, P[2] + ext))
         if sx.stop <= sx.start or sy.stop <= sy.start or sz.stop <= sz.start:
             continue
-        vx = (xs[sx] - P[0])[:, None, None]
-        vy = (ys[sy] - P[1])[None, :, None]
-        vz = (zs[sz] - P[2])[None, None, :]
+        vx = (xs[sx] - P[0]).astype(np.float32)[:, None, None]
+        vy = (ys[sy] - P[1]).astype(np.float32)[None, :, None]
+        vz = (zs[sz] - P[2]).astype(np.float32)[None, None, :]
+        n = n.astype(np.float32)
         h = vx * n[0] + vy * n[1] + vz * n[2]
         rho = np.sqrt(np.maximum(vx * vx + vy * vy + vz * vz - h * h, 0.0))
         sub = img[sx, sy, sz]
@@ -227,13 +227,14 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int,
     cloud[:, :2] = np.stack([c_ * cloud[:, 0] - s_ * cloud[:, 1],
                              s_ * cloud[:, 0] + c_ * cloud[:, 1]], axis=1)
     sp = 44.0
-    base = np.floor(p / sp).astype(np.int64)
+    base = np.floor(p / sp - 0.5).astype(np.int64)
     rim = np.zeros(len(p))
     core = np.zeros(len(p))
-    for o in np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).T.reshape(-1, 3):
+    # centres stay in the middle half of their cell: only the 2 x 2 x 2 nearest cells reach
+    for o in np.array(np.meshgrid([0, 1], [0, 1], [0, 1])).T.reshape(-1, 3):
         c = base + o
-        h = [uniform3(seed, 60 + k, c[:, 0], c[:, 1], c[:, 2]) for k in range(4)]
-        ctr = (c + 0.12 + 0.76 * np.stack(h[:3], axis=1)) * sp
+        h = uniforms4(seed, 60, c[:, 0], c[:, 1], c[:, 2])
+        ctr = (c + 0.25 + 0.5 * np.stack(h[:3], axis=1)) * sp
         dens = np.exp(-(np.linalg.norm(ctr - cloud[:, :3], axis=1) / cloud[:, 3]) ** 2)
         alive = h[3] < dens
         d = np.linalg.norm(p - ctr, axis=1)

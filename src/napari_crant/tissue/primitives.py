@@ -109,9 +109,10 @@ class SpatialIndex:
 
     def __init__(self, prims: Primitives):
         self.prims = prims
+        self.lo, self.hi = prims.lo, prims.hi
         if len(prims):
-            centre = 0.5 * (prims.lo + prims.hi)
-            self.half = 0.5 * (prims.hi - prims.lo)
+            centre = 0.5 * (self.lo + self.hi)
+            self.half = 0.5 * (self.hi - self.lo)
             self.reach = float(np.linalg.norm(self.half, axis=1).max())
             self.tree = cKDTree(centre)
         else:
@@ -126,8 +127,7 @@ class SpatialIndex:
         idx = np.asarray(self.tree.query_ball_point(c, r), dtype=np.int64)
         if len(idx) == 0:
             return idx
-        p = self.prims
-        ok = np.all((p.lo[idx] - margin <= hi) & (p.hi[idx] + margin >= lo), axis=1)
+        ok = np.all((self.lo[idx] - margin <= hi) & (self.hi[idx] + margin >= lo), axis=1)
         return np.sort(idx[ok])
 
 
