@@ -127,3 +127,30 @@ def test_seed_is_part_of_the_tissue(geom, seed):
     lo, hi = _box_around(geom, geom.syn_pre[3], (32, 32, 2))
     a = render_segmentation(geom, (lo, hi), 0, seed=seed)
     assert np.array_equal(a, render_segmentation(geom, (lo, hi), 0, seed=seed))
+
+
+def test_every_node_in_its_own_cell_holds_its_l2(geom, tissue_snapshot):
+    """In cutouts, every node whose voxel lies in its own cell holds a supervoxel of its own
+    L2 chunk (unless a synapse point shares the voxel); the others lie inside another cell's
+    profile (counted: few)."""
+    sv_table = pa.ipc.open_file(str(tissue_snapshot / "supervoxels.arrow")).read_all()
+    sv_l2 = dict(zip(sv_table["sv_id"].to_numpy(), sv_table["l2_id"].to_numpy(), strict=True))
+    l2_cell = dict(zip(geom.node_l2, geom.node_cell, strict=True))
+    syn_vox = {tuple(v) for v in np.concatenate([_voxel(geom, geom.syn_pre),
+                                                _voxel(geom, geom.syn_post)])}
+    node_vox = _voxel(geom, geom.node_pos)
+    own = foreign = 0
+    for node in np.linspace(0, len(geom.node_pos) - 1, 30).astype(np.int64):
+        lo, hi = _box_around(geom, geom.node_pos[node], (64, 64, 4))
+        seg = render_segmentation(geom, (lo, hi), 0)
+        for i in np.flatnonzero(np.all((node_vox >= lo) & (node_vox < hi), axis=1)):
+            got = seg[tuple(node_vox[i] - lo)]
+            if tuple(node_vox[i]) in syn_vox:
+                continue
+            if got == 0 or l2_cell.get(sv_l2[got], -1) != geom.node_cell[i]:
+                foreign += 1
+                continue
+            assert sv_l2[got] == geom.node_l2[i], (i, got)
+            own += 1
+    assert own >= 30
+    assert foreign <= own // 4, (own, foreign)
