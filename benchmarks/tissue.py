@@ -63,8 +63,8 @@ def save_images(geom: TissueGeometry, out: Path) -> None:
 
     row = pick_synapse(geom)
     v = np.round(geom.syn_pre[row] / geom.voxel_resolution).astype(np.int64)
-    lo = v - [125, 125, 0]
-    hi = v + [125, 125, 1]
+    half = np.array([125, 125, 0])
+    lo, hi = v - half, v + half + [0, 0, 1]
     em = render_em(geom, (lo, hi), 0)[:, :, 0].T  # rows = y
     seg = render_segmentation(geom, (lo, hi), 0)[:, :, 0].T
     scale = 3
