@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import tissue_data  # tests/tissue/tissue_data.py
 
 from napari_crant.tissue import render_em
 from napari_crant.tissue.segmentation import volume_shape
+
+
+@pytest.fixture(scope="module")
+def tissue_snapshot():
+    return tissue_data.snapshot()
+
+
+@pytest.fixture(scope="module")
+def geom():
+    return tissue_data.geometry()
 
 
 def _box(geom, p_nm, half):

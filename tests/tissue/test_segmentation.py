@@ -5,10 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+import tissue_data  # tests/tissue/tissue_data.py
 from scipy.spatial import cKDTree
 
 from napari_crant.tissue import render_segmentation
 from napari_crant.tissue.segmentation import volume_shape
+
+
+@pytest.fixture(scope="module")
+def tissue_snapshot():
+    return tissue_data.snapshot()
+
+
+@pytest.fixture(scope="module")
+def geom():
+    return tissue_data.geometry()
 
 
 def _voxel(geom, p_nm):

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import tissue_data  # tests/tissue/tissue_data.py
 
 from napari_crant.tissue import (
     MAX_MIP,
@@ -18,6 +19,16 @@ from napari_crant.tissue import (
 )
 from napari_crant.tissue.geometry import SKELETON_NODES
 from napari_crant.tissue.segmentation import volume_shape
+
+
+@pytest.fixture(scope="module")
+def tissue_snapshot():
+    return tissue_data.snapshot()
+
+
+@pytest.fixture(scope="module")
+def geom():
+    return tissue_data.geometry()
 
 
 def test_geometry_from_snapshot(geom, tissue_snapshot):
