@@ -1,0 +1,126 @@
+"""Chunked, cached access to the synthetic tissue, the way a precomputed server reads it.
+
+Chunks are aligned to a grid of ``chunk_size`` voxels at every mip (the last chunk along an
+axis is cut at the volume's edge, as in the precomputed format). Rendered chunks are kept in
+a least-recently-used cache bounded in bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from napari_crant.tissue.em import render_em
+from napari_crant.tissue.geometry import TissueError, TissueGeometry
+from napari_crant.tissue.segmentation import (
+    DEFAULT_SEED,
+    check_bbox,
+    check_mip,
+    render_segmentation,
+    volume_shape,
+)
+
+LAYERS = {"em": render_em, "segmentation": render_segmentation}
+DEFAULT_CHUNK = (128, 128, 16)
+
+
+class TissueVolume:
+    """The synthetic EM and segmentation of a geometry, served by aligned chunks.
+
+    Parameters
+    ----------
+    geom
+        The geometry.
+    chunk_size
+        Chunk size in voxels (x, y, z), the same at every mip.
+    max_bytes
+        Budget of the chunk cache; the least recently used chunks are dropped beyond it.
+    seed
+        Seed of the texture.
+    """
+
+    def __init__(self, geom: TissueGeometry, chunk_size=DEFAULT_CHUNK,
+                 max_bytes: int = 256 * 1024 * 1024, seed: int = DEFAULT_SEED):
+        if not isinstance(geom, TissueGeometry):
+            raise TissueError(f"expected a TissueGeometry, got {type(geom).__name__}")
+        size = np.asarray(chunk_size)
+        if size.shape != (3,) or not np.all(size == np.round(size)) or np.any(size < 1):
+            raise TissueError(f"chunk_size must be three positive integers, got {chunk_size!r}")
+        if not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0:
+            raise TissueError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
+        self.geom = geom
+        self.chunk_size = size.astype(np.int64)
+        self.max_bytes = int(max_bytes)
+        self.seed = int(seed)
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes held by the cache now."""
+        return self._bytes
+
+    def grid_shape(self, mip: int) -> np.ndarray:
+        """Number of chunks along x, y, z at ``mip``."""
+        return -(-volume_shape(self.geom, mip) // self.chunk_size)
+
+    def chunk_bbox(self, mip: int, index) -> tuple[np.ndarray, np.ndarray]:
+        """Voxel box ``(lo, hi)`` of chunk ``index`` (x, y, z chunk numbers) at ``mip``."""
+        mip = check_mip(mip)
+        idx = np.asarray(index)
+        grid = self.grid_shape(mip)
+        if (idx.shape != (3,) or not np.issubdtype(idx.dtype, np.integer)
+                or np.any(idx < 0) or np.any(idx >= grid)):
+            raise TissueError(f"chunk index {index!r} is not in the chunk grid {grid.tolist()} "
+                              f"at mip {mip}")
+        lo = idx.astype(np.int64) * self.chunk_size
+        hi = np.minimum(lo + self.chunk_size, volume_shape(self.geom, mip))
+        return lo, hi
+
+    def chunk(self, key: tuple) -> np.ndarray:
+        """The rendered chunk ``key = (layer, mip, (cx, cy, cz))``; ``layer`` is "em" or
+        "segmentation". The returned array is read-only (it is shared with the cache)."""
+        try:
+            layer, mip, index = key
+        except (TypeError, ValueError):
+            raise TissueError(f"chunk key must be (layer, mip, (cx, cy, cz)), got {key!r}"
+                              ) from None
+        if layer not in LAYERS:
+            raise TissueError(f"unknown layer {layer!r}; expected one of {sorted(LAYERS)}")
+        lo, hi = self.chunk_bbox(mip, index)
+        k = (layer, int(mip), tuple(int(i) for i in index))
+        with self._lock:
+            hit = self._cache.get(k)
+            if hit is not None:
+                self._cache.move_to_end(k)
+                return hit
+        arr = LAYERS[layer](self.geom, (lo, hi), int(mip), seed=self.seed)
+        arr.setflags(write=False)
+        with self._lock:
+            if k not in self._cache and arr.nbytes <= self.max_bytes:
+                self._cache[k] = arr
+                self._bytes += arr.nbytes
+                while self._bytes > self.max_bytes:
+                    _, old = self._cache.popitem(last=False)
+                    self._bytes -= old.nbytes
+        return arr
+
+    def cutout(self, layer: str, bbox_vox, mip: int = 0) -> np.ndarray:
+        """Any box, assembled from cached chunks (identical to rendering it whole)."""
+        if layer not in LAYERS:
+            raise TissueError(f"unknown layer {layer!r}; expected one of {sorted(LAYERS)}")
+        lo, hi = check_bbox(self.geom, bbox_vox, mip)
+        out = np.zeros(tuple(hi - lo), np.uint8 if layer == "em" else np.uint64)
+        c0, c1 = lo // self.chunk_size, (hi - 1) // self.chunk_size
+        for cx in range(c0[0], c1[0] + 1):
+            for cy in range(c0[1], c1[1] + 1):
+                for cz in range(c0[2], c1[2] + 1):
+                    arr = self.chunk((layer, mip, (cx, cy, cz)))
+                    clo, chi = self.chunk_bbox(mip, (cx, cy, cz))
+                    a, b = np.maximum(lo, clo), np.minimum(hi, chi)
+                    out[tuple(slice(s, e) for s, e in zip(a - lo, b - lo, strict=True))] = arr[
+                        tuple(slice(s, e) for s, e in zip(a - clo, b - clo, strict=True))]
+        return out

@@ -1,0 +1,138 @@
+"""The chunk cache, reading the geometry, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tissue_data  # tests/tissue/tissue_data.py
+
+from napari_crant.tissue import (
+    MAX_MIP,
+    TissueError,
+    TissueGeometry,
+    TissueVolume,
+    render_em,
+    render_segmentation,
+)
+from napari_crant.tissue.geometry import SKELETON_NODES
+from napari_crant.tissue.segmentation import volume_shape
+
+
+@pytest.fixture(scope="module")
+def tissue_snapshot():
+    return tissue_data.snapshot()
+
+
+@pytest.fixture(scope="module")
+def geom():
+    return tissue_data.geometry()
+
+
+def test_geometry_from_snapshot(geom, tissue_snapshot):
+    assert geom.node_pos.shape[1] == 3 and geom.node_sv.dtype == np.uint64
+    assert geom.node_sv.min() > 2**53 and geom.syn_pre_sv.dtype == np.uint64
+    # synapse positions in nm: whole voxels times the resolution
+    assert np.all(geom.syn_pre % geom.voxel_resolution == 0)
+    assert len(geom.nucleus_pos) > 0 and np.all(geom.nucleus_radius > 500)
+    roots = np.flatnonzero(geom.node_parent < 0)
+    assert np.array_equal(np.unique(geom.node_cell), roots)
+    manifest = json.loads((tissue_snapshot / "manifest.json").read_text())
+    assert geom.volume_nm.tolist() == manifest["info"]["volume_nm"]
+
+
+def test_geometry_errors(tmp_path, tissue_snapshot):
+    with pytest.raises(TissueError, match="not a snapshot"):
+        TissueGeometry.from_snapshot(tmp_path)
+    bare = tmp_path / "bare"
+    shutil.copytree(tissue_snapshot, bare)
+    (bare / SKELETON_NODES).unlink()
+    with pytest.raises(TissueError, match=r"skeleton_nodes\.arrow"):
+        TissueGeometry.from_snapshot(bare)
+
+
+@pytest.mark.parametrize("render", [render_em, render_segmentation])
+def test_bad_boxes_and_mips(geom, render):
+    size = volume_shape(geom, 0)
+    with pytest.raises(TissueError, match="outside the volume"):
+        render(geom, ((-1, 0, 0), (10, 10, 1)), 0)
+    with pytest.raises(TissueError, match="outside the volume"):
+        render(geom, ((size[0] - 4, 0, 0), (size[0] + 4, 10, 1)), 0)
+    with pytest.raises(TissueError, match="outside the volume"):
+        render(geom, ((10**9, 0, 0), (10**9 + 4, 10, 1)), 0)
+    with pytest.raises(TissueError, match="empty"):
+        render(geom, ((10, 10, 10), (10, 20, 11)), 0)
+    with pytest.raises(TissueError, match="whole voxels"):
+        render(geom, ((0.5, 0, 0), (10, 10, 1)), 0)
+    with pytest.raises(TissueError, match="bounding box"):
+        render(geom, "somewhere", 0)
+    with pytest.raises(TissueError, match="bounding box"):
+        render(geom, ((0, 0), (1, 1)), 0)
+    with pytest.raises(TissueError, match="mip"):
+        render(geom, ((0, 0, 0), (1, 1, 1)), MAX_MIP + 1)
+    with pytest.raises(TissueError, match="mip"):
+        render(geom, ((0, 0, 0), (1, 1, 1)), 1.5)
+    with pytest.raises(TissueError, match="larger than"):
+        render(geom, ((0, 0, 0), (5000, 5000, 10)), 0)
+    with pytest.raises(TissueError, match="TissueGeometry"):
+        render("demo", ((0, 0, 0), (1, 1, 1)), 0)
+    # the far corner of the volume is fine, at every mip
+    for mip in (0, 3):
+        s = volume_shape(geom, mip)
+        out = render(geom, (s - [3, 3, 1], s), mip)
+        assert out.shape == (3, 3, 1)
+
+
+def test_chunks_match_renders_and_stitch(geom):
+    vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
+    v = np.round(geom.syn_pre[19] / geom.voxel_resolution).astype(np.int64)
+    c = v // [32, 32, 4]
+    lo, hi = vol.chunk_bbox(0, c)
+    assert np.array_equal(vol.chunk(("em", 0, tuple(c))), render_em(geom, (lo, hi), 0))
+    assert np.array_equal(vol.chunk(("segmentation", 0, tuple(c))),
+                          render_segmentation(geom, (lo, hi), 0))
+    # a box across chunk borders, assembled from chunks, equals the whole render
+    half = np.array([20, 20, 3])
+    box = (v - half, v + half)
+    assert np.array_equal(vol.cutout("segmentation", box, 0), render_segmentation(geom, box, 0))
+    assert np.array_equal(vol.cutout("em", box, 0), render_em(geom, box, 0))
+    # the last chunk is cut at the volume's edge, as in precomputed
+    grid = vol.grid_shape(2)
+    lo, hi = vol.chunk_bbox(2, grid - 1)
+    assert np.all(hi == volume_shape(geom, 2))
+
+
+def test_cache_is_bounded_and_reused(geom):
+    one = 32 * 32 * 4  # bytes of an EM chunk
+    vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=3 * one)
+    v = np.round(geom.syn_pre[19] / geom.voxel_resolution).astype(np.int64) // [32, 32, 4]
+    first = vol.chunk(("em", 0, tuple(v)))
+    assert vol.chunk(("em", 0, tuple(v))) is first  # served from the cache
+    assert not first.flags.writeable
+    for k in range(1, 6):
+        vol.chunk(("em", 0, (v[0] + k, v[1], v[2])))
+        assert vol.cached_bytes <= 3 * one
+    again = vol.chunk(("em", 0, tuple(v)))  # evicted long ago: rendered anew, identical
+    assert again is not first and np.array_equal(again, first)
+    seg = vol.chunk(("segmentation", 0, tuple(v)))
+    assert seg.nbytes == 8 * one and vol.cached_bytes <= 3 * one  # too big to keep
+
+
+def test_volume_bad_arguments(geom):
+    with pytest.raises(TissueError, match="chunk_size"):
+        TissueVolume(geom, chunk_size=(0, 32, 4))
+    with pytest.raises(TissueError, match="max_bytes"):
+        TissueVolume(geom, max_bytes=-1)
+    vol = TissueVolume(geom)
+    with pytest.raises(TissueError, match="unknown layer"):
+        vol.chunk(("mesh", 0, (0, 0, 0)))
+    with pytest.raises(TissueError, match="chunk key"):
+        vol.chunk("em")
+    with pytest.raises(TissueError, match="chunk grid"):
+        vol.chunk(("em", 0, (10**6, 0, 0)))
+    with pytest.raises(TissueError, match="chunk grid"):
+        vol.chunk(("em", 0, (-1, 0, 0)))
+    with pytest.raises(TissueError, match="mip"):
+        vol.chunk(("em", 99, (0, 0, 0)))
