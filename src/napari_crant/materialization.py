@@ -57,6 +57,21 @@ def to_utc(ts: dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
+#: How far past the source's clock a timestamp may lie (clock skew) before it is refused.
+FUTURE_TOLERANCE = pd.Timedelta(seconds=5)
+
+
+def _at_past_moment(source: Any, ts: pd.Timestamp) -> Materialization:
+    """A live query at ``ts``, refused if ``ts`` is in the future (as CAVE's live queries refuse it)."""
+    now = to_utc(source.now())
+    if ts > now + FUTURE_TOLERANCE:
+        raise MaterializationError(
+            f"timestamp {ts.isoformat()} is in the future (now is {now.isoformat()}); "
+            "use 'live' for the current state"
+        )
+    return Materialization(ts, None, ts.isoformat())
+
+
 def resolve_materialization(source: DataSource, materialization: MaterializationLike) -> Materialization:
     """Turn ``'latest'``, ``'live'``, a version number or a datetime into a :class:`Materialization`.
 
@@ -95,7 +110,7 @@ def resolve_materialization(source: DataSource, materialization: Materialization
                 f"materialization {materialization!r} is not 'latest', 'live', a version "
                 "number or a timestamp"
             ) from None
-        return Materialization(ts, None, ts.isoformat())
+        return _at_past_moment(source, ts)
     if isinstance(materialization, bool):
         raise MaterializationError(f"materialization {materialization!r} is not valid")
     if isinstance(materialization, int | np.integer):
@@ -115,8 +130,7 @@ def resolve_materialization(source: DataSource, materialization: Materialization
             )
         return Materialization(to_utc(row["timestamp"].iloc[0]), v, str(v))
     if isinstance(materialization, dt.datetime | pd.Timestamp):
-        ts = to_utc(materialization)
-        return Materialization(ts, None, ts.isoformat())
+        return _at_past_moment(source, to_utc(materialization))
     raise MaterializationError(
         f"materialization {materialization!r} ({type(materialization).__name__}) is not "
         "'latest', 'live', a version number or a datetime"
