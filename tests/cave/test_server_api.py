@@ -34,7 +34,7 @@ def test_info_and_versions(client, tiny_server):
     nuc = client.materialize.query_table("nuclei_v1", split_positions=True, materialization_version=3)
     assert list(nuc["pt_root_id"]) == [int(A2), int(B2)]
     md = client.materialize.get_table_metadata("synapses_v2")
-    assert md["voxel_resolution"] == [8.0, 8.0, 42.0]
+    assert md["voxel_resolution"] == [1.0, 1.0, 1.0]  # nm, as CRANTb's synapses_v2
     assert client.chunkedgraph.segmentation_info["graph"]["n_layers"] >= 3
 
 

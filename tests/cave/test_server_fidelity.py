@@ -186,3 +186,18 @@ def test_future_timestamp_refused(client, demo_server, snap):
     for source in (cave_source(demo_server), snap):
         with pytest.raises(MaterializationError, match="in the future"):
             nc.get_synapses(pre_ids=[root], materialization=later, dataset=source)
+
+
+def test_delta_roots_and_oldest_timestamp(client, snap):
+    v = client.materialize.most_recent_version()
+    past = client.materialize.get_timestamp(v)
+    old, new = client.chunkedgraph.get_delta_roots(past)
+    roots = snap.roots_table()
+    created = pd.to_datetime(roots["created"], utc=True)
+    expired = pd.to_datetime(roots["expired"], utc=True)
+    want_new = sorted(int(x) for x in roots.loc[created > pd.Timestamp(past), "root_id"])
+    want_old = sorted(int(x) for x in roots.loc[(expired > pd.Timestamp(past)).fillna(False), "root_id"])
+    assert sorted(int(x) for x in new) == want_new and want_new
+    assert sorted(int(x) for x in old) == want_old and want_old
+    oldest = client.chunkedgraph.get_oldest_timestamp()
+    assert pd.Timestamp(oldest) == created.min()

@@ -140,15 +140,17 @@ class ChunkedGraphBackend:
         if len(unknown):
             raise BackendError(f"{int(unknown[0])} is not a root ID")
         uniq, inverse = unique_inverse(ids)
-        rows = self._roots_by_id.loc[uniq]
-        out = []
-        for created, expired in zip(rows["created"], rows["expired"], strict=True):
-            if latest:
-                t = at if pd.isna(expired) else min(pd.Timestamp(expired), at)
-            else:
-                t = pd.Timestamp(created)
-            out.append(t.timestamp())
-        return [out[i] for i in inverse]
+        table = self.source._roots
+        pos = np.searchsorted(table["root_id"], uniq)
+        if latest:
+            at_ns = pd.Timestamp(at).as_unit("ns").value
+            limit_us = np.iinfo(np.int64).max // 1000  # "never expired" lies beyond it
+            expired_us = np.minimum(table["expired_us"][pos], limit_us)
+            ns = np.minimum(expired_us * 1000, at_ns).tolist()
+        else:
+            ns = (table["created_us"][pos] * 1000).tolist()
+        seconds = [round(v / 1e9, 6) for v in ns]  # as pd.Timestamp.timestamp() rounds
+        return [seconds[i] for i in inverse]
 
     def lineage_graph(self, root_ids: np.ndarray, past: pd.Timestamp | None,
                       future: pd.Timestamp | None) -> dict[str, Any]:
@@ -293,16 +295,32 @@ class ChunkedGraphBackend:
         self._check_root(root_id)
         return [[int(a), int(b)] for a, b in self.source.l2_graph(int(root_id))]
 
+    def delta_roots(self, past: pd.Timestamp, future: pd.Timestamp) -> dict[str, list[int]]:
+        """Roots that expired (``old_roots``) and were created (``new_roots``) in ``(past, future]``."""
+        roots = self._roots_by_id
+        created = pd.to_datetime(roots["created"], utc=True)
+        expired = pd.to_datetime(roots["expired"], utc=True)
+        ids = roots.index.to_numpy(np.uint64)
+        new = ids[((created > past) & (created <= future)).to_numpy()]
+        old = ids[((expired > past) & (expired <= future)).fillna(False).to_numpy(dtype=bool)]
+        return {"old_roots": [int(x) for x in np.sort(old)], "new_roots": [int(x) for x in np.sort(new)]}
+
+    def oldest_timestamp(self) -> pd.Timestamp:
+        """When the oldest root was created (the start of the graph's history)."""
+        created = pd.to_datetime(self._roots_by_id["created"], utc=True)
+        return pd.Timestamp(created.min()) if len(created) else pd.Timestamp(0, tz="UTC")
+
     def valid_nodes(self, ids: np.ndarray, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[int]:
         """Root IDs among ``ids`` created between ``start`` and ``end`` (each once, in request order)."""
         ids = np.asarray(ids, dtype=np.uint64)
-        out: list[int] = []
-        seen: set[int] = set()
-        for rid in ids[self.known_roots(ids)]:
-            if int(rid) in seen:
-                continue
-            seen.add(int(rid))
-            t = pd.Timestamp(self._root_created.loc[rid])
-            if (start is None or t >= start) and (end is None or t <= end):
-                out.append(int(rid))
-        return out
+        roots = ids[self.known_roots(ids)]
+        _, first = np.unique(roots, return_index=True)
+        roots = roots[np.sort(first)]
+        table = self.source._roots
+        created_ns = table["created_us"][np.searchsorted(table["root_id"], roots)] * 1000
+        keep = np.ones(len(roots), dtype=bool)
+        if start is not None:
+            keep &= created_ns >= pd.Timestamp(start).as_unit("ns").value
+        if end is not None:
+            keep &= created_ns <= pd.Timestamp(end).as_unit("ns").value
+        return roots[keep].tolist()

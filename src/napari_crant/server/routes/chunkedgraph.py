@@ -110,6 +110,19 @@ def make_router(ctx: ServerContext) -> APIRouter:
         since = pd.Timestamp(0, tz="UTC") if past is None else past
         return json_response(await run_in_threadpool(cg.past_id_mapping, ids, since, future))
 
+    @router.get(api + "/delta_roots")
+    def delta_roots(table_id: str, request: Request) -> Response:
+        ctx.check_pcg_table(table_id)
+        past = query_timestamp(request, "timestamp_past", now_if_absent=False)
+        if past is None:
+            raise BadRequest("timestamp_past: required")
+        return json_response(cg.delta_roots(past, query_timestamp(request, "timestamp_future")))
+
+    @router.get(api + "/oldest_timestamp")
+    def oldest_timestamp(table_id: str) -> Response:
+        ctx.check_pcg_table(table_id)
+        return json_response({"iso": cg.oldest_timestamp().isoformat()})
+
     @router.get(api + "/valid_nodes")
     async def valid_nodes(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)

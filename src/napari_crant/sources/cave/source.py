@@ -39,6 +39,8 @@ from napari_crant.sources.cave.tokens import Secret, redact
 
 #: Roots per ``get_leaves_many`` call (one call lists the L2 chunks of this many roots).
 LEAVES_BATCH = 1000
+#: IDs per ``get_roots`` call (800 kB of ``roots_binary`` body).
+ROOTS_BATCH = 100_000
 
 
 class CaveSource(DataSource):
@@ -217,9 +219,8 @@ class CaveSource(DataSource):
         cg = self._cg
         ts = self._py(at.timestamp) if at is not None else None
         parts = []
-        step = 10_000
-        for i in range(0, len(uniq), step):
-            chunk = uniq[i:i + step]
+        for i in range(0, len(uniq), ROOTS_BATCH):
+            chunk = uniq[i:i + ROOTS_BATCH]
             got = self._run("looking up roots", lambda c=chunk: cg.get_roots(c, timestamp=ts,
                                                                             stop_layer=stop_layer))
             got = np.asarray(got, dtype=np.uint64)
