@@ -188,8 +188,10 @@ class CaveSource(DataSource):
             ts = self._run("root timestamps", lambda: cg.get_root_timestamps(k, latest=False))
             if len(ts) != len(k):
                 raise CaveServerError(f"{self.name}: asked for {len(k)} root timestamps, got {len(ts)}")
-            by_id = pd.Series(pd.to_datetime(list(ts), utc=True).astype("datetime64[us, UTC]"), index=k)
-            created[known] = by_id.reindex(ids[known]).to_numpy()
+            when = pd.DatetimeIndex(pd.to_datetime(list(ts), utc=True)).tz_convert(None).as_unit("us")
+            out = np.full(len(ids), np.datetime64("NaT"), "datetime64[us]")
+            out[known] = when.to_numpy()[np.searchsorted(k, ids[known])]  # k: sorted, unique
+            created = pd.Series(out).dt.tz_localize("UTC")
         return known, created
 
     def root_created(self, ids: np.ndarray) -> pd.Series:
