@@ -561,6 +561,9 @@ def targets(results, by, sizes) -> list[str]:
         r = by.get((hi, case, "napari_crant"))
         if r:
             check(label, r["median_s"] < limit, _ms(r["median_s"]))
+    r = by.get((hi, "update_ids_10000", "cave"))
+    if r:
+        check("update_ids 10,000 IDs over CAVE (local server) < 1 s", r["median_s"] < 1.0, _ms(r["median_s"]))
     o = by.get((hi, "open_snapshot", "napari_crant"))
     if o:
         mb = results["datasets"][str(hi)]["synapse_files_mb"]

@@ -96,6 +96,21 @@ def parse_moment(value: Any, name: str = "materialization") -> pd.Timestamp:
     return ts
 
 
+#: How far past the source's clock a timestamp may lie (clock skew) before it is refused.
+FUTURE_TOLERANCE = pd.Timedelta(seconds=5)
+
+
+def _at_past_moment(source: Any, ts: pd.Timestamp, name: str = "materialization") -> Materialization:
+    """A live query at ``ts``, refused if ``ts`` is in the future (as CAVE's live queries refuse it)."""
+    now = to_utc(source.now())
+    if ts > now + FUTURE_TOLERANCE:
+        raise MaterializationError(
+            f"{name} {ts.isoformat()} is in the future (now is {now.isoformat()}); "
+            "use 'live' for the current state"
+        )
+    return Materialization(ts, None, ts.isoformat())
+
+
 def resolve_materialization(
     source: DataSource, materialization: MaterializationLike, name: str = "materialization"
 ) -> Materialization:
@@ -138,8 +153,7 @@ def resolve_materialization(
             return Materialization(to_utc(source.now()), None, "live")
         if key.isascii() and key.isdigit():
             return resolve_materialization(source, int(key), name)
-        ts = parse_moment(materialization, name)
-        return Materialization(ts, None, ts.isoformat())
+        return _at_past_moment(source, parse_moment(materialization, name), name)
     if isinstance(materialization, bool | np.bool_):
         raise MaterializationError(f"{name} {materialization!r} is not valid (a boolean)")
     if isinstance(materialization, int | np.integer):
@@ -159,8 +173,7 @@ def resolve_materialization(
             )
         return Materialization(to_utc(row["timestamp"].iloc[0]), v, str(v))
     if isinstance(materialization, dt.datetime | pd.Timestamp | np.datetime64) or materialization is pd.NaT:
-        ts = parse_moment(materialization, name)
-        return Materialization(ts, None, ts.isoformat())
+        return _at_past_moment(source, parse_moment(materialization, name), name)
     raise MaterializationError(
         f"{name} {materialization!r} ({type(materialization).__name__}) is not "
         f"{_ACCEPTED}, a datetime or a pandas Timestamp"

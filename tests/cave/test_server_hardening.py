@@ -187,7 +187,7 @@ def test_bad_epoch_timestamps(http, cg, ts):
     refused(http.get(f"{cg}/node/{int(sv(1))}/root", params={"timestamp": ts}), "timestamp")
 
 
-@pytest.mark.parametrize("layer", ["0", "-1", "8", "99", "2.5", "x", "1" * 40])
+@pytest.mark.parametrize("layer", ["0", "-1", "9", "99", "2.5", "x", "1" * 40])
 def test_stop_layer_out_of_range(http, cg, layer):
     body = np.array([sv(1)], "<u8").tobytes()
     refused(http.post(cg + "/roots_binary", params={"stop_layer": layer}, content=body), "stop_layer")

@@ -56,16 +56,19 @@ def _by_overlap(source: DataSource, old: np.ndarray, at: Materialization) -> tup
     keep = holders != 0
     if not keep.any():
         return new, conf
-    counts = (
-        pd.DataFrame({"owner": owner[keep], "root": holders[keep]})
-        .groupby(["owner", "root"], sort=True).size().rename("n").reset_index()
-        # most chunks first; ties -> smallest root ID
-        .sort_values(["owner", "n", "root"], ascending=[True, False, True], kind="stable")
-        .drop_duplicates("owner")
-    )
-    idx = counts["owner"].to_numpy()
-    new[idx] = counts["root"].to_numpy(np.uint64)
-    conf[idx] = counts["n"].to_numpy() / total[idx]
+    # chunks per (owner, holder) pair, in numpy (a pandas groupby costs more for 10^5 chunks)
+    o, r = np.asarray(owner)[keep], holders[keep]
+    order = np.lexsort((r, o))
+    o, r = o[order], r[order]
+    starts = np.flatnonzero(np.r_[True, (o[1:] != o[:-1]) | (r[1:] != r[:-1])])
+    n = np.diff(np.r_[starts, len(o)])
+    o, r = o[starts], r[starts]
+    # per owner: most chunks first; ties -> smallest root ID
+    best = np.lexsort((r, -n, o))
+    best = best[np.r_[True, o[best][1:] != o[best][:-1]]]
+    idx = o[best]
+    new[idx] = r[best]
+    conf[idx] = n[best] / total[idx]
     return new, conf
 
 

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from napari_crant.server.backend import BackendError
+from napari_crant.server.backend import BackendError, UnknownTableError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -63,6 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HttpError)
     async def _http_error(request: Request, exc: HttpError) -> JSONResponse:
         return error_response(exc.status, exc.kind, str(exc))
+
+    @app.exception_handler(UnknownTableError)
+    async def _unknown_table(request: Request, exc: UnknownTableError) -> JSONResponse:
+        return error_response(404, "not_found", str(exc))
 
     @app.exception_handler(BackendError)
     async def _backend_error(request: Request, exc: BackendError) -> JSONResponse:

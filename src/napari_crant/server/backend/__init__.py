@@ -12,7 +12,7 @@ skeletons). The routes in :mod:`napari_crant.server.routes` do the wire format.
 from __future__ import annotations
 
 from napari_crant.server.backend.chunkedgraph import ChunkedGraphBackend
-from napari_crant.server.backend.common import BackendError, cave_time_string
+from napari_crant.server.backend.common import BackendError, UnknownTableError, cave_time_string
 from napari_crant.server.backend.l2 import L2Backend
 from napari_crant.server.backend.materialize import ANNOTATION_TABLE, MaterializeBackend
 from napari_crant.sources.snapshot import SnapshotSource
@@ -47,4 +47,4 @@ class SnapshotBackend:
 
 
 __all__ = ["ANNOTATION_TABLE", "BackendError", "ChunkedGraphBackend", "L2Backend", "MaterializeBackend",
-           "SnapshotBackend", "cave_time_string"]
+           "SnapshotBackend", "UnknownTableError", "cave_time_string"]

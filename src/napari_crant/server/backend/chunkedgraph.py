@@ -15,8 +15,12 @@ from napari_crant.ids import in_sorted, unique_inverse
 from napari_crant.server.backend.common import BackendError, at_moment
 from napari_crant.sources.snapshot import SnapshotSource
 
-#: Layers reported when the snapshot does not say (CRANTb's chunkedgraph has 7).
-DEFAULT_N_LAYERS = 7
+#: Layers reported when neither the snapshot nor its root IDs say (CRANTb's chunkedgraph has 8).
+DEFAULT_N_LAYERS = 8
+#: Bits of an ID holding its layer (PyChunkedGraph's ``n_bits_for_layer_id``).
+LAYER_ID_BITS = 8
+#: Bits per axis of the chunk coordinate in IDs (the demo's and tiny snapshots' encoding).
+SPATIAL_BITS = 10
 
 
 class ChunkedGraphBackend:
@@ -41,8 +45,31 @@ class ChunkedGraphBackend:
 
     @property
     def n_layers(self) -> int:
-        """Layers of the chunkedgraph (supervoxels are layer 1, L2 chunks layer 2, roots the top)."""
-        return int(self.source.info.get("n_layers", DEFAULT_N_LAYERS))
+        """Layers of the chunkedgraph (supervoxels are layer 1, L2 chunks layer 2, roots the top).
+
+        The snapshot's ``info['n_layers']`` if given, else the layer the root IDs carry in their
+        top 8 bits (8 for CRANTb-like IDs), else :data:`DEFAULT_N_LAYERS`.
+        """
+        if "n_layers" in self.source.info:
+            return int(self.source.info["n_layers"])
+        layers = np.unique(self._root_ids >> np.uint64(64 - LAYER_ID_BITS))
+        layers = layers[layers >= 3]
+        return int(layers.max()) if len(layers) else DEFAULT_N_LAYERS
+
+    def graph_info(self) -> dict[str, Any]:
+        """The ``graph`` entry of the segmentation info, consistent with the IDs' encoding.
+
+        As PyChunkedGraph's ``dataset_info``: ``chunk_size`` (voxels of an L2 chunk),
+        ``n_layers``, ``n_bits_for_layer_id``, ``spatial_bit_masks`` (bits per axis of the chunk
+        coordinate, per layer, as cloud-volume's graphene metadata decodes them), ``fan_out``.
+        """
+        chunk = self.source.info.get("chunk_size_voxels") or [256, 256, 512]
+        return {
+            "chunk_size": [int(c) for c in chunk], "bounding_box": [2048, 2048, 512],
+            "n_bits_for_layer_id": LAYER_ID_BITS, "cv_mip": 0, "n_layers": self.n_layers,
+            "spatial_bit_masks": {str(layer): SPATIAL_BITS for layer in range(1, self.n_layers + 1)},
+            "fan_out": 2,
+        }
 
     def check_layer(self, layer: int, name: str = "stop_layer") -> int:
         """``layer`` if it is a layer of this chunkedgraph; else :class:`BackendError`."""
@@ -113,15 +140,17 @@ class ChunkedGraphBackend:
         if len(unknown):
             raise BackendError(f"{int(unknown[0])} is not a root ID")
         uniq, inverse = unique_inverse(ids)
-        rows = self._roots_by_id.loc[uniq]
-        out = []
-        for created, expired in zip(rows["created"], rows["expired"], strict=True):
-            if latest:
-                t = at if pd.isna(expired) else min(pd.Timestamp(expired), at)
-            else:
-                t = pd.Timestamp(created)
-            out.append(t.timestamp())
-        return [out[i] for i in inverse]
+        table = self.source._roots
+        pos = np.searchsorted(table["root_id"], uniq)
+        if latest:
+            at_ns = pd.Timestamp(at).as_unit("ns").value
+            limit_us = np.iinfo(np.int64).max // 1000  # "never expired" lies beyond it
+            expired_us = np.minimum(table["expired_us"][pos], limit_us)
+            ns = np.minimum(expired_us * 1000, at_ns).tolist()
+        else:
+            ns = (table["created_us"][pos] * 1000).tolist()
+        seconds = [round(v / 1e9, 6) for v in ns]  # as pd.Timestamp.timestamp() rounds
+        return [seconds[i] for i in inverse]
 
     def lineage_graph(self, root_ids: np.ndarray, past: pd.Timestamp | None,
                       future: pd.Timestamp | None) -> dict[str, Any]:
@@ -170,32 +199,66 @@ class ChunkedGraphBackend:
 
     def past_id_mapping(self, root_ids: np.ndarray, past: pd.Timestamp,
                         future: pd.Timestamp) -> dict[str, Any]:
-        """``past_id_map`` / ``future_id_map`` between ``past`` and ``future``, by shared L2 chunks.
+        """``past_id_map`` / ``future_id_map`` between ``past`` and ``future``, as PyChunkedGraph.
 
-        IDs that are not roots map to an empty list.
+        ``past_id_map``: for each root, the roots at ``past`` that held parts of it (by shared L2
+        chunks; IDs that are not roots map to an empty list). ``future_id_map``: for each of
+        those past roots, ONE root: the single root its history leads to by ``future`` when that
+        history holds only merges (PyChunkedGraph's ``SegmentHistory.past_future_id_mapping``);
+        a past root that was split (or whose history branches) is left out, and clients look
+        its rows up by supervoxel instead.
         """
         past_map: dict[str, list[int]] = {}
-        future_map: dict[str, list[int]] = {}
         src = self.source
         ids = np.unique(np.asarray(root_ids, dtype=np.uint64))
         known = self.known_roots(ids)
         for rid in ids[~known]:
             past_map[str(int(rid))] = []
+        past_ids: set[int] = set()
         for rid in ids[known]:
             then = np.unique(src.roots_of_l2(src.l2_ids(int(rid)), at_moment(past)))
             then = [int(x) for x in then if x != 0]
             past_map[str(int(rid))] = then
-            for p in then:
-                if str(p) in future_map:
-                    continue
-                later = np.unique(src.roots_of_l2(src.l2_ids(p), at_moment(future)))
-                future_map[str(p)] = [int(x) for x in later if x != 0]
-        return {"past_id_map": past_map, "future_id_map": future_map}
+            past_ids.update(then)
+        return {"past_id_map": past_map, "future_id_map": self._future_id_map(sorted(past_ids), future)}
+
+    def _future_id_map(self, past_ids: list[int], future: pd.Timestamp) -> dict[str, int]:
+        """The one root each past root becomes by ``future`` through merges only (see above)."""
+        graph = self.lineage_graph(np.array(past_ids, dtype=np.uint64), None, future)
+        children: dict[int, list[int]] = {}
+        in_degree: dict[int, int] = {}
+        for link in graph["links"]:
+            children.setdefault(link["source"], []).append(link["target"])
+            in_degree[link["target"]] = in_degree.get(link["target"], 0) + 1
+        out: dict[str, int] = {}
+        for p in past_ids:
+            descendants, stack = {p}, [p]
+            while stack:
+                for c in children.get(stack.pop(), []):
+                    if c not in descendants:
+                        descendants.add(c)
+                        stack.append(c)
+            out_degrees = {d: len(children.get(d, [])) for d in descendants}
+            ends = [d for d, k in out_degrees.items() if k == 0]
+            if max(out_degrees.values()) >= 2 or len(ends) != 1:
+                continue  # split or branching history: no single successor
+            steps = [children[d][0] for d, k in out_degrees.items() if k == 1]
+            if any(in_degree.get(c, 0) == 1 for c in steps):
+                continue  # an edit with one parent and one child is not a merge
+            out[str(p)] = ends[0]
+        return out
 
     def leaves(self, node_id: int, stop_layer: int) -> list[int]:
-        """Leaves of a root at layer 2 (L2 chunks) or 1 (supervoxels)."""
+        """Leaves of a root at layer 2 (L2 chunks) or 1 (supervoxels).
+
+        Layers 3 to ``n_layers - 1`` are not modelled: their leaves are answered with the L2
+        chunks (what a majority vote such as ``suggest_latest_roots`` needs); ``n_layers``
+        answers the root itself.
+        """
         self.check_layer(stop_layer)
         self._check_root(node_id)
+        if stop_layer >= self.n_layers:
+            return [int(node_id)]
         src = self.source
         l2 = src.l2_ids(int(node_id))
         if stop_layer >= 2:
@@ -204,21 +267,60 @@ class ChunkedGraphBackend:
         keep = np.isin(sv["l2_id"], l2)
         return [int(x) for x in np.sort(sv["sv_id"][keep])]
 
+    def leaves_many(self, node_ids: np.ndarray, stop_layer: int) -> dict[str, list[int]]:
+        """:meth:`leaves` of several roots, keyed by the root as a decimal string.
+
+        Raises
+        ------
+        BackendError
+            For an ID that is not a root (named), as :meth:`leaves` does.
+        """
+        self.check_layer(stop_layer)
+        ids = np.unique(np.asarray(node_ids, dtype=np.uint64))
+        unknown = ids[~self.known_roots(ids)]
+        if len(unknown):
+            raise BackendError(f"{int(unknown[0])} is not a root ID")
+        if stop_layer >= self.n_layers:
+            return {str(int(r)): [int(r)] for r in ids}
+        if stop_layer == 1:
+            return {str(int(r)): self.leaves(int(r), 1) for r in ids}
+        l2, owner = self.source.l2_ids_many(ids)
+        order = np.lexsort((l2, owner))
+        l2, owner = np.asarray(l2, np.uint64)[order], np.asarray(owner)[order]
+        bounds = np.searchsorted(owner, np.arange(len(ids) + 1))
+        return {str(int(r)): l2[bounds[i]:bounds[i + 1]].tolist() for i, r in enumerate(ids)}
+
     def lvl2_graph(self, root_id: int) -> list[list[int]]:
         """Edges of a root's L2 graph."""
         self._check_root(root_id)
         return [[int(a), int(b)] for a, b in self.source.l2_graph(int(root_id))]
 
+    def delta_roots(self, past: pd.Timestamp, future: pd.Timestamp) -> dict[str, list[int]]:
+        """Roots that expired (``old_roots``) and were created (``new_roots``) in ``(past, future]``."""
+        roots = self._roots_by_id
+        created = pd.to_datetime(roots["created"], utc=True)
+        expired = pd.to_datetime(roots["expired"], utc=True)
+        ids = roots.index.to_numpy(np.uint64)
+        new = ids[((created > past) & (created <= future)).to_numpy()]
+        old = ids[((expired > past) & (expired <= future)).fillna(False).to_numpy(dtype=bool)]
+        return {"old_roots": [int(x) for x in np.sort(old)], "new_roots": [int(x) for x in np.sort(new)]}
+
+    def oldest_timestamp(self) -> pd.Timestamp:
+        """When the oldest root was created (the start of the graph's history)."""
+        created = pd.to_datetime(self._roots_by_id["created"], utc=True)
+        return pd.Timestamp(created.min()) if len(created) else pd.Timestamp(0, tz="UTC")
+
     def valid_nodes(self, ids: np.ndarray, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[int]:
         """Root IDs among ``ids`` created between ``start`` and ``end`` (each once, in request order)."""
         ids = np.asarray(ids, dtype=np.uint64)
-        out: list[int] = []
-        seen: set[int] = set()
-        for rid in ids[self.known_roots(ids)]:
-            if int(rid) in seen:
-                continue
-            seen.add(int(rid))
-            t = pd.Timestamp(self._root_created.loc[rid])
-            if (start is None or t >= start) and (end is None or t <= end):
-                out.append(int(rid))
-        return out
+        roots = ids[self.known_roots(ids)]
+        _, first = np.unique(roots, return_index=True)
+        roots = roots[np.sort(first)]
+        table = self.source._roots
+        created_ns = table["created_us"][np.searchsorted(table["root_id"], roots)] * 1000
+        keep = np.ones(len(roots), dtype=bool)
+        if start is not None:
+            keep &= created_ns >= pd.Timestamp(start).as_unit("ns").value
+        if end is not None:
+            keep &= created_ns <= pd.Timestamp(end).as_unit("ns").value
+        return roots[keep].tolist()

@@ -18,6 +18,10 @@ class BackendError(ValueError):
     """
 
 
+class UnknownTableError(BackendError):
+    """A table the materialization service does not serve (HTTP 404; the message lists those it does)."""
+
+
 def cave_time_string(ts: pd.Timestamp) -> str:
     """``%Y-%m-%dT%H:%M:%S.%f`` in naive UTC, the format caveclient parses."""
     return ts.tz_convert("UTC").tz_localize(None).strftime("%Y-%m-%dT%H:%M:%S.%f")

@@ -1,7 +1,8 @@
 """Materialization answers over a snapshot: versions, table metadata and filtered table rows.
 
-Served tables: the synapses (positions in voxels of the snapshot's resolution, as CAVE stores
-them), the nuclei (nm; the table's resolution is 1 x 1 x 1 nm) and the snapshot's annotations as
+Served tables: the synapses (positions in nm, as CRANTb's production ``synapses_v2`` serves
+them: the table's resolution is 1 x 1 x 1 nm; a query with ``desired_resolution=[8, 8, 42]``
+gets image voxels), the nuclei (nm; the table's resolution is 1 x 1 x 1 nm) and the snapshot's annotations as
 :data:`ANNOTATION_TABLE` (``cell_annotations_v1``): ``id, created, superceded_id, valid,
 pt_supervoxel_id, pt_root_id`` (the supervoxel's root as of the queried moment, not the
 possibly outdated recorded ``root_id``), ``pt_position_x/y/z`` (float voxels at the snapshot's
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from napari_crant.server.backend.common import BackendError, at_moment, cave_time_string
+from napari_crant.server.backend.common import BackendError, UnknownTableError, at_moment, cave_time_string
 from napari_crant.server.backend.filters import apply_filters, check_filter_shapes, filter_ids
 from napari_crant.snapshot.format import LIST_ANNOTATION_FIELDS
 from napari_crant.sources.cave import encode_list_field
@@ -104,16 +105,16 @@ class MaterializeBackend:
         return [self.synapse_table, self.nucleus_table, self.annotation_table]
 
     def check_table(self, table: str) -> None:
-        """Raise :class:`BackendError` unless ``table`` is served."""
+        """Raise :class:`UnknownTableError` unless ``table`` is served."""
         if table not in self.tables:
-            raise BackendError(f"table {table!r} not found (tables: {', '.join(self.tables)})")
+            raise UnknownTableError(f"table {table!r} not found (tables: {', '.join(self.tables)})")
 
     def table_resolution(self, table: str) -> list[float]:
         """nm per unit of the table's positions."""
         self.check_table(table)
-        if table == self.nucleus_table:
-            return [1.0, 1.0, 1.0]
-        return [float(x) for x in self.source.voxel_resolution]
+        if table == self.annotation_table:
+            return [float(x) for x in self.source.voxel_resolution]
+        return [1.0, 1.0, 1.0]  # synapses and nuclei are stored in nm, as on CRANTb
 
     def table_count(self, table: str) -> int:
         """Rows of a served table."""
@@ -253,9 +254,11 @@ class MaterializeBackend:
             "post_pt_root_id": src._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], m).astype(np.int64),
             "size": s["size"][rows].astype(np.int64),
         }
+        res = np.asarray(src.voxel_resolution, dtype=float)
         for p in _POSITION_PREFIXES:
-            for a in "xyz":
-                data[f"{p}_{a}"] = s[f"{p}_{a}"][rows].astype(np.int64)
+            for i, a in enumerate("xyz"):
+                # the snapshot stores integer voxels; CRANTb's table holds nm
+                data[f"{p}_{a}"] = np.rint(s[f"{p}_{a}"][rows] * res[i]).astype(np.int64)
         return pd.DataFrame(data, columns=list(SYNAPSE_TABLE_COLUMNS))
 
     def _nucleus_frame(self, at: pd.Timestamp) -> pd.DataFrame:

@@ -57,8 +57,7 @@ def make_router(ctx: ServerContext) -> APIRouter:
         ctx.check_pcg_table(table_id)
         res = ctx.voxel_resolution
         return {"app": {"supported_api_versions": [0, 1]}, "data_dir": "", "type": "segmentation",
-                "graph": {"n_layers": cg.n_layers, "chunk_size": [256, 256, 512],
-                          "bounding_box": [2048, 2048, 512], "n_bits_for_layer_id": 8},
+                "chunks_start_at_voxel_offset": True, "graph": cg.graph_info(),
                 "scales": [{"resolution": res, "key": "_".join(str(int(r)) for r in res),
                             "size": [1, 1, 1], "voxel_offset": [0, 0, 0]}],
                 "mesh": "graphene_meshes", "num_channels": 1, "data_type": "uint64"}
@@ -111,6 +110,19 @@ def make_router(ctx: ServerContext) -> APIRouter:
         since = pd.Timestamp(0, tz="UTC") if past is None else past
         return json_response(await run_in_threadpool(cg.past_id_mapping, ids, since, future))
 
+    @router.get(api + "/delta_roots")
+    def delta_roots(table_id: str, request: Request) -> Response:
+        ctx.check_pcg_table(table_id)
+        past = query_timestamp(request, "timestamp_past", now_if_absent=False)
+        if past is None:
+            raise BadRequest("timestamp_past: required")
+        return json_response(cg.delta_roots(past, query_timestamp(request, "timestamp_future")))
+
+    @router.get(api + "/oldest_timestamp")
+    def oldest_timestamp(table_id: str) -> Response:
+        ctx.check_pcg_table(table_id)
+        return json_response({"iso": cg.oldest_timestamp().isoformat()})
+
     @router.get(api + "/valid_nodes")
     async def valid_nodes(table_id: str, request: Request) -> Response:
         ctx.check_pcg_table(table_id)
@@ -125,6 +137,14 @@ def make_router(ctx: ServerContext) -> APIRouter:
         no_bounds(request)
         layer = stop_layer(request, default=1)
         return json_response({"leaf_ids": cg.leaves(path_id(root_id, "root_id"), layer)})
+
+    @router.post(api + "/node/leaves_many")
+    async def leaves_many(table_id: str, request: Request) -> Response:
+        ctx.check_pcg_table(table_id)
+        no_bounds(request)
+        layer = stop_layer(request, default=1)
+        ids = body_ids(json_body(await request.body()), "node_ids")
+        return json_response(await run_in_threadpool(cg.leaves_many, ids, layer))
 
     @router.get(api + "/node/{root_id}/lvl2_graph")
     def lvl2_graph(table_id: str, root_id: str, request: Request) -> Response:

@@ -29,6 +29,8 @@ from napari_crant.server.params import (
 
 #: Version reported by the materialization service (satisfies caveclient 8.2's checks).
 MATERIALIZE_VERSION = "5.13.0"
+#: How far past the server's clock a live query's timestamp may be (clock skew between machines).
+FUTURE_TOLERANCE = pd.Timedelta(seconds=5)
 
 
 def query_filters(body: dict[str, Any], table: str) -> dict[str, Any]:
@@ -128,6 +130,10 @@ def make_router(ctx: ServerContext) -> APIRouter:
         if body.get("join_tables"):
             raise BadRequest("join_tables: joins are not supported by this server")
         at = iso_timestamp(body.get("timestamp"), "timestamp")
+        now = pd.Timestamp.now(tz="UTC")
+        if at > now + FUTURE_TOLERANCE:
+            # production's materialization refuses a live query about a moment not yet reached
+            raise BadRequest(f"timestamp: {at.isoformat()} is in the future (server time {now.isoformat()})")
         select = body.get("select_columns")
         if isinstance(select, dict):
             select = select.get(table)

@@ -36,6 +36,7 @@ from napari_crant.sources.cave.errors import (
     CaveAuthError,
     CaveConnectionError,
     CaveError,
+    CaveNotFoundError,
     CaveServerError,
 )
 from napari_crant.sources.cave.source import CaveSource, open_cave_dataset
@@ -53,6 +54,7 @@ __all__ = [
     "CaveConnectionError",
     "CaveDatasetConfig",
     "CaveError",
+    "CaveNotFoundError",
     "CaveServerError",
     "CaveSource",
     "Secret",

@@ -25,6 +25,7 @@ from napari_crant.sources.cave.errors import (
     CaveAuthError,
     CaveConnectionError,
     CaveError,
+    CaveNotFoundError,
     CaveServerError,
 )
 from napari_crant.sources.cave.tokens import Secret, as_secret, redact
@@ -218,6 +219,9 @@ class CaveConnection:
         if status is not None and status >= 500:
             return CaveServerError(f"{where}: server error HTTP {status} during {what} (after retries): "
                                    + self.redact(str(exc)))
+        if status == 404:
+            return CaveNotFoundError(f"{where}: not found (HTTP 404) during {what}: "
+                                     + self.redact(_server_message(exc)))
         if status is not None:
             return CaveError(f"{where}: HTTP {status} during {what}: " + self.redact(str(exc)))
         return CaveServerError(
@@ -262,3 +266,13 @@ class CaveConnection:
         svc = self.run(f"connecting to {name}", lambda: getattr(client, name))
         self._patch_timeout(svc.session)
         return svc
+
+
+def _server_message(exc: BaseException) -> str:
+    """The ``message`` of a CAVE error answer (JSON), else the exception's text."""
+    response = getattr(exc, "response", None)
+    try:
+        message = response.json().get("message") if response is not None else None
+    except (ValueError, AttributeError):
+        message = None
+    return str(message) if isinstance(message, str) and message else str(exc)

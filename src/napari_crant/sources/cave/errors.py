@@ -26,5 +26,9 @@ class CaveConnectionError(CaveError):
         self.timed_out = timed_out
 
 
+class CaveNotFoundError(CaveError):
+    """The CAVE server does not know what was asked for (HTTP 404: a table, datastack, route...)."""
+
+
 class CaveServerError(CaveError):
     """The CAVE server answered with an error (HTTP 5xx) or with something unreadable."""

@@ -9,7 +9,8 @@ unmodified ``caveclient.CAVEclient`` (held by a
   :class:`~napari_crant.sources.cave.tables.TableReader`;
 - root status: chunkedgraph ``is_valid_nodes``, ``is_latest_roots`` and ``get_root_timestamps``;
 - roots of supervoxels / L2 chunks: ``get_roots(ids, timestamp=...)``;
-- L2 chunks of a root: ``get_leaves(root, stop_layer=2)``; L2 graph: ``level2_chunk_graph``;
+- L2 chunks of a root: ``get_leaves(root, stop_layer=2)``, of many roots ``get_leaves_many``
+  (so ``update_ids`` costs a few requests, not one per outdated ID); L2 graph: ``level2_chunk_graph``;
 - L2 attributes: ``l2cache.get_l2data(..., attributes=["rep_coord_nm", "max_dt_nm", "size_nm3"])``.
 
 Annotations can come from a local file or snapshot, or from a CAVE table
@@ -32,9 +33,14 @@ from napari_crant.materialization import Materialization
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 from napari_crant.sources.cave.client import CaveConnection
 from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_config, registered_token
-from napari_crant.sources.cave.errors import CaveServerError
+from napari_crant.sources.cave.errors import CaveError, CaveNotFoundError, CaveServerError
 from napari_crant.sources.cave.tables import TableReader, synapse_frame, to_uint64
 from napari_crant.sources.cave.tokens import Secret, redact
+
+#: Roots per ``get_leaves_many`` call (one call lists the L2 chunks of this many roots).
+LEAVES_BATCH = 1000
+#: IDs per ``get_roots`` call (800 kB of ``roots_binary`` body).
+ROOTS_BATCH = 100_000
 
 
 class CaveSource(DataSource):
@@ -61,6 +67,7 @@ class CaveSource(DataSource):
         self._lock = threading.RLock()
         self._versions_cache: tuple[float, pd.DataFrame] | None = None
         self._resolution: np.ndarray | None = None
+        self._table_resolution: np.ndarray | None = None
         self._annotations_df: pd.DataFrame | None = None
         self._annotations_at = 0.0
 
@@ -98,7 +105,26 @@ class CaveSource(DataSource):
 
     @property
     def voxel_resolution(self) -> np.ndarray:
+        """nm per image voxel: the datastack's viewer resolution (8 x 8 x 42 on CRANTb).
+
+        Falls back to the synapse table's resolution where the datastack does not give one.
+        """
         if self._resolution is None:
+            info = self.connection.service("info")
+            res = self._run("datastack info", lambda: info.viewer_resolution())
+            res = np.asarray(res if res is not None else [None] * 3, dtype=object)
+            if any(r is None for r in res) or not all(float(r) > 0 for r in res):
+                res = self.table_resolution
+            self._resolution = np.asarray(res, dtype=np.float64)
+        return self._resolution.copy()
+
+    @property
+    def table_resolution(self) -> np.ndarray:
+        """nm per unit of the synapse table's positions, from the table's metadata.
+
+        1 x 1 x 1 on CRANTb (``synapses_v2`` holds nm), 8 x 8 x 42 if a table holds voxels.
+        """
+        if self._table_resolution is None:
             mat = self._mat
             md = self._run("table metadata", lambda: mat.get_table_metadata(
                 self.config.synapse_table, log_warning=False))
@@ -106,8 +132,8 @@ class CaveSource(DataSource):
             if not res or any(r is None for r in res):
                 raise CaveServerError(
                     f"{self.name}: table {self.config.synapse_table!r} has no voxel resolution")
-            self._resolution = np.asarray(res, dtype=np.float64)
-        return self._resolution.copy()
+            self._table_resolution = np.asarray(res, dtype=np.float64)
+        return self._table_resolution.copy()
 
     def versions(self) -> pd.DataFrame:
         with self._lock:
@@ -162,8 +188,10 @@ class CaveSource(DataSource):
             ts = self._run("root timestamps", lambda: cg.get_root_timestamps(k, latest=False))
             if len(ts) != len(k):
                 raise CaveServerError(f"{self.name}: asked for {len(k)} root timestamps, got {len(ts)}")
-            by_id = pd.Series(pd.to_datetime(list(ts), utc=True).astype("datetime64[us, UTC]"), index=k)
-            created[known] = by_id.reindex(ids[known]).to_numpy()
+            when = pd.DatetimeIndex(pd.to_datetime(list(ts), utc=True)).tz_convert(None).as_unit("us")
+            out = np.full(len(ids), np.datetime64("NaT"), "datetime64[us]")
+            out[known] = when.to_numpy()[np.searchsorted(k, ids[known])]  # k: sorted, unique
+            created = pd.Series(out).dt.tz_localize("UTC")
         return known, created
 
     def root_created(self, ids: np.ndarray) -> pd.Series:
@@ -193,9 +221,8 @@ class CaveSource(DataSource):
         cg = self._cg
         ts = self._py(at.timestamp) if at is not None else None
         parts = []
-        step = 10_000
-        for i in range(0, len(uniq), step):
-            chunk = uniq[i:i + step]
+        for i in range(0, len(uniq), ROOTS_BATCH):
+            chunk = uniq[i:i + ROOTS_BATCH]
             got = self._run("looking up roots", lambda c=chunk: cg.get_roots(c, timestamp=ts,
                                                                             stop_layer=stop_layer))
             got = np.asarray(got, dtype=np.uint64)
@@ -219,6 +246,27 @@ class CaveSource(DataSource):
         cg = self._cg
         leaves = self._run("listing L2 chunks", lambda: cg.get_leaves(int(root_id), stop_layer=2))
         return np.sort(np.asarray(leaves).astype(np.uint64))
+
+    def l2_ids_many(self, root_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """L2 chunks of many roots in bulk: ``get_leaves_many(stop_layer=2)``, :data:`LEAVES_BATCH` a call."""
+        root_ids = np.asarray(root_ids, dtype=np.uint64)
+        uniq = np.unique(root_ids)
+        cg = self._cg
+        by_root: dict[int, np.ndarray] = {}
+        for i in range(0, len(uniq), LEAVES_BATCH):
+            chunk = [int(x) for x in uniq[i:i + LEAVES_BATCH]]
+            got = self._run("listing L2 chunks", lambda c=chunk: cg.get_leaves_many(c, stop_layer=2))
+            if not isinstance(got, dict):
+                raise CaveServerError(f"{self.name}: malformed answer listing L2 chunks")
+            for k, v in got.items():
+                by_root[int(np.uint64(k))] = np.sort(np.asarray(v).astype(np.uint64).ravel())
+            missing = [r for r in chunk if r not in by_root]
+            if missing:
+                raise CaveServerError(f"{self.name}: no L2 chunks listed for root {missing[0]}")
+        parts = [by_root[int(r)] for r in root_ids]
+        owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        l2 = np.concatenate(parts).astype(np.uint64) if parts else np.array([], np.uint64)
+        return l2, owner
 
     def l2_graph(self, root_id: int) -> np.ndarray:
         cg = self._cg
@@ -298,8 +346,11 @@ class CaveSource(DataSource):
         extra = {}
         if other is not None and len(other) <= self.config.id_batch:
             extra[other_col] = [int(x) for x in other]
-        parts = self._tables.query_all(self.config.synapse_table, col, ids, extra, at) if len(ids) else []
-        df = synapse_frame(parts, self.voxel_resolution, self.name)
+        try:
+            parts = self._tables.query_all(self.config.synapse_table, col, ids, extra, at) if len(ids) else []
+        except CaveNotFoundError as e:
+            raise CaveNotFoundError(self._unknown_table_message(self.config.synapse_table, str(e))) from None
+        df = synapse_frame(parts, self.table_resolution, self.name)
         keep = np.ones(len(df), dtype=bool)
         if pre is not None:
             keep &= np.isin(df["pre_pt_root_id"].to_numpy(), pre)
@@ -307,6 +358,17 @@ class CaveSource(DataSource):
             keep &= np.isin(df["post_pt_root_id"].to_numpy(), post)
         df = df[keep].drop_duplicates("id")
         return df.sort_values("id", kind="stable").reset_index(drop=True)
+
+    def _unknown_table_message(self, table: str, error: str) -> str:
+        """``error`` (a 404 during a query of ``table``), naming the tables the server has."""
+        mat = self._mat
+        try:
+            tables = self._run("listing tables", lambda: mat.get_tables())
+        except CaveError:
+            return error
+        listed = ", ".join(str(t) for t in tables) if isinstance(tables, list) else "?"
+        return (f"{self.name}: table {table!r} not found on the server; its tables: {listed} "
+                f"(set synapse_table in the dataset's configuration). {error}")
 
     # -- annotations and nuclei ---------------------------------------------------------------------
     def annotations(self) -> pd.DataFrame:
