@@ -54,14 +54,34 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _arrow_response(df: pd.DataFrame, resolution: list[float], accept_encoding: str) -> Response:
+def _arrow_response(df: pd.DataFrame, resolution: list[float], accept_encoding: str,
+                    warning: str | None = None) -> Response:
     table = pa.Table.from_pandas(df, preserve_index=False)
     options = pa.ipc.IpcWriteOptions(compression="zstd" if "zstd" in accept_encoding else None)
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     headers = {"dataframe_resolution": ", ".join(str(float(r)) for r in resolution)}
+    if warning:
+        headers["Warning"] = warning
     return Response(content=sink.getvalue(), media_type="data.arrow", headers=headers)
+
+
+def truncation_warning(n_rows: int, limit: int | None, live: bool) -> str | None:
+    """The ``Warning`` header production MaterializationEngine sends with an answer cut at ``limit``.
+
+    A version query that returns exactly ``limit`` rows says ``201 - "Limited query to N rows``;
+    a live query with at least ``limit`` rows says ``result has n entries, which is equal or
+    more than limit of N ...`` (the texts of MaterializationEngine's ``common.py``/``api2.py``).
+    """
+    if limit is None:
+        return None
+    if live and n_rows >= limit:
+        return (f"result has {n_rows} entries, which is equal or more than limit of {limit} "
+                "there may be more results which are not shown")
+    if not live and n_rows == limit:
+        return f'201 - "Limited query to {limit} rows'
+    return None
 
 
 def create_app(
@@ -84,7 +104,8 @@ def create_app(
         ``middle_auth_token`` cookie); others get 401.
     row_cap
         Largest number of rows a single materialization query returns; larger results are
-        truncated silently, as on production CAVE.
+        truncated, as on production CAVE, which says so only in a ``Warning`` header (see
+        :func:`truncation_warning`).
     base_url
         The server's own URL (or a callable returning it), written into the datastack info as
         ``local_server``; defaults to the URL of each incoming request.
@@ -208,7 +229,7 @@ def create_app(
             _check_ds(ds)
             body = _json_body(await request.body())
             at = backend.version_timestamp(version)
-            return await _run_query(request, t, at, body, body.get("select_columns"))
+            return await _run_query(request, t, at, body, body.get("select_columns"), live=False)
 
     @app.post("/materialize/api/v3/datastack/{ds}/query")
     async def live_live_query(ds: str, request: Request):
@@ -225,10 +246,10 @@ def create_app(
         select = body.get("select_columns")
         if isinstance(select, dict):
             select = select.get(t)
-        return await _run_query(request, t, at, body, select)
+        return await _run_query(request, t, at, body, select, live=True)
 
     async def _run_query(request: Request, t: str, at: pd.Timestamp, body: dict[str, Any],
-                         select: list[str] | None) -> Response:
+                         select: list[str] | None, live: bool) -> Response:
         filters = {}
         for key, value in body.items():
             if key.startswith("filter_") and value:
@@ -239,11 +260,13 @@ def create_app(
         cap = app.state.row_cap
         if cap is not None:
             limit = cap if limit is None else min(int(limit), cap)
+        limit = None if limit is None else int(limit)
         df, res = await run_in_threadpool(
             backend.query_table, t, at, filters, select, limit, int(body.get("offset") or 0),
             body.get("desired_resolution"),
         )
-        return _arrow_response(df, res, request.headers.get("accept-encoding", ""))
+        return _arrow_response(df, res, request.headers.get("accept-encoding", ""),
+                               truncation_warning(len(df), limit, live))
 
     # -- chunkedgraph ---------------------------------------------------------------------------
     @app.get("/segmentation/api/versions")
