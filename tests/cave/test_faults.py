@@ -165,9 +165,11 @@ def test_slow_response_times_out(faulty, faults):
     src.versions()
     faults.mode, faults.delay = "slow", 5.0
     t0 = time.monotonic()
-    with pytest.raises(CaveConnectionError, match="timed out"):
+    with pytest.raises(CaveConnectionError, match="timed out") as e:
         nc.get_connectivity(A2, dataset=src)
     assert time.monotonic() - t0 < 10
+    assert "sent no answer within 0.5 s" in str(e.value) and "timeout=" in str(e.value)
+    assert faults.seen == 1  # a slow server is not asked again
 
 
 @pytest.mark.parametrize("mode", ["garbage", "html"])
