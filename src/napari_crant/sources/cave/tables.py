@@ -2,16 +2,17 @@
 
 CAVE caps the rows of one query (about 200,000 on production). MaterializationEngine says so
 in a ``Warning`` header of the capped answer (``201 - "Limited query to N rows`` for a version
-query, ``... equal or more than limit of N ...`` for a live query; sent since 2021), so an
-answer without it is complete and costs no further request. :class:`TableReader` reads that
-header; a truncated answer splits the ID batch in two, or pages a single ID with ``offset``,
-until every row is in: results are never silently truncated.
+query, ``... equal or more than limit of N ...`` for a live query; sent since 2021), so once the
+server is known to send it, an answer without it is complete and costs no further request.
+:class:`TableReader` reads that header; a truncated answer splits the ID batch in two, or pages a
+single ID with ``offset``, until every row is in: results are never silently truncated.
 
-A server that may not send the header (one that reports no MaterializationEngine version, or
-an older one than :data:`SIGNALLING_SERVER`) is read as before the header existed: an answer
-with as many rows as the limit is truncated, and one whose size could still be a smaller
-server cap is checked with one extra row past its end; what that teaches about the cap
-(:class:`RowCap`) spares later checks. Seeing the header once proves the server sends it.
+Whether the server sends the header is learnt, not assumed (a proxy could drop it): from any
+truncated answer, or, the first time an answer could be capped, by asking for its last row
+alone (``limit=1``), which a signalling server marks as limited. A server that does not mark
+it is read as before the header existed: an answer with as many rows as the limit is
+truncated, and one whose size could still be a smaller server cap is checked with one row past
+its end; what that teaches about the cap (:class:`RowCap`) spares later checks.
 """
 
 from __future__ import annotations
@@ -35,9 +36,6 @@ from napari_crant.sources.cave.errors import CaveServerError
 CAP_MEMORY_S = 900.0
 #: The row cap assumed when neither the configuration nor experience says otherwise.
 DEFAULT_ROW_CAP = 200_000
-#: The oldest MaterializationEngine version trusted to send the truncation ``Warning``
-#: (it did since 0.2.35, March 2021; live queries since their introduction in 2022).
-SIGNALLING_SERVER = "4.0.0"
 _TRUNCATION = re.compile(r"Limited query to (\d+) rows|equal or more than limit of (\d+)")
 _POSITIONS = tuple(f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz")
 
@@ -148,7 +146,6 @@ class TableReader:
         self.connection = connection
         self.config = connection.config
         self.cap = RowCap()
-        self._signals: bool | None = None
 
     @property
     def _mat(self) -> Any:
@@ -167,17 +164,6 @@ class TableReader:
                 return self.cap.exact
         return int(self.config.row_cap or DEFAULT_ROW_CAP)
 
-    def server_signals(self) -> bool:
-        """Whether the server marks truncated answers (so an unmarked answer is complete)."""
-        if self.cap.signals:
-            return True
-        if self._signals is None:
-            from packaging.version import Version
-
-            version = getattr(self._mat, "server_version", None)
-            self._signals = version is not None and version >= Version(SIGNALLING_SERVER)
-        return self._signals
-
     def complete(self, n: int, limit: int, cut_at: int | None = None) -> bool | None:
         """Whether an answer of ``n`` rows (asked with ``limit``) is complete (None: unsure).
 
@@ -190,10 +176,8 @@ class TableReader:
             return False
         if n >= limit:
             return False
-        if self.server_signals():
-            return True
         with self.cap.lock:
-            if self.cap.exact is not None or n < self.cap.at_least:
+            if self.cap.signals or self.cap.exact is not None or n < self.cap.at_least:
                 return True
         return None
 
@@ -223,11 +207,21 @@ class TableReader:
         return df, truncated_at(warnings)
 
     def _complete_or_probe(self, n: int, limit: int, cut_at: int | None,
-                           row_after: Callable[[], tuple[pd.DataFrame, int | None]]) -> bool:
-        """:meth:`complete`, asking for the row after the answer (``row_after``) when unsure."""
+                           row_at: Callable[[int], tuple[pd.DataFrame, int | None]]) -> bool:
+        """:meth:`complete`; when unsure, ask ``row_at(k)`` (row ``k`` of the answer, alone).
+
+        First the answer's last row: a server that marks truncation marks that one-row answer
+        as limited, which proves the unmarked answer complete (and is learnt for good).
+        Otherwise the row after the answer's end decides.
+        """
         done = self.complete(n, limit, cut_at)
+        if done is None and not self.cap.signals:
+            _, cut = row_at(n - 1)
+            if cut is not None:
+                self.cap.learn_warning(cut, 1)
+                done = True
         if done is None:
-            more_rows, cut = row_after()
+            more_rows, cut = row_at(n)
             if cut is not None:
                 self.cap.learn_warning(cut, 1)
             self.cap.learn(n, len(more_rows) > 0)
@@ -253,8 +247,8 @@ class TableReader:
             limit = self.limit()
             df, cut_at = self.query_page(table, filters, at, limit, 0)
             n = len(df)
-            if self._complete_or_probe(n, limit, cut_at, lambda f=filters, o=n:
-                                       self.query_page(table, f, at, 1, o)):
+            if self._complete_or_probe(n, limit, cut_at, lambda k, f=filters:
+                                       self.query_page(table, f, at, 1, k)):
                 out.append(df)
                 continue
             if len(batch) > 1:
@@ -266,10 +260,10 @@ class TableReader:
                 limit = self.limit()
                 page, cut_at = self.query_page(table, filters, at, limit, offset)
                 pages.append(page)
-                offset += len(page)
-                if self._complete_or_probe(len(page), limit, cut_at, lambda f=filters, o=offset:
-                                           self.query_page(table, f, at, 1, o)):
+                if self._complete_or_probe(len(page), limit, cut_at, lambda k, f=filters, o=offset:
+                                           self.query_page(table, f, at, 1, o + k)):
                     break
+                offset += len(page)
             full = pd.concat(pages, ignore_index=True)
             if "id" in full and full["id"].duplicated().any():
                 raise CaveServerError(
@@ -307,6 +301,6 @@ class TableReader:
                 if not pages and check_first is not None:
                     check_first(df)
                 pages.append(df)
-            offset += len(df)
-            if self._complete_or_probe(len(df), limit, cut_at, lambda o=offset: page(o, 1)):
+            if self._complete_or_probe(len(df), limit, cut_at, lambda k, o=offset: page(o + k, 1)):
                 return pages
+            offset += len(df)
