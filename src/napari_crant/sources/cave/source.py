@@ -209,8 +209,8 @@ class CaveSource(DataSource):
     def roots_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization) -> np.ndarray:
         return self._get_roots(sv_ids, at)
 
-    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
-        return self._get_roots(sv_ids, None, stop_layer=2)
+    def l2_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization | None = None) -> np.ndarray:
+        return self._get_roots(sv_ids, at, stop_layer=2)
 
     def roots_of_l2(self, l2_ids: np.ndarray, at: Materialization) -> np.ndarray:
         return self._get_roots(l2_ids, at)
