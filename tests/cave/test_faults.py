@@ -72,6 +72,10 @@ def faulty(isolated_home, tiny_path):
                 return Response(b"\x00not arrow at all", media_type="data.arrow")
             if faults.mode == "html":
                 return Response(b"<html>proxy error</html>", media_type="text/html")
+            if faults.mode == "notice":
+                response = await call_next(request)
+                response.headers["Warning"] = "Table Owner Notice on synapses_v2: please use synapses_v3"
+                return response
             if faults.mode == "partial":
                 return PartialResponse()
             if faults.mode == "short":
@@ -124,6 +128,8 @@ def test_503_is_retried_once_by_one_policy(faulty, faults, tiny_path):
     src = cave_source(faulty, retries=2)
     at = nc.materialization.resolve_materialization(src, 3)
     expected = SnapshotSource(tiny_path).synapses(np.array([A2], np.uint64), None, at)
+    src.synapses(np.array([A2], np.uint64), None, at)  # learns that the server marks truncation
+    faults.seen = 0
     faults.mode, faults.remaining = "503", 2
     got = src.synapses(np.array([A2], np.uint64), None, at)
     pd.testing.assert_frame_equal(got, expected)
@@ -154,6 +160,8 @@ def test_answer_dropped_once_recovers(faulty, faults, tiny_path):
     src = cave_source(faulty, retries=2)
     at = nc.materialization.resolve_materialization(src, 3)
     expected = SnapshotSource(tiny_path).synapses(np.array([A2], np.uint64), None, at)
+    src.synapses(np.array([A2], np.uint64), None, at)  # learns that the server marks truncation
+    faults.seen = 0
     faults.mode, faults.remaining = "partial", 1
     got = src.synapses(np.array([A2], np.uint64), None, at)
     pd.testing.assert_frame_equal(got, expected)
@@ -261,3 +269,22 @@ def test_concurrent_requests(faulty, faults, tiny_path):
         pd.testing.assert_frame_equal(r, results[0])
     faults.mode = None
     pd.testing.assert_frame_equal(nc.get_connectivity(A2, dataset=src), expected)
+
+
+def test_server_notice_shown_once_with_the_dataset(faulty, faults, tiny_path):
+    """A note in the Warning header (not a truncation) reaches the user once, naming the dataset."""
+    import warnings
+
+    from napari_crant.sources.cave import CaveServerNotice
+
+    src = cave_source(faulty)
+    src.versions()
+    faults.mode = "notice"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = nc.get_connectivity(A2, dataset=src)
+        nc.get_connectivity(A2, dataset=src)
+    notes = [w for w in caught if issubclass(w.category, CaveServerNotice)]
+    assert len(notes) == 1
+    assert "please use synapses_v3" in str(notes[0].message) and "local" in str(notes[0].message)
+    pd.testing.assert_frame_equal(got, nc.get_connectivity(A2, dataset=tiny_path))

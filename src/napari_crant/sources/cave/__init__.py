@@ -37,6 +37,7 @@ from napari_crant.sources.cave.errors import (
     CaveConnectionError,
     CaveError,
     CaveServerError,
+    CaveServerNotice,
 )
 from napari_crant.sources.cave.source import CaveSource, open_cave_dataset
 from napari_crant.sources.cave.tables import CAP_MEMORY_S
@@ -54,6 +55,7 @@ __all__ = [
     "CaveDatasetConfig",
     "CaveError",
     "CaveServerError",
+    "CaveServerNotice",
     "CaveSource",
     "Secret",
     "cave_dataset_config",

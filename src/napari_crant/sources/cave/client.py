@@ -196,6 +196,13 @@ class CaveConnection:
             raise box.pop("error")
         return box.get("value"), box.get("warnings", [])
 
+    def bad_answer(self, what: str, problem: str) -> CaveServerError:
+        """The error for an answer that arrived but is not what CAVE sends (naming what to do)."""
+        return CaveServerError(
+            f"{self.where}: unexpected answer while {what}: {problem}. Try again; if it persists, "
+            f"check that {self.config.server_address} runs CAVE for datastack "
+            f"{self.config.datastack!r} (not a proxy or another service), or tell its administrators.")
+
     def _deadline_error(self, what: str, attempts: int, deadline: float) -> CaveConnectionError:
         return CaveConnectionError(
             f"{self.where}: no answer for {what} within the deadline of {deadline:g} s "
@@ -245,7 +252,9 @@ class CaveConnection:
                 + "\nThe server failed, not the request: try again later, or tell the server's "
                 "administrators if it persists.")
         if status is not None:
-            return CaveError(f"{where}: HTTP {status} during {what}: " + self.redact(str(exc)))
+            hint = (f"\nThe server has no such thing: check the datastack, table and version names of "
+                    f"dataset {name!r}." if status == 404 else "")
+            return CaveError(f"{where}: HTTP {status} during {what}: " + self.redact(str(exc)) + hint)
         return CaveServerError(
             f"{where}: unreadable or unexpected answer during {what} ({type(exc).__name__}: "
             + self.redact(str(exc)) + f"). Check that {server} is a CAVE server serving datastack "

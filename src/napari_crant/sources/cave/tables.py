@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import warnings as py_warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ import pandas as pd
 from napari_crant.materialization import Materialization
 from napari_crant.sources.base import SYNAPSE_COLUMNS
 from napari_crant.sources.cave.client import CaveConnection
-from napari_crant.sources.cave.errors import CaveServerError
+from napari_crant.sources.cave.errors import CaveServerError, CaveServerNotice
 
 #: Seconds after which what was learnt about a server's row cap is forgotten and re-learnt.
 CAP_MEMORY_S = 900.0
@@ -146,6 +147,7 @@ class TableReader:
         self.connection = connection
         self.config = connection.config
         self.cap = RowCap()
+        self._notices_shown: set[str] = set()
 
     @property
     def _mat(self) -> Any:
@@ -163,6 +165,19 @@ class TableReader:
             if self.cap.exact is not None:
                 return self.cap.exact
         return int(self.config.row_cap or DEFAULT_ROW_CAP)
+
+    def _read_warnings(self, table: str, texts: list[str]) -> int | None:
+        """The truncation limit in an answer's ``Warning`` headers; other notes shown once each."""
+        for text in texts:
+            for note in re.split(r",\s*(?=\d{3} - |Table Owner Notice)", text):
+                if _TRUNCATION.search(note) or note in self._notices_shown:
+                    continue
+                self._notices_shown.add(note)
+                py_warnings.warn(CaveServerNotice(
+                    f"{self.connection.where}: the server's note with table {table!r}: {note.strip()} "
+                    "(sent by the server; shown once)"),
+                    stacklevel=2)
+        return truncated_at(texts)
 
     def complete(self, n: int, limit: int, cut_at: int | None = None) -> bool | None:
         """Whether an answer of ``n`` rows (asked with ``limit``) is complete (None: unsure).
@@ -203,8 +218,8 @@ class TableReader:
                     offset=offset or None, metadata=False, desired_resolution=None, log_warning=False)
         df, warnings = self.connection.run_collecting(f"querying {table}", call)
         if not isinstance(df, pd.DataFrame):
-            raise CaveServerError(f"{self.connection.where}: query of {table!r} did not return a table")
-        return df, truncated_at(warnings)
+            raise self.connection.bad_answer(f"querying {table!r}", "the answer is not a table")
+        return df, self._read_warnings(table, warnings)
 
     def _complete_or_probe(self, n: int, limit: int, cut_at: int | None,
                            row_at: Callable[[int], tuple[pd.DataFrame, int | None]]) -> bool:
@@ -288,9 +303,8 @@ class TableReader:
                 merge_reference=False, limit=limit, offset=offset or None, desired_resolution=[1, 1, 1],
                 log_warning=False))
             if not isinstance(df, pd.DataFrame):
-                raise CaveServerError(
-                    f"{self.connection.where}: query of table {table!r} did not return a table")
-            return df, truncated_at(warnings)
+                raise self.connection.bad_answer(what, "the answer is not a table")
+            return df, self._read_warnings(table, warnings)
 
         pages: list[pd.DataFrame] = []
         offset = 0
