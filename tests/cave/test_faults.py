@@ -288,3 +288,19 @@ def test_server_notice_shown_once_with_the_dataset(faulty, faults, tiny_path):
     assert len(notes) == 1
     assert "please use synapses_v3" in str(notes[0].message) and "local" in str(notes[0].message)
     pd.testing.assert_frame_equal(got, nc.get_connectivity(A2, dataset=tiny_path))
+
+
+def test_client_passed_in_follows_the_one_policy(faulty, faults):
+    """A CAVEclient built with caveclient's default retries (3) is made to follow napari-crant's."""
+    from caveclient import CAVEclient
+
+    client = CAVEclient(faulty.datastack, server_address=faulty.url, auth_token=TOKEN,
+                        write_server_cache=False)
+    cfg = CaveDatasetConfig("passed", faulty.url, faulty.datastack, timeout=20, retries=1)
+    src = CaveSource(cfg, auth_token=TOKEN, client=client)
+    src.versions()
+    faults.mode = "503"
+    at = nc.materialization.resolve_materialization(src, 3)
+    with pytest.raises(CaveServerError, match=r"HTTP 503 .*tried 2 times"):
+        src.synapses(np.array([A2], np.uint64), None, at)
+    assert faults.seen == 2

@@ -282,9 +282,14 @@ class CaveConnection:
         return client
 
     def _patch_timeout(self, session: Any) -> None:
-        """Give ``session``'s requests the timeout, and note the ``Warning`` header of answers."""
+        """Give ``session``'s requests the timeout, no retries of their own (a ``client`` passed
+        in keeps caveclient's default of 3), and note the ``Warning`` header of answers."""
         if getattr(session, "_napari_crant_timeout", False):
             return
+        from urllib3.util.retry import Retry
+
+        for adapter in session.adapters.values():
+            adapter.max_retries = Retry(0, read=False)  # requests' own default
         request = session.request
         timeout = self.config.timeout
 
