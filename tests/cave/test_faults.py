@@ -35,8 +35,19 @@ class Faults:
         self.mode: str | None = None
         self.match = QUERY
         self.remaining = 10**9  # how many matching requests misbehave
-        self.hits = 0
+        self.hits = 0  # matching requests that misbehaved
+        self.seen = 0  # matching requests received
         self.delay = 0.0
+
+
+class PartialResponse(Response):
+    """Headers announcing a long body, half of it, then the connection closes (a dropped answer)."""
+
+    async def __call__(self, scope, receive, send):
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"data.arrow"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b"\xff" * 2048, "more_body": True})
+        # returning without finishing the body: uvicorn closes the connection
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +57,8 @@ def faulty(isolated_home, tiny_path):
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next):
+        if faults.match in request.url.path:
+            faults.seen += 1
         if faults.mode and faults.match in request.url.path and faults.remaining > 0:
             faults.remaining -= 1
             faults.hits += 1
@@ -59,6 +72,12 @@ def faulty(isolated_home, tiny_path):
                 return Response(b"\x00not arrow at all", media_type="data.arrow")
             if faults.mode == "html":
                 return Response(b"<html>proxy error</html>", media_type="text/html")
+            if faults.mode == "notice":
+                response = await call_next(request)
+                response.headers["Warning"] = "Table Owner Notice on synapses_v2: please use synapses_v3"
+                return response
+            if faults.mode == "partial":
+                return PartialResponse()
             if faults.mode == "short":
                 return Response(b"\x00" * 8, media_type="application/octet-stream")
         return await call_next(request)
@@ -71,7 +90,7 @@ def faulty(isolated_home, tiny_path):
 @pytest.fixture
 def faults(faulty):
     f = faulty.faults
-    f.mode, f.match, f.remaining, f.hits, f.delay = None, QUERY, 10**9, 0, 0.0
+    f.mode, f.match, f.remaining, f.hits, f.seen, f.delay = None, QUERY, 10**9, 0, 0, 0.0
     yield f
     f.mode = None
 
@@ -104,12 +123,49 @@ def test_transient_500_recovers(faulty, faults, tiny_path):
     assert faults.hits == 1
 
 
-def test_transient_503_is_retried_by_caveclient(faulty, faults, tiny_path):
-    src = cave_source(faulty, retries=0)
+def test_503_is_retried_once_by_one_policy(faulty, faults, tiny_path):
+    """caveclient's own retries are off: a 503 is retried by napari-crant's policy alone."""
+    src = cave_source(faulty, retries=2)
+    at = nc.materialization.resolve_materialization(src, 3)
+    expected = SnapshotSource(tiny_path).synapses(np.array([A2], np.uint64), None, at)
+    src.synapses(np.array([A2], np.uint64), None, at)  # learns that the server marks truncation
+    faults.seen = 0
     faults.mode, faults.remaining = "503", 2
-    got = nc.get_connectivity(A2, dataset=src)
-    pd.testing.assert_frame_equal(got, nc.get_connectivity(A2, dataset=tiny_path))
-    assert faults.hits == 2
+    got = src.synapses(np.array([A2], np.uint64), None, at)
+    pd.testing.assert_frame_equal(got, expected)
+    assert faults.hits == 2 and faults.seen == 3  # one query: 2 failures, then the answer
+    src = cave_source(faulty, retries=0)
+    src.versions()
+    faults.mode, faults.remaining, faults.hits, faults.seen = "503", 10**9, 0, 0
+    with pytest.raises(CaveServerError, match=r"HTTP 503 .*tried once"):
+        nc.get_connectivity(A2, dataset=src)
+    assert faults.seen == 1
+
+
+def test_answer_dropped_mid_body_is_retried_then_reported(faulty, faults):
+    src = cave_source(faulty, retries=2)
+    src.versions()
+    at = nc.materialization.resolve_materialization(src, 3)
+    faults.mode = "partial"
+    with pytest.raises(CaveConnectionError) as e:
+        src.synapses(np.array([A2], np.uint64), None, at)
+    msg = str(e.value)
+    assert "dropped before the answer" in msg and "tried 3 times" in msg
+    assert "cannot connect" not in msg and "local" in msg and "try again later" in msg
+    assert not e.value.timed_out
+    assert faults.hits == faults.seen == 3  # first try + 2 retries, nothing from caveclient
+
+
+def test_answer_dropped_once_recovers(faulty, faults, tiny_path):
+    src = cave_source(faulty, retries=2)
+    at = nc.materialization.resolve_materialization(src, 3)
+    expected = SnapshotSource(tiny_path).synapses(np.array([A2], np.uint64), None, at)
+    src.synapses(np.array([A2], np.uint64), None, at)  # learns that the server marks truncation
+    faults.seen = 0
+    faults.mode, faults.remaining = "partial", 1
+    got = src.synapses(np.array([A2], np.uint64), None, at)
+    pd.testing.assert_frame_equal(got, expected)
+    assert faults.hits == 1 and faults.seen == 2
 
 
 def test_slow_response_times_out(faulty, faults):
@@ -117,9 +173,11 @@ def test_slow_response_times_out(faulty, faults):
     src.versions()
     faults.mode, faults.delay = "slow", 5.0
     t0 = time.monotonic()
-    with pytest.raises(CaveConnectionError, match="timed out"):
+    with pytest.raises(CaveConnectionError, match="timed out") as e:
         nc.get_connectivity(A2, dataset=src)
     assert time.monotonic() - t0 < 10
+    assert "sent no answer within 0.5 s" in str(e.value) and "timeout=" in str(e.value)
+    assert faults.seen == 1  # a slow server is not asked again
 
 
 @pytest.mark.parametrize("mode", ["garbage", "html"])
@@ -211,3 +269,38 @@ def test_concurrent_requests(faulty, faults, tiny_path):
         pd.testing.assert_frame_equal(r, results[0])
     faults.mode = None
     pd.testing.assert_frame_equal(nc.get_connectivity(A2, dataset=src), expected)
+
+
+def test_server_notice_shown_once_with_the_dataset(faulty, faults, tiny_path):
+    """A note in the Warning header (not a truncation) reaches the user once, naming the dataset."""
+    import warnings
+
+    from napari_crant.sources.cave import CaveServerNotice
+
+    src = cave_source(faulty)
+    src.versions()
+    faults.mode = "notice"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = nc.get_connectivity(A2, dataset=src)
+        nc.get_connectivity(A2, dataset=src)
+    notes = [w for w in caught if issubclass(w.category, CaveServerNotice)]
+    assert len(notes) == 1
+    assert "please use synapses_v3" in str(notes[0].message) and "local" in str(notes[0].message)
+    pd.testing.assert_frame_equal(got, nc.get_connectivity(A2, dataset=tiny_path))
+
+
+def test_client_passed_in_follows_the_one_policy(faulty, faults):
+    """A CAVEclient built with caveclient's default retries (3) is made to follow napari-crant's."""
+    from caveclient import CAVEclient
+
+    client = CAVEclient(faulty.datastack, server_address=faulty.url, auth_token=TOKEN,
+                        write_server_cache=False)
+    cfg = CaveDatasetConfig("passed", faulty.url, faulty.datastack, timeout=20, retries=1)
+    src = CaveSource(cfg, auth_token=TOKEN, client=client)
+    src.versions()
+    faults.mode = "503"
+    at = nc.materialization.resolve_materialization(src, 3)
+    with pytest.raises(CaveServerError, match=r"HTTP 503 .*tried 2 times"):
+        src.synapses(np.array([A2], np.uint64), None, at)
+    assert faults.seen == 2

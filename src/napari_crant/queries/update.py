@@ -162,9 +162,10 @@ def resolve_ids(
     lost = ids[(conf == 0)]
     if len(lost):
         warnings.warn(
-            f"no successor found at {at.timestamp.isoformat()} for root ID(s) "
-            + ", ".join(str(int(x)) for x in lost[:10])
-            + "; keeping the old ID(s)",
+            f"dataset {source.name!r}: no successor found at {at.timestamp.isoformat()} for root "
+            "ID(s) " + ", ".join(str(int(x)) for x in lost[:10])
+            + "; keeping the old ID(s). Their neurons may be gone at that moment: check the IDs, or "
+            "pass a supervoxel of each neuron (update_ids(..., supervoxels=...)).",
             stacklevel=3,
         )
     return pd.DataFrame({

@@ -175,12 +175,33 @@ def json_response(content: Any) -> Response:
     return Response(content=text.encode(), media_type="application/json")
 
 
-def arrow_response(df: pd.DataFrame, resolution: list[float], accept_encoding: str) -> Response:
-    """A table as CAVE's Arrow IPC stream (zstd if the client accepts it), with its resolution."""
+def arrow_response(df: pd.DataFrame, resolution: list[float], accept_encoding: str,
+                   warning: str | None = None) -> Response:
+    """A table as CAVE's Arrow IPC stream (zstd if the client accepts it), with its resolution
+    and, if given, production's ``Warning`` header (see :func:`truncation_warning`)."""
     table = pa.Table.from_pandas(df, preserve_index=False)
     options = pa.ipc.IpcWriteOptions(compression="zstd" if "zstd" in accept_encoding else None)
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     headers = {"dataframe_resolution": ", ".join(str(float(r)) for r in resolution)}
+    if warning:
+        headers["Warning"] = warning
     return Response(content=sink.getvalue(), media_type="data.arrow", headers=headers)
+
+
+def truncation_warning(n_rows: int, limit: int | None, live: bool) -> str | None:
+    """The ``Warning`` header production MaterializationEngine sends with an answer cut at ``limit``.
+
+    A version query that returns exactly ``limit`` rows says ``201 - "Limited query to N rows``;
+    a live query with at least ``limit`` rows says ``result has n entries, which is equal or
+    more than limit of N ...`` (the texts of MaterializationEngine's ``common.py``/``api2.py``).
+    """
+    if limit is None:
+        return None
+    if live and n_rows >= limit:
+        return (f"result has {n_rows} entries, which is equal or more than limit of {limit} "
+                "there may be more results which are not shown")
+    if not live and n_rows == limit:
+        return f'201 - "Limited query to {limit} rows'
+    return None

@@ -76,8 +76,8 @@ class DataSource(ABC):
         """Root ID of each supervoxel at ``at`` (0 where unknown or ``sv_id`` is 0)."""
 
     @abstractmethod
-    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
-        """The L2 chunk of each supervoxel (0 where unknown or ``sv_id`` is 0)."""
+    def l2_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization | None = None) -> np.ndarray:
+        """The L2 chunk of each supervoxel at ``at`` (now if None; 0 where unknown or ``sv_id`` is 0)."""
 
     @abstractmethod
     def l2_ids(self, root_id: int) -> np.ndarray:

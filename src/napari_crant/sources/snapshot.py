@@ -292,8 +292,8 @@ class SnapshotSource(DataSource):
         out[:] = res[inverse]
         return out
 
-    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
-        """The L2 chunk of each supervoxel (0 where unknown)."""
+    def l2_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization | None = None) -> np.ndarray:
+        """The L2 chunk of each supervoxel (0 where unknown); a snapshot's chunks never change."""
         sv_ids = np.asarray(sv_ids, dtype=np.uint64)
         col = self._supervoxels["sv_id"]
         pos = np.searchsorted(col, sv_ids)

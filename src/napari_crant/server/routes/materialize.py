@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from napari_crant.server.context import ServerContext
-from napari_crant.server.http import BadRequest, arrow_response
+from napari_crant.server.http import BadRequest, arrow_response, truncation_warning
 from napari_crant.server.params import (
     body_count,
     body_resolution,
@@ -59,7 +59,7 @@ def make_router(ctx: ServerContext) -> APIRouter:
         return MATERIALIZE_VERSION
 
     async def run_query(request: Request, table: str, at: pd.Timestamp, body: dict[str, Any],
-                        select: Any) -> Response:
+                        select: Any, live: bool) -> Response:
         mat.check_table(table)
         filters = query_filters(body, table)
         select = string_list(select, "select_columns")
@@ -71,7 +71,8 @@ def make_router(ctx: ServerContext) -> APIRouter:
             limit = cap if limit is None else min(limit, cap)
         df, res = await run_in_threadpool(mat.query_table, table, at, filters, select, limit, offset,
                                           resolution)
-        return arrow_response(df, res, request.headers.get("accept-encoding", ""))
+        return arrow_response(df, res, request.headers.get("accept-encoding", ""),
+                              truncation_warning(len(df), limit, live))
 
     for api in ("v2", "v3"):
         prefix = f"/api/{api}/datastack/{{ds}}"
@@ -118,7 +119,7 @@ def make_router(ctx: ServerContext) -> APIRouter:
             ctx.check_datastack(ds)
             body = json_body(await request.body())
             at = mat.version_timestamp(version)
-            return await run_query(request, table, at, body, body.get("select_columns"))
+            return await run_query(request, table, at, body, body.get("select_columns"), live=False)
 
     @router.post("/api/v3/datastack/{ds}/query")
     async def live_live_query(ds: str, request: Request) -> Response:
@@ -137,6 +138,6 @@ def make_router(ctx: ServerContext) -> APIRouter:
         select = body.get("select_columns")
         if isinstance(select, dict):
             select = select.get(table)
-        return await run_query(request, table, at, body, select)
+        return await run_query(request, table, at, body, select, live=True)
 
     return router

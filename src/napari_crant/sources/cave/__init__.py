@@ -38,6 +38,7 @@ from napari_crant.sources.cave.errors import (
     CaveError,
     CaveNotFoundError,
     CaveServerError,
+    CaveServerNotice,
 )
 from napari_crant.sources.cave.source import CaveSource, open_cave_dataset
 from napari_crant.sources.cave.tables import CAP_MEMORY_S
@@ -56,6 +57,7 @@ __all__ = [
     "CaveError",
     "CaveNotFoundError",
     "CaveServerError",
+    "CaveServerNotice",
     "CaveSource",
     "Secret",
     "cave_dataset_config",

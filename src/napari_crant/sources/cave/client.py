@@ -1,12 +1,16 @@
-"""Calling CAVE safely: building the caveclient, deadlines, retries, errors without tokens.
+"""Calling CAVE safely: building the caveclient, one retry policy, a deadline, clear errors.
 
 :class:`CaveConnection` owns one dataset's unmodified ``caveclient.CAVEclient`` (built on first
-use, every HTTP session given the configured timeout) and :meth:`CaveConnection.run`, through
-which every request goes: it adds a deadline, retries transient failures (HTTP 5xx, refused
-connections) with exponential backoff, and turns whatever requests/urllib3/caveclient raised
-into a :class:`~napari_crant.sources.cave.errors.CaveError` naming the dataset, the server and
-what was being done. The original exception is dropped (not even kept as ``__context__``):
-its request headers hold ``Authorization: Bearer <token>``.
+use with caveclient's own retries switched off, every HTTP session given the configured timeout)
+and :meth:`CaveConnection.run`, through which every request goes. It is the one retry policy:
+transient failures (HTTP 5xx, a refused connection, a connection dropped before the answer was
+complete, see :mod:`~napari_crant.sources.cave.failures`) are tried again up to
+``config.retries`` times with exponential backoff, all within ``config.deadline`` seconds;
+timeouts, unreachable servers and other errors are reported at once. Whatever
+requests/urllib3/caveclient raised becomes a :class:`~napari_crant.sources.cave.errors.CaveError`
+naming the dataset, the server, what was being done, how often it was tried and what to do. The
+original exception is dropped (not even kept as ``__context__``): its request headers hold
+``Authorization: Bearer <token>``.
 
 Tokens are handled only by caveclient (``~/.cloudvolume/secrets``) or passed explicitly as
 ``auth_token``; they are never logged, printed or put into exception messages.
@@ -20,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from napari_crant.sources.cave import failures
 from napari_crant.sources.cave.config import CaveDatasetConfig
 from napari_crant.sources.cave.errors import (
     CaveAuthError,
@@ -28,10 +33,14 @@ from napari_crant.sources.cave.errors import (
     CaveNotFoundError,
     CaveServerError,
 )
+from napari_crant.sources.cave.failures import Failure
 from napari_crant.sources.cave.tokens import Secret, as_secret, redact
 
 #: Characters of a server's error text kept in a message.
 MESSAGE_CHARS = 1500
+#: Seconds before the first retry; doubled for each further one, at most :data:`BACKOFF_MAX_S`.
+BACKOFF_S = 0.5
+BACKOFF_MAX_S = 8.0
 
 
 class _DropBetaWarning(logging.Filter):
@@ -44,31 +53,8 @@ class _DropBetaWarning(logging.Filter):
 _beta_filter = _DropBetaWarning()
 
 
-def _status_of(exc: BaseException) -> int | None:
-    resp = getattr(exc, "response", None)
-    return getattr(resp, "status_code", None)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    """Whether ``exc`` is (or wraps, as urllib3's retry exhaustion does) a timeout."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
-
-    seen = 0
-    stack: list[Any] = [exc]
-    while stack and seen < 20:
-        e = stack.pop()
-        seen += 1
-        if isinstance(e, NewConnectionError):  # a refused connection (urllib3 subclasses it oddly)
-            continue
-        if isinstance(e, requests.Timeout | ReadTimeoutError | ConnectTimeoutError | TimeoutError):
-            return True
-        if isinstance(e, BaseException):
-            stack += [a for a in e.args if isinstance(a, BaseException)]
-            reason = getattr(e, "reason", None)
-            if isinstance(reason, BaseException):
-                stack.append(reason)
-    return False
+class _DeadlinePassed(Exception):
+    """An attempt was still running when the deadline passed."""
 
 
 def token_help(server: str) -> str:
@@ -139,68 +125,100 @@ class CaveConnection:
         return redact(text, [self._secret()])[:MESSAGE_CHARS]
 
     # -- the request policy ---------------------------------------------------------------------
+    @property
+    def deadline(self) -> float:
+        """Seconds one :meth:`run` may take in all (attempts and backoff)."""
+        cfg = self.config
+        return float(cfg.deadline) if cfg.deadline is not None else cfg.timeout * 4 + 5
+
     def run(self, what: str, fn: Callable[[], Any]) -> Any:
-        """Call ``fn`` (which talks to CAVE) with a deadline, retries and clear errors.
+        """Call ``fn`` (which talks to CAVE) under the retry policy, within the deadline.
 
         Parameters
         ----------
         what
             What is being done, for error messages (``"listing versions"``).
         fn
-            The call to make.
+            The call to make (it may be called again after a transient failure).
 
         Raises
         ------
         CaveError
             A subclass saying what failed; it carries no cause nor context (see module docs).
         """
+        return self.run_collecting(what, fn)[0]
+
+    def run_collecting(self, what: str, fn: Callable[[], Any]) -> tuple[Any, list[str]]:
+        """:meth:`run`, also returning the ``Warning`` headers of the successful attempt's answers."""
+        deadline = self.deadline
+        start = time.monotonic()
         attempt = 0
         while True:
+            attempt += 1
+            err: CaveError | None = None
             try:
-                return self._with_deadline(what, fn)
+                return self._attempt(what, fn, deadline - (time.monotonic() - start))
             except CaveError:
                 raise
+            except _DeadlinePassed:
+                err = self._deadline_error(what, attempt, deadline)
             except Exception as exc:
-                err = self._translate(what, exc)
-                transient = (isinstance(err, CaveServerError) and (_status_of(exc) or 0) >= 500) or (
-                    isinstance(err, CaveConnectionError) and not err.timed_out)
-            if not transient or attempt >= self.config.retries:
+                failure = failures.classify(exc)
+                pause = min(BACKOFF_S * 2 ** (attempt - 1), BACKOFF_MAX_S)
+                spent = time.monotonic() - start
+                if not (failure.transient and attempt <= self.config.retries
+                        and spent + pause < deadline):
+                    err = self._translate(what, exc, failure, attempt, spent)
+            if err is not None:
                 # raised outside the ``except`` block: no __context__ holding the request
                 raise err
-            time.sleep(0.5 * 2**attempt)
-            attempt += 1
+            time.sleep(pause)
 
-    def _with_deadline(self, what: str, fn: Callable[[], Any]) -> Any:
-        # Per-socket timeouts are set on caveclient's sessions; this is the backstop for the
-        # few requests caveclient makes outside them (API-version probes at client set-up).
+    def _attempt(self, what: str, fn: Callable[[], Any], remaining: float) -> tuple[Any, list[str]]:
+        # Per-socket timeouts are set on caveclient's sessions; the thread bounds the whole
+        # attempt, including the requests caveclient makes outside them (API-version probes
+        # at client set-up) and answers that trickle in slower than the timeout per read.
         box: dict[str, Any] = {}
 
         def target() -> None:
+            _seen.warnings = []
             try:
                 box["value"] = fn()
             except BaseException as e:
                 box["error"] = e
+            box["warnings"] = _seen.warnings
 
-        deadline = self.config.timeout * 4 + 5
         t = threading.Thread(target=target, name=f"cave-{what}", daemon=True)
         t.start()
-        t.join(deadline)
+        t.join(max(remaining, 0.0))
         if t.is_alive():
-            raise CaveConnectionError(
-                f"{self.config.name}: no answer from {self.config.server_address} for {what} "
-                f"within {deadline:.0f} s", timed_out=True)
+            raise _DeadlinePassed()
         if "error" in box:
             raise box.pop("error")
-        return box.get("value")
+        return box.get("value"), box.get("warnings", [])
 
-    def _translate(self, what: str, exc: BaseException) -> CaveError:
-        import requests
+    def bad_answer(self, what: str, problem: str) -> CaveServerError:
+        """The error for an answer that arrived but is not what CAVE sends (naming what to do)."""
+        return CaveServerError(
+            f"{self.where}: unexpected answer while {what}: {problem}. Try again; if it persists, "
+            f"check that {self.config.server_address} runs CAVE for datastack "
+            f"{self.config.datastack!r} (not a proxy or another service), or tell its administrators.")
 
+    def _deadline_error(self, what: str, attempts: int, deadline: float) -> CaveConnectionError:
+        return CaveConnectionError(
+            f"{self.where}: no answer for {what} within the deadline of {deadline:g} s "
+            f"({_tries(attempts)}). The server or the network is slow: try again later, or allow "
+            f"more time with open_cave_dataset({self.config.name!r}, timeout=..., deadline=...).",
+            timed_out=True)
+
+    def _translate(self, what: str, exc: BaseException, failure: Failure, attempts: int,
+                   spent: float) -> CaveError:
         server = self.config.server_address
-        status = _status_of(exc)
         where = self.where
-        auth_exc = type(exc).__name__ == "AuthException"
-        if status in (401, 403) or auth_exc:
+        name = self.config.name
+        status = failure.status
+        tried = f"{_tries(attempts)} in {spent:.1f} s"
+        if status in (401, 403) or type(exc).__name__ == "AuthException":
             reason = "no token was found" if not self._secret() else "the token was rejected"
             if status == 403:
                 reason += " (or the terms of service of this server have not been accepted yet)"
@@ -208,25 +226,43 @@ class CaveConnection:
                 f"{where}: {what} refused (HTTP {status or 'redirect to login'}): {reason}.\n"
                 + token_help(server)
             )
-        if _is_timeout(exc):
+        if failure.kind == failures.REFUSED:
             return CaveConnectionError(
-                f"{where}: {what} timed out after {self.config.timeout:g} s (server slow or unreachable)",
-                timed_out=True)
-        if isinstance(exc, requests.ConnectionError):
+                f"{where}: cannot connect for {what}: the connection was refused ({tried}). Nothing "
+                f"answers at {server}: check the address of dataset {name!r} and that the server is up.")
+        if failure.kind == failures.UNREACHABLE:
             return CaveConnectionError(
-                f"{where}: cannot connect for {what} ({type(exc).__name__}); check the address and "
-                "your network")
+                f"{where}: cannot reach the server for {what}: {failure.reason} ({tried}). Check the "
+                f"address of dataset {name!r} and your network connection.")
+        if failure.kind == failures.DROPPED:
+            return CaveConnectionError(
+                f"{where}: the connection was dropped before the answer to {what} was complete "
+                f"({failure.reason}; {tried}). The server or a proxy on the way closed it, e.g. "
+                "while overloaded or restarting: try again later"
+                + ("; if large queries keep failing, ask for less at once with "
+                   f"open_cave_dataset({name!r}, id_batch=...)." if what.startswith("querying") else "."))
+        if failure.kind == failures.TIMEOUT:
+            return CaveConnectionError(
+                f"{where}: {what} timed out: the server was reached but sent no answer within "
+                f"{self.config.timeout:g} s. It may be busy: try again later, or allow more time "
+                f"with open_cave_dataset({name!r}, timeout=...).", timed_out=True)
         if status is not None and status >= 500:
-            return CaveServerError(f"{where}: server error HTTP {status} during {what} (after retries): "
-                                   + self.redact(str(exc)))
+            return CaveServerError(
+                f"{where}: server error HTTP {status} during {what} ({tried}): "
+                + self.redact(str(exc))
+                + "\nThe server failed, not the request: try again later, or tell the server's "
+                "administrators if it persists.")
         if status == 404:
             return CaveNotFoundError(f"{where}: not found (HTTP 404) during {what}: "
                                      + self.redact(_server_message(exc)))
         if status is not None:
-            return CaveError(f"{where}: HTTP {status} during {what}: " + self.redact(str(exc)))
+            hint = (f"\nThe server has no such thing: check the datastack, table and version names of "
+                    f"dataset {name!r}." if status == 404 else "")
+            return CaveError(f"{where}: HTTP {status} during {what}: " + self.redact(str(exc)) + hint)
         return CaveServerError(
             f"{where}: unreadable or unexpected answer during {what} ({type(exc).__name__}: "
-            + self.redact(str(exc)) + ")")
+            + self.redact(str(exc)) + f"). Check that {server} is a CAVE server serving datastack "
+            f"{self.config.datastack!r}; a proxy or captive portal may have answered instead.")
 
     # -- the caveclient ---------------------------------------------------------------------------
     @property
@@ -240,7 +276,9 @@ class CaveConnection:
     def _build_client(self) -> Any:
         from caveclient import CAVEclient
 
-        kwargs: dict[str, Any] = {"server_address": self.config.server_address, "write_server_cache": False}
+        # max_retries=0: caveclient's urllib3 retries would multiply :meth:`run`'s attempts
+        kwargs: dict[str, Any] = {"server_address": self.config.server_address,
+                                  "write_server_cache": False, "max_retries": 0}
         if self._token:
             kwargs["auth_token"] = self._token.reveal()
         client = CAVEclient(self.config.datastack, **kwargs)
@@ -248,8 +286,14 @@ class CaveConnection:
         return client
 
     def _patch_timeout(self, session: Any) -> None:
+        """Give ``session``'s requests the timeout, no retries of their own (a ``client`` passed
+        in keeps caveclient's default of 3), and note the ``Warning`` header of answers."""
         if getattr(session, "_napari_crant_timeout", False):
             return
+        from urllib3.util.retry import Retry
+
+        for adapter in session.adapters.values():
+            adapter.max_retries = Retry(0, read=False)  # requests' own default
         request = session.request
         timeout = self.config.timeout
 
@@ -258,6 +302,7 @@ class CaveConnection:
             return request(method, url, **kw)
 
         session.request = with_timeout
+        session.hooks.setdefault("response", []).append(_note_warning)
         session._napari_crant_timeout = True
 
     def service(self, name: str) -> Any:
@@ -276,3 +321,19 @@ def _server_message(exc: BaseException) -> str:
     except (ValueError, AttributeError):
         message = None
     return str(message) if isinstance(message, str) and message else str(exc)
+
+
+#: Per thread: the ``Warning`` headers of the answers received during the current attempt.
+_seen = threading.local()
+
+
+def _note_warning(response: Any, *args: Any, **kwargs: Any) -> None:
+    """requests response hook: remember the answer's ``Warning`` header (CAVE's row-cap signal)."""
+    warning = response.headers.get("Warning")
+    seen = getattr(_seen, "warnings", None)
+    if warning and seen is not None:
+        seen.append(str(warning))
+
+
+def _tries(attempts: int) -> str:
+    return "tried once" if attempts == 1 else f"tried {attempts} times"

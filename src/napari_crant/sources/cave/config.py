@@ -58,8 +58,12 @@ class CaveDatasetConfig:
     timeout
         Seconds to wait for any single HTTP response.
     retries
-        Extra attempts after an HTTP 5xx or a refused connection (with exponential backoff),
-        on top of caveclient's own retries of 502/503/504.
+        Extra attempts after a transient failure (HTTP 5xx, a refused connection, a connection
+        dropped before the answer was complete), with exponential backoff. This is the only
+        retry policy: caveclient's own retries are switched off.
+    deadline
+        Seconds one request may take in all, retries and backoff included (``None``:
+        ``4 * timeout + 5``).
     id_batch
         Root IDs per materialization query.
     """
@@ -74,6 +78,7 @@ class CaveDatasetConfig:
     timeout: float = 120.0
     retries: int = 2
     id_batch: int = 1000
+    deadline: float | None = None
 
     def __repr__(self) -> str:
         # an address or path could carry credentials (``https://user:token@host``, ``?token=``)
@@ -108,7 +113,7 @@ def register_cave_dataset(
         See :class:`CaveDatasetConfig`.
     **options
         Further :class:`CaveDatasetConfig` fields (``row_cap``, ``timeout``, ``retries``,
-        ``id_batch``, ``nucleus_table``) and ``auth_token`` (kept in memory only).
+        ``deadline``, ``id_batch``, ``nucleus_table``) and ``auth_token`` (kept in memory only).
 
     Returns
     -------

@@ -32,3 +32,7 @@ class CaveNotFoundError(CaveError):
 
 class CaveServerError(CaveError):
     """The CAVE server answered with an error (HTTP 5xx) or with something unreadable."""
+
+
+class CaveServerNotice(UserWarning):
+    """A note the CAVE server sent with an answer (its ``Warning`` header, e.g. a table owner's notice)."""

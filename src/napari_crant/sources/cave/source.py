@@ -130,8 +130,8 @@ class CaveSource(DataSource):
                 self.config.synapse_table, log_warning=False))
             res = md.get("voxel_resolution")
             if not res or any(r is None for r in res):
-                raise CaveServerError(
-                    f"{self.name}: table {self.config.synapse_table!r} has no voxel resolution")
+                raise self.connection.bad_answer(
+                    "reading table metadata", f"table {self.config.synapse_table!r} has no voxel resolution")
             self._table_resolution = np.asarray(res, dtype=np.float64)
         return self._table_resolution.copy()
 
@@ -144,7 +144,7 @@ class CaveSource(DataSource):
         meta = self._run("listing versions", (lambda: fn(mat, expired=True)) if fn else (
             lambda: mat.get_versions_metadata(expired=True)))
         if not isinstance(meta, list):
-            raise CaveServerError(f"{self.name}: malformed version list from the server")
+            raise self.connection.bad_answer("listing versions", "the version list is malformed")
         now = pd.Timestamp.now(tz="UTC")
         rows = []
         for m in meta:
@@ -187,7 +187,8 @@ class CaveSource(DataSource):
         if len(k):
             ts = self._run("root timestamps", lambda: cg.get_root_timestamps(k, latest=False))
             if len(ts) != len(k):
-                raise CaveServerError(f"{self.name}: asked for {len(k)} root timestamps, got {len(ts)}")
+                raise self.connection.bad_answer(
+                    "reading root timestamps", f"asked for {len(k)} root timestamps, got {len(ts)}")
             when = pd.DatetimeIndex(pd.to_datetime(list(ts), utc=True)).tz_convert(None).as_unit("us")
             out = np.full(len(ids), np.datetime64("NaT"), "datetime64[us]")
             out[known] = when.to_numpy()[np.searchsorted(k, ids[known])]  # k: sorted, unique
@@ -227,8 +228,8 @@ class CaveSource(DataSource):
                                                                             stop_layer=stop_layer))
             got = np.asarray(got, dtype=np.uint64)
             if len(got) != len(chunk):
-                raise CaveServerError(
-                    f"{self.name}: asked for the roots of {len(chunk)} IDs, got {len(got)} answers")
+                raise self.connection.bad_answer(
+                    "looking up roots", f"asked for the roots of {len(chunk)} IDs, got {len(got)} answers")
             parts.append(got)
         out[nz] = np.concatenate(parts)[inv]
         return out
@@ -236,8 +237,8 @@ class CaveSource(DataSource):
     def roots_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization) -> np.ndarray:
         return self._get_roots(sv_ids, at)
 
-    def l2_of_supervoxels(self, sv_ids: np.ndarray) -> np.ndarray:
-        return self._get_roots(sv_ids, None, stop_layer=2)
+    def l2_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization | None = None) -> np.ndarray:
+        return self._get_roots(sv_ids, at, stop_layer=2)
 
     def roots_of_l2(self, l2_ids: np.ndarray, at: Materialization) -> np.ndarray:
         return self._get_roots(l2_ids, at)
@@ -284,7 +285,7 @@ class CaveSource(DataSource):
             data = self._run("fetching L2 attributes", lambda c=chunk: l2c.get_l2data(
                 c, attributes=["rep_coord_nm", "max_dt_nm", "size_nm3"]))
             if not isinstance(data, dict):
-                raise CaveServerError(f"{self.name}: malformed L2 cache answer")
+                raise self.connection.bad_answer("fetching L2 attributes", "the L2 cache answer is malformed")
             for k, v in data.items():
                 if v and "rep_coord_nm" in v:
                     found[int(k)] = v
@@ -312,7 +313,7 @@ class CaveSource(DataSource):
         ids = [int(x) for x in np.unique(np.asarray(root_ids, dtype=np.uint64))]
         graph = self._run("fetching lineage", lambda: cg.get_lineage_graph(ids))
         if not isinstance(graph, dict) or "nodes" not in graph or "links" not in graph:
-            raise CaveServerError(f"{self.name}: malformed lineage graph")
+            raise self.connection.bad_answer("fetching lineage", "the lineage graph is malformed")
         nodes = pd.DataFrame({
             "root_id": np.array([int(n["id"]) for n in graph["nodes"]], dtype=np.uint64),
             "created": pd.to_datetime([float(n["timestamp"]) for n in graph["nodes"]], unit="s", utc=True),
@@ -408,7 +409,7 @@ class CaveSource(DataSource):
             return super().nuclei()
         df = pd.concat(pages, ignore_index=True).sort_values("id", kind="stable").reset_index(drop=True)
         if df["id"].duplicated().any():
-            raise CaveServerError(f"{self.name}: paging through {table!r} returned overlapping pages")
+            raise self.connection.bad_answer(f"paging through {table!r}", "pages overlap (unstable order)")
         out = pd.DataFrame({
             "nucleus_id": to_uint64(df["id"], "id"),
             "supervoxel_id": to_uint64(df["pt_supervoxel_id"], "pt_supervoxel_id"),
