@@ -302,3 +302,51 @@ def test_latency_option(isolated_home, tiny_path):
     assert cli_main(["serve", "--dataset", tiny_path, "--latency", "-5"]) == 2
     with pytest.raises(ValueError, match="latency_ms"):
         create_app(SnapshotSource(tiny_path), latency_ms=float("inf"))
+
+
+def _same(a, b) -> None:
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same(x, y)
+    elif isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    elif isinstance(a, pd.Series):
+        pd.testing.assert_series_equal(a, b, check_exact=True)
+    else:
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_every_cached_primitive_answers_exactly_as_the_server(tiny_server, tiny_path):
+    """Each wrapped primitive, asked twice: the second answer (from disk, no request) is identical,
+    dtypes included (uint64 IDs, UTC timestamps)."""
+    import tiny
+    from napari_crant.materialization import resolve_materialization
+
+    at = resolve_materialization(SnapshotSource(tiny_path), 2)  # asks nothing of the server
+    roots = np.array([tiny.A2, tiny.B0, tiny.C0, tiny.D0], np.uint64)
+    l2 = np.array(list(tiny.L2.values()), np.uint64)
+    svs = np.array([tiny.sv(k) for k in (1, 5, 9, 10)], np.uint64)
+    calls = {  # in an order where no call fills the cache for a later one
+        "voxel_resolution": lambda s: s.voxel_resolution,
+        "versions": lambda s: s.versions(),
+        "root_created": lambda s: s.root_created(roots),
+        "root_status": lambda s: s.root_status(roots, at),
+        "roots_of_supervoxels": lambda s: s.roots_of_supervoxels(svs, at),
+        "roots_of_l2": lambda s: s.roots_of_l2(l2, at),
+        "l2_of_supervoxels": lambda s: s.l2_of_supervoxels(svs),
+        "l2_ids": lambda s: s.l2_ids(int(tiny.A2)),
+        "l2_graph": lambda s: s.l2_graph(int(tiny.A2)),
+        "l2_attributes": lambda s: s.l2_attributes(l2),
+        "synapses": lambda s: s.synapses(roots[:2], None, at),
+        "synapses_both": lambda s: s.synapses(roots[:2], roots, at, positions=False),
+        "nuclei": lambda s: s.nuclei(),
+    }
+    for name, call in calls.items():
+        fresh, n_fresh = requests_during(tiny_server, lambda c=call: c(cave_source(tiny_server,
+                                                                              nucleus_table="nuclei_v1")))
+        again, n_again = requests_during(tiny_server, lambda c=call: c(cave_source(tiny_server,
+                                                                              nucleus_table="nuclei_v1")))
+        assert n_fresh > 0, name
+        assert n_again == 0, name
+        _same(fresh, again)

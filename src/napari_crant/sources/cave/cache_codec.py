@@ -34,8 +34,7 @@ def _encode_one(value: Any) -> tuple[dict[str, Any], bytes]:
         np.save(buf, value, allow_pickle=False)
         return {"kind": "ndarray"}, buf.getvalue()
     if isinstance(value, pd.Series):
-        frame = pd.DataFrame({"values": value.to_numpy()})
-        _head, data = _encode_one(frame)
+        _head, data = _encode_one(value.to_frame("values"))  # keeps extension dtypes (tz-aware)
         return {"kind": "series", "name": value.name if isinstance(value.name, str) else None}, data
     if isinstance(value, pd.DataFrame):
         if not isinstance(value.index, pd.RangeIndex) or value.index.start != 0 or value.index.step != 1:
@@ -57,7 +56,7 @@ def _decode_one(head: dict[str, Any], data: bytes) -> Any:
             frame = reader.read_all().to_pandas()
         if kind == "frame":
             return frame
-        return pd.Series(frame["values"].to_numpy(), name=head.get("name"))
+        return frame["values"].rename(head.get("name"))
     raise CacheDecodeError(f"unknown part kind {kind!r}")
 
 
