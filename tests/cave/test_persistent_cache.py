@@ -174,7 +174,7 @@ def test_server_label_drops_credentials():
 
 def test_eviction_keeps_size_bounded_least_recently_used_first(tmp_path):
     limit = 1 * 2**20
-    cache = PersistentCache(tmp_path / "c", size_limit=limit)
+    cache = PersistentCache(tmp_path / "c", size_limit=limit, memory_bytes=0)  # the disk alone
     rng = np.random.default_rng(0)
     item = 40_000  # over diskcache's 32 kB: one file per value
     cache.set("keep", rng.integers(0, 2**63, item // 8, dtype=np.uint64), tag="t")
@@ -254,6 +254,8 @@ def test_damaged_value_file_is_dropped_with_warning(tmp_path):
     files = [p for p in (tmp_path / "c").rglob("*.val")]
     assert len(files) == 1
     files[0].write_bytes(b"\x00garbage" * 100)
+    cache.close()
+    cache = PersistentCache(tmp_path / "c", size_limit=64 * 2**20)  # as another process would
     with pytest.warns(CacheWarning, match="damaged entry"):
         assert cache.get("big") is None
     assert "big" not in cache

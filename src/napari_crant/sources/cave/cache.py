@@ -14,6 +14,8 @@ processes and threads at once.
 - Keys name the server (without any credentials in its address), the datastack and what was
   asked; tokens are never part of a key or a value. Values are encoded without pickle
   (:mod:`napari_crant.sources.cave.cache_codec`).
+- Each process also keeps the most recently used encoded values in memory
+  (:data:`MEMORY_BYTES`), so a second look within a session does not even read the disk.
 - A damaged cache is never fatal: a value that cannot be read is dropped, and a cache database
   that cannot be opened is moved aside and started anew, each with a warning.
 
@@ -29,6 +31,7 @@ import sqlite3
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +43,10 @@ ENV_CACHE_DIR = "NAPARI_CRANT_CAVE_CACHE_DIR"
 ENV_CACHE_MB = "NAPARI_CRANT_CAVE_CACHE_MB"
 #: Default size limit in megabytes.
 DEFAULT_SIZE_MB = 2048
+#: Bytes of encoded values each process also keeps in memory (most recently used first).
+MEMORY_BYTES = 128 * 2**20
+#: A value read from memory is marked as used on disk (for eviction) at most this often, seconds.
+TOUCH_INTERVAL_S = 60.0
 _MISS = object()
 
 
@@ -98,12 +105,53 @@ class PersistentCache:
         Where the cache lives (created if missing).
     size_limit
         Bytes kept at most; least recently used entries are evicted beyond it.
+    memory_bytes
+        Bytes of encoded values also kept in this process's memory.
     """
 
-    def __init__(self, directory: str | os.PathLike, size_limit: int):
+    def __init__(self, directory: str | os.PathLike, size_limit: int, memory_bytes: int = MEMORY_BYTES):
         self.directory = Path(directory)
         self.size_limit = int(size_limit)
         self._cache = self._open()
+        self._memory: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._memory_bytes = 0
+        self._memory_limit = int(memory_bytes)
+        self._memory_lock = threading.Lock()
+
+    def _remember(self, key: str, data: bytes) -> None:
+        if len(data) > self._memory_limit // 4:
+            return
+        with self._memory_lock:
+            old = self._memory.pop(key, None)
+            self._memory_bytes -= len(old[0]) if old is not None else 0
+            self._memory[key] = (data, time.monotonic())
+            self._memory_bytes += len(data)
+            while self._memory_bytes > self._memory_limit:
+                _, dropped = self._memory.popitem(last=False)
+                self._memory_bytes -= len(dropped[0])
+
+    def _recall(self, key: str) -> bytes | None:
+        with self._memory_lock:
+            hit = self._memory.get(key)
+            if hit is None:
+                return None
+            self._memory.move_to_end(key)
+            data, touched = hit
+            if time.monotonic() - touched < TOUCH_INTERVAL_S:
+                return data
+            self._memory[key] = (data, time.monotonic())
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._cache.get(key, retry=True)  # marks it as recently used on disk
+        return data
+
+    def _forget(self, key: str | None = None) -> None:
+        with self._memory_lock:
+            if key is None:
+                self._memory.clear()
+                self._memory_bytes = 0
+            else:
+                old = self._memory.pop(key, None)
+                self._memory_bytes -= len(old[0]) if old is not None else 0
 
     def __repr__(self) -> str:
         return f"PersistentCache({str(self.directory)!r}, size_limit={self.size_limit})"
@@ -129,14 +177,18 @@ class PersistentCache:
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default`` (also for an unreadable entry, dropped
         with a :class:`CacheWarning`)."""
-        try:
-            data = self._cache.get(key, default=_MISS, retry=True)
-        except (sqlite3.Error, OSError) as e:
-            warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
-                          "asking the server instead", CacheWarning, stacklevel=3)
-            return default
-        if data is _MISS:
-            return default
+        data = self._recall(key)
+        if data is None:
+            try:
+                data = self._cache.get(key, default=_MISS, retry=True)
+            except (sqlite3.Error, OSError) as e:
+                warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
+                              "asking the server instead", CacheWarning, stacklevel=3)
+                return default
+            if data is _MISS:
+                return default
+            if isinstance(data, bytes):
+                self._remember(key, data)
         try:
             return decode(data)
         except CacheDecodeError as e:
@@ -158,6 +210,7 @@ class PersistentCache:
             data = encode(value)
         except (TypeError, ValueError, pa_errors()):
             return False
+        self._remember(key, data)
         try:
             return bool(self._cache.set(key, data, tag=tag, retry=True))
         except (sqlite3.Error, OSError) as e:
@@ -167,6 +220,7 @@ class PersistentCache:
 
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error if absent)."""
+        self._forget(key)
         with contextlib.suppress(sqlite3.Error, OSError):
             self._cache.delete(key, retry=True)
 
@@ -186,6 +240,7 @@ class PersistentCache:
 
     def clear(self, tag: str | None = None) -> int:
         """Remove every entry, or those of one dataset (``tag``); returns how many."""
+        self._forget()
         if tag is None:
             return int(self._cache.clear(retry=True))
         return int(self._cache.evict(tag, retry=True))
