@@ -270,7 +270,7 @@ def test_damaged_database_is_replaced_with_warning(demo_server, demo_facts):
     where = cache_location()
     close_caches()
     (where / "cache.db").write_bytes(b"this is not a database " * 1000)
-    with pytest.warns(CacheWarning, match="cannot be opened"):
+    with pytest.warns(CacheWarning, match="is damaged"):
         again, n = requests_during(demo_server, lambda: connectivity(cave_source(demo_server), root, version))
     assert n > 0  # asked the server again
     pd.testing.assert_frame_equal(first, again, check_exact=True)
@@ -352,3 +352,17 @@ def test_every_cached_primitive_answers_exactly_as_the_server(tiny_server, tiny_
         assert n_fresh > 0, name
         assert n_again == 0, name
         _same(fresh, again)
+
+
+def test_unusable_location_goes_on_without_cache(demo_server, demo_facts, tmp_path, monkeypatch):
+    version, (root, *_) = demo_facts
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NAPARI_CRANT_CAVE_CACHE_DIR", str(blocker / "cave"))
+    with pytest.warns(CacheWarning, match="cannot be used"):
+        first = connectivity(cave_source(demo_server), root, version)
+    assert open_cache() is None
+    again, n = requests_during(demo_server, lambda: connectivity(cave_source(demo_server), root, version))
+    assert n > 0
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    assert blocker.read_text() == "not a directory"

@@ -163,11 +163,12 @@ class PersistentCache:
                     "cull_limit": 10, "statistics": False}
         try:
             return diskcache.Cache(str(self.directory), **settings)
-        except (sqlite3.DatabaseError, OSError) as e:
+        except sqlite3.OperationalError:
+            raise  # locked, read-only, out of space: not damage, so nothing is discarded
+        except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
             aside = self.directory.with_name(f"{self.directory.name}.broken-{int(time.time())}")
-            warnings.warn(f"the CAVE cache at {self.directory} cannot be opened ({type(e).__name__}: "
-                          f"{e}); it was moved to {aside} and a new one started", CacheWarning,
-                          stacklevel=4)
+            warnings.warn(f"the CAVE cache at {self.directory} is damaged ({e}); it was moved to "
+                          f"{aside} and a new one started", CacheWarning, stacklevel=4)
             try:
                 self.directory.rename(aside)
             except OSError:
@@ -257,27 +258,33 @@ def pa_errors() -> type[Exception]:
     return pa.ArrowException
 
 
-_open_caches: dict[tuple[str, int], PersistentCache] = {}
+_open_caches: dict[tuple[str, int], PersistentCache | None] = {}
 _open_lock = threading.Lock()
 
 
 def open_cache() -> PersistentCache | None:
-    """The process's cache at :func:`cache_location` with :func:`size_limit_bytes`, or ``None``
-    when the size limit is 0 (persistent caching off). Opened once per location."""
+    """The process's cache at :func:`cache_location` with :func:`size_limit_bytes`, opened once per
+    location; ``None`` when the size limit is 0 (persistent caching off) or the location cannot be
+    used (then a :class:`CacheWarning` says why, once, and CAVE is simply asked every time)."""
     limit = size_limit_bytes()
     if limit == 0:
         return None
-    where = str(cache_location().resolve())
+    where = str(cache_location().expanduser().absolute())
     with _open_lock:
-        cache = _open_caches.get((where, limit))
-        if cache is None:
-            cache = _open_caches[(where, limit)] = PersistentCache(where, limit)
-        return cache
+        if (where, limit) not in _open_caches:
+            try:
+                _open_caches[(where, limit)] = PersistentCache(where, limit)
+            except (sqlite3.Error, OSError) as e:
+                warnings.warn(f"the CAVE cache at {where} cannot be used ({type(e).__name__}: {e}); "
+                              "going on without it", CacheWarning, stacklevel=3)
+                _open_caches[(where, limit)] = None
+        return _open_caches[(where, limit)]
 
 
 def close_caches() -> None:
     """Close every cache this process opened (the next :func:`open_cache` opens anew)."""
     with _open_lock:
         for cache in _open_caches.values():
-            cache.close()
+            if cache is not None:
+                cache.close()
         _open_caches.clear()
