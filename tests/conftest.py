@@ -1,4 +1,4 @@
-"""Shared fixtures: a hand-built tiny snapshot, an isolated cache and dataset registry."""
+"""Shared fixtures: a hand-built tiny snapshot, isolated caches and dataset registry."""
 
 from __future__ import annotations
 
@@ -21,12 +21,17 @@ def tiny_path(tmp_path_factory):
 def _isolated(tmp_path_factory, monkeypatch):
     from napari_crant import datasets
     from napari_crant.queries.update import clear_update_cache
+    from napari_crant.sources.cave.cache import ENV_CACHE_DIR, ENV_CACHE_MB, close_caches
 
     monkeypatch.setenv("NAPARI_CRANT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    # every test starts with an empty persistent CAVE cache of its own
+    monkeypatch.setenv(ENV_CACHE_DIR, str(tmp_path_factory.mktemp("cave-cache")))
+    monkeypatch.delenv(ENV_CACHE_MB, raising=False)
     monkeypatch.delenv("NAPARI_CRANT_DATASET", raising=False)
     datasets.set_default_dataset(None)
     clear_update_cache()
     yield
+    close_caches()
     datasets.set_default_dataset(None)
 
 

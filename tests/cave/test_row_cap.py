@@ -73,11 +73,13 @@ def test_both_sides_and_many_ids(capped, demo_path, neurons):
     pd.testing.assert_frame_equal(snap.synapses(None, ids, at), src.synapses(None, ids, at))
 
 
-def test_cap_change_while_running(capped, demo_path, neurons):
+def test_cap_change_while_running(capped, demo_path, neurons, monkeypatch):
     """A server whose cap drops below what the client learnt is caught once the knowledge is reset.
 
-    (Learnt cap knowledge is assumed stable and expires after ``CAP_MEMORY_S``.)
+    (Learnt cap knowledge is assumed stable and expires after ``CAP_MEMORY_S``.) The persistent
+    cache is off: the same pinned-version query must reach the server twice.
     """
+    monkeypatch.setenv("NAPARI_CRANT_CAVE_CACHE_MB", "0")
     snap = SnapshotSource(demo_path)
     src = cave_source(capped, annotations=demo_path)
     at = resolve_materialization(snap, "latest")

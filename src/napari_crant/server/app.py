@@ -24,6 +24,7 @@ from napari_crant.server.http import (
     TokenAuthMiddleware,
     install_error_handlers,
 )
+from napari_crant.server.latency import MAX_LATENCY_MS, LatencyMiddleware, RequestLog
 from napari_crant.server.routes import chunkedgraph, info, l2cache, materialize, skeleton
 from napari_crant.sources.snapshot import SnapshotSource
 
@@ -35,6 +36,7 @@ def create_app(
     row_cap: int | None = None,
     base_url: Callable[[], str] | str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    latency_ms: float = 0.0,
 ) -> FastAPI:
     """Build the CAVE-compatible application over ``source``.
 
@@ -55,6 +57,10 @@ def create_app(
         ``local_server``; defaults to the URL of each incoming request.
     max_body_bytes
         Largest request body accepted; larger ones get 413 before they are read whole.
+    latency_ms
+        Milliseconds every request waits before it is handled (network latency of a real
+        server); requests are counted in ``app.state.requests`` (a
+        :class:`~napari_crant.server.latency.RequestLog`) either way.
 
     Returns
     -------
@@ -62,6 +68,8 @@ def create_app(
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be >= 1, not {max_body_bytes}")
+    if not 0 <= latency_ms <= MAX_LATENCY_MS:
+        raise ValueError(f"latency_ms must be between 0 and {MAX_LATENCY_MS:g}, not {latency_ms!r}")
     backend = SnapshotBackend(source)
     ctx = ServerContext(source=source, backend=backend, datastack=datastack, base_url=base_url)
     app = FastAPI(title="napari-crant local CAVE", docs_url=None, redoc_url=None, openapi_url=None)
@@ -75,4 +83,6 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     if token is not None:
         app.add_middleware(TokenAuthMiddleware, token=token)
+    app.state.requests = RequestLog()
+    app.add_middleware(LatencyMiddleware, log=app.state.requests, latency_s=latency_ms / 1000)
     return app

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from napari_crant.cli import command
 from napari_crant.server.http import DEFAULT_MAX_BODY_BYTES
+from napari_crant.server.latency import MAX_LATENCY_MS
 
 ENV_TOKEN = "NAPARI_CRANT_SERVE_TOKEN"
 
@@ -33,6 +34,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES,
                    help="largest request body in bytes; larger ones get 413 "
                    f"(default: {DEFAULT_MAX_BODY_BYTES})")
+    p.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                   help="delay every request by MS milliseconds, like a server far away (default: 0)")
 
 
 def serve_token(args: argparse.Namespace) -> str | None:
@@ -81,6 +84,8 @@ def _serve(args: argparse.Namespace) -> int:
         return fail(f"--row-cap must be >= 1, not {args.row_cap}")
     if args.max_body < 1:
         return fail(f"--max-body must be >= 1, not {args.max_body}")
+    if not 0 <= args.latency <= MAX_LATENCY_MS:
+        return fail(f"--latency must be between 0 and {MAX_LATENCY_MS:g} milliseconds, not {args.latency}")
     try:
         token = serve_token(args)
     except ValueError as e:
@@ -100,7 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
               "reach this address can read the data", file=sys.stderr)
     port = args.port or free_port(args.host)
     app = create_app(source, datastack=args.datastack, token=token, row_cap=args.row_cap,
-                     max_body_bytes=args.max_body)
+                     max_body_bytes=args.max_body, latency_ms=args.latency)
     url = f"http://{args.host}:{port}"
     print(f"serving {source.name} ({source.path}) as datastack {args.datastack!r} at {url}")
     print(f"  tables: {', '.join(app.state.backend.tables)} (annotations: "

@@ -85,6 +85,7 @@ def serve_in_thread(
     port: int | None = None,
     app: FastAPI | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    latency_ms: float = 0.0,
 ) -> Iterator[LocalCaveServer]:
     """Serve a snapshot over the CAVE API in a background thread for the ``with`` block.
 
@@ -92,7 +93,7 @@ def serve_in_thread(
     ----------
     dataset
         A :class:`~napari_crant.sources.snapshot.SnapshotSource` or a snapshot directory.
-    datastack, token, row_cap, max_body_bytes
+    datastack, token, row_cap, max_body_bytes, latency_ms
         See :func:`~napari_crant.server.app.create_app`.
     host
         Interface to bind (loopback by default).
@@ -109,7 +110,7 @@ def serve_in_thread(
     if app is None:
         source = dataset if isinstance(dataset, SnapshotSource) else SnapshotSource(Path(dataset))
         app = create_app(source, datastack=datastack, token=token, row_cap=row_cap,
-                         max_body_bytes=max_body_bytes)
+                         max_body_bytes=max_body_bytes, latency_ms=latency_ms)
     server = LocalCaveServer(app, host, port, datastack).start()
     try:
         yield server

@@ -11,8 +11,10 @@ One module per concern, the way caveclient keeps one sub-client per service:
 - :mod:`.tables`: reading materialization tables whole despite the server's row cap;
 - :mod:`.source`: :class:`CaveSource`, the :class:`~napari_crant.sources.base.DataSource`
   primitives, and :func:`open_cave_dataset`;
+- :mod:`.cached`, :mod:`.cache`, :mod:`.cache_codec`: the persistent on-disk cache of answers
+  that never change (which primitives, the storage, the encoding);
 - :mod:`.annotations`: annotation tables and list-valued fields;
-- :mod:`.cli`: ``napari-crant cave-status``.
+- :mod:`.cli`: ``napari-crant cave-status`` and ``napari-crant cache info|clear``.
 """
 
 from napari_crant.sources.cave.annotations import (

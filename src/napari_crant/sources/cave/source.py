@@ -31,6 +31,7 @@ import pandas as pd
 import napari_crant.sources.cave.annotations as cave_annotations
 from napari_crant.materialization import Materialization
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
+from napari_crant.sources.cave.cached import with_persistent_cache
 from napari_crant.sources.cave.client import CaveConnection
 from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_config, registered_token
 from napari_crant.sources.cave.errors import CaveError, CaveNotFoundError, CaveServerError
@@ -43,6 +44,7 @@ LEAVES_BATCH = 1000
 ROOTS_BATCH = 100_000
 
 
+@with_persistent_cache  # answers that never change are kept on disk: see sources/cave/cached.py
 class CaveSource(DataSource):
     """A :class:`~napari_crant.sources.base.DataSource` over a CAVE deployment.
 
