@@ -123,8 +123,12 @@ def test_transient_500_recovers(faulty, faults, tiny_path):
     assert faults.hits == 1
 
 
-def test_503_is_retried_once_by_one_policy(faulty, faults, tiny_path):
-    """caveclient's own retries are off: a 503 is retried by napari-crant's policy alone."""
+def test_503_is_retried_once_by_one_policy(faulty, faults, tiny_path, monkeypatch):
+    """caveclient's own retries are off: a 503 is retried by napari-crant's policy alone.
+
+    (The persistent cache is off: the same pinned-version query must reach the server again.)
+    """
+    monkeypatch.setenv("NAPARI_CRANT_CAVE_CACHE_MB", "0")
     src = cave_source(faulty, retries=2)
     at = nc.materialization.resolve_materialization(src, 3)
     expected = SnapshotSource(tiny_path).synapses(np.array([A2], np.uint64), None, at)
@@ -156,7 +160,8 @@ def test_answer_dropped_mid_body_is_retried_then_reported(faulty, faults):
     assert faults.hits == faults.seen == 3  # first try + 2 retries, nothing from caveclient
 
 
-def test_answer_dropped_once_recovers(faulty, faults, tiny_path):
+def test_answer_dropped_once_recovers(faulty, faults, tiny_path, monkeypatch):
+    monkeypatch.setenv("NAPARI_CRANT_CAVE_CACHE_MB", "0")  # the query must reach the server again
     src = cave_source(faulty, retries=2)
     at = nc.materialization.resolve_materialization(src, 3)
     expected = SnapshotSource(tiny_path).synapses(np.array([A2], np.uint64), None, at)

@@ -28,6 +28,13 @@ CAP = 7
 RESOLVE = {"valid_nodes": 1, "root_timestamps": 1, "is_latest_roots": 1}
 
 
+@pytest.fixture(autouse=True)
+def _no_persistent_cache(monkeypatch):
+    """These tests count what each call sends over the wire: answers kept on disk from an
+    earlier call would hide requests (the cache has its own tests in test_persistent_cache.py)."""
+    monkeypatch.setenv("NAPARI_CRANT_CAVE_CACHE_MB", "0")
+
+
 @pytest.fixture(scope="module")
 def counting(isolated_home, demo_path):
     app = create_app(SnapshotSource(demo_path), token=TOKEN)

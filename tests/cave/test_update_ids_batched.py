@@ -55,7 +55,9 @@ def test_batched_equals_one_by_one_on_every_outdated_root(demo_server, demo_path
     assert batched["new_id"].dtype == np.uint64
 
 
-def test_update_ids_request_count(demo_server, outdated):
+def test_update_ids_request_count(demo_server, outdated, monkeypatch):
+    # counts what goes over the wire: no answers from the persistent cache
+    monkeypatch.setenv("NAPARI_CRANT_CAVE_CACHE_MB", "0")
     src = cave_source(demo_server)
     src.annotations()  # annotation source: none here; keeps the count about update_ids alone
     seen = _count_requests(src)
