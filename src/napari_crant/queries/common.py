@@ -115,6 +115,10 @@ def provenance(
     return out
 
 
+# from this many rows on, pairs are grouped by hashing (linear) rather than by sorting
+_HASH_PAIRS = 20_000
+
+
 def keep_filtered(
     syn: dict[str, np.ndarray], threshold: int, min_size: float | None, clean: bool
 ) -> np.ndarray:
@@ -135,7 +139,16 @@ def keep_filtered(
 
 def pair_count_arrays(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pre, post, weight`` arrays of :func:`pair_counts` (same order)."""
-    if len(pre):
+    if 0 < len(pre) < _HASH_PAIRS:
+        order = np.lexsort((post, pre))
+        pre, post = pre[order], post[order]
+        start = np.flatnonzero(np.concatenate(([True], (pre[1:] != pre[:-1]) | (post[1:] != post[:-1]))))
+        weight = np.diff(np.append(start, len(pre))).astype(np.int64)
+        pre, post = pre[start], post[start]
+        # (pre, post) are ascending already: a stable sort on -weight keeps that for ties
+        by_weight = np.argsort(-weight, kind="stable")
+        pre, post, weight = pre[by_weight], post[by_weight], weight[by_weight]
+    elif len(pre):
         # hash-based grouping (pandas factorize: uint64-exact, linear time); only the
         # distinct pairs are sorted: heaviest first, ties by (pre, post)
         pre_code, pre_ids = pd.factorize(np.asarray(pre, np.uint64), sort=False)
