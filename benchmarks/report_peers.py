@@ -59,7 +59,7 @@ def section(results: dict) -> str:
                   f"{r['method']} {r['setup_s']:.1f} s / {r['after_setup'].get('VmRSS', 0):,.0f} MB"
                   for (k, _), r in by.items() if k == n) for n in sizes) + "."]
     lines += ["", "### napari-crant's memory over 100 single-neuron queries", "",
-              "| synapses | resident after opening | after 100 queries | of which mapped file pages | heap (anonymous) |",
+              "| synapses | resident after opening and 1 query | after 100 queries | of which mapped file pages | heap (anonymous) |",
               "|---:|---:|---:|---:|---:|"]
     for n in sizes:
         nc = by.get((n, "napari_crant"))

@@ -115,10 +115,6 @@ def provenance(
     return out
 
 
-# from this many rows on, pairs are grouped by hashing (linear) rather than by sorting
-_HASH_PAIRS = 20_000
-
-
 def keep_filtered(
     syn: dict[str, np.ndarray], threshold: int, min_size: float | None, clean: bool
 ) -> np.ndarray:
@@ -139,7 +135,7 @@ def keep_filtered(
 
 def pair_count_arrays(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pre, post, weight`` arrays of :func:`pair_counts` (same order)."""
-    if 0 < len(pre) < _HASH_PAIRS:
+    if len(pre):
         order = np.lexsort((post, pre))
         pre, post = pre[order], post[order]
         start = np.flatnonzero(np.concatenate(([True], (pre[1:] != pre[:-1]) | (post[1:] != post[:-1]))))
@@ -148,18 +144,6 @@ def pair_count_arrays(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np
         # (pre, post) are ascending already: a stable sort on -weight keeps that for ties
         by_weight = np.argsort(-weight, kind="stable")
         pre, post, weight = pre[by_weight], post[by_weight], weight[by_weight]
-    elif len(pre):
-        # hash-based grouping (pandas factorize: uint64-exact, linear time); only the
-        # distinct pairs are sorted: heaviest first, ties by (pre, post)
-        pre_code, pre_ids = pd.factorize(np.asarray(pre, np.uint64), sort=False)
-        post_code, post_ids = pd.factorize(np.asarray(post, np.uint64), sort=False)
-        pair = pre_code.astype(np.int64) * len(post_ids) + post_code
-        pair_code, pairs = pd.factorize(pair, sort=False)
-        weight = np.bincount(pair_code, minlength=len(pairs)).astype(np.int64)
-        pre = np.asarray(pre_ids, np.uint64)[pairs // len(post_ids)]
-        post = np.asarray(post_ids, np.uint64)[pairs % len(post_ids)]
-        order = np.lexsort((post, pre, -weight))
-        pre, post, weight = pre[order], post[order], weight[order]
     else:
         pre, post, weight = pre.astype(np.uint64), post.astype(np.uint64), np.array([], np.int64)
     return pre, post, weight
