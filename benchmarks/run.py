@@ -481,7 +481,9 @@ def write_keeping_peers(out: Path, text: str) -> None:
     if START in old and END in old:
         peers = START + old.split(START, 1)[1].split(END, 1)[0] + END
         first, _, rest = text.partition("\n")
-        text = f"{first}\n\n{peers}\n\n## Context: full scans and the other cases\n{rest}"
+        text = (f"{first}\n\n{peers}\n\n## Context: full scans and the other cases\n\n"
+                "From `benchmarks/run.py`, a separate run (its own date, load and code version): "
+                "compare figures within one section, not across the two.\n" + rest)
     out.write_text(text)
 
 
