@@ -26,6 +26,12 @@ def _same(source, pre, post, at) -> int:
     for k in COLUMNS:
         assert fast[k].dtype == (np.int64 if k == "size" else np.uint64), k
         np.testing.assert_array_equal(fast[k], df[k].to_numpy(), err_msg=k)
+    roots_only = source.synapse_columns(pre, post, at, ())
+    assert set(roots_only) == {"pre_pt_root_id", "post_pt_root_id"}
+    order = np.lexsort((roots_only["post_pt_root_id"], roots_only["pre_pt_root_id"]))
+    ref = np.lexsort((fast["post_pt_root_id"], fast["pre_pt_root_id"]))
+    for k in roots_only:
+        np.testing.assert_array_equal(roots_only[k][order], fast[k][ref], err_msg=k)
     # the base class's way (through the DataFrame) gives the same arrays too
     slow = _by_id(DataSource.synapse_columns(source, pre, post, at))
     for k in COLUMNS:

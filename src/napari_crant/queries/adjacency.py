@@ -54,7 +54,7 @@ def get_adjacency(
     ids = pre_post_ids(source, at, pre_ids, post_ids, update_ids)
     pre_roots = ids["pre_ids"].roots if "pre_ids" in ids else None
     post_roots = ids["post_ids"].roots if "post_ids" in ids else None
-    syn = source.synapse_columns(pre_roots, post_roots, at)
+    syn = source.synapse_columns(pre_roots, post_roots, at, ("size",) if min_size is not None else ())
     keep = keep_filtered(syn, threshold, min_size, clean)
     pre, post = syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep]
     if len(pre) == 0:

@@ -30,15 +30,16 @@ def _partner_pairs(
     path of a single-neuron query. ``roots`` are sorted and distinct.
     """
     parts = []
+    columns = ("size",) if min_size is not None else ()
     if downstream:
-        parts.append(source.synapse_columns(roots, None, at))
+        parts.append(source.synapse_columns(roots, None, at, columns))
     if upstream:
-        up = source.synapse_columns(None, roots, at)
+        up = source.synapse_columns(None, roots, at, columns)
         if downstream:  # a synapse between two query neurons is in both parts: keep one
             drop = in_sorted(up["pre_pt_root_id"], roots)
             up = {k: v[~drop] for k, v in up.items()}
         parts.append(up)
-    syn = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    syn = {k: np.concatenate([p[k] for p in parts]) for k in ("pre_pt_root_id", "post_pt_root_id", *columns)}
     keep = keep_filtered(syn, 1, min_size, clean)
     return pair_count_arrays(syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep])
 

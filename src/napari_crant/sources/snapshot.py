@@ -377,7 +377,11 @@ class SnapshotSource(DataSource):
         return rows[order], side_root[order]
 
     def synapse_columns(
-        self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None, at: Materialization
+        self,
+        pre_ids: np.ndarray | None,
+        post_ids: np.ndarray | None,
+        at: Materialization,
+        columns: tuple[str, ...] = ("id", "size"),
     ) -> dict[str, np.ndarray]:
         if pre_ids is None and post_ids is None:
             raise ValueError("give pre_ids, post_ids or both")
@@ -394,8 +398,12 @@ class SnapshotSource(DataSource):
             keep = None if pre is None else in_sorted(pre_root, pre)
         if keep is not None:
             rows, pre_root, post_root = rows[keep], pre_root[keep], post_root[keep]
-        return {"id": s["id"][rows], "pre_pt_root_id": pre_root, "post_pt_root_id": post_root,
-                "size": s["size"][rows].astype(np.int64)}
+        out = {"pre_pt_root_id": pre_root, "post_pt_root_id": post_root}
+        if "id" in columns:  # each column read is pages touched: only those asked for
+            out["id"] = s["id"][rows]
+        if "size" in columns:
+            out["size"] = s["size"][rows].astype(np.int64)
+        return out
 
     def _alive(self, ids: np.ndarray, at: Materialization) -> np.ndarray:
         """The distinct ``ids`` that are roots alive at ``at``, sorted (others hold no synapses then)."""
