@@ -125,7 +125,8 @@ def _triples(pre, post, weight) -> str:
 def _counts(ids, table: dict[int, tuple[int, int, int, int]]) -> str:
     ids = sorted(set(ids))
     rows = np.array([table.get(i, (0, 0, 0, 0)) for i in ids], np.int64)
-    return f"{int(rows.sum())}:" + hashlib.sha1(np.array(ids, np.uint64).tobytes() + rows.tobytes()).hexdigest()[:16]
+    digest = hashlib.sha1(np.array(ids, np.uint64).tobytes() + rows.tobytes()).hexdigest()[:16]
+    return f"{int(rows.sum())}:{digest}"
 
 
 def _counts_from_pairs(ids, pre, post, weight) -> str:
@@ -304,8 +305,9 @@ def polars_method(peers: Path):
 
     def connectivity_1(r):
         lit = pl.lit(r, dtype=pl.UInt64)
-        return pl.concat([lp.filter(pl.col(PRE) == lit), lq.filter((pl.col(POST) == lit) & (pl.col(PRE) != lit))]
-                         ).filter(clean).group_by(PRE, POST).len().collect()
+        down = lp.filter(pl.col(PRE) == lit)
+        up = lq.filter((pl.col(POST) == lit) & (pl.col(PRE) != lit))
+        return pl.concat([down, up]).filter(clean).group_by(PRE, POST).len().collect()
 
     def counts(ids):
         e = edges(ids)
@@ -427,7 +429,8 @@ def main(argv=None) -> int:
                    help="comma-separated neuron counts (x 200 synapses per neuron; default 5M, 30M, 100M)")
     p.add_argument("--synapses-per-neuron", type=float, default=200.0)
     p.add_argument("--neurons", type=int, default=21, help="distinct neurons timed for the 1-neuron case")
-    p.add_argument("--sets", type=int, default=5, help="distinct neuron sets timed for the 1,000 / 500 x 500 cases")
+    p.add_argument("--sets", type=int, default=5,
+                   help="distinct neuron sets timed for the 1,000 / 500 x 500 cases")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--cases", default=",".join(CASES))

@@ -59,14 +59,16 @@ def section(results: dict) -> str:
                   f"{r['method']} {r['setup_s']:.1f} s / {r['after_setup'].get('VmRSS', 0):,.0f} MB"
                   for (k, _), r in by.items() if k == n) for n in sizes) + "."]
     lines += ["", "### napari-crant's memory over 100 single-neuron queries", "",
-              "| synapses | resident after opening and 1 query | after 100 queries | of which mapped file pages | heap (anonymous) |",
+              "| synapses | resident after opening and 1 query | after 100 queries "
+              "| of which mapped file pages | heap (anonymous) |",
               "|---:|---:|---:|---:|---:|"]
     for n in sizes:
         nc = by.get((n, "napari_crant"))
         if nc and "sweep" in nc:
             b, a = nc["sweep"]["before"], nc["sweep"]["after"]
             lines.append(f"| {nc['synapses']:,} | {b['VmRSS']:,.0f} MB | {a['VmRSS']:,.0f} MB | "
-                         f"{b['RssFile']:,.0f} → {a['RssFile']:,.0f} MB | {b['RssAnon']:,.0f} → {a['RssAnon']:,.0f} MB |")
+                         f"{b['RssFile']:,.0f} → {a['RssFile']:,.0f} MB | "
+                         f"{b['RssAnon']:,.0f} → {a['RssAnon']:,.0f} MB |")
     lines += ["", "### Targets (ratios from the same run)", "", "On wall time:", "",
               *targets(by, sizes, "median_s"), "", "On CPU time:", "", *targets(by, sizes, "cpu_median_s"),
               END]
@@ -131,8 +133,8 @@ def targets(by: dict, sizes: list[int], key: str = "median_s") -> list[str]:
             for case in CASES:
                 if case in lo["cases"] and case in hi["cases"] and key in lo["cases"][case]:
                     g = hi["cases"][case][key] / lo["cases"][case][key]
-                    check(f"{CASES[case]}: flat from {lo['synapses']:,} to {hi['synapses']:,} synapses (growth < 1.5x)",
-                          g < 1.5, f"{g:.2f}×")
+                    check(f"{CASES[case]}: flat from {lo['synapses']:,} to {hi['synapses']:,} "
+                          "synapses (growth < 1.5x)", g < 1.5, f"{g:.2f}×")
     return out
 
 
