@@ -6,7 +6,9 @@ once as warm-up and then ``--repeats`` times; the medians, ratios measured in th
 the machine and the dataset sizes go to ``docs/benchmarks.md`` and the raw figures to
 ``docs/benchmarks.json``.
 
-Baselines, on the same data in the same run:
+Full-scan baselines, on the same data in the same run (context only: they read the whole
+table for every query; ``benchmarks/peers.py`` compares with the strong peers, sorted copies
+and binary searches):
 
 - **pandas**: the whole synapse table (root IDs materialized at the latest version) loaded in
   memory; boolean mask + groupby, what a user writes by hand;
@@ -415,7 +417,7 @@ def main(argv=None) -> int:
     p.add_argument("--report-only", metavar="JSON", help="rewrite the report from a results JSON file")
     args = p.parse_args(argv)
     if args.report_only:
-        Path(args.out).write_text(report(json.loads(Path(args.report_only).read_text())))
+        write_keeping_peers(Path(args.out), report(json.loads(Path(args.report_only).read_text())))
         print(f"wrote {args.out}")
         return 0
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -449,7 +451,7 @@ def main(argv=None) -> int:
                 server.stop()
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    out.write_text(report(results))
+    write_keeping_peers(out, report(results))
     print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
 
@@ -471,6 +473,20 @@ def _run_cases(results, cases, methods, path, inputs_file, repeats, extra, n, ma
                   f"peak {r['peak_rss_mb']:8.0f} MB", flush=True)
 
 
+def write_keeping_peers(out: Path, text: str) -> None:
+    """Write the report, keeping the "Strong peers" section of ``benchmarks/peers.py`` on top."""
+    from report_peers import END, START
+
+    old = out.read_text() if out.exists() else ""
+    if START in old and END in old:
+        peers = START + old.split(START, 1)[1].split(END, 1)[0] + END
+        first, _, rest = text.partition("\n")
+        text = (f"{first}\n\n{peers}\n\n## Context: full scans and the other cases\n\n"
+                "From `benchmarks/run.py`, a separate run (its own date, load and code version): "
+                "compare figures within one section, not across the two.\n" + rest)
+    out.write_text(text)
+
+
 def report(results: dict) -> str:
     runs = results["runs"]
     by = {(r["neurons"], r["case"], r["method"]): r for r in runs}
@@ -481,6 +497,9 @@ def report(results: dict) -> str:
         "",
         "Made by `python benchmarks/run.py` (see `benchmarks/README.md`). Each case ran in its own "
         f"process: one warm-up, then {results['repeats']} timed runs; the table gives the median. "
+        "The pandas and pyarrow columns are full scans, kept as context (the strong peers are "
+        "above). The single-neuron cases here repeat one neuron; the peers section times a "
+        "different neuron each call. "
         "Ratios are baseline median / napari-crant median from the same run (below 1×, the "
         "baseline was faster). Peak memory is the "
         "process's peak RSS (imports included; memory-mapped snapshot pages count once touched, "
@@ -499,8 +518,8 @@ def report(results: dict) -> str:
         lines.append(f"| demo n={n:,} | {c['current_roots']:,} | {c['synapses']:,} | {c['roots']:,} | "
                      f"{d['synapse_files_mb']:,.0f} MB |")
     lines += ["", "## Medians", "",
-              "| case | synapses | napari-crant | peak RSS MB | heap MB | pandas (in memory) | × "
-              "| pyarrow scan | × | CAVE source via local server | × |",
+              "| case | synapses | napari-crant | peak RSS MB | heap MB | pandas full mask | × "
+              "| pyarrow full scan | × | CAVE source via local server | × |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case, (desc, _) in CASES.items():
         for n in sizes:
@@ -541,14 +560,6 @@ def targets(results, by, sizes) -> list[str]:
     c1 = by.get((hi, "connectivity_1", "napari_crant"))
     if c1:
         check("single-neuron get_connectivity median <= 5 ms", c1["median_s"] <= 0.005, _ms(c1["median_s"]))
-        pa_ = by.get((hi, "connectivity_1", "pandas"))
-        if pa_:
-            r = pa_["median_s"] / c1["median_s"]
-            check(">= 20x faster than pandas", r >= 20, f"{r:,.0f}×")
-        pb = by.get((hi, "connectivity_1", "pyarrow"))
-        if pb:
-            r = pb["median_s"] / c1["median_s"]
-            check(">= 100x faster than a pyarrow scan", r >= 100, f"{r:,.0f}×")
         c1lo = by.get((lo, "connectivity_1", "napari_crant"))
         if c1lo and lo != hi:
             g = c1["median_s"] / c1lo["median_s"]

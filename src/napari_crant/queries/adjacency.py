@@ -10,7 +10,7 @@ import pandas as pd
 from napari_crant.arguments import InvalidArgumentError, check_flags, check_threshold
 from napari_crant.ids import sorted_unique
 from napari_crant.queries.common import (
-    filter_synapses,
+    keep_filtered,
     open_query,
     pre_post_ids,
     provenance,
@@ -55,11 +55,10 @@ def get_adjacency(
     ids = pre_post_ids(source, at, pre_ids, post_ids, update_ids)
     pre_roots = ids["pre_ids"].roots if "pre_ids" in ids else None
     post_roots = ids["post_ids"].roots if "post_ids" in ids else None
-    syn = source.synapses(pre_roots, post_roots, at, positions=False)
-    syn = filter_synapses(syn, threshold, min_size, clean)
-    pre = syn["pre_pt_root_id"].to_numpy(np.uint64)
-    post = syn["post_pt_root_id"].to_numpy(np.uint64)
-    if len(syn) == 0:
+    syn = source.synapse_columns(pre_roots, post_roots, at, ("size",) if min_size is not None else ())
+    keep = keep_filtered(syn, threshold, min_size, clean)
+    pre, post = syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep]
+    if len(pre) == 0:
         rows = pre_roots if pre_roots is not None else np.array([], np.uint64)
         cols = post_roots if post_roots is not None else np.array([], np.uint64)
         if symmetric:

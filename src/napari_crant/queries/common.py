@@ -10,7 +10,7 @@ import pandas as pd
 
 import napari_crant
 from napari_crant.datasets import get_source
-from napari_crant.ids import parse_ids
+from napari_crant.ids import lookup_uint64, parse_ids, sorted_unique
 from napari_crant.materialization import Materialization, resolve_materialization
 from napari_crant.queries.update import resolve_ids
 from napari_crant.sources.base import DataSource
@@ -25,17 +25,18 @@ class QueryIDs:
     roots: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.roots = np.unique(self.mapping["new_id"].to_numpy(np.uint64))
+        self._old = self.mapping["old_id"].to_numpy(np.uint64)
+        self._new = self.mapping["new_id"].to_numpy(np.uint64)
+        self.roots = sorted_unique(self._new)
 
     def updated(self) -> dict[int, int]:
         """``{old: new}`` for IDs that were changed."""
-        m = self.mapping[self.mapping["changed"]]
-        return {int(o): int(n) for o, n in zip(m["old_id"], m["new_id"], strict=True)}
+        changed = self._old != self._new
+        return {int(o): int(n) for o, n in zip(self._old[changed], self._new[changed], strict=True)}
 
     def root_of_given(self) -> np.ndarray:
         """The resolved root of each given ID (aligned with ``given``)."""
-        m = self.mapping.set_index("old_id")["new_id"]
-        return m.loc[self.given].to_numpy(np.uint64)
+        return lookup_uint64(self._old, self._new, self.given)
 
 
 def open_query(dataset: Any, materialization: Any) -> tuple[DataSource, Materialization]:
@@ -103,8 +104,26 @@ def provenance(
     return out
 
 
-def pair_counts(pre: np.ndarray, post: np.ndarray) -> pd.DataFrame:
-    """``pre, post, weight`` from aligned pre and post root arrays; heaviest first, ties by (pre, post)."""
+def keep_filtered(
+    syn: dict[str, np.ndarray], threshold: int, min_size: float | None, clean: bool
+) -> np.ndarray:
+    """:func:`filter_synapses` on the arrays of ``DataSource.synapse_columns``: the rows kept."""
+    pre, post = syn["pre_pt_root_id"], syn["post_pt_root_id"]
+    keep = np.ones(len(pre), dtype=bool)
+    if min_size is not None:
+        keep &= syn["size"] >= min_size
+    if threshold > 1 and keep.any():
+        rows = np.flatnonzero(keep)
+        _, pair, n = np.unique(np.stack([pre[rows], post[rows]], axis=1), axis=0,
+                               return_inverse=True, return_counts=True)
+        keep[rows[n[pair.ravel()] < threshold]] = False
+    if clean:
+        keep &= (pre != post) & (pre != 0) & (post != 0)
+    return keep
+
+
+def pair_count_arrays(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pre, post, weight`` arrays of :func:`pair_counts` (same order)."""
     if len(pre):
         order = np.lexsort((post, pre))
         pre, post = pre[order], post[order]
@@ -116,4 +135,10 @@ def pair_counts(pre: np.ndarray, post: np.ndarray) -> pd.DataFrame:
         pre, post, weight = pre[by_weight], post[by_weight], weight[by_weight]
     else:
         pre, post, weight = pre.astype(np.uint64), post.astype(np.uint64), np.array([], np.int64)
+    return pre, post, weight
+
+
+def pair_counts(pre: np.ndarray, post: np.ndarray) -> pd.DataFrame:
+    """``pre, post, weight`` from aligned pre and post root arrays; heaviest first, ties by (pre, post)."""
+    pre, post, weight = pair_count_arrays(pre, post)
     return pd.DataFrame({"pre": pre, "post": post, "weight": weight})

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.arguments import InvalidArgumentError, check_flags, check_threshold
-from napari_crant.ids import unique_first
+from napari_crant.ids import in_sorted, lookup_uint64, unique_in_order
 from napari_crant.queries.common import (
+    keep_filtered,
     open_query,
-    pair_counts,
+    pair_count_arrays,
     provenance,
     query_ids,
 )
@@ -21,32 +22,26 @@ from napari_crant.sources.base import DataSource
 def _partner_pairs(
     source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
     min_size: float | None, clean: bool,
-) -> pd.DataFrame:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pre, post, weight`` of the union of both directions, filtered (arrays, no row frames).
 
     Same steps as :func:`~napari_crant.queries.common.filter_synapses` followed by
     :func:`~napari_crant.queries.common.pair_counts`, on numpy arrays: this is the hot
-    path of a single-neuron query.
+    path of a single-neuron query. ``roots`` are sorted and distinct.
     """
     parts = []
-    if upstream:
-        parts.append(source.synapses(None, roots, at, positions=False))
+    columns = ("size",) if min_size is not None else ()
     if downstream:
-        parts.append(source.synapses(roots, None, at, positions=False))
-
-    def col(name: str, dtype: Any) -> np.ndarray:
-        return np.concatenate([p[name].to_numpy(dtype) for p in parts])
-
-    pre, post = col("pre_pt_root_id", np.uint64), col("post_pt_root_id", np.uint64)
-    keep = np.ones(len(pre), dtype=bool)
-    if len(parts) > 1:
-        keep[:] = False
-        keep[unique_first(col("id", np.uint64))] = True  # a synapse seen from both sides once
-    if min_size is not None:
-        keep &= col("size", np.int64) >= min_size
-    if clean:
-        keep &= (pre != post) & (pre != 0) & (post != 0)
-    return pair_counts(pre[keep], post[keep])
+        parts.append(source.synapse_columns(roots, None, at, columns))
+    if upstream:
+        up = source.synapse_columns(None, roots, at, columns)
+        if downstream:  # a synapse between two query neurons is in both parts: keep one
+            drop = in_sorted(up["pre_pt_root_id"], roots)
+            up = {k: v[~drop] for k, v in up.items()}
+        parts.append(up)
+    syn = {k: np.concatenate([p[k] for p in parts]) for k in ("pre_pt_root_id", "post_pt_root_id", *columns)}
+    keep = keep_filtered(syn, 1, min_size, clean)
+    return pair_count_arrays(syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep])
 
 
 def get_connectivity(
@@ -99,8 +94,9 @@ def get_connectivity(
     check_flags(clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
-    cn = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
-    cn = cn[cn["weight"].to_numpy() >= threshold].reset_index(drop=True)
+    pre, post, weight = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
+    heavy = weight >= threshold
+    cn = pd.DataFrame({"pre": pre[heavy], "post": post[heavy], "weight": weight[heavy]})
     cn.attrs = provenance(
         source, at, {"neuron_ids": q}, upstream=upstream, downstream=downstream,
         threshold=threshold, min_size=min_size, clean=clean, update_ids=update_ids,
@@ -149,28 +145,31 @@ def get_synapse_counts(
     check_flags(clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
-    cn = _partner_pairs(source, at, q.roots, True, True, min_size, clean)
-    cn = cn[cn["weight"].to_numpy() >= threshold]
-    out_syn = cn.groupby("pre")["weight"].sum()
-    in_syn = cn.groupby("post")["weight"].sum()
-    out_partners = cn.groupby("pre").size()
-    in_partners = cn.groupby("post").size()
-    given = pd.unique(q.given)
-    roots = pd.Series(q.mapping["new_id"].to_numpy(np.uint64), index=q.mapping["old_id"].to_numpy(np.uint64))
-    root_of = roots.loc[given].to_numpy(np.uint64)
+    pre, post, weight = _partner_pairs(source, at, q.roots, True, True, min_size, clean)
+    heavy = weight >= threshold
+    pre, post, weight = pre[heavy], post[heavy], weight[heavy]
+    given = unique_in_order(q.given)
+    root_of = lookup_uint64(q.mapping["old_id"].to_numpy(np.uint64),
+                            q.mapping["new_id"].to_numpy(np.uint64), given)
+    slot = np.searchsorted(q.roots, root_of)  # every resolved root is in q.roots
 
-    def per_root(s: pd.Series) -> np.ndarray:
-        s.index = s.index.astype(np.uint64)
-        return s.reindex(root_of).fillna(0).to_numpy().astype(np.int64)
+    def per_root(side: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        """Sum of ``values`` (1 per pair if None) over the pairs whose ``side`` is each root."""
+        pos = np.minimum(np.searchsorted(q.roots, side), len(q.roots) - 1)
+        mine = q.roots[pos] == side
+        w = np.ones(int(mine.sum()), np.int64) if values is None else values[mine]
+        total = np.zeros(len(q.roots), np.int64)
+        np.add.at(total, pos[mine], w)
+        return total[slot]
 
     out = pd.DataFrame(
         {
-            "pre_synapses": per_root(out_syn),
-            "post_synapses": per_root(in_syn),
-            "downstream_partners": per_root(out_partners),
-            "upstream_partners": per_root(in_partners),
+            "pre_synapses": per_root(pre, weight),
+            "post_synapses": per_root(post, weight),
+            "downstream_partners": per_root(pre, None),
+            "upstream_partners": per_root(post, None),
         },
-        index=pd.Index(given.astype(np.uint64), name="neuron_id"),
+        index=pd.Index(given, name="neuron_id"),
     )
     out.attrs = provenance(
         source, at, {"neuron_ids": q}, threshold=threshold, min_size=min_size, clean=clean,

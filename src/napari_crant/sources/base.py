@@ -118,6 +118,28 @@ class DataSource(ABC):
         sorted by ``id``, never truncated.
         """
 
+    def synapse_columns(
+        self,
+        pre_ids: np.ndarray | None,
+        post_ids: np.ndarray | None,
+        at: Materialization,
+        columns: tuple[str, ...] = ("id", "size"),
+    ) -> dict[str, np.ndarray]:
+        """The rows of :meth:`synapses` as arrays, for queries that count rather than show.
+
+        Same selection as :meth:`synapses` (``positions=False``), in no particular order:
+        ``pre_pt_root_id``, ``post_pt_root_id`` (uint64) and those of ``id`` (uint64) and
+        ``size`` (int64) named in ``columns`` (a source may return more). Sources override
+        it to skip building and sorting a DataFrame, and to read only the columns asked for.
+        """
+        df = self.synapses(pre_ids, post_ids, at, positions=False)
+        return {
+            "id": df["id"].to_numpy(np.uint64),
+            "pre_pt_root_id": df["pre_pt_root_id"].to_numpy(np.uint64),
+            "post_pt_root_id": df["post_pt_root_id"].to_numpy(np.uint64),
+            "size": df["size"].to_numpy(np.int64),
+        }
+
     @abstractmethod
     def annotations(self) -> pd.DataFrame:
         """The annotation table (CRANTb fields; ``root_id`` as of annotation time)."""

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from napari_crant.ids import in_sorted, sorted_unique, unique_inverse
+from napari_crant.ids import in_sorted, sorted_unique
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import SnapshotError, check_files, present_files, read_manifest
@@ -32,6 +32,8 @@ from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 
 _EMPTY = np.array([], dtype=np.uint64)
+# below this many L2 IDs, roots_of_l2 searches each one instead of de-duplicating first
+_DIRECT_LOOKUP = 4096
 
 
 def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -279,7 +281,17 @@ class SnapshotSource(DataSource):
         out = np.zeros(len(l2_ids), dtype=np.uint64)
         if not len(l2_ids):
             return out
-        uniq, inverse = unique_inverse(l2_ids)
+        if len(l2_ids) <= _DIRECT_LOOKUP:
+            return self._roots_of_distinct_l2(l2_ids, at)
+        code, uniq = pd.factorize(l2_ids, sort=False)  # linear-time hashing, uint64-exact
+        uniq = np.asarray(uniq, np.uint64)
+        order = np.argsort(uniq)  # sorted keys: the binary searches walk forwards
+        roots = np.empty(len(uniq), np.uint64)
+        roots[order] = self._roots_of_distinct_l2(uniq[order], at)
+        return roots[code]
+
+    def _roots_of_distinct_l2(self, uniq: np.ndarray, at: Materialization) -> np.ndarray:
+        """``roots_of_l2`` by one binary search per value (duplicates searched again)."""
         col = self._l2_roots["l2_id"]
         lo = np.searchsorted(col, uniq, "left")
         hi = np.searchsorted(col, uniq, "right")
@@ -289,8 +301,7 @@ class SnapshotSource(DataSource):
         alive = (self._l2_roots["created_us"][rows] <= t) & (t < self._l2_roots["expired_us"][rows])
         res = np.zeros(len(uniq), dtype=np.uint64)
         res[owner[alive]] = self._l2_roots["root_id"][rows[alive]]
-        out[:] = res[inverse]
-        return out
+        return res
 
     def l2_of_supervoxels(self, sv_ids: np.ndarray, at: Materialization | None = None) -> np.ndarray:
         """The L2 chunk of each supervoxel (0 where unknown); a snapshot's chunks never change."""
@@ -343,6 +354,60 @@ class SnapshotSource(DataSource):
         col = self._post_index["post_pt_l2_id"]
         idx = expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
         return self._post_index["row"][idx].astype(np.int64)
+
+    def _side_rows(self, roots: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Synapse rows whose ``side`` L2 chunk belongs to ``roots`` (sorted, alive at the
+        query's moment), ascending, and the root of that side for each row.
+
+        A root alive at *t* holds its L2 chunks at *t*, so the queried side's root comes from
+        ``root_l2`` directly, without a lookup in ``l2_roots``.
+        """
+        l2, owner = self._l2_of_roots(roots)
+        order = np.argsort(l2, kind="stable")  # ascending keys: the searches walk forwards
+        l2, owner_root = l2[order], roots[owner[order]]
+        key = self._synapses["pre_pt_l2_id"] if side == "pre" else self._post_index["post_pt_l2_id"]
+        lo, hi = np.searchsorted(key, l2, "left"), np.searchsorted(key, l2, "right")
+        idx = expand_ranges(lo, hi)
+        side_root = np.repeat(owner_root, (hi - lo).astype(np.int64))
+        if side == "pre":
+            return idx, side_root
+        rows = self._post_index["row"][idx].astype(np.int64)
+        order = np.argsort(rows, kind="stable")  # read the synapse columns front to back
+        return rows[order], side_root[order]
+
+    def synapse_columns(
+        self,
+        pre_ids: np.ndarray | None,
+        post_ids: np.ndarray | None,
+        at: Materialization,
+        columns: tuple[str, ...] = ("id", "size"),
+    ) -> dict[str, np.ndarray]:
+        if pre_ids is None and post_ids is None:
+            raise ValueError("give pre_ids, post_ids or both")
+        pre = None if pre_ids is None else self._alive(pre_ids, at)
+        post = None if post_ids is None else self._alive(post_ids, at)
+        s = self._synapses
+        if pre is not None and (post is None or len(pre) <= len(post)):
+            rows, pre_root = self._side_rows(pre, "pre")
+            post_root = self._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], at)
+            keep = None if post is None else in_sorted(post_root, post)
+        else:
+            rows, post_root = self._side_rows(post, "post")
+            pre_root = self._roots_of_l2_or_zero(s["pre_pt_l2_id"][rows], at)
+            keep = None if pre is None else in_sorted(pre_root, pre)
+        if keep is not None:
+            rows, pre_root, post_root = rows[keep], pre_root[keep], post_root[keep]
+        out = {"pre_pt_root_id": pre_root, "post_pt_root_id": post_root}
+        if "id" in columns:  # each column read is pages touched: only those asked for
+            out["id"] = s["id"][rows]
+        if "size" in columns:
+            out["size"] = s["size"][rows].astype(np.int64)
+        return out
+
+    def _alive(self, ids: np.ndarray, at: Materialization) -> np.ndarray:
+        """The distinct ``ids`` that are roots alive at ``at``, sorted (others hold no synapses then)."""
+        ids = sorted_unique(np.asarray(ids, dtype=np.uint64))
+        return ids[self.root_status(ids, at)[1]]
 
     def synapse_rows(self, rows: np.ndarray, at: Materialization, positions: bool = True) -> pd.DataFrame:
         """Build the synapse DataFrame (:data:`SYNAPSE_COLUMNS`) for ``rows`` at ``at``."""

@@ -1,0 +1,151 @@
+"""The "Strong peers" section of ``docs/benchmarks.md`` from ``benchmarks/peers.py``'s results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+START, END = "<!-- peers:start -->", "<!-- peers:end -->"
+CASES = {
+    "connectivity_1": "get_connectivity, 1 neuron",
+    "synapse_counts_1000": "get_synapse_counts, 1,000 neurons",
+    "adjacency_500": "get_adjacency, 500 x 500",
+}
+PEERS = {"pandas": "pandas sorted in memory + searchsorted",
+         "duckdb": "DuckDB table file, pre- and post-sorted copies",
+         "polars": "polars lazy scan of sorted Parquet"}
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1e3:,.2f} ms" if s < 10 else f"{s:,.1f} s"
+
+
+def _x(r: float) -> str:
+    return f"{r:,.0f}×" if r >= 10 else f"{r:.2f}×"
+
+
+def section(results: dict) -> str:
+    """Markdown of the peers comparison (medians, ratios, agreement, memory, targets)."""
+    by = {(r["neurons"], r["method"]): r for r in results["runs"]}
+    sizes = sorted({r["neurons"] for r in results["runs"]})
+    m = results["machine"]
+    runs = next(iter(results["runs"]))["cases"]
+    n_calls = {c: len(v["times_s"]) for c, v in runs.items()}
+    lines = [
+        START,
+        "## Strong peers",
+        "",
+        "Made by `python benchmarks/peers.py` (see `benchmarks/README.md`). The peers are what a "
+        "competent engineer builds in an afternoon on the same synapses, root IDs materialized at "
+        "the latest version: " + "; ".join(f"**{k}**: {v}" for k, v in PEERS.items())
+        + "; **numpy**, the floor: plain arrays in memory, sorted by pre and by post root, "
+        "`searchsorted` (what touching the rows costs). Every call queries a *different* neuron "
+        "(or neuron set), the same sequence for every method, after one warm-up; "
+        + ", ".join(f"{n} calls for {CASES[c].split(',')[0]} ({c})" for c, n in n_calls.items())
+        + ". Ratios are peer median / napari-crant median (above 1×, napari-crant is faster); "
+        "*vs floor* is napari-crant / numpy. *Agree* says whether every method returned the same "
+        "rows on every call (canonical pairs and weights, or per-neuron counts, hashed).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores (shared with other jobs), {m['memory_gib']} GiB; "
+        f"Python {m['python']}, numpy {m['numpy']}, pandas {m['pandas']}, duckdb {m['duckdb']}.",
+        "",
+    ]
+    lines += ["### Wall time (median)", "", *_table(by, sizes, "median_s"), "",
+              "### CPU time of the process, all threads (median)", "",
+              "Wall times on a machine shared with other jobs include waiting for a core; CPU time "
+              "does not (and counts every thread of the multi-threaded peers, DuckDB and polars).",
+              "", *_table(by, sizes, "cpu_median_s")]
+    lines += ["", "Setup of each method (not timed above): "
+              + "; ".join(f"n={n:,}: " + ", ".join(
+                  f"{r['method']} {r['setup_s']:.1f} s / {r['after_setup'].get('VmRSS', 0):,.0f} MB"
+                  for (k, _), r in by.items() if k == n) for n in sizes) + "."]
+    lines += ["", "### napari-crant's memory over 100 single-neuron queries", "",
+              "| synapses | resident after opening and 1 query | after 100 queries "
+              "| of which mapped file pages | heap (anonymous) |",
+              "|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        nc = by.get((n, "napari_crant"))
+        if nc and "sweep" in nc:
+            b, a = nc["sweep"]["before"], nc["sweep"]["after"]
+            lines.append(f"| {nc['synapses']:,} | {b['VmRSS']:,.0f} MB | {a['VmRSS']:,.0f} MB | "
+                         f"{b['RssFile']:,.0f} → {a['RssFile']:,.0f} MB | "
+                         f"{b['RssAnon']:,.0f} → {a['RssAnon']:,.0f} MB |")
+    lines += ["", "### Targets (ratios from the same run)", "", "On wall time:", "",
+              *targets(by, sizes, "median_s"), "", "On CPU time:", "", *targets(by, sizes, "cpu_median_s"),
+              END]
+    return "\n".join(lines) + "\n"
+
+
+def _table(by: dict, sizes: list[int], key: str) -> list[str]:
+    """Rows per case and size: napari-crant, the floor, each peer and the ratios."""
+    lines = ["| case | synapses | napari-crant | numpy floor | vs floor | pandas | × | DuckDB | × "
+             "| polars | × | agree |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for case, desc in CASES.items():
+        for n in sizes:
+            nc = by.get((n, "napari_crant"))
+            if nc is None or case not in nc["cases"] or key not in nc["cases"][case]:
+                continue
+            t = nc["cases"][case][key]
+            row = [desc, f"{nc['synapses']:,}", _ms(t)]
+            for method in ("numpy", *PEERS):
+                b = by.get((n, method), {}).get("cases", {}).get(case)
+                if b is None:
+                    row += ["", ""]
+                    continue
+                row += [_ms(b[key]), _x(t / b[key] if method == "numpy" else b[key] / t)]
+            answers = [r["cases"][case]["answers"] for (k, _), r in by.items()
+                       if k == n and case in r["cases"]]
+            row.append(f"yes ({len(answers)} methods)" if all(a == answers[0] for a in answers) else "**NO**")
+            lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def targets(by: dict, sizes: list[int], key: str = "median_s") -> list[str]:
+    out = []
+
+    def check(label, ok, detail):
+        out.append(f"- {'met' if ok else '**missed**'}: {label} ({detail})")
+
+    for n in sizes:
+        nc = by.get((n, "napari_crant"))
+        if nc is None or any(key not in v for v in nc["cases"].values()):
+            continue
+        syn = f"{nc['synapses']:,} synapses"
+        c = nc["cases"].get("connectivity_1")
+        peers = {p: by[(n, p)]["cases"] for p in PEERS if (n, p) in by}
+        if c:
+            fastest = min((v["connectivity_1"][key], p) for p, v in peers.items() if "connectivity_1" in v)
+            check(f"{syn}: get_connectivity 1 neuron >= 2x faster than the fastest strong peer",
+                  fastest[0] / c[key] >= 2, f"{fastest[1]} {_x(fastest[0] / c[key])}")
+            fl = by.get((n, "numpy"), {}).get("cases", {}).get("connectivity_1")
+            if fl:
+                r = c[key] / fl[key]
+                check(f"{syn}: get_connectivity 1 neuron within 3x of plain numpy", r <= 3, _x(r))
+        for case in ("synapse_counts_1000", "adjacency_500"):
+            v = nc["cases"].get(case)
+            if v:
+                worst = min((p2[case][key], p) for p, p2 in peers.items() if case in p2)
+                check(f"{syn}: {CASES[case]} ahead of every strong peer", worst[0] > v[key],
+                      f"closest {worst[1]} {_x(worst[0] / v[key])}")
+    if len(sizes) >= 2:
+        lo, hi = by.get((sizes[0], "napari_crant")), by.get((sizes[-1], "napari_crant"))
+        if lo and hi:
+            for case in CASES:
+                if case in lo["cases"] and case in hi["cases"] and key in lo["cases"][case]:
+                    g = hi["cases"][case][key] / lo["cases"][case][key]
+                    check(f"{CASES[case]}: flat from {lo['synapses']:,} to {hi['synapses']:,} "
+                          "synapses (growth < 1.5x)", g < 1.5, f"{g:.2f}×")
+    return out
+
+
+def write_report(results: dict, out: Path) -> None:
+    """Replace (or add at the top) the peers section of ``out``."""
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    new = section(results)
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + new.rstrip("\n") + rest.split(END, 1)[1]
+    else:
+        first, _, rest = text.partition("\n")
+        text = f"{first}\n\n{new}\n{rest.lstrip()}"
+    out.write_text(text)
