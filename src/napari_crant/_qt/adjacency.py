@@ -158,6 +158,7 @@ class AdjacencyWidget(QWidget):
         self.refresh_button.clicked.connect(self.compute)
         self.table.clicked.connect(self._on_click)
         self.session.changed.connect(self.compute)
+        self.session.model.selected_changed.connect(self.select_neuron)
         if self.session.scene.neurons:
             self.compute()
 
@@ -206,6 +207,15 @@ class AdjacencyWidget(QWidget):
         self.summary.setText(f"Rows: presynaptic, columns: postsynaptic. {len(m)} neurons, {n} synapses "
                              f"among them (version {m.attrs.get('materialization_version')}). "
                              "Click a cell to highlight its synapses.")
+
+    def select_neuron(self, root: int | None) -> None:
+        """Select the row (presynaptic side) of this neuron (selected on the canvas or elsewhere)."""
+        if not is_alive(self) or root is None or self.model.matrix.empty:
+            return
+        rows = np.flatnonzero(self.model.matrix.index.to_numpy(np.uint64) == np.uint64(int(root)))
+        if len(rows):
+            self.table.selectRow(int(rows[0]))
+            self.table.scrollTo(self.model.index(int(rows[0]), 0))
 
     def _on_click(self, index: QModelIndex) -> None:
         m = self.model.matrix

@@ -4,11 +4,14 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from psygnal import Signal
 
+from napari_crant._qt.canvas_pick import CanvasPicker
 from napari_crant.datasets import get_default_dataset
-from napari_crant.view.layer_data import METADATA_KEY, Scene
+from napari_crant.view.layer_data import METADATA_KEY, Scene, neuron_colors
 from napari_crant.view.loading import LoadResult, update_messages
+from napari_crant.view.scene_model import NeuronEntry, SceneModel
 
 
 @dataclass
@@ -34,7 +37,8 @@ class QueryParams:
 
 
 class Session:
-    """What the docks of one viewer share: the loaded :class:`~napari_crant.view.layer_data.Scene`.
+    """What the docks of one viewer share: the loaded :class:`~napari_crant.view.layer_data.Scene`
+    and its :class:`~napari_crant.view.scene_model.SceneModel` (legend, shown/hidden, selection).
 
     Signals
     -------
@@ -56,6 +60,10 @@ class Session:
         self.params = QueryParams()
         self.color_by = "type"
         self._thickness: float | None = None
+        self.model = SceneModel()
+        self.model.visibility_changed.connect(self.apply_visibility)
+        #: hover texts and click-to-select on the canvas
+        self.picker = CanvasPicker(self)
 
     @property
     def viewer(self) -> Any:
@@ -65,13 +73,24 @@ class Session:
     def add(self, result: LoadResult) -> list[str]:
         """Add a load's neurons and refresh the layers; returns the update messages."""
         self.scene.add(result)
+        self.sync_model()
         self.refresh_layers()
         self.changed.emit()
         return update_messages(result.updated)
 
+    def sync_model(self) -> None:
+        """Give every loaded neuron its legend entry (colour, cell type)."""
+        roots = self.scene.root_ids
+        colors = neuron_colors(np.arange(len(roots)))
+        types = self.scene.cell_types(roots)
+        self.model.set_entries(
+            NeuronEntry(int(r), tuple(float(x) for x in c), t)  # type: ignore[arg-type]
+            for r, c, t in zip(roots, colors, types, strict=True))
+
     def clear(self) -> None:
         """Remove every neuron and this package's layers."""
         self.scene.clear()
+        self.model.set_entries([])
         viewer = self.viewer
         if viewer is not None:
             for layer in list(viewer.layers):
@@ -94,6 +113,25 @@ class Session:
         for data, kwargs, ltype in self.scene.layers(self.color_by):
             apply_layer(viewer, data, kwargs, ltype)
         self._project_z(viewer)
+        if len(self.model.shown_roots()) < len(self.model.entries):
+            self.apply_visibility()
+
+    def apply_visibility(self) -> None:
+        """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
+        viewer = self.viewer
+        if viewer is None:
+            return
+        for kind in ("skeletons", "somata", "pre", "post", "highlight"):
+            layer = find_layer(viewer, kind)
+            if layer is None or len(layer.data) == 0:
+                continue
+            shown = self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))
+            if kind == "skeletons":
+                colors = np.array(layer.edge_color, dtype=np.float64, copy=True)
+                colors[:, 3] = shown.astype(np.float64)
+                layer.edge_color = colors
+            else:
+                layer.shown = shown
 
     def _project_z(self, viewer: Any) -> None:
         """In 2D, show the whole z range projected (layers use ``projection_mode='all'``).
@@ -174,4 +212,5 @@ def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> A
     else:
         layer.face_color = kwargs["face_color"] if len(data) else "white"
         layer.size = kwargs["size"]
+        layer.shown = np.ones(len(data), dtype=bool)
     return layer
