@@ -6,7 +6,7 @@ import napari
 import numpy as np
 import pandas as pd
 from napari.qt.threading import create_worker
-from qtpy.QtCore import QAbstractTableModel, QModelIndex, Qt
+from qtpy.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex, Qt
 from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -203,6 +203,7 @@ class AdjacencyWidget(QWidget):
         m = order_adjacency(self.adjacency, ann, self.order.currentText(), self.session.scene.root_ids)
         rows, cols = adjacency_labels(m, ann)
         self.model.set_matrix(m, rows, cols)
+        self.select_neuron(self.session.model.selected)  # a reset clears the row selection
         n = int(m.to_numpy().sum())
         self.summary.setText(f"Rows: presynaptic, columns: postsynaptic. {len(m)} neurons, {n} synapses "
                              f"among them (version {m.attrs.get('materialization_version')}). "
@@ -214,8 +215,10 @@ class AdjacencyWidget(QWidget):
             return
         rows = np.flatnonzero(self.model.matrix.index.to_numpy(np.uint64) == np.uint64(int(root)))
         if len(rows):
-            self.table.selectRow(int(rows[0]))
-            self.table.scrollTo(self.model.index(int(rows[0]), 0))
+            index = self.model.index(int(rows[0]), 0)
+            flags = QItemSelectionModel.SelectionFlag
+            self.table.selectionModel().select(index, flags.ClearAndSelect | flags.Rows)
+            self.table.scrollTo(index)
 
     def _on_click(self, index: QModelIndex) -> None:
         m = self.model.matrix
