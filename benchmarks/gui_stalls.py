@@ -23,6 +23,7 @@ target is missed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -69,7 +70,7 @@ class Heartbeat:
     def longest_gap_ms(self, start: float, end: float) -> float:
         """Longest time without a heartbeat in ``[start, end]`` (ms)."""
         ticks = [start, *[t for t in self.ticks if start < t < end], end]
-        return max(b - a for a, b in zip(ticks, ticks[1:], strict=False)) * 1000
+        return max(b - a for a, b in itertools.pairwise(ticks)) * 1000
 
 
 def run_until(done, timeout_s: float, settle_s: float = 0.3) -> bool:

@@ -55,7 +55,7 @@ def test_toggle_and_solo_change_what_is_drawn(qtbot, viewer, legend, loaded):
 
     skeletons, pre, post = (find_layer(viewer, k) for k in ("skeletons", "pre", "post"))
     a_edges, a_pre, a_post = _rows_of(skeletons, A2), _rows_of(pre, A2), _rows_of(post, A2)
-    assert a_pre.any() and (~a_pre).any() or a_post.any()
+    assert (a_pre.any() and (~a_pre).any()) or a_post.any()
     legend.table.item(legend.row_of(A2), legend.SHOWN).setCheckState(Qt.CheckState.Unchecked)
     assert not loaded.model.entry(A2).visible
     assert np.all(skeletons.edge_color[a_edges, 3] == 0) and np.all(skeletons.edge_color[~a_edges, 3] == 1)
@@ -151,3 +151,77 @@ def test_synapse_colours_readable_at_the_fitted_view(viewer, loaded):
         layer = find_layer(viewer, kind)
         assert layer.canvas_size_limits[0] >= MIN_POINT_PIXELS
         assert np.allclose(layer.face_color, TYPE_COLORS[kind])
+
+
+def test_cancel_keeps_the_neurons_loaded_so_far(qtbot, viewer, query, monkeypatch):
+    """Cancel during the skeletons: the neurons fetched so far are drawn, with their synapses."""
+    import time
+
+    import napari_crant.queries.skeleton as skeleton
+
+    real = skeleton.get_l2_skeleton
+    fetched = []
+
+    def slow_after_first(root, **kwargs):  # the real skeleton, slower after the first
+        if fetched:
+            time.sleep(1.0)
+        fetched.append(int(root))
+        return real(root, **kwargs)
+
+    monkeypatch.setattr(skeleton, "get_l2_skeleton", slow_after_first)
+    query.ids.value = f"{A2} {B2} {int(tiny.C0)}"
+    query.load_button.native.click()
+    worker = query.worker
+    qtbot.waitUntil(lambda: len(fetched) >= 1 and "skeleton of" in query.message.value, timeout=20_000)
+    with qtbot.waitSignal(worker.finished, timeout=20_000):
+        query.cancel_button.native.click()
+    session = get_session(viewer)
+    kept = list(session.scene.neurons)
+    assert kept and A2 in kept and len(kept) < 3
+    assert query.message.value.startswith(f"Cancelled: kept the {len(kept)} of 3 neurons")
+    assert set(find_layer(viewer, "skeletons").features["root_id"]) == {str(r) for r in kept}
+    pre = find_layer(viewer, "pre")
+    assert len(pre.data) and set(pre.features["root_id"]) <= {str(r) for r in kept}
+    assert [e.root_id for e in session.model.entries] == kept
+    assert query.load_button.enabled
+
+
+def test_stale_error_popups_are_closed_by_a_new_attempt(qtbot, make_napari_viewer, tiny_path, tmp_path):
+    from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+    from napari_crant._qt.query_widget import ERROR_PREFIX, QueryWidget
+
+    viewer = make_napari_viewer(show=True)  # pop-ups show only on a visible window
+    w = QueryWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Query neurons")
+    qtbot.waitUntil(lambda: not w.workers, timeout=60_000)
+
+    def ours():
+        return [p for p in NapariQtNotification._instances if p.message.text().startswith(ERROR_PREFIX)]
+
+    w.dataset.value = str(tmp_path / "missing")
+    w.ids.value = str(A2)
+    run_load(qtbot, w)
+    qtbot.waitUntil(lambda: len(ours()) == 1, timeout=10_000)
+    assert "unknown dataset" in ours()[0].message.text()
+    w.dataset.value = tiny_path  # the next attempt succeeds: the stale pop-up goes
+    run_load(qtbot, w)
+    assert w.message.value.startswith("Loaded 1 neuron")
+    qtbot.waitUntil(lambda: not ours(), timeout=10_000)
+    qtbot.waitUntil(lambda: not w.workers, timeout=30_000)
+
+
+def test_dock_warms_up_in_the_background(qtbot, make_napari_viewer, tiny_path):
+    from napari_crant import datasets
+    from napari_crant._qt.query_widget import QueryWidget
+    from napari_crant.view import loading
+
+    datasets.set_default_dataset(tiny_path)
+    loading._ANNOTATION_CACHE.clear()
+    viewer = make_napari_viewer()
+    w = QueryWidget(viewer)  # the warm-up starts with the dock
+    with qtbot.waitSignal(w.warm_up_worker.returned, timeout=60_000) as done:
+        pass
+    assert done.args[0] == f"imports, dataset {tiny_path}"
+    assert len(loading._ANNOTATION_CACHE) == 1  # the first load will not read the annotations again
+    qtbot.waitUntil(lambda: not w.workers, timeout=30_000)

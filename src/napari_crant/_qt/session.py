@@ -1,5 +1,6 @@
 """Per-viewer shared state of the napari-crant docks, and writing layers on the main thread."""
 
+import contextlib
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,9 +149,14 @@ class Session:
             return
         rng = viewer.dims.range[axis]
         span = float(rng.stop - rng.start) + 2.0
+        middle = (rng.start + rng.stop) / 2
+        point = float(viewer.dims.point[axis])
+        if current == self._thickness and point - current / 2 <= rng.start and point + current / 2 >= rng.stop:
+            return  # the slab still spans the data: re-slicing every layer would cost a frame
+        span = 2 * span  # room for neurons loaded later (no re-slice while the range grows a little)
         thickness = list(viewer.dims.thickness)
         thickness[axis] = span
-        viewer.dims.set_point(axis, (rng.start + rng.stop) / 2)
+        viewer.dims.set_point(axis, middle)
         viewer.dims.thickness = tuple(thickness)
         self._thickness = span
 
@@ -205,12 +211,32 @@ def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> A
     layer = find_layer(viewer, kind)
     if layer is None:
         return getattr(viewer, f"add_{ltype}")(data, **kwargs)
-    layer.data = data
-    layer.features = kwargs["features"]
-    if ltype == "vectors":
-        layer.edge_color = kwargs["edge_color"]
-    else:
-        layer.face_color = kwargs["face_color"] if len(data) else "white"
-        layer.size = kwargs["size"]
-        layer.shown = np.ones(len(data), dtype=bool)
+    _replace_layer_data(layer, data, kwargs, ltype)
     return layer
+
+
+def _replace_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
+    """Set a layer's data, features and colours with one refresh (not one per property).
+
+    Each property set alone re-slices the layer and re-sends every point to the GPU; with
+    the layer's events held, the canvas and the viewer's dims hear once, at the end.
+    """
+    from napari.layers.base import ActionType
+
+    emitters = [layer.events]
+    if ltype == "points":
+        emitters += [layer._face.events, layer._border.events]
+    with contextlib.ExitStack() as stack:
+        for e in emitters:
+            stack.enter_context(e.blocker_all())
+        layer.data = data
+        layer.features = kwargs["features"]
+        if ltype == "vectors":
+            layer.edge_color = kwargs["edge_color"]
+        else:
+            layer.face_color = kwargs["face_color"] if len(data) else "white"
+            layer.size = kwargs["size"]
+            layer.shown = np.ones(len(data), dtype=bool)
+    layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(), vertex_indices=((),))
+    layer.events.features()
+    layer.refresh()
