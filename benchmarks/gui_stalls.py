@@ -49,7 +49,8 @@ def _ids(dataset: str, many: int) -> dict[str, list[int]]:
         f"kc = ann[ct.str.startswith('KC')]['root_id'].to_numpy(np.uint64)[:{many}]\n"
         "other = ann[ct.str.startswith('uPN')]['root_id'].to_numpy(np.uint64)[:20]\n"
         f"demo = pick_demo_neuron({dataset!r})\n"
-        "print(json.dumps({'demo': [int(demo)], 'kc': [int(x) for x in kc], 'other': [int(x) for x in other]}))\n"
+        "print(json.dumps({'demo': [int(demo)], 'kc': [int(x) for x in kc],\n"
+        "                  'other': [int(x) for x in other]}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -184,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         target = TARGETS_MS.get(name)
         met = target is None or max(ms) < target
         ok &= met
-        print(f"{name:34s} {statistics.median(ms):10.0f} {max(ms):10.0f} "
-              f"{'' if target is None else f'{target:.0f}':>10s}  {'' if target is None else ('yes' if met else 'NO')}")
+        target_text = "" if target is None else f"{target:.0f}"
+        met_text = "" if target is None else ("yes" if met else "NO")
+        print(f"{name:34s} {statistics.median(ms):10.0f} {max(ms):10.0f} {target_text:>10s}  {met_text}")
     qc.cleanup()
     viewer.close()
     return 0 if ok else 2

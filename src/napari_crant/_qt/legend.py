@@ -25,8 +25,9 @@ from qtpy.QtWidgets import (
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import is_alive
 
-COLUMNS = ("", "root ID", "cell type", "shown", "solo")
-SWATCH, ROOT, CELL_TYPE, SHOWN, SOLO = range(len(COLUMNS))
+#: the toggles come first: they stay visible in a narrow dock
+COLUMNS = ("", "shown", "solo", "cell type", "root ID")
+SWATCH, SHOWN, SOLO, CELL_TYPE, ROOT = range(len(COLUMNS))
 
 
 class LegendWidget(QWidget):
@@ -50,7 +51,7 @@ class LegendWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(CELL_TYPE, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.summary = QLabel("Load neurons to list them here.")
         self.summary.setWordWrap(True)
         self.show_all_button = QPushButton("Show all")

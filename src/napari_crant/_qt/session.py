@@ -151,7 +151,8 @@ class Session:
         span = float(rng.stop - rng.start) + 2.0
         middle = (rng.start + rng.stop) / 2
         point = float(viewer.dims.point[axis])
-        if current == self._thickness and point - current / 2 <= rng.start and point + current / 2 >= rng.stop:
+        covered = point - current / 2 <= rng.start and point + current / 2 >= rng.stop
+        if current == self._thickness and covered:
             return  # the slab still spans the data: re-slicing every layer would cost a frame
         span = 2 * span  # room for neurons loaded later (no re-slice while the range grows a little)
         thickness = list(viewer.dims.thickness)
@@ -235,6 +236,7 @@ def _replace_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: st
             layer.edge_color = kwargs["edge_color"]
         else:
             layer.face_color = kwargs["face_color"] if len(data) else "white"
+            layer.border_color = kwargs["border_color"] if len(data) else "white"
             layer.size = kwargs["size"]
             layer.shown = np.ones(len(data), dtype=bool)
     layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(), vertex_indices=((),))

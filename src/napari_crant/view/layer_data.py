@@ -375,7 +375,7 @@ class Scene:
         colors = neuron_colors([i for i, _ in rows])
         features = pd.DataFrame({"root_id": id_strings([n.root_id for _, n in rows])})
         return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
-                                   border_width=0.0, shading="spherical",
+                                   border_width=0.0, border_color=colors, shading="spherical",
                                    canvas_size_limits=(2 * MIN_POINT_PIXELS, 10000.0)), "points"
 
     def synapse_colors(self, syn: pd.DataFrame, color_by: str | None = None) -> np.ndarray:
@@ -425,8 +425,10 @@ class Scene:
             "size": syn["size"].to_numpy(np.int64),
             "distance": syn["distance"].to_numpy(np.float64),
         })
+        # the border takes the face colour: napari draws the part of a point enlarged to
+        # ``canvas_size_limits`` in the border colour (grey by default: every synapse read grey)
         return data, _layer_kwargs(kind, features=features, face_color=colors, size=size,
-                                   border_width=0.0,
+                                   border_width=0.0, border_color=colors,
                                    canvas_size_limits=(MIN_POINT_PIXELS, 10000.0)), "points"
 
     def layers(self, color_by: str | None = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:
