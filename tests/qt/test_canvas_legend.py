@@ -106,7 +106,7 @@ def test_hover_any_skeleton_or_synapse_whatever_layer_is_active(viewer, loaded):
     assert picker.text == ""
     # 3D: the same node picked along the view direction
     viewer.dims.ndisplay = 3
-    direction = tuple(viewer.camera.view_direction)
+    direction = tuple(viewer.scene.camera.view_direction)
     far = node - 50_000 * np.asarray(direction)
     root, text = picker.pick(far, direction)
     assert root == B2 and text.startswith(f"skeleton of {B2}")
@@ -196,8 +196,17 @@ def test_stale_error_popups_are_closed_by_a_new_attempt(qtbot, make_napari_viewe
     viewer.window.add_dock_widget(w, name="Query neurons")
     qtbot.waitUntil(lambda: not w.workers, timeout=60_000)
 
-    def ours():
-        return [p for p in NapariQtNotification._instances if p.message.text().startswith(ERROR_PREFIX)]
+    canvas = viewer.window._qt_viewer.canvas.native
+
+    def ours():  # this window's pop-ups from this dock (earlier tests' windows may leave theirs)
+        found = []
+        for p in NapariQtNotification._instances:
+            try:
+                if p.parent() is canvas and p.message.text().startswith(ERROR_PREFIX):
+                    found.append(p)
+            except RuntimeError:  # deleted with its window
+                continue
+        return found
 
     w.dataset.value = str(tmp_path / "missing")
     w.ids.value = str(A2)

@@ -76,7 +76,9 @@ class CanvasPicker:
         layer = layers.get("skeletons")
         if layer is None or len(layer.data) == 0:
             return None, ""
-        tolerance = PICK_PIXELS / max(float(viewer.camera.zoom), 1e-12)
+        scene = getattr(viewer, "scene", None)  # napari 0.9: viewer.scene.camera
+        cam = scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+        tolerance = PICK_PIXELS / max(float(cam.zoom), 1e-12)
         root = self._skeleton_picker(layer).pick(position, tolerance, dims, direction,
                                                  shown=self.session.model.shown_roots())
         if root is None:

@@ -74,7 +74,10 @@ def close_error_popups(prefix: str) -> int:
         return 0
     closed = 0
     for popup in list(NapariQtNotification._instances):
-        if popup.message.text().startswith(prefix):
-            popup.close()
-            closed += 1
+        try:
+            if popup.message.text().startswith(prefix):
+                popup.close()
+                closed += 1
+        except RuntimeError:  # its window is gone (the Qt object was deleted)
+            continue
     return closed
