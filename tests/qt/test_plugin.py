@@ -29,7 +29,7 @@ def test_manifest_valid_and_contributions():
 
     pm = PluginManifest.from_distribution("napari-crant")
     assert {w.display_name for w in pm.contributions.widgets} == {
-        "Query neurons", "Partners", "Adjacency", "Synapse QC"}
+        "Query neurons", "Partners", "Adjacency", "Synapse QC", "Neuron legend"}
     assert [s.display_name for s in pm.contributions.sample_data] == ["CRANTb demo neuron"]
     assert (ROOT / "src/napari_crant/napari.yaml").resolve() == (ROOT / "napari.yaml").resolve()
 

@@ -127,6 +127,7 @@ class AdjacencyWidget(QWidget):
         self.session.changed.connect(self.compute)
         if hasattr(napari_viewer, "events") and hasattr(napari_viewer.events, "theme"):
             napari_viewer.events.theme.connect(self._on_theme)
+        self.session.model.selected_changed.connect(self.select_neuron)
         if self.session.scene.neurons:
             self.compute()
 
@@ -184,6 +185,22 @@ class AdjacencyWidget(QWidget):
         self.summary.setText(f"Rows presynaptic, columns postsynaptic: {rows} × {cols} {what}, {n} synapses "
                              f"(version {self.adjacency.attrs.get('materialization_version')}).")
         self.hover.setText("Hover a cell for its count; click it to highlight its synapses.")
+        self.select_neuron(self.session.model.selected)  # new data clears the outline
+
+    def select_neuron(self, root: int | None) -> None:
+        """Outline this neuron's row (presynaptic) and column (postsynaptic), when it has them."""
+        d = self.data
+        if not is_alive(self) or d is None or d.view != "neurons":
+            return
+        key = None if root is None else np.uint64(int(root))
+
+        def where(keys: Any) -> int:
+            if key is None:
+                return -1
+            hits = np.flatnonzero(np.asarray(keys, dtype=np.uint64) == key)
+            return int(hits[0]) if len(hits) else -1
+
+        self.canvas.mark(where(d.row_keys), where(d.col_keys))
 
     def _on_hover(self, row: int, col: int) -> None:
         text = self.canvas.hover_text(row, col)

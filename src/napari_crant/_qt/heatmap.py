@@ -73,6 +73,8 @@ class HeatmapCanvas(QWidget):
         self.colors = dict(DARK)
         self.lut = _viridis_lut()
         self.selected: tuple[int, int] | None = None
+        #: The row and column of the neuron selected elsewhere (canvas, legend), outlined; -1: none.
+        self.marked: tuple[int, int] = (-1, -1)
         self._image: QImage | None = None
         self._buffer: np.ndarray | None = None
         self._layouts: dict[tuple[float, float], dict[str, Any]] = {}
@@ -91,6 +93,7 @@ class HeatmapCanvas(QWidget):
         """Show ``data`` with a ``'log'`` or ``'linear'`` colour scale."""
         self.data, self.scale = data, scale
         self.selected = None
+        self.marked = (-1, -1)
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -195,6 +198,14 @@ class HeatmapCanvas(QWidget):
         self._draw_strips(painter, g)
         self._draw_labels(painter, g)
         self._draw_colorbar(painter, g)
+        mark_row, mark_col = self.marked
+        if mark_row >= 0 or mark_col >= 0:
+            painter.setPen(QPen(QColor(*c["highlight"]), 1, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            if mark_row >= 0:
+                painter.drawRect(QRectF(m.left(), m.top() + mark_row * cell, m.width(), max(cell, 1)))
+            if mark_col >= 0:
+                painter.drawRect(QRectF(m.left() + mark_col * cell, m.top(), max(cell, 1), m.height()))
         if self.selected is not None:
             r, col = self.selected
             painter.setPen(QPen(QColor(*c["highlight"]), 2))
@@ -314,6 +325,11 @@ class HeatmapCanvas(QWidget):
         r, c = self.cell_at(pos.x(), pos.y())
         if r >= 0 and c >= 0 and event.button() == Qt.MouseButton.LeftButton:
             self.select(r, c)
+
+    def mark(self, row: int, col: int) -> None:
+        """Outline a row and a column (-1: none), e.g. the neuron selected on the canvas."""
+        self.marked = (row, col)
+        self.update()
 
     def select(self, row: int, col: int) -> None:
         """Mark a cell as selected and emit :attr:`clicked`."""

@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
 from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
-from napari_crant._qt.utils import fill_neuron_combo, is_alive
+from napari_crant._qt.utils import fill_neuron_combo, is_alive, select_combo_data
 from napari_crant.export_formats import TABLE_FORMATS, ExportError, export_kind, file_dialog_filter
 from napari_crant.scene.tables import export_table
 
@@ -83,6 +83,7 @@ class PartnerWidget(QWidget):
         self.table.doubleClicked.connect(self._on_double_click)
         self.export_button.clicked.connect(self._on_export)
         self.session.changed.connect(self._on_scene_changed)
+        self.session.model.selected_changed.connect(self.select_neuron)
         # synapse QC verdicts: weight_qc counts only synapses not marked false positive / wrong partner
         self._qc = qc_state(self.session)
         self._qc.changed.connect(self._on_qc_changed)
@@ -97,6 +98,11 @@ class PartnerWidget(QWidget):
             return
         fill_neuron_combo(self.neuron, self.session.scene, first=(ALL, None))
         self.refresh()
+
+    def select_neuron(self, root: int | None) -> None:
+        """Show the partners of this neuron (selected on the canvas or in another dock)."""
+        if is_alive(self) and root is not None and select_combo_data(self.neuron, root):
+            self.refresh()
 
     def frame(self) -> pd.DataFrame:
         """The partner rows shown (before the text filter), per the neuron and direction boxes."""

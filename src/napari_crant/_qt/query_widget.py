@@ -1,5 +1,6 @@
 """The query dock: choose data, paste IDs or search annotations, load neurons in a worker."""
 
+import threading
 from typing import Any
 
 import napari
@@ -18,7 +19,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
 from napari_crant._qt.session import get_session
-from napari_crant._qt.utils import is_alive
+from napari_crant._qt.utils import close_error_popups, is_alive
 from napari_crant.scene.layer_data import COLOR_MODES
 
 #: annotation fields offered in the search box
@@ -44,9 +45,20 @@ def _versions_worker(dataset: Any) -> list[str]:
     return [str(int(x)) for x, ok in zip(v["version"], v["valid"], strict=True) if ok][::-1]
 
 
+#: prefix of this dock's error pop-ups (closed when a new attempt starts)
+ERROR_PREFIX = "napari-crant: "
+
+
+def _warm_up_worker(dataset: Any) -> str:
+    from napari_crant.scene.warmup import warm_up
+
+    return warm_up(dataset)
+
+
 def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
-                 top_partners: int):
-    """Generator run in a worker: resolve criteria, then :func:`load_neurons`."""
+                 top_partners: int, stop: threading.Event):
+    """Generator run in a worker: resolve criteria, then :func:`load_neurons` (``stop``: cancel,
+    keeping the neurons loaded so far)."""
     import numpy as np
 
     from napari_crant.scene.loading import load_neurons
@@ -57,7 +69,7 @@ def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, An
         yield 0, 1, "searching annotations"
         roots = NeuronCriteria(dataset=kwargs["dataset"], **search, **criteria).get_roots()
         ids = roots if ids is None else np.concatenate([np.asarray(ids, np.uint64), roots])
-    return (yield from load_neurons(ids, top_partners=top_partners, **kwargs))
+    return (yield from load_neurons(ids, top_partners=top_partners, should_stop=stop.is_set, **kwargs))
 
 
 class QueryWidget(Container):
@@ -158,6 +170,12 @@ class QueryWidget(Container):
         for w in (*self.search.values(), self.regex, self.case, self.exact):
             w.changed.connect(self.count_matches)
         self.session.load_requested.connect(self.load_ids)
+        self._stop = threading.Event()
+        #: the background warm-up (imports, the default dataset) started when the dock opens
+        self.warm_up_worker = create_worker(_warm_up_worker, self._dataset(), _start_thread=False,
+                                           _ignore_errors=True)
+        self._track(self.warm_up_worker)
+        self.warm_up_worker.start()
         if preference_problems:
             from napari.utils.notifications import show_warning
 
@@ -285,8 +303,11 @@ class QueryWidget(Container):
         n = 0 if ids is None else len(ids)
         top = int(self.top_partners.value) if top_partners is None else top_partners
         total = 0 if criteria else n + top + 5  # the steps load_neurons yields
+        close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now
+        self._stop = threading.Event()
         worker = create_worker(
             _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
+            self._stop,
             _start_thread=False, _ignore_errors=True,
             _progress={"total": total, "desc": "Loading CRANTb neurons"},
         )
@@ -304,10 +325,10 @@ class QueryWidget(Container):
         return worker
 
     def cancel(self) -> None:
-        """Stop the running load (at its next step)."""
+        """Stop the running load at its next neuron, keeping (and showing) the neurons loaded so far."""
         if self.worker is not None:
-            self.set_message("Cancelling…")
-            self.worker.quit()
+            self.set_message("Cancelling (keeping the neurons loaded so far)…")
+            self._stop.set()
 
     def _on_progress(self, value: tuple[int, int, str]) -> None:
         if not is_alive(self):
@@ -316,6 +337,10 @@ class QueryWidget(Container):
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
     def _on_returned(self, result: Any) -> None:
+        if result.cancelled and not result.neurons:  # cancelled before any neuron arrived
+            if is_alive(self):
+                self.set_message("Cancelled; nothing loaded.")
+            return
         if not is_alive(self):  # the dock was closed: still show what was loaded
             self.session.add(result)
             return
@@ -324,6 +349,10 @@ class QueryWidget(Container):
             self.refresh_versions()
         n = len(result.neurons)
         text = f"Loaded {n} neuron{'s' if n != 1 else ''} ({len(self.session.scene.neurons)} shown)."
+        if result.cancelled:
+            text = (f"Cancelled: kept the {n} of {result.requested} neurons loaded so far "
+                    f"({len(self.session.scene.neurons)} shown).")
+        close_error_popups(ERROR_PREFIX)
         if messages:
             text += "\n" + "\n".join(messages)
             show_info("; ".join(messages))
@@ -334,7 +363,7 @@ class QueryWidget(Container):
             return
         msg = str(exc) or type(exc).__name__
         self.set_message(f"Nothing loaded: {msg}", error=True)
-        show_error(f"napari-crant: {msg}")
+        show_error(f"{ERROR_PREFIX}{msg}")
 
     def _on_aborted(self) -> None:
         if not is_alive(self):

@@ -1,14 +1,18 @@
 """Per-viewer shared state of the napari-crant docks, and writing layers on the main thread."""
 
+import contextlib
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from psygnal import Signal
 
+from napari_crant._qt.canvas_pick import CanvasPicker
 from napari_crant.datasets import get_default_dataset
-from napari_crant.scene.layer_data import METADATA_KEY, Scene
+from napari_crant.scene.layer_data import METADATA_KEY, Scene, neuron_colors
 from napari_crant.scene.loading import LoadResult, update_messages
+from napari_crant.scene.scene_model import NeuronEntry, SceneModel
 
 
 @dataclass
@@ -34,7 +38,8 @@ class QueryParams:
 
 
 class Session:
-    """What the docks of one viewer share: the loaded :class:`~napari_crant.scene.layer_data.Scene`.
+    """What the docks of one viewer share: the loaded :class:`~napari_crant.scene.layer_data.Scene`
+    and its :class:`~napari_crant.scene.scene_model.SceneModel` (legend, shown/hidden, selection).
 
     Signals
     -------
@@ -56,6 +61,10 @@ class Session:
         self.params = QueryParams()
         self.color_by = "type"
         self._thickness: float | None = None
+        self.model = SceneModel()
+        self.model.visibility_changed.connect(self.apply_visibility)
+        #: hover texts and click-to-select on the canvas
+        self.picker = CanvasPicker(self)
 
     @property
     def viewer(self) -> Any:
@@ -65,13 +74,24 @@ class Session:
     def add(self, result: LoadResult) -> list[str]:
         """Add a load's neurons and refresh the layers; returns the update messages."""
         self.scene.add(result)
+        self.sync_model()
         self.refresh_layers()
         self.changed.emit()
         return update_messages(result.updated)
 
+    def sync_model(self) -> None:
+        """Give every loaded neuron its legend entry (colour, cell type)."""
+        roots = self.scene.root_ids
+        colors = neuron_colors(np.arange(len(roots)))
+        types = self.scene.cell_types(roots)
+        self.model.set_entries(
+            NeuronEntry(int(r), tuple(float(x) for x in c), t)  # type: ignore[arg-type]
+            for r, c, t in zip(roots, colors, types, strict=True))
+
     def clear(self) -> None:
         """Remove every neuron and this package's layers."""
         self.scene.clear()
+        self.model.set_entries([])
         viewer = self.viewer
         if viewer is not None:
             for layer in list(viewer.layers):
@@ -94,6 +114,25 @@ class Session:
         for data, kwargs, ltype in self.scene.layers(self.color_by):
             apply_layer(viewer, data, kwargs, ltype)
         self._project_z(viewer)
+        if len(self.model.shown_roots()) < len(self.model.entries):
+            self.apply_visibility()
+
+    def apply_visibility(self) -> None:
+        """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
+        viewer = self.viewer
+        if viewer is None:
+            return
+        for kind in ("skeletons", "somata", "pre", "post", "highlight"):
+            layer = find_layer(viewer, kind)
+            if layer is None or len(layer.data) == 0:
+                continue
+            shown = self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))
+            if kind == "skeletons":
+                colors = np.array(layer.edge_color, dtype=np.float64, copy=True)
+                colors[:, 3] = shown.astype(np.float64)
+                layer.edge_color = colors
+            else:
+                layer.shown = shown
 
     def _project_z(self, viewer: Any) -> None:
         """In 2D, show the whole z range projected (layers use ``projection_mode='all'``).
@@ -110,9 +149,15 @@ class Session:
             return
         rng = viewer.dims.range[axis]
         span = float(rng.stop - rng.start) + 2.0
+        middle = (rng.start + rng.stop) / 2
+        point = float(viewer.dims.point[axis])
+        covered = point - current / 2 <= rng.start and point + current / 2 >= rng.stop
+        if current == self._thickness and covered:
+            return  # the slab still spans the data: re-slicing every layer would cost a frame
+        span = 2 * span  # room for neurons loaded later (no re-slice while the range grows a little)
         thickness = list(viewer.dims.thickness)
         thickness[axis] = span
-        viewer.dims.set_point(axis, (rng.start + rng.stop) / 2)
+        viewer.dims.set_point(axis, middle)
         viewer.dims.thickness = tuple(thickness)
         self._thickness = span
 
@@ -167,11 +212,33 @@ def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> A
     layer = find_layer(viewer, kind)
     if layer is None:
         return getattr(viewer, f"add_{ltype}")(data, **kwargs)
-    layer.data = data
-    layer.features = kwargs["features"]
-    if ltype == "vectors":
-        layer.edge_color = kwargs["edge_color"]
-    else:
-        layer.face_color = kwargs["face_color"] if len(data) else "white"
-        layer.size = kwargs["size"]
+    _replace_layer_data(layer, data, kwargs, ltype)
     return layer
+
+
+def _replace_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
+    """Set a layer's data, features and colours with one refresh (not one per property).
+
+    Each property set alone re-slices the layer and re-sends every point to the GPU; with
+    the layer's events held, the canvas and the viewer's dims hear once, at the end.
+    """
+    from napari.layers.base import ActionType
+
+    emitters = [layer.events]
+    if ltype == "points":
+        emitters += [layer._face.events, layer._border.events]
+    with contextlib.ExitStack() as stack:
+        for e in emitters:
+            stack.enter_context(e.blocker_all())
+        layer.data = data
+        layer.features = kwargs["features"]
+        if ltype == "vectors":
+            layer.edge_color = kwargs["edge_color"]
+        else:
+            layer.face_color = kwargs["face_color"] if len(data) else "white"
+            layer.border_color = kwargs["border_color"] if len(data) else "white"
+            layer.size = kwargs["size"]
+            layer.shown = np.ones(len(data), dtype=bool)
+    layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(), vertex_indices=((),))
+    layer.events.features()
+    layer.refresh()

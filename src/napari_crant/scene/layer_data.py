@@ -27,7 +27,6 @@ features in a DataFrame and colour-mapping code may cast numeric columns to floa
 
 from __future__ import annotations
 
-import colorsys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,23 +49,53 @@ LAYER_NAMES = {
     "post": "CRANT postsynapses",
     "highlight": "CRANT highlight",
 }
-#: colour of synapses when coloured by type (RGBA).
-TYPE_COLORS = {"pre": (0.95, 0.25, 0.2, 1.0), "post": (0.2, 0.75, 0.95, 1.0)}
+def _hex(code: str) -> tuple[float, float, float]:
+    return tuple(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+#: colour of synapses when coloured by type (RGBA): Okabe-Ito vermillion (pre) and sky blue
+#: (post), told apart with every common colour-vision deficiency.
+TYPE_COLORS = {"pre": (*_hex("#D55E00"), 1.0), "post": (*_hex("#56B4E9"), 1.0)}
 COLOR_MODES = ("type", "partner", "neuron")
-#: a palette of distinct colours for neurons (loaded order); partners get hashed colours.
-_PALETTE = np.array([
-    (0.122, 0.467, 0.706), (1.0, 0.498, 0.055), (0.173, 0.627, 0.173), (0.839, 0.153, 0.157),
-    (0.580, 0.404, 0.741), (0.549, 0.337, 0.294), (0.890, 0.467, 0.761), (0.737, 0.741, 0.133),
-    (0.090, 0.745, 0.812), (0.98, 0.9, 0.25), (0.6, 0.9, 0.5), (0.95, 0.6, 0.6),
-])
+#: neuron colours in loading order: Okabe-Ito (without black), then Paul Tol's muted scheme
+#: (without its darkest colour, invisible on napari's black canvas); then golden-ratio hues.
+_PALETTE = np.array([_hex(c) for c in (
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    "#CC6677", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499",
+)])
+#: smallest on-screen diameter (pixels) of synapses and somata: readable at the fitted view
+#: of a whole brain, while zoomed in they keep their size in nm.
+MIN_POINT_PIXELS = 6.0
+
+
+def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Vectorised HSV -> RGB, ``(n, 3)``."""
+    i = np.floor(h * 6.0).astype(np.int64) % 6
+    f = h * 6.0 - np.floor(h * 6.0)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    table = np.stack([
+        np.stack([v, t, p], 1), np.stack([q, v, p], 1), np.stack([p, v, t], 1),
+        np.stack([p, q, v], 1), np.stack([t, p, v], 1), np.stack([v, p, q], 1),
+    ])
+    return table[i, np.arange(len(h))]
+
+
+def neuron_colors(indices: Any) -> np.ndarray:
+    """RGBA colours ``(n, 4)`` of the neurons at these loading positions (vectorised)."""
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    out = np.ones((len(idx), 4))
+    in_palette = idx < len(_PALETTE)
+    out[in_palette, :3] = _PALETTE[idx[in_palette]]
+    rest = idx[~in_palette]
+    if len(rest):
+        h = (rest * 0.618033988749895) % 1.0
+        out[~in_palette, :3] = _hsv_to_rgb(h, np.full(len(h), 0.75), np.full(len(h), 0.95))
+    return out
 
 
 def neuron_color(index: int) -> np.ndarray:
     """RGBA colour of the ``index``-th loaded neuron (palette first, then golden-ratio hues)."""
-    if index < len(_PALETTE):
-        return np.array([*_PALETTE[index], 1.0])
-    h = (index * 0.618033988749895) % 1.0
-    return np.array([*colorsys.hsv_to_rgb(h, 0.75, 0.95), 1.0])
+    return neuron_colors([index])[0]
 
 
 def id_colors(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
@@ -81,14 +110,13 @@ def id_colors(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
     hue = (h % np.uint64(3600)).astype(np.float64) / 3600.0
     sat = 0.55 + ((h >> np.uint64(20)) % np.uint64(40)).astype(np.float64) / 100.0
     out = np.ones((len(ids), 4))
-    for i, (hh, ss) in enumerate(zip(hue, sat, strict=True)):
-        out[i, :3] = colorsys.hsv_to_rgb(hh, ss, 0.95)
+    out[:, :3] = _hsv_to_rgb(hue, sat, np.full(len(ids), 0.95))
     return out
 
 
 def id_strings(ids: Any) -> np.ndarray:
-    """uint64 IDs as an object array of decimal strings (for features and tables)."""
-    return np.array([str(int(i)) for i in np.asarray(ids, dtype=np.uint64)], dtype=object)
+    """uint64 IDs as an object array of decimal strings (for features and tables; exact, vectorised)."""
+    return np.asarray(ids, dtype=np.uint64).astype(str).astype(object)
 
 
 def skeleton_vectors(nodes: pd.DataFrame) -> np.ndarray:
@@ -193,6 +221,29 @@ def _empty_synapses() -> pd.DataFrame:
     })
 
 
+def _uint64_ids(table: pd.DataFrame) -> pd.DataFrame:
+    for c in ("root_id", "synapse_id", "partner_id"):
+        if table[c].dtype != np.uint64:
+            table[c] = table[c].to_numpy().astype(np.uint64)
+    return table
+
+
+def synapse_table(neurons: Any) -> pd.DataFrame:
+    """The synapses of these :class:`NeuronData` as one table with a ``root_id`` column (uint64).
+
+    Built in the loading worker for each load, so that the main thread joins two tables.
+    """
+    neurons = list(neurons)
+    if not neurons:
+        s = _empty_synapses()
+        s.insert(0, "root_id", np.array([], np.uint64))
+        return s
+    counts = [len(n.synapses) for n in neurons]
+    out = pd.concat([n.synapses for n in neurons], ignore_index=True)
+    out.insert(0, "root_id", np.repeat(np.array([n.root_id for n in neurons], np.uint64), counts))
+    return _uint64_ids(out)
+
+
 class SceneUpdate(Protocol):
     """What :meth:`Scene.add` takes: a :class:`~napari_crant.scene.loading.LoadResult`."""
 
@@ -227,13 +278,25 @@ class Scene:
         self.annotations = pd.DataFrame({"root_id": np.array([], np.uint64)})
         self.provenance: dict[str, Any] = {}
         self.color_by = "type"
+        #: every loaded synapse with its ``root_id`` (built once per change, see :meth:`synapses`)
+        self._synapse_table: pd.DataFrame | None = None
 
     # -- state ---------------------------------------------------------------------------
     def add(self, result: SceneUpdate) -> None:
         """Add (or replace) the neurons and partner rows of ``result``."""
         new_roots = [n.root_id for n in result.neurons]
+        prebuilt = getattr(result, "synapses", None)
+        old = self._synapse_table
         for n in result.neurons:
             self.neurons[n.root_id] = n
+        if isinstance(prebuilt, pd.DataFrame) and old is not None:
+            # the worker built the new rows (one table): two frames to join, not one per neuron
+            keep = ~np.isin(old["root_id"].to_numpy(np.uint64), np.array(new_roots, np.uint64))
+            self._synapse_table = _uint64_ids(pd.concat([old[keep], prebuilt], ignore_index=True))
+        elif isinstance(prebuilt, pd.DataFrame) and len(self.neurons) == len(new_roots):
+            self._synapse_table = _uint64_ids(prebuilt.reset_index(drop=True))
+        else:
+            self._synapse_table = None
         if not self.partners.empty:
             keep = ~np.isin(self.partners["neuron_id"].to_numpy(np.uint64),
                             np.array(new_roots, np.uint64))
@@ -250,6 +313,7 @@ class Scene:
     def remove(self, root_id: int) -> None:
         """Forget one neuron (and its partner rows)."""
         self.neurons.pop(int(root_id), None)
+        self._synapse_table = None
         if not self.partners.empty:
             keep = self.partners["neuron_id"].to_numpy(np.uint64) != np.uint64(int(root_id))
             self.partners = self.partners[keep].reset_index(drop=True)
@@ -257,6 +321,7 @@ class Scene:
     def clear(self) -> None:
         """Forget every neuron."""
         self.neurons.clear()
+        self._synapse_table = None
         self.partners = pd.DataFrame()
         self.provenance = {}
 
@@ -269,29 +334,27 @@ class Scene:
         """RGBA colour of a loaded neuron."""
         return neuron_color(list(self.neurons).index(int(root_id)))
 
+    def cell_types(self, root_ids: Any) -> list[str]:
+        """Annotated cell type of each root (``''`` when unannotated), vectorised."""
+        roots = np.asarray(root_ids, dtype=np.uint64).reshape(-1)
+        if "cell_type" not in self.annotations or len(roots) == 0:
+            return [""] * len(roots)
+        ann = join_annotations(pd.DataFrame({"root_id": roots}), "root_id", self.annotations)
+        return [v if isinstance(v, str) else "" for v in ann["cell_type"].to_numpy(object)]
+
     def label_of(self, root_id: int) -> str:
         """Cell type of a root if annotated, else its ID."""
-        ann = join_annotations(pd.DataFrame({"root_id": np.array([root_id], np.uint64)}),
-                               "root_id", self.annotations)
-        ct = ann["cell_type"].iloc[0] if "cell_type" in ann else None
-        return str(ct) if isinstance(ct, str) and ct else str(int(root_id))
+        ct = self.cell_types([root_id])[0]
+        return ct or str(int(root_id))
 
     def synapses(self, kind: str | None = None) -> pd.DataFrame:
-        """All synapses of loaded neurons with a ``root_id`` column (uint64)."""
-        parts = []
-        for n in self.neurons.values():
-            s = n.synapses if kind is None else n.synapses[n.synapses["type"].to_numpy() == kind]
-            s = s.copy()
-            s.insert(0, "root_id", np.full(len(s), n.root_id, dtype=np.uint64))
-            parts.append(s)
-        if not parts:
-            s = _empty_synapses()
-            s.insert(0, "root_id", np.array([], np.uint64))
-            return s
-        out = pd.concat(parts, ignore_index=True)
-        for c in ("root_id", "synapse_id", "partner_id"):
-            out[c] = out[c].astype(np.uint64)
-        return out
+        """All synapses of loaded neurons with a ``root_id`` column (uint64), in loading order."""
+        if self._synapse_table is None:
+            self._synapse_table = synapse_table(self.neurons.values())
+        table = self._synapse_table
+        if kind is not None:
+            table = table[table["type"].to_numpy() == kind].reset_index(drop=True)
+        return table.copy()
 
     # -- layer data ------------------------------------------------------------------------
     def skeleton_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
@@ -300,8 +363,7 @@ class Scene:
         data = np.concatenate(edges) if edges else np.zeros((0, 2, 3))
         counts = [len(e) for e in edges]
         roots = np.repeat(np.array(list(self.neurons), dtype=np.uint64), counts)
-        colors = (np.repeat(np.array([neuron_color(i) for i in range(len(counts))]), counts, axis=0)
-                  if counts else np.zeros((0, 4)))
+        colors = np.repeat(neuron_colors(np.arange(len(counts))), counts, axis=0)
         features = pd.DataFrame({"root_id": id_strings(roots)})
         return data, _layer_kwargs("skeletons", features=features, edge_color=colors,
                                    vector_style="line", edge_width=300.0), "vectors"
@@ -310,10 +372,11 @@ class Scene:
         """LayerData tuple of the somata Points layer."""
         rows = [(i, n) for i, n in enumerate(self.neurons.values()) if n.soma is not None]
         data = np.array([n.soma for _, n in rows]) if rows else np.zeros((0, 3))
-        colors = np.array([neuron_color(i) for i, _ in rows]) if rows else np.zeros((0, 4))
+        colors = neuron_colors([i for i, _ in rows])
         features = pd.DataFrame({"root_id": id_strings([n.root_id for _, n in rows])})
         return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
-                                   border_width=0.0, shading="spherical"), "points"
+                                   border_width=0.0, border_color=colors, shading="spherical",
+                                   canvas_size_limits=(2 * MIN_POINT_PIXELS, 10000.0)), "points"
 
     def synapse_colors(self, syn: pd.DataFrame, color_by: str | None = None) -> np.ndarray:
         """RGBA per synapse row: by ``'type'``, ``'partner'`` or owning ``'neuron'``."""
@@ -323,11 +386,14 @@ class Scene:
         if len(syn) == 0:
             return np.zeros((0, 4))
         if color_by == "type":
-            return np.array([TYPE_COLORS[t] for t in syn["type"]])
+            is_pre = (syn["type"].to_numpy() == "pre")[:, None]
+            return np.where(is_pre, np.array(TYPE_COLORS["pre"]), np.array(TYPE_COLORS["post"]))
         if color_by == "partner":
             return id_colors(syn["partner_id"].to_numpy(np.uint64))
-        order = {r: i for i, r in enumerate(self.neurons)}
-        return np.array([neuron_color(order[int(r)]) for r in syn["root_id"].to_numpy(np.uint64)])
+        loaded = self.root_ids
+        order = np.argsort(loaded, kind="stable")
+        pos = order[np.searchsorted(loaded[order], syn["root_id"].to_numpy(np.uint64))]
+        return neuron_colors(pos)
 
     def synapse_layer(self, kind: str, color_by: str | None = None) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the ``'pre'`` or ``'post'`` synapse Points layer."""
@@ -359,8 +425,11 @@ class Scene:
             "size": syn["size"].to_numpy(np.int64),
             "distance": syn["distance"].to_numpy(np.float64),
         })
+        # the border takes the face colour: napari draws the part of a point enlarged to
+        # ``canvas_size_limits`` in the border colour (grey by default: every synapse read grey)
         return data, _layer_kwargs(kind, features=features, face_color=colors, size=size,
-                                   border_width=0.0), "points"
+                                   border_width=0.0, border_color=colors,
+                                   canvas_size_limits=(MIN_POINT_PIXELS, 10000.0)), "points"
 
     def layers(self, color_by: str | None = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:
         """All layer data tuples (skeletons, somata, pre, post), e.g. for sample data."""

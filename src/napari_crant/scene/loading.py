@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.ids import unique_first, unique_in_order
-from napari_crant.scene.layer_data import NeuronData, neuron_data
+from napari_crant.scene.layer_data import NeuronData, neuron_data, synapse_table
 from napari_crant.scene.tables import partner_table
 
 #: annotation columns shown next to partners (those the dataset has).
@@ -100,6 +100,11 @@ class LoadResult:
         Dataset, materialization, version, timestamp and filters of the query.
     annotations
         :func:`current_annotations` at the query's materialization.
+    synapses
+        The neurons' synapses as one table with ``root_id`` (built in the worker, see
+        :func:`~napari_crant.scene.layer_data.synapse_table`).
+    requested
+        How many neurons were asked for (more than ``len(neurons)`` after a cancel).
     """
 
     neurons: list[NeuronData]
@@ -108,6 +113,13 @@ class LoadResult:
     updated: dict[int, int]
     provenance: dict[str, Any]
     annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    synapses: pd.DataFrame | None = None
+    requested: int = 0
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the load was cancelled part way (``neurons`` holds what was loaded)."""
+        return len(self.neurons) < self.requested
 
 
 def update_messages(updated: dict[int, int]) -> list[str]:
@@ -126,6 +138,7 @@ def load_neurons(
     update_ids: bool = True,
     max_distance: float = 10_000,
     top_partners: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Generator[tuple[int, int, str], None, LoadResult]:
     """Fetch skeletons, synapses and partners of neurons; a generator reporting progress.
 
@@ -141,6 +154,10 @@ def load_neurons(
         As for :func:`~napari_crant.attach_synapses` / :func:`~napari_crant.get_connectivity`.
     top_partners
         Also load the skeletons and synapses of this many strongest partners (any direction).
+    should_stop
+        Asked after each skeleton; when it answers ``True`` the load stops fetching skeletons
+        and returns the neurons fetched so far, with their synapses and partners (a cancel that
+        keeps what was loaded; :attr:`LoadResult.cancelled`).
 
     Yields
     ------
@@ -164,6 +181,8 @@ def load_neurons(
     roots = unique_in_order(root_of_given[np.sort(first)])
     query_of = {int(r): int(g) for g, r in zip(q.given, root_of_given, strict=True)}
     yield 0, len(roots) + 3, "connectivity"
+    if should_stop is not None and should_stop():  # cancelled before anything was loaded
+        return LoadResult([], pd.DataFrame(), pd.DataFrame(), {}, {}, requested=len(roots))
     conn = get_connectivity(roots, threshold=threshold, min_size=min_size, materialization=at,
                             clean=clean, update_ids=False, dataset=source)
     if top_partners > 0 and len(conn):
@@ -184,16 +203,24 @@ def load_neurons(
     import navis
 
     skeletons = []
+    requested = len(roots)
     for i, root in enumerate(roots):
+        if should_stop is not None and should_stop():
+            break
         yield i + 1, total, f"skeleton of {int(root)}"
         skeletons.append(get_l2_skeleton(int(root), dataset=source))
+    if len(skeletons) < len(roots):  # cancelled: keep the neurons fetched so far
+        roots = roots[:len(skeletons)]
+        conn = _edges_of(conn, roots)
     yield total - 2, total, "synapses"
     # one query per direction for all neurons (not one per neuron)
-    attach_synapses(navis.NeuronList(skeletons), threshold=threshold, min_size=min_size,
-                    materialization=at, clean=clean, max_distance=max_distance, update_ids=False,
-                    dataset=source)
+    if skeletons:
+        attach_synapses(navis.NeuronList(skeletons), threshold=threshold, min_size=min_size,
+                        materialization=at, clean=clean, max_distance=max_distance,
+                        update_ids=False, dataset=source)
     neurons = [neuron_data(sk, query_of.get(int(root), int(root)))
                for sk, root in zip(skeletons, roots, strict=True)]
+    synapses = synapse_table(neurons)
     yield total - 1, total, "annotations"
     ann = current_annotations(source, at)
     partners = partner_table(conn, roots, ann)
@@ -204,7 +231,16 @@ def load_neurons(
     }
     prov["updated_ids"] = q.updated()
     yield total, total, "done"
-    return LoadResult(neurons, partners, conn, q.updated(), prov, ann)
+    return LoadResult(neurons, partners, conn, q.updated(), prov, ann, synapses, requested)
+
+
+def _edges_of(conn: pd.DataFrame, roots: np.ndarray) -> pd.DataFrame:
+    """The rows of an edge list touching ``roots`` (provenance kept)."""
+    keep = (np.isin(conn["pre"].to_numpy(np.uint64), roots)
+            | np.isin(conn["post"].to_numpy(np.uint64), roots))
+    out = conn[keep].reset_index(drop=True)
+    out.attrs = conn.attrs
+    return out
 
 
 def run_to_end(gen: Generator[Any, None, Any]) -> Any:

@@ -32,7 +32,7 @@ from napari_crant._qt.qc.table import ReviewTableModel
 from napari_crant._qt.qc.verdict_files import VerdictFiles
 from napari_crant._qt.qc.workers import WorkerRunner, build_review
 from napari_crant._qt.session import Session
-from napari_crant._qt.utils import is_alive
+from napari_crant._qt.utils import is_alive, select_combo_data
 from napari_crant.qc.review import ReviewError, ReviewModel
 from napari_crant.qc.verdicts import VERDICTS, VerdictError, default_reviewer
 
@@ -179,6 +179,7 @@ class ReviewPanel(QWidget):
         self.review.items_changed.connect(self._render_progress)
         self.review.verdict_changed.connect(self._on_verdict)
         self.review.position_changed.connect(self._on_position)
+        self.session.model.selected_changed.connect(self.select_neuron)
 
     def disconnect_review(self) -> None:
         """Stop following the review model (the dock is closing)."""
@@ -187,8 +188,14 @@ class ReviewPanel(QWidget):
         self.review.items_changed.disconnect(self._render_progress)
         self.review.verdict_changed.disconnect(self._on_verdict)
         self.review.position_changed.disconnect(self._on_position)
+        self.session.model.selected_changed.disconnect(self.select_neuron)
 
     # -- building the list -----------------------------------------------------------------
+    def select_neuron(self, root: int | None) -> None:
+        """Choose this neuron in the neuron box (selected on the canvas or in another dock)."""
+        if is_alive(self) and root is not None:
+            select_combo_data(self.neuron, root)
+
     def selected_root(self) -> int | None:
         """The root chosen in the neuron box."""
         data = self.neuron.currentData()

@@ -1,0 +1,197 @@
+"""Longest main-thread stall per user action in napari with the napari-crant docks (run under Xvfb).
+
+```bash
+xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_stalls.py               # demo dataset
+xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_stalls.py --repeats 5 --arrivals 2
+```
+
+A 5 ms ``QTimer`` heartbeat runs on the main thread; the stall of an action is the longest gap
+between two heartbeats from the moment the action starts until it is done and the event loop has
+been idle for a moment (the action, the layer updates, napari's slicing and the repaint). Actions:
+
+- **first neuron**: in a fresh process, the query dock opens (its background warm-up starts),
+  the user pastes an ID (``--paste-s`` seconds later) and presses Load; the time from Load to the
+  neuron drawn, and from napari being up to the neuron drawn. Target: under 1.5 s from Load;
+- **one neuron**: load one more neuron (worker) and draw it. Target: no stall over 100 ms;
+- **300 neurons**: load ``--many`` Kenyon cells at once and draw them. Target: under 250 ms;
+- **verdict key**, **step**: in the synapse QC dock on the demo neuron. Target: under 100 ms.
+
+Prints a table (median and worst over the repeats, target met or not); exit status 2 when a
+target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGETS_MS = {"first neuron (Load → drawn)": 1500.0, "one neuron": 100.0, "300 neurons": 250.0,
+              "verdict key": 100.0, "step": 100.0}
+
+
+def _ids(dataset: str, many: int) -> dict[str, list[int]]:
+    """The demo neuron, other annotated neurons and ``many`` Kenyon cells (in a child process,
+    so that the measured process starts cold)."""
+    code = (
+        "import json, numpy as np\n"
+        "from napari_crant.queries.common import open_query\n"
+        "from napari_crant.scene.loading import current_annotations, pick_demo_neuron\n"
+        f"src, at = open_query({dataset!r}, 'latest')\n"
+        "ann = current_annotations(src, at)\n"
+        "ct = ann['cell_type'].astype(str)\n"
+        f"kc = ann[ct.str.startswith('KC')]['root_id'].to_numpy(np.uint64)[:{many}]\n"
+        "other = ann[ct.str.startswith('uPN')]['root_id'].to_numpy(np.uint64)[:20]\n"
+        f"demo = pick_demo_neuron({dataset!r})\n"
+        "print(json.dumps({'demo': [int(demo)], 'kc': [int(x) for x in kc],\n"
+        "                  'other': [int(x) for x in other]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+class Heartbeat:
+    """A 5 ms main-thread timer recording when it fired."""
+
+    def __init__(self, interval_ms: int = 5):
+        from qtpy.QtCore import Qt, QTimer
+
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+        self.timer.start(interval_ms)
+
+    def longest_gap_ms(self, start: float, end: float) -> float:
+        """Longest time without a heartbeat in ``[start, end]`` (ms)."""
+        ticks = [start, *[t for t in self.ticks if start < t < end], end]
+        return max(b - a for a, b in itertools.pairwise(ticks)) * 1000
+
+
+def run_until(done, timeout_s: float, settle_s: float = 0.3) -> bool:
+    """Run the Qt event loop until ``done()`` (then ``settle_s`` more); whether it got done."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    deadline = time.perf_counter() + timeout_s
+    state = {"done_at": None}
+
+    def check() -> None:
+        now = time.perf_counter()
+        if state["done_at"] is None and done():
+            state["done_at"] = now
+        if (state["done_at"] is not None and now - state["done_at"] >= settle_s) or now > deadline:
+            loop.quit()
+
+    poll = QTimer()
+    poll.timeout.connect(check)
+    poll.start(2)
+    loop.exec()
+    poll.stop()
+    return state["done_at"] is not None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="demo")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of the quick actions")
+    parser.add_argument("--arrivals", type=int, default=1, help="repeats of the many-neuron load")
+    parser.add_argument("--many", type=int, default=300, help="neurons loaded at once")
+    parser.add_argument("--paste-s", type=float, default=2.0,
+                        help="seconds between the dock opening and Load (pasting an ID)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="gui-bench-"))
+    ids = _ids(args.dataset, args.many)
+
+    t_start = time.perf_counter()
+    import napari
+
+    viewer = napari.Viewer(show=True)
+    viewer.window._qt_window.resize(1600, 1000)
+    beat = Heartbeat()
+    t_up = time.perf_counter()
+    from napari_crant._qt.query_widget import QueryWidget
+
+    query = QueryWidget(viewer)
+    query.dataset.value = args.dataset
+    viewer.window.add_dock_widget(query, name="Query neurons")
+    from napari_crant._qt.session import find_layer, get_session
+
+    session = get_session(viewer)
+    results: dict[str, list[float]] = {k: [] for k in TARGETS_MS}
+    results["first neuron (napari up → drawn)"] = []
+
+    def drawn(n: int) -> bool:
+        layer = find_layer(viewer, "skeletons")
+        return query.worker is None and layer is not None and len(session.scene.neurons) >= n
+
+    # -- first neuron (cold process) ----------------------------------------------------------
+    run_until(lambda: time.perf_counter() - t_up >= args.paste_s, args.paste_s + 1, settle_s=0)
+    t_load = time.perf_counter()
+    query.load_ids(ids["demo"])
+    run_until(lambda: drawn(1), 120, settle_s=0)
+    t_drawn = time.perf_counter()
+    results["first neuron (Load → drawn)"].append((t_drawn - t_load) * 1000)
+    results["first neuron (napari up → drawn)"].append((t_drawn - t_up) * 1000)
+    run_until(lambda: not query.workers, 60)
+
+    # -- one neuron, then many ----------------------------------------------------------------
+    for root in ids["other"][: args.repeats]:
+        n = len(session.scene.neurons) + 1
+        start = time.perf_counter()
+        query.load_ids([root])
+        run_until(lambda n=n: drawn(n), 120)
+        results["one neuron"].append(beat.longest_gap_ms(start, time.perf_counter()))
+    for _ in range(args.arrivals):
+        session.clear()
+        run_until(lambda: True, 1)
+        start = time.perf_counter()
+        query.load_ids(ids["kc"])
+        run_until(lambda: drawn(len(ids["kc"])), 600)
+        results["300 neurons"].append(beat.longest_gap_ms(start, time.perf_counter()))
+
+    # -- synapse QC keys ----------------------------------------------------------------------
+    from napari_crant._qt.qc.dock import QCWidget
+
+    session.clear()
+    query.load_ids(ids["demo"])
+    run_until(lambda: drawn(1), 120)
+    qc = QCWidget(viewer)
+    viewer.window.add_dock_widget(qc, name="Synapse QC")
+    qc.build()
+    run_until(lambda: not qc.review.items.empty, 120)
+    for _ in range(args.repeats):
+        for name, action in (("verdict key", "correct"), ("step", "next")):
+            start = time.perf_counter()
+            from qtpy.QtCore import QTimer
+
+            QTimer.singleShot(0, lambda action=action: qc.do(action))
+            run_until(lambda: True, 5)
+            results[name].append(beat.longest_gap_ms(start, time.perf_counter()))
+
+    print(f"napari-crant GUI stalls ({args.dataset}; napari up {t_up - t_start:.1f} s after start; "
+          f"{args.many} neurons = {len(ids['kc'])} Kenyon cells)")
+    print(f"{'action':34s} {'median ms':>10s} {'worst ms':>10s} {'target ms':>10s}  met")
+    ok = True
+    for name, ms in results.items():
+        if not ms:
+            continue
+        target = TARGETS_MS.get(name)
+        met = target is None or max(ms) < target
+        ok &= met
+        target_text = "" if target is None else f"{target:.0f}"
+        met_text = "" if target is None else ("yes" if met else "NO")
+        print(f"{name:34s} {statistics.median(ms):10.0f} {max(ms):10.0f} {target_text:>10s}  {met_text}")
+    qc.cleanup()
+    viewer.close()
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

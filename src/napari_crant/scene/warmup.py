@@ -1,0 +1,43 @@
+"""Warming up in the background when a dock opens: heavy imports, the default dataset (Qt-free).
+
+The first load otherwise pays for importing the query core, caveclient, navis and scipy, and for
+opening the dataset and reading its annotations (seconds). :func:`warm_up` does that work ahead,
+in a worker, so that the first neuron appears soon after *Load*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def warm_up(dataset: Any) -> str:
+    """Import the query core and its libraries, and open ``dataset`` with its annotations.
+
+    The demo dataset is only opened when it is already built (building it is not a warm-up).
+    Errors opening the dataset are not raised: the load that follows reports them.
+
+    Returns
+    -------
+    str
+        What was warmed up (for logs and tests).
+    """
+    import caveclient  # noqa: F401
+    import navis  # noqa: F401
+    import pint
+    import scipy.spatial  # noqa: F401
+
+    from napari_crant.datasets import demo_path
+    from napari_crant.queries import attach, connectivity, skeleton  # noqa: F401
+    from napari_crant.queries.common import open_query
+    from napari_crant.scene.loading import current_annotations
+
+    pint.get_application_registry().Unit("nm")  # napari's units: the registry is built once, lazily
+    done = "imports"
+    if str(dataset) == "demo" and not demo_path().exists():
+        return done
+    try:
+        source, at = open_query(dataset, "latest")
+        current_annotations(source, at)
+    except Exception as e:
+        return f"{done}; dataset not opened ({type(e).__name__})"
+    return f"{done}, dataset {dataset}"
