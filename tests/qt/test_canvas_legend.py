@@ -122,7 +122,7 @@ def test_click_selects_the_neuron_everywhere(qtbot, viewer, loaded, qc_data_dir)
                                                                   LegendWidget))
     for name, w in (("Partners", partners), ("Adjacency", adjacency), ("QC", qc), ("Legend", legend)):
         viewer.window.add_dock_widget(w, name=name)
-    qtbot.waitUntil(lambda: not adjacency.model.matrix.empty, timeout=30_000)
+    qtbot.waitUntil(lambda: adjacency.data is not None and adjacency.data.values.size > 0, timeout=30_000)
     skeletons = find_layer(viewer, "skeletons")
     for kind in ("pre", "post", "somata"):
         find_layer(viewer, kind).visible = False
@@ -132,8 +132,11 @@ def test_click_selects_the_neuron_everywhere(qtbot, viewer, loaded, qc_data_dir)
     assert partners.neuron.currentData() == str(B2)
     assert set(partners.frame()["neuron_id"].tolist()) == {B2}
     assert qc.review_panel.selected_root() == B2
-    rows = {i.row() for i in adjacency.table.selectionModel().selectedIndexes()}
-    assert rows == {int(np.flatnonzero(adjacency.model.matrix.index.to_numpy(np.uint64) == B2)[0])}
+    d = adjacency.data  # the heat map outlines the neuron's row (pre) and column (post)
+    row = np.flatnonzero(np.asarray(d.row_keys, dtype=np.uint64) == B2)
+    col = np.flatnonzero(np.asarray(d.col_keys, dtype=np.uint64) == B2)
+    assert adjacency.canvas.marked == (int(row[0]) if len(row) else -1, int(col[0]) if len(col) else -1)
+    assert adjacency.canvas.marked != (-1, -1)
     assert {i.row() for i in legend.table.selectedIndexes()} == {legend.row_of(B2)}
     # a click on empty canvas keeps the selection; a legend row selects too
     loaded.picker.click(node + np.array([0, 1e7, 1e7]))
