@@ -95,7 +95,7 @@ def get_mesh(
         mesh = source.root_mesh(int(root), at)
         ct = names.get(int(root))
         name = f"{ct} ({int(root)})" if ct else str(int(root))
-        n = navis.MeshNeuron(mesh, units="1 nm", id=int(root), name=name)
+        n = navis.MeshNeuron(mesh, units="1 nm", id=int(root), name=name, process=False)
         n.root_id = np.uint64(root)
         n.query_id = np.uint64(old)
         n.dataset = source.name
