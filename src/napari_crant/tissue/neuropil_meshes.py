@@ -44,7 +44,8 @@ def neuropil_surfaces(boxes: pd.DataFrame) -> dict:
         lo = np.array([row.x0, row.y0, row.z0], np.float64)
         hi = np.array([row.x1, row.y1, row.z1], np.float64)
         verts = (lo + hi) / 2.0 + v * (hi - lo) / 2.0
-        out[str(row.name)] = trimesh.Trimesh(verts, f.copy(), process=False)
+        # float32 positions, as every mesh format stores them (a served mesh equals this one)
+        out[str(row.name)] = trimesh.Trimesh(verts.astype(np.float32), f.copy(), process=False)
     return out
 
 
@@ -72,5 +73,5 @@ def brain_surface(neuropils: dict, soma_pos: np.ndarray, soma_radius: np.ndarray
     if len(soma_pos):
         coarse = v[:: max(len(v) // 42, 1)]
         points.append((soma_pos[:, None, :] + coarse[None, :, :] * radius[:, None, None]).reshape(-1, 3))
-    cloud = np.concatenate(points)
-    return trimesh.convex.convex_hull(cloud)
+    hull = trimesh.convex.convex_hull(np.concatenate(points))
+    return trimesh.Trimesh(np.asarray(hull.vertices, np.float32), hull.faces, process=False)

@@ -89,8 +89,12 @@ class CaveMeshes:
         mesh = got.get(int(root_id)) or next(iter(got.values()))
         return _trimesh(mesh.vertices, mesh.faces)
 
-    def _static_source(self, url: str | None, what: str) -> Any:
-        from cloudvolume.datasource.precomputed.mesh import PrecomputedMeshSource
+    def _static_files(self, url: str | None, what: str) -> Any:
+        """CloudFiles over a static precomputed mesh layer (cloud-volume 12's
+        ``PrecomputedMeshSource.from_cloudpath`` cannot be built, so the legacy format is read
+        with its parts: manifests ``{id}:0`` and fragments via cloud-files, decoded by
+        ``cloudvolume.Mesh.from_precomputed``)."""
+        from cloudfiles import CloudFiles
 
         if not url:
             raise TissueUnavailable(
@@ -99,25 +103,25 @@ class CaveMeshes:
         path = _strip_precomputed(url)
         if path.startswith("gs://"):
             path = "https://storage.googleapis.com/" + path[len("gs://"):]
-        with self._lock:
-            if url not in self._static:
-                self._static[url] = self._source._run(
-                    f"opening the {what} meshes", lambda: PrecomputedMeshSource.from_cloudpath(path))
-            return self._static[url]
+        return CloudFiles(path)
 
     def _read(self, url: str | None, what: str, segids: list[int]) -> dict[int, Any]:
-        import requests
+        from cloudvolume import Mesh
 
-        src = self._static_source(url, what)
+        files = self._static_files(url, what)
 
         def fetch() -> Any:
-            try:
-                return src.get(segids, fuse=False)
-            except (requests.HTTPError, ValueError, KeyError) as e:
-                status = getattr(getattr(e, "response", None), "status_code", None)
-                if status in (None, 404):
+            manifests = files.get_json([f"{s}:0" for s in segids])
+            if any(m is None or "fragments" not in m for m in manifests):
+                return _MISSING
+            out = {}
+            for seg, man in zip(segids, manifests, strict=True):
+                blobs = files.get(man["fragments"])
+                if any(b["content"] is None for b in blobs):
                     return _MISSING
-                raise
+                parts = [Mesh.from_precomputed(b["content"]) for b in blobs]
+                out[seg] = Mesh.concatenate(*parts) if len(parts) > 1 else parts[0]
+            return out
 
         got = self._source._run(f"reading the {what} meshes", fetch)
         if got is _MISSING or not got:
@@ -130,18 +134,10 @@ class CaveMeshes:
 
     def neuropil_meshes(self, url: str | None) -> dict[str, Any]:
         """``{name: mesh}`` of every segment listed in the layer's segment properties."""
-        import requests
-
-        src = self._static_source(url, "neuropil")
+        files = self._static_files(url, "neuropil")
 
         def labels() -> Any:
-            from cloudfiles import CloudFiles
-
-            try:  # a missing file reads as None
-                return CloudFiles(src.meta.join(src.meta.cloudpath, src.meta.mesh_path)).get_json(
-                    "segment_properties/info")
-            except requests.HTTPError:
-                return _MISSING
+            return files.get_json("segment_properties/info")  # a missing file reads as None
 
         props = self._source._run("reading the neuropil names", labels)
         if props is _MISSING or not props:
