@@ -126,6 +126,8 @@ def test_unknown_neuropil_lists_the_known_ones():
         nc.get_neuropil_meshes(["AL_L", "XYZ"], dataset=snapshot())
     with pytest.raises(InvalidArgumentError, match="names must be"):
         nc.get_neuropil_meshes(42, dataset=snapshot())
+    with pytest.raises(InvalidArgumentError, match="non-empty"):
+        nc.get_neuropil_meshes([], dataset=snapshot())
 
 
 def test_bad_ids():

@@ -131,8 +131,9 @@ def get_neuropil_meshes(names: Any = None, dataset: Any = None) -> dict:
     if names is None:
         return dict(meshes)
     wanted = [names] if isinstance(names, str) else list(names) if _iterable(names) else None
-    if wanted is None or not all(isinstance(n, str) for n in wanted):
-        raise InvalidArgumentError(f"names must be a neuropil name or a collection of names, not {names!r}")
+    if not wanted or not all(isinstance(n, str) for n in wanted):
+        raise InvalidArgumentError(
+            f"names must be a neuropil name or a non-empty collection of names, not {names!r}")
     unknown = [n for n in wanted if n not in meshes]
     if unknown:
         raise InvalidArgumentError(
