@@ -74,7 +74,7 @@ def test_polyadic_neighbours_are_not_duplicates(demo):
         assert dup.mean() < 0.05
         # reason names the rule
         assert not dup.any() or "same pre and post supervoxels" in wl["reason"][dup].iloc[0]
-    assert list(FLAGS)[:3] == ["same_supervoxel", "autapse", "far_from_skeleton"]
+    assert list(FLAGS)[:4] == ["far_from_skeleton", "near_duplicate", "autapse", "same_supervoxel"]
 
 
 def test_far_threshold_is_an_outlier_fence():

@@ -56,6 +56,9 @@ class Session:
         self.params = QueryParams()
         self.color_by = "type"
         self._thickness: float | None = None
+        from napari_crant._qt.fit_screen import CameraFit
+
+        self.camera_fit = CameraFit()
 
     @property
     def viewer(self) -> Any:
@@ -63,11 +66,19 @@ class Session:
         return self._viewer()
 
     def add(self, result: LoadResult) -> list[str]:
-        """Add a load's neurons and refresh the layers; returns the update messages."""
+        """Add a load's neurons and refresh the layers; returns the update messages.
+
+        The camera is refitted to everything shown unless the user moved it since the last fit
+        (:class:`~napari_crant._qt.fit_screen.CameraFit`).
+        """
+        was_empty = not self.scene.neurons
         self.scene.add(result)
         self.refresh_layers()
+        viewer = self.viewer
+        if viewer is not None and result.neurons:
+            self.camera_fit.after_load(viewer, was_empty)
         self.changed.emit()
-        return update_messages(result.updated)
+        return update_messages(result.updated, result.split)
 
     def clear(self) -> None:
         """Remove every neuron and this package's layers."""

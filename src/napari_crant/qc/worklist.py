@@ -17,19 +17,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: Flag name -> the reason shown to the reviewer, most certainly wrong first (the sort order):
-#: one supervoxel cannot be both sides of a synapse; an autapse is rare in insects and usually
-#: a merge; a site far from the arbor is a false detection or a missing branch.
+#: Flag name -> the reason shown to the reviewer, in sort order: a site far from the arbor (a
+#: false detection or a missing branch), one synapse detected twice, an autapse (rare in insects,
+#: usually a merge), one supervoxel on both sides; then partners that are fragments or unsegmented.
 FLAGS = {
-    "same_supervoxel": "pre and post on the same supervoxel",
-    "autapse": "pre and post on the same neuron (autapse)",
     "far_from_skeleton": "farther than {max_distance:,.0f} nm from the skeleton",
-    "near_duplicate": ("another synapse on the same pre and post supervoxels within "
-                       "{duplicate_distance:,.0f} nm (detected twice?)"),
+    "near_duplicate": ("another synapse of the same pair at the same spot, or on the same "
+                       "pre and post supervoxels within {duplicate_distance:,.0f} nm (detected twice?)"),
+    "autapse": "pre and post on the same neuron (autapse)",
+    "same_supervoxel": "pre and post on the same supervoxel",
     "small_fragment": ("partner is a small fragment (< {small_fragment_l2} L2 chunks, "
                        "or < {unannotated_fragment_l2} and not annotated)"),
     "unsegmented_partner": "partner is unsegmented (root 0)",
 }
+#: sort rank of a near-duplicate that is not at the same spot: after the certain errors
+#: (autapse, same supervoxel) -- polyadic sites make close synapses of one pair common
+LOOSE_DUPLICATE_RANK = 3.5
+
+#: two synapses of one pair whose centres are this close (nm) are one synapse detected twice,
+#: whatever their supervoxels
+SAME_SPOT_NM = 10.0
 
 
 def build_worklist(
@@ -56,7 +63,8 @@ def build_worklist(
     duplicate_distance
         Two synapses of the same pre and post supervoxels whose centres are closer than
         this (nm) are flagged (one synapse detected twice; the several synapses a neuron
-        makes onto one partner lie on different supervoxels or farther apart).
+        makes onto one partner lie on different supervoxels or farther apart), as are two
+        of the same pair within :data:`SAME_SPOT_NM`.
     small_fragment_l2
         Partners with fewer L2 chunks than this, or fewer than four times this and no row
         in the annotation table (an orphan piece nobody named), are flagged as small
@@ -76,9 +84,10 @@ def build_worklist(
         'post' otherwise), ``partner_id, pre_pt_root_id, post_pt_root_id,
         pre_pt_supervoxel_id, post_pt_supervoxel_id, size, x, y, z`` (the neuron's site, nm),
         ``distance`` (nm to the skeleton), ``flags`` (tuple of names from :data:`FLAGS`),
-        ``reason`` (text) and ``n_flags``. Sorted by the first flag (in :data:`FLAGS`
-        order: likely errors before unsegmented partners), then number of flags, then
-        distance (far first), then synapse id. ``attrs`` holds provenance and the
+        ``reason`` (text) and ``n_flags``. Sorted by the most telling flag (in :data:`FLAGS`
+        order; a near-duplicate not at the same spot after same supervoxel, see
+        :data:`LOOSE_DUPLICATE_RANK`), then number of flags, then distance (far first), then
+        synapse id. ``attrs`` holds provenance and the
         thresholds used (``max_distance`` is the effective one, fence included).
     """
     from scipy.spatial import cKDTree
@@ -109,6 +118,7 @@ def build_worklist(
 
     max_distance = far_threshold(dist, max_distance, outlier_iqr)
     flags: list[list[str]] = [[] for _ in range(len(syn))]
+    at_spot = np.zeros(len(syn), bool)  # near-duplicates at the same spot
     pre_root = syn["pre_pt_root_id"].to_numpy(np.uint64)
     post_root = syn["post_pt_root_id"].to_numpy(np.uint64)
     partner = syn["partner_id"].to_numpy(np.uint64)
@@ -121,10 +131,13 @@ def build_worklist(
         pairs = cKDTree(ctr).query_pairs(duplicate_distance, output_type="ndarray")
         if len(pairs):
             a, b = pairs[:, 0], pairs[:, 1]
-            same = ((pre_root[a] == pre_root[b]) & (post_root[a] == post_root[b])
-                    & (pre_sv[a] == pre_sv[b]) & (post_sv[a] == post_sv[b]))
-            for i in np.unique(pairs[same].ravel()):
+            pair = (pre_root[a] == pre_root[b]) & (post_root[a] == post_root[b])
+            same_spot = pair & (np.linalg.norm(ctr[a] - ctr[b], axis=1) <= SAME_SPOT_NM)
+            same_svs = pair & (pre_sv[a] == pre_sv[b]) & (post_sv[a] == post_sv[b]) & (
+                pre_sv[a] != 0) & (post_sv[a] != 0)
+            for i in np.unique(pairs[same_spot | same_svs].ravel()):
                 flags[i].append("near_duplicate")
+            at_spot[np.unique(pairs[same_spot].ravel())] = True
     for i in np.flatnonzero((pre_root == post_root) & (pre_root != 0)):
         flags[i].append("autapse")
     same_sv = pre_sv == post_sv
@@ -161,10 +174,11 @@ def build_worklist(
         "reason": ["; ".join(FLAGS[f].format(**fmt) for f in fl) for fl in flags_t],
         "n_flags": np.array([len(f) for f in flags_t], np.int64),
     })
-    wl["_first"] = [order[f[0]] if f else len(order) for f in flags_t]
-    wl = wl.sort_values(["_first", "n_flags", "distance", "synapse_id"],
+    wl["_rank"] = [min((LOOSE_DUPLICATE_RANK if f == "near_duplicate" and not spot else order[f])
+                       for f in fl) if fl else len(order) for fl, spot in zip(flags_t, at_spot, strict=True)]
+    wl = wl.sort_values(["_rank", "n_flags", "distance", "synapse_id"],
                         ascending=[True, False, False, True], kind="stable")
-    wl = wl.drop(columns="_first").reset_index(drop=True)
+    wl = wl.drop(columns="_rank").reset_index(drop=True)
     wl.attrs = {**out_syn.attrs, "root_id": root, "query_id": int(q.given[0]), **fmt}
     return wl
 

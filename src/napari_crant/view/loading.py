@@ -100,6 +100,9 @@ class LoadResult:
         Dataset, materialization, version, timestamp and filters of the query.
     annotations
         :func:`current_annotations` at the query's materialization.
+    split
+        ``{given ID: [other piece, ...]}`` for updated IDs whose neuron was split since:
+        the pieces not shown (largest first).
     """
 
     neurons: list[NeuronData]
@@ -108,11 +111,22 @@ class LoadResult:
     updated: dict[int, int]
     provenance: dict[str, Any]
     annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    split: dict[int, list[int]] = field(default_factory=dict)
 
 
-def update_messages(updated: dict[int, int]) -> list[str]:
-    """Plain-language lines reporting updated IDs."""
-    return [f"{old} was edited; showing {new} instead" for old, new in updated.items()]
+def update_messages(updated: dict[int, int], split: dict[int, list[int]] | None = None) -> list[str]:
+    """Plain-language lines reporting updated IDs (and the pieces of split neurons not shown)."""
+    split = split or {}
+    lines = []
+    for old, new in updated.items():
+        rest = split.get(int(old), [])
+        if rest:
+            others = ", ".join(str(p) for p in rest[:5]) + (" …" if len(rest) > 5 else "")
+            lines.append(f"{old} was split since; showing the piece {new}; "
+                         f"{len(rest)} other piece{'s' if len(rest) != 1 else ''}: {others}")
+        else:
+            lines.append(f"{old} was edited; showing {new} instead")
+    return lines
 
 
 def load_neurons(
@@ -155,6 +169,7 @@ def load_neurons(
     from napari_crant.queries.common import open_query, query_ids
     from napari_crant.queries.connectivity import get_connectivity
     from napari_crant.queries.skeleton import get_l2_skeleton
+    from napari_crant.queries.successors import other_pieces
 
     yield 0, 1, "opening dataset"
     source, at = open_query(dataset, materialization)
@@ -203,8 +218,9 @@ def load_neurons(
         "max_distance": max_distance,
     }
     prov["updated_ids"] = q.updated()
+    split = other_pieces(source, q.updated(), at)
     yield total, total, "done"
-    return LoadResult(neurons, partners, conn, q.updated(), prov, ann)
+    return LoadResult(neurons, partners, conn, q.updated(), prov, ann, split)
 
 
 def run_to_end(gen: Generator[Any, None, Any]) -> Any:

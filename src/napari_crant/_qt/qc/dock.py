@@ -83,6 +83,11 @@ class QCWidget(QWidget):
         self._on_scene_changed()
         if store_error:
             self.set_message(store_error, error=True)
+        from qtpy.QtCore import QTimer
+
+        from napari_crant._qt.fit_screen import fit_docks
+
+        QTimer.singleShot(0, lambda: is_alive(self) and fit_docks(self))  # once docked
 
     # -- what other code and tests use -------------------------------------------------------
     @property
