@@ -65,7 +65,7 @@ def test_planted_anomalies_rank_first_and_few_are_flagged(demo):
 
 def test_polyadic_neighbours_are_not_duplicates(demo):
     # a neuron's many synapses onto one partner a few hundred nm apart are normal
-    path, kind = demo
+    path, _ = demo
     ann = nc.get_annotations(dataset=path)
     upn = ann.loc[ann["cell_type"] == "uPN", "root_id"].to_numpy(np.uint64)[:5]
     for root in upn:

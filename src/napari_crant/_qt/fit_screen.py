@@ -2,11 +2,11 @@
 
 With every dock open the docks stacked in napari's right area used to need 1,400 px of
 height. :func:`fit_docks` arranges them so the window fits its screen: the query dock
-scrolls, the table docks
-(partners, adjacency, synapse QC) share one tab group; on a tall screen (a window at least
-:data:`TALL_SCREEN` px tall, once fitted into its screen) the query dock stays above them with about a third of the
-height, on a smaller one it joins the tab group. Tables get compact rows, wrapping messages
-never widen a dock, and a window taller or wider than its screen is shrunk into it.
+scrolls, the table docks (partners, adjacency, synapse QC) share one tab group; in a window
+at least :data:`TALL_SCREEN` px tall (once fitted into its screen) the query dock stays above
+them with a quarter of the height, in a smaller one it joins the tab group. Tables get
+compact rows, wrapping messages never widen a dock, and a window taller or wider than its
+screen is shrunk into it.
 
 :class:`CameraFit` refits the camera after a load when the user has not moved it since the
 last fit (or nothing was shown before): a load then shows everything that is loaded, and a
