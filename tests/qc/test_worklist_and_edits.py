@@ -11,16 +11,15 @@ from tiny import A0, A2, B0, B2, C0, CD, X, synapse_id
 
 def test_worklist_order_and_reasons(tiny_path):
     wl = build_worklist(A2, small_fragment_l2=2, dataset=tiny_path)
-    # 9 autapse; 4: far (20 um) + partner X is a 1-chunk fragment; 11 from the 1-chunk D0;
-    # 10 to root 0; then unflagged by distance. 1 and 2 go to the same partner at the same
-    # spot but onto two postsynaptic supervoxels (polyadic): not duplicates.
-    assert wl["synapse_id"].tolist() == [synapse_id(k) for k in (9, 4, 11, 10, 12, 5, 3, 2, 1)]
-    assert wl["flags"].tolist()[:5] == [
-        ("autapse",), ("far_from_skeleton", "small_fragment"), ("small_fragment",),
-        ("unsegmented_partner",), (),
+    # 4: far (20 um) + partner X is a 1-chunk fragment; 1 and 2: same pair at the same spot;
+    # 9 autapse; 11 from the 1-chunk D0; 10 to root 0; then unflagged by distance.
+    assert wl["synapse_id"].tolist() == [synapse_id(k) for k in (4, 2, 1, 9, 11, 10, 12, 5, 3)]
+    assert wl["flags"].tolist()[:6] == [
+        ("far_from_skeleton", "small_fragment"), ("near_duplicate",), ("near_duplicate",),
+        ("autapse",), ("small_fragment",), ("unsegmented_partner",),
     ]
-    assert wl["reason"].iloc[1].startswith("farther than 2,000 nm from the skeleton")
-    assert wl["n_flags"].tolist() == [1, 2, 1, 1, 0, 0, 0, 0, 0]
+    assert wl["reason"].iloc[0].startswith("farther than 2,000 nm from the skeleton")
+    assert wl["n_flags"].tolist() == [2, 1, 1, 1, 1, 1, 0, 0, 0]
     assert wl.attrs["root_id"] == int(A2)
     assert wl.loc[wl["synapse_id"] == synapse_id(12), "type"].item() == "post"
 

@@ -44,16 +44,18 @@ def test_planted_anomalies_rank_first_and_few_are_flagged(demo):
         kinds = np.array([kind.get(int(i), "") for i in wl["synapse_id"]])
         flagged = wl["n_flags"].to_numpy() > 0
         certain = np.flatnonzero(np.isin(kinds, CERTAIN))
-        unplanted = np.flatnonzero(kinds == "")
-        # what is certainly wrong comes before anything that was not planted
+        strong = set(list(FLAGS)[:4])  # far, near-duplicate, autapse, same supervoxel
+        first = np.array([f[0] if f else "" for f in wl["flags"]])
+        # what is certainly wrong is at the top: only synapses the demo made duplicates of by
+        # chance (the same pair at the same spot) may come first
         if len(certain):
-            assert certain.max() < unplanted.min(), (root, wl.head(certain.max() + 1))
+            assert certain.max() < 5, (root, wl.head(certain.max() + 1))
+            ahead = np.flatnonzero(kinds[:certain.max()] == "")
+            assert all(f == ("near_duplicate",) for f in wl["flags"].iloc[ahead]), wl.head(6)
         dup = np.flatnonzero(kinds == "near_duplicate")
         assert flagged[dup].all()
         assert all("near_duplicate" in f for f in wl["flags"].iloc[dup])
         # every planted near-duplicate before any ordinary synapse that is merely unsegmented or clean
-        strong = set(list(FLAGS)[:4])  # up to near_duplicate
-        first = np.array([f[0] if f else "" for f in wl["flags"]])
         weak = np.flatnonzero((kinds == "") & ~np.isin(first, list(strong)))
         if len(dup):
             assert dup.max() < weak.min()

@@ -30,7 +30,7 @@ def test_every_dock_fits_the_screen(qtbot, make_napari_viewer, tiny_path, size):
     viewer.window.add_plugin_dock_widget("napari-crant", "Synapse QC")
     widgets["Query neurons"].dataset.value = tiny_path
     widgets["Query neurons"].ids.value = f"{tiny.A2}\n{tiny.B2}"
-    run_load(qtbot, widgets["Query neurons"])
+    run_load(qtbot, widgets["Query neurons"], timeout=180_000)  # the first load imports the core
     qtbot.wait(200)
     screen = window.screen().availableGeometry()
     width, height = min(size[0], screen.width()), min(size[1], screen.height())
@@ -109,10 +109,10 @@ def test_a_split_neuron_is_said_and_its_other_pieces_offered(qtbot, viewer, quer
     assert f"{tiny.B0} was split since; showing the piece {tiny.B2}; 1 other piece: {tiny.X}" \
         in query.message.value
     notice = query.split_notice
-    assert notice.visible and str(tiny.B0) in notice.text.value
+    assert not notice.native.isHidden() and str(tiny.B0) in notice.text.value
     assert notice.load_button.text == "Load the 1 other piece"
     notice.load_button.native.click()
     qtbot.waitUntil(lambda: query.worker is None and int(tiny.X) in get_session(viewer).scene.neurons,
                     timeout=30_000)
     assert list(get_session(viewer).scene.neurons) == [int(tiny.B2), int(tiny.X)]
-    assert not notice.visible
+    assert notice.native.isHidden()

@@ -36,7 +36,7 @@ LOOSE_DUPLICATE_RANK = 3.5
 
 #: two synapses of one pair whose centres are this close (nm) are one synapse detected twice,
 #: whatever their supervoxels
-SAME_SPOT_NM = 10.0
+SAME_SPOT_NM = 4.0
 
 
 def build_worklist(
