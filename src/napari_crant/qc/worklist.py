@@ -169,6 +169,8 @@ def build_worklist(
         "post_pt_supervoxel_id": syn["post_pt_supervoxel_id"].to_numpy(np.uint64),
         "size": syn["size"].to_numpy(np.int64),
         "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2],
+        **{f"{side}_{a}": syn[f"{side}_pt_position_{a}"].to_numpy(np.float64)
+           for side in ("pre", "post") for a in "xyz"},
         "distance": dist,
         "flags": flags_t,
         "reason": ["; ".join(FLAGS[f].format(**fmt) for f in fl) for fl in flags_t],
