@@ -1,9 +1,9 @@
 """The QC dock's oblique view and slab: the camera looks across the synapse, a slab is clipped."""
 
 import numpy as np
+from qc_helpers import build, load
 
 import tiny
-from qc_helpers import build, load
 
 
 def test_oblique_view_and_slab_in_3d(qtbot, qc, tiny_path):
