@@ -17,7 +17,7 @@ def test_oblique_view_and_slab_in_3d(qtbot, qc, tiny_path):
     opts.thickness.setValue(600)
     qc.do("next")
     row = qc.current_row()
-    axis = np.array([row["post_z"] - row["pre_z"], row["post_y"] - row["pre_y"], row["post_x"] - row["pre_x"]])
+    axis = np.array([row[f"post_{a}"] - row[f"pre_{a}"] for a in "zyx"], float)
     axis /= np.linalg.norm(axis)
     cam = viewer.camera
     assert abs(np.dot(cam.view_direction, axis)) < 1e-3  # looking across the pre -> post axis
