@@ -132,9 +132,8 @@ class CameraFit:
 
     @staticmethod
     def _state(viewer: Any) -> tuple:
-        from napari_crant._qt.view import camera
-
-        cam = camera(viewer)
+        scene = getattr(viewer, "scene", None)  # napari 0.9: viewer.scene.camera
+        cam = scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
         return (tuple(round(float(v), 6) for v in cam.center), round(float(cam.zoom), 9),
                 tuple(round(float(v), 6) for v in cam.angles), viewer.dims.ndisplay)
 
