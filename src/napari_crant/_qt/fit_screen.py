@@ -93,8 +93,10 @@ def fit_docks(anchor: Any) -> None:
     query = docks.get(QUERY_DOCK)
     if query is not None and query.isFloating():
         query = None
-    if query is not None:
-        scroll_dock(query)
+    if query is not None:  # above the tables only if both fit at their minimum heights
+        needed = query.minimumSizeHint().height() + max(
+            (d.minimumSizeHint().height() for d in group), default=0) + 80
+        tall = tall and window.height() >= needed
     if query is not None and not tall:
         group.insert(0, query)
     for other in group[1:]:
