@@ -139,8 +139,9 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
 def parse_id_text(text: str) -> np.ndarray:
     """Parse IDs pasted as text: separated by commas, spaces, tabs, newlines or semicolons.
 
-    A column copied from a spreadsheet (with or without a header such as ``root_id``) and
-    quoted values work too. Every token that is not a number is reported at once.
+    A column copied from a spreadsheet (with or without a header such as ``root_id`` alone
+    on the first line, followed by IDs) and quoted values work too. Every token that is not
+    a number is reported at once (a word alone, e.g. ``abc``, is named, not taken for a header).
 
     Raises
     ------
@@ -148,8 +149,10 @@ def parse_id_text(text: str) -> np.ndarray:
         Listing the tokens that are not IDs.
     """
     tokens = [t.strip("'\"[]()") for t in _SPLIT.split(text.strip()) if t.strip("'\"[]()")]
-    if tokens and not tokens[0].isdigit() and re.fullmatch(r"[A-Za-z_ ]+", tokens[0]):
-        tokens = tokens[1:]  # a header cell such as "root_id"
+    first_line = text.strip().splitlines()[0].strip().strip("'\"") if text.strip() else ""
+    if (len(tokens) > 1 and tokens[0] == first_line
+            and re.fullmatch(r"[A-Za-z_][A-Za-z_ ]*", tokens[0])):
+        tokens = tokens[1:]  # a header cell such as "root_id", alone on the first line, then IDs
     bad = [t for t in tokens if not re.fullmatch(r"\+?\d+", t)]
     if bad:
         shown = ", ".join(repr(b) for b in bad[:5]) + (" ..." if len(bad) > 5 else "")

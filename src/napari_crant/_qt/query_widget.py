@@ -24,6 +24,8 @@ from napari_crant.scene.layer_data import COLOR_MODES
 
 #: annotation fields offered in the search box
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
+#: milliseconds without typing before the matches are counted
+COUNT_DELAY_MS = 250
 
 
 def _search_worker(criteria: dict[str, str], regex: bool, case: bool, exact: bool, dataset: Any
@@ -110,7 +112,7 @@ class QueryWidget(Container):
                        for f in SEARCH_FIELDS}
         self.regex = CheckBox(value=False, text="regex")
         self.case = CheckBox(value=False, text="case-sensitive")
-        self.exact = CheckBox(value=True, text="whole value")
+        self.exact = CheckBox(value=False, text="whole value")  # "KC" finds KC_ab, kc_g…
         self.match_label = Label(value="", label="matches")
         self.threshold = SpinBox(value=p.threshold, min=1, max=1000, label="threshold",
                                  tooltip="minimum synapses per (pre, post) pair")
@@ -161,6 +163,16 @@ class QueryWidget(Container):
 
         self.share = ShareRow(self)  # Neuroglancer link, save/open a session
         self.append(self.share)
+        from napari_crant._qt.split_notice import SplitNotice
+
+        self.split_notice = SplitNotice(self.load_ids)  # pieces of neurons split since
+        self.insert(self.index(self.message) + 1, self.split_notice)
+        from qtpy.QtCore import QTimer
+
+        self._count_timer = QTimer(self.native)  # count matches once typing pauses
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self.count_matches)
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)
@@ -168,7 +180,7 @@ class QueryWidget(Container):
         self.dataset.native.editingFinished.connect(self.refresh_versions)
         self.color_by.changed.connect(self.session.set_color_by)
         for w in (*self.search.values(), self.regex, self.case, self.exact):
-            w.changed.connect(self.count_matches)
+            w.changed.connect(self._count_soon)
         self.session.load_requested.connect(self.load_ids)
         self._stop = threading.Event()
         #: the background warm-up (imports, the default dataset) started when the dock opens
@@ -229,6 +241,10 @@ class QueryWidget(Container):
         self._track(worker)
         worker.start()
         return worker
+
+    def _count_soon(self) -> None:
+        self.match_label.value = "counting…" if self.criteria() else ""
+        self._count_timer.start()
 
     def count_matches(self) -> Any:
         """Count neurons matching the annotation search (in a worker); shown before loading."""
@@ -345,6 +361,7 @@ class QueryWidget(Container):
             self.session.add(result)
             return
         messages = self.session.add(result)
+        self.split_notice.show_split(result.split)
         if len(self.materialization.choices) <= 2:  # the dataset is open now: list its versions
             self.refresh_versions()
         n = len(result.neurons)

@@ -65,6 +65,9 @@ class Session:
         self.model.visibility_changed.connect(self.apply_visibility)
         #: hover texts and click-to-select on the canvas
         self.picker = CanvasPicker(self)
+        from napari_crant._qt.fit_screen import CameraFit
+
+        self.camera_fit = CameraFit()
 
     @property
     def viewer(self) -> Any:
@@ -72,12 +75,20 @@ class Session:
         return self._viewer()
 
     def add(self, result: LoadResult) -> list[str]:
-        """Add a load's neurons and refresh the layers; returns the update messages."""
+        """Add a load's neurons and refresh the layers; returns the update messages.
+
+        The camera is refitted to everything shown unless the user moved it since the last fit
+        (:class:`~napari_crant._qt.fit_screen.CameraFit`).
+        """
+        was_empty = not self.scene.neurons
         self.scene.add(result)
         self.sync_model()
         self.refresh_layers()
+        viewer = self.viewer
+        if viewer is not None and result.neurons:
+            self.camera_fit.after_load(viewer, was_empty)
         self.changed.emit()
-        return update_messages(result.updated)
+        return update_messages(result.updated, result.split)
 
     def sync_model(self) -> None:
         """Give every loaded neuron its legend entry (colour, cell type)."""

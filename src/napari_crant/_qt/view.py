@@ -42,6 +42,9 @@ def open_docks(viewer: Any) -> dict[str, Any]:
     if created:
         from qtpy.QtCore import QTimer
 
+        from napari_crant._qt.fit_screen import fit_docks
+
+        fit_docks(widgets[DOCKS[0]].native)  # tables tabbed, query above: the window fits
         QTimer.singleShot(0, docks["Partners"].raise_)  # show the partner tab, not the adjacency
     return widgets
 

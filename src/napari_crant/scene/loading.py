@@ -105,6 +105,9 @@ class LoadResult:
         :func:`~napari_crant.scene.layer_data.synapse_table`).
     requested
         How many neurons were asked for (more than ``len(neurons)`` after a cancel).
+    split
+        ``{given ID: [other piece, ...]}`` for updated IDs whose neuron was split since:
+        the pieces not shown (largest first).
     """
 
     neurons: list[NeuronData]
@@ -115,6 +118,7 @@ class LoadResult:
     annotations: pd.DataFrame = field(default_factory=pd.DataFrame)
     synapses: pd.DataFrame | None = None
     requested: int = 0
+    split: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def cancelled(self) -> bool:
@@ -122,9 +126,19 @@ class LoadResult:
         return len(self.neurons) < self.requested
 
 
-def update_messages(updated: dict[int, int]) -> list[str]:
-    """Plain-language lines reporting updated IDs."""
-    return [f"{old} was edited; showing {new} instead" for old, new in updated.items()]
+def update_messages(updated: dict[int, int], split: dict[int, list[int]] | None = None) -> list[str]:
+    """Plain-language lines reporting updated IDs (and the pieces of split neurons not shown)."""
+    split = split or {}
+    lines = []
+    for old, new in updated.items():
+        rest = split.get(int(old), [])
+        if rest:
+            others = ", ".join(str(p) for p in rest[:5]) + (" …" if len(rest) > 5 else "")
+            lines.append(f"{old} was split since; showing the piece {new}; "
+                         f"{len(rest)} other piece{'s' if len(rest) != 1 else ''}: {others}")
+        else:
+            lines.append(f"{old} was edited; showing {new} instead")
+    return lines
 
 
 def load_neurons(
@@ -172,6 +186,7 @@ def load_neurons(
     from napari_crant.queries.common import open_query, query_ids
     from napari_crant.queries.connectivity import get_connectivity
     from napari_crant.queries.skeleton import get_l2_skeleton
+    from napari_crant.queries.successors import other_pieces
 
     yield 0, 1, "opening dataset"
     source, at = open_query(dataset, materialization)
@@ -230,8 +245,9 @@ def load_neurons(
         "max_distance": max_distance,
     }
     prov["updated_ids"] = q.updated()
+    split = other_pieces(source, q.updated(), at)
     yield total, total, "done"
-    return LoadResult(neurons, partners, conn, q.updated(), prov, ann, synapses, requested)
+    return LoadResult(neurons, partners, conn, q.updated(), prov, ann, synapses, requested, split)
 
 
 def _edges_of(conn: pd.DataFrame, roots: np.ndarray) -> pd.DataFrame:

@@ -76,6 +76,10 @@ class QCWidget(QWidget):
         self.canvas = ReviewCanvas(self.review, self.session, self.runner,
                                    lambda: float(self.review_panel.field_of_view.value()),
                                    lambda m: self.set_message(m, error=True))
+        from napari_crant._qt.qc.view_options import ViewOptions
+
+        self.view_options = ViewOptions(self.review, self.session)  # after the canvas: it turns the camera
+        outer.insertWidget(1, self.view_options)
         self.review.verdict_changed.connect(self._on_verdict)
         self.review_panel.files.imported.connect(self.refresh_rejected)
         self.session.changed.connect(self._on_scene_changed)
@@ -83,6 +87,11 @@ class QCWidget(QWidget):
         self._on_scene_changed()
         if store_error:
             self.set_message(store_error, error=True)
+        from qtpy.QtCore import QTimer
+
+        from napari_crant._qt.fit_screen import fit_docks
+
+        QTimer.singleShot(0, lambda: is_alive(self) and fit_docks(self))  # once docked
 
     # -- what other code and tests use -------------------------------------------------------
     @property

@@ -98,10 +98,11 @@ class ReviewPanel(QWidget):
         self.max_distance.setSingleStep(500)
         self.max_distance.setValue(2000)
         self.max_distance.setSuffix(" nm")
-        self.max_distance.setToolTip("flag synapses farther than this from the skeleton")
+        self.max_distance.setToolTip("flag synapses farther than this from the skeleton and outliers "
+                                     "among the neuron's own (Q3 + 3 IQR)")
         self.fragment_l2 = QSpinBox()
         self.fragment_l2.setRange(1, 10_000)
-        self.fragment_l2.setValue(10)
+        self.fragment_l2.setValue(25)
         self.fragment_l2.setToolTip("flag partners with fewer L2 chunks than this (small fragments)")
         self.build_button = QPushButton("Build list")
         self.build_button.setToolTip("compute the worklist and load stored verdicts")

@@ -1,0 +1,118 @@
+"""Every dock open: the window fits 1600 x 1000 and 1280 x 800 and the tables show >= 8 rows."""
+
+import os
+from pathlib import Path
+
+import pytest
+from qtpy.QtWidgets import QApplication, QDockWidget, QTableView
+
+import tiny
+from conftest import run_load  # tests/qt/conftest.py
+
+SHOTS = os.environ.get("NAPARI_CRANT_DOCS_IMAGES")
+
+
+def _dock_of(widget):
+    while widget is not None and not isinstance(widget, QDockWidget):
+        widget = widget.parent()
+    return widget
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1280, 800)])
+def test_every_dock_fits_the_screen(qtbot, make_napari_viewer, tiny_path, size):
+    from napari_crant._qt.fit_screen import TABLE_DOCKS, plugin_docks
+    from napari_crant._qt.view import open_docks
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(*size)
+    widgets = open_docks(viewer)
+    viewer.window.add_plugin_dock_widget("napari-crant", "Synapse QC")
+    widgets["Query neurons"].dataset.value = tiny_path
+    widgets["Query neurons"].ids.value = f"{tiny.A2}\n{tiny.B2}"
+    run_load(qtbot, widgets["Query neurons"], timeout=180_000)  # the first load imports the core
+    qtbot.wait(200)
+    screen = window.screen().availableGeometry()
+    width, height = min(size[0], screen.width()), min(size[1], screen.height())
+    frame = window.frameGeometry()
+    assert frame.width() <= width and frame.height() <= height, (frame, size)
+    docks = plugin_docks(window)
+    assert set(docks) == {"Query neurons", *TABLE_DOCKS}
+    for name in TABLE_DOCKS:  # each table dock in turn (they share a tab group)
+        docks[name].raise_()
+        qtbot.wait(100)
+        QApplication.processEvents()
+        tables = [t for t in docks[name].findChildren(QTableView) if t.isVisible()]
+        if name == "Adjacency":
+            continue  # a heat map, no table view
+        assert tables, name
+        for t in tables:
+            rows = t.viewport().height() // t.verticalHeader().defaultSectionSize()
+            assert rows >= 8, (name, size, rows)
+        frame = window.frameGeometry()
+        assert frame.width() <= width and frame.height() <= height
+    if SHOTS:
+        out = Path(SHOTS)
+        out.mkdir(parents=True, exist_ok=True)
+        docks["Synapse QC"].raise_()
+        qtbot.wait(200)
+        window.grab().save(str(out / f"every-dock-{size[0]}x{size[1]}.png"))
+
+
+def test_a_long_message_does_not_widen_the_dock(qtbot, viewer, query):
+    from napari_crant._qt.fit_screen import fit_docks
+
+    fit_docks(query.native)
+    dock = _dock_of(query.native)
+    before = dock.width()
+    query.set_message("x" * 2000 + " " + "576460752400000001 " * 50)
+    qtbot.wait(100)
+    assert dock.width() <= before + 2
+
+
+def test_the_view_is_refitted_after_a_load_unless_moved(qtbot, viewer, query):
+    from napari_crant._qt.view import camera
+
+    query.ids.value = str(tiny.A2)
+    run_load(qtbot, query)
+    fitted = tuple(camera(viewer).center)
+    query.ids.value = str(tiny.B2)  # elsewhere: the fitted view follows
+    run_load(qtbot, query)
+    refitted = tuple(camera(viewer).center)
+    assert refitted != fitted
+    camera(viewer).zoom = camera(viewer).zoom * 3  # the user zooms in
+    chosen = (tuple(camera(viewer).center), camera(viewer).zoom)
+    query.ids.value = str(tiny.CD)
+    run_load(qtbot, query)
+    assert (tuple(camera(viewer).center), camera(viewer).zoom) == chosen  # kept
+
+
+def test_substring_search_counts_as_you_type(qtbot, query):
+    assert not query.exact.value  # "KC" finds KC_g
+    query.search["cell_type"].value = "K"
+    query.search["cell_type"].value = "KC"
+    assert query.match_label.value == "counting…"
+    qtbot.waitUntil(lambda: query.match_label.value == "1 neuron match", timeout=10_000)
+
+
+def test_a_lone_word_is_named(qtbot, viewer, query):
+    query.ids.value = "abc"
+    assert run_load(qtbot, query) is None
+    assert query.message.value == "Nothing loaded: not neuron IDs: 'abc'"
+
+
+def test_a_split_neuron_is_said_and_its_other_pieces_offered(qtbot, viewer, query):
+    from napari_crant._qt.session import get_session
+
+    query.ids.value = str(tiny.B0)  # split since: B2 (most of it) + X
+    run_load(qtbot, query)
+    assert f"{tiny.B0} was split since; showing the piece {tiny.B2}; 1 other piece: {tiny.X}" \
+        in query.message.value
+    notice = query.split_notice
+    assert not notice.native.isHidden() and str(tiny.B0) in notice.text.value
+    assert notice.load_button.text == "Load the 1 other piece"
+    notice.load_button.native.click()
+    qtbot.waitUntil(lambda: query.worker is None and int(tiny.X) in get_session(viewer).scene.neurons,
+                    timeout=30_000)
+    assert list(get_session(viewer).scene.neurons) == [int(tiny.B2), int(tiny.X)]
+    assert notice.native.isHidden()
