@@ -244,3 +244,24 @@ def test_undo_after_switching_neurons(store, worklist, tiny_path):
     assert store.verdicts("tiny").empty  # the store is restored even though the list moved on
     assert ev.pop() == [] and m.current == 0 and m.root == int(B2)
     assert store.history()["change"].tolist() == ["set", "undo"]
+
+
+def test_verdict_for_a_busy_database_is_shown_pending_then_written(tmp_path, worklist):
+    """Another process holds the database: the verdict is kept (pending), said so, and written later."""
+    from test_verdict_store_faults import locked_by_another_process
+
+    db = tmp_path / "busy.sqlite"
+    with VerdictStore(db, busy_timeout=0.2) as store:
+        m = _model(store, worklist)
+        with locked_by_another_process(db):
+            m.give("false_positive", reviewer="ana")
+            assert m.pending == 1
+            assert "1 change(s) wait for the verdict database" in m.progress_text()
+            assert m.items["verdict"].iloc[0] == "false_positive"  # shown as given meanwhile
+            assert m.retry_pending() == 0  # still busy: kept
+        written = []
+        m.items_changed.connect(lambda: written.append(True))
+        assert m.retry_pending() == 1 and written and m.pending == 0
+        assert "wait for the verdict database" not in m.progress_text()
+    with VerdictStore(db) as again:
+        assert again.verdicts("tiny")["verdict"].tolist() == ["false_positive"]

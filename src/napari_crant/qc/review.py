@@ -344,7 +344,24 @@ class ReviewModel:
             return ""
         c = self.counts()
         parts = ", ".join(f"{c[v]} {v.replace('_', ' ')}" for v in VERDICTS)
-        return f"reviewed {len(self.items) - c['unreviewed']} of {len(self.items)} ({parts})"
+        text = f"reviewed {len(self.items) - c['unreviewed']} of {len(self.items)} ({parts})"
+        waiting = self.pending
+        if waiting:
+            text += (f"; {waiting} change(s) wait for the verdict database (busy in another "
+                     "process): kept on disk and written as soon as it is free")
+        return text
+
+    @property
+    def pending(self) -> int:
+        """Verdict changes the store keeps for a busy database (see ``VerdictStore.pending``)."""
+        return 0 if self.store is None else self.store.pending
+
+    def retry_pending(self) -> int:
+        """Write the changes kept for a busy database; emits ``items_changed`` if any were written."""
+        written = self.store.retry_pending() if self.pending else 0
+        if written:
+            self.items_changed.emit()
+        return written
 
     # -- internals -----------------------------------------------------------------------
     def _require_row(self) -> pd.Series:

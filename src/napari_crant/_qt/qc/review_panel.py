@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QItemSelectionModel, Qt
+from qtpy.QtCore import QItemSelectionModel, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -136,6 +136,9 @@ class ReviewPanel(QWidget):
         self.note.setPlaceholderText("note (saved with the next verdict)…")
         self.progress = QLabel("")
         self.progress.setWordWrap(True)
+        self._pending_timer = QTimer(self)
+        self._pending_timer.setInterval(2000)
+        self._pending_timer.timeout.connect(self._retry_pending)
         self.model = ReviewTableModel(self.review, self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -336,6 +339,15 @@ class ReviewPanel(QWidget):
 
     def _render_progress(self) -> None:
         self.progress.setText(self.review.progress_text())
+        if self.review.pending and not self._pending_timer.isActive():
+            self._pending_timer.start()
+
+    def _retry_pending(self) -> None:
+        """Every 2 s while changes wait for a busy database: try to write them (never lost)."""
+        if not self.review.pending:
+            self._pending_timer.stop()
+        self.review.retry_pending()
+        self._render_progress()
 
     def _on_position(self, index: int | None) -> None:
         self._render_progress()
