@@ -74,11 +74,16 @@ class RemoteTissue:
             if self._token:
                 options["secrets"] = {"token": self._token}
         try:
-            return CloudVolume(url, **options)
-        except Exception as e:
+            cv = CloudVolume(url, **options)
+        except Exception as e:  # any failure of the reader is reported the same way
             raise TissueUnavailable(
                 f"dataset {self.name!r}: the {_KINDS[kind]} source {url} cannot be opened "
                 f"({_reason(e, self._token)})") from None
+        if url.startswith("graphene://") and not cv.meta.info.get("data_dir"):
+            raise TissueUnavailable(
+                f"dataset {self.name!r} has no segmentation volume: its chunkedgraph {url} names no "
+                "supervoxel layer (empty data_dir)")
+        return cv
 
     def layer(self, kind: str) -> TissueLayer:
         """The :class:`TissueLayer` of ``kind`` as the volume's info describes it."""
