@@ -170,3 +170,21 @@ def test_cutout_provenance_is_recorded(source):
     assert c.attrs["materialization_version"] == 3
     assert pd.Timestamp(c.attrs["timestamp"]) == resolve_materialization(source, 3).timestamp
     assert c.attrs["napari_crant_version"] == nc.__version__
+
+
+def test_the_synthetic_tissue_is_opened_once_per_process_and_snapshot(source):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from napari_crant.tissue.segmentation import model_of
+    from napari_crant.tissue.synthetic import synthetic_tissue
+
+    def open_and_model(_):
+        tissue = synthetic_tissue(snapshot())
+        return tissue, tissue.volume, model_of(tissue.volume.geom)
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(open_and_model, range(8)))
+    assert len({id(t) for t, _, _ in got}) == 1
+    assert len({id(v) for _, v, _ in got}) == 1
+    assert len({id(m) for _, _, m in got}) == 1
+    assert source._tissue is got[0][0]  # the snapshot source draws through the same one
