@@ -20,6 +20,7 @@ from napari_crant.server.runner import serve_in_thread
 from napari_crant.snapshot.cut import cut_snapshot
 from napari_crant.sources.cave import CaveConnectionError, CaveDatasetConfig, CaveSource
 from napari_crant.sources.snapshot import SnapshotSource
+from napari_crant.tissue.remote import tensorstore_base_url
 
 #: cloud-volume accepts only hex or base64 tokens (a made-up one).
 TOKEN = "5f3c9a0e7d21b4c68e0f1a2b3c4d5e6f"
@@ -103,6 +104,7 @@ def test_cave_source_equals_snapshot_source(server, source, materialization):
     np.testing.assert_array_equal(a.data, b.data)
     assert (a.scale, a.translate, a.bbox_vox) == (b.scale, b.translate, b.bbox_vox)
     assert a.attrs["url"].startswith("precomputed://http://127.0.0.1")
+    assert cs._tissue._stores  # the EM was read with tensorstore (the faster reader)
     for agglomerate in (False, True):
         s = nc.get_segmentation_cutout(p, size_nm=SIZE, materialization=materialization,
                                        agglomerate=agglomerate, dataset=cs)
@@ -186,3 +188,12 @@ def test_a_cut_keeps_the_real_sources(server, source, tmp_path):
     p = point_nm(source, row)
     a = nc.get_em_cutout(p, size_nm=SIZE, dataset=cut)  # the real EM, read over the network
     np.testing.assert_array_equal(a.data, nc.get_em_cutout(p, size_nm=SIZE, dataset=source).data)
+
+
+def test_tensorstore_reads_precomputed_over_http_and_public_buckets():
+    assert tensorstore_base_url("precomputed://gs://dkronauer-ant-001-alignment-final/aligned") == (
+        "https://storage.googleapis.com/dkronauer-ant-001-alignment-final/aligned/")
+    assert tensorstore_base_url("precomputed://http://127.0.0.1:9/tissue/x/em/") == (
+        "http://127.0.0.1:9/tissue/x/em/")
+    assert tensorstore_base_url("precomputed://file:///tmp/em") is None
+    assert tensorstore_base_url("graphene://https://x/segmentation/table/t") is None
