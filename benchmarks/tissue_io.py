@@ -38,6 +38,9 @@ from napari_crant.tissue.synthetic import synthetic_tissue
 
 DATA = Path(__file__).resolve().parent / "data"
 SHAPE = np.array((256, 256, 5))
+NOTE = ("Cold reads are dominated by drawing the demo's synthetic chunks on the server "
+        "(`docs/tissue.md`, `benchmarks/tissue.py`); warm reads by HTTP and decoding. The machine is "
+        "shared, so absolute times vary from run to run; the comparison is within one run.")
 TOKEN = "0b5e1f3a9c7d2e4f6a8b0c1d2e3f4a5b"  # a made-up hex token for the local server
 
 
@@ -153,7 +156,8 @@ def main() -> None:
     print(text)
     if args.write:
         body = ("# Benchmark: EM cutouts from the local server\n\n"
-                "Written by `python benchmarks/tissue_io.py --write docs/benchmarks-tissue.md`.\n\n" + text)
+                "Written by `python benchmarks/tissue_io.py --write docs/benchmarks-tissue.md`. "
+                + NOTE + "\n\n" + text)
         args.write.write_text(body)
 
 
