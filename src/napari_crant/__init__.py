@@ -43,6 +43,9 @@ _API = {
     "get_mesh": "napari_crant.queries.meshes",
     "get_neuropil_meshes": "napari_crant.queries.meshes",
     "get_brain_mesh": "napari_crant.queries.meshes",
+    "get_em_cutout": "napari_crant.queries.tissue",
+    "get_segmentation_cutout": "napari_crant.queries.tissue",
+    "Cutout": "napari_crant.tissue.cutout",
     "TissueUnavailable": "napari_crant.tissue.errors",
 }
 
@@ -84,9 +87,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_crant.queries.meshes import get_brain_mesh, get_mesh, get_neuropil_meshes
     from napari_crant.queries.skeleton import get_l2_skeleton
     from napari_crant.queries.synapses import get_synapses
+    from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout
     from napari_crant.queries.update import UnknownIDError, clear_update_cache, update_ids
     from napari_crant.session_file import SessionFileError, read_session, write_session
     from napari_crant.sources.snapshot import SnapshotSource
+    from napari_crant.tissue.cutout import Cutout
     from napari_crant.tissue.errors import TissueUnavailable
 
 # The built-in sources (snapshot directories, CAVE) register with napari_crant.datasets on

@@ -25,7 +25,7 @@ from napari_crant.server.http import (
     install_error_handlers,
 )
 from napari_crant.server.latency import MAX_LATENCY_MS, LatencyMiddleware, RequestLog
-from napari_crant.server.routes import chunkedgraph, info, l2cache, materialize, meshes, skeleton
+from napari_crant.server.routes import chunkedgraph, info, l2cache, materialize, meshes, precomputed, skeleton
 from napari_crant.sources.snapshot import SnapshotSource
 
 
@@ -77,13 +77,15 @@ def create_app(
     app.state.row_cap = row_cap
     app.state.max_body_bytes = max_body_bytes
     install_error_handlers(app)
-    # meshes before any catch-all /tissue/{ds}/{layer}/{key}/{chunk} route
-    for service in (info, materialize, meshes, chunkedgraph, l2cache, skeleton):
+    # meshes before the catch-all /tissue/{ds}/{layer}/{key}/{chunk} route of precomputed;
+    # precomputed before chunkedgraph: its graphene info (naming the tissue layers) is the one served
+    for service in (info, materialize, meshes, precomputed, chunkedgraph, l2cache, skeleton):
         app.include_router(service.make_router(ctx))
     # Added last = outermost: the token is checked before any body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     if token is not None:
-        app.add_middleware(TokenAuthMiddleware, token=token, public_prefixes=(meshes.PUBLIC_PREFIX,))
+        app.add_middleware(TokenAuthMiddleware, token=token,
+                           public_prefixes=(meshes.PUBLIC_PREFIX, precomputed.PUBLIC_PREFIX))
     app.state.requests = RequestLog()
     app.add_middleware(LatencyMiddleware, log=app.state.requests, latency_s=latency_ms / 1000)
     return app

@@ -6,8 +6,6 @@ as epoch seconds in query parameters (caveclient's ``package_timestamp``).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Request
@@ -26,7 +24,6 @@ from napari_crant.server.params import (
     query_text,
     query_timestamp,
 )
-from napari_crant.server.routes.meshes import mesh_data_dir
 
 #: Version reported by the chunkedgraph service (satisfies caveclient 8.2's checks).
 CHUNKEDGRAPH_VERSION = "2.999.0"
@@ -53,16 +50,7 @@ def make_router(ctx: ServerContext) -> APIRouter:
     def cg_version() -> str:
         return CHUNKEDGRAPH_VERSION
 
-    @router.get("/table/{table_id}/info")
-    def cg_info(table_id: str, request: Request) -> dict[str, Any]:
-        ctx.check_pcg_table(table_id)
-        res = ctx.voxel_resolution
-        data_dir = mesh_data_dir(ctx, ctx.own_url(request))  # its graphene_meshes: routes/meshes.py
-        return {"app": {"supported_api_versions": [0, 1]}, "data_dir": data_dir, "type": "segmentation",
-                "chunks_start_at_voxel_offset": True, "graph": cg.graph_info(),
-                "scales": [{"resolution": res, "key": "_".join(str(int(r)) for r in res),
-                            "size": [1, 1, 1], "voxel_offset": [0, 0, 0]}],
-                "mesh": "graphene_meshes", "num_channels": 1, "data_type": "uint64"}
+    # GET /segmentation/table/{pcg}/info: routes/precomputed.py (it names the tissue layers)
 
     api = "/api/v1/table/{table_id}"
 
