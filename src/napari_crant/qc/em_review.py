@@ -21,6 +21,11 @@ import pandas as pd
 from psygnal import Signal
 
 from napari_crant.qc.review import ReviewModel
+from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout
+from napari_crant.tissue.errors import TissueUnavailable
+
+#: the cutout around a synapse: (x, y, z) nm, about 2 x 2 um and 5 sections of 42 nm
+CUTOUT_SIZE_NM = (2048.0, 2048.0, 210.0)
 
 
 @dataclass
@@ -67,12 +72,13 @@ class SynapseTissue:
             n += int(self.outline.nbytes)
         return n
 
-    def index_of(self, world_zyx: Any) -> tuple[int, int, int] | None:
-        """The voxel of the EM grid holding a (z, y, x) nm position (``None`` outside)."""
+    def index_of(self, world_zyx: Any, cutout: Any = None) -> tuple[int, int, int] | None:
+        """The voxel of ``cutout`` (default: the EM) drawn at a (z, y, x) nm position (``None``: outside)."""
+        cutout = self.em if cutout is None else cutout
         pos = np.asarray(world_zyx, np.float64)[-3:]
-        idx = np.floor((pos - np.asarray(self.em.translate, np.float64))
-                       / np.asarray(self.em.scale, np.float64) + 0.5).astype(np.int64)
-        shape = np.asarray(self.em.data).shape
+        idx = np.floor((pos - np.asarray(cutout.translate, np.float64))
+                       / np.asarray(cutout.scale, np.float64) + 0.5).astype(np.int64)
+        shape = np.asarray(cutout.data).shape
         if np.any(idx < 0) or np.any(idx >= shape):
             return None
         return int(idx[0]), int(idx[1]), int(idx[2])
@@ -81,7 +87,7 @@ class SynapseTissue:
         """The root at a (z, y, x) nm position (0: no segment; ``None``: outside or no segmentation)."""
         if self.segmentation is None:
             return None
-        idx = self.index_of(world_zyx)
+        idx = self.index_of(world_zyx, self.segmentation)
         if idx is None:
             return None
         return int(np.asarray(self.segmentation.data)[idx])
@@ -105,6 +111,50 @@ def keep_segments(labels: Any, roots: Any) -> np.ndarray:
     arr = np.asarray(labels, dtype=np.uint64)
     keep = np.asarray([int(r) for r in roots if int(r) != 0], dtype=np.uint64)
     return np.where(np.isin(arr, keep), arr, np.uint64(0)).astype(np.uint64)
+
+
+def fetch_synapse_tissue(row: pd.Series, dataset: Any, materialization: Any = "latest",
+                         size_nm: Any = CUTOUT_SIZE_NM, mip: int = 0) -> SynapseTissue:
+    """The EM and segmentation around the synapse of a worklist row (slow: run it in a worker).
+
+    Parameters
+    ----------
+    row
+        A worklist row (:func:`~napari_crant.qc.worklist.build_worklist`): ``synapse_id``,
+        ``x, y, z`` (nm, the reviewed neuron's side of the synapse), ``pre_pt_root_id``,
+        ``post_pt_root_id``.
+    dataset
+        Dataset name, snapshot path or source.
+    materialization
+        Whose timestamp the segmentation's roots are taken at (``None``: ``'latest'``).
+    size_nm
+        ``(x, y, z)`` extent of the cutout in nm.
+    mip
+        Mip level of the EM and segmentation.
+
+    Returns
+    -------
+    SynapseTissue
+        Without segmentation (and a note saying why) when the dataset has EM but no segmentation.
+
+    Raises
+    ------
+    InvalidArgumentError
+        The synapse lies outside the volume (or a bad size or mip).
+    TissueUnavailable
+        The dataset has no EM, or it cannot be read (network lost).
+    """
+    center = (float(row["x"]), float(row["y"]), float(row["z"]))
+    em = get_em_cutout(center, size_nm, mip, dataset=dataset)
+    notes: list[str] = []
+    try:
+        seg = get_segmentation_cutout(center, size_nm, mip, materialization=materialization or "latest",
+                                      dataset=dataset)
+    except TissueUnavailable as e:
+        seg = None
+        notes.append(f"No segments outlined: {e}")
+    return SynapseTissue(int(row["synapse_id"]), int(row["pre_pt_root_id"]), int(row["post_pt_root_id"]),
+                         np.array(center[::-1], np.float64), em, seg, notes=notes)
 
 
 def synapse_key(row: pd.Series) -> int:

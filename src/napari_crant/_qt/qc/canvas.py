@@ -30,6 +30,8 @@ QC_LAYERS = {
     "qc_current": "CRANT QC current",
     "qc_partner": "CRANT QC partner",
     "qc_diff": "CRANT QC edit diff",
+    "qc_em": "CRANT QC EM",
+    "qc_segments": "CRANT QC segments",
 }
 
 

@@ -1,0 +1,378 @@
+"""The QC dock's EM panel: the EM and the partners' segments around the synapse shown.
+
+:class:`EMPanel` follows a :class:`~napari_crant.qc.review.ReviewModel` through a Qt-free
+:class:`~napari_crant.qc.em_review.EMPrefetch`: the shown synapse's tissue and the next ones'
+are fetched in a worker, one at a time, into a bounded cache, so stepping shows EM at once.
+It draws two layers in the same (z, y, x) nm world as every other layer:
+
+- ``CRANT QC EM``: an Image of the EM cutout (2D: the section at the z slider; 3D: a plane
+  through the synapse, ``depiction='plane'``);
+- ``CRANT QC segments``: a Labels layer holding only the pre and post roots, outlined.
+
+A click on the canvas inside the cutout shows the root there (at the review's timestamp) in
+the panel and the status bar; *Load* (or the ``l`` key) loads it in the query dock. Every
+failure (no image source, no segmentation, outside the volume, network) is a message in the
+panel; the review goes on.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from napari_crant._qt.qc.canvas import qc_layer_kwargs
+from napari_crant._qt.qc.workers import WorkerRunner
+from napari_crant._qt.session import Session, find_layer
+from napari_crant._qt.utils import is_alive
+from napari_crant.qc.em_review import EMPrefetch, SynapseTissue, fetch_synapse_tissue, synapse_key
+from napari_crant.qc.review import ReviewModel
+
+
+class EMPanel(QWidget):
+    """EM, segments and root picking at the synapse shown.
+
+    Parameters
+    ----------
+    review
+        The review followed.
+    session
+        The viewer's session (dataset; load requests go through it).
+    runner
+        Runs the fetch workers.
+    fetch
+        ``fetch(row, dataset, materialization) -> SynapseTissue`` (run in a worker).
+    """
+
+    def __init__(self, review: ReviewModel, session: Session, runner: WorkerRunner,
+                 fetch: Callable[..., SynapseTissue] | None = None):
+        super().__init__()
+        self.review = review
+        self.session = session
+        self.runner = runner
+        self.fetch = fetch or fetch_synapse_tissue
+        self.prefetch = EMPrefetch(review)
+        #: the tissue drawn in the layers (``None``: nothing drawn)
+        self.shown: SynapseTissue | None = None
+        #: the root last picked with a click (``None``: none)
+        self.picked_root: int | None = None
+        self._build_ui()
+        review.worklist_changed.connect(self._on_worklist)
+        review.position_changed.connect(self._on_position)
+        self.prefetch.ready.connect(self._on_ready)
+        self.prefetch.failed.connect(self._on_failed)
+        viewer = session.viewer
+        if viewer is not None:
+            viewer.mouse_drag_callbacks.append(self._on_click)
+            viewer.dims.events.ndisplay.connect(self._on_ndisplay)
+
+    def _build_ui(self) -> None:
+        self.enabled = QCheckBox("EM at each synapse")
+        self.enabled.setChecked(True)
+        self.enabled.setToolTip("show the EM and the partners' segments around the synapse shown")
+        self.outline = QCheckBox("outline segments")
+        self.outline.setChecked(True)
+        self.outline.setToolTip("draw the pre and post segments as contours (off: filled)")
+        self.section = QSlider(Qt.Orientation.Horizontal)
+        self.section.setRange(0, 0)
+        self.section.setToolTip("the EM section shown (z)")
+        self.section_label = QLabel("")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry_button = QPushButton("retry")
+        self.retry_button.setToolTip("fetch the EM of this synapse again")
+        self.retry_button.setVisible(False)
+        self.load_button = QPushButton("load segment (l)")
+        self.load_button.setToolTip("load the segment clicked in the EM in the query dock")
+        self.load_button.setEnabled(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        for w in (self.enabled, self.outline, QLabel("section"), self.section, self.section_label):
+            top.addWidget(w)
+        lay.addLayout(top)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.retry_button)
+        bottom.addWidget(self.load_button)
+        lay.addLayout(bottom)
+        self.enabled.toggled.connect(self._on_enabled)
+        self.outline.toggled.connect(self._apply_outline)
+        self.section.valueChanged.connect(self._on_section)
+        self.retry_button.clicked.connect(self.retry)
+        self.load_button.clicked.connect(self.load_picked)
+
+    def disconnect(self) -> None:
+        """Stop following the review and the viewer (the dock is closing)."""
+        self.review.worklist_changed.disconnect(self._on_worklist)
+        self.review.position_changed.disconnect(self._on_position)
+        viewer = self.session.viewer
+        if viewer is not None:
+            if self._on_click in viewer.mouse_drag_callbacks:
+                viewer.mouse_drag_callbacks.remove(self._on_click)
+            viewer.dims.events.ndisplay.disconnect(self._on_ndisplay)
+
+    # -- following the review ------------------------------------------------------------------
+    def _on_worklist(self) -> None:
+        self.prefetch.clear()
+        self._forget_pick()
+
+    def _on_enabled(self, on: bool) -> None:
+        viewer = self.session.viewer
+        if not on:
+            for kind in ("qc_em", "qc_segments"):
+                layer = None if viewer is None else find_layer(viewer, kind)
+                if layer is not None:
+                    layer.visible = False
+            self.status.setText("EM off.")
+            return
+        self._on_position(self.review.current)
+
+    def _on_position(self, index: int | None) -> None:
+        if not is_alive(self) or not self.enabled.isChecked():
+            return
+        self._forget_pick()
+        row = None if index is None else self.review.current_row()
+        if row is None:
+            self._hide("")
+            return
+        key = synapse_key(row)
+        tissue = self.prefetch.show(key)
+        if tissue is not None:
+            self.draw(tissue)
+        elif key in self.prefetch.failures:
+            self._show_failure(key, self.prefetch.failures[key])
+        else:
+            self._hide(f"Loading EM around synapse {key}…")
+        self.pump()
+
+    def pump(self) -> None:
+        """Start fetching the next wanted synapse (one worker at a time)."""
+        if not self.enabled.isChecked():
+            return
+        row = self.prefetch.next_request()
+        if row is None:
+            return
+        key, generation = self.prefetch.begin(row)
+        p = self.session.params
+        self.runner.start(self.fetch, row, p.dataset, self.review.materialization,
+                          returned=lambda t, k=key, g=generation: self._arrived(k, t, g),
+                          errored=lambda m, k=key, g=generation: self._errored(k, m, g))
+
+    def _arrived(self, key: int, tissue: SynapseTissue, generation: int) -> None:
+        self.prefetch.finish(key, tissue, generation)
+        self.pump()
+
+    def _errored(self, key: int, message: str, generation: int) -> None:
+        self.prefetch.fail(key, message, generation)
+        self.pump()
+
+    def _current_key(self) -> int | None:
+        row = self.review.current_row()
+        return None if row is None else synapse_key(row)
+
+    def _on_ready(self, key: int) -> None:
+        if is_alive(self) and self.enabled.isChecked() and key == self._current_key():
+            self.draw(self.prefetch.get(key))
+
+    def _on_failed(self, key: int, message: str) -> None:
+        if is_alive(self) and key == self._current_key():
+            self._show_failure(key, message)
+
+    def _show_failure(self, key: int, message: str) -> None:
+        self._hide(f"No EM at synapse {key}: {message}", error=True)
+        self.retry_button.setVisible(True)
+
+    def retry(self) -> None:
+        """Fetch the shown synapse's tissue again (after a network error, say)."""
+        key = self._current_key()
+        self.prefetch.retry(key)
+        self._on_position(self.review.current)
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _hide(self, text: str, error: bool = False) -> None:
+        viewer = self.session.viewer
+        for kind in ("qc_em", "qc_segments"):
+            layer = None if viewer is None else find_layer(viewer, kind)
+            if layer is not None and layer.visible:
+                layer.visible = False
+        self.shown = None
+        self.retry_button.setVisible(False)
+        self._set_status(text, error)
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #ff6b6b;" if error else "")
+
+    def draw(self, tissue: SynapseTissue) -> None:
+        """Show ``tissue`` in the EM and segments layers (main thread)."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return
+        self.shown = tissue
+        self.retry_button.setVisible(False)
+        em = tissue.em
+        scale = tuple(float(s) for s in em.scale)
+        translate = tuple(float(t) for t in em.translate)
+        plane = self._plane(tissue, tissue.center[0])
+        layer = find_layer(viewer, "qc_em")
+        if layer is None:
+            kw = qc_layer_kwargs("qc_em", scale=scale, translate=translate, colormap="gray",
+                                 contrast_limits=(0, 255), depiction="plane", plane=plane,
+                                 blending="translucent")
+            kw.pop("projection_mode")
+            layer = viewer.add_image(np.asarray(em.data), **kw)
+            viewer.layers.move(viewer.layers.index(layer), 0)
+        else:
+            layer.data = np.asarray(em.data)
+            layer.scale = scale
+            layer.translate = translate
+            layer.plane = plane
+            layer.visible = True
+        self._draw_segments(tissue, scale, translate, plane)
+        nz = int(np.asarray(em.data).shape[0])
+        self.section.blockSignals(True)
+        self.section.setRange(0, max(nz - 1, 0))
+        self.section.setValue(self._section_of(tissue, tissue.center[0]))
+        self.section.blockSignals(False)
+        self._label_section()
+        notes = "; ".join(tissue.notes)
+        self._set_status(f"EM around synapse {tissue.synapse_id}: pre {tissue.pre_root}, "
+                         f"post {tissue.post_root}." + (f" {notes}" if notes else "")
+                         + " Click a segment to see its root.", bool(notes))
+
+    def _draw_segments(self, tissue: SynapseTissue, scale: tuple, translate: tuple, plane: dict) -> None:
+        viewer = self.session.viewer
+        layer = find_layer(viewer, "qc_segments")
+        if tissue.outline is None:
+            if layer is not None:
+                layer.visible = False
+            return
+        if layer is None:
+            kw = qc_layer_kwargs("qc_segments", scale=scale, translate=translate, opacity=0.8,
+                                 depiction="plane", plane=plane, blending="translucent")
+            kw.pop("projection_mode")
+            layer = viewer.add_labels(tissue.outline, **kw)
+            viewer.layers.move(viewer.layers.index(layer), 1)
+        else:
+            layer.data = tissue.outline
+            layer.scale = scale
+            layer.translate = translate
+            layer.plane = plane
+            layer.visible = True
+        self._apply_outline(self.outline.isChecked())
+
+    def _apply_outline(self, on: bool) -> None:
+        viewer = self.session.viewer
+        layer = None if viewer is None else find_layer(viewer, "qc_segments")
+        if layer is not None:
+            layer.contour = 2 if on else 0
+
+    @staticmethod
+    def _section_of(tissue: SynapseTissue, z: float) -> int:
+        zs = tissue.section_z()
+        return int(np.argmin(np.abs(zs - float(z)))) if len(zs) else 0
+
+    @staticmethod
+    def _plane(tissue: SynapseTissue, z: float) -> dict[str, Any]:
+        """The plane (data coordinates of the cutout) through world z ``z`` and the synapse."""
+        em = tissue.em
+        pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(em.translate, np.float64)) \
+            / np.asarray(em.scale, np.float64)
+        return {"position": tuple(float(v) for v in pos), "normal": (1.0, 0.0, 0.0), "thickness": 1.0}
+
+    def _on_section(self, index: int) -> None:
+        """Show section ``index`` of the cutout: the z slider in 2D, the plane in 3D."""
+        tissue = self.shown
+        viewer = self.session.viewer
+        if tissue is None or viewer is None:
+            return
+        zs = tissue.section_z()
+        z = float(zs[min(max(index, 0), len(zs) - 1)])
+        plane = self._plane(tissue, z)
+        for kind in ("qc_em", "qc_segments"):
+            layer = find_layer(viewer, kind)
+            if layer is not None:
+                layer.plane = plane
+        axis = viewer.dims.ndim - 3
+        if viewer.dims.ndisplay == 2 and axis >= 0:
+            viewer.dims.set_point(axis, z)
+        self._label_section()
+
+    def _label_section(self) -> None:
+        tissue = self.shown
+        if tissue is None:
+            self.section_label.setText("")
+            return
+        z = float(tissue.section_z()[self.section.value()])
+        self.section_label.setText(f"{self.section.value() + 1}/{self.section.maximum() + 1} (z {z:,.0f} nm)")
+
+    def _on_ndisplay(self, event: Any = None) -> None:
+        if self.shown is not None:
+            self._on_section(self.section.value())
+
+    # -- picking a segment -------------------------------------------------------------------------
+    def pick(self, world_position: Any) -> int | None:
+        """The root at a world position of the EM shown (``None``: outside the cutout); shown."""
+        tissue = self.shown
+        if tissue is None:
+            return None
+        root = tissue.root_at(world_position)
+        if root is None:
+            return None
+        viewer = self.session.viewer
+        if root == 0:
+            self.picked_root = None
+            self.load_button.setEnabled(False)
+            text = "No segment there (extracellular space or unsegmented)."
+        else:
+            self.picked_root = root
+            self.load_button.setEnabled(True)
+            self.load_button.setText(f"load {root} (l)")
+            text = f"Segment {root} (root at {self._timestamp_text()})."
+        self._set_status(text)
+        if viewer is not None:
+            viewer.status = text
+        return root
+
+    def _timestamp_text(self) -> str:
+        mat = self.review.materialization
+        return "the session's timestamp" if mat is None else f"materialization {mat}"
+
+    def _on_click(self, viewer: Any, event: Any) -> None:
+        if self.shown is None or not self.enabled.isChecked():
+            return
+        position = np.asarray(event.position, np.float64)
+        if viewer.dims.ndisplay == 3:
+            position = self._on_plane(position, event.view_direction)
+            if position is None:
+                return
+        self.pick(position)
+
+    def _on_plane(self, position: np.ndarray, direction: Any) -> np.ndarray | None:
+        """Where the view ray through ``position`` meets the EM plane (3D), in world (z, y, x)."""
+        tissue = self.shown
+        if direction is None or tissue is None:
+            return None
+        d = np.asarray(direction, np.float64)[-3:]
+        p = position[-3:]
+        z = float(tissue.section_z()[self.section.value()])
+        if abs(d[0]) < 1e-9:
+            return None
+        return p + (z - p[0]) / d[0] * d
+
+    def load_picked(self) -> bool:
+        """Ask the query dock to load the root picked last; whether there was one."""
+        if self.picked_root is None:
+            self._set_status("Click a segment in the EM first.")
+            return False
+        self.session.load_requested.emit(np.array([self.picked_root], np.uint64))
+        self._set_status(f"Loading {self.picked_root} in the query dock…")
+        return True
+
+    def _forget_pick(self) -> None:
+        self.picked_root = None
+        self.load_button.setEnabled(False)
+        self.load_button.setText("load segment (l)")
