@@ -40,6 +40,10 @@ _API = {
     "write_session": "napari_crant.session_file",
     "SessionFileError": "napari_crant.session_file",
     "neuroglancer_url": "napari_crant.neuroglancer",
+    "get_em_cutout": "napari_crant.queries.tissue",
+    "get_segmentation_cutout": "napari_crant.queries.tissue",
+    "Cutout": "napari_crant.tissue.cutout",
+    "TissueUnavailable": "napari_crant.tissue.errors",
 }
 
 __all__ = ["__version__", *_API]
@@ -79,9 +83,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_crant.queries.criteria import NeuronCriteria, NoMatchError
     from napari_crant.queries.skeleton import get_l2_skeleton
     from napari_crant.queries.synapses import get_synapses
+    from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout
     from napari_crant.queries.update import UnknownIDError, clear_update_cache, update_ids
     from napari_crant.session_file import SessionFileError, read_session, write_session
     from napari_crant.sources.snapshot import SnapshotSource
+    from napari_crant.tissue.cutout import Cutout
+    from napari_crant.tissue.errors import TissueUnavailable
 
 # The built-in sources (snapshot directories, CAVE) register with napari_crant.datasets on
 # import of napari_crant.sources; its factories import the sources themselves on first use.

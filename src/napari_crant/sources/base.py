@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.materialization import Materialization
+from napari_crant.tissue.errors import TissueUnavailable
 
 #: Columns of :meth:`DataSource.synapses` (positions in nm, split per axis).
 SYNAPSE_COLUMNS = (
@@ -131,6 +132,45 @@ class DataSource(ABC):
                 **{a: np.array([], float) for a in "xyz"},
             }
         )
+
+    # Tissue (EM and supervoxels); the query layer agglomerates supervoxels to roots at a
+    # timestamp through roots_of_supervoxels, for every source (napari_crant.queries.tissue).
+
+    def tissue_layer(self, kind: str) -> Any:
+        """The :class:`~napari_crant.tissue.cutout.TissueLayer` of ``kind`` (``"em"`` or
+        ``"segmentation"``).
+
+        Raises
+        ------
+        TissueUnavailable
+            If this dataset has no such volume (the default).
+        """
+        what = "image (EM)" if kind == "em" else "segmentation"
+        raise TissueUnavailable(f"dataset {self.name!r} ({type(self).__name__}) has no {what} source")
+
+    def em_cutout(self, bbox_vox: np.ndarray, mip: int) -> np.ndarray:
+        """EM voxels (uint8, x, y, z) of ``bbox_vox = ((x0, y0, z0), (x1, y1, z1))``, half-open,
+        in voxels of ``mip`` (inside the volume, checked by the caller).
+
+        Raises
+        ------
+        TissueUnavailable
+            If this dataset has no EM (the default) or it cannot be read.
+        """
+        self.tissue_layer("em")
+        raise TissueUnavailable(f"dataset {self.name!r} cannot cut EM")
+
+    def segmentation_cutout(self, bbox_vox: np.ndarray, mip: int) -> np.ndarray:
+        """Supervoxel IDs (uint64, x, y, z) of ``bbox_vox`` in voxels of ``mip``; 0 is
+        outside every segment.
+
+        Raises
+        ------
+        TissueUnavailable
+            If this dataset has no segmentation (the default) or it cannot be read.
+        """
+        self.tissue_layer("segmentation")
+        raise TissueUnavailable(f"dataset {self.name!r} cannot cut segmentation")
 
     def describe(self) -> dict[str, Any]:
         """Provenance fields describing this source (for ``DataFrame.attrs``)."""

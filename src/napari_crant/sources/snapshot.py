@@ -234,6 +234,22 @@ class SnapshotSource(DataSource):
     def describe(self) -> dict[str, Any]:
         return {"dataset": self.name, "source": "snapshot", "snapshot_path": str(self.path)}
 
+    # -- tissue: the demo's synthetic EM and supervoxels, or the real sources of a cut ------
+    @cached_property
+    def _tissue(self) -> Any:
+        from napari_crant.tissue.synthetic import snapshot_tissue
+
+        return snapshot_tissue(self.path, self.name, self.info)
+
+    def tissue_layer(self, kind: str) -> Any:
+        return self._tissue.layer(kind)
+
+    def em_cutout(self, bbox_vox: np.ndarray, mip: int) -> np.ndarray:
+        return self._tissue.cutout("em", bbox_vox, mip)
+
+    def segmentation_cutout(self, bbox_vox: np.ndarray, mip: int) -> np.ndarray:
+        return self._tissue.cutout("segmentation", bbox_vox, mip)
+
     def _root_positions(self, ids: np.ndarray) -> np.ndarray:
         roots = self._roots["root_id"]
         pos = np.searchsorted(roots, ids)

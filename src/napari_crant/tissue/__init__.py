@@ -1,12 +1,39 @@
-"""Synthetic tissue of the demo: EM and supervoxel segmentation drawn from its geometry.
+"""Tissue: EM and segmentation cutouts, and the demo's synthetic EM and supervoxels.
 
-Deterministic and on demand, at any bounding box and mip (see ``docs/tissue.md``).
+The synthetic tissue is drawn deterministically and on demand from the demo's geometry, at
+any bounding box and mip (see ``docs/tissue.md``). Names are imported lazily, so that the
+errors (:mod:`napari_crant.tissue.errors`) and :class:`~napari_crant.tissue.cutout.Cutout`
+do not pull in the renderers.
 """
 
-from napari_crant.tissue.em import render_em
-from napari_crant.tissue.geometry import TissueError, TissueGeometry
-from napari_crant.tissue.segmentation import MAX_MIP, render_segmentation
-from napari_crant.tissue.volume import TissueVolume
+from __future__ import annotations
 
-__all__ = ["MAX_MIP", "TissueError", "TissueGeometry", "TissueVolume", "render_em",
-           "render_segmentation"]
+import importlib
+from typing import Any
+
+_NAMES = {
+    "MAX_MIP": "napari_crant.tissue.segmentation",
+    "TissueError": "napari_crant.tissue.errors",
+    "TissueUnavailable": "napari_crant.tissue.errors",
+    "TissueGeometry": "napari_crant.tissue.geometry",
+    "TissueVolume": "napari_crant.tissue.volume",
+    "render_em": "napari_crant.tissue.em",
+    "render_segmentation": "napari_crant.tissue.segmentation",
+    "Cutout": "napari_crant.tissue.cutout",
+    "TissueLayer": "napari_crant.tissue.cutout",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'napari_crant.tissue' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -16,6 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from napari_crant.tissue.errors import TissueError
+
+__all__ = ["NODE_COLUMNS", "SKELETON_NODES", "SOMA", "TissueError", "TissueGeometry"]
+
 #: The optional snapshot file with the demo's skeleton nodes.
 SKELETON_NODES = "skeleton_nodes.arrow"
 #: Compartment code of a soma node (as in the demo generator).
@@ -25,10 +29,6 @@ NODE_COLUMNS = {
     "x": pa.float32(), "y": pa.float32(), "z": pa.float32(), "radius_nm": pa.float32(),
     "parent": pa.int64(), "l2_id": pa.uint64(), "sv_id": pa.uint64(), "compartment": pa.int8(),
 }
-
-
-class TissueError(ValueError):
-    """Bad input to the synthetic tissue: a missing file, a bad bounding box or argument."""
 
 
 @dataclass

@@ -8,6 +8,8 @@ unchanged, like CRANTb's precomputed layers. Bounding boxes are half-open
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from napari_crant.tissue.fields import LabelField, label_field
@@ -26,6 +28,7 @@ MAX_VOXELS = 64 * 1024 * 1024
 #: Depths are known this far outside cells (membranes, extracellular space, filler).
 MARGIN_NM = 80.0
 DEFAULT_SEED = 0
+_MODELS_LOCK = threading.Lock()
 
 
 class TissueModel:
@@ -46,10 +49,11 @@ def model_of(geom: TissueGeometry, seed: int = DEFAULT_SEED) -> TissueModel:
     """The (cached) :class:`TissueModel` of ``geom``."""
     if not isinstance(geom, TissueGeometry):
         raise TissueError(f"expected a TissueGeometry, got {type(geom).__name__}")
-    models = geom.__dict__.setdefault("_models", {})
-    if seed not in models:
-        models[seed] = TissueModel(geom, int(seed))
-    return models[seed]
+    with _MODELS_LOCK:  # built once per geometry and seed, even under concurrent requests
+        models = geom.__dict__.setdefault("_models", {})
+        if seed not in models:
+            models[seed] = TissueModel(geom, int(seed))
+        return models[seed]
 
 
 def check_mip(mip) -> int:
