@@ -20,13 +20,28 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from napari_crant._qt.qc.canvas import qc_layer_kwargs
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
-from napari_crant.qc.em_review import EMPrefetch, SynapseTissue, fetch_synapse_tissue, synapse_key
+from napari_crant.qc.em_review import (
+    CUTOUT_SIZE_NM,
+    EMPrefetch,
+    SynapseTissue,
+    fetch_synapse_tissue,
+    synapse_key,
+)
 from napari_crant.qc.review import ReviewModel
 
 
@@ -42,7 +57,8 @@ class EMPanel(QWidget):
     runner
         Runs the fetch workers.
     fetch
-        ``fetch(row, dataset, materialization) -> SynapseTissue`` (run in a worker).
+        ``fetch(row, dataset, materialization, size_nm) -> SynapseTissue`` (run in a worker;
+        default :func:`~napari_crant.qc.em_review.fetch_synapse_tissue`).
     """
 
     def __init__(self, review: ReviewModel, session: Session, runner: WorkerRunner,
@@ -58,6 +74,8 @@ class EMPanel(QWidget):
         #: the root last picked with a click (``None``: none)
         self.picked_root: int | None = None
         self._build_ui()
+        #: the cutout size of the cached tissue
+        self._size_fetched = self.size_nm
         review.worklist_changed.connect(self._on_worklist)
         review.position_changed.connect(self._on_position)
         self.prefetch.ready.connect(self._on_ready)
@@ -68,9 +86,9 @@ class EMPanel(QWidget):
             viewer.dims.events.ndisplay.connect(self._on_ndisplay)
 
     def _build_ui(self) -> None:
-        self.enabled = QCheckBox("EM at each synapse")
-        self.enabled.setChecked(True)
-        self.enabled.setToolTip("show the EM and the partners' segments around the synapse shown")
+        self.show_em = QCheckBox("EM at each synapse")
+        self.show_em.setChecked(True)
+        self.show_em.setToolTip("show the EM and the partners' segments around the synapse shown")
         self.outline = QCheckBox("outline segments")
         self.outline.setChecked(True)
         self.outline.setToolTip("draw the pre and post segments as contours (off: filled)")
@@ -78,6 +96,16 @@ class EMPanel(QWidget):
         self.section.setRange(0, 0)
         self.section.setToolTip("the EM section shown (z)")
         self.section_label = QLabel("")
+        self.cutout_width = QSpinBox()
+        self.cutout_width.setRange(256, 8192)
+        self.cutout_width.setSingleStep(256)
+        self.cutout_width.setValue(int(CUTOUT_SIZE_NM[0]))
+        self.cutout_width.setSuffix(" nm")
+        self.cutout_width.setToolTip("width of the EM cutout around each synapse (x and y)")
+        self.sections = QSpinBox()
+        self.sections.setRange(1, 41)
+        self.sections.setValue(round(CUTOUT_SIZE_NM[2] / 42.0))
+        self.sections.setToolTip("number of EM sections around each synapse (about 42 nm each)")
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -90,19 +118,44 @@ class EMPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
-        for w in (self.enabled, self.outline, QLabel("section"), self.section, self.section_label):
+        for w in (self.show_em, self.outline, QLabel("cutout"), self.cutout_width, QLabel("×"), self.sections,
+                  QLabel("sections")):
             top.addWidget(w)
+        top.addStretch(1)
         lay.addLayout(top)
+        middle = QHBoxLayout()
+        for w in (QLabel("section"), self.section, self.section_label):
+            middle.addWidget(w)
+        lay.addLayout(middle)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
         bottom.addWidget(self.retry_button)
         bottom.addWidget(self.load_button)
         lay.addLayout(bottom)
-        self.enabled.toggled.connect(self._on_enabled)
+        self.show_em.toggled.connect(self._on_enabled)
         self.outline.toggled.connect(self._apply_outline)
         self.section.valueChanged.connect(self._on_section)
         self.retry_button.clicked.connect(self.retry)
+        self.cutout_width.editingFinished.connect(self._on_size)
+        self.sections.editingFinished.connect(self._on_size)
         self.load_button.clicked.connect(self.load_picked)
+
+    @property
+    def size_nm(self) -> tuple[float, float, float]:
+        """The cutout's extent (x, y, z) in nm."""
+        w = float(self.cutout_width.value())
+        return w, w, 42.0 * float(self.sections.value())
+
+    def set_size(self, width_nm: int, sections: int) -> None:
+        """Cut ``width_nm`` x ``width_nm`` x ``sections`` around each synapse (refetches)."""
+        self.cutout_width.setValue(int(width_nm))
+        self.sections.setValue(int(sections))
+        self._on_size()
+
+    def _on_size(self) -> None:
+        if self.size_nm != self._size_fetched:
+            self.prefetch.clear()
+            self._on_position(self.review.current)
 
     def disconnect(self) -> None:
         """Stop following the review and the viewer (the dock is closing)."""
@@ -131,7 +184,7 @@ class EMPanel(QWidget):
         self._on_position(self.review.current)
 
     def _on_position(self, index: int | None) -> None:
-        if not is_alive(self) or not self.enabled.isChecked():
+        if not is_alive(self) or not self.show_em.isChecked():
             return
         self._forget_pick()
         row = None if index is None else self.review.current_row()
@@ -150,14 +203,17 @@ class EMPanel(QWidget):
 
     def pump(self) -> None:
         """Start fetching the next wanted synapse (one worker at a time)."""
-        if not self.enabled.isChecked():
+        if not self.show_em.isChecked():
             return
         row = self.prefetch.next_request()
         if row is None:
             return
         key, generation = self.prefetch.begin(row)
         p = self.session.params
-        self.runner.start(self.fetch, row, p.dataset, self.review.materialization,
+        self._size_fetched = self.size_nm
+        materialization = self.review.materialization
+        self.runner.start(self.fetch, row, p.dataset, p.materialization if materialization is None
+                          else materialization, self._size_fetched,
                           returned=lambda t, k=key, g=generation: self._arrived(k, t, g),
                           errored=lambda m, k=key, g=generation: self._errored(k, m, g))
 
@@ -174,7 +230,7 @@ class EMPanel(QWidget):
         return None if row is None else synapse_key(row)
 
     def _on_ready(self, key: int) -> None:
-        if is_alive(self) and self.enabled.isChecked() and key == self._current_key():
+        if is_alive(self) and self.show_em.isChecked() and key == self._current_key():
             self.draw(self.prefetch.get(key))
 
     def _on_failed(self, key: int, message: str) -> None:
@@ -342,7 +398,7 @@ class EMPanel(QWidget):
         return "the session's timestamp" if mat is None else f"materialization {mat}"
 
     def _on_click(self, viewer: Any, event: Any) -> None:
-        if self.shown is None or not self.enabled.isChecked():
+        if self.shown is None or not self.show_em.isChecked():
             return
         position = np.asarray(event.position, np.float64)
         if viewer.dims.ndisplay == 3:
