@@ -20,6 +20,12 @@ def demo(tmp_path_factory):
     return out
 
 
+def _wait_all(qtbot, qc):
+    """Wait for the review's workers and the EM fetches."""
+    wait(qtbot, qc)
+    qtbot.waitUntil(lambda: not qc.em_panel.workers, timeout=300_000)
+
+
 def _ready(qtbot, qc, timeout=120_000):
     """Wait until the EM of the synapse shown is drawn; returns the tissue."""
     panel = qc.em_panel
@@ -55,8 +61,10 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     pre_rows = np.flatnonzero(qc.review.items["type"].to_numpy() == "pre")
     qc.review.go_to(int(pre_rows[0]))
     tissue = _ready(qtbot, qc)
+    wait(qtbot, qc)  # the partner's skeleton arrives: the z slider stays at the synapse
     row = qc.current_row()
     pre_point = np.array([row["z"], row["y"], row["x"]])
+    assert viewer.dims.point[0] == pytest.approx(pre_point[0], abs=21)
     assert seg.get_value(pre_point, world=True) == int(row["pre_pt_root_id"]) == tissue.pre_root
     middle = np.asarray(em.translate) + np.asarray(em.scale) * (np.array(em.data.shape) - 1) / 2
     assert np.allclose(seg.translate, em.translate) and np.all(np.abs(middle - pre_point) <= em.scale)
@@ -75,7 +83,7 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     qc.do("next")
     nxt = _ready(qtbot, qc)
     assert tuple(em.translate) == tuple(float(t) for t in nxt.em.translate) != before
-    wait(qtbot, qc, timeout=240_000)
+    _wait_all(qtbot, qc)
 
 
 def test_prefetched_synapse_shows_at_once_and_the_cache_stays_bounded(qtbot, qc, demo):
@@ -91,7 +99,7 @@ def test_prefetched_synapse_shows_at_once_and_the_cache_stays_bounded(qtbot, qc,
     assert find_layer(qc.session.viewer, "qc_em").visible
     assert len(panel.prefetch) <= panel.prefetch.max_items
     assert panel.prefetch.nbytes <= panel.prefetch.max_bytes
-    wait(qtbot, qc, timeout=240_000)
+    _wait_all(qtbot, qc)
 
 
 def test_click_on_a_segment_shows_its_root_and_loads_it(qtbot, qc, demo):
@@ -109,21 +117,21 @@ def test_click_on_a_segment_shows_its_root_and_loads_it(qtbot, qc, demo):
     assert panel.load_button.isEnabled()
     qc.do("load_segment")
     assert len(asked) == 1 and asked[0].dtype == np.uint64 and int(asked[0][0]) == qc.review.root
-    wait(qtbot, qc, timeout=240_000)
+    _wait_all(qtbot, qc)
 
 
 def test_no_image_source_is_a_message_and_the_review_goes_on(qtbot, qc, tiny_path):
     load(qc.session.viewer, [tiny.A2], tiny_path)
     build(qtbot, qc)
     panel = qc.em_panel
-    wait(qtbot, qc)
+    _wait_all(qtbot, qc)
     assert "no" in panel.status.text().lower() and "image" in panel.status.text().lower()
     assert str(int(qc.current_row()["synapse_id"])) in panel.status.text()
     assert not panel.retry_button.isHidden()
     assert find_layer(qc.session.viewer, "qc_em") is None
     assert qc.set_verdict("correct")  # the review goes on
     assert qc.review.counts()["correct"] == 1
-    wait(qtbot, qc)
+    _wait_all(qtbot, qc)
 
 
 def test_cutout_outside_the_volume_is_a_message(qtbot, qc, demo):
@@ -141,4 +149,4 @@ def test_cutout_outside_the_volume_is_a_message(qtbot, qc, demo):
     qc.review.go_to(0)
     _ready(qtbot, qc)  # the next synapse shows its EM again
     assert find_layer(qc.session.viewer, "qc_em").visible
-    wait(qtbot, qc, timeout=240_000)
+    _wait_all(qtbot, qc)

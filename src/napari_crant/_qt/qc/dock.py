@@ -74,7 +74,7 @@ class QCWidget(QWidget):
         outer.setContentsMargins(2, 2, 2, 2)
         outer.addWidget(self.tabs, 1)
         #: the EM and the partners' segments at the synapse shown (prefetched)
-        self.em_panel = EMPanel(self.review, self.session, self.runner)
+        self.em_panel = EMPanel(self.review, self.session, lambda m: self.set_message(m, error=True))
         outer.addWidget(self.em_panel)
         outer.addWidget(self.message)
 

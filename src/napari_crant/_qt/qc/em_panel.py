@@ -15,6 +15,7 @@ failure (no image source, no segmentation, outside the volume, network) is a mes
 panel; the review goes on.
 """
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_crant._qt.qc.canvas import qc_layer_kwargs
+from napari_crant._qt.qc.canvas import kept_dims_point, qc_layer_kwargs
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
@@ -54,19 +55,21 @@ class EMPanel(QWidget):
         The review followed.
     session
         The viewer's session (dataset; load requests go through it).
-    runner
-        Runs the fetch workers.
+    on_error
+        Shows an error that is not about the EM (a worker's unexpected failure).
     fetch
         ``fetch(row, dataset, materialization, size_nm) -> SynapseTissue`` (run in a worker;
         default :func:`~napari_crant.qc.em_review.fetch_synapse_tissue`).
     """
 
-    def __init__(self, review: ReviewModel, session: Session, runner: WorkerRunner,
+    def __init__(self, review: ReviewModel, session: Session, on_error: Callable[[str], None],
                  fetch: Callable[..., SynapseTissue] | None = None):
         super().__init__()
         self.review = review
         self.session = session
-        self.runner = runner
+        #: runs the fetches (apart from the review's workers: a fetch may take seconds)
+        self.runner = WorkerRunner(self, on_error)
+        self._stopped = False
         self.fetch = fetch or fetch_synapse_tissue
         self.prefetch = EMPrefetch(review)
         #: the tissue drawn in the layers (``None``: nothing drawn)
@@ -157,8 +160,14 @@ class EMPanel(QWidget):
             self.prefetch.clear()
             self._on_position(self.review.current)
 
+    @property
+    def workers(self) -> set[Any]:
+        """The running fetches."""
+        return self.runner.workers
+
     def disconnect(self) -> None:
-        """Stop following the review and the viewer (the dock is closing)."""
+        """Stop following the review and the viewer, start no more fetches (the dock is closing)."""
+        self._stopped = True
         self.review.worklist_changed.disconnect(self._on_worklist)
         self.review.position_changed.disconnect(self._on_position)
         viewer = self.session.viewer
@@ -203,7 +212,7 @@ class EMPanel(QWidget):
 
     def pump(self) -> None:
         """Start fetching the next wanted synapse (one worker at a time)."""
-        if not self.show_em.isChecked():
+        if self._stopped or not self.show_em.isChecked():
             return
         row = self.prefetch.next_request()
         if row is None:
@@ -269,29 +278,21 @@ class EMPanel(QWidget):
             return
         self.shown = tissue
         self.retry_button.setVisible(False)
-        em = tissue.em
-        scale = tuple(float(s) for s in em.scale)
-        translate = tuple(float(t) for t in em.translate)
-        plane = self._plane(tissue, tissue.center[0])
-        layer = find_layer(viewer, "qc_em")
-        if layer is None:
-            kw = qc_layer_kwargs("qc_em", scale=scale, translate=translate, colormap="gray",
-                                 contrast_limits=(0, 255), depiction="plane", plane=plane,
-                                 blending="translucent")
-            kw.pop("projection_mode")
-            layer = viewer.add_image(np.asarray(em.data), **kw)
-            viewer.layers.move(viewer.layers.index(layer), 0)
+        z = float(tissue.center[0])
+        self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
+                        colormap="gray", contrast_limits=(0, 255))
+        seg = tissue.segmentation
+        if tissue.outline is None or seg is None:
+            layer = find_layer(viewer, "qc_segments")
+            if layer is not None and layer.visible:
+                layer.visible = False
         else:
-            layer.data = np.asarray(em.data)
-            layer.scale = scale
-            layer.translate = translate
-            layer.plane = plane
-            layer.visible = True
-        self._draw_segments(tissue, scale, translate, plane)
-        nz = int(np.asarray(em.data).shape[0])
+            self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+            self._apply_outline(self.outline.isChecked())
+        nz = int(np.asarray(tissue.em.data).shape[0])
         self.section.blockSignals(True)
         self.section.setRange(0, max(nz - 1, 0))
-        self.section.setValue(self._section_of(tissue, tissue.center[0]))
+        self.section.setValue(self._section_of(tissue, z))
         self.section.blockSignals(False)
         self._label_section()
         notes = "; ".join(tissue.notes)
@@ -299,31 +300,45 @@ class EMPanel(QWidget):
                          f"post {tissue.post_root}." + (f" {notes}" if notes else "")
                          + " Click a segment to see its root.", bool(notes))
 
-    def _draw_segments(self, tissue: SynapseTissue, scale: tuple, translate: tuple, plane: dict) -> None:
+    def _set_layer(self, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
+                   **style: Any) -> Any:
+        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh."""
         viewer = self.session.viewer
-        layer = find_layer(viewer, "qc_segments")
-        if tissue.outline is None:
-            if layer is not None:
-                layer.visible = False
-            return
+        scale = tuple(float(v) for v in cutout.scale)
+        translate = tuple(float(v) for v in cutout.translate)
+        layer = find_layer(viewer, kind)
+        with kept_dims_point(viewer):
+            return self._put_layer(layer, kind, data, scale, translate, plane, style)
+
+    def _put_layer(self, layer: Any, kind: str, data: np.ndarray, scale: tuple, translate: tuple,
+                   plane: dict[str, Any], style: dict[str, Any]) -> Any:
+        viewer = self.session.viewer
         if layer is None:
-            kw = qc_layer_kwargs("qc_segments", scale=scale, translate=translate, opacity=0.8,
-                                 depiction="plane", plane=plane, blending="translucent")
+            kw = qc_layer_kwargs(kind, scale=scale, translate=translate, depiction="plane", plane=plane,
+                                 blending="translucent", **style)
             kw.pop("projection_mode")
-            layer = viewer.add_labels(tissue.outline, **kw)
-            viewer.layers.move(viewer.layers.index(layer), 1)
-        else:
-            layer.data = tissue.outline
-            layer.scale = scale
+            add = viewer.add_image if kind == "qc_em" else viewer.add_labels
+            layer = add(data, **kw)
+            viewer.layers.move(viewer.layers.index(layer), 0 if kind == "qc_em" else 1)
+            return layer
+        # one re-slice for the new data, place and plane, not one per property
+        block = getattr(layer, "_block_refresh", None)
+        with block() if block is not None else contextlib.nullcontext():
+            if tuple(float(v) for v in layer.scale) != scale:
+                layer.scale = scale
             layer.translate = translate
             layer.plane = plane
+            layer.data = data
+        if layer.visible:
+            layer.refresh()
+        else:
             layer.visible = True
-        self._apply_outline(self.outline.isChecked())
+        return layer
 
     def _apply_outline(self, on: bool) -> None:
         viewer = self.session.viewer
         layer = None if viewer is None else find_layer(viewer, "qc_segments")
-        if layer is not None:
+        if layer is not None and layer.contour != (2 if on else 0):
             layer.contour = 2 if on else 0
 
     @staticmethod
@@ -332,11 +347,11 @@ class EMPanel(QWidget):
         return int(np.argmin(np.abs(zs - float(z)))) if len(zs) else 0
 
     @staticmethod
-    def _plane(tissue: SynapseTissue, z: float) -> dict[str, Any]:
-        """The plane (data coordinates of the cutout) through world z ``z`` and the synapse."""
-        em = tissue.em
-        pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(em.translate, np.float64)) \
-            / np.asarray(em.scale, np.float64)
+    def _plane(tissue: SynapseTissue, z: float, cutout: Any = None) -> dict[str, Any]:
+        """The plane (data coordinates of ``cutout``, default the EM) through world ``z`` and the synapse."""
+        cutout = tissue.em if cutout is None else cutout
+        pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(cutout.translate, np.float64)) \
+            / np.asarray(cutout.scale, np.float64)
         return {"position": tuple(float(v) for v in pos), "normal": (1.0, 0.0, 0.0), "thickness": 1.0}
 
     def _on_section(self, index: int) -> None:
@@ -347,11 +362,10 @@ class EMPanel(QWidget):
             return
         zs = tissue.section_z()
         z = float(zs[min(max(index, 0), len(zs) - 1)])
-        plane = self._plane(tissue, z)
-        for kind in ("qc_em", "qc_segments"):
+        for kind, cutout in (("qc_em", tissue.em), ("qc_segments", tissue.segmentation)):
             layer = find_layer(viewer, kind)
-            if layer is not None:
-                layer.plane = plane
+            if layer is not None and cutout is not None:
+                layer.plane = self._plane(tissue, z, cutout)
         axis = viewer.dims.ndim - 3
         if viewer.dims.ndisplay == 2 and axis >= 0:
             viewer.dims.set_point(axis, z)
