@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from napari_crant._qt.qc.em_panel import EMPanel
     from napari_crant._qt.session import find_layer, get_session
     from napari_crant.demo import TINY_NEURONS, make_demo
-    from napari_crant.view.loading import load_neurons, pick_demo_neuron, run_to_end
+    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
 
     dataset = args.dataset
     if dataset is None:

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_crant._qt.qc.dock import QCWidget
     from napari_crant._qt.session import get_session
-    from napari_crant.view.loading import load_neurons, pick_demo_neuron, run_to_end
+    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
 
     viewer = napari.Viewer(show=True, ndisplay=args.ndisplay)
     viewer.window._qt_window.resize(1600, 1000)

@@ -221,8 +221,8 @@ def _napari_crant_case(nc, case, dataset, inputs, clear_cache):
         skels = nc.get_l2_skeleton(hundred, dataset=dataset)
         return lambda: nc.attach_synapses(skels, dataset=dataset)
     if case.startswith(("layer_data_", "load_neurons_")):
-        from napari_crant.view.layer_data import Scene
-        from napari_crant.view.loading import load_neurons, run_to_end
+        from napari_crant.scene.layer_data import Scene
+        from napari_crant.scene.loading import load_neurons, run_to_end
 
         ids = one if case.endswith("_1") else hundred
 

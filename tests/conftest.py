@@ -33,15 +33,15 @@ def _isolated(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def tiny_loaded(tiny_path):
     """Two neurons of the tiny dataset loaded for the viewer (A0, edited since, and B2)."""
-    from napari_crant.view.loading import load_neurons, run_to_end
+    from napari_crant.scene.loading import load_neurons, run_to_end
 
     return run_to_end(load_neurons([str(tiny.A0), int(tiny.B2)], dataset=tiny_path))
 
 
 @pytest.fixture
 def tiny_scene(tiny_loaded):
-    """A :class:`~napari_crant.view.layer_data.Scene` holding :func:`tiny_loaded`."""
-    from napari_crant.view.layer_data import Scene
+    """A :class:`~napari_crant.scene.layer_data.Scene` holding :func:`tiny_loaded`."""
+    from napari_crant.scene.layer_data import Scene
 
     scene = Scene()
     scene.add(tiny_loaded)

@@ -13,7 +13,7 @@ import tiny
 from napari_crant import adjacency_view as av
 from napari_crant.export_formats import ExportError, export_kind, read_table
 from napari_crant.queries.common import open_query
-from napari_crant.view.loading import current_annotations
+from napari_crant.scene.loading import current_annotations
 
 BASE = np.uint64(720_575_940_600_000_000)  # 18 digits, > 2**59: breaks if anything goes via float
 

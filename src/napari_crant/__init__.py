@@ -43,6 +43,9 @@ _API = {
     "get_em_cutout": "napari_crant.queries.tissue",
     "get_segmentation_cutout": "napari_crant.queries.tissue",
     "Cutout": "napari_crant.tissue.cutout",
+    "get_mesh": "napari_crant.queries.meshes",
+    "get_neuropil_meshes": "napari_crant.queries.meshes",
+    "get_brain_mesh": "napari_crant.queries.meshes",
     "TissueUnavailable": "napari_crant.tissue.errors",
 }
 
@@ -81,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_crant.queries.attach import attach_synapses
     from napari_crant.queries.connectivity import get_connectivity, get_synapse_counts
     from napari_crant.queries.criteria import NeuronCriteria, NoMatchError
+    from napari_crant.queries.meshes import get_brain_mesh, get_mesh, get_neuropil_meshes
     from napari_crant.queries.skeleton import get_l2_skeleton
     from napari_crant.queries.synapses import get_synapses
     from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.export_formats import TABLE_FORMATS, export_kind, read_table
-from napari_crant.view.tables import export_table, join_annotations
+from napari_crant.scene.tables import export_table, join_annotations
 
 VIEWS = ("neurons", "cell types")
 ORDERS = ("cell type", "clustering", "loaded order", "root ID")

@@ -1,6 +1,6 @@
 """Which file formats exports support, checked before anything is written, and reading tables back.
 
-Tables (partner rows, adjacency matrices) are written by :func:`napari_crant.view.tables.export_table`:
+Tables (partner rows, adjacency matrices) are written by :func:`napari_crant.scene.tables.export_table`:
 CSV with provenance as ``#`` header lines, or Parquet with provenance in the schema metadata
 (key ``napari_crant.provenance``). Figures (the adjacency heat map) are written as PNG or SVG by
 the docks. A path with any other extension is refused with an :class:`ExportError` that lists

@@ -13,7 +13,7 @@ from napari_crant.adjacency_view import read_matrix
 from napari_crant.export_formats import ExportError
 from napari_crant.queries.common import open_query
 from napari_crant.queries.criteria import NeuronCriteria
-from napari_crant.view.loading import current_annotations
+from napari_crant.scene.loading import current_annotations
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ def test_bad_dataset_error(qtbot, viewer, query, tmp_path):
 def test_cancel_stops_the_load(qtbot, viewer, query, monkeypatch):
     import time
 
-    import napari_crant.view.loading as loading
+    import napari_crant.scene.loading as loading
 
     def slow(ids, **kwargs):
         for i in range(200):
@@ -185,7 +185,7 @@ def test_layer_writes_off_main_thread_raise(qtbot, viewer, query):
 def test_ui_stays_responsive_while_loading(qtbot, viewer, query, monkeypatch):
     import time
 
-    import napari_crant.view.loading as loading
+    import napari_crant.scene.loading as loading
 
     real = loading.load_neurons
 

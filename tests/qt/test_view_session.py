@@ -110,23 +110,25 @@ def test_session_saved_by_napari_and_reopened(qtbot, make_napari_viewer, tiny_pa
 def test_session_with_the_qc_position(qtbot, make_napari_viewer, tiny_path, tmp_path):
     viewer = _loaded_viewer(qtbot, make_napari_viewer, tiny_path)
     _, qc = viewer.window.add_plugin_dock_widget("napari-crant", "Synapse QC")
-    index = qc.neuron.findData(str(tiny.A2))
+    box = qc.review_panel.neuron
+    index = next((i for i in range(box.count()) if box.itemData(i) is not None
+                  and int(box.itemData(i)) == int(tiny.A2)), -1)
     assert index >= 0
-    qc.neuron.setCurrentIndex(index)
+    box.setCurrentIndex(index)
     qc.build()
-    qtbot.waitUntil(lambda: not qc.workers and len(qc.items) > 2, timeout=60_000)
-    qc.go_to(2)
+    qtbot.waitUntil(lambda: not qc.workers and len(qc.review.items) > 2, timeout=60_000)
+    qc.review.go_to(2)
     saved_synapse = int(qc.current_row()["synapse_id"])
     path = nc.write_session(tmp_path / "with-qc", capture(viewer))
     state = read_session(path)
     assert state.qc is not None and state.qc.root_id == int(tiny.A2) and state.qc.synapse_id == saved_synapse
-    qc.go_to(0)
+    qc.review.go_to(0)
     assert int(qc.current_row()["synapse_id"]) != saved_synapse
     _query(viewer).share.open(path)  # the dock's "Open session…" without the file dialog
     _wait(qtbot, viewer)
     qtbot.waitUntil(lambda: not qc.workers and qc.current_row() is not None
                     and int(qc.current_row()["synapse_id"]) == saved_synapse, timeout=60_000)
-    assert qc.root == int(tiny.A2)
+    assert qc.review.root == int(tiny.A2)
     qc.cleanup()
 
 

@@ -35,7 +35,7 @@ def open_demo(viewer: Any, dataset: str = "demo", neuron: Any = None, partners: 
     (widgets, worker)
         The dock widgets by display name, and the load's worker.
     """
-    from napari_crant.view.loading import pick_demo_neuron
+    from napari_crant.scene.loading import pick_demo_neuron
 
     if neuron is None:
         neuron = pick_demo_neuron(dataset)

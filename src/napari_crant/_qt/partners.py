@@ -25,7 +25,7 @@ from napari_crant._qt.session import find_layer, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
 from napari_crant._qt.utils import fill_neuron_combo, is_alive
 from napari_crant.export_formats import TABLE_FORMATS, ExportError, export_kind, file_dialog_filter
-from napari_crant.view.tables import export_table
+from napari_crant.scene.tables import export_table
 
 ALL = "all loaded neurons"
 

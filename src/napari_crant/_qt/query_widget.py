@@ -19,7 +19,7 @@ from napari.utils.notifications import show_error, show_info
 
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import is_alive
-from napari_crant.view.layer_data import COLOR_MODES
+from napari_crant.scene.layer_data import COLOR_MODES
 
 #: annotation fields offered in the search box
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
@@ -49,7 +49,7 @@ def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, An
     """Generator run in a worker: resolve criteria, then :func:`load_neurons`."""
     import numpy as np
 
-    from napari_crant.view.loading import load_neurons
+    from napari_crant.scene.loading import load_neurons
 
     if criteria:
         from napari_crant.queries.criteria import NeuronCriteria

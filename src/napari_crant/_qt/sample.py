@@ -17,8 +17,8 @@ def demo_neuron_sample() -> list[tuple[Any, dict[str, Any], str]]:
     import napari
 
     from napari_crant._qt.session import find_layer, get_session
-    from napari_crant.view.layer_data import Scene
-    from napari_crant.view.loading import load_neurons, pick_demo_neuron, run_to_end
+    from napari_crant.scene.layer_data import Scene
+    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
 
     neuron = pick_demo_neuron("demo")
     result = run_to_end(load_neurons([neuron], dataset="demo", top_partners=SAMPLE_PARTNERS))

@@ -7,8 +7,8 @@ from typing import Any
 from psygnal import Signal
 
 from napari_crant.datasets import get_default_dataset
-from napari_crant.view.layer_data import METADATA_KEY, Scene
-from napari_crant.view.loading import LoadResult, update_messages
+from napari_crant.scene.layer_data import METADATA_KEY, Scene
+from napari_crant.scene.loading import LoadResult, update_messages
 
 
 @dataclass
@@ -25,7 +25,7 @@ class QueryParams:
     extra: dict = field(default_factory=dict)
 
     def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`napari_crant.view.loading.load_neurons`."""
+        """Keyword arguments of :func:`napari_crant.scene.loading.load_neurons`."""
         return {
             "dataset": self.dataset, "materialization": self.materialization,
             "threshold": self.threshold, "min_size": self.min_size, "clean": self.clean,
@@ -34,7 +34,7 @@ class QueryParams:
 
 
 class Session:
-    """What the docks of one viewer share: the loaded :class:`~napari_crant.view.layer_data.Scene`.
+    """What the docks of one viewer share: the loaded :class:`~napari_crant.scene.layer_data.Scene`.
 
     Signals
     -------

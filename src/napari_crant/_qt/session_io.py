@@ -32,12 +32,12 @@ def qc_dock(viewer: Any) -> Any:
 
 
 def _qc_position(viewer: Any) -> QCPosition | None:
-    """Where the QC dock stands: its neuron and the synapse shown (tolerant of its layout)."""
+    """Where the QC dock stands: its review model's neuron and the synapse shown."""
     qc = qc_dock(viewer)
-    root = getattr(qc, "root", None)
-    if qc is None or root is None:
+    if qc is None or qc.review.root is None:
         return None
-    row = qc.current_row() if callable(getattr(qc, "current_row", None)) else None
+    root = qc.review.root
+    row = qc.review.current_row()
     sid = None
     if row is not None and "synapse_id" in row.index:
         sid = int(np.uint64(row["synapse_id"]))
@@ -92,14 +92,13 @@ def _restore_qc(viewer: Any, qc_pos: QCPosition, query: Any) -> Any:
     qc = qc_dock(viewer)
     if qc is None:
         return None
-    box = getattr(qc, "neuron", None)
+    box = qc.review_panel.neuron
     index = -1
-    if box is not None:
-        for i in range(box.count()):
-            data = box.itemData(i)
-            if data is not None and int(data) == qc_pos.root_id:
-                index = i
-    if index < 0 or not callable(getattr(qc, "build", None)):
+    for i in range(box.count()):
+        data = box.itemData(i)
+        if data is not None and int(data) == qc_pos.root_id:
+            index = i
+    if index < 0:
         query.set_message(f"{query.message.value}\nQC position not restored: {qc_pos.root_id} is not in "
                           "the QC dock's neuron list.")
         return None
@@ -109,12 +108,12 @@ def _restore_qc(viewer: Any, qc_pos: QCPosition, query: Any) -> Any:
         return worker
 
     def go() -> None:
-        items = getattr(qc, "items", None)
-        if not is_alive(qc) or items is None or "synapse_id" not in getattr(items, "columns", ()):
+        items = qc.review.items if is_alive(qc) else None
+        if items is None or "synapse_id" not in items.columns:
             return
         hits = np.flatnonzero(items["synapse_id"].to_numpy(np.uint64) == np.uint64(qc_pos.synapse_id))
         if len(hits):
-            qc.go_to(int(hits[0]))
+            qc.review.go_to(int(hits[0]))
         else:
             qc.set_message(f"Synapse {qc_pos.synapse_id} of the saved session is not in this review set.")
 

@@ -26,7 +26,7 @@ def fill_neuron_combo(combo: Any, scene: Any, first: tuple[str, Any] | None = No
     combo
         The QComboBox; its signals are blocked while it is refilled.
     scene
-        A :class:`~napari_crant.view.layer_data.Scene`.
+        A :class:`~napari_crant.scene.layer_data.Scene`.
     first
         An optional leading ``(text, data)`` item (e.g. "all neurons").
     keep

@@ -93,12 +93,14 @@ class TokenAuthMiddleware:
     """Refuse (401) every HTTP request without ``Authorization: Bearer <token>`` or the
     ``middle_auth_token`` cookie; the token is compared in constant time and never logged."""
 
-    def __init__(self, app: ASGIApp, token: str):
+    def __init__(self, app: ASGIApp, token: str, public_prefixes: tuple[str, ...] = ()):
         self.app = app
         self._token = token.encode()
+        self._public = tuple(public_prefixes)  # paths needing no token (plain bucket reads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._authorized(Request(scope)):
+        public = bool(self._public) and str(scope.get("path", "")).startswith(self._public)
+        if scope["type"] == "http" and not public and not self._authorized(Request(scope)):
             await _send_error(send, 401, "unauthorized", "missing or invalid token")
             return
         await self.app(scope, receive, send)

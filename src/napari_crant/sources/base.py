@@ -175,3 +175,42 @@ class DataSource(ABC):
     def describe(self) -> dict[str, Any]:
         """Provenance fields describing this source (for ``DataFrame.attrs``)."""
         return {"dataset": self.name, "source": type(self).__name__}
+
+    # Meshes (napari_crant.queries.meshes): a root's mesh and the brain's surfaces.
+
+    def root_mesh(self, root_id: int, at: Materialization) -> Any:
+        """The mesh of one root (the union of its L2 chunks' fragments), nm.
+
+        ``at`` is the moment the root was resolved at (a root never changes, so its mesh
+        does not depend on it; sources may use it for caching or checks).
+
+        Returns
+        -------
+        trimesh.Trimesh
+
+        Raises
+        ------
+        TissueUnavailable
+            If this dataset has no meshes (the default).
+        """
+        raise TissueUnavailable(f"dataset {self.name!r} ({type(self).__name__}) has no neuron meshes")
+
+    def neuropil_meshes(self) -> dict[str, Any]:
+        """Neuropil surfaces by name (``trimesh.Trimesh``, nm).
+
+        Raises
+        ------
+        TissueUnavailable
+            If this dataset has no neuropil meshes (the default).
+        """
+        raise TissueUnavailable(f"dataset {self.name!r} ({type(self).__name__}) has no neuropil meshes")
+
+    def brain_mesh(self) -> Any:
+        """The brain's surface (``trimesh.Trimesh``, nm).
+
+        Raises
+        ------
+        TissueUnavailable
+            If this dataset has no brain mesh (the default).
+        """
+        raise TissueUnavailable(f"dataset {self.name!r} ({type(self).__name__}) has no brain mesh")

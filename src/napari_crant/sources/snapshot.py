@@ -449,3 +449,19 @@ class SnapshotSource(DataSource):
                     con.register(Path(fname).stem, self._parquet_table(fname))
                 self._duckdb = con
             return self._duckdb.execute(query).df()
+
+    # -- meshes: generated from the skeleton nodes and neuropil boxes (tissue/snapshot_meshes)
+    @cached_property
+    def _meshes(self) -> Any:
+        from napari_crant.tissue.snapshot_meshes import SnapshotMeshes
+
+        return SnapshotMeshes(self.name, self.skeleton_nodes(), self.neuropils())
+
+    def root_mesh(self, root_id: int, at: Materialization) -> Any:
+        return self._meshes.root_mesh(self.l2_ids(int(root_id)), int(root_id))
+
+    def neuropil_meshes(self) -> dict[str, Any]:
+        return self._meshes.neuropil_meshes()
+
+    def brain_mesh(self) -> Any:
+        return self._meshes.brain_mesh()

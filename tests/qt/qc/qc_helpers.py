@@ -2,7 +2,7 @@
 
 from napari_crant._qt.session import get_session
 from napari_crant.qc.verdicts import VerdictStore
-from napari_crant.view.loading import load_neurons, run_to_end
+from napari_crant.scene.loading import load_neurons, run_to_end
 
 #: the worklist order of tiny.A2 (synapse numbers)
 WORKLIST_A2 = [4, 2, 1, 9, 11, 10, 12, 5, 3]

@@ -7,7 +7,7 @@ from qc_helpers import build, canvas, load, wait
 import tiny
 from napari_crant._qt.session import find_layer
 from napari_crant.demo import TINY_NEURONS, make_demo
-from napari_crant.view.loading import pick_demo_neuron
+from napari_crant.scene.loading import pick_demo_neuron
 
 #: a smaller cutout than the default keeps the tests quick (the default is 2048 nm x 5 sections)
 WIDTH_NM, SECTIONS = 1024, 3

@@ -14,7 +14,7 @@ from napari.qt.threading import create_worker
 from napari_crant._qt.qc_state import REJECTED
 from napari_crant._qt.utils import is_alive
 from napari_crant.qc.verdicts import VerdictStore
-from napari_crant.view.layer_data import skeleton_vectors
+from napari_crant.scene.layer_data import skeleton_vectors
 
 
 def dataset_name(dataset: Any) -> str:
@@ -81,7 +81,7 @@ def version_diff(root: int, a: Any, b: Any, dataset: Any, threshold: int) -> pd.
 
 def load_neuron(new: int, kwargs: dict[str, Any]) -> Any:
     """Load one neuron (the successor of an edited one) to the end."""
-    from napari_crant.view.loading import load_neurons, run_to_end
+    from napari_crant.scene.loading import load_neurons, run_to_end
 
     return run_to_end(load_neurons([int(new)], **kwargs))
 

@@ -26,6 +26,7 @@ from napari_crant.server.params import (
     query_text,
     query_timestamp,
 )
+from napari_crant.server.routes.meshes import mesh_data_dir
 
 #: Version reported by the chunkedgraph service (satisfies caveclient 8.2's checks).
 CHUNKEDGRAPH_VERSION = "2.999.0"
@@ -53,10 +54,11 @@ def make_router(ctx: ServerContext) -> APIRouter:
         return CHUNKEDGRAPH_VERSION
 
     @router.get("/table/{table_id}/info")
-    def cg_info(table_id: str) -> dict[str, Any]:
+    def cg_info(table_id: str, request: Request) -> dict[str, Any]:
         ctx.check_pcg_table(table_id)
         res = ctx.voxel_resolution
-        return {"app": {"supported_api_versions": [0, 1]}, "data_dir": "", "type": "segmentation",
+        data_dir = mesh_data_dir(ctx, ctx.own_url(request))  # its graphene_meshes: routes/meshes.py
+        return {"app": {"supported_api_versions": [0, 1]}, "data_dir": data_dir, "type": "segmentation",
                 "graph": {"n_layers": cg.n_layers, "chunk_size": [256, 256, 512],
                           "bounding_box": [2048, 2048, 512], "n_bits_for_layer_id": 8},
                 "scales": [{"resolution": res, "key": "_".join(str(int(r)) for r in res),

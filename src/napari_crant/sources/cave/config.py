@@ -25,6 +25,10 @@ ENV_SERVERS = "NAPARI_CRANT_CAVE_SERVERS"
 CRANT_SERVER = "https://proofreading.zetta.ai"
 
 
+#: CRANTb's whole-brain tissue mesh (a static precomputed mesh layer).
+CRANT_BRAIN_MESH = "precomputed://gs://dkronauer-ant-001-alignment-final/tissue_mesh/mesh"
+
+
 @dataclass(frozen=True, repr=False)
 class CaveDatasetConfig:
     """Where and how to reach one CAVE dataset.
@@ -62,6 +66,12 @@ class CaveDatasetConfig:
         on top of caveclient's own retries of 502/503/504.
     id_batch
         Root IDs per materialization query.
+    brain_mesh_source
+        A precomputed mesh layer holding the brain's surface (segment 1), e.g. CRANTb's
+        ``precomputed://gs://dkronauer-ant-001-alignment-final/tissue_mesh/mesh``; ``None``: none.
+    neuropil_mesh_source
+        A precomputed mesh layer with one segment per neuropil, named in its
+        ``segment_properties`` (labels); ``None``: none.
     """
 
     name: str
@@ -74,6 +84,8 @@ class CaveDatasetConfig:
     timeout: float = 120.0
     retries: int = 2
     id_batch: int = 1000
+    brain_mesh_source: str | None = None
+    neuropil_mesh_source: str | None = None
 
     def __repr__(self) -> str:
         # an address or path could carry credentials (``https://user:token@host``, ``?token=``)
@@ -82,8 +94,10 @@ class CaveDatasetConfig:
 
 
 _BUILTIN: dict[str, CaveDatasetConfig] = {
-    "latest": CaveDatasetConfig("latest", CRANT_SERVER, "kronauer_ant", row_cap=200_000),
-    "sandbox": CaveDatasetConfig("sandbox", CRANT_SERVER, "kronauer_ant_sandbox", row_cap=200_000),
+    "latest": CaveDatasetConfig("latest", CRANT_SERVER, "kronauer_ant", row_cap=200_000,
+                                brain_mesh_source=CRANT_BRAIN_MESH),
+    "sandbox": CaveDatasetConfig("sandbox", CRANT_SERVER, "kronauer_ant_sandbox", row_cap=200_000,
+                                 brain_mesh_source=CRANT_BRAIN_MESH),
 }
 _registered: dict[str, CaveDatasetConfig] = {}
 _registered_tokens: dict[str, Secret] = {}  # explicit tokens of registered datasets (memory only)

@@ -33,6 +33,7 @@ from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 from napari_crant.sources.cave.client import CaveConnection
 from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_config, registered_token
 from napari_crant.sources.cave.errors import CaveServerError
+from napari_crant.sources.cave.meshes import CaveMeshes
 from napari_crant.sources.cave.tables import TableReader, synapse_frame, to_uint64
 from napari_crant.sources.cave.tokens import Secret, redact
 
@@ -63,6 +64,7 @@ class CaveSource(DataSource):
         self._resolution: np.ndarray | None = None
         self._annotations_df: pd.DataFrame | None = None
         self._annotations_at = 0.0
+        self._meshes = CaveMeshes(self)
 
     def __repr__(self) -> str:
         return redact(f"CaveSource({self.name!r}, {self.config.server_address}, {self.config.datastack})")
@@ -355,6 +357,16 @@ class CaveSource(DataSource):
         if "volume" in df:
             out["volume_um3"] = df["volume"].to_numpy(np.float64)
         return out
+
+    # -- meshes (napari_crant.sources.cave.meshes) ------------------------------------------------
+    def root_mesh(self, root_id: int, at: Materialization) -> Any:
+        return self._meshes.root_mesh(int(root_id))
+
+    def neuropil_meshes(self) -> dict[str, Any]:
+        return self._meshes.neuropil_meshes(self.config.neuropil_mesh_source)
+
+    def brain_mesh(self) -> Any:
+        return self._meshes.brain_mesh(self.config.brain_mesh_source)
 
     def config_dict(self) -> dict[str, Any]:
         """The configuration as a plain dict (no token)."""

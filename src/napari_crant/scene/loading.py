@@ -2,7 +2,7 @@
 
 :func:`load_neurons` is a generator reporting progress (run it in a napari
 ``thread_worker``, or to the end with :func:`run_to_end`); its :class:`LoadResult` is what a
-:class:`~napari_crant.view.layer_data.Scene` adds. Qt-free.
+:class:`~napari_crant.scene.layer_data.Scene` adds. Qt-free.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.ids import unique_first, unique_in_order
-from napari_crant.view.layer_data import NeuronData, neuron_data
-from napari_crant.view.tables import partner_table
+from napari_crant.scene.layer_data import NeuronData, neuron_data
+from napari_crant.scene.tables import partner_table
 
 #: annotation columns shown next to partners (those the dataset has).
 ANNOTATION_COLUMNS = ("cell_type", "cell_class", "super_class", "side", "status", "known_nt")
@@ -84,7 +84,7 @@ def _current_annotations(source: Any, at: Any) -> pd.DataFrame:
 
 @dataclass
 class LoadResult:
-    """What one load adds to a :class:`~napari_crant.view.layer_data.Scene`.
+    """What one load adds to a :class:`~napari_crant.scene.layer_data.Scene`.
 
     Attributes
     ----------

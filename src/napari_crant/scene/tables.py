@@ -48,7 +48,7 @@ def partner_table(conn: pd.DataFrame, roots: Sequence[int] | np.ndarray,
     roots
         The neurons whose partners are listed.
     annotations
-        From :func:`~napari_crant.view.loading.current_annotations` (optional).
+        From :func:`~napari_crant.scene.loading.current_annotations` (optional).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""The tiny_scene's napari layer data (``napari_crant.view.layer_data``) on the tiny dataset."""
+"""The tiny_scene's napari layer data (``napari_crant.scene.layer_data``) on the tiny dataset."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +6,8 @@ import pytest
 
 import napari_crant as nc
 import tiny
-from napari_crant.view.layer_data import TYPE_COLORS, Scene, id_colors, neuron_color, skeleton_vectors
-from napari_crant.view.loading import load_neurons, run_to_end
+from napari_crant.scene.layer_data import TYPE_COLORS, Scene, id_colors, neuron_color, skeleton_vectors
+from napari_crant.scene.loading import load_neurons, run_to_end
 
 
 def test_skeleton_vectors_are_parent_child_edges():

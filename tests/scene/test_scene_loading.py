@@ -1,10 +1,10 @@
-"""Loading neurons for the viewer (``napari_crant.view.loading``) on the tiny dataset."""
+"""Loading neurons for the viewer (``napari_crant.scene.loading``) on the tiny dataset."""
 
 import pandas as pd
 
 import tiny
-from napari_crant.view import loading
-from napari_crant.view.loading import load_neurons, pick_demo_neuron, update_messages
+from napari_crant.scene import loading
+from napari_crant.scene.loading import load_neurons, pick_demo_neuron, update_messages
 
 
 def test_load_resolves_and_reports_updated_ids(tiny_loaded):

@@ -2,7 +2,7 @@
 
 Everything the napari widgets draw is computed here, so that it can be tested (and used
 from scripts, e.g. ``viewer.add_vectors(*scene.skeleton_layer()[:2])``) without a display.
-The neurons come from :func:`napari_crant.view.loading.load_neurons`.
+The neurons come from :func:`napari_crant.scene.loading.load_neurons`.
 
 Axis convention
 ---------------
@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from napari_crant.view.tables import join_annotations
+from napari_crant.scene.tables import join_annotations
 
 #: napari axis order of every layer, and its units.
 AXES = ("z", "y", "x")
@@ -194,7 +194,7 @@ def _empty_synapses() -> pd.DataFrame:
 
 
 class SceneUpdate(Protocol):
-    """What :meth:`Scene.add` takes: a :class:`~napari_crant.view.loading.LoadResult`."""
+    """What :meth:`Scene.add` takes: a :class:`~napari_crant.scene.loading.LoadResult`."""
 
     neurons: list[NeuronData]
     partners: pd.DataFrame

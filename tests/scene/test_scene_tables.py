@@ -1,4 +1,4 @@
-"""Partner tables, adjacency labels and exports (``napari_crant.view.tables``), tiny dataset."""
+"""Partner tables, adjacency labels and exports (``napari_crant.scene.tables``), tiny dataset."""
 
 import json
 
@@ -9,7 +9,7 @@ import pytest
 
 import napari_crant as nc
 import tiny
-from napari_crant.view.tables import adjacency_labels, export_table
+from napari_crant.scene.tables import adjacency_labels, export_table
 
 
 def test_partner_table_matches_connectivity(tiny_loaded, tiny_path):
