@@ -3,7 +3,7 @@
 :class:`TissueLayer` describes one volume (its URL, resolution, size and offset per mip);
 :class:`Cutout` is a block read from it, in napari order (z, y, x) with the ``scale`` and
 ``translate`` that put it in the same nm world coordinates as the skeleton and synapse layers
-(``napari_crant.scene.layer_data``: positions in nm, scale 1). Voxel ``i`` of mip 0 is centred
+(``napari_crant.view.layer_data``: positions in nm, scale 1). Voxel ``i`` of mip 0 is centred
 at ``i * resolution`` nm, as a CAVE position ``p`` (voxels) is at ``p * resolution`` nm.
 """
 
