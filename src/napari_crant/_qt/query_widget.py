@@ -149,6 +149,10 @@ class QueryWidget(Container):
 
         self.share = ShareRow(self)  # Neuroglancer link, save/open a session
         self.append(self.share)
+        from napari_crant._qt.mesh_row import MeshRow
+
+        self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
+        self.insert(self.index(self.buttons), self.meshes)
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)
