@@ -24,7 +24,15 @@ from napari_crant.server.http import (
     TokenAuthMiddleware,
     install_error_handlers,
 )
-from napari_crant.server.routes import chunkedgraph, info, l2cache, materialize, meshes, skeleton
+from napari_crant.server.routes import (
+    chunkedgraph,
+    info,
+    l2cache,
+    materialize,
+    meshes,
+    precomputed,
+    skeleton,
+)
 from napari_crant.sources.snapshot import SnapshotSource
 
 
@@ -69,11 +77,13 @@ def create_app(
     app.state.row_cap = row_cap
     app.state.max_body_bytes = max_body_bytes
     install_error_handlers(app)
-    # meshes before any catch-all /tissue/{ds}/{layer}/{key}/{chunk} route
-    for service in (info, materialize, meshes, chunkedgraph, l2cache, skeleton):
+    # meshes before precomputed's catch-all /tissue/{ds}/{layer}/{key}/{chunk} route; precomputed
+    # (tissue, and the chunkedgraph info naming it) before chunkedgraph: its info wins
+    for service in (info, materialize, meshes, precomputed, chunkedgraph, l2cache, skeleton):
         app.include_router(service.make_router(ctx))
     # Added last = outermost: the token is checked before any body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     if token is not None:
-        app.add_middleware(TokenAuthMiddleware, token=token, public_prefixes=(meshes.PUBLIC_PREFIX,))
+        app.add_middleware(TokenAuthMiddleware, token=token,
+                           public_prefixes=tuple({meshes.PUBLIC_PREFIX, precomputed.PUBLIC_PREFIX}))
     return app

@@ -163,6 +163,7 @@ def cut_snapshot(
         "cut_time": now.timestamp.isoformat(),
         "cut_ids": [int(x) for x in given],
         "with_partners": bool(with_partners),
+        **_tissue_urls(source, info_src),
     }
     tables = SnapshotTables(
         info=info, versions=versions[["version", "timestamp", "valid"]], roots=roots_df, root_l2=root_l2,
@@ -224,6 +225,13 @@ def _roots_table(nodes: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
         "expired": pd.to_datetime(exp.to_numpy(), utc=True).astype("datetime64[us, UTC]"),
         "operation_id": nodes["operation_id"].to_numpy(np.int64),
     }).astype({"created": "datetime64[us, UTC]", "expired": "datetime64[us, UTC]"})
+
+
+def _tissue_urls(source: Any, info_src: dict) -> dict[str, str]:
+    """The real EM and segmentation URLs (a CAVE datastack's, or those a cut snapshot kept), so
+    that the cut still shows the real tissue on a networked machine."""
+    urls = source.tissue_urls() if hasattr(source, "tissue_urls") else info_src
+    return {k: str(urls[k]) for k in ("image_source", "segmentation_source") if urls.get(k)}
 
 
 def _lineage_table(roots: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:

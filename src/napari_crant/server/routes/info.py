@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from napari_crant.server.context import ServerContext
+from napari_crant.server.routes.precomputed import image_source
 
 #: Version reported by the info service.
 INFO_VERSION = "4.3.1"
@@ -27,7 +28,7 @@ def make_router(ctx: ServerContext) -> APIRouter:
         base = ctx.own_url(request)
         res = ctx.voxel_resolution
         return {
-            "datastack": ds, "aligned_volume": {"name": ds, "id": 1, "image_source": "",
+            "datastack": ds, "aligned_volume": {"name": ds, "id": 1, "image_source": image_source(ctx, base),
                                                 "description": "napari-crant local server"},
             "local_server": base, "segmentation_source": f"graphene://{base}/segmentation/table/{ctx.pcg_table}",
             "synapse_table": mat.synapse_table, "soma_table": mat.nucleus_table, "analysis_database": None,

@@ -35,6 +35,7 @@ from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_con
 from napari_crant.sources.cave.errors import CaveServerError
 from napari_crant.sources.cave.meshes import CaveMeshes
 from napari_crant.sources.cave.tables import TableReader, synapse_frame, to_uint64
+from napari_crant.sources.cave.tissue import cave_tissue, tissue_urls
 from napari_crant.sources.cave.tokens import Secret, redact
 
 
@@ -65,6 +66,7 @@ class CaveSource(DataSource):
         self._annotations_df: pd.DataFrame | None = None
         self._annotations_at = 0.0
         self._meshes = CaveMeshes(self)
+        self._tissue: Any = None
 
     def __repr__(self) -> str:
         return redact(f"CaveSource({self.name!r}, {self.config.server_address}, {self.config.datastack})")
@@ -367,6 +369,25 @@ class CaveSource(DataSource):
 
     def brain_mesh(self) -> Any:
         return self._meshes.brain_mesh(self.config.brain_mesh_source)
+
+    # -- tissue (napari_crant.sources.cave.tissue) -------------------------------------------
+    def tissue_urls(self) -> dict[str, str]:
+        """The datastack's ``image_source`` and ``segmentation_source`` URLs (recorded by cuts)."""
+        return tissue_urls(self)
+
+    def tissue_layer(self, kind: str) -> Any:
+        with self._lock:
+            if self._tissue is None:
+                self._tissue = cave_tissue(self)
+        return self._tissue.layer(kind)
+
+    def em_cutout(self, bbox_vox: np.ndarray, mip: int) -> np.ndarray:
+        self.tissue_layer("em")
+        return self._tissue.cutout("em", bbox_vox, mip)
+
+    def segmentation_cutout(self, bbox_vox: np.ndarray, mip: int) -> np.ndarray:
+        self.tissue_layer("segmentation")
+        return self._tissue.cutout("segmentation", bbox_vox, mip)
 
     def config_dict(self) -> dict[str, Any]:
         """The configuration as a plain dict (no token)."""
