@@ -44,6 +44,12 @@ from napari_crant.qc.em_review import (
     synapse_key,
 )
 from napari_crant.qc.review import ReviewModel
+from napari_crant.scene.layer_data import METADATA_KEY
+
+#: diameter (nm) of the ring marking the synapse while its EM is shown
+RING_NM = 700.0
+#: the layers "hide other layers" keeps
+EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
 
 
 class EMPanel(QWidget):
@@ -95,6 +101,8 @@ class EMPanel(QWidget):
         self.outline = QCheckBox("outline segments")
         self.outline.setChecked(True)
         self.outline.setToolTip("draw the pre and post segments as contours (off: filled)")
+        self.em_only = QCheckBox("hide other layers")
+        self.em_only.setToolTip("show only the EM, the segments and the ring of the synapse (off: restore)")
         self.section = QSlider(Qt.Orientation.Horizontal)
         self.section.setRange(0, 0)
         self.section.setToolTip("the EM section shown (z)")
@@ -105,6 +113,7 @@ class EMPanel(QWidget):
         self.cutout_width.setValue(int(CUTOUT_SIZE_NM[0]))
         self.cutout_width.setSuffix(" nm")
         self.cutout_width.setToolTip("width of the EM cutout around each synapse (x and y)")
+        self.cutout_width.setMinimumWidth(110)
         self.sections = QSpinBox()
         self.sections.setRange(1, 41)
         self.sections.setValue(round(CUTOUT_SIZE_NM[2] / 42.0))
@@ -127,7 +136,7 @@ class EMPanel(QWidget):
         top.addStretch(1)
         lay.addLayout(top)
         middle = QHBoxLayout()
-        for w in (QLabel("section"), self.section, self.section_label):
+        for w in (self.em_only, QLabel("section"), self.section, self.section_label):
             middle.addWidget(w)
         lay.addLayout(middle)
         bottom = QHBoxLayout()
@@ -137,11 +146,29 @@ class EMPanel(QWidget):
         lay.addLayout(bottom)
         self.show_em.toggled.connect(self._on_enabled)
         self.outline.toggled.connect(self._apply_outline)
+        self.em_only.toggled.connect(self.set_em_only)
         self.section.valueChanged.connect(self._on_section)
         self.retry_button.clicked.connect(self.retry)
         self.cutout_width.editingFinished.connect(self._on_size)
         self.sections.editingFinished.connect(self._on_size)
         self.load_button.clicked.connect(self.load_picked)
+
+    def set_em_only(self, on: bool) -> None:
+        """Hide every layer but the EM, the segments and the synapse's ring (``False``: restore them)."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return
+        if on:
+            self._hidden = {}
+            for layer in viewer.layers:
+                if layer.metadata.get(METADATA_KEY) not in EM_ONLY_KINDS and layer.visible:
+                    self._hidden[id(layer)] = layer
+                    layer.visible = False
+        else:
+            for layer in getattr(self, "_hidden", {}).values():
+                if layer in viewer.layers:
+                    layer.visible = True
+            self._hidden = {}
 
     @property
     def size_nm(self) -> tuple[float, float, float]:
@@ -289,6 +316,7 @@ class EMPanel(QWidget):
         else:
             self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
             self._apply_outline(self.outline.isChecked())
+        self._thin_ring()
         nz = int(np.asarray(tissue.em.data).shape[0])
         self.section.blockSignals(True)
         self.section.setRange(0, max(nz - 1, 0))
@@ -299,6 +327,17 @@ class EMPanel(QWidget):
         self._set_status(f"EM around synapse {tissue.synapse_id}: pre {tissue.pre_root}, "
                          f"post {tissue.post_root}." + (f" {notes}" if notes else "")
                          + " Click a segment to see its root.", bool(notes))
+
+    def _thin_ring(self) -> None:
+        """Make the synapse's ring thin and hollow, so that it marks the synapse without hiding the EM."""
+        ring = find_layer(self.session.viewer, "qc_current")
+        if ring is None or not len(ring.data) or float(ring.size[0]) == RING_NM:
+            return
+        with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
+            ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
+            ring.border_width = 0.06
+            ring.size = RING_NM
+        ring.refresh()
 
     def _set_layer(self, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
                    **style: Any) -> Any:
