@@ -113,7 +113,7 @@ class EMPanel(QWidget):
         self.cutout_width.setValue(int(CUTOUT_SIZE_NM[0]))
         self.cutout_width.setSuffix(" nm")
         self.cutout_width.setToolTip("width of the EM cutout around each synapse (x and y)")
-        self.cutout_width.setMinimumWidth(110)
+        self.cutout_width.setMinimumWidth(130)
         self.sections = QSpinBox()
         self.sections.setRange(1, 41)
         self.sections.setValue(round(CUTOUT_SIZE_NM[2] / 42.0))
@@ -292,6 +292,8 @@ class EMPanel(QWidget):
                 layer.visible = False
         self.shown = None
         self.retry_button.setVisible(False)
+        self.section_label.setText("")
+        self.section.setEnabled(False)
         self._set_status(text, error)
 
     def _set_status(self, text: str, error: bool = False) -> None:
@@ -317,6 +319,7 @@ class EMPanel(QWidget):
             self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
             self._apply_outline(self.outline.isChecked())
         self._thin_ring()
+        self.section.setEnabled(True)
         nz = int(np.asarray(tissue.em.data).shape[0])
         self.section.blockSignals(True)
         self.section.setRange(0, max(nz - 1, 0))
