@@ -78,4 +78,5 @@ def qc(qtbot, make_napari_viewer, qc_data_dir):
     viewer.window.add_dock_widget(w, name="Synapse QC")
     yield w
     qtbot.waitUntil(lambda: not w.workers, timeout=30_000)
-    w.cleanup()
+    w.cleanup()  # starts no more EM fetches; the one running may take a while on a loaded machine
+    qtbot.waitUntil(lambda: not w.em_panel.workers, timeout=300_000)

@@ -173,6 +173,10 @@ class QueryWidget(Container):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.count_matches)
+        from napari_crant._qt.mesh_row import MeshRow
+
+        self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
+        self.insert(self.index(self.buttons), self.meshes)
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)

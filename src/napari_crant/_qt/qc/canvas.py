@@ -4,7 +4,8 @@
 recolours one point of the verdict layer, it never rebuilds the layer.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ QC_LAYERS = {
     "qc_current": "CRANT QC current",
     "qc_partner": "CRANT QC partner",
     "qc_diff": "CRANT QC edit diff",
+    "qc_em": "CRANT QC EM",
+    "qc_segments": "CRANT QC segments",
 }
 
 
@@ -42,6 +45,21 @@ def qc_layer_kwargs(kind: str, **extra: Any) -> dict[str, Any]:
     """Keyword arguments of a QC layer (same axes, units and metadata scheme as the others)."""
     return {"name": QC_LAYERS[kind], "scale": SCALE, "units": UNITS, "axis_labels": AXES,
             "metadata": {METADATA_KEY: kind}, "projection_mode": "all", **extra}
+
+
+@contextlib.contextmanager
+def kept_dims_point(viewer: Any) -> Iterator[None]:
+    """Keep the viewer's slider position through layer changes.
+
+    A layer whose data moves changes the world's range, and napari may then move the
+    slider (in 2D the z of the section shown): the EM at the synapse would vanish.
+    """
+    point = tuple(viewer.dims.point)
+    try:
+        yield
+    finally:
+        if tuple(viewer.dims.point) != point and len(viewer.dims.point) == len(point):
+            viewer.dims.point = point
 
 
 def set_points(viewer: Any, kind: str, data: np.ndarray, features: pd.DataFrame, colors: np.ndarray,
@@ -219,10 +237,11 @@ class ReviewCanvas:
         self._partner_shown = shown
         vectors = np.asarray(vectors, np.float64).reshape(-1, 2, 3)
         features = pd.DataFrame({"root_id": np.full(len(vectors), str(partner), dtype=object)})
-        if layer is None:
-            viewer.add_vectors(vectors, **qc_layer_kwargs(
-                "qc_partner", features=features, edge_color="magenta", vector_style="line",
-                edge_width=250.0, opacity=0.8))
-        else:
-            layer.data = vectors
-            layer.features = features
+        with kept_dims_point(viewer):
+            if layer is None:
+                viewer.add_vectors(vectors, **qc_layer_kwargs(
+                    "qc_partner", features=features, edge_color="magenta", vector_style="line",
+                    edge_width=250.0, opacity=0.8))
+            else:
+                layer.data = vectors
+                layer.features = features

@@ -1,8 +1,9 @@
-"""The synapse QC dock: the Review and Edits tabs around one review model, and the review keys.
+"""The synapse QC dock: the Review and Edits tabs and the EM panel around one review model, and the keys.
 
 The dock composes :class:`~napari_crant._qt.qc.review_panel.ReviewPanel`,
 :class:`~napari_crant._qt.qc.edits_panel.EditsPanel`, the canvas drawing
-(:class:`~napari_crant._qt.qc.canvas.ReviewCanvas`) and the keys
+(:class:`~napari_crant._qt.qc.canvas.ReviewCanvas`), the EM at the synapse shown
+(:class:`~napari_crant._qt.qc.em_panel.EMPanel`) and the keys
 (:class:`~napari_crant._qt.qc.keys.ReviewKeys`) around a Qt-free
 :class:`~napari_crant.qc.review.ReviewModel`, and tells the other docks which synapses were
 rejected (:func:`~napari_crant._qt.qc_state.qc_state`).
@@ -19,6 +20,7 @@ from qtpy.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from napari_crant._qt.qc.canvas import ReviewCanvas
 from napari_crant._qt.qc.edits_panel import EditsPanel
+from napari_crant._qt.qc.em_panel import EMPanel
 from napari_crant._qt.qc.keys import ReviewKeys
 from napari_crant._qt.qc.review_panel import ReviewPanel
 from napari_crant._qt.qc.workers import WorkerRunner, rejected_synapses
@@ -71,6 +73,9 @@ class QCWidget(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
         outer.addWidget(self.tabs, 1)
+        #: the EM and the partners' segments at the synapse shown (prefetched)
+        self.em_panel = EMPanel(self.review, self.session, lambda m: self.set_message(m, error=True))
+        outer.addWidget(self.em_panel)
         outer.addWidget(self.message)
 
         self.canvas = ReviewCanvas(self.review, self.session, self.runner,
@@ -126,7 +131,7 @@ class QCWidget(QWidget):
 
     def do(self, action: str) -> None:
         """Run a key action: ``'next'``, ``'previous'``, ``'toggle_unreviewed'``, ``'undo'``,
-        ``'clear'`` or a verdict."""
+        ``'clear'``, ``'load_segment'`` (the segment clicked in the EM) or a verdict."""
         if not is_alive(self):
             return
         panel = self.review_panel
@@ -140,6 +145,8 @@ class QCWidget(QWidget):
             panel.undo()
         elif action == "clear":
             panel.clear_verdict()
+        elif action == "load_segment":
+            self.em_panel.load_picked()
         elif action in VERDICTS:
             panel.set_verdict(action)
 
@@ -197,7 +204,8 @@ class QCWidget(QWidget):
         self.keys.uninstall()
         for disconnect in (lambda: self.session.changed.disconnect(self._on_scene_changed),
                            lambda: self.review.verdict_changed.disconnect(self._on_verdict),
-                           self.canvas.disconnect, self.review_panel.disconnect_review):
+                           self.canvas.disconnect, self.review_panel.disconnect_review,
+                           self.em_panel.disconnect):
             with contextlib.suppress(TypeError, ValueError, RuntimeError):
                 disconnect()
         self.runner.quit_all()

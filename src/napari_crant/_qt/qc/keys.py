@@ -7,6 +7,7 @@ Keys (active once a review list is shown)::
     c              clear the verdict of the synapse shown (back to unreviewed)
     z, Ctrl+Z      undo the last verdict change
     u              show unreviewed synapses only (toggle)
+    l              load the segment clicked in the EM (query dock)
 
 On a Points layer napari binds ``1`` and others itself (``1`` would delete the selected
 points): an event filter on the canvas takes these keys first. They are also bound on the
@@ -28,13 +29,13 @@ _CTRL = Qt.KeyboardModifier.ControlModifier
 #: (key, modifiers) -> action
 KEY_ACTIONS = {
     (Qt.Key.Key_N, _NO_MOD): "next", (Qt.Key.Key_P, _NO_MOD): "previous",
-    (Qt.Key.Key_U, _NO_MOD): "toggle_unreviewed",
+    (Qt.Key.Key_U, _NO_MOD): "toggle_unreviewed", (Qt.Key.Key_L, _NO_MOD): "load_segment",
     (Qt.Key.Key_1, _NO_MOD): VERDICTS[0], (Qt.Key.Key_2, _NO_MOD): VERDICTS[1],
     (Qt.Key.Key_3, _NO_MOD): VERDICTS[2], (Qt.Key.Key_4, _NO_MOD): VERDICTS[3],
     (Qt.Key.Key_C, _NO_MOD): "clear", (Qt.Key.Key_Z, _NO_MOD): "undo", (Qt.Key.Key_Z, _CTRL): "undo",
 }
 #: napari key name -> action (the viewer keymap)
-VIEWER_KEYS = {"N": "next", "P": "previous", "U": "toggle_unreviewed", "1": VERDICTS[0],
+VIEWER_KEYS = {"N": "next", "P": "previous", "U": "toggle_unreviewed", "L": "load_segment", "1": VERDICTS[0],
                "2": VERDICTS[1], "3": VERDICTS[2], "4": VERDICTS[3], "C": "clear", "Z": "undo",
                "Control-Z": "undo"}
 #: actions that repeat while a key is held

@@ -1,0 +1,215 @@
+"""The QC dock's EM at each synapse: next synapse to EM on screen, main-thread stalls, memory (Xvfb).
+
+```bash
+xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_em.py                 # tiny demo
+xvfb-run -a python benchmarks/gui_em.py --dataset demo --steps 20 --walk 500
+```
+
+Opens napari with the synapse QC dock on a demo neuron (``--dataset``: a snapshot path or
+dataset name; default a 40-neuron demo made in a temporary folder) and measures:
+
+1. **prefetched step**: for ``--steps`` steps, wait until the next synapse's tissue is in the
+   prefetch cache (as a reviewer reading the EM for a few seconds gives the worker time to), then
+   press ``n``: the time from the press until the EM and segments layers hold the new cutout and
+   the canvas has painted it (``repaint()``, synchronous). Target: under 50 ms.
+2. **stalls**: a 5 ms ``QTimer`` heartbeat runs throughout; the longest gap between beats during
+   each phase is the longest time the main thread was busy (layer updates, slicing, painting,
+   results of workers arriving). Target: under 100 ms.
+3. **walk**: ``--walk`` synapses stepped through at ``--pace`` ms per step (faster than the
+   worker fetches; the list wraps around): the cache's items and bytes and the process's
+   resident memory, sampled every 50 steps, must stay bounded.
+
+Prints one table and exits with status 2 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STEP_TARGET_MS = 50.0
+STALL_TARGET_MS = 100.0
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (MB)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class Heartbeat:
+    """A 5 ms timer on the main thread; the longest gap between beats since :meth:`reset`."""
+
+    def __init__(self) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._beat)
+        self.last = time.perf_counter()
+        self.worst = 0.0
+        self.timer.start()
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def reset(self) -> None:
+        self.last = time.perf_counter()
+        self.worst = 0.0
+
+    def worst_ms(self) -> float:
+        return 1000 * self.worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=None, help="snapshot path or dataset (default: a tiny demo)")
+    parser.add_argument("--root", type=int, default=None, help="neuron to review (default: picked)")
+    parser.add_argument("--steps", type=int, default=15, help="prefetched steps timed")
+    parser.add_argument("--walk", type=int, default=500, help="synapses stepped through for memory")
+    parser.add_argument("--pace", type=float, default=40.0, help="ms between steps of the walk")
+    parser.add_argument("--ndisplay", type=int, choices=(2, 3), default=2)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="em-bench-"))
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_crant._qt.qc.dock import QCWidget
+    from napari_crant._qt.qc.em_panel import EMPanel
+    from napari_crant._qt.session import find_layer, get_session
+    from napari_crant.demo import TINY_NEURONS, make_demo
+    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
+
+    dataset = args.dataset
+    if dataset is None:
+        dataset = str(make_demo(Path(tempfile.mkdtemp(prefix="em-bench-demo-")) / "demo",
+                                n_neurons=TINY_NEURONS, seed=3))
+    draw_ms: list[float] = []
+    plain_draw = EMPanel.draw
+
+    def timed_draw(self, tissue):  # the EM panel's share of a step: its two layers
+        t0 = time.perf_counter()
+        plain_draw(self, tissue)
+        draw_ms.append(1000 * (time.perf_counter() - t0))
+
+    EMPanel.draw = timed_draw
+    viewer = napari.Viewer(show=True, ndisplay=args.ndisplay)
+    viewer.window._qt_window.resize(1600, 1000)
+    app = QApplication.instance()
+    qc = QCWidget(viewer)
+    viewer.window.add_dock_widget(qc, name="Synapse QC")
+    session = get_session(viewer)
+    session.params.dataset = dataset
+    root = args.root if args.root is not None else pick_demo_neuron(dataset)
+    session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
+    panel, prefetch = qc.em_panel, qc.em_panel.prefetch
+    canvas = viewer.window._qt_viewer.canvas.native
+
+    def spin_until(cond, timeout: float) -> bool:
+        end = time.perf_counter() + timeout
+        while not cond():
+            if time.perf_counter() > end:
+                return False
+            app.processEvents()
+            time.sleep(0.002)
+        return True
+
+    def current_key() -> int | None:
+        row = qc.review.current_row()
+        return None if row is None else int(row["synapse_id"])
+
+    qc.build()
+    if not spin_until(lambda: not qc.review.items.empty, 300):
+        print(f"no review list for {root} after 300 s", file=sys.stderr)
+        return 1
+    n_items = len(qc.review.items)
+    print(f"{n_items} synapses of {root}; waiting for the first EM (the tissue index is built once)…",
+          file=sys.stderr)
+    t = time.perf_counter()
+    if not spin_until(lambda: panel.shown is not None, 600):
+        print(f"no EM after 600 s: {panel.status.text()}", file=sys.stderr)
+        return 1
+    first_s = time.perf_counter() - t
+    beat = Heartbeat()
+
+    # 1. prefetched steps
+    steps_ms, stall_steps = [], 0.0
+    draw_ms.clear()
+    for _ in range(min(args.steps, n_items - 1)):
+        rows = qc.review.visible_rows()
+        later = rows[rows > qc.review.current]
+        if not len(later):
+            break
+        nxt = int(qc.review.items.iloc[int(later[0])]["synapse_id"])
+        spin_until(lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
+        for _ in range(3):
+            app.processEvents()
+        beat.reset()
+        start = time.perf_counter()
+        qc.do("next")
+        shown = panel.shown is not None and panel.shown.synapse_id == nxt
+        layer = find_layer(viewer, "qc_em")
+        canvas.repaint()
+        steps_ms.append(1000 * (time.perf_counter() - start))
+        app.processEvents()
+        stall_steps = max(stall_steps, beat.worst_ms())
+        if not shown or layer is None or not layer.visible:
+            print(f"synapse {nxt}: EM not shown at once ({panel.status.text()})", file=sys.stderr)
+    hits, misses = prefetch.hits, prefetch.misses
+    step_draw_ms = list(draw_ms)
+
+    # 3. the walk (with the heartbeat: worker results arrive meanwhile)
+    beat.reset()
+    samples = []
+    walk_stall = 0.0
+    for i in range(args.walk):
+        if not qc.review.step(+1):
+            qc.review.go_to(int(qc.review.visible_rows()[0]))
+        end = time.perf_counter() + args.pace / 1000
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.001)
+        walk_stall = max(walk_stall, beat.worst_ms())
+        if i % 50 == 0 or i == args.walk - 1:
+            samples.append((i + 1, len(prefetch), prefetch.nbytes / 2**20, rss_mb()))
+    beat.timer.stop()
+
+    med = statistics.median(steps_ms) if steps_ms else float("nan")
+    worst = max(steps_ms) if steps_ms else float("nan")
+    print(f"\nEM review benchmark: {dataset}, neuron {root} ({n_items} synapses), {args.ndisplay}D, "
+          f"cutout {panel.size_nm[0]:.0f} nm x {panel.sections.value()} sections")
+    print(f"first EM (tissue index + cold cutout): {first_s:.1f} s")
+    print("| measure | median | worst | target |\n|---|---|---|---|")
+    print(f"| next synapse -> EM on screen (prefetched, {len(steps_ms)} steps) | {med:.1f} ms | "
+          f"{worst:.1f} ms | < {STEP_TARGET_MS:.0f} ms |")
+    if step_draw_ms:
+        print(f"| of which the EM panel's layers | {statistics.median(step_draw_ms):.1f} ms | "
+              f"{max(step_draw_ms):.1f} ms | |")
+    target = f"< {STALL_TARGET_MS:.0f} ms"
+    print(f"| longest main-thread stall, prefetched steps | | {stall_steps:.1f} ms | {target} |")
+    print(f"| longest main-thread stall, walk of {args.walk} at {args.pace:.0f} ms/step | | "
+          f"{walk_stall:.1f} ms | {target} |")
+    print(f"prefetch: {hits} shown from the cache, {misses} before their EM arrived")
+    print("\n| steps | cached cutouts | cache MB | resident MB |\n|---|---|---|---|")
+    for n, items, mb, rss in samples:
+        print(f"| {n} | {items} | {mb:.1f} | {rss:.0f} |")
+    bounded = all(items <= prefetch.max_items and mb * 2**20 <= prefetch.max_bytes
+                  for _, items, mb, _ in samples)
+    qc.cleanup()
+    spin_until(lambda: not panel.workers, 600)
+    viewer.close()
+    missed = worst > STEP_TARGET_MS or stall_steps > STALL_TARGET_MS or walk_stall > STALL_TARGET_MS \
+        or not bounded
+    return 2 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

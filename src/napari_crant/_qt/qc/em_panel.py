@@ -1,0 +1,490 @@
+"""The QC dock's EM panel: the EM and the partners' segments around the synapse shown.
+
+:class:`EMPanel` follows a :class:`~napari_crant.qc.review.ReviewModel` through a Qt-free
+:class:`~napari_crant.qc.em_review.EMPrefetch`: the shown synapse's tissue and the next ones'
+are fetched in a worker, one at a time, into a bounded cache, so stepping shows EM at once.
+It draws two layers in the same (z, y, x) nm world as every other layer:
+
+- ``CRANT QC EM``: an Image of the EM cutout (2D: the section at the z slider; 3D: a plane
+  through the synapse, ``depiction='plane'``);
+- ``CRANT QC segments``: a Labels layer holding only the pre and post roots, outlined.
+
+A click on the canvas inside the cutout shows the root there (at the review's timestamp) in
+the panel and the status bar; *Load* (or the ``l`` key) loads it in the query dock. Every
+failure (no image source, no segmentation, outside the volume, network) is a message in the
+panel; the review goes on.
+"""
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_crant._qt.qc.canvas import kept_dims_point, qc_layer_kwargs
+from napari_crant._qt.qc.workers import WorkerRunner
+from napari_crant._qt.session import Session, find_layer
+from napari_crant._qt.utils import is_alive
+from napari_crant.qc.em_review import (
+    CUTOUT_SIZE_NM,
+    EMPrefetch,
+    SynapseTissue,
+    fetch_synapse_tissue,
+    synapse_key,
+)
+from napari_crant.qc.review import ReviewModel
+from napari_crant.scene.layer_data import METADATA_KEY
+
+#: diameter (nm) of the ring marking the synapse while its EM is shown
+RING_NM = 700.0
+#: the layers "hide other layers" keeps
+EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
+
+
+class EMPanel(QWidget):
+    """EM, segments and root picking at the synapse shown.
+
+    Parameters
+    ----------
+    review
+        The review followed.
+    session
+        The viewer's session (dataset; load requests go through it).
+    on_error
+        Shows an error that is not about the EM (a worker's unexpected failure).
+    fetch
+        ``fetch(row, dataset, materialization, size_nm) -> SynapseTissue`` (run in a worker;
+        default :func:`~napari_crant.qc.em_review.fetch_synapse_tissue`).
+    """
+
+    def __init__(self, review: ReviewModel, session: Session, on_error: Callable[[str], None],
+                 fetch: Callable[..., SynapseTissue] | None = None):
+        super().__init__()
+        self.review = review
+        self.session = session
+        #: runs the fetches (apart from the review's workers: a fetch may take seconds)
+        self.runner = WorkerRunner(self, on_error)
+        self._stopped = False
+        self.fetch = fetch or fetch_synapse_tissue
+        self.prefetch = EMPrefetch(review)
+        #: the tissue drawn in the layers (``None``: nothing drawn)
+        self.shown: SynapseTissue | None = None
+        #: the root last picked with a click (``None``: none)
+        self.picked_root: int | None = None
+        self._build_ui()
+        #: the cutout size of the cached tissue
+        self._size_fetched = self.size_nm
+        review.worklist_changed.connect(self._on_worklist)
+        review.position_changed.connect(self._on_position)
+        self.prefetch.ready.connect(self._on_ready)
+        self.prefetch.failed.connect(self._on_failed)
+        viewer = session.viewer
+        if viewer is not None:
+            viewer.mouse_drag_callbacks.append(self._on_click)
+            viewer.dims.events.ndisplay.connect(self._on_ndisplay)
+
+    def _build_ui(self) -> None:
+        self.show_em = QCheckBox("EM at each synapse")
+        self.show_em.setChecked(True)
+        self.show_em.setToolTip("show the EM and the partners' segments around the synapse shown")
+        self.outline = QCheckBox("outline segments")
+        self.outline.setChecked(True)
+        self.outline.setToolTip("draw the pre and post segments as contours (off: filled)")
+        self.em_only = QCheckBox("hide other layers")
+        self.em_only.setToolTip("show only the EM, the segments and the ring of the synapse (off: restore)")
+        self.section = QSlider(Qt.Orientation.Horizontal)
+        self.section.setRange(0, 0)
+        self.section.setToolTip("the EM section shown (z)")
+        self.section_label = QLabel("")
+        self.cutout_width = QSpinBox()
+        self.cutout_width.setRange(256, 8192)
+        self.cutout_width.setSingleStep(256)
+        self.cutout_width.setValue(int(CUTOUT_SIZE_NM[0]))
+        self.cutout_width.setSuffix(" nm")
+        self.cutout_width.setToolTip("width of the EM cutout around each synapse (x and y)")
+        self.cutout_width.setMinimumWidth(130)
+        self.sections = QSpinBox()
+        self.sections.setRange(1, 41)
+        self.sections.setValue(round(CUTOUT_SIZE_NM[2] / 42.0))
+        self.sections.setToolTip("number of EM sections around each synapse (about 42 nm each)")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry_button = QPushButton("retry")
+        self.retry_button.setToolTip("fetch the EM of this synapse again")
+        self.retry_button.setVisible(False)
+        self.load_button = QPushButton("load segment (l)")
+        self.load_button.setToolTip("load the segment clicked in the EM in the query dock")
+        self.load_button.setEnabled(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        for w in (self.show_em, self.outline, QLabel("cutout"), self.cutout_width, QLabel("×"), self.sections,
+                  QLabel("sections")):
+            top.addWidget(w)
+        top.addStretch(1)
+        lay.addLayout(top)
+        middle = QHBoxLayout()
+        for w in (self.em_only, QLabel("section"), self.section, self.section_label):
+            middle.addWidget(w)
+        lay.addLayout(middle)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.retry_button)
+        bottom.addWidget(self.load_button)
+        lay.addLayout(bottom)
+        self.show_em.toggled.connect(self._on_enabled)
+        self.outline.toggled.connect(self._apply_outline)
+        self.em_only.toggled.connect(self.set_em_only)
+        self.section.valueChanged.connect(self._on_section)
+        self.retry_button.clicked.connect(self.retry)
+        self.cutout_width.editingFinished.connect(self._on_size)
+        self.sections.editingFinished.connect(self._on_size)
+        self.load_button.clicked.connect(self.load_picked)
+
+    def set_em_only(self, on: bool) -> None:
+        """Hide every layer but the EM, the segments and the synapse's ring (``False``: restore them)."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return
+        if on:
+            self._hidden = {}
+            for layer in viewer.layers:
+                if layer.metadata.get(METADATA_KEY) not in EM_ONLY_KINDS and layer.visible:
+                    self._hidden[id(layer)] = layer
+                    layer.visible = False
+        else:
+            for layer in getattr(self, "_hidden", {}).values():
+                if layer in viewer.layers:
+                    layer.visible = True
+            self._hidden = {}
+
+    @property
+    def size_nm(self) -> tuple[float, float, float]:
+        """The cutout's extent (x, y, z) in nm."""
+        w = float(self.cutout_width.value())
+        return w, w, 42.0 * float(self.sections.value())
+
+    def set_size(self, width_nm: int, sections: int) -> None:
+        """Cut ``width_nm`` x ``width_nm`` x ``sections`` around each synapse (refetches)."""
+        self.cutout_width.setValue(int(width_nm))
+        self.sections.setValue(int(sections))
+        self._on_size()
+
+    def _on_size(self) -> None:
+        if self.size_nm != self._size_fetched:
+            self.prefetch.clear()
+            self._on_position(self.review.current)
+
+    @property
+    def workers(self) -> set[Any]:
+        """The running fetches."""
+        return self.runner.workers
+
+    def disconnect(self) -> None:
+        """Stop following the review and the viewer, start no more fetches (the dock is closing)."""
+        self._stopped = True
+        self.review.worklist_changed.disconnect(self._on_worklist)
+        self.review.position_changed.disconnect(self._on_position)
+        viewer = self.session.viewer
+        if viewer is not None:
+            if self._on_click in viewer.mouse_drag_callbacks:
+                viewer.mouse_drag_callbacks.remove(self._on_click)
+            viewer.dims.events.ndisplay.disconnect(self._on_ndisplay)
+
+    # -- following the review ------------------------------------------------------------------
+    def _on_worklist(self) -> None:
+        self.prefetch.clear()
+        self._forget_pick()
+
+    def _on_enabled(self, on: bool) -> None:
+        viewer = self.session.viewer
+        if not on:
+            for kind in ("qc_em", "qc_segments"):
+                layer = None if viewer is None else find_layer(viewer, kind)
+                if layer is not None:
+                    layer.visible = False
+            self.status.setText("EM off.")
+            return
+        self._on_position(self.review.current)
+
+    def _on_position(self, index: int | None) -> None:
+        if not is_alive(self) or not self.show_em.isChecked():
+            return
+        self._forget_pick()
+        row = None if index is None else self.review.current_row()
+        if row is None:
+            self._hide("")
+            return
+        key = synapse_key(row)
+        tissue = self.prefetch.show(key)
+        if tissue is not None:
+            self.draw(tissue)
+        elif key in self.prefetch.failures:
+            self._show_failure(key, self.prefetch.failures[key])
+        else:
+            self._hide(f"Loading EM around synapse {key}…")
+        self.pump()
+
+    def pump(self) -> None:
+        """Start fetching the next wanted synapse (one worker at a time)."""
+        if self._stopped or not self.show_em.isChecked():
+            return
+        row = self.prefetch.next_request()
+        if row is None:
+            return
+        key, generation = self.prefetch.begin(row)
+        p = self.session.params
+        self._size_fetched = self.size_nm
+        materialization = self.review.materialization
+        self.runner.start(self.fetch, row, p.dataset, p.materialization if materialization is None
+                          else materialization, self._size_fetched,
+                          returned=lambda t, k=key, g=generation: self._arrived(k, t, g),
+                          errored=lambda m, k=key, g=generation: self._errored(k, m, g))
+
+    def _arrived(self, key: int, tissue: SynapseTissue, generation: int) -> None:
+        self.prefetch.finish(key, tissue, generation)
+        self.pump()
+
+    def _errored(self, key: int, message: str, generation: int) -> None:
+        self.prefetch.fail(key, message, generation)
+        self.pump()
+
+    def _current_key(self) -> int | None:
+        row = self.review.current_row()
+        return None if row is None else synapse_key(row)
+
+    def _on_ready(self, key: int) -> None:
+        if is_alive(self) and self.show_em.isChecked() and key == self._current_key():
+            self.draw(self.prefetch.get(key))
+
+    def _on_failed(self, key: int, message: str) -> None:
+        if is_alive(self) and key == self._current_key():
+            self._show_failure(key, message)
+
+    def _show_failure(self, key: int, message: str) -> None:
+        self._hide(f"No EM at synapse {key}: {message}", error=True)
+        self.retry_button.setVisible(True)
+
+    def retry(self) -> None:
+        """Fetch the shown synapse's tissue again (after a network error, say)."""
+        key = self._current_key()
+        self.prefetch.retry(key)
+        self._on_position(self.review.current)
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _hide(self, text: str, error: bool = False) -> None:
+        viewer = self.session.viewer
+        for kind in ("qc_em", "qc_segments"):
+            layer = None if viewer is None else find_layer(viewer, kind)
+            if layer is not None and layer.visible:
+                layer.visible = False
+        self.shown = None
+        self.retry_button.setVisible(False)
+        self.section_label.setText("")
+        self.section.setEnabled(False)
+        self._set_status(text, error)
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #ff6b6b;" if error else "")
+
+    def draw(self, tissue: SynapseTissue) -> None:
+        """Show ``tissue`` in the EM and segments layers (main thread)."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return
+        self.shown = tissue
+        self.retry_button.setVisible(False)
+        z = float(tissue.center[0])
+        self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
+                        colormap="gray", contrast_limits=(0, 255))
+        seg = tissue.segmentation
+        if tissue.outline is None or seg is None:
+            layer = find_layer(viewer, "qc_segments")
+            if layer is not None and layer.visible:
+                layer.visible = False
+        else:
+            self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+            self._apply_outline(self.outline.isChecked())
+        self._thin_ring()
+        self.section.setEnabled(True)
+        nz = int(np.asarray(tissue.em.data).shape[0])
+        self.section.blockSignals(True)
+        self.section.setRange(0, max(nz - 1, 0))
+        self.section.setValue(self._section_of(tissue, z))
+        self.section.blockSignals(False)
+        self._label_section()
+        notes = "; ".join(tissue.notes)
+        self._set_status(f"EM around synapse {tissue.synapse_id}: pre {tissue.pre_root}, "
+                         f"post {tissue.post_root}." + (f" {notes}" if notes else "")
+                         + " Click a segment to see its root.", bool(notes))
+
+    def _thin_ring(self) -> None:
+        """Make the synapse's ring thin and hollow, so that it marks the synapse without hiding the EM."""
+        ring = find_layer(self.session.viewer, "qc_current")
+        if ring is None or not len(ring.data) or float(ring.size[0]) == RING_NM:
+            return
+        with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
+            ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
+            ring.border_width = 0.06
+            ring.size = RING_NM
+        ring.refresh()
+
+    def _set_layer(self, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
+                   **style: Any) -> Any:
+        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh."""
+        viewer = self.session.viewer
+        scale = tuple(float(v) for v in cutout.scale)
+        translate = tuple(float(v) for v in cutout.translate)
+        layer = find_layer(viewer, kind)
+        with kept_dims_point(viewer):
+            return self._put_layer(layer, kind, data, scale, translate, plane, style)
+
+    def _put_layer(self, layer: Any, kind: str, data: np.ndarray, scale: tuple, translate: tuple,
+                   plane: dict[str, Any], style: dict[str, Any]) -> Any:
+        viewer = self.session.viewer
+        if layer is None:
+            kw = qc_layer_kwargs(kind, scale=scale, translate=translate, depiction="plane", plane=plane,
+                                 blending="translucent", **style)
+            kw.pop("projection_mode")
+            add = viewer.add_image if kind == "qc_em" else viewer.add_labels
+            layer = add(data, **kw)
+            viewer.layers.move(viewer.layers.index(layer), 0 if kind == "qc_em" else 1)
+            return layer
+        # one re-slice for the new data, place and plane, not one per property
+        block = getattr(layer, "_block_refresh", None)
+        with block() if block is not None else contextlib.nullcontext():
+            if tuple(float(v) for v in layer.scale) != scale:
+                layer.scale = scale
+            layer.translate = translate
+            layer.plane = plane
+            layer.data = data
+        if layer.visible:
+            layer.refresh()
+        else:
+            layer.visible = True
+        return layer
+
+    def _apply_outline(self, on: bool) -> None:
+        viewer = self.session.viewer
+        layer = None if viewer is None else find_layer(viewer, "qc_segments")
+        if layer is not None and layer.contour != (2 if on else 0):
+            layer.contour = 2 if on else 0
+
+    @staticmethod
+    def _section_of(tissue: SynapseTissue, z: float) -> int:
+        zs = tissue.section_z()
+        return int(np.argmin(np.abs(zs - float(z)))) if len(zs) else 0
+
+    @staticmethod
+    def _plane(tissue: SynapseTissue, z: float, cutout: Any = None) -> dict[str, Any]:
+        """The plane (data coordinates of ``cutout``, default the EM) through world ``z`` and the synapse."""
+        cutout = tissue.em if cutout is None else cutout
+        pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(cutout.translate, np.float64)) \
+            / np.asarray(cutout.scale, np.float64)
+        return {"position": tuple(float(v) for v in pos), "normal": (1.0, 0.0, 0.0), "thickness": 1.0}
+
+    def _on_section(self, index: int) -> None:
+        """Show section ``index`` of the cutout: the z slider in 2D, the plane in 3D."""
+        tissue = self.shown
+        viewer = self.session.viewer
+        if tissue is None or viewer is None:
+            return
+        zs = tissue.section_z()
+        z = float(zs[min(max(index, 0), len(zs) - 1)])
+        for kind, cutout in (("qc_em", tissue.em), ("qc_segments", tissue.segmentation)):
+            layer = find_layer(viewer, kind)
+            if layer is not None and cutout is not None:
+                layer.plane = self._plane(tissue, z, cutout)
+        axis = viewer.dims.ndim - 3
+        if viewer.dims.ndisplay == 2 and axis >= 0:
+            viewer.dims.set_point(axis, z)
+        self._label_section()
+
+    def _label_section(self) -> None:
+        tissue = self.shown
+        if tissue is None:
+            self.section_label.setText("")
+            return
+        z = float(tissue.section_z()[self.section.value()])
+        self.section_label.setText(f"{self.section.value() + 1}/{self.section.maximum() + 1} (z {z:,.0f} nm)")
+
+    def _on_ndisplay(self, event: Any = None) -> None:
+        if self.shown is not None:
+            self._on_section(self.section.value())
+
+    # -- picking a segment -------------------------------------------------------------------------
+    def pick(self, world_position: Any) -> int | None:
+        """The root at a world position of the EM shown (``None``: outside the cutout); shown."""
+        tissue = self.shown
+        if tissue is None:
+            return None
+        root = tissue.root_at(world_position)
+        if root is None:
+            return None
+        viewer = self.session.viewer
+        if root == 0:
+            self.picked_root = None
+            self.load_button.setEnabled(False)
+            text = "No segment there (extracellular space or unsegmented)."
+        else:
+            self.picked_root = root
+            self.load_button.setEnabled(True)
+            self.load_button.setText(f"load {root} (l)")
+            text = f"Segment {root} (root at {self._timestamp_text()})."
+        self._set_status(text)
+        if viewer is not None:
+            viewer.status = text
+        return root
+
+    def _timestamp_text(self) -> str:
+        mat = self.review.materialization
+        return "the session's timestamp" if mat is None else f"materialization {mat}"
+
+    def _on_click(self, viewer: Any, event: Any) -> None:
+        if self.shown is None or not self.show_em.isChecked():
+            return
+        position = np.asarray(event.position, np.float64)
+        if viewer.dims.ndisplay == 3:
+            position = self._on_plane(position, event.view_direction)
+            if position is None:
+                return
+        self.pick(position)
+
+    def _on_plane(self, position: np.ndarray, direction: Any) -> np.ndarray | None:
+        """Where the view ray through ``position`` meets the EM plane (3D), in world (z, y, x)."""
+        tissue = self.shown
+        if direction is None or tissue is None:
+            return None
+        d = np.asarray(direction, np.float64)[-3:]
+        p = position[-3:]
+        z = float(tissue.section_z()[self.section.value()])
+        if abs(d[0]) < 1e-9:
+            return None
+        return p + (z - p[0]) / d[0] * d
+
+    def load_picked(self) -> bool:
+        """Ask the query dock to load the root picked last; whether there was one."""
+        if self.picked_root is None:
+            self._set_status("Click a segment in the EM first.")
+            return False
+        self.session.load_requested.emit(np.array([self.picked_root], np.uint64))
+        self._set_status(f"Loading {self.picked_root} in the query dock…")
+        return True
+
+    def _forget_pick(self) -> None:
+        self.picked_root = None
+        self.load_button.setEnabled(False)
+        self.load_button.setText("load segment (l)")

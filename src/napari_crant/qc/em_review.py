@@ -1,0 +1,317 @@
+"""The tissue around the synapses of a review, fetched ahead and cached (Qt-free).
+
+:class:`SynapseTissue` is what the QC dock's EM panel shows at one synapse: the EM cutout
+around it, the segmentation cutout (roots at the review's timestamp) and, derived once, the
+pre and post segments alone (for an outlined Labels layer). :class:`EMPrefetch` follows a
+:class:`~napari_crant.qc.review.ReviewModel`: it knows which synapses are wanted next (the
+one shown, then the next ones shown), keeps fetched tissue in a least-recently-used cache
+bounded in items *and* bytes, and remembers failures. It starts no thread: the dock asks
+:meth:`EMPrefetch.next_request`, fetches in a worker, and hands the result back with
+:meth:`EMPrefetch.finish` or :meth:`EMPrefetch.fail`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from psygnal import Signal
+
+from napari_crant.qc.review import ReviewModel
+from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout
+from napari_crant.tissue.errors import TissueUnavailable
+
+#: the cutout around a synapse: (x, y, z) nm, about 2 x 2 um and 5 sections of 42 nm
+CUTOUT_SIZE_NM = (2048.0, 2048.0, 210.0)
+
+
+@dataclass
+class SynapseTissue:
+    """The EM and segmentation around one synapse, in (z, y, x) nm world coordinates.
+
+    Attributes
+    ----------
+    synapse_id, pre_root, post_root
+        The synapse and its partners' roots (uint64-safe Python ints; 0: unsegmented).
+    center
+        The synapse's position, (z, y, x) nm.
+    em
+        The EM cutout: ``data`` (z, y, x) uint8, ``scale`` and ``translate`` (z, y, x) nm.
+    segmentation
+        The segmentation cutout on the same grid (roots, uint64), or ``None`` when the source
+        had none (the reason in :attr:`notes`).
+    outline
+        ``segmentation`` with every voxel that is neither the pre nor the post root set to 0.
+    notes
+        What could not be shown and why (e.g. the source has no segmentation).
+    """
+
+    synapse_id: int
+    pre_root: int
+    post_root: int
+    center: np.ndarray
+    em: Any
+    segmentation: Any = None
+    outline: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.segmentation is not None and self.outline is None:
+            self.outline = keep_segments(self.segmentation.data, (self.pre_root, self.post_root))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (what the cache bounds)."""
+        n = int(np.asarray(self.em.data).nbytes)
+        if self.segmentation is not None:
+            n += int(np.asarray(self.segmentation.data).nbytes)
+        if self.outline is not None:
+            n += int(self.outline.nbytes)
+        return n
+
+    def index_of(self, world_zyx: Any, cutout: Any = None) -> tuple[int, int, int] | None:
+        """The voxel of ``cutout`` (default: the EM) drawn at a (z, y, x) nm position (``None``: outside)."""
+        cutout = self.em if cutout is None else cutout
+        pos = np.asarray(world_zyx, np.float64)[-3:]
+        idx = np.floor((pos - np.asarray(cutout.translate, np.float64))
+                       / np.asarray(cutout.scale, np.float64) + 0.5).astype(np.int64)
+        shape = np.asarray(cutout.data).shape
+        if np.any(idx < 0) or np.any(idx >= shape):
+            return None
+        return int(idx[0]), int(idx[1]), int(idx[2])
+
+    def root_at(self, world_zyx: Any) -> int | None:
+        """The root at a (z, y, x) nm position (0: no segment; ``None``: outside or no segmentation)."""
+        if self.segmentation is None:
+            return None
+        idx = self.index_of(world_zyx, self.segmentation)
+        if idx is None:
+            return None
+        return int(np.asarray(self.segmentation.data)[idx])
+
+    def section_z(self) -> np.ndarray:
+        """The z (nm) of each section of the cutout."""
+        nz = np.asarray(self.em.data).shape[0]
+        return float(self.em.translate[0]) + float(self.em.scale[0]) * np.arange(nz)
+
+
+def keep_segments(labels: Any, roots: Any) -> np.ndarray:
+    """``labels`` with every voxel not holding one of ``roots`` set to 0 (uint64, a copy).
+
+    Parameters
+    ----------
+    labels
+        A segmentation array of root IDs.
+    roots
+        The IDs to keep (0 is never kept).
+    """
+    arr = np.asarray(labels, dtype=np.uint64)
+    keep = np.asarray([int(r) for r in roots if int(r) != 0], dtype=np.uint64)
+    return np.where(np.isin(arr, keep), arr, np.uint64(0)).astype(np.uint64)
+
+
+def fetch_synapse_tissue(row: pd.Series, dataset: Any, materialization: Any = "latest",
+                         size_nm: Any = CUTOUT_SIZE_NM, mip: int = 0) -> SynapseTissue:
+    """The EM and segmentation around the synapse of a worklist row (slow: run it in a worker).
+
+    Parameters
+    ----------
+    row
+        A worklist row (:func:`~napari_crant.qc.worklist.build_worklist`): ``synapse_id``,
+        ``x, y, z`` (nm, the reviewed neuron's side of the synapse), ``pre_pt_root_id``,
+        ``post_pt_root_id``.
+    dataset
+        Dataset name, snapshot path or source.
+    materialization
+        Whose timestamp the segmentation's roots are taken at (``None``: ``'latest'``).
+    size_nm
+        ``(x, y, z)`` extent of the cutout in nm.
+    mip
+        Mip level of the EM and segmentation.
+
+    Returns
+    -------
+    SynapseTissue
+        Without segmentation (and a note saying why) when the dataset has EM but no segmentation.
+
+    Raises
+    ------
+    InvalidArgumentError
+        The synapse lies outside the volume (or a bad size or mip).
+    TissueUnavailable
+        The dataset has no EM, or it cannot be read (network lost).
+    """
+    center = (float(row["x"]), float(row["y"]), float(row["z"]))
+    em = get_em_cutout(center, size_nm, mip, dataset=dataset)
+    notes: list[str] = []
+    try:
+        seg = get_segmentation_cutout(center, size_nm, mip, materialization=materialization or "latest",
+                                      dataset=dataset)
+    except TissueUnavailable as e:
+        seg = None
+        notes.append(f"No segments outlined: {e}")
+    return SynapseTissue(int(row["synapse_id"]), int(row["pre_pt_root_id"]), int(row["post_pt_root_id"]),
+                         np.array(center[::-1], np.float64), em, seg, notes=notes)
+
+
+def synapse_key(row: pd.Series) -> int:
+    """The cache key of a worklist row: its synapse ID."""
+    return int(row["synapse_id"])
+
+
+class EMPrefetch:
+    """Which synapses' tissue is wanted next, a bounded cache of fetched tissue, and failures.
+
+    Parameters
+    ----------
+    review
+        The review followed (its shown synapse and the ones shown after it).
+    ahead
+        How many synapses after the shown one are fetched ahead.
+    max_items, max_bytes
+        Bounds of the cache (least recently used first out; the shown synapse is never evicted).
+
+    Signals
+    -------
+    ready(synapse_id)
+        Tissue of ``synapse_id`` arrived (in the cache).
+    failed(synapse_id, message)
+        Fetching the tissue of ``synapse_id`` failed.
+    """
+
+    ready = Signal(int)
+    failed = Signal(int, str)
+
+    def __init__(self, review: ReviewModel, ahead: int = 4, max_items: int = 24,
+                 max_bytes: int = 256 * 2**20):
+        if ahead < 0 or max_items < 1 or max_bytes < 1:
+            raise ValueError(f"ahead ({ahead}) must be >= 0, max_items ({max_items}) and "
+                             f"max_bytes ({max_bytes}) >= 1")
+        self.review = review
+        self.ahead = int(ahead)
+        self.max_items = int(max_items)
+        self.max_bytes = int(max_bytes)
+        self._cache: OrderedDict[int, SynapseTissue] = OrderedDict()
+        self._bytes = 0
+        #: synapse IDs being fetched now
+        self.in_flight: set[int] = set()
+        #: synapse ID -> why its fetch failed (not retried until :meth:`retry`)
+        self.failures: dict[int, str] = {}
+        #: synapses shown straight from the cache / shown before their tissue had arrived
+        self.hits = 0
+        self.misses = 0
+        #: bumped by :meth:`clear`: results of fetches started before are dropped
+        self.generation = 0
+
+    # -- what is wanted ----------------------------------------------------------------------
+    def wanted_rows(self) -> list[pd.Series]:
+        """Rows of the shown synapse and the next :attr:`ahead` shown ones, in that order."""
+        review = self.review
+        cur = review.current
+        if cur is None or review.items.empty:
+            return []
+        rows = review.visible_rows()
+        later = rows[rows > cur][: self.ahead]
+        return [review.items.iloc[int(i)] for i in (cur, *later)]
+
+    def next_request(self, limit_in_flight: int = 1) -> pd.Series | None:
+        """The next row to fetch (``None``: nothing, or :attr:`in_flight` is at ``limit_in_flight``)."""
+        if len(self.in_flight) >= limit_in_flight:
+            return None
+        for row in self.wanted_rows():
+            key = synapse_key(row)
+            if key not in self._cache and key not in self.in_flight and key not in self.failures:
+                return row
+        return None
+
+    def begin(self, row: pd.Series) -> tuple[int, int]:
+        """Mark ``row`` as being fetched; returns ``(synapse_id, generation)`` for :meth:`finish`."""
+        key = synapse_key(row)
+        self.in_flight.add(key)
+        return key, self.generation
+
+    # -- results -----------------------------------------------------------------------------
+    def finish(self, key: int, tissue: SynapseTissue, generation: int | None = None) -> bool:
+        """Store fetched tissue; whether it was kept (not if :meth:`clear` came in between)."""
+        self.in_flight.discard(int(key))
+        if generation is not None and generation != self.generation:
+            return False
+        self._put(int(key), tissue)
+        self.ready.emit(int(key))
+        return True
+
+    def fail(self, key: int, message: str, generation: int | None = None) -> None:
+        """Record that fetching ``key`` failed (emits :attr:`failed`)."""
+        self.in_flight.discard(int(key))
+        if generation is not None and generation != self.generation:
+            return
+        self.failures[int(key)] = str(message)
+        self.failed.emit(int(key), str(message))
+
+    def retry(self, key: int | None = None) -> None:
+        """Forget the failure of ``key`` (``None``: every failure), so it is fetched again."""
+        if key is None:
+            self.failures.clear()
+        else:
+            self.failures.pop(int(key), None)
+
+    def get(self, key: int) -> SynapseTissue | None:
+        """Cached tissue of ``key`` (marks it recently used), or ``None``."""
+        tissue = self._cache.get(int(key))
+        if tissue is not None:
+            self._cache.move_to_end(int(key))
+        return tissue
+
+    def show(self, key: int) -> SynapseTissue | None:
+        """Like :meth:`get` for the synapse about to be shown, counting a hit (cached) or a miss."""
+        tissue = self.get(key)
+        if tissue is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return tissue
+
+    def status(self, key: int) -> str:
+        """``'ready'``, ``'loading'``, ``'failed'`` or ``'queued'`` for ``key``."""
+        key = int(key)
+        if key in self._cache:
+            return "ready"
+        if key in self.failures:
+            return "failed"
+        return "loading" if key in self.in_flight else "queued"
+
+    def clear(self) -> None:
+        """Forget everything (a new worklist, dataset or timestamp); running fetches are ignored."""
+        self._cache.clear()
+        self._bytes = 0
+        self.failures.clear()
+        self.in_flight.clear()
+        self.generation += 1
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, (int, np.integer)) and int(key) in self._cache
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the cache."""
+        return self._bytes
+
+    def _put(self, key: int, tissue: SynapseTissue) -> None:
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._cache[key] = tissue
+        self._bytes += tissue.nbytes
+        row = self.review.current_row()
+        shown = None if row is None else synapse_key(row)
+        while len(self._cache) > 1 and (len(self._cache) > self.max_items or self._bytes > self.max_bytes):
+            victim = next((k for k in self._cache if k != shown), None)
+            if victim is None:
+                break
+            self._bytes -= self._cache.pop(victim).nbytes

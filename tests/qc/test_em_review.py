@@ -1,0 +1,131 @@
+"""The EM review's prefetch queue and bounded cache, and the tissue around a synapse (no Qt)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from napari_crant.qc.em_review import EMPrefetch, SynapseTissue, keep_segments
+from napari_crant.qc.review import ReviewModel
+from napari_crant.qc.verdicts import VerdictStore
+from napari_crant.qc.worklist import build_worklist
+from tiny import A2, B2, SYN_BASE
+
+ORDER = [4, 2, 1, 9, 11, 10, 12, 5, 3]  # the worklist of A2
+BIG = 720_575_940_379_279_360  # 18 digits, > 2**59
+
+
+@pytest.fixture(scope="module")
+def worklist(tiny_path):
+    return build_worklist(A2, small_fragment_l2=2, dataset=tiny_path)
+
+
+@pytest.fixture
+def review(tmp_path, worklist):
+    with VerdictStore(tmp_path / "v.sqlite") as store:
+        m = ReviewModel(store)
+        m.set_worklist(worklist, "tiny")
+        yield m
+
+
+def tissue(sid: int, shape=(5, 16, 16), pre=BIG + 1, post=BIG + 2) -> SynapseTissue:
+    em = SimpleNamespace(data=np.zeros(shape, np.uint8), scale=(42.0, 8.0, 8.0),
+                         translate=(4200.0, 100.0, 200.0))
+    seg = np.full(shape, BIG + 7, np.uint64)
+    seg[:, :8] = pre
+    seg[:, 8:12] = post
+    return SynapseTissue(sid, pre, post, np.array([4284.0, 164.0, 264.0]), em,
+                         SimpleNamespace(data=seg, scale=em.scale, translate=em.translate))
+
+
+def _ids(rows) -> list[int]:
+    return [int(r["synapse_id"]) - SYN_BASE for r in rows]
+
+
+def test_wanted_is_the_shown_synapse_then_the_next_shown(review):
+    pf = EMPrefetch(review, ahead=3)
+    assert _ids(pf.wanted_rows()) == ORDER[:4]
+    review.step(+1)
+    assert _ids(pf.wanted_rows()) == ORDER[1:5]
+    review.go_to(len(ORDER) - 2)
+    assert _ids(pf.wanted_rows()) == ORDER[-2:]
+    review.clear()
+    assert pf.wanted_rows() == [] and pf.next_request() is None
+
+
+def test_requests_follow_the_queue_and_skip_cached_failed_and_running(review):
+    pf = EMPrefetch(review, ahead=2)
+    row = pf.next_request()
+    key, gen = pf.begin(row)
+    assert key - SYN_BASE == ORDER[0] and pf.status(key) == "loading"
+    assert pf.next_request() is None  # one at a time by default
+    assert _ids([pf.next_request(limit_in_flight=2)]) == [ORDER[1]]
+    seen = []
+    pf.ready.connect(seen.append)
+    assert pf.finish(key, tissue(key), gen)
+    assert seen == [key] and pf.status(key) == "ready" and key in pf
+    key2, gen2 = pf.begin(pf.next_request())
+    pf.fail(key2, "cutout outside the volume", gen2)
+    assert pf.status(key2) == "failed" and pf.failures[key2] == "cutout outside the volume"
+    assert _ids([pf.next_request()]) == [ORDER[2]]
+    pf.retry(key2)
+    assert _ids([pf.next_request()]) == [ORDER[1]]
+
+
+def test_results_of_a_cleared_generation_are_dropped(review):
+    pf = EMPrefetch(review)
+    key, gen = pf.begin(pf.next_request())
+    pf.clear()
+    assert not pf.finish(key, tissue(key), gen)
+    assert key not in pf and not pf.in_flight and pf.status(key) == "queued"
+    pf.fail(key, "late", gen)
+    assert pf.failures == {}
+
+
+def test_hits_and_misses(review):
+    pf = EMPrefetch(review)
+    key = int(review.current_row()["synapse_id"])
+    assert pf.show(key) is None and pf.misses == 1
+    pf.finish(key, tissue(key))
+    assert pf.show(key) is not None and pf.hits == 1
+
+
+def test_cache_bounded_in_items_and_bytes_never_evicting_the_shown(review):
+    pf = EMPrefetch(review, max_items=3)
+    shown = int(review.current_row()["synapse_id"])
+    pf.finish(shown, tissue(shown))
+    for k in range(1, 6):
+        pf.finish(BIG + k, tissue(BIG + k))
+    assert len(pf) == 3 and shown in pf and BIG + 5 in pf and BIG + 1 not in pf
+    one = tissue(1).nbytes
+    pf = EMPrefetch(review, max_items=100, max_bytes=int(2.5 * one))
+    pf.finish(shown, tissue(shown))
+    for k in range(1, 50):
+        pf.finish(BIG + k, tissue(BIG + k))
+        assert pf.nbytes <= 2.5 * one
+    assert shown in pf and len(pf) == 2
+    pf.get(shown)
+    with pytest.raises(ValueError, match="max_items"):
+        EMPrefetch(review, max_items=0)
+
+
+def test_tissue_outline_roots_and_world_positions():
+    t = tissue(1)
+    assert t.outline.dtype == np.uint64
+    assert set(np.unique(t.outline).tolist()) == {0, BIG + 1, BIG + 2}
+    # voxel (2, 8, 8) has its centre at translate + index * scale
+    assert t.index_of((4200 + 2 * 42, 100 + 8 * 8, 200 + 8 * 8)) == (2, 8, 8)
+    assert t.root_at((4200 + 2 * 42, 100 + 3 * 8 + 3.9, 200)) == BIG + 1
+    assert t.root_at((4200, 100 + 9 * 8, 200)) == BIG + 2
+    assert t.root_at((4200, 100 + 13 * 8, 200)) == BIG + 7
+    assert t.root_at((4200 - 42, 100, 200)) is None and t.root_at((4200, 100, 200 + 16 * 8)) is None
+    assert np.allclose(t.section_z(), 4200 + 42 * np.arange(5))
+    assert SynapseTissue(2, BIG, 0, np.zeros(3), t.em).root_at((4200, 100, 200)) is None
+
+
+def test_keep_segments_never_keeps_zero_and_stays_uint64():
+    labels = np.array([[0, int(B2), BIG + 3, BIG + 3]], np.uint64)
+    out = keep_segments(labels, [0, BIG + 3])
+    assert out.dtype == np.uint64 and out.tolist() == [[0, 0, BIG + 3, BIG + 3]]

@@ -1,0 +1,152 @@
+"""The QC dock's EM panel on the demo's synthetic tissue: position, stepping, prefetch, picking, errors."""
+
+import numpy as np
+import pytest
+from qc_helpers import build, canvas, load, wait
+
+import tiny
+from napari_crant._qt.session import find_layer
+from napari_crant.demo import TINY_NEURONS, make_demo
+from napari_crant.scene.loading import pick_demo_neuron
+
+#: a smaller cutout than the default keeps the tests quick (the default is 2048 nm x 5 sections)
+WIDTH_NM, SECTIONS = 1024, 3
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tissue") / "demo"
+    make_demo(out, n_neurons=TINY_NEURONS, seed=3)
+    return out
+
+
+def _wait_all(qtbot, qc):
+    """Wait for the review's workers and the EM fetches."""
+    wait(qtbot, qc)
+    qtbot.waitUntil(lambda: not qc.em_panel.workers, timeout=300_000)
+
+
+def _ready(qtbot, qc, timeout=120_000):
+    """Wait until the EM of the synapse shown is drawn; returns the tissue."""
+    panel = qc.em_panel
+    qtbot.waitUntil(lambda: panel.shown is not None
+                    and panel.shown.synapse_id == int(qc.current_row()["synapse_id"]), timeout=timeout)
+    return panel.shown
+
+
+def _review(qtbot, qc, demo):
+    qc.em_panel.set_size(WIDTH_NM, SECTIONS)
+    load(qc.session.viewer, [pick_demo_neuron(demo)], demo)
+    build(qtbot, qc)
+    return _ready(qtbot, qc)
+
+
+def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
+    viewer = qc.session.viewer
+    tissue = _review(qtbot, qc, demo)
+    em, seg = find_layer(viewer, "qc_em"), find_layer(viewer, "qc_segments")
+    assert em is not None and seg is not None and em.visible and seg.visible
+    assert em.data.shape == (SECTIONS, WIDTH_NM // 8, WIDTH_NM // 8) and em.data.dtype == np.uint8
+    assert tuple(em.scale) == (42.0, 8.0, 8.0) and seg.contour == 2
+    assert list(viewer.layers).index(em) == 0  # under the skeletons and synapses
+    # the synapse marker (world nm) falls inside the image, on the reviewed neuron's segment
+    marker = find_layer(viewer, "qc_current").data[0]
+    lo, hi = em.extent.world
+    assert np.all(marker >= lo) and np.all(marker <= hi)
+    row = qc.current_row()
+    side = "pre_pt_root_id" if row["type"] == "pre" else "post_pt_root_id"
+    assert seg.get_value(marker, world=True) == int(row[side]) == qc.review.root
+    assert set(np.unique(seg.data).tolist()) <= {0, int(row["pre_pt_root_id"]), int(row["post_pt_root_id"])}
+    # the pre point of an output synapse holds the pre root
+    pre_rows = np.flatnonzero(qc.review.items["type"].to_numpy() == "pre")
+    qc.review.go_to(int(pre_rows[0]))
+    tissue = _ready(qtbot, qc)
+    wait(qtbot, qc)  # the partner's skeleton arrives: the z slider stays at the synapse
+    row = qc.current_row()
+    pre_point = np.array([row["z"], row["y"], row["x"]])
+    assert viewer.dims.point[0] == pytest.approx(pre_point[0], abs=21)
+    assert seg.get_value(pre_point, world=True) == int(row["pre_pt_root_id"]) == tissue.pre_root
+    middle = np.asarray(em.translate) + np.asarray(em.scale) * (np.array(em.data.shape) - 1) / 2
+    assert np.allclose(seg.translate, em.translate) and np.all(np.abs(middle - pre_point) <= em.scale)
+    # the section slider scrolls z (2D) and moves the plane (3D)
+    panel = qc.em_panel
+    assert panel.section.maximum() == SECTIONS - 1 and panel.section.value() == SECTIONS // 2
+    panel.section.setValue(0)
+    assert viewer.dims.point[0] == pytest.approx(tissue.section_z()[0], abs=21)  # within the section
+    viewer.dims.ndisplay = 3
+    assert em.depiction == "plane" and em.plane.position[0] == pytest.approx(0.0)
+    panel.section.setValue(2)
+    assert em.plane.position[0] == pytest.approx(2.0) and seg.plane.position[0] == pytest.approx(2.0)
+    viewer.dims.ndisplay = 2
+    # stepping moves the image to the next synapse
+    before = tuple(em.translate)
+    qc.do("next")
+    nxt = _ready(qtbot, qc)
+    assert tuple(em.translate) == tuple(float(t) for t in nxt.em.translate) != before
+    _wait_all(qtbot, qc)
+
+
+def test_prefetched_synapse_shows_at_once_and_the_cache_stays_bounded(qtbot, qc, demo):
+    _review(qtbot, qc, demo)
+    panel = qc.em_panel
+    rows = qc.review.visible_rows()
+    nxt = int(qc.review.items.iloc[int(rows[rows > qc.review.current][0])]["synapse_id"])
+    qtbot.waitUntil(lambda: panel.prefetch.status(nxt) == "ready", timeout=240_000)
+    hits = panel.prefetch.hits
+    qc.do("next")  # no waiting: the EM is drawn in the call
+    assert panel.shown is not None and panel.shown.synapse_id == nxt
+    assert panel.prefetch.hits == hits + 1
+    assert find_layer(qc.session.viewer, "qc_em").visible
+    assert len(panel.prefetch) <= panel.prefetch.max_items
+    assert panel.prefetch.nbytes <= panel.prefetch.max_bytes
+    _wait_all(qtbot, qc)
+
+
+def test_click_on_a_segment_shows_its_root_and_loads_it(qtbot, qc, demo):
+    viewer = qc.session.viewer
+    _review(qtbot, qc, demo)
+    asked = []
+    qc.session.load_requested.connect(asked.append)
+    # the camera is centred on the synapse: a click at the canvas centre is on the neuron's side of it
+    native = canvas(qc)
+    center = native.rect().center()
+    qtbot.mouseClick(native, __import__("qtpy").QtCore.Qt.MouseButton.LeftButton, pos=center)
+    panel = qc.em_panel
+    assert panel.picked_root == qc.review.root
+    assert str(qc.review.root) in panel.status.text() and str(qc.review.root) in viewer.status
+    assert panel.load_button.isEnabled()
+    qc.do("load_segment")
+    assert len(asked) == 1 and asked[0].dtype == np.uint64 and int(asked[0][0]) == qc.review.root
+    _wait_all(qtbot, qc)
+
+
+def test_no_image_source_is_a_message_and_the_review_goes_on(qtbot, qc, tiny_path):
+    load(qc.session.viewer, [tiny.A2], tiny_path)
+    build(qtbot, qc)
+    panel = qc.em_panel
+    _wait_all(qtbot, qc)
+    assert "no" in panel.status.text().lower() and "image" in panel.status.text().lower()
+    assert str(int(qc.current_row()["synapse_id"])) in panel.status.text()
+    assert not panel.retry_button.isHidden()
+    assert find_layer(qc.session.viewer, "qc_em") is None
+    assert qc.set_verdict("correct")  # the review goes on
+    assert qc.review.counts()["correct"] == 1
+    _wait_all(qtbot, qc)
+
+
+def test_cutout_outside_the_volume_is_a_message(qtbot, qc, demo):
+    tissue = _review(qtbot, qc, demo)
+    assert tissue is not None
+    wl = qc.review.worklist.copy()
+    wl.attrs = dict(qc.review.worklist.attrs)
+    wl.loc[1, "x"] = -5.0e6  # a synapse position off the volume (a bad table row)
+    qc.review.set_worklist(wl, qc.review.dataset_name, qc.review.root, qc.review.materialization)
+    qc.review.go_to(1)
+    panel = qc.em_panel
+    qtbot.waitUntil(lambda: "outside the volume" in panel.status.text(), timeout=60_000)
+    assert "#ff6b6b" in panel.status.styleSheet()
+    assert not find_layer(qc.session.viewer, "qc_em").visible
+    qc.review.go_to(0)
+    _ready(qtbot, qc)  # the next synapse shows its EM again
+    assert find_layer(qc.session.viewer, "qc_em").visible
+    _wait_all(qtbot, qc)
