@@ -94,7 +94,7 @@ def fit_docks(anchor: Any) -> None:
     if query is not None and query.isFloating():
         query = None
     if query is not None:  # above the tables only if both fit at their minimum heights
-        needed = query.minimumSizeHint().height() + max(
+        needed = _content_height(query) + max(
             (d.minimumSizeHint().height() for d in group), default=0) + 80
         tall = tall and window.height() >= needed
     if query is not None and not tall:
@@ -109,6 +109,13 @@ def fit_docks(anchor: Any) -> None:
         query_height = int(height * QUERY_SHARE)
         window.resizeDocks([query, group[0]], [query_height, height - query_height],
                            Qt.Orientation.Vertical)
+
+
+def _content_height(dock: QDockWidget) -> int:
+    """The height a dock's rows need: inside its scroll area if it scrolls, else its minimum."""
+    area = dock.findChild(QScrollArea)
+    inner = area.widget() if area is not None else None
+    return (inner if inner is not None else dock).minimumSizeHint().height()
 
 
 def _into_screen(window: Any, screen: Any) -> None:

@@ -74,6 +74,29 @@ def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, An
     return (yield from load_neurons(ids, top_partners=top_partners, should_stop=stop.is_set, **kwargs))
 
 
+def _scroll_contents(native: Any) -> None:
+    """Move a container's rows into a vertical scroll area inside it.
+
+    The dock then has no minimum height of its own (on a short screen it scrolls instead of
+    making the window taller than the screen), while ``native`` stays the widget napari docks
+    and finds (wrapping the dock's widget from outside would hide the container from napari).
+    The container keeps its layout object, now on the inner widget: later inserts still work.
+    """
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
+
+    inner = QWidget()
+    inner.setLayout(native.layout())  # re-parents the rows' widgets to ``inner``
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(inner)
+    own = QVBoxLayout(native)
+    own.setContentsMargins(0, 0, 0, 0)
+    own.addWidget(area)
+
+
 class QueryWidget(Container):
     """Load CRANTb neurons (skeletons, synapses, partners) into the viewer.
 
@@ -177,6 +200,7 @@ class QueryWidget(Container):
 
         self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
         self.insert(self.index(self.buttons), self.meshes)
+        _scroll_contents(self.native)
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)

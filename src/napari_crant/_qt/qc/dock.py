@@ -72,6 +72,7 @@ class QCWidget(QWidget):
         self.tabs.addTab(self.edits_panel, "Edits")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
+        outer.setSpacing(2)
         outer.addWidget(self.tabs, 1)
         #: the EM and the partners' segments at the synapse shown (prefetched)
         self.em_panel = EMPanel(self.review, self.session, lambda m: self.set_message(m, error=True))

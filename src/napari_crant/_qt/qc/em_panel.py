@@ -129,6 +129,7 @@ class EMPanel(QWidget):
         self.load_button.setEnabled(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)  # compact: the review table keeps its rows on short screens
         top = QHBoxLayout()
         for w in (self.show_em, self.outline, QLabel("cutout"), self.cutout_width, QLabel("×"), self.sections,
                   QLabel("sections")):
