@@ -12,6 +12,7 @@ import requests
 from cloudvolume import Bbox, CloudVolume
 from test_cutout_api import SIZE, edited_synapse, point_nm
 from tissue_data import snapshot
+from tissue_server import TOKEN, isolated_home, served
 
 import napari_crant as nc
 from napari_crant import TissueUnavailable
@@ -22,18 +23,10 @@ from napari_crant.sources.cave import CaveConnectionError, CaveDatasetConfig, Ca
 from napari_crant.sources.snapshot import SnapshotSource
 from napari_crant.tissue.remote import tensorstore_base_url
 
-#: cloud-volume accepts only hex or base64 tokens (a made-up one).
-TOKEN = "5f3c9a0e7d21b4c68e0f1a2b3c4d5e6f"
-
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """No real token or proxy: HOME in a temporary directory, no proxy for loopback."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
-        for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-            mp.delenv(var, raising=False)
+    with isolated_home(tmp_path_factory.mktemp("home")):
         yield
 
 
@@ -44,7 +37,7 @@ def source():
 
 @pytest.fixture(scope="module")
 def server(home, source):
-    with serve_in_thread(source, token=TOKEN) as srv:
+    with served(source) as srv:
         yield srv
 
 
