@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from napari_crant import datasets
-from napari_crant.sources.cave.cache_codec import CacheDecodeError, decode, encode
+from napari_crant.sources.cave.cache_codec import CacheDecodeError, copy_value, decode, encode
 
 ENV_CACHE_DIR = "NAPARI_CRANT_CAVE_CACHE_DIR"
 ENV_CACHE_MB = "NAPARI_CRANT_CAVE_CACHE_MB"
@@ -47,6 +47,12 @@ DEFAULT_SIZE_MB = 2048
 MEMORY_BYTES = 128 * 2**20
 #: A value read from memory is marked as used on disk (for eviction) at most this often, seconds.
 TOUCH_INTERVAL_S = 60.0
+#: SQLite's ``synchronous`` setting: 0 (OFF), SQLite never waits for the disk (``fdatasync``).
+#: Opening the cache and marking entries as used write to its database; with the default
+#: (NORMAL) each checkpoint waited for the disk, tens of milliseconds when other processes write
+#: a lot. A cache can lose its newest entries in a power cut (they are asked again), and a
+#: database damaged by one is moved aside and started anew (see the module docs).
+SQLITE_SYNCHRONOUS = 0
 _MISS = object()
 
 
@@ -113,36 +119,37 @@ class PersistentCache:
         self.directory = Path(directory)
         self.size_limit = int(size_limit)
         self._cache = self._open()
-        self._memory: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._memory: OrderedDict[str, tuple[Any, int, float]] = OrderedDict()  # value, bytes, touched
         self._memory_bytes = 0
         self._memory_limit = int(memory_bytes)
         self._memory_lock = threading.Lock()
 
-    def _remember(self, key: str, data: bytes) -> None:
-        if len(data) > self._memory_limit // 4:
+    def _remember(self, key: str, value: Any, size: int) -> None:
+        if size > self._memory_limit // 4:
             return
         with self._memory_lock:
             old = self._memory.pop(key, None)
-            self._memory_bytes -= len(old[0]) if old is not None else 0
-            self._memory[key] = (data, time.monotonic())
-            self._memory_bytes += len(data)
+            self._memory_bytes -= old[1] if old is not None else 0
+            self._memory[key] = (value, size, time.monotonic())
+            self._memory_bytes += size
             while self._memory_bytes > self._memory_limit:
                 _, dropped = self._memory.popitem(last=False)
-                self._memory_bytes -= len(dropped[0])
+                self._memory_bytes -= dropped[1]
 
-    def _recall(self, key: str) -> bytes | None:
+    def _recall(self, key: str) -> Any:
+        """The decoded value kept in memory for ``key`` (the caller copies it), or :data:`_MISS`."""
         with self._memory_lock:
             hit = self._memory.get(key)
             if hit is None:
-                return None
+                return _MISS
             self._memory.move_to_end(key)
-            data, touched = hit
+            value, size, touched = hit
             if time.monotonic() - touched < TOUCH_INTERVAL_S:
-                return data
-            self._memory[key] = (data, time.monotonic())
+                return value
+            self._memory[key] = (value, size, time.monotonic())
         with contextlib.suppress(sqlite3.Error, OSError):
-            self._cache.get(key, retry=True)  # marks it as recently used on disk
-        return data
+            self._cache.get(key, retry=True)  # marks it as recently used on disk (access time)
+        return value
 
     def _forget(self, key: str | None = None) -> None:
         with self._memory_lock:
@@ -151,7 +158,7 @@ class PersistentCache:
                 self._memory_bytes = 0
             else:
                 old = self._memory.pop(key, None)
-                self._memory_bytes -= len(old[0]) if old is not None else 0
+                self._memory_bytes -= old[1] if old is not None else 0
 
     def __repr__(self) -> str:
         return f"PersistentCache({str(self.directory)!r}, size_limit={self.size_limit})"
@@ -160,7 +167,7 @@ class PersistentCache:
         import diskcache
 
         settings = {"size_limit": self.size_limit, "eviction_policy": "least-recently-used",
-                    "cull_limit": 10, "statistics": False}
+                    "cull_limit": 10, "statistics": False, "sqlite_synchronous": SQLITE_SYNCHRONOUS}
         try:
             return diskcache.Cache(str(self.directory), **settings)
         except sqlite3.OperationalError:
@@ -176,27 +183,28 @@ class PersistentCache:
             return diskcache.Cache(str(self.directory), **settings)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value stored under ``key``, or ``default`` (also for an unreadable entry, dropped
-        with a :class:`CacheWarning`)."""
-        data = self._recall(key)
-        if data is None:
-            try:
-                data = self._cache.get(key, default=_MISS, retry=True)
-            except (sqlite3.Error, OSError) as e:
-                warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
-                              "asking the server instead", CacheWarning, stacklevel=3)
-                return default
-            if data is _MISS:
-                return default
-            if isinstance(data, bytes):
-                self._remember(key, data)
+        """The value stored under ``key`` (a copy: the caller may change it), or ``default`` (also
+        for an unreadable entry, dropped with a :class:`CacheWarning`)."""
+        value = self._recall(key)
+        if value is not _MISS:
+            return copy_value(value)
         try:
-            return decode(data)
+            data = self._cache.get(key, default=_MISS, retry=True)
+        except (sqlite3.Error, OSError) as e:
+            warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
+                          "asking the server instead", CacheWarning, stacklevel=3)
+            return default
+        if data is _MISS:
+            return default
+        try:
+            value = decode(data)
         except CacheDecodeError as e:
             warnings.warn(f"a damaged entry of the CAVE cache at {self.directory} was dropped ({e})",
                           CacheWarning, stacklevel=3)
             self.delete(key)
             return default
+        self._remember(key, value, len(data))
+        return copy_value(value)
 
     def set(self, key: str, value: Any, tag: str) -> bool:
         """Store ``value`` under ``key`` (``tag``: the dataset, see :func:`server_label`).
@@ -211,7 +219,7 @@ class PersistentCache:
             data = encode(value)
         except (TypeError, ValueError, pa_errors()):
             return False
-        self._remember(key, data)
+        self._remember(key, copy_value(value), len(data))  # the caller keeps and may change value
         try:
             return bool(self._cache.set(key, data, tag=tag, retry=True))
         except (sqlite3.Error, OSError) as e:

@@ -2,18 +2,20 @@
 
 The persistent cache (:mod:`napari_crant.sources.cave.cache`) stores the answers of
 :class:`~napari_crant.sources.cave.source.CaveSource` primitives: numpy arrays, pandas
-DataFrames and Series, and tuples of them. Arrays and columns of numbers, booleans and
-datetimes are written as their raw bytes (dtype and shape in a small JSON header; tz-aware
-columns as UTC values plus the zone), so uint64 IDs and UTC timestamps keep their exact types
-and reading is a copy; frames with other columns go through Arrow IPC. Reading never executes
-anything stored, so a damaged or foreign cache file can only fail to decode
-(:class:`CacheDecodeError`), never run code.
+DataFrames and Series, ``trimesh.Trimesh`` meshes (vertices and faces only), and tuples of
+them. Arrays and columns of numbers, booleans and datetimes are written as their raw bytes
+(dtype and shape in a small JSON header; tz-aware columns as UTC values plus the zone; a
+mesh as its vertex and face arrays, checked on reading), so uint64 IDs and UTC timestamps
+keep their exact types and reading is a copy; frames with other columns go through Arrow
+IPC. Reading never executes anything stored, so a damaged or foreign cache file can only fail
+to decode (:class:`CacheDecodeError`), never run code.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
 import numpy as np
@@ -71,7 +73,29 @@ def _frame_columns(frame: pd.DataFrame) -> list[tuple[dict[str, Any], bytes]] | 
     return parts
 
 
+def _is_trimesh(value: Any) -> bool:
+    """Whether ``value`` is a ``trimesh.Trimesh`` (without importing trimesh: a value can only be
+    one when trimesh is imported already)."""
+    trimesh = sys.modules.get("trimesh")
+    return trimesh is not None and isinstance(value, trimesh.Trimesh)
+
+
+def _mesh_arrays(vertices: np.ndarray, faces: np.ndarray) -> None:
+    """Check a mesh's arrays: (n, 3) float vertices, (m, 3) integer faces indexing them."""
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or vertices.dtype.kind != "f":
+        raise ValueError(f"mesh vertices must be an (n, 3) float array, not {vertices.dtype} "
+                         f"{vertices.shape}")
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iu":
+        raise ValueError(f"mesh faces must be an (m, 3) integer array, not {faces.dtype} {faces.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise ValueError("mesh faces index vertices that do not exist")
+
+
 def _encode_one(value: Any) -> list[tuple[dict[str, Any], bytes]]:
+    if _is_trimesh(value):
+        vertices, faces = np.asarray(value.vertices), np.asarray(value.faces)
+        _mesh_arrays(vertices, faces)
+        return [({"kind": "trimesh"}, b""), *_encode_one(vertices), *_encode_one(faces)]
     if isinstance(value, np.ndarray):
         if not _plain(value):
             raise TypeError(f"arrays of dtype {value.dtype} are not cached")
@@ -112,6 +136,19 @@ def _decode_arrow(data: bytes) -> pd.DataFrame:
         return reader.read_all().to_pandas()
 
 
+def _decode_mesh(parts: list[tuple[dict[str, Any], bytes]]) -> Any:
+    import trimesh
+
+    if len(parts) != 2 or any(head.get("kind") != "ndarray" for head, _ in parts):
+        raise CacheDecodeError("a mesh without its vertex and face arrays")
+    vertices, faces = (_from_raw(head, blob) for head, blob in parts)
+    try:
+        _mesh_arrays(vertices, faces)
+    except ValueError as e:
+        raise CacheDecodeError(str(e)) from None
+    return trimesh.Trimesh(vertices, faces, process=False)
+
+
 def _decode_parts(parts: list[tuple[dict[str, Any], bytes]]) -> list[Any]:
     items = []
     i = 0
@@ -121,6 +158,10 @@ def _decode_parts(parts: list[tuple[dict[str, Any], bytes]]) -> list[Any]:
         if kind == "ndarray":
             items.append(_from_raw(head, blob))
             i += 1
+            continue
+        if kind == "trimesh":
+            items.append(_decode_mesh(parts[i + 1:i + 3]))
+            i += 3
             continue
         if kind in ("columns", "series"):
             n = int(head["n"])
@@ -137,12 +178,14 @@ def _decode_parts(parts: list[tuple[dict[str, Any], bytes]]) -> list[Any]:
 
 
 def encode(value: Any) -> bytes:
-    """``value`` (an array, frame, series or a tuple of them) as bytes for the cache.
+    """``value`` (an array, frame, series, trimesh mesh or a tuple of them) as bytes for the cache.
 
     Raises
     ------
     TypeError
         A value of another kind (it is then simply not cached).
+    ValueError
+        A mesh whose arrays are not (n, 3) float vertices and (m, 3) faces indexing them.
     """
     items = value if isinstance(value, tuple) else (value,)
     heads, blobs = [], []
@@ -190,3 +233,13 @@ def decode(data: bytes) -> Any:
     except Exception as e:  # any failure of json/numpy/pandas/arrow on damaged bytes
         raise CacheDecodeError(f"cached value cannot be read ({type(e).__name__})") from None
     return tuple(items) if header.get("tuple") else items[0]
+
+
+def copy_value(value: Any) -> Any:
+    """A deep copy of a value :func:`encode` accepts (arrays, frames, series, tuples of them), so a
+    value kept in memory is never changed through what a caller was given."""
+    if isinstance(value, tuple):
+        return tuple(copy_value(item) for item in value)
+    if isinstance(value, np.ndarray | pd.DataFrame | pd.Series) or _is_trimesh(value):
+        return value.copy()
+    raise TypeError(f"values of type {type(value).__name__} are not cached")

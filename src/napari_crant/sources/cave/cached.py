@@ -17,6 +17,7 @@ primitive                 key                                               stor
 ``l2_attributes``         L2 IDs                                            every chunk has them
 ``_synapses``             synapse table, version, pre IDs, post IDs         pinned version
 ``voxel_resolution``      synapse table                                     always
+``root_mesh``             root ID (level of detail 0: the only one read)    a mesh was found
 ========================  ================================================  =====================
 
 'live' answers (a timestamp without a version) are never stored. Answers about the present
@@ -145,6 +146,11 @@ def _key_root(source: Any, root_id: Any) -> str:
     return str(int(np.uint64(root_id)))
 
 
+def _key_root_mesh(source: Any, root_id: Any, at: Any = None) -> str:
+    """A root's mesh does not depend on the moment asked: a root ID names one segmentation."""
+    return f"{int(np.uint64(root_id))}|lod0"
+
+
 def _key_synapses(source: Any, pre: Any, post: Any, at: Any) -> str | None:
     version = _pinned(at)
     if version is None:
@@ -178,6 +184,7 @@ PERMANENT: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "l2_graph": _permanent("l2_graph", _key_root, _always),
     "l2_attributes": _permanent("l2_attributes", lambda s, ids: ids_digest(ids), _every_chunk),
     "_synapses": _permanent("synapses", _key_synapses, _always),
+    "root_mesh": _permanent("root_mesh", _key_root_mesh, _always),  # no mesh: raised, not kept
 }
 SHORT_LIVED = ("versions", "nuclei", "l2_of_supervoxels")
 
