@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 from typing import Any
 
@@ -45,7 +46,7 @@ def _from_raw(head: dict[str, Any], data: bytes) -> np.ndarray:
     if dtype.hasobject:
         raise CacheDecodeError("object arrays are never stored")
     shape = tuple(int(n) for n in head["shape"])
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(data):
+    if math.prod(shape) * dtype.itemsize != len(data):
         raise CacheDecodeError("array size does not match its header")
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()  # writable, owns its memory
 
