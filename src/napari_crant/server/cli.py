@@ -36,6 +36,11 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
                    f"(default: {DEFAULT_MAX_BODY_BYTES})")
     p.add_argument("--latency", type=float, default=0.0, metavar="MS",
                    help="delay every request by MS milliseconds, like a server far away (default: 0)")
+    p.add_argument("--tls-cert", default=None, metavar="PEM",
+                   help="serve HTTPS with this certificate (with --tls-key); the datastack info then names "
+                   "graphene://middleauth+https://... as production does (default: plain HTTP)")
+    p.add_argument("--tls-key", default=None, metavar="PEM",
+                   help="the certificate's private key (unencrypted)")
 
 
 def serve_token(args: argparse.Namespace) -> str | None:
@@ -74,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
     from napari_crant.datasets import DatasetError, get_source
     from napari_crant.server.app import create_app
     from napari_crant.server.runner import free_port
+    from napari_crant.server.tls import ServerTlsError, TlsFiles
     from napari_crant.sources.snapshot import SnapshotError, SnapshotSource
 
     def fail(msg: str) -> int:
@@ -91,6 +97,10 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as e:
         return fail(str(e))
     try:
+        tls = TlsFiles.from_args(args.tls_cert, args.tls_key)
+    except ServerTlsError as e:
+        return fail(str(e))
+    try:
         source = get_source(args.dataset)
     except (DatasetError, SnapshotError) as e:
         return fail(str(e))
@@ -106,15 +116,20 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or free_port(args.host)
     app = create_app(source, datastack=args.datastack, token=token, row_cap=args.row_cap,
                      max_body_bytes=args.max_body, latency_ms=args.latency)
-    url = f"http://{args.host}:{port}"
+    url = f"{'https' if tls else 'http'}://{args.host}:{port}"
     print(f"serving {source.name} ({source.path}) as datastack {args.datastack!r} at {url}")
+    if tls:
+        print(f"  TLS: {tls.cert}; a self-signed certificate must be trusted by the clients: "
+              "REQUESTS_CA_BUNDLE (caveclient, cloud-volume) and TENSORSTORE_CA_BUNDLE (EM), "
+              "see docs/cave-server.md")
     print(f"  tables: {', '.join(app.state.backend.tables)} (annotations: "
           f"annotation_source='cave:{app.state.backend.annotation_table}')")
     print("  from caveclient import CAVEclient")
     print(f"  client = CAVEclient({args.datastack!r}, server_address={url!r}, "
           f"auth_token={'<your token>' if token else repr('anything')}, write_server_cache=False)")
     sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=port, log_level="warning", lifespan="off")
+    uvicorn.run(app, host=args.host, port=port, log_level="warning", lifespan="off",
+                **(tls.uvicorn_options() if tls else {}))
     return 0
 
 

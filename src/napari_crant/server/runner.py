@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from napari_crant.server.app import create_app
 from napari_crant.server.http import DEFAULT_MAX_BODY_BYTES
+from napari_crant.server.tls import TlsFiles
 from napari_crant.sources.snapshot import SnapshotSource
 
 
@@ -31,21 +32,23 @@ class LocalCaveServer:
     Attributes
     ----------
     url
-        Base URL, e.g. ``http://127.0.0.1:53219``; pass it as ``server_address`` to CAVEclient.
+        Base URL, e.g. ``http://127.0.0.1:53219`` (``https://`` when served with TLS); pass it as
+        ``server_address`` to CAVEclient.
     datastack
         The datastack name it answers for.
     app
         The FastAPI application (``app.state.row_cap`` may be changed while running).
     """
 
-    def __init__(self, app: FastAPI, host: str, port: int, datastack: str):
+    def __init__(self, app: FastAPI, host: str, port: int, datastack: str, tls: TlsFiles | None = None):
         self.app = app
         self.host = host
         self.port = port
         self.datastack = datastack
-        self.url = f"http://{host}:{port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
+                                lifespan="off", timeout_graceful_shutdown=2,
+                                **(tls.uvicorn_options() if tls else {}))
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"local-cave-{port}", daemon=True)
 
@@ -86,6 +89,7 @@ def serve_in_thread(
     app: FastAPI | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     latency_ms: float = 0.0,
+    tls: TlsFiles | None = None,
 ) -> Iterator[LocalCaveServer]:
     """Serve a snapshot over the CAVE API in a background thread for the ``with`` block.
 
@@ -101,17 +105,23 @@ def serve_in_thread(
         Port; a free one by default.
     app
         A prebuilt application (e.g. with extra middleware); ``dataset`` etc. are then ignored.
+    tls
+        Serve HTTPS with this certificate and key (checked first; see
+        :mod:`napari_crant.server.tls`); the datastack info then names
+        ``graphene://middleauth+https://...`` as production does. Default: plain HTTP.
 
     Yields
     ------
     LocalCaveServer
     """
+    if tls is not None:
+        tls.check()
     port = port or free_port(host)
     if app is None:
         source = dataset if isinstance(dataset, SnapshotSource) else SnapshotSource(Path(dataset))
         app = create_app(source, datastack=datastack, token=token, row_cap=row_cap,
                          max_body_bytes=max_body_bytes, latency_ms=latency_ms)
-    server = LocalCaveServer(app, host, port, datastack).start()
+    server = LocalCaveServer(app, host, port, datastack, tls).start()
     try:
         yield server
     finally:

@@ -13,6 +13,15 @@ from napari_crant.server.routes.precomputed import image_source
 INFO_VERSION = "4.3.1"
 
 
+def segmentation_source(ctx: ServerContext, base: str) -> str:
+    """The chunkedgraph as a graphene URL, named as CRANTb names it: over HTTPS
+    ``graphene://middleauth+https://<server>/segmentation/table/<pcg>`` (cloud-files sends the
+    token to ``middleauth+https`` addresses only); over plain HTTP ``graphene://http://...``
+    (cloud-volume's path parser knows no ``middleauth+http``)."""
+    scheme = "middleauth+" if base.startswith("https://") else ""
+    return f"graphene://{scheme}{base}/segmentation/table/{ctx.pcg_table}"
+
+
 def make_router(ctx: ServerContext) -> APIRouter:
     """Routes under ``/info``."""
     router = APIRouter(prefix="/info")
@@ -30,7 +39,7 @@ def make_router(ctx: ServerContext) -> APIRouter:
         return {
             "datastack": ds, "aligned_volume": {"name": ds, "id": 1, "image_source": image_source(ctx, base),
                                                 "description": "napari-crant local server"},
-            "local_server": base, "segmentation_source": f"graphene://{base}/segmentation/table/{ctx.pcg_table}",
+            "local_server": base, "segmentation_source": segmentation_source(ctx, base),
             "synapse_table": mat.synapse_table, "soma_table": mat.nucleus_table, "analysis_database": None,
             "viewer_site": None, "viewer_resolution_x": res[0], "viewer_resolution_y": res[1],
             "viewer_resolution_z": res[2], "skeleton_source": None, "description": ctx.source.name,

@@ -226,6 +226,12 @@ class CaveConnection:
                 f"{where}: {what} refused (HTTP {status or 'redirect to login'}): {reason}.\n"
                 + token_help(server)
             )
+        if failure.kind == failures.CERTIFICATE:
+            return CaveConnectionError(
+                f"{where}: cannot connect securely for {what}: {failure.reason} ({tried}). If "
+                f"{server} uses a certificate of your own (e.g. 'napari-crant serve --tls-cert'), "
+                "set REQUESTS_CA_BUNDLE to a CA bundle holding its CA; otherwise check the address "
+                f"of dataset {name!r} (a proxy may be intercepting the connection).")
         if failure.kind == failures.REFUSED:
             return CaveConnectionError(
                 f"{where}: cannot connect for {what}: the connection was refused ({tried}). Nothing "

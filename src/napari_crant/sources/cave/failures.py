@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import http.client
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ UNREACHABLE = "unreachable"
 DROPPED = "dropped"
 #: The server was reached but sent no answer within the timeout.
 TIMEOUT = "timeout"
+#: The server's TLS certificate was not trusted (or TLS failed): trying again does not help.
+CERTIFICATE = "certificate"
 #: An HTTP status (the answer itself says what went wrong; 5xx is retried).
 HTTP = "http"
 #: Anything else (an unreadable answer, a caveclient error).
@@ -88,6 +91,11 @@ def classify(exc: BaseException) -> Failure:
     def has(*types: type) -> bool:
         return any(isinstance(e, types) for e in layers)
 
+    if has(ssl.SSLCertVerificationError):
+        verify = next(e for e in layers if isinstance(e, ssl.SSLCertVerificationError))
+        return Failure(CERTIFICATE, f"its TLS certificate was not trusted ({verify.verify_message})")
+    if has(ssl.SSLError, requests.exceptions.SSLError):
+        return Failure(CERTIFICATE, "the TLS handshake failed")
     if has(NameResolutionError, socket.gaierror):
         return Failure(UNREACHABLE, "the server's name does not resolve")
     if any(isinstance(e, OSError) and e.errno in _UNREACHABLE_ERRNOS for e in layers):
