@@ -9,6 +9,11 @@ caveclient and cloud-volume (trusting a throwaway CA through ``REQUESTS_CA_BUNDL
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import requests
@@ -117,7 +122,20 @@ def test_em_needs_no_token_and_gets_none(server, source, log):
     assert all(_is_public(p) for p in log.paths())
 
 
-def test_cave_source_reads_everything_over_https(server, source, log):
+_EM_CHILD = """
+import hashlib, sys
+import numpy as np
+import napari_crant as nc
+from napari_crant.sources.cave import CaveDatasetConfig, CaveSource
+url, datastack, token, x, y, z = sys.argv[1:7]
+src = CaveSource(CaveDatasetConfig(name="tls-child", server_address=url, datastack=datastack, retries=0),
+                 auth_token=token)
+cut = nc.get_em_cutout((float(x), float(y), float(z)), size_nm=(800, 800, 168), dataset=src)
+print(cut.data.shape, hashlib.sha256(np.ascontiguousarray(cut.data).tobytes()).hexdigest())
+"""
+
+
+def test_cave_source_reads_everything_over_https(server, source, log, certs):
     root, _ = edited_root(source)
     remote = cave(server)
     version = int(source.versions()["version"].max())
@@ -125,11 +143,19 @@ def test_cave_source_reads_everything_over_https(server, source, log):
     pd_local = nc.get_connectivity(root, materialization=version, dataset=source)
     assert pd_remote["weight"].sum() == pd_local["weight"].sum() > 0
     assert pd_remote["pre"].dtype == np.uint64
+    # EM cutouts are read with tensorstore, which reads TENSORSTORE_CA_BUNDLE once per process:
+    # in a new process, as a user starting napari with both variables set
     node = source.skeleton_nodes().iloc[0]
-    centre = np.array([node["x"], node["y"], node["z"]])
-    cut = nc.get_em_cutout(centre, size_nm=(800, 800, 168), dataset=remote)  # tensorstore over HTTPS
+    centre = [float(node[a]) for a in "xyz"]
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": str(certs.bundle), "TENSORSTORE_CA_BUNDLE": str(certs.bundle)}
+    out = subprocess.run([sys.executable, "-c", _EM_CHILD, server.url, server.datastack, TOKEN,
+                          *map(str, centre)], capture_output=True, text=True, env=env, timeout=300,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
     ref = nc.get_em_cutout(centre, size_nm=(800, 800, 168), dataset=source)
-    np.testing.assert_array_equal(cut.data, ref.data)
+    digest = hashlib.sha256(np.ascontiguousarray(ref.data).tobytes()).hexdigest()
+    assert out.stdout.strip().splitlines()[-1] == f"{ref.data.shape} {digest}"
+    assert any(p.startswith(f"/tissue/{server.datastack}/em/") for p in log.paths())
     assert not [p for p in log.paths_with_token() if _is_public(p)]
 
 
