@@ -14,8 +14,13 @@ processes and threads at once.
 - Keys name the server (without any credentials in its address), the datastack and what was
   asked; tokens are never part of a key or a value. Values are encoded without pickle
   (:mod:`napari_crant.sources.cave.cache_codec`).
-- Each process also keeps the most recently used encoded values in memory
-  (:data:`MEMORY_BYTES`), so a second look within a session does not even read the disk.
+- Each process also keeps the most recently used values in memory, decoded
+  (:data:`MEMORY_BYTES` of their encoded size), so a second look within a session neither reads
+  the disk nor decodes: it gets a copy (what a caller does to it never reaches the cache).
+- SQLite never waits for the disk (:data:`SQLITE_SYNCHRONOUS`): opening the cache and reading
+  from it write a little to its database (settings, the LRU access time), and with SQLite's
+  default each checkpoint waited for ``fdatasync``, tens of milliseconds while other processes
+  write a lot (``docs/benchmarks-cave-cache.md``).
 - A damaged cache is never fatal: a value that cannot be read is dropped, and a cache database
   that cannot be opened is moved aside and started anew, each with a warning.
 
