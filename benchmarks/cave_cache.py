@@ -96,6 +96,38 @@ def run_child(case: str, url: str, root: int, version: int, repeats: int, env: d
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+_PROBE = """
+import sys, time
+import diskcache
+t, c = time.perf_counter(), time.process_time()
+cache = diskcache.Cache(sys.argv[2], size_limit=2**31, eviction_policy="least-recently-used", cull_limit=10,
+                        statistics=False, sqlite_synchronous=int(sys.argv[1]))
+for key in list(cache.iterkeys())[:5]:
+    cache.get(key)
+print(time.perf_counter() - t, time.process_time() - c)
+"""
+
+
+def storage_probe(directory: str, rounds: int) -> None:
+    """Open an existing cache directory and read 5 entries in a new process (diskcache alone, as
+    napari-crant opens it), with SQLite's ``synchronous`` NORMAL (1, diskcache's default) and OFF
+    (0, napari-crant's), alternating; prints the medians (ms). Run ``strace -f -e fdatasync`` on
+    one probe to count the waits for the disk."""
+    times: dict[int, list[tuple[float, float]]] = {1: [], 0: []}
+    for _ in range(rounds):
+        for sync in (1, 0):
+            out = subprocess.run([sys.executable, "-c", _PROBE, str(sync), directory], capture_output=True,
+                                 text=True, check=True, timeout=600)
+            wall, cpu = (float(x) for x in out.stdout.split())
+            times[sync].append((wall, cpu))
+    for sync, got in times.items():
+        walls = [w * 1e3 for w, _ in got]
+        cpus = [c * 1e3 for _, c in got]
+        print(f"synchronous={sync}: open + 5 reads, wall median {statistics.median(walls):.1f} ms "
+              f"(max {max(walls):.1f}), CPU median {statistics.median(cpus):.1f} ms, {rounds} processes; "
+              f"load average {os.getloadavg()[0]:.1f}")
+
+
 def pick_neurons(path: Path, n: int) -> tuple[int, list[int]]:
     """The newest valid version and ``n`` roots alive at it with at least 5 partners."""
     import numpy as np
@@ -125,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=5, help="neurons measured (default: 5)")
     p.add_argument("--repeats", type=int, default=7, help="warm repeats per process (default: 7)")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-cave-cache.md"))
+    p.add_argument("--storage-probe", metavar="CACHE_DIR", default=None,
+                   help="only time opening CACHE_DIR and 5 reads, SQLite synchronous NORMAL vs OFF")
     p.add_argument("--label", default="", help="names this run in the report (e.g. 'before', 'after')")
     p.add_argument("--child", nargs=6, metavar=("CASE", "URL", "ROOT", "VERSION", "REPEATS", "WARM"),
                    help=argparse.SUPPRESS)
@@ -134,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(case, url, int(root), int(version), int(repeats), warm == "warm-up")))
         return 0
 
+    if args.storage_probe:
+        storage_probe(args.storage_probe, max(args.repeats, 1))
+        return 0
     from napari_crant.demo import make_demo
     from napari_crant.server.runner import serve_in_thread
 
