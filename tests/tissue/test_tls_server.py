@@ -171,8 +171,28 @@ def test_refused_without_the_token(server, source):
         return requests.get(manifest, headers=headers, timeout=20).status_code
 
     assert (status(None), status(OTHER_TOKEN), status(TOKEN)) == (401, 401, 200)
+    roots = f"{server.url}/segmentation/api/v1/table/{pcg}/roots_binary"
+    body = np.array([root], dtype=np.uint64).tobytes()
+    assert requests.post(roots, data=body, timeout=20).status_code == 401
+    assert requests.post(roots, data=body, headers={"Authorization": f"Bearer {TOKEN}"},
+                         timeout=20).status_code == 200
     with pytest.raises(CaveAuthError, match="401"):
         nc.get_connectivity(root, dataset=cave(server, token=OTHER_TOKEN))
+
+
+def test_chunks_need_no_token(server, log):
+    """A supervoxel chunk and the EM chunk at the same place, read with no token at all."""
+    seg = CloudVolume(cave(server).client.info.segmentation_source(), progress=False, use_https=True,
+                      secrets={"token": TOKEN})
+    key = seg.meta.key(0)
+    size = seg.meta.chunk_size(0)
+    lo = np.asarray(seg.meta.voxel_offset(0)) + size * 2
+    name = "_".join(f"{a}-{b}" for a, b in zip(lo, lo + size, strict=True))
+    log.reset()
+    for layer in ("watershed", "em"):
+        got = requests.get(f"{server.url}/tissue/{server.datastack}/{layer}/{key}/{name}", timeout=20)
+        assert got.status_code == 200 and len(got.content) > 0, (layer, got.status_code)
+    assert log.paths_with_token() == {} and len(log.paths_without_token()) == 2
 
 
 def test_an_untrusted_certificate_is_a_clear_error(server, source, monkeypatch):
