@@ -366,3 +366,31 @@ def test_unusable_location_goes_on_without_cache(demo_server, demo_facts, tmp_pa
     assert n > 0
     pd.testing.assert_frame_equal(first, again, check_exact=True)
     assert blocker.read_text() == "not a directory"
+
+
+def test_damage_found_when_reading_starts_a_new_cache(tmp_path):
+    """Pages damaged behind a readable header (what a power cut can leave, SQLite not waiting for
+    the disk): the first read moves the cache aside with a warning, and the new one works."""
+    where = tmp_path / "c"
+    cache = PersistentCache(where, size_limit=64 * 2**20)
+    values = {f"key-{i}": np.arange(200, dtype=np.uint64) + np.uint64(576460752303423488 + i)
+              for i in range(300)}
+    for key, value in values.items():
+        cache.set(key, value, tag="t")
+    cache.close()
+    data = bytearray((where / "cache.db").read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    rng = np.random.default_rng(0)
+    for offset in range(page * 4, len(data), page):
+        data[offset:offset + page] = rng.integers(0, 256, page, dtype=np.uint8).tobytes()
+    (where / "cache.db").write_bytes(bytes(data))
+    cache = PersistentCache(where, size_limit=64 * 2**20)  # the header still reads
+    with pytest.warns(CacheWarning, match="is damaged"):
+        assert cache.get("key-150") is None
+    assert list(tmp_path.glob("c.broken-*"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # no more warnings: a sound new cache
+        assert cache.get("key-151") is None
+        assert cache.set("key-150", values["key-150"], tag="t")
+        np.testing.assert_array_equal(cache.get("key-150"), values["key-150"])
+    cache.close()

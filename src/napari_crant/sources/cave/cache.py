@@ -22,7 +22,8 @@ processes and threads at once.
   default each checkpoint waited for ``fdatasync``, tens of milliseconds while other processes
   write a lot (``docs/benchmarks-cave-cache.md``).
 - A damaged cache is never fatal: a value that cannot be read is dropped, and a cache database
-  that cannot be opened is moved aside and started anew, each with a warning.
+  that cannot be opened, or that turns out damaged when read or written, is moved aside and
+  started anew, each with a warning.
 
 ``napari-crant cache info`` and ``napari-crant cache clear [--dataset NAME]`` inspect and empty it.
 """
@@ -128,6 +129,7 @@ class PersistentCache:
         self._memory_bytes = 0
         self._memory_limit = int(memory_bytes)
         self._memory_lock = threading.Lock()
+        self._repair_lock = threading.Lock()
 
     def _remember(self, key: str, value: Any, size: int) -> None:
         if size > self._memory_limit // 4:
@@ -178,14 +180,39 @@ class PersistentCache:
         except sqlite3.OperationalError:
             raise  # locked, read-only, out of space: not damage, so nothing is discarded
         except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
-            aside = self.directory.with_name(f"{self.directory.name}.broken-{int(time.time())}")
-            warnings.warn(f"the CAVE cache at {self.directory} is damaged ({e}); it was moved to "
-                          f"{aside} and a new one started", CacheWarning, stacklevel=4)
-            try:
-                self.directory.rename(aside)
-            except OSError:
-                shutil.rmtree(self.directory, ignore_errors=True)
+            self._move_aside(e)
             return diskcache.Cache(str(self.directory), **settings)
+
+    def _move_aside(self, error: sqlite3.DatabaseError) -> None:
+        aside = self.directory.with_name(f"{self.directory.name}.broken-{int(time.time())}")
+        warnings.warn(f"the CAVE cache at {self.directory} is damaged ({error}); it was moved to "
+                      f"{aside} and a new one started", CacheWarning, stacklevel=5)
+        try:
+            self.directory.rename(aside)
+        except OSError:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _damaged(self, error: Exception, failed: Any) -> bool:
+        """Whether ``error`` (raised reading or writing) says the database is damaged; if so the
+        cache is moved aside and a new one opened (a damage found only when a page is read, e.g.
+        after a power cut: SQLite does not wait for the disk here). ``failed``: the diskcache
+        that raised (another thread may have started anew already)."""
+        if not isinstance(error, sqlite3.DatabaseError) or isinstance(error, sqlite3.OperationalError):
+            return False
+        with self._repair_lock:
+            if self._cache is not failed:
+                return True  # repaired by another thread meanwhile
+            broken = self._cache
+            with contextlib.suppress(Exception):
+                broken.close()
+            self._forget()
+            try:
+                self._move_aside(error)
+                self._cache = self._open()
+            except (sqlite3.Error, OSError):
+                self._cache = broken  # could not start anew: go on failing softly
+                return False
+        return True
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key`` (a copy: the caller may change it), or ``default`` (also
@@ -193,9 +220,12 @@ class PersistentCache:
         value = self._recall(key)
         if value is not _MISS:
             return copy_value(value)
+        cache = self._cache
         try:
-            data = self._cache.get(key, default=_MISS, retry=True)
+            data = cache.get(key, default=_MISS, retry=True)
         except (sqlite3.Error, OSError) as e:
+            if self._damaged(e, cache):
+                return default
             warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
                           "asking the server instead", CacheWarning, stacklevel=3)
             return default
@@ -225,9 +255,12 @@ class PersistentCache:
         except (TypeError, ValueError, pa_errors()):
             return False
         self._remember(key, copy_value(value), len(data))  # the caller keeps and may change value
+        cache = self._cache
         try:
-            return bool(self._cache.set(key, data, tag=tag, retry=True))
+            return bool(cache.set(key, data, tag=tag, retry=True))
         except (sqlite3.Error, OSError) as e:
+            if self._damaged(e, cache):
+                return False
             warnings.warn(f"writing to the CAVE cache at {self.directory} failed ({type(e).__name__})",
                           CacheWarning, stacklevel=3)
             return False
