@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. the walk (with the heartbeat: worker results arrive meanwhile)
     chunks = tissue_chunk_cache(dataset)
+    walk_hits, walk_misses = prefetch.hits, prefetch.misses
     beat.reset()
     samples = []
     walk_stall = 0.0
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.tracemalloc and i + 1 == min(100, args.walk):
             snapshot_at_100 = tracemalloc.take_snapshot()
     beat.timer.stop()
+    walk_hits, walk_misses = prefetch.hits - walk_hits, prefetch.misses - walk_misses
     if args.tracemalloc and snapshot_at_100 is not None:
         top = tracemalloc.take_snapshot().compare_to(snapshot_at_100, "traceback")
         print("\ngrowth from step 100 to the end, by allocation site (tracemalloc):")
@@ -226,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| longest main-thread stall, walk of {args.walk} at {args.pace:.0f} ms/step | | "
           f"{walk_stall:.1f} ms | {target} |")
     print(f"prefetch: {hits} shown from the cache, {misses} before their EM arrived")
+    print(f"walk at {args.pace:.0f} ms/step: {walk_hits} synapses shown from the cache, {walk_misses} before "
+          "their EM arrived (the worker keeps ahead of the reviewer when the second is 0)")
     print("\n| steps | cached cutouts | cutout cache MB | tissue chunk cache MB | partner skeletons | "
           "skeletons MB | resident MB |\n|---|---|---|---|---|---|---|")
     for n, items, mb, chunk_mb, n_sk, sk_mb, rss in samples:

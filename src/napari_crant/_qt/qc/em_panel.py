@@ -46,8 +46,11 @@ from napari_crant.qc.em_review import (
 from napari_crant.qc.review import ReviewModel
 from napari_crant.scene.layer_data import METADATA_KEY
 
-#: diameter (nm) of the ring marking the synapse while its EM is shown
-RING_NM = 700.0
+#: diameter (nm) of the ring marking the synapse while its EM is shown: the T-bar, the cleft
+#: and the postsynaptic densities lie within about 200 nm of the synapse's point, inside it
+RING_NM = 500.0
+#: width of the ring's line, a fraction of its diameter (about 12 nm: a pixel or two at mip 0)
+RING_LINE = 0.025
 #: the layers "hide other layers" keeps
 EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
 
@@ -349,7 +352,7 @@ class EMPanel(QWidget):
             return
         with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
             ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
-            ring.border_width = 0.06
+            ring.border_width = RING_LINE
             ring.size = RING_NM
         ring.refresh()
 
