@@ -44,6 +44,21 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def resident_after_trim() -> float | None:
+    """Resident memory (MB) after glibc's ``malloc_trim(0)`` (``None`` where there is no glibc):
+    what is left is held by live objects, the rest was free memory kept by the allocator."""
+    import ctypes
+    import gc
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    gc.collect()
+    libc.malloc_trim(0)
+    return rss_mb()
+
+
 def tissue_chunk_cache(dataset: str):
     """The synthetic tissue's chunk cache of ``dataset`` in this process (``None``: not synthetic)."""
     from napari_crant.datasets import get_source
@@ -234,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
           "skeletons MB | resident MB |\n|---|---|---|---|---|---|---|")
     for n, items, mb, chunk_mb, n_sk, sk_mb, rss in samples:
         print(f"| {n} | {items} | {mb:.1f} | {chunk_mb:.1f} | {n_sk} | {sk_mb:.1f} | {rss:.0f} |")
+    trimmed = resident_after_trim()
+    if trimmed is not None:
+        print(f"resident after the walk: {samples[-1][-1]:.0f} MB; after malloc_trim(0) (memory the C "
+              f"allocator held for reuse given back): {trimmed:.0f} MB")
     from napari_crant._qt.qc.canvas import MAX_PARTNER_BYTES, MAX_PARTNER_SKELETONS
 
     bounded = all(items <= prefetch.max_items and mb * 2**20 <= prefetch.max_bytes
