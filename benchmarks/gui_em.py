@@ -16,8 +16,10 @@ dataset name; default a 40-neuron demo made in a temporary folder) and measures:
    each phase is the longest time the main thread was busy (layer updates, slicing, painting,
    results of workers arriving). Target: under 100 ms.
 3. **walk**: ``--walk`` synapses stepped through at ``--pace`` ms per step (faster than the
-   worker fetches; the list wraps around): the cache's items and bytes and the process's
-   resident memory, sampled every 50 steps, must stay bounded.
+   worker fetches; the list wraps around): every 100 steps, the EM cutout cache's items and
+   bytes, the synthetic tissue's chunk cache, the partner skeletons kept by the canvas and the
+   process's resident memory; the caches must stay within their bounds. ``--tracemalloc``
+   also prints the allocation sites that grew most from step 100 to the end.
 
 Prints one table and exits with status 2 when a target is missed.
 """
@@ -40,6 +42,30 @@ def rss_mb() -> float:
     """The process's resident memory now (MB)."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def resident_after_trim() -> float | None:
+    """Resident memory (MB) after glibc's ``malloc_trim(0)`` (``None`` where there is no glibc):
+    what is left is held by live objects, the rest was free memory kept by the allocator."""
+    import ctypes
+    import gc
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    gc.collect()
+    libc.malloc_trim(0)
+    return rss_mb()
+
+
+def tissue_chunk_cache(dataset: str):
+    """The synthetic tissue's chunk cache of ``dataset`` in this process (``None``: not synthetic)."""
+    from napari_crant.datasets import get_source
+    from napari_crant.tissue.synthetic import has_synthetic_tissue, synthetic_tissue
+
+    path = getattr(get_source(dataset), "path", None)
+    return synthetic_tissue(path).volume if path is not None and has_synthetic_tissue(path) else None
 
 
 class Heartbeat:
@@ -76,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--walk", type=int, default=500, help="synapses stepped through for memory")
     parser.add_argument("--pace", type=float, default=40.0, help="ms between steps of the walk")
     parser.add_argument("--ndisplay", type=int, choices=(2, 3), default=2)
+    parser.add_argument("--tracemalloc", action="store_true", help="print the sites that grew most")
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="em-bench-"))
 
@@ -167,9 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     step_draw_ms = list(draw_ms)
 
     # 3. the walk (with the heartbeat: worker results arrive meanwhile)
+    chunks = tissue_chunk_cache(dataset)
+    walk_hits, walk_misses = prefetch.hits, prefetch.misses
     beat.reset()
     samples = []
     walk_stall = 0.0
+    snapshot_at_100 = None
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(8)
     for i in range(args.walk):
         if not qc.review.step(+1):
             qc.review.go_to(int(qc.review.visible_rows()[0]))
@@ -178,9 +212,20 @@ def main(argv: list[str] | None = None) -> int:
             app.processEvents()
             time.sleep(0.001)
         walk_stall = max(walk_stall, beat.worst_ms())
-        if i % 50 == 0 or i == args.walk - 1:
-            samples.append((i + 1, len(prefetch), prefetch.nbytes / 2**20, rss_mb()))
+        if i == 0 or (i + 1) % 100 == 0 or i == args.walk - 1:
+            samples.append((i + 1, len(prefetch), prefetch.nbytes / 2**20,
+                            (chunks.cached_bytes / 2**20) if chunks is not None else float("nan"),
+                            len(qc.canvas._skeletons), qc.canvas.skeleton_bytes / 2**20, rss_mb()))
+        if args.tracemalloc and i + 1 == min(100, args.walk):
+            snapshot_at_100 = tracemalloc.take_snapshot()
     beat.timer.stop()
+    walk_hits, walk_misses = prefetch.hits - walk_hits, prefetch.misses - walk_misses
+    if args.tracemalloc and snapshot_at_100 is not None:
+        top = tracemalloc.take_snapshot().compare_to(snapshot_at_100, "traceback")
+        print("\ngrowth from step 100 to the end, by allocation site (tracemalloc):")
+        for stat in top[:8]:
+            print(f"  {stat.size_diff / 2**20:+8.1f} MB  {stat.traceback.format()[-1].strip()}")
+        tracemalloc.stop()
 
     med = statistics.median(steps_ms) if steps_ms else float("nan")
     worst = max(steps_ms) if steps_ms else float("nan")
@@ -198,11 +243,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| longest main-thread stall, walk of {args.walk} at {args.pace:.0f} ms/step | | "
           f"{walk_stall:.1f} ms | {target} |")
     print(f"prefetch: {hits} shown from the cache, {misses} before their EM arrived")
-    print("\n| steps | cached cutouts | cache MB | resident MB |\n|---|---|---|---|")
-    for n, items, mb, rss in samples:
-        print(f"| {n} | {items} | {mb:.1f} | {rss:.0f} |")
+    print(f"walk at {args.pace:.0f} ms/step: {walk_hits} synapses shown from the cache, {walk_misses} before "
+          "their EM arrived (the worker keeps ahead of the reviewer when the second is 0)")
+    print("\n| steps | cached cutouts | cutout cache MB | tissue chunk cache MB | partner skeletons | "
+          "skeletons MB | resident MB |\n|---|---|---|---|---|---|---|")
+    for n, items, mb, chunk_mb, n_sk, sk_mb, rss in samples:
+        print(f"| {n} | {items} | {mb:.1f} | {chunk_mb:.1f} | {n_sk} | {sk_mb:.1f} | {rss:.0f} |")
+    trimmed = resident_after_trim()
+    if trimmed is not None:
+        print(f"resident after the walk: {samples[-1][-1]:.0f} MB; after malloc_trim(0) (memory the C "
+              f"allocator held for reuse given back): {trimmed:.0f} MB")
+    from napari_crant._qt.qc.canvas import MAX_PARTNER_BYTES, MAX_PARTNER_SKELETONS
+
     bounded = all(items <= prefetch.max_items and mb * 2**20 <= prefetch.max_bytes
-                  for _, items, mb, _ in samples)
+                  and (chunks is None or chunk_mb * 2**20 <= chunks.max_bytes)
+                  and n_sk <= MAX_PARTNER_SKELETONS and sk_mb * 2**20 <= MAX_PARTNER_BYTES
+                  for _, items, mb, chunk_mb, n_sk, sk_mb, _ in samples)
     qc.cleanup()
     spin_until(lambda: not panel.workers, 600)
     viewer.close()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from napari_crant.qc.em_review import EMPrefetch, SynapseTissue, keep_segments
+from napari_crant.qc.em_review import EMPrefetch, SynapseTissue, keep_segments, synapse_key
 from napari_crant.qc.review import ReviewModel
 from napari_crant.qc.verdicts import VerdictStore
 from napari_crant.qc.worklist import build_worklist
@@ -72,6 +72,23 @@ def test_requests_follow_the_queue_and_skip_cached_failed_and_running(review):
     assert _ids([pf.next_request()]) == [ORDER[2]]
     pf.retry(key2)
     assert _ids([pf.next_request()]) == [ORDER[1]]
+
+
+def test_a_fetch_that_works_forgets_earlier_failures(review):
+    """A lost network: every synapse fetched meanwhile failed; the first fetch that works again
+    (the server is back) makes them wanted again, without a retry per synapse."""
+    pf = EMPrefetch(review, ahead=3)
+    lost = []
+    for _ in range(2):
+        key, gen = pf.begin(pf.next_request())
+        pf.fail(key, "the server could not be reached", gen)
+        lost.append(key)
+    assert all(pf.status(k) == "failed" for k in lost)
+    key, gen = pf.begin(pf.next_request())
+    assert key not in lost
+    assert pf.finish(key, tissue(key), gen)
+    assert pf.failures == {} and all(pf.status(k) == "queued" for k in lost)
+    assert synapse_key(pf.next_request()) == lost[0]
 
 
 def test_results_of_a_cleared_generation_are_dropped(review):

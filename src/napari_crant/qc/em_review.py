@@ -198,7 +198,8 @@ class EMPrefetch:
         self._bytes = 0
         #: synapse IDs being fetched now
         self.in_flight: set[int] = set()
-        #: synapse ID -> why its fetch failed (not retried until :meth:`retry`)
+        #: synapse ID -> why its fetch failed (not fetched again until :meth:`retry` or a fetch
+        #: of another synapse works)
         self.failures: dict[int, str] = {}
         #: synapses shown straight from the cache / shown before their tissue had arrived
         self.hits = 0
@@ -239,6 +240,9 @@ class EMPrefetch:
         self.in_flight.discard(int(key))
         if generation is not None and generation != self.generation:
             return False
+        # a fetch that worked: the source is reachable (again), so the synapses that failed
+        # before (a lost network, say) are fetched again when they are wanted
+        self.failures.clear()
         self._put(int(key), tissue)
         self.ready.emit(int(key))
         return True

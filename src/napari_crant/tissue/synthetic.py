@@ -24,8 +24,11 @@ __all__ = ["CHUNK_SIZE", "URL_KEYS", "NoTissue", "SyntheticTissue", "has_synthet
 
 #: Chunk size (voxels, x, y, z) of the cached chunks, and of the precomputed layers served.
 CHUNK_SIZE = (128, 128, 8)
-#: Byte budget of each snapshot's chunk cache.
-CACHE_BYTES = 256 * 1024 * 1024
+#: Byte budget of each snapshot's chunk cache. A QC review's cutout (2 x 2 um x 5 sections)
+#: touches up to 18 chunks, about 20 MB (segmentation chunks are uint64): 64 MB keeps the
+#: neighbourhood of the last few synapses (neighbours share chunks) without holding on to a
+#: quarter of a gigabyte (``benchmarks/gui_em.py``: resident memory along a 500-synapse walk).
+CACHE_BYTES = 64 * 1024 * 1024
 #: URL recorded for the synthetic layers.
 SYNTHETIC = "synthetic"
 

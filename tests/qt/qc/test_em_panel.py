@@ -120,6 +120,41 @@ def test_click_on_a_segment_shows_its_root_and_loads_it(qtbot, qc, demo):
     _wait_all(qtbot, qc)
 
 
+@pytest.mark.parametrize("angles", [None, (10.0, -35.0, 60.0)], ids=["down-z", "tilted"])
+def test_click_on_the_em_plane_in_3d_shows_its_root_and_loads_it(qtbot, qc, demo, angles):
+    """napari's plane depiction in 3D: a click on the plane is the point where the view ray
+    meets it, whatever the camera's angle; the root there is shown and offered for loading."""
+    from qtpy.QtCore import Qt
+
+    viewer = qc.session.viewer
+    _review(qtbot, qc, demo)
+    viewer.dims.ndisplay = 3
+    if angles is not None:
+        viewer.camera.angles = angles
+    qc.canvas.center_on(qc.em_panel.shown.center, always=True)  # the synapse at the canvas centre
+    em = find_layer(viewer, "qc_em")
+    assert em.depiction == "plane" and em.visible
+    panel = qc.em_panel
+    section = panel.section.value()
+    asked = []
+    qc.session.load_requested.connect(asked.append)
+    native = canvas(qc)
+    qtbot.mouseClick(native, Qt.MouseButton.LeftButton, pos=native.rect().center())
+    # the synapse lies on the plane of its own section: the ray through it picks the neuron's side
+    assert panel.section.value() == section
+    assert panel.picked_root == qc.review.root
+    assert str(qc.review.root) in panel.status.text() and str(qc.review.root) in viewer.status
+    assert panel.load_button.isEnabled()
+    qc.do("load_segment")
+    assert len(asked) == 1 and asked[0].dtype == np.uint64 and int(asked[0][0]) == qc.review.root
+    # a click off the plane's cutout picks nothing and keeps the last pick
+    qtbot.mouseClick(native, Qt.MouseButton.LeftButton, pos=native.rect().topLeft() + __import__(
+        "qtpy").QtCore.QPoint(3, 3))
+    assert panel.picked_root == qc.review.root
+    viewer.dims.ndisplay = 2
+    _wait_all(qtbot, qc)
+
+
 def test_no_image_source_is_a_message_and_the_review_goes_on(qtbot, qc, tiny_path):
     load(qc.session.viewer, [tiny.A2], tiny_path)
     build(qtbot, qc)

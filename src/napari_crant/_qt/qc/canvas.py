@@ -5,7 +5,8 @@ recolours one point of the verdict layer, it never rebuilds the layer.
 """
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,15 @@ QC_LAYERS = {
     "qc_em": "CRANT QC EM",
     "qc_segments": "CRANT QC segments",
 }
+#: partners' skeletons kept for when the review comes back to them (least recently used out)
+MAX_PARTNER_SKELETONS = 48
+#: bytes of partners' skeleton vectors kept at most
+MAX_PARTNER_BYTES = 64 * 2**20
+#: the camera is not moved while the next synapse lies this close to the view's centre
+#: (fraction of the field of view): panning re-draws every layer for nothing
+RECENTRE_FRACTION = 0.15
+#: layer events after which napari recomputes the world's extent and the dims (one layer at a time)
+_EXTENT_EVENTS = ("data", "translate", "scale")
 
 
 def verdict_color(verdict: Any) -> tuple[float, float, float, float]:
@@ -60,6 +70,33 @@ def kept_dims_point(viewer: Any) -> Iterator[None]:
     finally:
         if tuple(viewer.dims.point) != point and len(viewer.dims.point) == len(point):
             viewer.dims.point = point
+
+
+@contextlib.contextmanager
+def one_extent_update(viewer: Any, layers: Iterable[Any]) -> Iterator[None]:
+    """Move several layers with one recomputation of the world's extent and the dims.
+
+    napari recomputes every layer's extent and re-validates the dims after *each* data,
+    translate or scale event of *each* layer (``ViewerModel._on_layers_change``): moving the
+    EM, the segments, the ring and the partner to the next synapse did it five times. Inside
+    this block those calls are held back for ``layers``; it is done once at the end.
+    """
+    handler = getattr(viewer, "_on_layers_change", None)
+    layers = [layer for layer in layers if layer is not None]
+    if handler is None or not layers:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        for layer in layers:
+            for name in _EXTENT_EVENTS:
+                emitter = getattr(layer.events, name, None)
+                if emitter is not None:
+                    stack.enter_context(emitter.blocker(handler))
+        try:
+            yield
+        finally:
+            stack.close()
+            handler()
 
 
 def set_points(viewer: Any, kind: str, data: np.ndarray, features: pd.DataFrame, colors: np.ndarray,
@@ -106,7 +143,8 @@ class ReviewCanvas:
         self.runner = runner
         self.field_of_view = field_of_view
         self.on_error = on_error
-        self._skeletons: dict[int, np.ndarray] = {}
+        #: partner root -> skeleton vectors, least recently used first (bounded)
+        self._skeletons: OrderedDict[int, np.ndarray] = OrderedDict()
         #: the partner whose skeleton the partner layer shows (not redrawn while it stays)
         self._partner_shown: tuple | None = None
         model.worklist_changed.connect(self._forget_skeletons)
@@ -173,21 +211,27 @@ class ReviewCanvas:
             return
         row = self.model.items.iloc[index]
         zyx = np.array([row["z"], row["y"], row["x"]], np.float64)
-        feats = pd.DataFrame({"synapse_id": id_strings([row["synapse_id"]])})
         layer = find_layer(viewer, "qc_current")
-        if layer is not None and len(layer.data) == 1:  # move the ring: one refresh, not one per property
-            layer.data = zyx[None]
-            layer.features = feats
-        else:
-            layer = set_points(viewer, "qc_current", zyx[None], feats, np.array([[1.0, 1.0, 0.0, 0.35]]),
-                               1400.0, blending="translucent_no_depth")
-            layer.border_color = "yellow"
-            layer.border_width = 0.15
+        with one_extent_update(viewer, (layer, find_layer(viewer, "qc_partner"))):
+            if layer is not None and len(layer.data) == 1:  # move the ring: one refresh, not one per property
+                layer.data = zyx[None]
+                layer.features["synapse_id"] = id_strings([row["synapse_id"]])
+            else:
+                feats = pd.DataFrame({"synapse_id": id_strings([row["synapse_id"]])})
+                layer = set_points(viewer, "qc_current", zyx[None], feats, np.array([[1.0, 1.0, 0.0, 0.35]]),
+                                   1400.0, blending="translucent_no_depth")
+                layer.border_color = "yellow"
+                layer.border_width = 0.15
+            self.show_partner(int(row["partner_id"]))
         self.center_on(zyx)
-        self.show_partner(int(row["partner_id"]))
 
-    def center_on(self, zyx: np.ndarray) -> None:
-        """Centre the camera on a (z, y, x) nm position and zoom to the field of view."""
+    def center_on(self, zyx: np.ndarray, always: bool = False) -> None:
+        """Centre the camera on a (z, y, x) nm position and zoom to the field of view.
+
+        The camera stays where it is when the position is already near the centre of the view
+        at this zoom (within :data:`RECENTRE_FRACTION` of the field of view): a pan re-draws
+        every layer. ``always``: centre it anyway.
+        """
         viewer = self.viewer
         if viewer is None:
             return
@@ -197,14 +241,30 @@ class ReviewCanvas:
         # the z slider matters only when z is not displayed (2D); moving it re-slices every layer
         if ndim >= 3 and z_axis not in viewer.dims.displayed and viewer.dims.point[z_axis] != float(zyx[0]):
             viewer.dims.set_point(z_axis, float(zyx[0]))
-        cam.center = tuple(float(v) for v in zyx)
         width = 600.0
         try:
             size = viewer.window._qt_viewer.canvas.native.size()
             width = float(max(min(size.width(), size.height()), 100))
         except (AttributeError, RuntimeError):
             pass
-        cam.zoom = width / float(self.field_of_view())
+        fov = float(self.field_of_view())
+        zoom = width / fov
+        if always or not self._near_centre(viewer, cam, zyx, fov) or not np.isclose(cam.zoom, zoom):
+            cam.center = tuple(float(v) for v in zyx)
+        if not np.isclose(cam.zoom, zoom):
+            cam.zoom = zoom
+
+    @staticmethod
+    def _near_centre(viewer: Any, cam: Any, zyx: np.ndarray, fov: float) -> bool:
+        """Whether ``zyx`` is within :data:`RECENTRE_FRACTION` x ``fov`` of the camera's centre
+        along the displayed axes."""
+        first = viewer.dims.ndim - 3
+        displayed = [int(a) - first for a in viewer.dims.displayed]
+        centre = np.asarray(cam.center, np.float64)[-len(displayed):]
+        if first < 0 or min(displayed) < 0 or len(centre) != len(displayed):
+            return False
+        offset = np.asarray(zyx, np.float64)[displayed] - centre
+        return bool(np.linalg.norm(offset) <= RECENTRE_FRACTION * fov)
 
     def show_partner(self, partner: int) -> None:
         """Draw the partner's skeleton (loaded neuron, cached, or fetched in a worker)."""
@@ -213,6 +273,7 @@ class ReviewCanvas:
         elif partner in self.session.scene.neurons:
             self._set_partner_vectors(self.session.scene.neurons[partner].edges, partner)
         elif partner in self._skeletons:
+            self._skeletons.move_to_end(partner)
             self._set_partner_vectors(self._skeletons[partner], partner)
         else:
             self.runner.start(partner_skeleton, partner, self.session.params.dataset,
@@ -221,10 +282,26 @@ class ReviewCanvas:
 
     def _on_skeleton(self, result: tuple[int, np.ndarray]) -> None:
         pid, vectors = result
-        self._skeletons[pid] = vectors
+        self.keep_skeleton(pid, vectors)
         row = self.model.current_row()
         if row is not None and int(row["partner_id"]) == pid:
-            self._set_partner_vectors(vectors, pid)
+            layer = find_layer(self.viewer, "qc_partner") if self.viewer is not None else None
+            with one_extent_update(self.viewer, (layer,)):
+                self._set_partner_vectors(vectors, pid)
+
+    def keep_skeleton(self, partner: int, vectors: np.ndarray) -> None:
+        """Keep a partner's skeleton vectors, dropping the least recently used beyond the bounds
+        (:data:`MAX_PARTNER_SKELETONS`, :data:`MAX_PARTNER_BYTES`)."""
+        self._skeletons[int(partner)] = vectors
+        self._skeletons.move_to_end(int(partner))
+        while len(self._skeletons) > 1 and (len(self._skeletons) > MAX_PARTNER_SKELETONS
+                                            or self.skeleton_bytes > MAX_PARTNER_BYTES):
+            self._skeletons.popitem(last=False)
+
+    @property
+    def skeleton_bytes(self) -> int:
+        """Bytes held by the kept partner skeletons."""
+        return sum(int(np.asarray(v).nbytes) for v in self._skeletons.values())
 
     def _set_partner_vectors(self, vectors: np.ndarray, partner: int) -> None:
         viewer = self.viewer

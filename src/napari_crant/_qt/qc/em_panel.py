@@ -32,7 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_crant._qt.qc.canvas import kept_dims_point, qc_layer_kwargs
+from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update, qc_layer_kwargs
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
@@ -46,10 +46,23 @@ from napari_crant.qc.em_review import (
 from napari_crant.qc.review import ReviewModel
 from napari_crant.scene.layer_data import METADATA_KEY
 
-#: diameter (nm) of the ring marking the synapse while its EM is shown
-RING_NM = 700.0
+#: diameter (nm) of the ring marking the synapse while its EM is shown: the T-bar, the cleft
+#: and the postsynaptic densities lie within about 200 nm of the synapse's point, inside it
+RING_NM = 500.0
+#: width of the ring's line, a fraction of its diameter (about 12 nm: a pixel or two at mip 0)
+RING_LINE = 0.025
 #: the layers "hide other layers" keeps
 EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
+
+
+def _same_plane(current: Any, plane: dict[str, Any]) -> bool:
+    """Whether a layer's plane already has ``plane``'s position, normal and thickness."""
+    try:
+        return (np.allclose(current.position, plane["position"])
+                and np.allclose(current.normal, plane["normal"])
+                and float(current.thickness) == float(plane["thickness"]))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 class EMPanel(QWidget):
@@ -339,7 +352,7 @@ class EMPanel(QWidget):
             return
         with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
             ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
-            ring.border_width = 0.06
+            ring.border_width = RING_LINE
             ring.size = RING_NM
         ring.refresh()
 
@@ -350,7 +363,7 @@ class EMPanel(QWidget):
         scale = tuple(float(v) for v in cutout.scale)
         translate = tuple(float(v) for v in cutout.translate)
         layer = find_layer(viewer, kind)
-        with kept_dims_point(viewer):
+        with kept_dims_point(viewer), one_extent_update(viewer, (layer,)):
             return self._put_layer(layer, kind, data, scale, translate, plane, style)
 
     def _put_layer(self, layer: Any, kind: str, data: np.ndarray, scale: tuple, translate: tuple,
@@ -361,7 +374,8 @@ class EMPanel(QWidget):
                                  blending="translucent", **style)
             kw.pop("projection_mode")
             add = viewer.add_image if kind == "qc_em" else viewer.add_labels
-            layer = add(data, **kw)
+            # the layer owns its array: the next cutouts are copied into it (the cached ones stay intact)
+            layer = add(np.array(data, copy=True), **kw)
             viewer.layers.move(viewer.layers.index(layer), 0 if kind == "qc_em" else 1)
             return layer
         # one re-slice for the new data, place and plane, not one per property
@@ -369,9 +383,18 @@ class EMPanel(QWidget):
         with block() if block is not None else contextlib.nullcontext():
             if tuple(float(v) for v in layer.scale) != scale:
                 layer.scale = scale
-            layer.translate = translate
-            layer.plane = plane
-            layer.data = data
+            if tuple(float(v) for v in layer.translate) != translate:
+                layer.translate = translate
+            if not _same_plane(layer.plane, plane):
+                layer.plane = plane
+            current = layer.data
+            same = isinstance(current, np.ndarray) and current.shape == data.shape
+            if same and current.dtype == data.dtype and current.flags.writeable:
+                # in place: no data event, so napari neither rebuilds the Labels colormap (a shader
+                # recompiled at the next paint) nor recomputes the Image's contrast or the extent
+                np.copyto(current, data)
+            else:
+                layer.data = np.array(data, copy=True)
         if layer.visible:
             layer.refresh()
         else:
@@ -381,8 +404,10 @@ class EMPanel(QWidget):
     def _apply_outline(self, on: bool) -> None:
         viewer = self.session.viewer
         layer = None if viewer is None else find_layer(viewer, "qc_segments")
-        if layer is not None and layer.contour != (2 if on else 0):
-            layer.contour = 2 if on else 0
+        # napari draws no contours in 3D (and warns at every slice): filled there
+        contour = 2 if on and viewer.dims.ndisplay == 2 else 0
+        if layer is not None and layer.contour != contour:
+            layer.contour = contour
 
     @staticmethod
     def _section_of(tissue: SynapseTissue, z: float) -> int:
@@ -424,6 +449,7 @@ class EMPanel(QWidget):
 
     def _on_ndisplay(self, event: Any = None) -> None:
         if self.shown is not None:
+            self._apply_outline(self.outline.isChecked())
             self._on_section(self.section.value())
 
     # -- picking a segment -------------------------------------------------------------------------
