@@ -17,6 +17,7 @@ from magicgui.widgets import (
 )
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QEvent, QObject
 
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import close_error_popups, is_alive
@@ -95,6 +96,22 @@ def _scroll_contents(native: Any) -> None:
     own = QVBoxLayout(native)
     own.setContentsMargins(0, 0, 0, 0)
     own.addWidget(area)
+
+
+class _DockCloseWatch(QObject):
+    """Stops and waits on a dock widget's workers when napari removes the dock (unparents it)."""
+
+    def __init__(self, widget: Any):
+        super().__init__(widget.native)
+        self._widget = widget
+        widget.native.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            from napari_crant._qt.worker_guard import stop_workers, widget_workers
+
+            stop_workers(widget_workers(self._widget))
+        return False
 
 
 class QueryWidget(Container):
@@ -216,6 +233,7 @@ class QueryWidget(Container):
                                            _ignore_errors=True)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
+        self._close_watch = _DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
             from napari.utils.notifications import show_warning
 
@@ -360,6 +378,7 @@ class QueryWidget(Container):
         worker.errored.connect(self._on_error)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
+        worker._napari_crant_stop = self._stop  # set when the viewer or the dock closes
         self.worker = self._last_worker = worker
         self._track(worker)
         self.load_button.enabled = False

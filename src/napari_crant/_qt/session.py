@@ -68,6 +68,9 @@ class Session:
         from napari_crant._qt.fit_screen import CameraFit
 
         self.camera_fit = CameraFit()
+        from napari_crant._qt.worker_guard import guard_viewer
+
+        guard_viewer(viewer)  # the docks' workers are stopped and waited on when the viewer closes
 
     @property
     def viewer(self) -> Any:
