@@ -75,13 +75,15 @@ def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, An
     return (yield from load_neurons(ids, top_partners=top_partners, should_stop=stop.is_set, **kwargs))
 
 
-def _scroll_contents(native: Any) -> None:
-    """Move a container's rows into a vertical scroll area inside it.
+def _scroll_contents(native: Any, pinned: tuple[Any, ...] = ()) -> None:
+    """Move a container's rows into a vertical scroll area inside it, except the ``pinned`` ones.
 
     The dock then has no minimum height of its own (on a short screen it scrolls instead of
     making the window taller than the screen), while ``native`` stays the widget napari docks
     and finds (wrapping the dock's widget from outside would hide the container from napari).
-    The container keeps its layout object, now on the inner widget: later inserts still work.
+    The container keeps its layout object, now on the inner widget. The ``pinned`` widgets
+    (e.g. the Load row and the message) stay below the scroll area, in this order: reachable
+    without scrolling on any screen. Rows inserted later go into the scroll area.
     """
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
@@ -96,6 +98,13 @@ def _scroll_contents(native: Any) -> None:
     own = QVBoxLayout(native)
     own.setContentsMargins(0, 0, 0, 0)
     own.addWidget(area)
+    rows = inner.layout()
+    for widget in pinned:
+        row = widget
+        while row.parentWidget() is not None and row.parentWidget() is not inner:
+            row = row.parentWidget()  # the labelled row holding the widget
+        rows.removeWidget(row)
+        own.addWidget(row)
 
 
 class _DockCloseWatch(QObject):
@@ -217,7 +226,9 @@ class QueryWidget(Container):
 
         self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
         self.insert(self.index(self.buttons), self.meshes)
-        _scroll_contents(self.native)
+        # the Load/Cancel row, the message and the split notice stay visible below the scroll area
+        _scroll_contents(self.native, pinned=(self.buttons.native, self.message.native,
+                                              self.split_notice.native))
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)
