@@ -53,9 +53,16 @@ ERROR_PREFIX = "napari-crant: "
 
 
 def _warm_up_worker(dataset: Any) -> str:
+    """The background warm-up (worker thread); then the objects of start-up leave the garbage
+    collector's generations (``gc.freeze``): its full collections no longer walk the 100,000s of
+    objects of napari, pandas and navis, which paused the main thread for 0.5 s at the first load."""
+    import gc
+
     from napari_crant.scene.warmup import warm_up
 
-    return warm_up(dataset)
+    done = warm_up(dataset)
+    gc.freeze()
+    return done
 
 
 def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
@@ -244,6 +251,11 @@ class QueryWidget(Container):
                                            _ignore_errors=True)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
+        from qtpy.QtCore import QTimer
+
+        # the (empty) layers made now, while the user pastes IDs: creating napari layers and their
+        # visuals the first time takes a second on the main thread, which the first Load then skips
+        QTimer.singleShot(0, self.session.prepare_layers)
         self._close_watch = _DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
             from napari.utils.notifications import show_warning

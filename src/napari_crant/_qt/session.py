@@ -136,6 +136,19 @@ class Session:
         if len(self.model.shown_roots()) < len(self.model.entries):
             self.apply_visibility()
 
+    def prepare_layers(self) -> None:
+        """Add this package's layers, empty, unless they exist (done when the query dock opens).
+
+        The first load then only sets their data: napari's first layer of a kind, its visuals
+        and layer controls are made ahead of it.
+        """
+        viewer = self.viewer
+        if viewer is None or self.scene.neurons:
+            return
+        if any(METADATA_KEY in layer.metadata for layer in viewer.layers):
+            return
+        write_layers(viewer, Scene().layers(self.color_by))
+
     def apply_visibility(self) -> None:
         """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
         viewer = self.viewer
@@ -248,6 +261,9 @@ def write_layers(viewer: Any, layer_data: list[tuple[Any, dict[str, Any], str]])
     for data, kwargs, ltype in layer_data:
         layer = find_layer(viewer, kwargs["metadata"][METADATA_KEY])
         if layer is None:
+            if len(data) == 0:  # napari refuses empty colour arrays
+                kwargs = {**kwargs, **{k: "white" for k in ("edge_color", "face_color", "border_color")
+                                       if k in kwargs}}
             layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
         else:
             _set_layer_data(layer, data, kwargs, ltype)
