@@ -35,7 +35,8 @@ def test_load_pasted_ids_builds_layers(qtbot, viewer, query, tiny_path):
     query.ids.value = f"root_id\n{tiny.A2}\n{tiny.B2}\n"  # a spreadsheet column with header
     worker = run_load(qtbot, query)
     assert worker is not None
-    assert worker.pbar.total == 2 + 5  # a progress bar in the activity dock (2 neurons + 5 steps)
+    assert query.progress == (5, 5, "done")  # 2 skeletons + synapses, annotations, done
+    assert getattr(worker, "pbar", None) is None  # no animated napari progress (repaints the window)
     assert query.message.value.startswith("Loaded 2 neurons"), query.message.value
     sk = find_layer(viewer, "skeletons")
     assert sk.data.shape == (4, 2, 3)  # A2: 4 nodes -> 3 edges; B2: 2 nodes -> 1 edge

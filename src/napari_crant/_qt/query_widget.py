@@ -27,6 +27,8 @@ from napari_crant.scene.layer_data import COLOR_MODES
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
 #: milliseconds without typing before the matches are counted
 COUNT_DELAY_MS = 250
+#: shortest time between two progress messages of a load (ms)
+PROGRESS_MS = 250
 
 
 def _search_worker(criteria: dict[str, str], regex: bool, case: bool, exact: bool, dataset: Any
@@ -229,6 +231,12 @@ class QueryWidget(Container):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.count_matches)
+        #: the last ``(step, total, message)`` of the running load (``None`` before its first)
+        self.progress: tuple[int, int, str] | None = None
+        self._progress_timer = QTimer(self.native)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._show_progress)
         from napari_crant._qt.mesh_row import MeshRow
 
         self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
@@ -385,17 +393,17 @@ class QueryWidget(Container):
             self.set_message("A load is already running; cancel it first.", error=True)
             return None
         self._collect_params()
-        n = 0 if ids is None else len(ids)
         top = int(self.top_partners.value) if top_partners is None else top_partners
-        total = 0 if criteria else n + top + 5  # the steps load_neurons yields
         close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now
         self._stop = threading.Event()
         worker = create_worker(
             _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
             self._stop,
             _start_thread=False, _ignore_errors=True,
-            _progress={"total": total, "desc": "Loading CRANTb neurons"},
-        )
+        )  # no napari progress bar: its animated status-bar indicator repaints the whole window
+        # ~25 times a second while it runs (70 ms each with software OpenGL), starving the load;
+        # the progress is in this dock's message line (at most every PROGRESS_MS)
+        self.progress = None
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_error)
@@ -417,9 +425,21 @@ class QueryWidget(Container):
             self._stop.set()
 
     def _on_progress(self, value: tuple[int, int, str]) -> None:
+        """Keep the load's progress; shown at most every :data:`PROGRESS_MS` (each message
+        repaints the window: 300 neurons would repaint it 300 times)."""
+        first = self.progress is None
+        self.progress = value
         if not is_alive(self):
             return
-        step, total, msg = value
+        if first:
+            self._show_progress()
+        elif not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        if self.worker is None or self.progress is None or not is_alive(self):
+            return  # finished meanwhile: its own message stands
+        step, total, msg = self.progress
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
     def _on_returned(self, result: Any) -> None:
