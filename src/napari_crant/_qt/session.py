@@ -310,3 +310,8 @@ def _set_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -
             layer.border_color = kwargs["border_color"] if len(data) else "white"
             layer.size = kwargs["size"]
             layer.shown = np.ones(len(data), dtype=bool)
+    if ltype == "points" and len(data) and not layer.selected_data:
+        # the layer controls show the "current" size and colours, as for a layer made with data
+        layer.current_size = kwargs["size"]
+        layer.current_face_color = np.asarray(kwargs["face_color"])[-1]
+        layer.current_border_color = np.asarray(kwargs["border_color"])[-1]
