@@ -46,18 +46,36 @@ def test_closing_the_viewer_stops_and_waits_for_the_workers(qtbot, make_napari_v
     assert ended["yields"] == yields  # the generator stopped
 
 
-def test_closing_the_viewer_during_a_load_stops_the_load(qtbot, make_napari_viewer, tiny_path):
+def test_closing_the_viewer_during_a_load_stops_the_load(qtbot, make_napari_viewer, tiny_path,
+                                                        monkeypatch):
+    import napari_crant.scene.loading as loading
     from napari_crant._qt.query_widget import QueryWidget
 
+    steps = []
+
+    def slow(ids, should_stop, **kwargs):  # load_neurons' contract: stop when asked
+        for i in range(1000):
+            time.sleep(0.02)
+            steps.append(i)
+            yield i, 1000, "slow"
+            if should_stop():
+                return loading.LoadResult([], loading.pd.DataFrame(), loading.pd.DataFrame(), {}, {},
+                                          requested=1)
+        raise AssertionError("the load was not stopped")
+
+    monkeypatch.setattr(loading, "load_neurons", slow)
     viewer = make_napari_viewer()
     query = QueryWidget(viewer)
     viewer.window.add_dock_widget(query, name="Query neurons")
     query.dataset.value = tiny_path
     worker = query.load_ids([tiny.A2, tiny.B2])
-    qtbot.waitUntil(lambda: worker.is_running, timeout=10_000)
+    qtbot.waitUntil(lambda: query.progress is not None, timeout=30_000)  # running
     viewer.close()
     assert not worker.is_running
     assert not [w for w in type(worker)._worker_set if w is worker]
+    done = len(steps)
+    time.sleep(0.2)
+    assert len(steps) == done < 1000  # stopped (its stop event, or quit at a yield), not run to the end
 
 
 def test_removing_the_query_dock_stops_and_waits_for_its_workers(qtbot, viewer, tiny_path):
