@@ -108,7 +108,7 @@ def to_json_dict(state: SessionState) -> dict[str, Any]:
         "filters": {k: state.filters[k] for k in _FILTER_KEYS if k in state.filters},
         "color_by": state.color_by,
         "neurons": [{"root_id": str(int(r)),
-                     "color": None if color is None else [round(float(c), 6) for c in color]}
+                     "color": None if color is None else [float(c) for c in color]}
                     for r, color in state.neurons],
         "camera": None,
         "qc": None,

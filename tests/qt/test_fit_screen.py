@@ -116,3 +116,52 @@ def test_a_split_neuron_is_said_and_its_other_pieces_offered(qtbot, viewer, quer
                     timeout=30_000)
     assert list(get_session(viewer).scene.neurons) == [int(tiny.B2), int(tiny.X)]
     assert notice.native.isHidden()
+
+
+def _fully_visible(widget):
+    """Whether every pixel of ``widget`` is shown (not clipped by a scroll area or the window)."""
+    region = widget.visibleRegion().boundingRect()
+    return widget.isVisible() and region.width() == widget.width() and region.height() == widget.height()
+
+
+@pytest.mark.parametrize("above", [False, True])
+@pytest.mark.parametrize("size", [(1600, 1000), (1280, 800)])
+def test_load_is_reachable_without_scrolling(qtbot, make_napari_viewer, tiny_path, size, above):
+    """Every dock open, the query dock tabbed with the tables or above them (a quarter of the
+    height), at the top of its scroll area: Load, Cancel and the message line are fully visible
+    (pinned below the scroll area), also after a long message."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QScrollArea
+
+    from napari_crant._qt.fit_screen import plugin_docks
+    from napari_crant._qt.view import open_docks
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(*size)
+    widgets = open_docks(viewer)
+    viewer.window.add_plugin_dock_widget("napari-crant", "Synapse QC")
+    query = widgets["Query neurons"]
+    query.dataset.value = tiny_path
+    query.ids.value = str(tiny.A2)
+    run_load(qtbot, query, timeout=180_000)
+    query.set_message("Loaded 1 neuron. " + "576460752400000001 was edited; showing another " * 6)
+    docks = plugin_docks(window)
+    qd = docks["Query neurons"]
+    if above:  # the query dock above the tables with a quarter of the height (a tall screen's layout)
+        window.removeDockWidget(qd)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, qd, Qt.Orientation.Vertical)
+        qd.show()
+        window.resizeDocks([qd, docks["Partners"]], [window.height() // 4, window.height() // 2],
+                           Qt.Orientation.Vertical)
+        assert qd not in window.tabifiedDockWidgets(docks["Partners"])
+    qd.raise_()
+    qtbot.wait(200)
+    QApplication.processEvents()
+    area = query.native.findChild(QScrollArea)
+    assert area.verticalScrollBar().value() == 0
+    if above:
+        assert area.verticalScrollBar().maximum() > 0, "the rows fit anyway: the test shows nothing"
+    for widget in (query.load_button.native, query.cancel_button.native, query.message.native):
+        assert not area.isAncestorOf(widget)
+        assert _fully_visible(widget), (widget, size, widget.visibleRegion().boundingRect())

@@ -12,13 +12,31 @@ def _layer_roots(layer):
     return set(layer.features["root_id"])
 
 
+def _nothing_drawn(viewer):
+    """No neuron in the layers (the query dock makes them empty when it opens, see prepare_layers)."""
+    layers = [find_layer(viewer, kind) for kind in ("skeletons", "somata", "pre", "post")]
+    return all(layer is None or len(layer.data) == 0 for layer in layers)
+
+
+def test_the_dock_prepares_empty_layers_for_the_first_load(qtbot, viewer, query):
+    qtbot.waitUntil(lambda: find_layer(viewer, "post") is not None, timeout=10_000)
+    kinds = ("skeletons", "somata", "pre", "post")
+    assert [len(find_layer(viewer, k).data) for k in kinds] == [0, 0, 0, 0]
+    made = [id(find_layer(viewer, k)) for k in kinds]
+    query.ids.value = str(tiny.A2)
+    run_load(qtbot, query)
+    assert [id(find_layer(viewer, k)) for k in kinds] == made  # filled, not made again
+    assert len(find_layer(viewer, "skeletons").data) == 3 and len(find_layer(viewer, "pre").data) > 0
+
+
 def test_load_pasted_ids_builds_layers(qtbot, viewer, query, tiny_path):
     import napari_crant as nc
 
     query.ids.value = f"root_id\n{tiny.A2}\n{tiny.B2}\n"  # a spreadsheet column with header
     worker = run_load(qtbot, query)
     assert worker is not None
-    assert worker.pbar.total == 2 + 5  # a progress bar in the activity dock (2 neurons + 5 steps)
+    assert query.progress == (5, 5, "done")  # 2 skeletons + synapses, annotations, done
+    assert getattr(worker, "pbar", None) is None  # no animated napari progress (repaints the window)
     assert query.message.value.startswith("Loaded 2 neurons"), query.message.value
     sk = find_layer(viewer, "skeletons")
     assert sk.data.shape == (4, 2, 3)  # A2: 4 nodes -> 3 edges; B2: 2 nodes -> 1 edge
@@ -70,7 +88,7 @@ def test_bad_ids_inline_message_nothing_loaded(qtbot, viewer, query, text):
     assert worker is None
     assert query.message.value.startswith("Nothing loaded")
     assert "not neuron IDs" in query.message.value
-    assert find_layer(viewer, "skeletons") is None
+    assert _nothing_drawn(viewer)
     assert query.load_button.enabled
 
 
@@ -90,7 +108,7 @@ def test_unknown_id_error_from_source(qtbot, viewer, query, monkeypatch):
     assert worker is not None
     assert query.message.value.startswith("Nothing loaded")
     assert str(tiny.UNKNOWN) in query.message.value
-    assert find_layer(viewer, "skeletons") is None
+    assert _nothing_drawn(viewer)
     assert query.load_button.enabled and not query.cancel_button.enabled
 
 
@@ -99,7 +117,7 @@ def test_bad_dataset_error(qtbot, viewer, query, tmp_path):
     query.ids.value = str(tiny.A2)
     run_load(qtbot, query)
     assert "unknown dataset" in query.message.value
-    assert find_layer(viewer, "skeletons") is None
+    assert _nothing_drawn(viewer)
 
 
 def test_cancel_stops_the_load(qtbot, viewer, query, monkeypatch):
@@ -235,7 +253,7 @@ def test_unexpected_source_error_is_reported(qtbot, viewer, query, monkeypatch):
     query.ids.value = str(tiny.A2)
     run_load(qtbot, query)
     assert query.message.value == "Nothing loaded: disk on fire"
-    assert find_layer(viewer, "skeletons") is None
+    assert _nothing_drawn(viewer)
     assert query.load_button.enabled
 
 

@@ -213,3 +213,42 @@ def test_view_command_opens_a_session_file(tmp_path, tiny_path):
     broken.write_text("{")
     proc = _cli("view", str(broken))
     assert proc.returncode == 2 and "is not JSON" in proc.stderr
+
+
+def test_a_reopened_session_keeps_its_colours_not_the_palettes(qtbot, make_napari_viewer, tiny_path,
+                                                                tmp_path):
+    from napari_crant._qt.session import find_layer
+
+    viewer = _loaded_viewer(qtbot, make_napari_viewer, tiny_path, color_by="neuron")
+    path = tmp_path / f"colours{SUFFIX}"
+    viewer.layers.save(str(path), plugin="napari-crant")
+    doc = json.loads(path.read_text())
+    saved = {str(tiny.B2): [0.1, 0.2, 0.3, 1.0], str(tiny.A2): [0.9, 0.8, 0.7, 1.0]}  # off-palette
+    for neuron in doc["neurons"]:
+        neuron["color"] = saved[neuron["root_id"]]
+    path.write_text(json.dumps(doc))
+    assert [c for _, c in read_session(path).neurons] == [tuple(saved[str(tiny.B2)]),
+                                                         tuple(saved[str(tiny.A2)])]
+    get_session(viewer).clear()
+    nc.view([tiny.A2], viewer=viewer, dataset=tiny_path)  # the palette's first colour goes to A2
+    _wait(qtbot, viewer)
+    viewer.open(str(path), plugin=None)
+    _wait(qtbot, viewer)
+    session = get_session(viewer)
+    scene = session.scene
+    assert [int(r) for r in scene.root_ids] == [int(tiny.B2), int(tiny.A2)]
+    for root in (tiny.B2, tiny.A2):
+        expected = saved[str(root)]
+        np.testing.assert_allclose(scene.color_of(int(root)), expected)
+        np.testing.assert_allclose(session.model.entry(int(root)).color, expected)  # legend
+    skeletons = find_layer(viewer, "skeletons")
+    roots = skeletons.features["root_id"].to_numpy()
+    for root in (tiny.B2, tiny.A2):
+        np.testing.assert_allclose(skeletons.edge_color[roots == str(root)][0], saved[str(root)], atol=1e-6)
+    pre = find_layer(viewer, "pre")  # coloured by neuron
+    proots = pre.features["root_id"].to_numpy()
+    np.testing.assert_allclose(pre.face_color[proots == str(tiny.B2)][0], saved[str(tiny.B2)], atol=1e-6)
+    # saved again: the same colours
+    again = nc.write_session(tmp_path / "again", capture(viewer))
+    assert [c for _, c in read_session(again).neurons] == [tuple(saved[str(tiny.B2)]),
+                                                           tuple(saved[str(tiny.A2)])]

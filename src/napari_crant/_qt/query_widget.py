@@ -17,6 +17,7 @@ from magicgui.widgets import (
 )
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QEvent, QObject
 
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import close_error_popups, is_alive
@@ -26,6 +27,8 @@ from napari_crant.scene.layer_data import COLOR_MODES
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
 #: milliseconds without typing before the matches are counted
 COUNT_DELAY_MS = 250
+#: shortest time between two progress messages of a load (ms)
+PROGRESS_MS = 250
 
 
 def _search_worker(criteria: dict[str, str], regex: bool, case: bool, exact: bool, dataset: Any
@@ -52,9 +55,16 @@ ERROR_PREFIX = "napari-crant: "
 
 
 def _warm_up_worker(dataset: Any) -> str:
+    """The background warm-up (worker thread); then the objects of start-up leave the garbage
+    collector's generations (``gc.freeze``): its full collections no longer walk the 100,000s of
+    objects of napari, pandas and navis, which paused the main thread for 0.5 s at the first load."""
+    import gc
+
     from napari_crant.scene.warmup import warm_up
 
-    return warm_up(dataset)
+    done = warm_up(dataset)
+    gc.freeze()
+    return done
 
 
 def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
@@ -74,13 +84,15 @@ def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, An
     return (yield from load_neurons(ids, top_partners=top_partners, should_stop=stop.is_set, **kwargs))
 
 
-def _scroll_contents(native: Any) -> None:
-    """Move a container's rows into a vertical scroll area inside it.
+def _scroll_contents(native: Any, pinned: tuple[Any, ...] = ()) -> None:
+    """Move a container's rows into a vertical scroll area inside it, except the ``pinned`` ones.
 
     The dock then has no minimum height of its own (on a short screen it scrolls instead of
     making the window taller than the screen), while ``native`` stays the widget napari docks
     and finds (wrapping the dock's widget from outside would hide the container from napari).
-    The container keeps its layout object, now on the inner widget: later inserts still work.
+    The container keeps its layout object, now on the inner widget. The ``pinned`` widgets
+    (e.g. the Load row and the message) stay below the scroll area, in this order: reachable
+    without scrolling on any screen. Rows inserted later go into the scroll area.
     """
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
@@ -95,6 +107,29 @@ def _scroll_contents(native: Any) -> None:
     own = QVBoxLayout(native)
     own.setContentsMargins(0, 0, 0, 0)
     own.addWidget(area)
+    rows = inner.layout()
+    for widget in pinned:
+        row = widget
+        while row.parentWidget() is not None and row.parentWidget() is not inner:
+            row = row.parentWidget()  # the labelled row holding the widget
+        rows.removeWidget(row)
+        own.addWidget(row)
+
+
+class _DockCloseWatch(QObject):
+    """Stops and waits on a dock widget's workers when napari removes the dock (unparents it)."""
+
+    def __init__(self, widget: Any):
+        super().__init__(widget.native)
+        self._widget = widget
+        widget.native.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
+            from napari_crant._qt.worker_guard import stop_workers, widget_workers
+
+            stop_workers(widget_workers(self._widget))
+        return False
 
 
 class QueryWidget(Container):
@@ -196,11 +231,19 @@ class QueryWidget(Container):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.count_matches)
+        #: the last ``(step, total, message)`` of the running load (``None`` before its first)
+        self.progress: tuple[int, int, str] | None = None
+        self._progress_timer = QTimer(self.native)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._show_progress)
         from napari_crant._qt.mesh_row import MeshRow
 
         self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
         self.insert(self.index(self.buttons), self.meshes)
-        _scroll_contents(self.native)
+        # the Load/Cancel row, the message and the split notice stay visible below the scroll area
+        _scroll_contents(self.native, pinned=(self.buttons.native, self.message.native,
+                                              self.split_notice.native))
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
         self.clear_button.changed.connect(self.session.clear)
@@ -216,6 +259,12 @@ class QueryWidget(Container):
                                            _ignore_errors=True)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
+        from qtpy.QtCore import QTimer
+
+        # the (empty) layers made now, while the user pastes IDs: creating napari layers and their
+        # visuals the first time takes a second on the main thread, which the first Load then skips
+        QTimer.singleShot(0, self.session.prepare_layers)
+        self._close_watch = _DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
             from napari.utils.notifications import show_warning
 
@@ -344,22 +393,23 @@ class QueryWidget(Container):
             self.set_message("A load is already running; cancel it first.", error=True)
             return None
         self._collect_params()
-        n = 0 if ids is None else len(ids)
         top = int(self.top_partners.value) if top_partners is None else top_partners
-        total = 0 if criteria else n + top + 5  # the steps load_neurons yields
         close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now
         self._stop = threading.Event()
         worker = create_worker(
             _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
             self._stop,
             _start_thread=False, _ignore_errors=True,
-            _progress={"total": total, "desc": "Loading CRANTb neurons"},
-        )
+        )  # no napari progress bar: its animated status-bar indicator repaints the whole window
+        # ~25 times a second while it runs (70 ms each with software OpenGL), starving the load;
+        # the progress is in this dock's message line (at most every PROGRESS_MS)
+        self.progress = None
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_error)
         worker.aborted.connect(self._on_aborted)
         worker.finished.connect(self._on_finished)
+        worker._napari_crant_stop = self._stop  # set when the viewer or the dock closes
         self.worker = self._last_worker = worker
         self._track(worker)
         self.load_button.enabled = False
@@ -375,9 +425,21 @@ class QueryWidget(Container):
             self._stop.set()
 
     def _on_progress(self, value: tuple[int, int, str]) -> None:
+        """Keep the load's progress; shown at most every :data:`PROGRESS_MS` (each message
+        repaints the window: 300 neurons would repaint it 300 times)."""
+        first = self.progress is None
+        self.progress = value
         if not is_alive(self):
             return
-        step, total, msg = value
+        if first:
+            self._show_progress()
+        elif not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        if self.worker is None or self.progress is None or not is_alive(self):
+            return  # finished meanwhile: its own message stands
+        step, total, msg = self.progress
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
     def _on_returned(self, result: Any) -> None:

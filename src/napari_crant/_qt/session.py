@@ -10,7 +10,7 @@ from psygnal import Signal
 
 from napari_crant._qt.canvas_pick import CanvasPicker
 from napari_crant.datasets import get_default_dataset
-from napari_crant.scene.layer_data import METADATA_KEY, Scene, neuron_colors
+from napari_crant.scene.layer_data import METADATA_KEY, Scene
 from napari_crant.scene.loading import LoadResult, update_messages
 from napari_crant.scene.scene_model import NeuronEntry, SceneModel
 
@@ -68,6 +68,9 @@ class Session:
         from napari_crant._qt.fit_screen import CameraFit
 
         self.camera_fit = CameraFit()
+        from napari_crant._qt.worker_guard import guard_viewer
+
+        guard_viewer(viewer)  # the docks' workers are stopped and waited on when the viewer closes
 
     @property
     def viewer(self) -> Any:
@@ -93,7 +96,7 @@ class Session:
     def sync_model(self) -> None:
         """Give every loaded neuron its legend entry (colour, cell type)."""
         roots = self.scene.root_ids
-        colors = neuron_colors(np.arange(len(roots)))
+        colors = self.scene.neuron_rgba()
         types = self.scene.cell_types(roots)
         self.model.set_entries(
             NeuronEntry(int(r), tuple(float(x) for x in c), t)  # type: ignore[arg-type]
@@ -113,20 +116,38 @@ class Session:
     def set_color_by(self, color_by: str) -> None:
         """Recolour the synapse layers (``'type'``, ``'partner'`` or ``'neuron'``)."""
         self.color_by = color_by
+        if self.scene.neurons and self.viewer is not None:
+            write_layers(self.viewer, [self.scene.synapse_layer(kind, color_by) for kind in ("pre", "post")])
+
+    def set_colors(self, colors: dict[int, Any]) -> None:
+        """Give loaded neurons these RGBA colours (e.g. a reopened session's) and redraw them."""
+        self.scene.set_colors(colors)
         if self.scene.neurons:
-            for kind in ("pre", "post"):
-                apply_layer(self.viewer, *self.scene.synapse_layer(kind, color_by))
+            self.sync_model()
+            self.refresh_layers()
 
     def refresh_layers(self) -> None:
         """Write the scene into the viewer's layers (adding them the first time)."""
         viewer = self.viewer
         if viewer is None:
             return
-        for data, kwargs, ltype in self.scene.layers(self.color_by):
-            apply_layer(viewer, data, kwargs, ltype)
+        write_layers(viewer, self.scene.layers(self.color_by))
         self._project_z(viewer)
         if len(self.model.shown_roots()) < len(self.model.entries):
             self.apply_visibility()
+
+    def prepare_layers(self) -> None:
+        """Add this package's layers, empty, unless they exist (done when the query dock opens).
+
+        The first load then only sets their data: napari's first layer of a kind, its visuals
+        and layer controls are made ahead of it.
+        """
+        viewer = self.viewer
+        if viewer is None or self.scene.neurons:
+            return
+        if any(METADATA_KEY in layer.metadata for layer in viewer.layers):
+            return
+        write_layers(viewer, Scene().layers(self.color_by))
 
     def apply_visibility(self) -> None:
         """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
@@ -218,30 +239,69 @@ def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> A
 
     Must run on the main thread (raises ``RuntimeError`` otherwise).
     """
-    _check_main_thread()
-    kind = kwargs["metadata"][METADATA_KEY]
-    layer = find_layer(viewer, kind)
-    if layer is None:
-        return getattr(viewer, f"add_{ltype}")(data, **kwargs)
-    _replace_layer_data(layer, data, kwargs, ltype)
-    return layer
+    return write_layers(viewer, [(data, kwargs, ltype)])[0]
 
 
-def _replace_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
-    """Set a layer's data, features and colours with one refresh (not one per property).
+def write_layers(viewer: Any, layer_data: list[tuple[Any, dict[str, Any], str]]) -> list[Any]:
+    """Write LayerData tuples into the viewer's layers of their kinds (added the first time).
 
-    Each property set alone re-slices the layer and re-sends every point to the GPU; with
-    the layer's events held, the canvas and the viewer's dims hear once, at the end.
+    Every existing layer gets its data, features and colours with its events and slicing held
+    (:func:`_set_layer_data`); then the viewer hears once per layer and each layer is sliced
+    once: by the viewer when the data's range changed, else by its own refresh. Setting each
+    layer on its own would re-slice every layer of the viewer for each of them (the range
+    changes), and napari's per-point work (symbols, colours) would run several times.
+
+    Must run on the main thread (raises ``RuntimeError`` otherwise). Returns the layers.
     """
     from napari.layers.base import ActionType
 
+    _check_main_thread()
+    layers: list[Any] = []
+    changed = []
+    for data, kwargs, ltype in layer_data:
+        layer = find_layer(viewer, kwargs["metadata"][METADATA_KEY])
+        if layer is None:
+            if len(data) == 0:  # napari refuses empty colour arrays
+                kwargs = {**kwargs, **{k: "white" for k in ("edge_color", "face_color", "border_color")
+                                       if k in kwargs}}
+            layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
+        else:
+            _set_layer_data(layer, data, kwargs, ltype)
+            changed.append(layer)
+        layers.append(layer)
+    if changed:
+        before = tuple(viewer.dims.range)
+        for layer in changed:
+            layer._clear_extent()  # the extents were cached before the data changed
+        for layer in changed:
+            # the viewer updates its dims (and re-slices every layer when the range changed)
+            layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(),
+                              vertex_indices=((),))
+            layer.events.features()
+        resliced = tuple(viewer.dims.range) != before
+        for layer in changed:
+            if not resliced:
+                layer.refresh()
+    return layers
+
+
+def _set_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
+    """Set a layer's data, features and colours with its events and slicing held (no refresh).
+
+    Each property set alone re-slices the layer and re-sends every point to the GPU;
+    :func:`write_layers` lets the canvas and the viewer's dims hear once, at the end.
+    """
     emitters = [layer.events]
     if ltype == "points":
         emitters += [layer._face.events, layer._border.events]
     with contextlib.ExitStack() as stack:
         for e in emitters:
             stack.enter_context(e.blocker_all())
-        layer.data = data
+        stack.enter_context(layer._block_refresh())
+        if ltype == "points":
+            layer._set_data(data)  # ``data =`` also builds event payloads listing every point
+        else:
+            layer.data = data
         layer.features = kwargs["features"]
         if ltype == "vectors":
             layer.edge_color = kwargs["edge_color"]
@@ -250,6 +310,8 @@ def _replace_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: st
             layer.border_color = kwargs["border_color"] if len(data) else "white"
             layer.size = kwargs["size"]
             layer.shown = np.ones(len(data), dtype=bool)
-    layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(), vertex_indices=((),))
-    layer.events.features()
-    layer.refresh()
+    if ltype == "points" and len(data) and not layer.selected_data:
+        # the layer controls show the "current" size and colours, as for a layer made with data
+        layer.current_size = kwargs["size"]
+        layer.current_face_color = np.asarray(kwargs["face_color"])[-1]
+        layer.current_border_color = np.asarray(kwargs["border_color"])[-1]

@@ -148,10 +148,16 @@ def restore(viewer: Any, state: SessionState) -> Any:
         if state.camera is not None:
             apply_camera(viewer, state.camera)
         return None
+    colors = {root: color for root, color in state.neurons if color is not None}
+    session.scene.set_colors(colors)  # the saved colours, not the palette's (drawn with the load)
     _, worker = start_view(viewer, state.root_ids, state.dataset, state.materialization, 0,
                            state.color_by, **filters)
 
-    def loaded(_result: Any) -> None:
+    def loaded(result: Any) -> None:
+        moved = {int(new): colors[int(old)] for old, new in getattr(result, "updated", {}).items()
+                 if int(old) in colors}
+        if moved:  # a saved neuron edited since shows as its current root: keep its colour
+            session.set_colors(moved)
         if state.camera is not None:
             apply_camera(viewer, state.camera)
         if state.qc is not None and is_alive(query):

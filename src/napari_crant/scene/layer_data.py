@@ -119,6 +119,16 @@ def id_strings(ids: Any) -> np.ndarray:
     return np.asarray(ids, dtype=np.uint64).astype(str).astype(object)
 
 
+#: the ID columns of a synapse table that layer features show as text
+ID_TEXT_COLUMNS = ("root_id", "synapse_id", "partner_id")
+
+
+def synapse_id_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The ID columns of a synapse table as decimal strings, row for row (built in the loading
+    worker: formatting 100,000s of uint64 IDs takes a noticeable time on the main thread)."""
+    return pd.DataFrame({c: id_strings(table[c].to_numpy(np.uint64)) for c in ID_TEXT_COLUMNS})
+
+
 def skeleton_vectors(nodes: pd.DataFrame) -> np.ndarray:
     """Vectors ``(N, 2, 3)`` (start, direction) of a skeleton's parent -> child edges, in (z, y, x) nm.
 
@@ -280,23 +290,34 @@ class Scene:
         self.color_by = "type"
         #: every loaded synapse with its ``root_id`` (built once per change, see :meth:`synapses`)
         self._synapse_table: pd.DataFrame | None = None
+        #: its ID columns as text, row for row (layer features; ``None``: built when needed)
+        self._synapse_text: pd.DataFrame | None = None
+        #: colours given to neurons (e.g. by a reopened session) instead of their palette colour
+        self._colors: dict[int, tuple[float, float, float, float]] = {}
 
     # -- state ---------------------------------------------------------------------------
     def add(self, result: SceneUpdate) -> None:
         """Add (or replace) the neurons and partner rows of ``result``."""
         new_roots = [n.root_id for n in result.neurons]
         prebuilt = getattr(result, "synapses", None)
-        old = self._synapse_table
+        text = getattr(result, "synapse_text", None)
+        if not (isinstance(text, pd.DataFrame) and isinstance(prebuilt, pd.DataFrame)
+                and len(text) == len(prebuilt)):
+            text = None
+        old, old_text = self._synapse_table, self._synapse_text
         for n in result.neurons:
             self.neurons[n.root_id] = n
         if isinstance(prebuilt, pd.DataFrame) and old is not None:
             # the worker built the new rows (one table): two frames to join, not one per neuron
             keep = ~np.isin(old["root_id"].to_numpy(np.uint64), np.array(new_roots, np.uint64))
             self._synapse_table = _uint64_ids(pd.concat([old[keep], prebuilt], ignore_index=True))
+            self._synapse_text = (None if text is None or old_text is None else
+                                  pd.concat([old_text[keep], text], ignore_index=True))
         elif isinstance(prebuilt, pd.DataFrame) and len(self.neurons) == len(new_roots):
             self._synapse_table = _uint64_ids(prebuilt.reset_index(drop=True))
+            self._synapse_text = None if text is None else text.reset_index(drop=True)
         else:
-            self._synapse_table = None
+            self._synapse_table = self._synapse_text = None
         if not self.partners.empty:
             keep = ~np.isin(self.partners["neuron_id"].to_numpy(np.uint64),
                             np.array(new_roots, np.uint64))
@@ -313,7 +334,8 @@ class Scene:
     def remove(self, root_id: int) -> None:
         """Forget one neuron (and its partner rows)."""
         self.neurons.pop(int(root_id), None)
-        self._synapse_table = None
+        self._colors.pop(int(root_id), None)
+        self._synapse_table = self._synapse_text = None
         if not self.partners.empty:
             keep = self.partners["neuron_id"].to_numpy(np.uint64) != np.uint64(int(root_id))
             self.partners = self.partners[keep].reset_index(drop=True)
@@ -321,7 +343,8 @@ class Scene:
     def clear(self) -> None:
         """Forget every neuron."""
         self.neurons.clear()
-        self._synapse_table = None
+        self._colors.clear()
+        self._synapse_table = self._synapse_text = None
         self.partners = pd.DataFrame()
         self.provenance = {}
 
@@ -332,7 +355,51 @@ class Scene:
 
     def color_of(self, root_id: int) -> np.ndarray:
         """RGBA colour of a loaded neuron."""
-        return neuron_color(list(self.neurons).index(int(root_id)))
+        return self.neuron_rgba(np.array([int(root_id)], np.uint64))[0]
+
+    def neuron_rgba(self, root_ids: Any = None) -> np.ndarray:
+        """RGBA colours ``(n, 4)`` of loaded neurons (default: all, in loading order).
+
+        A neuron's colour is its loading position's palette colour (:func:`neuron_colors`)
+        unless :meth:`set_colors` gave it another (a reopened session keeps its colours).
+        """
+        loaded = self.root_ids
+        roots = loaded if root_ids is None else np.asarray(root_ids, np.uint64).reshape(-1)
+        if root_ids is None:
+            pos = np.arange(len(loaded))
+        else:
+            order = np.argsort(loaded, kind="stable")
+            at = np.minimum(np.searchsorted(loaded[order], roots), max(len(loaded) - 1, 0))
+            if len(roots) and (len(loaded) == 0 or (loaded[order][at] != roots).any()):
+                missing = roots if len(loaded) == 0 else roots[loaded[order][at] != roots]
+                raise KeyError(f"neuron {int(missing[0])} is not loaded")
+            pos = order[at]
+        out = neuron_colors(pos)
+        if self._colors:
+            for i, r in enumerate(roots):
+                given = self._colors.get(int(r))
+                if given is not None:
+                    out[i] = given
+        return out
+
+    def set_colors(self, colors: dict[int, Any]) -> None:
+        """Give neurons these RGBA colours (``{root_id: (r, g, b, a)}``, values in 0..1).
+
+        Raises
+        ------
+        ValueError
+            A colour that is not 3 or 4 numbers in 0..1.
+        """
+        checked = {}
+        for root, color in colors.items():
+            c = np.asarray(color, dtype=np.float64).reshape(-1)
+            if c.size == 3:
+                c = np.append(c, 1.0)
+            if c.size != 4 or not np.isfinite(c).all() or (c < 0).any() or (c > 1).any():
+                raise ValueError(f"colour of neuron {int(root)} must be 3 or 4 numbers in 0..1, "
+                                 f"not {color!r}")
+            checked[int(root)] = tuple(float(v) for v in c)
+        self._colors.update(checked)
 
     def cell_types(self, root_ids: Any) -> list[str]:
         """Annotated cell type of each root (``''`` when unannotated), vectorised."""
@@ -356,15 +423,25 @@ class Scene:
             table = table[table["type"].to_numpy() == kind].reset_index(drop=True)
         return table.copy()
 
+    def _synapse_id_text(self, kind: str | None = None) -> pd.DataFrame:
+        """:func:`synapse_id_text` of :meth:`synapses` (kept from the loading workers when given)."""
+        table = self.synapses() if self._synapse_table is None else self._synapse_table
+        if self._synapse_text is None or len(self._synapse_text) != len(table):
+            self._synapse_text = synapse_id_text(table)
+        text = self._synapse_text
+        if kind is not None:
+            text = text[table["type"].to_numpy() == kind].reset_index(drop=True)
+        return text
+
     # -- layer data ------------------------------------------------------------------------
     def skeleton_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the skeletons' Vectors layer."""
         edges = [n.edges for n in self.neurons.values()]
         data = np.concatenate(edges) if edges else np.zeros((0, 2, 3))
         counts = [len(e) for e in edges]
-        roots = np.repeat(np.array(list(self.neurons), dtype=np.uint64), counts)
-        colors = np.repeat(neuron_colors(np.arange(len(counts))), counts, axis=0)
-        features = pd.DataFrame({"root_id": id_strings(roots)})
+        roots = np.repeat(id_strings(self.root_ids), counts)  # one string per neuron, repeated
+        colors = np.repeat(self.neuron_rgba().astype(np.float32), counts, axis=0)
+        features = pd.DataFrame({"root_id": roots})
         return data, _layer_kwargs("skeletons", features=features, edge_color=colors,
                                    vector_style="line", edge_width=300.0), "vectors"
 
@@ -372,7 +449,7 @@ class Scene:
         """LayerData tuple of the somata Points layer."""
         rows = [(i, n) for i, n in enumerate(self.neurons.values()) if n.soma is not None]
         data = np.array([n.soma for _, n in rows]) if rows else np.zeros((0, 3))
-        colors = neuron_colors([i for i, _ in rows])
+        colors = self.neuron_rgba()[[i for i, _ in rows]].astype(np.float32)
         features = pd.DataFrame({"root_id": id_strings([n.root_id for _, n in rows])})
         return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
                                    border_width=0.0, border_color=colors, shading="spherical",
@@ -384,23 +461,25 @@ class Scene:
         if color_by not in COLOR_MODES:
             raise ValueError(f"color_by must be one of {COLOR_MODES}, not {color_by!r}")
         if len(syn) == 0:
-            return np.zeros((0, 4))
+            return np.zeros((0, 4), np.float32)
         if color_by == "type":
             is_pre = (syn["type"].to_numpy() == "pre")[:, None]
-            return np.where(is_pre, np.array(TYPE_COLORS["pre"]), np.array(TYPE_COLORS["post"]))
+            return np.where(is_pre, np.array(TYPE_COLORS["pre"], np.float32),
+                            np.array(TYPE_COLORS["post"], np.float32))
         if color_by == "partner":
-            return id_colors(syn["partner_id"].to_numpy(np.uint64))
+            return id_colors(syn["partner_id"].to_numpy(np.uint64)).astype(np.float32)
         loaded = self.root_ids
         order = np.argsort(loaded, kind="stable")
         pos = order[np.searchsorted(loaded[order], syn["root_id"].to_numpy(np.uint64))]
-        return neuron_colors(pos)
+        return self.neuron_rgba().astype(np.float32)[pos]
 
     def synapse_layer(self, kind: str, color_by: str | None = None) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the ``'pre'`` or ``'post'`` synapse Points layer."""
         if kind not in ("pre", "post"):
             raise ValueError(f"kind must be 'pre' or 'post', not {kind!r}")
         syn = self.synapses(kind)
-        return self._points(syn, kind, self.synapse_colors(syn, color_by), size=400.0)
+        return self._points(syn, kind, self.synapse_colors(syn, color_by), size=400.0,
+                            text=self._synapse_id_text(kind))
 
     def highlight_layer(self, synapse_ids: Any = ()) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the highlighted synapses (those with the given synapse IDs)."""
@@ -409,19 +488,21 @@ class Scene:
                          dtype=np.uint64)
         syn = syn[np.isin(syn["synapse_id"].to_numpy(np.uint64), ids)].drop_duplicates(
             ["synapse_id", "type"]).reset_index(drop=True)
-        colors = np.tile([1.0, 1.0, 0.0, 1.0], (len(syn), 1))
+        colors = np.tile(np.array([1.0, 1.0, 0.0, 1.0], np.float32), (len(syn), 1))
         data, kwargs, ltype = self._points(syn, "highlight", colors, size=900.0)
         kwargs["blending"] = "translucent_no_depth"  # drawn on top of everything
         return data, kwargs, ltype
 
-    def _points(self, syn: pd.DataFrame, kind: str, colors: np.ndarray, size: float
-                ) -> tuple[np.ndarray, dict[str, Any], str]:
+    def _points(self, syn: pd.DataFrame, kind: str, colors: np.ndarray, size: float,
+                text: pd.DataFrame | None = None) -> tuple[np.ndarray, dict[str, Any], str]:
         data = syn[["z", "y", "x"]].to_numpy(np.float64).reshape(-1, 3)
+        if text is None:
+            text = synapse_id_text(syn)
         features = pd.DataFrame({
-            "root_id": id_strings(syn["root_id"]),
+            "root_id": text["root_id"].to_numpy(object),
             "type": syn["type"].astype(object).to_numpy(),
-            "synapse_id": id_strings(syn["synapse_id"]),
-            "partner_id": id_strings(syn["partner_id"]),
+            "synapse_id": text["synapse_id"].to_numpy(object),
+            "partner_id": text["partner_id"].to_numpy(object),
             "size": syn["size"].to_numpy(np.int64),
             "distance": syn["distance"].to_numpy(np.float64),
         })

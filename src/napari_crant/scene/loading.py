@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.ids import unique_first, unique_in_order
-from napari_crant.scene.layer_data import NeuronData, neuron_data, synapse_table
+from napari_crant.scene.layer_data import NeuronData, neuron_data, synapse_id_text, synapse_table
 from napari_crant.scene.tables import partner_table
 
 #: annotation columns shown next to partners (those the dataset has).
@@ -108,6 +108,9 @@ class LoadResult:
     split
         ``{given ID: [other piece, ...]}`` for updated IDs whose neuron was split since:
         the pieces not shown (largest first).
+    synapse_text
+        The ID columns of ``synapses`` as text, row for row (the layers' features; built in
+        the worker, see :func:`~napari_crant.scene.layer_data.synapse_id_text`).
     """
 
     neurons: list[NeuronData]
@@ -119,6 +122,7 @@ class LoadResult:
     synapses: pd.DataFrame | None = None
     requested: int = 0
     split: dict[int, list[int]] = field(default_factory=dict)
+    synapse_text: pd.DataFrame | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -247,7 +251,8 @@ def load_neurons(
     prov["updated_ids"] = q.updated()
     split = other_pieces(source, q.updated(), at)
     yield total, total, "done"
-    return LoadResult(neurons, partners, conn, q.updated(), prov, ann, synapses, requested, split)
+    return LoadResult(neurons, partners, conn, q.updated(), prov, ann, synapses, requested, split,
+                      synapse_id_text(synapses))
 
 
 def _edges_of(conn: pd.DataFrame, roots: np.ndarray) -> pd.DataFrame:

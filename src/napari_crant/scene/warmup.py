@@ -13,6 +13,9 @@ from typing import Any
 def warm_up(dataset: Any) -> str:
     """Import the query core and its libraries, and open ``dataset`` with its annotations.
 
+    caveclient is imported only by opening a CAVE dataset (a snapshot or the demo never needs it:
+    importing it would delay a first load that competes with the warm-up for the interpreter).
+
     The demo dataset is only opened when it is already built (building it is not a warm-up).
     Errors opening the dataset are not raised: the load that follows reports them.
 
@@ -21,13 +24,12 @@ def warm_up(dataset: Any) -> str:
     str
         What was warmed up (for logs and tests).
     """
-    import caveclient  # noqa: F401
-    import navis  # noqa: F401
+    import navis  # noqa: F401  (the slowest import: skeletons are navis neurons)
     import pint
     import scipy.spatial  # noqa: F401
 
     from napari_crant.datasets import demo_path
-    from napari_crant.queries import attach, connectivity, skeleton  # noqa: F401
+    from napari_crant.queries import attach, connectivity, skeleton, successors  # noqa: F401
     from napari_crant.queries.common import open_query
     from napari_crant.scene.loading import current_annotations
 

@@ -1,0 +1,100 @@
+"""No napari-crant worker outlives its viewer: workers are stopped and waited on when it closes.
+
+A worker thread still running when the process exits emits ``finished`` on a deleted
+``WorkerBaseSignals`` and Qt aborts the process. :class:`CloseGuard` watches a viewer's main
+window: when it closes, every running worker of the napari-crant docks of that viewer is asked
+to stop (``quit()``: generator workers stop at their next ``yield``; loads also get their stop
+event) and waited on. Removing the query dock does the same for its own workers.
+"""
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from qtpy.QtCore import QEvent, QObject
+
+#: longest wait (s) for running workers when a viewer or dock closes
+CLOSE_TIMEOUT_S = 60.0
+#: attributes of a dock widget holding more workers (the query dock's meshes, the QC's EM panel)
+_NESTED = ("meshes", "em_panel")
+
+
+def dock_workers(viewer: Any) -> list[Any]:
+    """Running or pending workers of the napari-crant dock widgets of ``viewer``."""
+    found: list[Any] = []
+    window = getattr(viewer, "window", None)
+    for widget in list(getattr(window, "dock_widgets", {}).values()):
+        found.extend(widget_workers(widget))
+    return found
+
+
+def widget_workers(widget: Any) -> list[Any]:
+    """A dock widget's workers (its ``workers`` set and those of its panels)."""
+    out = list(getattr(widget, "workers", ()) or ())
+    for name in _NESTED:
+        part = getattr(widget, name, None)
+        out.extend(getattr(part, "workers", ()) or ())
+    return out
+
+
+def stop_workers(workers: Iterable[Any], timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+    """Ask workers to stop and wait until none runs; whether all stopped within ``timeout_s``.
+
+    Workers not started yet (queued by superqt) are waited on too: they run and end.
+    Qt events are processed while waiting, so that queued starts and ``finished`` arrive.
+    """
+    from qtpy.QtWidgets import QApplication
+
+    workers = list(workers)
+    for worker in workers:
+        stop = getattr(worker, "_napari_crant_stop", None)
+        if stop is not None:
+            stop.set()
+        worker.quit()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pending = [w for w in workers if _pending(w)]
+        if not pending:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def _pending(worker: Any) -> bool:
+    """Whether a worker is running or started but not finished yet."""
+    if getattr(worker, "is_running", False):
+        return True
+    return worker in getattr(type(worker), "_worker_set", ())
+
+
+class CloseGuard(QObject):
+    """Stops and waits on the napari-crant workers of a viewer when its main window closes.
+
+    Parameters
+    ----------
+    viewer
+        The viewer whose main window is watched.
+    """
+
+    def __init__(self, viewer: Any):
+        window = viewer.window._qt_window
+        super().__init__(window)
+        self._viewer = viewer
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        """On the window's Close event, stop and wait on the workers (the close goes on)."""
+        if event.type() == QEvent.Type.Close:
+            stop_workers(dock_workers(self._viewer))
+        return False
+
+
+def guard_viewer(viewer: Any) -> CloseGuard | None:
+    """Install a :class:`CloseGuard` on ``viewer`` once (``None`` without a Qt window)."""
+    window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+    if window is None:
+        return None
+    guard = window.findChild(CloseGuard)
+    return guard if guard is not None else CloseGuard(viewer)
