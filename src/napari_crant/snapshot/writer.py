@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import record_files
+from napari_crant.snapshot.layout import LayoutMoment, l2_runs, layout_moment, roots_at
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
 
 _POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
@@ -52,7 +53,7 @@ def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bo
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        counts = _write_tables(tables, tmp)
+        counts, layout = _write_tables(tables, tmp)
         manifest = {
             "format": fmt.FORMAT_NAME,
             "format_version": fmt.FORMAT_VERSION,
@@ -60,6 +61,7 @@ def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bo
             "created": pd.Timestamp.now(tz="UTC").isoformat(),
             "info": tables.info,
             "counts": counts,
+            "layout": layout.to_manifest(),
             "files": record_files(tmp),
         }
         (tmp / fmt.MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
@@ -132,7 +134,57 @@ def _l2_of(sv: np.ndarray, sv_sorted: np.ndarray, l2_of_sorted: np.ndarray) -> n
     return out
 
 
-def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
+def _write_synapses(syn: pd.DataFrame, sv: pd.DataFrame, l2_roots: pd.DataFrame,
+                    layout: LayoutMoment, d: Path) -> int:
+    """The synapse table grouped by pre root at the layout moment, its post-side copy grouped
+    by post root, and each side's L2 runs (numpy columns, one sort permutation per side)."""
+    sv_sorted = sv["sv_id"].to_numpy(np.uint64)
+    l2_sorted = sv["l2_id"].to_numpy(np.uint64)
+    ids = syn["id"].to_numpy(np.uint64)
+    pre_l2 = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
+    post_l2 = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
+    pre_root = roots_at(pre_l2, l2_roots, layout.roots_at_us)
+    post_root = roots_at(post_l2, l2_roots, layout.roots_at_us)
+    order = np.lexsort((ids, pre_l2, pre_root))
+    arrays = {
+        "id": ids[order],
+        "pre_pt_supervoxel_id": syn["pre_pt_supervoxel_id"].to_numpy(np.uint64)[order],
+        "post_pt_supervoxel_id": syn["post_pt_supervoxel_id"].to_numpy(np.uint64)[order],
+        "pre_pt_l2_id": pre_l2[order],
+        "post_pt_l2_id": post_l2[order],
+        "pre_pt_root_id": pre_root[order],
+        "post_pt_root_id": post_root[order],
+    }
+    for col in ["size", *_POSITION_COLUMNS]:
+        values = syn[col].to_numpy()
+        if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"synapse column {col!r} does not fit int32")
+        arrays[col] = values.astype(np.int32)[order]
+    _write_columns(arrays, d / fmt.SYNAPSES)
+    _write_arrow(l2_runs(arrays["pre_pt_l2_id"]), d / fmt.SYNAPSES_PRE_L2)
+    post_order = np.lexsort((arrays["id"], arrays["post_pt_l2_id"], arrays["post_pt_root_id"]))
+    post = {
+        "post_pt_root_id": arrays["post_pt_root_id"][post_order],
+        "pre_pt_root_id": arrays["pre_pt_root_id"][post_order],
+        "pre_pt_l2_id": arrays["pre_pt_l2_id"][post_order],
+        "size": arrays["size"][post_order],
+        "row": post_order.astype(np.int64),
+    }
+    post_l2_runs = l2_runs(arrays["post_pt_l2_id"][post_order])
+    n_syn = len(ids)
+    del arrays
+    _write_columns(post, d / fmt.SYNAPSES_POST)
+    _write_arrow(post_l2_runs, d / fmt.SYNAPSES_POST_L2)
+    return n_syn
+
+
+def _write_columns(arrays: dict[str, np.ndarray], path: Path) -> None:
+    table = pa.Table.from_arrays([pa.array(v) for v in arrays.values()], names=list(arrays))
+    n = len(next(iter(arrays.values())))
+    feather.write_feather(table, path, compression="uncompressed", chunksize=max(n, 1))
+
+
+def _write_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], LayoutMoment]:
     sv = t.supervoxels.sort_values("sv_id", kind="stable").reset_index(drop=True)
     _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
 
@@ -156,38 +208,8 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
     }).sort_values(["l2_id", "created_us"], kind="stable")
     _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
 
-    # Synapses: numpy columns, one sort permutation, no DataFrame copies (20M rows fit in memory).
-    syn = t.synapses
-    sv_sorted = sv["sv_id"].to_numpy(np.uint64)
-    l2_sorted = sv["l2_id"].to_numpy(np.uint64)
-    ids = syn["id"].to_numpy(np.uint64)
-    pre_l2 = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
-    order = np.lexsort((ids, pre_l2))
-    post_l2 = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)[order]
-    pre_l2 = pre_l2[order]
-    ids = ids[order]
-    arrays = {
-        "id": ids,
-        "pre_pt_supervoxel_id": syn["pre_pt_supervoxel_id"].to_numpy(np.uint64)[order],
-        "post_pt_supervoxel_id": syn["post_pt_supervoxel_id"].to_numpy(np.uint64)[order],
-        "pre_pt_l2_id": pre_l2,
-        "post_pt_l2_id": post_l2,
-    }
-    for col in ["size", *_POSITION_COLUMNS]:
-        values = syn[col].to_numpy()
-        if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
-            raise ValueError(f"synapse column {col!r} does not fit int32")
-        arrays[col] = values.astype(np.int32)[order]
-    table = pa.Table.from_arrays([pa.array(v) for v in arrays.values()], names=list(arrays))
-    feather.write_feather(table, d / fmt.SYNAPSES, compression="uncompressed", chunksize=max(len(ids), 1))
-    n_syn = len(ids)
-    del table, arrays
-    post_order = np.lexsort((ids, post_l2))
-    _write_arrow(
-        pd.DataFrame({"post_pt_l2_id": post_l2[post_order], "row": post_order.astype(np.uint64)}),
-        d / fmt.SYNAPSES_POST_INDEX,
-    )
-
+    layout = layout_moment(t.versions, created.to_numpy(), expired.to_numpy())
+    n_syn = _write_synapses(t.synapses, sv, l2_roots, layout, d)
     versions = t.versions.sort_values("version").reset_index(drop=True)
     _write_parquet(versions, d / fmt.VERSIONS)
     lineage = t.lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
@@ -213,4 +235,4 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
         "versions": len(versions),
         "annotations": len(t.annotations),
         **optional,
-    }
+    }, layout
