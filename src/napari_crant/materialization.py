@@ -140,15 +140,13 @@ def resolve_materialization(
     """
     if isinstance(materialization, Materialization):
         return materialization
-    versions = source.versions()
     if isinstance(materialization, str) and materialization.strip().lower() == "latest":
-        # the hot path of every query: numpy, no frame operations
-        number = versions["version"].to_numpy(np.int64)
-        ok = versions["valid"].to_numpy(bool)
-        if not ok.any():
+        # the hot path of every query: no frame operations
+        newest = source.newest_version()
+        if newest is None:
             raise MaterializationError(f"dataset {source.name!r} has no valid version")
-        newest = int(np.flatnonzero(ok)[np.argmax(number[ok])])
-        return Materialization(to_utc(versions["timestamp"].iloc[newest]), int(number[newest]), "latest")
+        return Materialization(to_utc(newest[0]), newest[1], "latest")
+    versions = source.versions()
     valid = versions[versions["valid"]]
     if isinstance(materialization, str):
         key = materialization.strip().lower()

@@ -225,6 +225,13 @@ class SnapshotSource(DataSource):
     def versions(self) -> pd.DataFrame:
         return self._versions.copy()
 
+    @cached_property
+    def _newest_version(self) -> tuple[pd.Timestamp, int] | None:
+        return super().newest_version()
+
+    def newest_version(self) -> tuple[pd.Timestamp, int] | None:
+        return self._newest_version  # a snapshot's versions never change
+
     def now(self) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC")
 
