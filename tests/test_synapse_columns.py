@@ -92,7 +92,7 @@ def test_needs_a_side(tiny_path):
 def _l2_path(src: SnapshotSource) -> SynapseIndex:
     """The same tables with an empty layout epoch: every moment resolves roots through L2 chunks."""
     index = src._synapse_index
-    return SynapseIndex(index.synapses, index.post, index.pre_l2, index.post_l2,
+    return SynapseIndex(index.synapses, index.post, index.root_slices, index.pre_l2, index.post_l2,
                         {"from_us": 0, "until_us": 0}, src._l2_of_roots, src.roots_of_l2)
 
 

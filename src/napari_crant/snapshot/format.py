@@ -9,6 +9,8 @@ MANIFEST = "manifest.json"
 SYNAPSES = "synapses.arrow"
 #: The post-side copy (counting columns), grouped by postsynaptic root at the layout moment.
 SYNAPSES_POST = "synapses_post.arrow"
+#: Each root's slice (at the layout moment) of ``synapses.arrow`` and ``synapses_post.arrow``.
+SYNAPSES_ROOTS = "synapses_roots.arrow"
 #: Each L2 chunk's run of rows in ``synapses.arrow`` (pre side) and ``synapses_post.arrow``.
 SYNAPSES_PRE_L2 = "synapses_pre_l2.arrow"
 SYNAPSES_POST_L2 = "synapses_post_l2.arrow"

@@ -19,8 +19,8 @@ from napari_crant.snapshot import format as fmt
 
 #: Every data file of a snapshot (the manifest aside).
 DATA_FILES = (
-    fmt.SYNAPSES, fmt.SYNAPSES_POST, fmt.SYNAPSES_PRE_L2, fmt.SYNAPSES_POST_L2, fmt.ROOT_L2,
-    fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS, fmt.L2_EDGES, fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE,
+    fmt.SYNAPSES, fmt.SYNAPSES_POST, fmt.SYNAPSES_ROOTS, fmt.SYNAPSES_PRE_L2, fmt.SYNAPSES_POST_L2,
+    fmt.ROOT_L2, fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS, fmt.L2_EDGES, fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE,
     fmt.ANNOTATIONS, fmt.NUCLEI, fmt.NEUROPILS,
 )
 #: Data files a snapshot may have (checked like the others when present).

@@ -113,3 +113,22 @@ def l2_runs(l2: np.ndarray) -> pd.DataFrame:
         raise ValueError("synapse rows of one L2 chunk are not contiguous")
     return pd.DataFrame({"l2_id": keys, "start": start[order].astype(np.int64),
                          "stop": stop[order].astype(np.int64)})
+
+
+def root_slices(pre_root: np.ndarray, post_root: np.ndarray) -> pd.DataFrame:
+    """``root_id, pre_start, pre_stop, post_start, post_stop``: each root's slice of the table
+    grouped by ``pre_root`` and of the one grouped by ``post_root`` (both ascending), sorted
+    by ``root_id`` (an empty slice where the root has no rows on that side)."""
+    pre_root, post_root = np.asarray(pre_root, np.uint64), np.asarray(post_root, np.uint64)
+    roots = np.union1d(_distinct_sorted(pre_root), _distinct_sorted(post_root)).astype(np.uint64)
+    return pd.DataFrame({
+        "root_id": roots,
+        "pre_start": np.searchsorted(pre_root, roots, "left").astype(np.int64),
+        "pre_stop": np.searchsorted(pre_root, roots, "right").astype(np.int64),
+        "post_start": np.searchsorted(post_root, roots, "left").astype(np.int64),
+        "post_stop": np.searchsorted(post_root, roots, "right").astype(np.int64),
+    })
+
+
+def _distinct_sorted(a: np.ndarray) -> np.ndarray:
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a

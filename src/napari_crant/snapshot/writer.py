@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import record_files
-from napari_crant.snapshot.layout import LayoutMoment, l2_runs, layout_moment, roots_at
+from napari_crant.snapshot.layout import LayoutMoment, l2_runs, layout_moment, root_slices, roots_at
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
 
 _POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
@@ -171,10 +171,12 @@ def _write_synapses(syn: pd.DataFrame, sv: pd.DataFrame, l2_roots: pd.DataFrame,
         "row": post_order.astype(np.int64),
     }
     post_l2_runs = l2_runs(arrays["post_pt_l2_id"][post_order])
+    slices = root_slices(arrays["pre_pt_root_id"], post["post_pt_root_id"])
     n_syn = len(ids)
     del arrays
     _write_columns(post, d / fmt.SYNAPSES_POST)
     _write_arrow(post_l2_runs, d / fmt.SYNAPSES_POST_L2)
+    _write_arrow(slices, d / fmt.SYNAPSES_ROOTS)
     return n_syn
 
 

@@ -119,9 +119,9 @@ class SnapshotSource(DataSource):
     @cached_property
     def _synapse_index(self) -> SynapseIndex:
         return SynapseIndex(
-            self._synapses, self._mapped(fmt.SYNAPSES_POST), self._mapped(fmt.SYNAPSES_PRE_L2),
-            self._mapped(fmt.SYNAPSES_POST_L2), self.manifest["layout"], self._l2_of_roots,
-            self.roots_of_l2,
+            self._synapses, self._mapped(fmt.SYNAPSES_POST), self._mapped(fmt.SYNAPSES_ROOTS),
+            self._mapped(fmt.SYNAPSES_PRE_L2), self._mapped(fmt.SYNAPSES_POST_L2),
+            self.manifest["layout"], self._l2_of_roots, self.roots_of_l2,
         )
 
     @cached_property
@@ -447,10 +447,10 @@ class SnapshotSource(DataSource):
     def sql(self, query: str) -> pd.DataFrame:
         """Run a DuckDB SQL query over the snapshot's tables (read-only views).
 
-        Views: ``synapses``, ``synapses_post``, ``synapses_pre_l2``, ``synapses_post_l2``,
-        ``root_l2``, ``l2_roots``, ``l2``, ``supervoxels``, ``versions``, ``roots``, ``lineage``,
-        ``l2_edges``, ``annotations``, ``nuclei``, ``neuropils``, and ``skeleton_nodes`` if the
-        snapshot has it.
+        Views: ``synapses``, ``synapses_post``, ``synapses_roots``, ``synapses_pre_l2``,
+        ``synapses_post_l2``, ``root_l2``, ``l2_roots``, ``l2``, ``supervoxels``, ``versions``,
+        ``roots``, ``lineage``, ``l2_edges``, ``annotations``, ``nuclei``, ``neuropils``, and
+        ``skeleton_nodes`` if the snapshot has it.
         """
         import duckdb
 
@@ -465,8 +465,10 @@ class SnapshotSource(DataSource):
                     view = Path(fname).stem
                     con.register(view, getattr(self, attr).arrow)
                 index = self._synapse_index
-                for table, fname in ((index.post, fmt.SYNAPSES_POST), (index.pre_l2, fmt.SYNAPSES_PRE_L2),
-                                     (index.post_l2, fmt.SYNAPSES_POST_L2)):
+                for table, fname in (
+                    (index.post, fmt.SYNAPSES_POST), (index.root_slices, fmt.SYNAPSES_ROOTS),
+                    (index.pre_l2, fmt.SYNAPSES_PRE_L2), (index.post_l2, fmt.SYNAPSES_POST_L2),
+                ):
                     con.register(Path(fname).stem, table.arrow)
                 if self._skeleton_nodes is not None:
                     con.register(Path(fmt.SKELETON_NODES).stem, self._skeleton_nodes.arrow)

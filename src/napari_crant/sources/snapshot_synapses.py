@@ -47,9 +47,10 @@ class SynapseIndex:
 
     Parameters
     ----------
-    synapses, post, pre_l2, post_l2
-        The mapped ``synapses.arrow``, ``synapses_post.arrow``, ``synapses_pre_l2.arrow``
-        and ``synapses_post_l2.arrow`` (anything indexable by column name).
+    synapses, post, root_slices, pre_l2, post_l2
+        The mapped ``synapses.arrow``, ``synapses_post.arrow``, ``synapses_roots.arrow``,
+        ``synapses_pre_l2.arrow`` and ``synapses_post_l2.arrow`` (anything indexable by
+        column name).
     layout
         The manifest's ``layout``: ``from_us``, ``until_us`` (the layout epoch).
     l2_of_roots
@@ -62,6 +63,7 @@ class SynapseIndex:
         self,
         synapses: _Columns,
         post: _Columns,
+        root_slices: _Columns,
         pre_l2: _Columns,
         post_l2: _Columns,
         layout: dict[str, int],
@@ -69,17 +71,38 @@ class SynapseIndex:
         roots_of_l2: Callable[[np.ndarray, Materialization], np.ndarray],
     ):
         self.synapses, self.post, self.pre_l2, self.post_l2 = synapses, post, pre_l2, post_l2
+        self.root_slices = root_slices
         self._from_us, self._until_us = int(layout["from_us"]), int(layout["until_us"])
         self._l2_of_roots, self._roots_of_l2 = l2_of_roots, roots_of_l2
+        self._slice_table: dict[str, np.ndarray] | None = None
+
+    def _slice_columns(self) -> dict[str, np.ndarray]:
+        """``synapses_roots.arrow`` in memory (a few dozen bytes per root): the binary
+        searches for a root's slice touch no page of the large tables."""
+        if self._slice_table is None:
+            self._slice_table = {c: np.array(self.root_slices[c]) for c in (
+                "root_id", "pre_start", "pre_stop", "post_start", "post_stop")}
+        return self._slice_table
+
+    def _slice_bounds(self, roots: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """Start and stop of each of ``roots``' slice in its side's table (empty if absent)."""
+        table = self._slice_columns()
+        keys = table["root_id"]
+        if not len(keys):
+            return np.zeros(len(roots), np.int64), np.zeros(len(roots), np.int64)
+        pos = np.minimum(np.searchsorted(keys, roots), len(keys) - 1)
+        found = keys[pos] == roots
+        return (np.where(found, table[f"{side}_start"][pos], 0),
+                np.where(found, table[f"{side}_stop"][pos], 0))
 
     def at_layout(self, at: Materialization) -> bool:
         """Whether the stored roots are the roots at ``at`` (the fast path applies)."""
         return self._from_us <= at.timestamp_us < self._until_us
 
     # -- the rows of roots ------------------------------------------------------------------
-    def _slices(self, key: np.ndarray, roots: np.ndarray) -> np.ndarray:
-        """Rows of a table grouped by ``key`` whose key is one of ``roots`` (sorted), ascending."""
-        return expand_ranges(np.searchsorted(key, roots, "left"), np.searchsorted(key, roots, "right"))
+    def _slices(self, roots: np.ndarray, side: str) -> np.ndarray:
+        """Rows of ``side``'s table grouped by root whose root is one of ``roots`` (sorted), ascending."""
+        return expand_ranges(*self._slice_bounds(roots, side))
 
     def _l2_runs(self, runs: _Columns, roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows (ascending) of the chunks of ``roots`` in a side's table, and the root of each."""
@@ -100,13 +123,13 @@ class SynapseIndex:
         """Rows of ``synapses.arrow`` whose presynaptic chunk is one of ``roots``' chunks
         (at ``at`` if it is in the layout epoch; ``None``: the chunks the roots ever held)."""
         if at is not None and self.at_layout(at):
-            return self._slices(self.synapses["pre_pt_root_id"], roots)
+            return self._slices(roots, "pre")
         return self._l2_runs(self.pre_l2, roots)[0]
 
     def post_rows(self, roots: np.ndarray, at: Materialization | None) -> np.ndarray:
         """Rows of ``synapses.arrow`` whose postsynaptic chunk is one of ``roots``' chunks (ascending)."""
         if at is not None and self.at_layout(at):
-            idx = self._slices(self.post["post_pt_root_id"], roots)
+            idx = self._slices(roots, "post")
         else:
             idx = self._l2_runs(self.post_l2, roots)[0]
         return np.sort(self.post["row"][idx])
@@ -157,14 +180,15 @@ class SynapseIndex:
     def _pre_side(self, pre: np.ndarray, at: Materialization) -> tuple[dict[str, np.ndarray], np.ndarray]:
         s = self.synapses
         if self.at_layout(at):
-            key = s["pre_pt_root_id"]
-            lo, hi = np.searchsorted(key, pre, "left"), np.searchsorted(key, pre, "right")
+            lo, hi = self._slice_bounds(pre, "pre")
             if len(pre) == 1:  # one neuron: plain slices, no index arrays
                 sl = slice(int(lo[0]), int(hi[0]))
-                return ({"pre_pt_root_id": key[sl], "post_pt_root_id": s["post_pt_root_id"][sl]},
-                        np.arange(sl.start, sl.stop))
+                post_root = s["post_pt_root_id"][sl]
+                return ({"pre_pt_root_id": np.full(len(post_root), pre[0], np.uint64),
+                         "post_pt_root_id": post_root}, np.arange(sl.start, sl.stop))
             rows = expand_ranges(lo, hi)
-            return {"pre_pt_root_id": key[rows], "post_pt_root_id": s["post_pt_root_id"][rows]}, rows
+            return {"pre_pt_root_id": np.repeat(pre, hi - lo),
+                    "post_pt_root_id": s["post_pt_root_id"][rows]}, rows
         rows, pre_root = self._l2_runs(self.pre_l2, pre)
         return {"pre_pt_root_id": pre_root,
                 "post_pt_root_id": self._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], at)}, rows
@@ -174,11 +198,16 @@ class SynapseIndex:
     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         p = self.post
         if self.at_layout(at):
-            key = p["post_pt_root_id"]
-            lo, hi = np.searchsorted(key, post, "left"), np.searchsorted(key, post, "right")
-            idx: slice | np.ndarray = (slice(int(lo[0]), int(hi[0])) if len(post) == 1
-                                       else expand_ranges(lo, hi))
-            out = {"pre_pt_root_id": p["pre_pt_root_id"][idx], "post_pt_root_id": key[idx]}
+            lo, hi = self._slice_bounds(post, "post")
+            idx: slice | np.ndarray
+            if len(post) == 1:
+                idx = slice(int(lo[0]), int(hi[0]))
+                pre_root = p["pre_pt_root_id"][idx]
+                post_root = np.full(len(pre_root), post[0], np.uint64)
+            else:
+                idx = expand_ranges(lo, hi)
+                pre_root, post_root = p["pre_pt_root_id"][idx], np.repeat(post, hi - lo)
+            out = {"pre_pt_root_id": pre_root, "post_pt_root_id": post_root}
         else:
             idx, post_root = self._l2_runs(self.post_l2, post)
             out = {"pre_pt_root_id": self._roots_of_l2_or_zero(p["pre_pt_l2_id"][idx], at),
