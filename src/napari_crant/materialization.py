@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,7 +46,11 @@ class Materialization:
         return int(self.timestamp.value // 1000)
 
     def describe(self) -> dict[str, Any]:
-        """Provenance fields for ``DataFrame.attrs``."""
+        """Provenance fields for ``DataFrame.attrs`` (a new dict each call)."""
+        return dict(self._description)
+
+    @cached_property
+    def _description(self) -> dict[str, Any]:
         return {
             "materialization": self.requested,
             "materialization_version": self.version,
@@ -111,6 +116,12 @@ def _at_past_moment(source: Any, ts: pd.Timestamp, name: str = "materialization"
     return Materialization(ts, None, ts.isoformat())
 
 
+@lru_cache(maxsize=64)
+def _latest(timestamp: pd.Timestamp, version: int) -> Materialization:
+    """The ``'latest'`` materialization of a version (one object per version: immutable)."""
+    return Materialization(to_utc(timestamp), version, "latest")
+
+
 def resolve_materialization(
     source: DataSource, materialization: MaterializationLike, name: str = "materialization"
 ) -> Materialization:
@@ -145,7 +156,7 @@ def resolve_materialization(
         newest = source.newest_version()
         if newest is None:
             raise MaterializationError(f"dataset {source.name!r} has no valid version")
-        return Materialization(to_utc(newest[0]), newest[1], "latest")
+        return _latest(*newest)
     versions = source.versions()
     valid = versions[versions["valid"]]
     if isinstance(materialization, str):

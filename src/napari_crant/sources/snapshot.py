@@ -214,7 +214,7 @@ class SnapshotSource(DataSource):
         return self._parquet(fmt.ROOTS)
 
     # -- DataSource -----------------------------------------------------------------------
-    @property
+    @cached_property
     def cache_key(self) -> str:
         return f"snapshot:{self.path}:{self.manifest.get('created', '')}"
 
@@ -383,7 +383,9 @@ class SnapshotSource(DataSource):
 
     def _alive(self, ids: np.ndarray, at: Materialization) -> np.ndarray:
         """The distinct ``ids`` that are roots alive at ``at``, sorted (others hold no synapses then)."""
-        ids = sorted_unique(np.asarray(ids, dtype=np.uint64))
+        ids = np.asarray(ids, dtype=np.uint64)
+        if len(ids) > 1:
+            ids = sorted_unique(ids)
         return ids[self.root_status(ids, at)[1]]
 
     def synapse_rows(self, rows: np.ndarray, at: Materialization, positions: bool = True) -> pd.DataFrame:
