@@ -124,8 +124,11 @@ def get_connectivity(
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
     pre, post, weight = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
-    heavy = weight >= threshold
-    cn = pd.DataFrame({"pre": pre[heavy], "post": post[heavy], "weight": weight[heavy]})
+    if threshold > 1:
+        heavy = weight >= threshold
+        pre, post, weight = pre[heavy], post[heavy], weight[heavy]
+    # the arrays are fresh (made by the pair counting): the frame can own them as they are
+    cn = pd.DataFrame({"pre": pre, "post": post, "weight": weight}, copy=False)
     cn.attrs = provenance(
         source, at, {"neuron_ids": q}, upstream=upstream, downstream=downstream,
         threshold=threshold, min_size=min_size, clean=clean, update_ids=update_ids,

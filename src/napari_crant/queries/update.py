@@ -139,6 +139,8 @@ def resolve_id_arrays(
         raise UnknownIDError(
             f"{name}: {len(bad)} ID(s) not in dataset {source.name!r}: {shown}"
         )
+    if alive.all():  # the common case: every ID is a root alive at `at`
+        return ids, ids.copy(), np.ones(len(ids))
     new = ids.copy()
     conf = np.ones(len(ids))
     todo = np.flatnonzero(~alive)
