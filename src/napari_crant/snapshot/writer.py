@@ -174,6 +174,33 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 
 def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
+    counts, sv_to_l2 = write_base_tables(t, d)
+    # Synapses: in slices through the external sort (the row order is SYNAPSE_SORT_KEY).
+    syn = t.synapses
+    step = DEFAULT_RUN_ROWS
+    n_syn = write_synapse_files(
+        (synapse_records({c: syn[c].to_numpy()[lo:lo + step] for c in _SYNAPSE_COLUMNS}, sv_to_l2)
+         for lo in range(0, len(syn), step)), d)
+    return {"synapses": n_syn, **counts}
+
+
+def write_base_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], SupervoxelL2]:
+    """Write every table but the synapses into the snapshot directory ``d``.
+
+    Parameters
+    ----------
+    t
+        The tables (``t.synapses`` is not read).
+    d
+        The (temporary) snapshot directory.
+
+    Returns
+    -------
+    counts
+        The manifest's counts, but ``synapses``.
+    sv_to_l2
+        The supervoxel -> L2 lookup the synapse files need.
+    """
     sv = t.supervoxels.sort_values("sv_id", kind="stable").reset_index(drop=True)
     _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
 
@@ -197,14 +224,9 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
     }).sort_values(["l2_id", "created_us"], kind="stable")
     _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
 
-    # Synapses: in slices through the external sort (the row order is SYNAPSE_SORT_KEY).
     sv_to_l2 = SupervoxelL2(sv["sv_id"].to_numpy(np.uint64), sv["l2_id"].to_numpy(np.uint64))
-    syn = t.synapses
-    step = DEFAULT_RUN_ROWS
-    n_syn = write_synapse_files(
-        (synapse_records({c: syn[c].to_numpy()[lo:lo + step] for c in _SYNAPSE_COLUMNS}, sv_to_l2)
-         for lo in range(0, len(syn), step)), d)
-
+    n_sv, n_l2 = len(sv), len(l2)
+    del sv, l2, root_l2, l2_roots, created, expired
     versions = t.versions.sort_values("version").reset_index(drop=True)
     _write_parquet(versions, d / fmt.VERSIONS)
     lineage = t.lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
@@ -221,13 +243,12 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
         _write_arrow(t.skeleton_nodes[cols].reset_index(drop=True), d / fmt.SKELETON_NODES)
         optional["skeleton_nodes"] = len(t.skeleton_nodes)
     return {
-        "synapses": n_syn,
         "roots": len(roots),
         "current_roots": int(roots["expired"].isna().sum()),
-        "l2": len(l2),
-        "supervoxels": len(sv),
+        "l2": n_l2,
+        "supervoxels": n_sv,
         "operations": int(t.lineage["operation_id"].nunique()),
         "versions": len(versions),
         "annotations": len(t.annotations),
         **optional,
-    }
+    }, sv_to_l2
