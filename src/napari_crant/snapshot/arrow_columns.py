@@ -150,7 +150,8 @@ class ArrowColumnsWriter:
             with open(self.path, "wb") as out:
                 sink = _SplicingSink(out, placeholders)
                 with pa.ipc.new_file(sink, schema) as writer:
-                    writer.write_batch(batch)
+                    if n:  # as pyarrow writes an empty table: no record batch
+                        writer.write_batch(batch)
             if len(sink.spliced) != len(placeholders):
                 raise ArrowColumnsError(f"{self.path.name}: pyarrow copied a column buffer; "
                                         "the file would hold zeros")
