@@ -116,7 +116,8 @@ def report(results: list[dict]) -> str:
     for r in rows:
         c = r["counts"]
         lines.append(
-            f"| {r['neurons']:,} | {r['synapses_per_neuron']:g} | {r['synapses']:,} | {c.get('skeleton_nodes', 0):,} | "
+            f"| {r['neurons']:,} | {r['synapses_per_neuron']:g} | {r['synapses']:,} | "
+            f"{c.get('skeleton_nodes', 0):,} | "
             f"{c['l2']:,} | {r['seconds'] / 60:.1f} min | {r['cpu_seconds'] / 60:.1f} min | "
             f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['peak_anon_mb'] / 1024:.2f} GB | "
             f"{r['peak_file_mb'] / 1024:.2f} GB | {r['snapshot_mb'] / 1024:.1f} GB | "
