@@ -101,7 +101,7 @@ def synapse_records(columns: Mapping[str, np.ndarray], sv_to_l2: SupervoxelL2) -
 
 def write_synapse_files(batches: Iterable[np.ndarray], directory: Path,
                         sort_key: Sequence[str] = SYNAPSE_SORT_KEY,
-                        run_rows: int = DEFAULT_RUN_ROWS) -> int:
+                        run_rows: int | None = None) -> int:
     """Write ``synapses.arrow`` and ``synapses_post_index.arrow`` into ``directory``.
 
     Parameters
@@ -114,7 +114,8 @@ def write_synapse_files(batches: Iterable[np.ndarray], directory: Path,
     sort_key
         Fields of :data:`SYNAPSE_RECORD` giving the row order of ``synapses.arrow``.
     run_rows
-        Rows sorted in memory at once (bounds memory).
+        Rows sorted in memory at once (bounds memory); default
+        :data:`~napari_crant.snapshot.external_sort.DEFAULT_RUN_ROWS`.
 
     Returns
     -------
@@ -122,6 +123,7 @@ def write_synapse_files(batches: Iterable[np.ndarray], directory: Path,
         Number of synapses written.
     """
     directory = Path(directory)
+    run_rows = DEFAULT_RUN_ROWS if run_rows is None else run_rows
     with ExternalSorter(SYNAPSE_RECORD, sort_key, run_rows, directory=directory) as rows_sorter, \
             ExternalSorter(_POST_RECORD, POST_INDEX_SORT_KEY, run_rows,
                            directory=directory) as post_sorter:
