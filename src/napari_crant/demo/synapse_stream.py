@@ -117,15 +117,13 @@ class SynapseStream:
                 keys.append(np.unique(_detection_key(cols)))
                 out.write(self._stage(cols).tobytes())
                 del cols, a, d, ea, ed, clean
-        self._staged = np.memmap(self.path, dtype=_STAGE, mode="r", shape=(self.n_regular,)) \
-            if self.n_regular else np.zeros(0, _STAGE)
 
         drawn = {"pre": pre, "post": post, "first_row": first_row}
         del pre, post, first_row
 
         def row_of(i: int) -> tuple[dict[str, np.ndarray], int, int]:
             c = int(np.searchsorted(drawn["first_row"], i, "right")) - 1
-            rec = self._staged[i]
+            rec = self._read(i, i + 1)[0]
             return ({k: np.array([rec[k]], dtype=np.uint64 if k.endswith("_id") else np.int64)
                      for k in COLUMNS}, int(drawn["pre"][c]), int(drawn["post"][c]))
 
@@ -198,11 +196,17 @@ class SynapseStream:
             rec[k] = v
         return rec
 
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Staged rows ``start:stop`` (plain reads: no mapped pages stay resident)."""
+        stop = min(stop, self.n_regular)
+        return np.fromfile(self.path, dtype=_STAGE, count=max(stop - start, 0),
+                           offset=start * _STAGE.itemsize)
+
     def _count_keys(self) -> None:
         """Rows per coarse chunk before each chunk (``_base``), from one pass over the file."""
         counts = np.zeros(len(self._keys), dtype=np.int64)
         for s in range(0, self.n_regular, BLOCK):
-            block = self._staged[s:s + BLOCK]
+            block = self._read(s, s + BLOCK)
             counts += np.bincount(np.searchsorted(self._keys, _detection_key(block)),
                                   minlength=len(self._keys))
         counts += np.bincount(np.searchsorted(self._keys, _detection_key(self.planted)),
@@ -221,7 +225,7 @@ class SynapseStream:
             e = min(s + BLOCK, self.total)
             parts = []
             if s < self.n_regular:
-                staged = np.array(self._staged[s:min(e, self.n_regular)])
+                staged = self._read(s, e)
                 cols = {k: staged[k].astype(np.uint64 if k.endswith("_id") else np.int64)
                         for k in COLUMNS}
                 del staged
@@ -257,5 +261,4 @@ class SynapseStream:
 
     def close(self) -> None:
         """Drop the staging file."""
-        self._staged = np.zeros(0, _STAGE)
         self.path.unlink(missing_ok=True)

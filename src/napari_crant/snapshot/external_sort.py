@@ -142,6 +142,8 @@ class ExternalSorter:
                 yield rows[self._order(rows)]
             return
         self._spill()
+        # binary searches through memory maps (a few pages each); the rows themselves are
+        # read with plain reads, so the runs never become resident pages of this process
         runs = [np.load(p, mmap_mode="r") for p in self._runs]
         first = self.keys[0]
         bounds = self._range_bounds(runs, first)
@@ -151,7 +153,9 @@ class ExternalSorter:
             for i, run in enumerate(runs):
                 end = len(run) if hi is None else int(np.searchsorted(run[first], hi, "left"))
                 if end > cursors[i]:
-                    parts.append(np.array(run[cursors[i]:end]))
+                    parts.append(np.fromfile(self._runs[i], dtype=self.dtype,
+                                             count=end - cursors[i],
+                                             offset=run.offset + cursors[i] * self.dtype.itemsize))
                     cursors[i] = end
             if not parts:
                 continue
