@@ -474,12 +474,18 @@ def _run_cases(results, cases, methods, path, inputs_file, repeats, extra, n, ma
 
 
 def write_keeping_peers(out: Path, text: str) -> None:
-    """Write the report, keeping the "Strong peers" section of ``benchmarks/peers.py`` on top."""
+    """Write the report, keeping the "Strong peers" section of ``benchmarks/peers.py`` on top
+    (and the "Building the demo" section of ``benchmarks/demo_build.py`` after it)."""
+    from demo_build import END as BUILD_END
+    from demo_build import START as BUILD_START
     from report_peers import END, START
 
     old = out.read_text() if out.exists() else ""
     if START in old and END in old:
         peers = START + old.split(START, 1)[1].split(END, 1)[0] + END
+        if BUILD_START in old and BUILD_END in old:  # and the demo-build section after it
+            peers += ("\n\n" + BUILD_START + old.split(BUILD_START, 1)[1].split(BUILD_END, 1)[0]
+                      + BUILD_END)
         first, _, rest = text.partition("\n")
         text = (f"{first}\n\n{peers}\n\n## Context: full scans and the other cases\n\n"
                 "From `benchmarks/run.py`, a separate run (its own date, load and code version): "
