@@ -16,11 +16,20 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.external_sort import DEFAULT_RUN_ROWS
 from napari_crant.snapshot.integrity import record_files
-from napari_crant.snapshot.layout import LayoutMoment, l2_runs, layout_moment, root_slices, roots_at
+from napari_crant.snapshot.layout import LayoutMoment, RootsAt, layout_moment
+from napari_crant.snapshot.synapse_files import (
+    POSITION_COLUMNS,
+    SupervoxelL2,
+    SynapseKeys,
+    synapse_records,
+    write_synapse_files,
+)
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
 
-_POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
+_SYNAPSE_COLUMNS = ["id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "size",
+                    *POSITION_COLUMNS]
 
 
 def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -50,16 +59,70 @@ def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bo
     if out.exists() and not overwrite:
         raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
     tables.validate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = begin_snapshot(out, overwrite)
     try:
         counts, layout = _write_tables(tables, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return commit_snapshot(tmp, out, overwrite, tables.info, counts, layout)
+
+
+def begin_snapshot(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Make the temporary directory a snapshot for ``out`` is written into.
+
+    Parameters
+    ----------
+    out
+        The snapshot directory to be.
+    overwrite
+        Whether an existing ``out`` may be replaced (checked here, before any work).
+
+    Returns
+    -------
+    Path
+        An empty directory next to ``out``; hand it to :func:`commit_snapshot`.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def commit_snapshot(tmp: Path, out: str | os.PathLike, overwrite: bool, info: dict,
+                    counts: dict[str, int], layout: LayoutMoment) -> Path:
+    """Write the manifest into ``tmp`` (from :func:`begin_snapshot`) and move it to ``out``.
+
+    ``tmp`` is removed if anything fails. See :func:`write_snapshot` for how an existing
+    snapshot is replaced.
+
+    Parameters
+    ----------
+    tmp
+        The directory with every data file written.
+    out
+        The snapshot directory to be.
+    overwrite
+        Whether an existing ``out`` may be replaced.
+    info, counts
+        The manifest's ``info`` and ``counts``.
+    layout
+        The moment the stored synapse roots hold (:attr:`SynapseKeys.layout`).
+
+    Returns
+    -------
+    Path
+        The snapshot directory.
+    """
+    out = Path(out)
+    try:
         manifest = {
             "format": fmt.FORMAT_NAME,
             "format_version": fmt.FORMAT_VERSION,
-            "name": tables.info.get("name", out.name),
+            "name": info.get("name", out.name),
             "created": pd.Timestamp.now(tz="UTC").isoformat(),
-            "info": tables.info,
+            "info": info,
             "counts": counts,
             "layout": layout.to_manifest(),
             "files": record_files(tmp),
@@ -126,67 +189,36 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
 
 
-def _l2_of(sv: np.ndarray, sv_sorted: np.ndarray, l2_of_sorted: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(sv), dtype=np.uint64)
-    nz = sv != 0
-    pos = np.searchsorted(sv_sorted, sv[nz])
-    out[nz] = l2_of_sorted[pos]
-    return out
-
-
-def _write_synapses(syn: pd.DataFrame, sv: pd.DataFrame, l2_roots: pd.DataFrame,
-                    layout: LayoutMoment, d: Path) -> int:
-    """The synapse table grouped by pre root at the layout moment, its post-side copy grouped
-    by post root, and each side's L2 runs (numpy columns, one sort permutation per side)."""
-    sv_sorted = sv["sv_id"].to_numpy(np.uint64)
-    l2_sorted = sv["l2_id"].to_numpy(np.uint64)
-    ids = syn["id"].to_numpy(np.uint64)
-    pre_l2 = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
-    post_l2 = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
-    pre_root = roots_at(pre_l2, l2_roots, layout.roots_at_us)
-    post_root = roots_at(post_l2, l2_roots, layout.roots_at_us)
-    order = np.lexsort((ids, pre_l2, pre_root))
-    arrays = {
-        "id": ids[order],
-        "pre_pt_supervoxel_id": syn["pre_pt_supervoxel_id"].to_numpy(np.uint64)[order],
-        "post_pt_supervoxel_id": syn["post_pt_supervoxel_id"].to_numpy(np.uint64)[order],
-        "pre_pt_l2_id": pre_l2[order],
-        "post_pt_l2_id": post_l2[order],
-        "pre_pt_root_id": pre_root[order],
-        "post_pt_root_id": post_root[order],
-    }
-    for col in ["size", *_POSITION_COLUMNS]:
-        values = syn[col].to_numpy()
-        if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
-            raise ValueError(f"synapse column {col!r} does not fit int32")
-        arrays[col] = values.astype(np.int32)[order]
-    _write_columns(arrays, d / fmt.SYNAPSES)
-    _write_arrow(l2_runs(arrays["pre_pt_l2_id"]), d / fmt.SYNAPSES_PRE_L2)
-    post_order = np.lexsort((arrays["id"], arrays["post_pt_l2_id"], arrays["post_pt_root_id"]))
-    post = {
-        "post_pt_root_id": arrays["post_pt_root_id"][post_order],
-        "pre_pt_root_id": arrays["pre_pt_root_id"][post_order],
-        "pre_pt_l2_id": arrays["pre_pt_l2_id"][post_order],
-        "size": arrays["size"][post_order],
-        "row": post_order.astype(np.int64),
-    }
-    post_l2_runs = l2_runs(arrays["post_pt_l2_id"][post_order])
-    slices = root_slices(arrays["pre_pt_root_id"], post["post_pt_root_id"])
-    n_syn = len(ids)
-    del arrays
-    _write_columns(post, d / fmt.SYNAPSES_POST)
-    _write_arrow(post_l2_runs, d / fmt.SYNAPSES_POST_L2)
-    _write_arrow(slices, d / fmt.SYNAPSES_ROOTS)
-    return n_syn
-
-
-def _write_columns(arrays: dict[str, np.ndarray], path: Path) -> None:
-    table = pa.Table.from_arrays([pa.array(v) for v in arrays.values()], names=list(arrays))
-    n = len(next(iter(arrays.values())))
-    feather.write_feather(table, path, compression="uncompressed", chunksize=max(n, 1))
-
-
 def _write_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], LayoutMoment]:
+    counts, keys = write_base_tables(t, d)
+    # Synapses: in slices through the external sort (the row order is SYNAPSE_SORT_KEY), the
+    # same path as the demo's streamed synapses (so both write the same bytes).
+    syn = t.synapses
+    step = DEFAULT_RUN_ROWS
+    n_syn = write_synapse_files(
+        (synapse_records({c: syn[c].to_numpy()[lo:lo + step] for c in _SYNAPSE_COLUMNS}, keys)
+         for lo in range(0, len(syn), step)), d)
+    return {"synapses": n_syn, **counts}, keys.layout
+
+
+def write_base_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], SynapseKeys]:
+    """Write every table but the synapses into the snapshot directory ``d``.
+
+    Parameters
+    ----------
+    t
+        The tables (``t.synapses`` is not read).
+    d
+        The (temporary) snapshot directory.
+
+    Returns
+    -------
+    counts
+        The manifest's counts, but ``synapses``.
+    keys
+        What the synapse files need: the supervoxel -> L2 lookup, the layout moment (the
+        newest valid version, ``snapshot/layout.py``) and the L2 -> root lookup at it.
+    """
     sv = t.supervoxels.sort_values("sv_id", kind="stable").reset_index(drop=True)
     _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
 
@@ -211,7 +243,10 @@ def _write_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], LayoutMom
     _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
 
     layout = layout_moment(t.versions, created.to_numpy(), expired.to_numpy())
-    n_syn = _write_synapses(t.synapses, sv, l2_roots, layout, d)
+    keys = SynapseKeys(SupervoxelL2(sv["sv_id"].to_numpy(np.uint64), sv["l2_id"].to_numpy(np.uint64)),
+                       RootsAt(l2_roots, layout.roots_at_us), layout)
+    n_sv, n_l2 = len(sv), len(l2)
+    del sv, l2, root_l2, l2_roots, created, expired
     versions = t.versions.sort_values("version").reset_index(drop=True)
     _write_parquet(versions, d / fmt.VERSIONS)
     lineage = t.lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
@@ -228,13 +263,12 @@ def _write_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], LayoutMom
         _write_arrow(t.skeleton_nodes[cols].reset_index(drop=True), d / fmt.SKELETON_NODES)
         optional["skeleton_nodes"] = len(t.skeleton_nodes)
     return {
-        "synapses": n_syn,
         "roots": len(roots),
         "current_roots": int(roots["expired"].isna().sum()),
-        "l2": len(l2),
-        "supervoxels": len(sv),
+        "l2": n_l2,
+        "supervoxels": n_sv,
         "operations": int(t.lineage["operation_id"].nunique()),
         "versions": len(versions),
         "annotations": len(t.annotations),
         **optional,
-    }, layout
+    }, keys
