@@ -139,7 +139,8 @@ class ExternalSorter:
                     else self._pending[0] if self._pending else np.zeros(0, self.dtype))
             self._pending, self._pending_rows = [], 0
             if len(rows):
-                yield rows[self._order(rows)]
+                rows = rows[self._order(rows)]  # the unsorted copy is freed before the caller
+                yield rows                     # holds the sorted one
             return
         self._spill()
         # binary searches through memory maps (a few pages each); the rows themselves are
@@ -161,7 +162,8 @@ class ExternalSorter:
                 continue
             rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
             del parts
-            yield rows[self._order(rows)]
+            rows = rows[self._order(rows)]  # one copy of the range while the caller works
+            yield rows
             del rows
         del runs
         self.close()
