@@ -30,6 +30,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
 RESULTS = ROOT / "docs" / "benchmarks-demo-build.json"
+#: ``benchmarks/peers.py``'s raw results on the snapshots built here (``--peers-json`` copies
+#: them here), shown in the same section.
+PEERS_RESULTS = ROOT / "docs" / "benchmarks-demo-build-peers.json"
+CASE_NAMES = {"connectivity_1": "get_connectivity, 1 neuron",
+              "synapse_counts_1000": "get_synapse_counts, 1,000 neurons",
+              "adjacency_500": "get_adjacency, 500 x 500"}
 REPORT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- demo-build:start -->", "<!-- demo-build:end -->"
 
@@ -122,8 +128,66 @@ def report(results: list[dict]) -> str:
             f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['peak_anon_mb'] / 1024:.2f} GB | "
             f"{r['peak_file_mb'] / 1024:.2f} GB | {r['snapshot_mb'] / 1024:.1f} GB | "
             f"{r['load_before'][0]:.1f} | {r['date']} |")
+    lines += [
+        "",
+        "Memory by phase (the RSS series in the JSON): the peak comes while stages 1-7 hold "
+        "the skeletons, contacts, L2 chunks and supervoxels (a few hundred bytes per skeleton "
+        "node) and the synapses are drawn; the synapses themselves add one block of 2M rows "
+        "being drawn, about 6 bytes per synapse (flags, unsegmented mask, ID offsets) and one "
+        "4M-row sort run (320 MB) at a time while the synapse files are written. Scratch "
+        "space on disk: the staging file (56 bytes per synapse) and the sort runs (104 bytes "
+        "per synapse), removed at the end.",
+    ]
+    if PEERS_RESULTS.exists():
+        lines += ["", *peers_table(json.loads(PEERS_RESULTS.read_text()))]
     lines.append(END)
     return "\n".join(lines)
+
+
+def peers_table(results: dict) -> list[str]:
+    """Medians per size and method from ``benchmarks/peers.py``'s raw results."""
+    runs = results["runs"]
+    methods = [m for m in ("napari_crant", "numpy", "pandas", "duckdb", "polars")
+               if any(r["method"] == m for r in runs)]
+    sizes = sorted({r["synapses"] for r in runs})
+    out = ["### Queries on the big snapshots",
+           "",
+           "`python benchmarks/peers.py --sizes " + ",".join(sorted(results["datasets"], key=int))
+           + " --methods " + ",".join(methods) + "` on snapshots built here (same run, wall "
+           "medians, a different neuron or neuron set each call; *agree*: every method "
+           "returned the same answers). *vs 5M* is the napari-crant median over its median on "
+           "the smallest size.",
+           "",
+           "| case | synapses | " + " | ".join(methods) + " | napari-crant vs numpy | "
+           "vs smallest | agree |",
+           "|---|---:|" + "---:|" * len(methods) + "---:|---:|---|"]
+    by = {(r["method"], r["synapses"]): r for r in runs}
+    for case, name in CASE_NAMES.items():
+        base = by.get(("napari_crant", sizes[0]), {}).get("cases", {}).get(case)
+        for n in sizes:
+            cells, answers = [], set()
+            for m in methods:
+                c = by.get((m, n), {}).get("cases", {}).get(case)
+                cells.append(f"{c['median_s'] * 1e3:,.1f} ms" if c else "-")
+                if c:
+                    answers.add(json.dumps(c["answers"]))
+            ours = by.get(("napari_crant", n), {}).get("cases", {}).get(case)
+            floor = by.get(("numpy", n), {}).get("cases", {}).get(case)
+            ratio = f"{ours['median_s'] / floor['median_s']:.1f}×" if ours and floor else "-"
+            growth = f"{ours['median_s'] / base['median_s']:.2f}×" if ours and base else "-"
+            agree = "yes" if len(answers) == 1 else "no"
+            out.append(f"| {name} | {n:,} | " + " | ".join(cells)
+                       + f" | {ratio} | {growth} | {agree} |")
+    mem = [r for r in runs if r["method"] == "napari_crant" and "sweep" in r]
+    if mem:
+        out += ["", "napari-crant's resident memory over 100 single-neuron queries (mapped file "
+                "pages / heap):"]
+        for r in sorted(mem, key=lambda r: r["synapses"]):
+            b, a = r["sweep"]["before"], r["sweep"]["after"]
+            out.append(f"- {r['synapses']:,} synapses: {b['RssFile']:,.0f} → "
+                       f"{a['RssFile']:,.0f} MB mapped, {b['RssAnon']:,.0f} → "
+                       f"{a['RssAnon']:,.0f} MB heap")
+    return out
 
 
 def write_report(results: list[dict], out: Path = REPORT) -> None:
@@ -152,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--remove", action="store_true", help="delete each snapshot after measuring")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON")
+    p.add_argument("--peers-json", metavar="JSON",
+                   help="show this benchmarks/peers.py raw results file in the section too")
     args = p.parse_args(argv)
+    if args.peers_json:
+        PEERS_RESULTS.write_text(Path(args.peers_json).read_text())
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     if not args.report_only:
         for n in (int(s) for s in args.sizes.split(",")):
@@ -167,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(res.stdout.strip().splitlines()[-1])
             print(f"  {r['synapses']:,} synapses in {r['seconds']:.0f} s, resident peak "
                   f"{r['peak_rss_mb']:,} MB (heap {r['peak_anon_mb']:,} MB)", flush=True)
+            # merged with what is on disk now (another run may have added sizes meanwhile)
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
             results = [x for x in results if (x["neurons"], x["synapses_per_neuron"], x["seed"])
                        != (n, args.synapses_per_neuron, args.seed)] + [r]
             RESULTS.write_text(json.dumps(results, indent=1))
