@@ -105,15 +105,14 @@ def report(results: list[dict]) -> str:
         START,
         "## Building the demo at whole-brain scale",
         "",
-        "Made by `python benchmarks/demo_build.py` (see its docstring): `make_demo` at 200 "
-        "synapses per neuron, seed 0, each size in its own process. *Resident peak* is the "
-        "process's `VmHWM` (what `/usr/bin/time -v` reports); *heap* and *mapped files* are "
-        "the largest `RssAnon` and `RssFile` sampled every 0.2 s. The synapses are drawn "
-        "block by block to a staging file and sorted by an external sort "
-        "(`snapshot/external_sort.py`), so they add a bounded amount; the rest grows with "
-        "the skeleton nodes, L2 chunks and supervoxels (stages 1-7 hold them in memory). "
-        "Times are wall clock on 2 cores shared with other jobs (load average before each "
-        "build given).",
+        "Made by `python benchmarks/demo_build.py` (see its docstring): `make_demo`, seed 0, "
+        "each size in its own process. *Resident peak* is the process's `VmHWM` (what "
+        "`/usr/bin/time -v` reports); *heap* and *mapped files* are the largest `RssAnon` and "
+        "`RssFile` sampled every 0.2 s. The synapses are drawn block by block to a staging "
+        "file and sorted by an external sort (`snapshot/external_sort.py`), so they add a "
+        "bounded amount; the rest grows with the skeleton nodes, L2 chunks and supervoxels "
+        "(stages 1-7 hold them in memory). Times are wall clock on 2 cores shared with other "
+        "jobs (load average before each build given; CPU is the process's own).",
         "",
         "| neurons | synapses / neuron | synapses | skeleton nodes | L2 chunks | build | CPU | "
         "resident peak | heap | mapped files | snapshot on disk | load | date |",
@@ -138,6 +137,18 @@ def report(results: list[dict]) -> str:
         "space on disk: the staging file (56 bytes per synapse) and the sort runs (104 bytes "
         "per synapse), removed at the end.",
     ]
+    biggest = max(rows, key=lambda r: r["counts"].get("skeleton_nodes", 0), default=None)
+    if biggest is not None and biggest["counts"].get("skeleton_nodes"):
+        per_node = biggest["peak_rss_mb"] * 2**20 / biggest["counts"]["skeleton_nodes"]
+        lines += [
+            "",
+            f"Stages 1-7 are not streamed: at the largest build the resident peak is about "
+            f"{per_node:.0f} bytes per skeleton node. A 10^8-synapse demo is therefore built "
+            "as the issue's ant brain, 10^5 neurons with 1,000 synapses each; 500,000 neurons "
+            "with 200 synapses each (`peers.py`'s default largest size, about 127M skeleton "
+            f"nodes) would need about {per_node * 127e6 / 2**30:.0f} GB at that rate and is "
+            "not built here.",
+        ]
     if PEERS_RESULTS.exists():
         lines += ["", *peers_table(json.loads(PEERS_RESULTS.read_text()))]
     lines.append(END)
