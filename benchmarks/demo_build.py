@@ -31,6 +31,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data"
 RESULTS = ROOT / "docs" / "benchmarks-demo-build.json"
+#: ``benchmarks/peers.py``'s raw results on the snapshots built here (``--peers-json`` copies
+#: them here), shown in the same section.
+PEERS_RESULTS = ROOT / "docs" / "benchmarks-demo-build-peers.json"
+CASE_NAMES = {"connectivity_1": "get_connectivity, 1 neuron",
+              "synapse_counts_1000": "get_synapse_counts, 1,000 neurons",
+              "adjacency_500": "get_adjacency, 500 x 500"}
 REPORT = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- demo-build:start -->", "<!-- demo-build:end -->"
 
@@ -101,18 +107,18 @@ def report(results: list[dict]) -> str:
         START,
         "## Building the demo at whole-brain scale",
         "",
-        "Made by `python benchmarks/demo_build.py` (see its docstring): `make_demo` at 200 "
-        "synapses per neuron, seed 0, each size in its own process. *Resident peak* is the "
-        "process's `VmHWM` (what `/usr/bin/time -v` reports); *heap* and *mapped files* are "
-        "the largest `RssAnon` and `RssFile` sampled every 0.2 s. The synapses are drawn "
-        "block by block to a staging file and sorted by an external sort "
-        "(`snapshot/external_sort.py`), so they add a bounded amount; the rest grows with "
-        "the skeleton nodes, L2 chunks and supervoxels (stages 1-7 hold them in memory). "
-        "*Format* is the snapshot format written (`docs/snapshot-format.md`): format 3 sorts "
-        "the synapses twice (by presynaptic and by postsynaptic root) with two more root "
-        "columns, format 2 (the streaming writer before the working-set layout) by L2 chunk. "
-        "Times are wall clock on 2 cores shared with other jobs (load average before each "
-        "build given).",
+        "Made by `python benchmarks/demo_build.py` (see its docstring): `make_demo`, seed 0, "
+        "each size in its own process. *Resident peak* is the process's `VmHWM` (what "
+        "`/usr/bin/time -v` reports); *heap* and *mapped files* are the largest `RssAnon` and "
+        "`RssFile` sampled every 0.2 s. The synapses are drawn block by block to a staging "
+        "file and sorted by an external sort (`snapshot/external_sort.py`), so they add a "
+        "bounded amount; the rest grows with the skeleton nodes, L2 chunks and supervoxels "
+        "(stages 1-7 hold them in memory). *Format* is the snapshot format written "
+        "(`docs/snapshot-format.md`): format 3 sorts the synapses twice (grouped by "
+        "presynaptic root, and the post-side copy by postsynaptic root) with two more root "
+        "columns; format 2 (the streaming writer before the working-set layout) sorted them by "
+        "presynaptic L2 chunk plus a small post index. Times are wall clock on 2 cores shared "
+        "with other jobs (load average before each build given; CPU is the process's own).",
         "",
         "| neurons | synapses / neuron | synapses | format | skeleton nodes | L2 chunks | build | "
         "CPU | resident peak | heap | mapped files | snapshot on disk | load | date |",
@@ -128,8 +134,81 @@ def report(results: list[dict]) -> str:
             f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['peak_anon_mb'] / 1024:.2f} GB | "
             f"{r['peak_file_mb'] / 1024:.2f} GB | {r['snapshot_mb'] / 1024:.1f} GB | "
             f"{r['load_before'][0]:.1f} | {r['date']} |")
+    lines += [
+        "",
+        "Memory by phase (the RSS series in the JSON): the peak comes while stages 1-7 hold "
+        "the skeletons, contacts, L2 chunks and supervoxels (a few hundred bytes per skeleton "
+        "node) and the synapses are drawn; the synapses themselves add one block of 2M rows "
+        "being drawn, about 6 bytes per synapse (flags, unsegmented mask, ID offsets) and one "
+        "4M-row sort run at a time while the synapse files are written (format 3: 96-byte "
+        "rows, 384 MB, while the post-side copy's 52-byte records of the same rows are "
+        "collected and sorted; format 2: 80-byte rows, 320 MB, and 24-byte post-index "
+        "records). Scratch space on disk: the staging file (56 bytes per synapse) and the "
+        "sort runs (format 3: 96 + 52 = 148 bytes per synapse; format 2: 104), removed at "
+        "the end.",
+    ]
+    biggest = max(rows, key=lambda r: r["counts"].get("skeleton_nodes", 0), default=None)
+    if biggest is not None and biggest["counts"].get("skeleton_nodes"):
+        per_node = biggest["peak_rss_mb"] * 2**20 / biggest["counts"]["skeleton_nodes"]
+        lines += [
+            "",
+            f"Stages 1-7 are not streamed: at the largest build the resident peak is about "
+            f"{per_node:.0f} bytes per skeleton node. A 10^8-synapse demo is therefore built "
+            "as the issue's ant brain, 10^5 neurons with 1,000 synapses each; 500,000 neurons "
+            "with 200 synapses each (`peers.py`'s default largest size, about 127M skeleton "
+            f"nodes) would need about {per_node * 127e6 / 2**30:.0f} GB at that rate and is "
+            "not built here.",
+        ]
+    if PEERS_RESULTS.exists():
+        lines += ["", *peers_table(json.loads(PEERS_RESULTS.read_text()))]
     lines.append(END)
     return "\n".join(lines)
+
+
+def peers_table(results: dict) -> list[str]:
+    """Medians per size and method from ``benchmarks/peers.py``'s raw results."""
+    runs = results["runs"]
+    methods = [m for m in ("napari_crant", "numpy", "pandas", "duckdb", "polars")
+               if any(r["method"] == m for r in runs)]
+    sizes = sorted({r["synapses"] for r in runs})
+    out = ["### Queries on the big snapshots",
+           "",
+           "`python benchmarks/peers.py --sizes " + ",".join(sorted(results["datasets"], key=int))
+           + " --methods " + ",".join(methods) + "` on snapshots built here (same run, wall "
+           "medians, a different neuron or neuron set each call; *agree*: every method "
+           "returned the same answers). *vs 5M* is the napari-crant median over its median on "
+           "the smallest size.",
+           "",
+           "| case | synapses | " + " | ".join(methods) + " | napari-crant vs numpy | "
+           "vs smallest | agree |",
+           "|---|---:|" + "---:|" * len(methods) + "---:|---:|---|"]
+    by = {(r["method"], r["synapses"]): r for r in runs}
+    for case, name in CASE_NAMES.items():
+        base = by.get(("napari_crant", sizes[0]), {}).get("cases", {}).get(case)
+        for n in sizes:
+            cells, answers = [], set()
+            for m in methods:
+                c = by.get((m, n), {}).get("cases", {}).get(case)
+                cells.append(f"{c['median_s'] * 1e3:,.1f} ms" if c else "-")
+                if c:
+                    answers.add(json.dumps(c["answers"]))
+            ours = by.get(("napari_crant", n), {}).get("cases", {}).get(case)
+            floor = by.get(("numpy", n), {}).get("cases", {}).get(case)
+            ratio = f"{ours['median_s'] / floor['median_s']:.1f}×" if ours and floor else "-"
+            growth = f"{ours['median_s'] / base['median_s']:.2f}×" if ours and base else "-"
+            agree = "yes" if len(answers) == 1 else "no"
+            out.append(f"| {name} | {n:,} | " + " | ".join(cells)
+                       + f" | {ratio} | {growth} | {agree} |")
+    mem = [r for r in runs if r["method"] == "napari_crant" and "sweep" in r]
+    if mem:
+        out += ["", "napari-crant's resident memory over 100 single-neuron queries (mapped file "
+                "pages / heap):"]
+        for r in sorted(mem, key=lambda r: r["synapses"]):
+            b, a = r["sweep"]["before"], r["sweep"]["after"]
+            out.append(f"- {r['synapses']:,} synapses: {b['RssFile']:,.0f} → "
+                       f"{a['RssFile']:,.0f} MB mapped, {b['RssAnon']:,.0f} → "
+                       f"{a['RssAnon']:,.0f} MB heap")
+    return out
 
 
 def write_report(results: list[dict], out: Path = REPORT) -> None:
@@ -160,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--remove", action="store_true", help="delete each snapshot after measuring")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON")
+    p.add_argument("--peers-json", metavar="JSON",
+                   help="show this benchmarks/peers.py raw results file in the section too")
     args = p.parse_args(argv)
+    if args.peers_json:
+        PEERS_RESULTS.write_text(Path(args.peers_json).read_text())
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     if not args.report_only:
         for n in (int(s) for s in args.sizes.split(",")):
@@ -175,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(res.stdout.strip().splitlines()[-1])
             print(f"  {r['synapses']:,} synapses in {r['seconds']:.0f} s, resident peak "
                   f"{r['peak_rss_mb']:,} MB (heap {r['peak_anon_mb']:,} MB)", flush=True)
+            # merged with what is on disk now (another run may have added sizes meanwhile)
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
             key = (n, args.synapses_per_neuron, args.seed, r["format_version"])
             results = [x for x in results if (x["neurons"], x["synapses_per_neuron"], x["seed"],
                                               x["format_version"]) != key] + [r]
