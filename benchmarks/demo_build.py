@@ -147,6 +147,7 @@ def report(results: list[dict]) -> str:
         "sort runs (format 3: 96 + 52 = 148 bytes per synapse; format 2: 104), removed at "
         "the end.",
     ]
+    lines += format_comparison(rows)
     biggest = max(rows, key=lambda r: r["counts"].get("skeleton_nodes", 0), default=None)
     if biggest is not None and biggest["counts"].get("skeleton_nodes"):
         per_node = biggest["peak_rss_mb"] * 2**20 / biggest["counts"]["skeleton_nodes"]
@@ -163,6 +164,33 @@ def report(results: list[dict]) -> str:
         lines += ["", *peers_table(json.loads(PEERS_RESULTS.read_text()))]
     lines.append(END)
     return "\n".join(lines)
+
+
+def format_comparison(rows: list[dict]) -> list[str]:
+    """For every size built in two snapshot formats: the resident peaks side by side, and when
+    in the build each format peaked (from the sampled series)."""
+    out = []
+    by_size: dict[tuple, dict[int, dict]] = {}
+    for r in rows:
+        by_size.setdefault((r["neurons"], r["synapses_per_neuron"], r["seed"]), {})[
+            r["format_version"]] = r
+    for formats in by_size.values():
+        if len(formats) < 2:
+            continue
+        old, new = formats[min(formats)], formats[max(formats)]
+
+        def when(r: dict) -> str:
+            series = r.get("rss_series_mb") or [[0.0, 0]]
+            t = max(series, key=lambda x: x[1])[0]
+            return f"{t:.0f} s into a {r['seconds']:.0f} s build"
+
+        out += ["", f"Format {new['format_version']} against format {old['format_version']} at "
+                f"{new['synapses']:,} synapses (same demo): resident peak "
+                f"{new['peak_rss_mb'] / 1024:.2f} GB against {old['peak_rss_mb'] / 1024:.2f} GB "
+                f"(×{new['peak_rss_mb'] / old['peak_rss_mb']:.2f}); highest sample {when(new)} "
+                f"against {when(old)}. The synapse files' share is set by the run size "
+                "(`DEFAULT_RUN_ROWS`), not by the number of synapses."]
+    return out
 
 
 def peers_table(results: dict) -> list[str]:
