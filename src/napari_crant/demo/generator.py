@@ -56,7 +56,9 @@ from napari_crant.snapshot.writer import begin_snapshot, commit_snapshot, write_
 
 #: Revision of what the demo's files hold; the demo cache is keyed by it, so a cached demo
 #: from an older napari-crant (without ``skeleton_nodes.arrow``, say) is rebuilt, never reused.
-DEMO_REVISION = 2
+#: 3: synapses drawn block by block (``synapse_stream.BLOCK`` rows): a demo of more synapses
+#: than one block draws other random numbers than revision 2 did (smaller ones are the same).
+DEMO_REVISION = 3
 #: A small variant that builds in a second or two, for tests.
 TINY_NEURONS = 40
 #: Default number of synapses drawn per neuron (pre and post side counted once).
