@@ -199,17 +199,20 @@ def peers_table(results: dict) -> list[str]:
     methods = [m for m in ("napari_crant", "numpy", "pandas", "duckdb", "polars")
                if any(r["method"] == m for r in runs)]
     sizes = sorted({r["synapses"] for r in runs})
+    density = sorted({d["path"].rsplit("-spn", 1)[-1] for d in results["datasets"].values()})
     out = ["### Queries on the big snapshots",
            "",
            "`python benchmarks/peers.py --sizes " + ",".join(sorted(results["datasets"], key=int))
-           + " --methods " + ",".join(methods) + "` on snapshots built here (same run, wall "
+           + f" --synapses-per-neuron {','.join(density)} --methods " + ",".join(methods)
+           + "` on snapshots built here (same run, load average 10-15 from other jobs, wall "
            "medians, a different neuron or neuron set each call; *agree*: every method "
-           "returned the same answers). *vs 5M* is the napari-crant median over its median on "
-           "the smallest size.",
+           "returned the same answers). *vs smallest* is the napari-crant median over its median "
+           "on the smallest size (wall, and CPU time of the process, steadier under load). "
+           "The query layout is not this section's work (see the peers section above).",
            "",
            "| case | synapses | " + " | ".join(methods) + " | napari-crant vs numpy | "
-           "vs smallest | agree |",
-           "|---|---:|" + "---:|" * len(methods) + "---:|---:|---|"]
+           "vs smallest | vs smallest, CPU time | agree |",
+           "|---|---:|" + "---:|" * len(methods) + "---:|---:|---:|---|"]
     by = {(r["method"], r["synapses"]): r for r in runs}
     for case, name in CASE_NAMES.items():
         base = by.get(("napari_crant", sizes[0]), {}).get("cases", {}).get(case)
@@ -224,9 +227,11 @@ def peers_table(results: dict) -> list[str]:
             floor = by.get(("numpy", n), {}).get("cases", {}).get(case)
             ratio = f"{ours['median_s'] / floor['median_s']:.1f}×" if ours and floor else "-"
             growth = f"{ours['median_s'] / base['median_s']:.2f}×" if ours and base else "-"
+            cpu = (f"{ours['cpu_median_s'] / base['cpu_median_s']:.2f}×" if ours and base
+                   else "-")
             agree = "yes" if len(answers) == 1 else "no"
             out.append(f"| {name} | {n:,} | " + " | ".join(cells)
-                       + f" | {ratio} | {growth} | {agree} |")
+                       + f" | {ratio} | {growth} | {cpu} | {agree} |")
     mem = [r for r in runs if r["method"] == "napari_crant" and "sweep" in r]
     if mem:
         out += ["", "napari-crant's resident memory over 100 single-neuron queries (mapped file "
