@@ -200,7 +200,15 @@ def peers_table(results: dict) -> list[str]:
                if any(r["method"] == m for r in runs)]
     sizes = sorted({r["synapses"] for r in runs})
     density = sorted({d["path"].rsplit("-spn", 1)[-1] for d in results["datasets"].values()})
+    # the dataset paths name the snapshot format (``dataset_path``: demo-f<format>-...)
+    formats = sorted({d["path"].rsplit("/", 1)[-1].split("-")[1].lstrip("f")
+                      for d in results["datasets"].values()})
     out = ["### Queries on the big snapshots",
+           "",
+           f"Snapshot format {', '.join(formats)}"
+           + (" (before the working-set layout: the section \"Before and after the working-set "
+              "layout\" above gives format 3 against format 2 at 5M; these sizes have not been "
+              "rerun in format 3)" if formats == ["2"] else "") + ".",
            "",
            "`python benchmarks/peers.py --sizes " + ",".join(sorted(results["datasets"], key=int))
            + f" --synapses-per-neuron {','.join(density)} --methods " + ",".join(methods)
