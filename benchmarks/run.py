@@ -474,12 +474,20 @@ def _run_cases(results, cases, methods, path, inputs_file, repeats, extra, n, ma
 
 
 def write_keeping_peers(out: Path, text: str) -> None:
-    """Write the report, keeping the "Strong peers" section of ``benchmarks/peers.py`` on top."""
+    """Write the report, keeping the "Strong peers" section of ``benchmarks/peers.py`` on top
+    (then the before / after section of ``benchmarks/report_layout.py`` and the "Building the
+    demo" section of ``benchmarks/demo_build.py`` after it)."""
+    from demo_build import END as BUILD_END
+    from demo_build import START as BUILD_START
+    from report_layout import END_LAYOUT, START_LAYOUT
     from report_peers import END, START
 
     old = out.read_text() if out.exists() else ""
     if START in old and END in old:
         peers = START + old.split(START, 1)[1].split(END, 1)[0] + END
+        for start, end in ((START_LAYOUT, END_LAYOUT), (BUILD_START, BUILD_END)):
+            if start in old and end in old:  # the sections kept after the peers, in this order
+                peers += f"\n\n{start}{old.split(start, 1)[1].split(end, 1)[0]}{end}"
         first, _, rest = text.partition("\n")
         text = (f"{first}\n\n{peers}\n\n## Context: full scans and the other cases\n\n"
                 "From `benchmarks/run.py`, a separate run (its own date, load and code version): "

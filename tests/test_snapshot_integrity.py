@@ -118,6 +118,9 @@ def test_truncated_file_of_an_old_snapshot_is_named_on_first_use(snap, name, kin
         (lambda m: {**m, "files": {fmt.SYNAPSES: {"size": "big"}}},
          "the record of synapses.arrow has no valid size"),
         (lambda m: {**m, "name": 7}, "name is a number, not a string"),
+        (lambda m: {k: v for k, v in m.items() if k != "layout"}, "manifest.json: no layout"),
+        (lambda m: {**m, "layout": {**m["layout"], "until_us": "soon"}},
+         "layout.until_us is 'soon', not an integer"),
     ],
 )
 def test_malformed_manifest_is_named(snap, edit, match):

@@ -11,6 +11,7 @@ import tiny
 from napari_crant.materialization import resolve_materialization
 from napari_crant.sources.base import DataSource
 from napari_crant.sources.snapshot import SnapshotSource
+from napari_crant.sources.snapshot_synapses import SynapseIndex
 
 COLUMNS = ("id", "pre_pt_root_id", "post_pt_root_id", "size")
 
@@ -86,3 +87,55 @@ def test_needs_a_side(tiny_path):
     src = SnapshotSource(tiny_path)
     with pytest.raises(ValueError, match="pre_ids, post_ids or both"):
         src.synapse_columns(None, None, resolve_materialization(src, "latest"))
+
+
+def _l2_path(src: SnapshotSource) -> SynapseIndex:
+    """The same tables with an empty layout epoch: every moment resolves roots through L2 chunks."""
+    index = src._synapse_index
+    return SynapseIndex(index.synapses, index.post, index.root_slices, index.pre_l2, index.post_l2,
+                        {"from_us": 0, "until_us": 0}, src._l2_of_roots, src.roots_of_l2)
+
+
+def test_layout_slices_equal_the_l2_path(tmp_path):
+    """At the newest version a root's rows are slices with stored roots; the answer is the one
+    found through its L2 chunks and ``l2_roots`` (every root, either side, pairs)."""
+    from napari_crant.demo import make_demo
+
+    src = SnapshotSource(make_demo(tmp_path / "demo", n_neurons=60, seed=5))
+    at = resolve_materialization(src, "latest")
+    assert src._synapse_index.at_layout(at)
+    slow = _l2_path(src)
+    assert not slow.at_layout(at)
+    roots = np.sort(src.roots_table()["root_id"].to_numpy(np.uint64))
+    alive = roots[src.root_status(roots, at)[1]]
+    rng = np.random.default_rng(1)
+    checked = 0
+    for pre, post in [*((alive[i:i + 1], None) for i in range(len(alive))),
+                      *((None, alive[i:i + 1]) for i in range(len(alive))),
+                      (alive, None), (None, alive),
+                      *((np.sort(rng.choice(alive, 7, replace=False)),
+                         np.sort(rng.choice(alive, 9, replace=False))) for _ in range(10))]:
+        fast = _by_id(src._synapse_index.columns(pre, post, at, ("id", "size")))
+        ref = _by_id(slow.columns(pre, post, at, ("id", "size")))
+        for k in COLUMNS:
+            np.testing.assert_array_equal(fast[k], ref[k], err_msg=k)
+        checked += len(ref["id"])
+        fast_index = src._synapse_index
+        if pre is not None:
+            rows, ref_rows = fast_index.pre_rows(pre, at), slow.pre_rows(pre, at)
+        else:
+            rows, ref_rows = fast_index.post_rows(post, at), slow.post_rows(post, at)
+        np.testing.assert_array_equal(np.sort(rows), np.sort(ref_rows))
+    assert checked > 1000
+
+
+def test_older_versions_leave_the_layout_epoch(tiny_path):
+    src = SnapshotSource(tiny_path)
+    layout = src.manifest["layout"]
+    versions = src.versions()
+    newest = resolve_materialization(src, "latest")
+    assert layout["roots_at_us"] == newest.timestamp_us
+    assert layout["from_us"] <= newest.timestamp_us < layout["until_us"]
+    older = [resolve_materialization(src, int(v)) for v in versions.loc[versions["valid"], "version"]
+             if int(v) != newest.version]
+    assert any(not src._synapse_index.at_layout(m) for m in older)

@@ -62,6 +62,20 @@ def _one(value: Any, where: str) -> int:
     return v
 
 
+def _plain_ints(values: list[Any]) -> np.ndarray | None:
+    """``values`` as uint64 if every one is a plain ``int`` in range (one C loop), else None."""
+    if not all(type(v) is int for v in values):
+        return None
+    try:
+        return np.array(values, dtype=np.uint64)
+    except OverflowError:  # negative or above 2**64 - 1: the slow path names the element
+        return None
+
+
+#: Exact types that are never a :class:`NeuronSelection` (skips the protocol check).
+_PLAIN_TYPES = frozenset({list, tuple, set, int, str, np.ndarray, np.uint64, np.int64})
+
+
 def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> np.ndarray:
     """Parse IDs into a ``uint64`` array, keeping the order given (duplicates kept).
 
@@ -87,7 +101,7 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
         Naming the offending element: floats (which corrupt 18-digit IDs), negative or
         non-numeric values, booleans, ``None``, missing values (NA), bytes, 0-d arrays.
     """
-    if isinstance(ids, NeuronSelection):
+    if type(ids) not in _PLAIN_TYPES and isinstance(ids, NeuronSelection):  # a slow check: last
         return parse_ids(ids.get_roots(), name, allow_empty)
     if isinstance(ids, np.ndarray) and ids.ndim == 0:
         raise InvalidIDError(
@@ -126,9 +140,11 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
         return parse_ids(ids.to_numpy() if plain else list(ids), name, allow_empty)
     elif isinstance(ids, Iterable):
         values = list(ids)
-        out = np.array(
-            [_one(v, f"{name}[{i}]") for i, v in enumerate(values)], dtype=np.uint64
-        )
+        out = _plain_ints(values)
+        if out is None:  # anything but plain non-negative ints: element by element, errors named
+            out = np.array(
+                [_one(v, f"{name}[{i}]") for i, v in enumerate(values)], dtype=np.uint64
+            )
     else:
         raise InvalidIDError(f"{name}: {ids!r} ({type(ids).__name__}) is not an ID or list of IDs")
     if not allow_empty and len(out) == 0:
@@ -215,6 +231,10 @@ def unique_first(a: np.ndarray) -> np.ndarray:
     return order[first]
 
 
+#: Above this many values, :func:`in_sorted` hashes a (smaller) reference instead of searching.
+_HASH_MEMBERSHIP = 4096
+
+
 def in_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
     """``np.isin(values, sorted_ref)`` for an already sorted ``sorted_ref``, by binary search.
 
@@ -224,5 +244,9 @@ def in_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if not len(sorted_ref) or not len(values):
         return np.zeros(len(values), dtype=bool)
+    if len(values) > _HASH_MEMBERSHIP and len(sorted_ref) <= len(values):
+        # many values against a smaller reference: a hash table of the reference is several
+        # times faster than a binary search per value (cache misses)
+        return pd.Series(values, copy=False).isin(sorted_ref).to_numpy()
     pos = np.minimum(np.searchsorted(sorted_ref, values), len(sorted_ref) - 1)
     return sorted_ref[pos] == values

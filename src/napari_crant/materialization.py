@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,7 +46,11 @@ class Materialization:
         return int(self.timestamp.value // 1000)
 
     def describe(self) -> dict[str, Any]:
-        """Provenance fields for ``DataFrame.attrs``."""
+        """Provenance fields for ``DataFrame.attrs`` (a new dict each call)."""
+        return dict(self._description)
+
+    @cached_property
+    def _description(self) -> dict[str, Any]:
         return {
             "materialization": self.requested,
             "materialization_version": self.version,
@@ -111,6 +116,12 @@ def _at_past_moment(source: Any, ts: pd.Timestamp, name: str = "materialization"
     return Materialization(ts, None, ts.isoformat())
 
 
+@lru_cache(maxsize=64)
+def _latest(timestamp: pd.Timestamp, version: int) -> Materialization:
+    """The ``'latest'`` materialization of a version (one object per version: immutable)."""
+    return Materialization(to_utc(timestamp), version, "latest")
+
+
 def resolve_materialization(
     source: DataSource, materialization: MaterializationLike, name: str = "materialization"
 ) -> Materialization:
@@ -140,15 +151,13 @@ def resolve_materialization(
     """
     if isinstance(materialization, Materialization):
         return materialization
-    versions = source.versions()
     if isinstance(materialization, str) and materialization.strip().lower() == "latest":
-        # the hot path of every query: numpy, no frame operations
-        number = versions["version"].to_numpy(np.int64)
-        ok = versions["valid"].to_numpy(bool)
-        if not ok.any():
+        # the hot path of every query: no frame operations
+        newest = source.newest_version()
+        if newest is None:
             raise MaterializationError(f"dataset {source.name!r} has no valid version")
-        newest = int(np.flatnonzero(ok)[np.argmax(number[ok])])
-        return Materialization(to_utc(versions["timestamp"].iloc[newest]), int(number[newest]), "latest")
+        return _latest(*newest)
+    versions = source.versions()
     valid = versions[versions["valid"]]
     if isinstance(materialization, str):
         key = materialization.strip().lower()

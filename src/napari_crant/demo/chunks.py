@@ -184,12 +184,14 @@ def pick_supervoxels(ch: Chunks, l2: np.ndarray, rng: np.random.Generator) -> np
     return ch.sv_id[ch.sv_start[l2] + (rng.random(len(l2)) * n).astype(np.int64)]
 
 
-def node_supervoxels(ch: Chunks) -> np.ndarray:
+def node_supervoxels(ch: Chunks, rows: slice = slice(None)) -> np.ndarray:
     """One supervoxel ID of every node's L2 chunk, chosen by a hash of the node index.
 
-    Uses no random generator, so adding it changes nothing else the demo draws.
+    Uses no random generator, so adding it changes nothing else the demo draws. ``rows``
+    (a slice with step 1) picks some nodes.
     """
-    l2 = ch.l2_of_node
+    first, last, _ = rows.indices(len(ch.l2_of_node))
+    l2 = ch.l2_of_node[first:last]
     n_sv = (ch.sv_start[l2 + 1] - ch.sv_start[l2]).astype(np.uint64)
-    pick = splitmix(np.arange(len(l2), dtype=np.uint64)) % n_sv
+    pick = splitmix(np.arange(first, first + len(l2), dtype=np.uint64)) % n_sv
     return ch.sv_id[ch.sv_start[l2] + pick.astype(np.int64)]

@@ -27,6 +27,8 @@ Nothing depends on the wall clock or on hash order: the same ``seed`` gives the 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,6 @@ import pandas as pd
 
 from napari_crant.demo import anatomy
 from napari_crant.demo.annotations import annotate
-from napari_crant.demo.anomalies import plant_anomalies
 from napari_crant.demo.arrays import stage_rng
 from napari_crant.demo.chunks import CHUNK_VOXELS, VOXEL_RESOLUTION, build_chunks, l2_edges_table
 from napari_crant.demo.contacts import find_contacts
@@ -43,14 +44,21 @@ from napari_crant.demo.edits import plan_edits, schedule_edits
 from napari_crant.demo.history import replay_history, root_l2_table, roots_table
 from napari_crant.demo.morphology import Nodes, grow_morphology
 from napari_crant.demo.population import Cells, Neuropils, draw_neuropils, draw_population
-from napari_crant.demo.skeleton import skeleton_nodes_table
-from napari_crant.demo.synapses import draw_synapses, number_synapses
+from napari_crant.demo.skeleton import skeleton_nodes_table, write_skeleton_nodes
+from napari_crant.demo.synapse_stream import COLUMNS as SYNAPSE_COLUMNS
+from napari_crant.demo.synapse_stream import SynapseStream
 from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
-from napari_crant.snapshot import SnapshotTables, write_snapshot
+from napari_crant.snapshot import SnapshotTables
+from napari_crant.snapshot.format import SKELETON_NODES
+from napari_crant.snapshot.synapse_files import synapse_records, write_synapse_files
+from napari_crant.snapshot.tables import empty_table
+from napari_crant.snapshot.writer import begin_snapshot, commit_snapshot, write_base_tables
 
 #: Revision of what the demo's files hold; the demo cache is keyed by it, so a cached demo
 #: from an older napari-crant (without ``skeleton_nodes.arrow``, say) is rebuilt, never reused.
-DEMO_REVISION = 2
+#: 3: synapses drawn block by block (``synapse_stream.BLOCK`` rows): a demo of more synapses
+#: than one block draws other random numbers than revision 2 did (smaller ones are the same).
+DEMO_REVISION = 3
 #: A small variant that builds in a second or two, for tests.
 TINY_NEURONS = 40
 #: Default number of synapses drawn per neuron (pre and post side counted once).
@@ -93,6 +101,88 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
     return DemoGeometry(nps, cells, nodes)
 
 
+def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, staging: Path,
+               skeleton_out: Path | None = None
+               ) -> tuple[SnapshotTables, SynapseStream, int]:
+    """Every stage: the tables but the synapses (empty), the synapse stream, skeleton rows.
+
+    With ``skeleton_out`` the skeleton nodes are written there in slices (and the tables
+    have none), otherwise they are in the tables.
+    """
+    geometry = demo_geometry(n_neurons, seed)
+    nps, cells, nodes = geometry.neuropils, geometry.cells, geometry.nodes
+    del geometry
+    n_frag = len(cells.ctype) - n_neurons
+
+    contact_r = float(np.clip((1000.0 / n_neurons) ** (1 / 3), 0.35, 1.2))
+    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
+    plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
+    plan = schedule_edits(plan, stage_rng(seed, 6))
+    scenarios = plan.scenarios
+    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
+    l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
+    hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
+    stream = SynapseStream(nodes, cells, ch, contacts, plan.edited_entities(len(cells.ctype)),
+                           synapses_per_neuron, stage_rng(seed, 9), seed, staging)
+    del contacts, plan
+    try:
+        if skeleton_out is None:
+            skeleton = skeleton_nodes_table(nodes, ch)
+            n_skeleton = len(skeleton)
+        else:
+            skeleton, n_skeleton = None, write_skeleton_nodes(nodes, ch, skeleton_out)
+        sv_table = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]})
+        roots = roots_table(hist)
+        root_l2 = root_l2_table(hist, ch.l2_id)
+        versions = pd.DataFrame({
+            "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
+            "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS],
+                                         dtype=np.int64)),
+            "valid": np.array([v[2] for v in VERSIONS], dtype=bool),
+        })
+        ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
+    except BaseException:
+        stream.close()
+        raise
+    neuropils = pd.DataFrame({
+        "name": pd.Series(nps.names, dtype=object),
+        **{f"{ax}0": (nps.center[:, i] - nps.half[:, i]) * 1000.0 for i, ax in enumerate("xyz")},
+        **{f"{ax}1": (nps.center[:, i] + nps.half[:, i]) * 1000.0 for i, ax in enumerate("xyz")},
+    })[["name", "x0", "y0", "z0", "x1", "y1", "z1"]]
+
+    info = {
+        "name": "demo",
+        "description": (
+            f"Synthetic CRANTb-like ant central brain: {n_neurons} neurons of "
+            f"{len(anatomy.CELL_TYPES)} cell types plus {n_frag} orphan fragments, "
+            f"{stream.total} synapses, {len(scenarios)} proofreading episodes "
+            f"({hist.lineage['operation_id'].nunique()} edits). Made by "
+            "napari_crant.demo; not real data."),
+        "voxel_resolution": list(VOXEL_RESOLUTION),
+        "synapse_table": "synapses_v2",
+        "pcg_table": "demo_x1",
+        "source": "demo",
+        "seed": int(seed),
+        "n_neurons": int(n_neurons),
+        "n_fragments": int(n_frag),
+        "synapses_per_neuron": float(synapses_per_neuron),
+        "volume_nm": [v * 1000.0 for v in anatomy.VOLUME_UM],
+        "chunk_size_voxels": list(CHUNK_VOXELS),
+    }
+    tables = SnapshotTables(
+        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=ch.table,
+        supervoxels=sv_table, l2_edges=l2_edges, lineage=hist.lineage,
+        synapses=empty_table("synapses"), annotations=ann, nuclei=nuclei, neuropils=neuropils,
+        skeleton_nodes=skeleton,
+    )
+    return tables, stream, n_skeleton
+
+
+def _info(info: dict, stream: SynapseStream) -> dict:
+    """The demo's info with the planted anomalies (known once the synapses are numbered)."""
+    return {**info, "planted_anomalies": stream.anomalies}
+
+
 def build_demo_tables(
     n_neurons: int = 1000,
     seed: int = 0,
@@ -101,6 +191,9 @@ def build_demo_tables(
     validate: bool = True,
 ) -> SnapshotTables:
     """Draw a demo connectome: neurons, L2 chunks, synapses, edit history and annotations.
+
+    Everything is held in memory; :func:`make_demo` writes a demo of any size in bounded
+    memory instead.
 
     Parameters
     ----------
@@ -130,70 +223,18 @@ def build_demo_tables(
     >>> len(tables.annotations) > TINY_NEURONS
     True
     """
-    geometry = demo_geometry(n_neurons, seed)
-    nps, cells, nodes = geometry.neuropils, geometry.cells, geometry.nodes
-    n_frag = len(cells.ctype) - n_neurons
-
-    contact_r = float(np.clip((1000.0 / n_neurons) ** (1 / 3), 0.35, 1.2))
-    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
-    plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
-    plan = schedule_edits(plan, stage_rng(seed, 6))
-    scenarios = plan.scenarios
-    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
-    l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
-    hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
-
-    rng = stage_rng(seed, 9)
-    drawn = draw_synapses(nodes, cells, ch, contacts, synapses_per_neuron, rng, seed)
-    del contacts
-    cols, planted = plant_anomalies(nodes, cells, ch, drawn,
-                                    plan.edited_entities(len(cells.ctype)), rng)
-    del drawn
-    synapses, anomalies = number_synapses(cols, planted, rng)
-    total = len(synapses)
-    del cols
-
-    sv_table = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]})
-    roots = roots_table(hist)
-    root_l2 = root_l2_table(hist, ch.l2_id)
-    versions = pd.DataFrame({
-        "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
-        "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS], dtype=np.int64)),
-        "valid": np.array([v[2] for v in VERSIONS], dtype=bool),
-    })
-    ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
-    neuropils = pd.DataFrame({
-        "name": pd.Series(nps.names, dtype=object),
-        **{f"{ax}0": (nps.center[:, i] - nps.half[:, i]) * 1000.0 for i, ax in enumerate("xyz")},
-        **{f"{ax}1": (nps.center[:, i] + nps.half[:, i]) * 1000.0 for i, ax in enumerate("xyz")},
-    })[["name", "x0", "y0", "z0", "x1", "y1", "z1"]]
-
-    info = {
-        "name": "demo",
-        "description": (
-            f"Synthetic CRANTb-like ant central brain: {n_neurons} neurons of "
-            f"{len(anatomy.CELL_TYPES)} cell types plus {n_frag} orphan fragments, "
-            f"{total} synapses, {len(scenarios)} proofreading episodes "
-            f"({hist.lineage['operation_id'].nunique()} edits). Made by "
-            "napari_crant.demo; not real data."),
-        "voxel_resolution": list(VOXEL_RESOLUTION),
-        "synapse_table": "synapses_v2",
-        "pcg_table": "demo_x1",
-        "source": "demo",
-        "seed": int(seed),
-        "n_neurons": int(n_neurons),
-        "n_fragments": int(n_frag),
-        "synapses_per_neuron": float(synapses_per_neuron),
-        "volume_nm": [v * 1000.0 for v in anatomy.VOLUME_UM],
-        "chunk_size_voxels": list(CHUNK_VOXELS),
-        "planted_anomalies": anomalies,
-    }
-    tables = SnapshotTables(
-        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=ch.table,
-        supervoxels=sv_table, l2_edges=l2_edges, lineage=hist.lineage, synapses=synapses,
-        annotations=ann, nuclei=nuclei, neuropils=neuropils,
-        skeleton_nodes=skeleton_nodes_table(nodes, ch),
-    )
+    with tempfile.TemporaryDirectory(prefix="napari-crant-demo-") as scratch:
+        tables, stream, _ = _draw_demo(n_neurons, seed, synapses_per_neuron,
+                                       Path(scratch) / "synapses.staging")
+        try:
+            parts = list(stream.batches())
+        finally:
+            stream.close()
+    columns = {k: np.concatenate([p[k] for p in parts]) for k in ("id", *SYNAPSE_COLUMNS)}
+    del parts
+    by_id = np.argsort(columns["id"], kind="stable")
+    tables.synapses = pd.DataFrame({k: v[by_id] for k, v in columns.items()})
+    tables.info = _info(tables.info, stream)
     return tables.validate() if validate else tables
 
 
@@ -205,7 +246,12 @@ def make_demo(
     *,
     synapses_per_neuron: float = DEFAULT_SYNAPSES_PER_NEURON,
 ) -> Path:
-    """Build the demo tables and write them as a snapshot directory.
+    """Build the demo and write it as a snapshot directory, in bounded memory.
+
+    The same tables as :func:`build_demo_tables`, but the synapses (the largest table) are
+    drawn block by block to a staging file and written through an external sort, and the
+    skeleton nodes are written in slices: memory grows with the neurons' arbors, not with
+    the synapses (see ``docs/benchmarks.md``).
 
     Parameters
     ----------
@@ -221,9 +267,22 @@ def make_demo(
     Path
         The snapshot directory.
     """
-    out = Path(out)
-    if out.exists() and not overwrite:  # fail before the work, not after
-        raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
-    tables = build_demo_tables(n_neurons, seed, synapses_per_neuron=synapses_per_neuron,
-                               validate=False)
-    return write_snapshot(tables, out, overwrite=overwrite)
+    tmp = begin_snapshot(out, overwrite)  # fails before the work if out exists
+    try:
+        tables, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron,
+                                                tmp / ".synapses.staging",
+                                                skeleton_out=tmp / SKELETON_NODES)
+        try:
+            tables.validate()
+            counts, keys = write_base_tables(tables, tmp)
+            info = tables.info
+            del tables
+            n_synapses = write_synapse_files(
+                (synapse_records(batch, keys) for batch in stream.batches()), tmp)
+        finally:
+            stream.close()
+        counts = {"synapses": n_synapses, **counts, "skeleton_nodes": n_skeleton}
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return commit_snapshot(tmp, out, overwrite, _info(info, stream), counts, keys.layout)

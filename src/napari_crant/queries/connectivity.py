@@ -10,6 +10,7 @@ import pandas as pd
 from napari_crant.arguments import InvalidArgumentError, check_flags, check_threshold
 from napari_crant.ids import in_sorted, lookup_uint64, unique_in_order
 from napari_crant.queries.common import (
+    dense_pairs,
     keep_filtered,
     open_query,
     pair_count_arrays,
@@ -42,6 +43,34 @@ def _partner_pairs(
     syn = {k: np.concatenate([p[k] for p in parts]) for k in ("pre_pt_root_id", "post_pt_root_id", *columns)}
     keep = keep_filtered(syn, 1, min_size, clean)
     return pair_count_arrays(syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep])
+
+
+def _side_totals(
+    source: DataSource, at: Any, roots: np.ndarray, side: str, threshold: int,
+    min_size: float | None, clean: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Synapses and distinct partners of each of ``roots`` (sorted, distinct) on one side
+    (``'pre'``: its outputs), counting only pairs of at least ``threshold`` synapses.
+
+    Every pair with the neuron on ``side`` is among that side's rows, so each side is
+    counted on its own rows (vectorised over all neurons: hashed dense codes, one sort).
+    """
+    columns = ("size",) if min_size is not None else ()
+    syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
+           else source.synapse_columns(None, roots, at, columns))
+    keep = keep_filtered(syn, 1, min_size, clean)
+    mine, other = ((syn["pre_pt_root_id"], syn["post_pt_root_id"]) if side == "pre"
+                   else (syn["post_pt_root_id"], syn["pre_pt_root_id"]))
+    mine, other = mine[keep], other[keep]
+    totals = np.zeros(len(roots), np.int64), np.zeros(len(roots), np.int64)
+    if not len(mine):
+        return totals
+    code, uniq, _, weight = dense_pairs(mine, other)
+    heavy = weight >= threshold
+    pair_slot = pd.Index(roots).get_indexer(uniq)[code[heavy]]
+    synapses = np.bincount(pair_slot, weights=weight[heavy], minlength=len(roots)).astype(np.int64)
+    partners = np.bincount(pair_slot, minlength=len(roots)).astype(np.int64)
+    return synapses, partners
 
 
 def get_connectivity(
@@ -95,8 +124,11 @@ def get_connectivity(
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
     pre, post, weight = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
-    heavy = weight >= threshold
-    cn = pd.DataFrame({"pre": pre[heavy], "post": post[heavy], "weight": weight[heavy]})
+    if threshold > 1:
+        heavy = weight >= threshold
+        pre, post, weight = pre[heavy], post[heavy], weight[heavy]
+    # the arrays are fresh (made by the pair counting): the frame can own them as they are
+    cn = pd.DataFrame({"pre": pre, "post": post, "weight": weight}, copy=False)
     cn.attrs = provenance(
         source, at, {"neuron_ids": q}, upstream=upstream, downstream=downstream,
         threshold=threshold, min_size=min_size, clean=clean, update_ids=update_ids,
@@ -145,29 +177,17 @@ def get_synapse_counts(
     check_flags(clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
-    pre, post, weight = _partner_pairs(source, at, q.roots, True, True, min_size, clean)
-    heavy = weight >= threshold
-    pre, post, weight = pre[heavy], post[heavy], weight[heavy]
     given = unique_in_order(q.given)
-    root_of = lookup_uint64(q.mapping["old_id"].to_numpy(np.uint64),
-                            q.mapping["new_id"].to_numpy(np.uint64), given)
-    slot = np.searchsorted(q.roots, root_of)  # every resolved root is in q.roots
-
-    def per_root(side: np.ndarray, values: np.ndarray | None) -> np.ndarray:
-        """Sum of ``values`` (1 per pair if None) over the pairs whose ``side`` is each root."""
-        pos = np.minimum(np.searchsorted(q.roots, side), len(q.roots) - 1)
-        mine = q.roots[pos] == side
-        w = np.ones(int(mine.sum()), np.int64) if values is None else values[mine]
-        total = np.zeros(len(q.roots), np.int64)
-        np.add.at(total, pos[mine], w)
-        return total[slot]
-
+    root_of = lookup_uint64(q.old_ids, q.new_ids, given)
+    slot = pd.Index(q.roots).get_indexer(root_of)  # every resolved root is in q.roots
+    pre_synapses, downstream = _side_totals(source, at, q.roots, "pre", threshold, min_size, clean)
+    post_synapses, upstream = _side_totals(source, at, q.roots, "post", threshold, min_size, clean)
     out = pd.DataFrame(
         {
-            "pre_synapses": per_root(pre, weight),
-            "post_synapses": per_root(post, weight),
-            "downstream_partners": per_root(pre, None),
-            "upstream_partners": per_root(post, None),
+            "pre_synapses": pre_synapses[slot],
+            "post_synapses": post_synapses[slot],
+            "downstream_partners": downstream[slot],
+            "upstream_partners": upstream[slot],
         },
         index=pd.Index(given, name="neuron_id"),
     )

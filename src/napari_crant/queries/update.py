@@ -81,6 +81,26 @@ def resolve_ids(
     use_annotations: bool = True,
     name: str = "neuron_ids",
 ) -> pd.DataFrame:
+    """Map IDs to the roots alive at ``at`` (:func:`resolve_id_arrays` as a frame).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``old_id, new_id, confidence, changed``: one row per distinct ID, first-seen order.
+    """
+    old, new, conf = resolve_id_arrays(source, ids, at, update, supervoxels, use_annotations, name)
+    return pd.DataFrame({"old_id": old, "new_id": new, "confidence": conf, "changed": old != new})
+
+
+def resolve_id_arrays(
+    source: DataSource,
+    ids: np.ndarray,
+    at: Materialization,
+    update: bool = True,
+    supervoxels: np.ndarray | None = None,
+    use_annotations: bool = True,
+    name: str = "neuron_ids",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Map IDs to the roots alive at ``at``.
 
     Parameters
@@ -101,8 +121,9 @@ def resolve_ids(
 
     Returns
     -------
-    pandas.DataFrame
-        ``old_id, new_id, confidence, changed``.
+    (old_id, new_id, confidence)
+        Aligned arrays (``uint64``, ``uint64``, ``float64``), one per distinct ID in
+        first-seen order.
 
     Raises
     ------
@@ -110,7 +131,7 @@ def resolve_ids(
         For IDs that were never roots of this dataset (all of them are named).
     """
     ids_given = np.asarray(ids, dtype=np.uint64)
-    ids = unique_in_order(ids_given)
+    ids = unique_in_order(ids_given) if len(ids_given) > 1 else ids_given
     known, alive = source.root_status(ids, at)
     if not known.all():
         bad = ids[~known]
@@ -118,6 +139,8 @@ def resolve_ids(
         raise UnknownIDError(
             f"{name}: {len(bad)} ID(s) not in dataset {source.name!r}: {shown}"
         )
+    if alive.all():  # the common case: every ID is a root alive at `at`
+        return ids, ids.copy(), np.ones(len(ids))
     new = ids.copy()
     conf = np.ones(len(ids))
     todo = np.flatnonzero(~alive)
@@ -168,12 +191,7 @@ def resolve_ids(
             "pass a supervoxel of each neuron (update_ids(..., supervoxels=...)).",
             stacklevel=3,
         )
-    return pd.DataFrame({
-        "old_id": ids,
-        "new_id": new.astype(np.uint64),
-        "confidence": conf,
-        "changed": ids != new,
-    })
+    return ids, new.astype(np.uint64), conf
 
 
 def update_ids(

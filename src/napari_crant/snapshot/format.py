@@ -1,12 +1,19 @@
 """Names and versions of the snapshot format (see ``docs/snapshot-format.md``)."""
 
 FORMAT_NAME = "napari-crant-snapshot"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 #: Files memory-mapped on open (Arrow IPC, uncompressed, one record batch each).
+#: Grouped by presynaptic root at the layout moment (``snapshot/layout.py``).
 SYNAPSES = "synapses.arrow"
-SYNAPSES_POST_INDEX = "synapses_post_index.arrow"
+#: The post-side copy (counting columns), grouped by postsynaptic root at the layout moment.
+SYNAPSES_POST = "synapses_post.arrow"
+#: Each root's slice (at the layout moment) of ``synapses.arrow`` and ``synapses_post.arrow``.
+SYNAPSES_ROOTS = "synapses_roots.arrow"
+#: Each L2 chunk's run of rows in ``synapses.arrow`` (pre side) and ``synapses_post.arrow``.
+SYNAPSES_PRE_L2 = "synapses_pre_l2.arrow"
+SYNAPSES_POST_L2 = "synapses_post_l2.arrow"
 ROOT_L2 = "root_l2.arrow"
 L2_ROOTS = "l2_roots.arrow"
 L2 = "l2.arrow"

@@ -19,9 +19,9 @@ from napari_crant.snapshot import format as fmt
 
 #: Every data file of a snapshot (the manifest aside).
 DATA_FILES = (
-    fmt.SYNAPSES, fmt.SYNAPSES_POST_INDEX, fmt.ROOT_L2, fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS,
-    fmt.L2_EDGES, fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,
-    fmt.NEUROPILS,
+    fmt.SYNAPSES, fmt.SYNAPSES_POST, fmt.SYNAPSES_ROOTS, fmt.SYNAPSES_PRE_L2, fmt.SYNAPSES_POST_L2,
+    fmt.ROOT_L2, fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS, fmt.L2_EDGES, fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE,
+    fmt.ANNOTATIONS, fmt.NUCLEI, fmt.NEUROPILS,
 )
 #: Data files a snapshot may have (checked like the others when present).
 OPTIONAL_FILES = (fmt.SKELETON_NODES,)
@@ -101,9 +101,16 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             f"{directory} has snapshot format version {version}; this napari-crant reads "
             f"version {fmt.FORMAT_VERSION} (rebuild or re-download the snapshot)"
         )
-    for key in ("info", "counts", "files"):
+    for key in ("info", "counts", "files", "layout"):
         if key in manifest and not isinstance(manifest[key], dict):
             raise SnapshotError(f"{path}: {key} is {_kind(manifest[key])}, not a JSON object")
+    layout = manifest.get("layout")
+    if not isinstance(layout, dict):
+        raise SnapshotError(f"{path}: no layout (the moment the stored synapse roots hold)")
+    for key in ("roots_at_us", "from_us", "until_us"):
+        value = layout.get(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SnapshotError(f"{path}: layout.{key} is {value!r}, not an integer")
     name = manifest.get("name")
     if name is not None and not isinstance(name, str):
         raise SnapshotError(f"{path}: name is {_kind(name)}, not a string")

@@ -16,10 +16,20 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.external_sort import DEFAULT_RUN_ROWS
 from napari_crant.snapshot.integrity import record_files
+from napari_crant.snapshot.layout import LayoutMoment, RootsAt, layout_moment
+from napari_crant.snapshot.synapse_files import (
+    POSITION_COLUMNS,
+    SupervoxelL2,
+    SynapseKeys,
+    synapse_records,
+    write_synapse_files,
+)
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
 
-_POSITION_COLUMNS = [f"{p}_pt_position_{a}" for p in ("pre", "post", "ctr") for a in "xyz"]
+_SYNAPSE_COLUMNS = ["id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "size",
+                    *POSITION_COLUMNS]
 
 
 def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -49,17 +59,72 @@ def write_snapshot(tables: SnapshotTables, out: str | os.PathLike, overwrite: bo
     if out.exists() and not overwrite:
         raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
     tables.validate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = begin_snapshot(out, overwrite)
     try:
-        counts = _write_tables(tables, tmp)
+        counts, layout = _write_tables(tables, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return commit_snapshot(tmp, out, overwrite, tables.info, counts, layout)
+
+
+def begin_snapshot(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Make the temporary directory a snapshot for ``out`` is written into.
+
+    Parameters
+    ----------
+    out
+        The snapshot directory to be.
+    overwrite
+        Whether an existing ``out`` may be replaced (checked here, before any work).
+
+    Returns
+    -------
+    Path
+        An empty directory next to ``out``; hand it to :func:`commit_snapshot`.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"snapshot directory {out} exists already (pass overwrite=True)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def commit_snapshot(tmp: Path, out: str | os.PathLike, overwrite: bool, info: dict,
+                    counts: dict[str, int], layout: LayoutMoment) -> Path:
+    """Write the manifest into ``tmp`` (from :func:`begin_snapshot`) and move it to ``out``.
+
+    ``tmp`` is removed if anything fails. See :func:`write_snapshot` for how an existing
+    snapshot is replaced.
+
+    Parameters
+    ----------
+    tmp
+        The directory with every data file written.
+    out
+        The snapshot directory to be.
+    overwrite
+        Whether an existing ``out`` may be replaced.
+    info, counts
+        The manifest's ``info`` and ``counts``.
+    layout
+        The moment the stored synapse roots hold (:attr:`SynapseKeys.layout`).
+
+    Returns
+    -------
+    Path
+        The snapshot directory.
+    """
+    out = Path(out)
+    try:
         manifest = {
             "format": fmt.FORMAT_NAME,
             "format_version": fmt.FORMAT_VERSION,
-            "name": tables.info.get("name", out.name),
+            "name": info.get("name", out.name),
             "created": pd.Timestamp.now(tz="UTC").isoformat(),
-            "info": tables.info,
+            "info": info,
             "counts": counts,
+            "layout": layout.to_manifest(),
             "files": record_files(tmp),
         }
         (tmp / fmt.MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
@@ -124,15 +189,36 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
 
 
-def _l2_of(sv: np.ndarray, sv_sorted: np.ndarray, l2_of_sorted: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(sv), dtype=np.uint64)
-    nz = sv != 0
-    pos = np.searchsorted(sv_sorted, sv[nz])
-    out[nz] = l2_of_sorted[pos]
-    return out
+def _write_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], LayoutMoment]:
+    counts, keys = write_base_tables(t, d)
+    # Synapses: in slices through the external sort (the row order is SYNAPSE_SORT_KEY), the
+    # same path as the demo's streamed synapses (so both write the same bytes).
+    syn = t.synapses
+    step = DEFAULT_RUN_ROWS
+    n_syn = write_synapse_files(
+        (synapse_records({c: syn[c].to_numpy()[lo:lo + step] for c in _SYNAPSE_COLUMNS}, keys)
+         for lo in range(0, len(syn), step)), d)
+    return {"synapses": n_syn, **counts}, keys.layout
 
 
-def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
+def write_base_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], SynapseKeys]:
+    """Write every table but the synapses into the snapshot directory ``d``.
+
+    Parameters
+    ----------
+    t
+        The tables (``t.synapses`` is not read).
+    d
+        The (temporary) snapshot directory.
+
+    Returns
+    -------
+    counts
+        The manifest's counts, but ``synapses``.
+    keys
+        What the synapse files need: the supervoxel -> L2 lookup, the layout moment (the
+        newest valid version, ``snapshot/layout.py``) and the L2 -> root lookup at it.
+    """
     sv = t.supervoxels.sort_values("sv_id", kind="stable").reset_index(drop=True)
     _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
 
@@ -156,38 +242,11 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
     }).sort_values(["l2_id", "created_us"], kind="stable")
     _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
 
-    # Synapses: numpy columns, one sort permutation, no DataFrame copies (20M rows fit in memory).
-    syn = t.synapses
-    sv_sorted = sv["sv_id"].to_numpy(np.uint64)
-    l2_sorted = sv["l2_id"].to_numpy(np.uint64)
-    ids = syn["id"].to_numpy(np.uint64)
-    pre_l2 = _l2_of(syn["pre_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)
-    order = np.lexsort((ids, pre_l2))
-    post_l2 = _l2_of(syn["post_pt_supervoxel_id"].to_numpy(np.uint64), sv_sorted, l2_sorted)[order]
-    pre_l2 = pre_l2[order]
-    ids = ids[order]
-    arrays = {
-        "id": ids,
-        "pre_pt_supervoxel_id": syn["pre_pt_supervoxel_id"].to_numpy(np.uint64)[order],
-        "post_pt_supervoxel_id": syn["post_pt_supervoxel_id"].to_numpy(np.uint64)[order],
-        "pre_pt_l2_id": pre_l2,
-        "post_pt_l2_id": post_l2,
-    }
-    for col in ["size", *_POSITION_COLUMNS]:
-        values = syn[col].to_numpy()
-        if len(values) and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
-            raise ValueError(f"synapse column {col!r} does not fit int32")
-        arrays[col] = values.astype(np.int32)[order]
-    table = pa.Table.from_arrays([pa.array(v) for v in arrays.values()], names=list(arrays))
-    feather.write_feather(table, d / fmt.SYNAPSES, compression="uncompressed", chunksize=max(len(ids), 1))
-    n_syn = len(ids)
-    del table, arrays
-    post_order = np.lexsort((ids, post_l2))
-    _write_arrow(
-        pd.DataFrame({"post_pt_l2_id": post_l2[post_order], "row": post_order.astype(np.uint64)}),
-        d / fmt.SYNAPSES_POST_INDEX,
-    )
-
+    layout = layout_moment(t.versions, created.to_numpy(), expired.to_numpy())
+    keys = SynapseKeys(SupervoxelL2(sv["sv_id"].to_numpy(np.uint64), sv["l2_id"].to_numpy(np.uint64)),
+                       RootsAt(l2_roots, layout.roots_at_us), layout)
+    n_sv, n_l2 = len(sv), len(l2)
+    del sv, l2, root_l2, l2_roots, created, expired
     versions = t.versions.sort_values("version").reset_index(drop=True)
     _write_parquet(versions, d / fmt.VERSIONS)
     lineage = t.lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
@@ -204,13 +263,12 @@ def _write_tables(t: SnapshotTables, d: Path) -> dict[str, int]:
         _write_arrow(t.skeleton_nodes[cols].reset_index(drop=True), d / fmt.SKELETON_NODES)
         optional["skeleton_nodes"] = len(t.skeleton_nodes)
     return {
-        "synapses": n_syn,
         "roots": len(roots),
         "current_roots": int(roots["expired"].isna().sum()),
-        "l2": len(l2),
-        "supervoxels": len(sv),
+        "l2": n_l2,
+        "supervoxels": n_sv,
         "operations": int(t.lineage["operation_id"].nunique()),
         "versions": len(versions),
         "annotations": len(t.annotations),
         **optional,
-    }
+    }, keys

@@ -53,6 +53,20 @@ class DataSource(ABC):
     def versions(self) -> pd.DataFrame:
         """Materialization versions: ``version`` (int64), ``timestamp`` (UTC), ``valid``."""
 
+    def newest_version(self) -> tuple[pd.Timestamp, int] | None:
+        """The newest valid version's ``(timestamp, version)``, ``None`` if there is none.
+
+        ``'latest'`` resolves through this on every query; a source whose versions never
+        change (a snapshot) answers it once.
+        """
+        versions = self.versions()
+        number = versions["version"].to_numpy(np.int64)
+        ok = versions["valid"].to_numpy(bool)
+        if not ok.any():
+            return None
+        newest = int(np.flatnonzero(ok)[np.argmax(number[ok])])
+        return versions["timestamp"].iloc[newest], int(number[newest])
+
     @abstractmethod
     def now(self) -> pd.Timestamp:
         """The timestamp meant by ``'live'`` (UTC)."""

@@ -5,8 +5,10 @@ the manifest and a few small Parquet tables, and a query touches only the rows i
 Lookups are binary searches on sorted key columns (see ``docs/snapshot-format.md``):
 
 - root -> its L2 chunks: ``root_l2`` sorted by ``root_id``;
-- L2 chunk -> synapse rows: ``synapses`` sorted by ``pre_pt_l2_id`` and the post index
-  sorted by ``post_pt_l2_id``;
+- root -> synapse rows at the newest version: ``synapses`` grouped by presynaptic root and
+  its post-side copy by postsynaptic root (one contiguous slice per root, roots stored);
+- L2 chunk -> synapse rows at any other moment: each chunk's run of rows in either side's
+  table (``sources/snapshot_synapses.py``);
 - L2 chunk -> root at time t: ``l2_roots`` sorted by ``l2_id``, filtered by lifetime.
 
 DuckDB is available over all tables through :meth:`SnapshotSource.sql`.
@@ -30,22 +32,11 @@ from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import SnapshotError, check_files, present_files, read_manifest
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
+from napari_crant.sources.snapshot_synapses import SynapseIndex, expand_ranges
 
 _EMPTY = np.array([], dtype=np.uint64)
 # below this many L2 IDs, roots_of_l2 searches each one instead of de-duplicating first
 _DIRECT_LOOKUP = 4096
-
-
-def expand_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Concatenate ``arange(lo[i], hi[i])`` for all ``i`` without a Python loop."""
-    n = (hi - lo).astype(np.int64)
-    keep = n > 0
-    lo, n = lo[keep].astype(np.int64), n[keep]
-    total = int(n.sum())
-    if total == 0:
-        return np.array([], dtype=np.int64)
-    offsets = np.repeat(lo - np.concatenate(([0], np.cumsum(n)[:-1])), n)
-    return offsets + np.arange(total, dtype=np.int64)
 
 
 __all__ = ["SnapshotError", "SnapshotSource", "expand_ranges"]
@@ -126,8 +117,12 @@ class SnapshotSource(DataSource):
         return self._mapped(fmt.SYNAPSES)
 
     @cached_property
-    def _post_index(self) -> _MappedTable:
-        return self._mapped(fmt.SYNAPSES_POST_INDEX)
+    def _synapse_index(self) -> SynapseIndex:
+        return SynapseIndex(
+            self._synapses, self._mapped(fmt.SYNAPSES_POST), self._mapped(fmt.SYNAPSES_ROOTS),
+            self._mapped(fmt.SYNAPSES_PRE_L2), self._mapped(fmt.SYNAPSES_POST_L2),
+            self.manifest["layout"], self._l2_of_roots, self.roots_of_l2,
+        )
 
     @cached_property
     def _root_l2(self) -> _MappedTable:
@@ -219,7 +214,7 @@ class SnapshotSource(DataSource):
         return self._parquet(fmt.ROOTS)
 
     # -- DataSource -----------------------------------------------------------------------
-    @property
+    @cached_property
     def cache_key(self) -> str:
         return f"snapshot:{self.path}:{self.manifest.get('created', '')}"
 
@@ -229,6 +224,13 @@ class SnapshotSource(DataSource):
 
     def versions(self) -> pd.DataFrame:
         return self._versions.copy()
+
+    @cached_property
+    def _newest_version(self) -> tuple[pd.Timestamp, int] | None:
+        return super().newest_version()
+
+    def newest_version(self) -> tuple[pd.Timestamp, int] | None:
+        return self._newest_version  # a snapshot's versions never change
 
     def now(self) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC")
@@ -360,36 +362,11 @@ class SnapshotSource(DataSource):
             **{c: self._l2[c][p].astype(np.float64) for c in ("x", "y", "z", "max_dt_nm", "size_nm3")},
         })
 
-    def _rows_for(self, roots: np.ndarray, side: str) -> np.ndarray:
-        """Synapse row numbers whose ``side`` ('pre'/'post') L2 chunk belongs to ``roots``."""
-        l2, _ = self._l2_of_roots(sorted_unique(roots))
-        l2 = np.sort(l2)  # sorted keys make the binary searches walk the column forwards
-        if side == "pre":
-            col = self._synapses["pre_pt_l2_id"]
-            return expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
-        col = self._post_index["post_pt_l2_id"]
-        idx = expand_ranges(np.searchsorted(col, l2, "left"), np.searchsorted(col, l2, "right"))
-        return self._post_index["row"][idx].astype(np.int64)
-
-    def _side_rows(self, roots: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
-        """Synapse rows whose ``side`` L2 chunk belongs to ``roots`` (sorted, alive at the
-        query's moment), ascending, and the root of that side for each row.
-
-        A root alive at *t* holds its L2 chunks at *t*, so the queried side's root comes from
-        ``root_l2`` directly, without a lookup in ``l2_roots``.
-        """
-        l2, owner = self._l2_of_roots(roots)
-        order = np.argsort(l2, kind="stable")  # ascending keys: the searches walk forwards
-        l2, owner_root = l2[order], roots[owner[order]]
-        key = self._synapses["pre_pt_l2_id"] if side == "pre" else self._post_index["post_pt_l2_id"]
-        lo, hi = np.searchsorted(key, l2, "left"), np.searchsorted(key, l2, "right")
-        idx = expand_ranges(lo, hi)
-        side_root = np.repeat(owner_root, (hi - lo).astype(np.int64))
-        if side == "pre":
-            return idx, side_root
-        rows = self._post_index["row"][idx].astype(np.int64)
-        order = np.argsort(rows, kind="stable")  # read the synapse columns front to back
-        return rows[order], side_root[order]
+    def _rows_for(self, roots: np.ndarray, side: str, at: Materialization | None = None) -> np.ndarray:
+        """Rows of ``synapses.arrow`` whose ``side`` ('pre'/'post') chunk belongs to ``roots``
+        (sorted, distinct): at ``at``, or (``None``) to any of the chunks they ever held."""
+        index = self._synapse_index
+        return index.pre_rows(roots, at) if side == "pre" else index.post_rows(roots, at)
 
     def synapse_columns(
         self,
@@ -402,27 +379,13 @@ class SnapshotSource(DataSource):
             raise ValueError("give pre_ids, post_ids or both")
         pre = None if pre_ids is None else self._alive(pre_ids, at)
         post = None if post_ids is None else self._alive(post_ids, at)
-        s = self._synapses
-        if pre is not None and (post is None or len(pre) <= len(post)):
-            rows, pre_root = self._side_rows(pre, "pre")
-            post_root = self._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], at)
-            keep = None if post is None else in_sorted(post_root, post)
-        else:
-            rows, post_root = self._side_rows(post, "post")
-            pre_root = self._roots_of_l2_or_zero(s["pre_pt_l2_id"][rows], at)
-            keep = None if pre is None else in_sorted(pre_root, pre)
-        if keep is not None:
-            rows, pre_root, post_root = rows[keep], pre_root[keep], post_root[keep]
-        out = {"pre_pt_root_id": pre_root, "post_pt_root_id": post_root}
-        if "id" in columns:  # each column read is pages touched: only those asked for
-            out["id"] = s["id"][rows]
-        if "size" in columns:
-            out["size"] = s["size"][rows].astype(np.int64)
-        return out
+        return self._synapse_index.columns(pre, post, at, columns)
 
     def _alive(self, ids: np.ndarray, at: Materialization) -> np.ndarray:
         """The distinct ``ids`` that are roots alive at ``at``, sorted (others hold no synapses then)."""
-        ids = sorted_unique(np.asarray(ids, dtype=np.uint64))
+        ids = np.asarray(ids, dtype=np.uint64)
+        if len(ids) > 1:
+            ids = sorted_unique(ids)
         return ids[self.root_status(ids, at)[1]]
 
     def synapse_rows(self, rows: np.ndarray, at: Materialization, positions: bool = True) -> pd.DataFrame:
@@ -430,12 +393,11 @@ class SnapshotSource(DataSource):
         s = self._synapses
         rows = np.asarray(rows, dtype=np.int64)
         res = self.voxel_resolution
-        pre_l2 = s["pre_pt_l2_id"][rows]
-        post_l2 = s["post_pt_l2_id"][rows]
+        pre_root, post_root = self._synapse_index.roots_of_rows(rows, at)
         data: dict[str, np.ndarray] = {
             "id": s["id"][rows],
-            "pre_pt_root_id": self._roots_of_l2_or_zero(pre_l2, at),
-            "post_pt_root_id": self._roots_of_l2_or_zero(post_l2, at),
+            "pre_pt_root_id": pre_root,
+            "post_pt_root_id": post_root,
             "pre_pt_supervoxel_id": s["pre_pt_supervoxel_id"][rows],
             "post_pt_supervoxel_id": s["post_pt_supervoxel_id"][rows],
             "size": s["size"][rows].astype(np.int64),
@@ -462,16 +424,12 @@ class SnapshotSource(DataSource):
     ) -> pd.DataFrame:
         if pre_ids is None and post_ids is None:
             raise ValueError("give pre_ids, post_ids or both")
-        pre = None if pre_ids is None else sorted_unique(np.asarray(pre_ids, dtype=np.uint64))
-        post = None if post_ids is None else sorted_unique(np.asarray(post_ids, dtype=np.uint64))
-        if pre is not None and post is not None:
-            # Read from the smaller side, filter by the other.
-            rows = self._rows_for(pre, "pre") if len(pre) <= len(post) else self._rows_for(post, "post")
-        elif pre is not None:
-            rows = self._rows_for(pre, "pre")
+        pre = None if pre_ids is None else self._alive(pre_ids, at)
+        post = None if post_ids is None else self._alive(post_ids, at)
+        if pre is not None and (post is None or len(pre) <= len(post)):
+            rows = self._rows_for(pre, "pre", at)  # read from the smaller side, filter by the other
         else:
-            rows = self._rows_for(post, "post")
-        rows = sorted_unique(rows)
+            rows = self._rows_for(post, "post", at)
         df = self.synapse_rows(rows, at, positions)
         keep = np.ones(len(df), dtype=bool)
         if pre is not None:
@@ -491,9 +449,10 @@ class SnapshotSource(DataSource):
     def sql(self, query: str) -> pd.DataFrame:
         """Run a DuckDB SQL query over the snapshot's tables (read-only views).
 
-        Views: ``synapses``, ``synapses_post_index``, ``root_l2``, ``l2_roots``, ``l2``,
-        ``supervoxels``, ``versions``, ``roots``, ``lineage``, ``l2_edges``, ``annotations``,
-        ``nuclei``, ``neuropils``, and ``skeleton_nodes`` if the snapshot has it.
+        Views: ``synapses``, ``synapses_post``, ``synapses_roots``, ``synapses_pre_l2``,
+        ``synapses_post_l2``, ``root_l2``, ``l2_roots``, ``l2``, ``supervoxels``, ``versions``,
+        ``roots``, ``lineage``, ``l2_edges``, ``annotations``, ``nuclei``, ``neuropils``, and
+        ``skeleton_nodes`` if the snapshot has it.
         """
         import duckdb
 
@@ -501,12 +460,18 @@ class SnapshotSource(DataSource):
             if self._duckdb is None:
                 con = duckdb.connect()
                 for attr, fname in (
-                    ("_synapses", fmt.SYNAPSES), ("_post_index", fmt.SYNAPSES_POST_INDEX),
-                    ("_root_l2", fmt.ROOT_L2), ("_l2_roots", fmt.L2_ROOTS), ("_l2", fmt.L2),
+                    ("_synapses", fmt.SYNAPSES), ("_root_l2", fmt.ROOT_L2), ("_l2_roots", fmt.L2_ROOTS),
+                    ("_l2", fmt.L2),
                     ("_supervoxels", fmt.SUPERVOXELS), ("_l2_edges", fmt.L2_EDGES),
                 ):
                     view = Path(fname).stem
                     con.register(view, getattr(self, attr).arrow)
+                index = self._synapse_index
+                for table, fname in (
+                    (index.post, fmt.SYNAPSES_POST), (index.root_slices, fmt.SYNAPSES_ROOTS),
+                    (index.pre_l2, fmt.SYNAPSES_PRE_L2), (index.post_l2, fmt.SYNAPSES_POST_L2),
+                ):
+                    con.register(Path(fname).stem, table.arrow)
                 if self._skeleton_nodes is not None:
                     con.register(Path(fmt.SKELETON_NODES).stem, self._skeleton_nodes.arrow)
                 for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,

@@ -1,0 +1,264 @@
+"""Stages 8-9 of the demo in bounded memory: synapses drawn by blocks of rows, staged on disk.
+
+:class:`SynapseStream` draws the synapses of :mod:`napari_crant.demo.synapses` block by block
+(:data:`BLOCK` rows), writes each block to a staging file as it goes, plants the anomalies of
+:mod:`napari_crant.demo.anomalies` (reading the few rows they copy back from the file) and
+draws every random number of stages 8-9 in the order the in-memory stages did. Then
+:meth:`SynapseStream.batches` reads the staging file back block by block and gives each row
+its ID (detection order: the rank of the row's coarse chunk, found from per-chunk counts, no
+global sort), so what stays in memory is a few bytes per synapse (flags, ID offsets) and one
+block. Up to :data:`BLOCK` rows (and :data:`DRAW_CHUNK` contacts) the random streams are
+exactly those of drawing everything at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from napari_crant.demo import anatomy
+from napari_crant.demo.anomalies import plant_rows
+from napari_crant.demo.arrays import hash_normal, rank_in_run, runs
+from napari_crant.demo.chunks import CHUNK_NM, VOXEL_RESOLUTION, Chunks
+from napari_crant.demo.contacts import Contacts
+from napari_crant.demo.morphology import Nodes
+from napari_crant.demo.population import Cells
+from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
+
+#: Synapse rows drawn (and later numbered) at once.
+BLOCK = 1 << 21
+#: Contacts and IDs drawn at once.
+DRAW_CHUNK = 1 << 24
+#: Columns of the ``synapses`` table other than ``id``, in table order.
+COLUMNS = ("pre_pt_supervoxel_id", "post_pt_supervoxel_id", "size", *POSITION_COLUMNS)
+_STAGE = np.dtype([("pre_pt_supervoxel_id", "u8"), ("post_pt_supervoxel_id", "u8"),
+                   ("size", "i4"), *[(c, "i4") for c in POSITION_COLUMNS]])
+_INT32 = np.iinfo(np.int32)
+_PRE_ON_FRAGMENT, _POST_ON_FRAGMENT, _CLEAN = 1, 2, 4
+
+
+def _detection_key(ctr: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
+    """Coarse chunk (4 x 4 x 4 L2 chunks) of every centre point: synapse IDs follow it."""
+    skey = np.zeros(len(ctr["ctr_pt_position_x"]), dtype=np.int64)
+    for i, ax in enumerate("xyz"):
+        c = ctr[f"ctr_pt_position_{ax}"] * (VOXEL_RESOLUTION[i] / CHUNK_NM[i] / 4)
+        c = np.clip(np.floor(c), 0, 1023).astype(np.int64)
+        c <<= 20 - 10 * i
+        skey |= c
+    return skey
+
+
+class _CleanPool:
+    """The rows anomalies are planted from (clean rows; all rows if none), by position."""
+
+    def __init__(self, flags: np.ndarray):
+        self._flags = flags
+        per = np.add.reduceat((flags & _CLEAN) > 0, np.arange(0, len(flags), BLOCK)) \
+            if len(flags) else np.zeros(0, np.int64)
+        self._before = np.concatenate([[0], np.cumsum(per)]).astype(np.int64)
+        self._all = self._before[-1] == 0
+
+    def __len__(self) -> int:
+        return len(self._flags) if self._all else int(self._before[-1])
+
+    def __getitem__(self, k: int) -> int:
+        if self._all:
+            return int(k)
+        b = int(np.searchsorted(self._before, k, "right")) - 1
+        block = self._flags[b * BLOCK:(b + 1) * BLOCK] & _CLEAN
+        return b * BLOCK + int(np.flatnonzero(block)[k - self._before[b]])
+
+    def choice(self, rng: np.random.Generator, m: int) -> list[int]:
+        """``rng.choice(pool, m, replace=False)`` without the pool array."""
+        return [self[int(k)] for k in rng.choice(len(self), m, replace=False)]
+
+
+class SynapseStream:
+    """The demo's synapses, drawn to a staging file; see the module docstring.
+
+    Parameters
+    ----------
+    nodes, cells, ch, contacts
+        Results of the earlier stages (``contacts`` may be dropped afterwards).
+    edited
+        Boolean mask of the cells any edit touches (anomalies are planted on others).
+    per_neuron
+        Target number of synapses per neuron.
+    rng
+        Random generator of the synapse stage.
+    seed
+        The demo's seed (salts the per-neuron-pair affinity hash).
+    staging
+        File for the staged rows (removed by :meth:`close`).
+    """
+
+    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks, contacts: Contacts,
+                 edited: np.ndarray, per_neuron: float, rng: np.random.Generator, seed: int,
+                 staging: str | Path):
+        self.path = Path(staging)
+        pre, post, first_row = self._contact_synapses(nodes, cells, contacts, per_neuron, rng,
+                                                      seed)
+        self.n_regular = int(first_row[-1])
+        self._flags = np.zeros(self.n_regular, dtype=np.uint8)
+        keys: list[np.ndarray] = []
+        n = cells.n_neurons
+        with open(self.path, "wb") as out:
+            for s in range(0, self.n_regular, BLOCK):
+                rows = np.arange(s, min(s + BLOCK, self.n_regular), dtype=np.int64)
+                contact = np.searchsorted(first_row, rows, "right") - 1
+                a, d = pre[contact], post[contact]
+                cols = synapse_rows(nodes, ch, a, d, rng)
+                ea, ed = nodes.entity[a], nodes.entity[d]
+                clean = (ea < n) & (ed < n) & ~edited[ea] & ~edited[ed]
+                self._flags[rows] = ((ea >= n) * _PRE_ON_FRAGMENT + (ed >= n) * _POST_ON_FRAGMENT
+                                     + clean * _CLEAN)
+                keys.append(np.unique(_detection_key(cols)))
+                out.write(self._stage(cols).tobytes())
+                del cols, a, d, ea, ed, clean
+
+        drawn = {"pre": pre, "post": post, "first_row": first_row}
+        del pre, post, first_row
+
+        def row_of(i: int) -> tuple[dict[str, np.ndarray], int, int]:
+            c = int(np.searchsorted(drawn["first_row"], i, "right")) - 1
+            rec = self._read(i, i + 1)[0]
+            return ({k: np.array([rec[k]], dtype=np.uint64 if k.endswith("_id") else np.int64)
+                     for k in COLUMNS}, int(drawn["pre"][c]), int(drawn["post"][c]))
+
+        self.planted, self.planted_rows = plant_rows(nodes, cells, ch, self.n_regular, row_of,
+                                                     _CleanPool(self._flags), rng)
+        drawn.clear()  # the contacts are no longer needed
+        self._unsegmented = np.zeros(self.n_regular, dtype=bool)
+        for s in range(0, self.n_regular, BLOCK):
+            e = min(s + BLOCK, self.n_regular)
+            self._unsegmented[s:e] = rng.random(e - s) < 0.01
+        self.total = self.n_regular + len(self.planted["size"])
+        # IDs in detection order: ranks come from counts per coarse chunk
+        keys.append(_detection_key(self.planted))
+        self._keys = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+        self._offsets = np.empty(self.total, dtype=np.uint32 if 3 * self.total < 2**32
+                                 else np.uint64)
+        carry = 0
+        for s in range(0, self.total, DRAW_CHUNK):
+            inc = np.cumsum(rng.integers(1, 4, min(DRAW_CHUNK, self.total - s))) + carry
+            self._offsets[s:s + len(inc)] = inc
+            carry = int(inc[-1])
+        self._count_keys()
+        self.anomalies: dict[str, list[int]] = {}
+
+    @staticmethod
+    def _contact_synapses(nodes: Nodes, cells: Cells, contacts: Contacts, per_neuron: float,
+                          rng: np.random.Generator, seed: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Contacts kept, and the first synapse row of each (``first_row[-1]``: total)."""
+        ca, cd = contacts.pre, contacts.post
+        n_types = len(anatomy.CELL_TYPES)
+        aff = rng.lognormal(0.0, 0.7, (n_types + 1, n_types + 1))
+        aff[rng.random(aff.shape) < 0.1] = 0.0  # some type pairs never connect
+        aff[n_types, :] = 0.3  # orphan fragments: few synapses each
+        aff[:, n_types] = 0.3
+        ctype = cells.ctype.astype(np.int16)
+        # weight of every contact: cell-type affinity x a per-neuron-pair log-normal factor
+        w = np.empty(len(ca), dtype=np.float32)
+        for s in range(0, len(ca), BLOCK):
+            ea, ed = nodes.entity[ca[s:s + BLOCK]], nodes.entity[cd[s:s + BLOCK]]
+            pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
+            w[s:s + BLOCK] = aff[ctype[ea], ctype[ed]] * np.exp(hash_normal(pair_key, seed))
+        keep = w > 0
+        target = per_neuron * cells.n_neurons
+        c = int(keep.sum())
+        if c * 1.2 > target:
+            for s in range(0, len(w), DRAW_CHUNK):
+                e = min(s + DRAW_CHUNK, len(w))
+                keep[s:e] &= rng.random(e - s) < target / (1.2 * c)
+        ca, cd, w = ca[keep], cd[keep], w[keep]
+        del keep
+        c = len(w)
+        per_contact = min(target / max(c, 1), 6.0)  # few contacts: fewer synapses, not huge ones
+        lam = max(per_contact - 1.0, 0.0) / max(float(w.mean()) if c else 1.0, 1e-9)
+        first_row = np.zeros(c + 1, dtype=np.int64)
+        for s in range(0, c, DRAW_CHUNK):
+            e = min(s + DRAW_CHUNK, c)
+            first_row[s + 1:e + 1] = 1 + rng.poisson(lam * w[s:e])
+        np.cumsum(first_row, out=first_row)
+        return ca, cd, first_row
+
+    @staticmethod
+    def _stage(cols: dict[str, np.ndarray]) -> np.ndarray:
+        rec = np.empty(len(cols["size"]), dtype=_STAGE)
+        for k in COLUMNS:
+            v = cols[k]
+            if rec.dtype[k] == np.int32 and len(v) and (v.min() < _INT32.min
+                                                        or v.max() > _INT32.max):
+                raise ValueError(f"synapse column {k!r} does not fit int32")
+            rec[k] = v
+        return rec
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Staged rows ``start:stop`` (plain reads: no mapped pages stay resident)."""
+        stop = min(stop, self.n_regular)
+        return np.fromfile(self.path, dtype=_STAGE, count=max(stop - start, 0),
+                           offset=start * _STAGE.itemsize)
+
+    def _count_keys(self) -> None:
+        """Rows per coarse chunk before each chunk (``_base``), from one pass over the file."""
+        counts = np.zeros(len(self._keys), dtype=np.int64)
+        for s in range(0, self.n_regular, BLOCK):
+            block = self._read(s, s + BLOCK)
+            counts += np.bincount(np.searchsorted(self._keys, _detection_key(block)),
+                                  minlength=len(self._keys))
+        counts += np.bincount(np.searchsorted(self._keys, _detection_key(self.planted)),
+                              minlength=len(self._keys))
+        self._base = np.cumsum(counts) - counts
+
+    def batches(self) -> Iterator[dict[str, np.ndarray]]:
+        """The synapse columns (with ``id``), block by block: the drawn rows, then the planted.
+
+        When exhausted, :attr:`anomalies` holds the sorted synapse IDs of the planted
+        anomalies by kind (and ``on_fragment``: rows on orphan fragments).
+        """
+        seen = np.zeros(len(self._keys), dtype=np.int64)
+        on_fragment: list[np.ndarray] = []
+        for s in range(0, self.total, BLOCK):
+            e = min(s + BLOCK, self.total)
+            parts = []
+            if s < self.n_regular:
+                staged = self._read(s, e)
+                cols = {k: staged[k].astype(np.uint64 if k.endswith("_id") else np.int64)
+                        for k in COLUMNS}
+                del staged
+                cols["post_pt_supervoxel_id"][self._unsegmented[s:e]] = 0
+                parts.append(cols)
+            if e > self.n_regular:
+                lo = max(s, self.n_regular) - self.n_regular
+                parts.append({k: v[lo:e - self.n_regular] for k, v in self.planted.items()})
+            cols = {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
+            del parts
+            kidx = np.searchsorted(self._keys, _detection_key(cols))
+            order = np.argsort(kidx, kind="stable")
+            sk = kidx[order]
+            rank = np.empty(len(kidx), dtype=np.int64)
+            rank[order] = self._base[sk] + seen[sk] + rank_in_run(runs(sk))
+            seen += np.bincount(kidx, minlength=len(self._keys))
+            ids = np.uint64(1_000_000) + self._offsets[rank].astype(np.uint64)
+            if s < self.n_regular:
+                f = self._flags[s:min(e, self.n_regular)]
+                frag = ((f & _PRE_ON_FRAGMENT) > 0) | (((f & _POST_ON_FRAGMENT) > 0)
+                                                       & ~self._unsegmented[s:e])
+                on_fragment.append(ids[:len(f)][frag])
+            if e > self.n_regular:
+                first_planted = max(s, self.n_regular)
+                for kind, rows in self.planted_rows.items():
+                    mine = rows[(rows >= first_planted) & (rows < e)]
+                    self.anomalies.setdefault(kind, []).extend(ids[mine - s].tolist())
+            yield {"id": ids, **cols}
+        for kind in self.planted_rows:
+            self.anomalies[kind] = sorted(int(x) for x in self.anomalies.get(kind, []))
+        self.anomalies["on_fragment"] = np.sort(np.concatenate(on_fragment)).tolist() \
+            if on_fragment else []
+
+    def close(self) -> None:
+        """Drop the staging file."""
+        self.path.unlink(missing_ok=True)
