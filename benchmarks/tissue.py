@@ -3,6 +3,7 @@
     python benchmarks/tissue.py                  # the default demo (1000 neurons)
     python benchmarks/tissue.py --neurons 200 --cutouts 10
     python benchmarks/tissue.py --images docs/images   # also the EM and segmentation PNGs
+    python benchmarks/tissue.py --snapshot ~/.cache/napari-crant/demo-f2-r2-n1000-s0  # a built demo
 
 Builds the demo snapshot (into benchmarks/data/, not committed) with its skeleton nodes,
 then renders 256 x 256 x 8 mip-0 cutouts centred on synapses spread over the table, each
@@ -94,9 +95,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cutouts", type=int, default=20)
     ap.add_argument("--images", type=Path, help="also save tissue-em.png, tissue-seg.png here")
+    ap.add_argument("--snapshot", type=Path,
+                    help="an existing demo snapshot directory (with skeleton_nodes.arrow) instead "
+                         "of building one; --neurons and --seed are then ignored")
     args = ap.parse_args()
 
-    path = _snapshot(args.neurons, args.seed)
+    path = args.snapshot.expanduser() if args.snapshot else _snapshot(args.neurons, args.seed)
     t0 = time.perf_counter()
     geom = TissueGeometry.from_snapshot(path)
     t_read = time.perf_counter() - t0

@@ -162,17 +162,35 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         sz = slice(np.searchsorted(zs, P[2] - ext), np.searchsorted(zs, P[2] + ext))
         if sx.stop <= sx.start or sy.stop <= sy.start or sz.stop <= sz.start:
             continue
-        vx = (xs[sx] - P[0]).astype(np.float32)[:, None, None]
-        vy = (ys[sy] - P[1]).astype(np.float32)[None, :, None]
-        vz = (zs[sz] - P[2]).astype(np.float32)[None, None, :]
+        vx = (xs[sx] - P[0]).astype(np.float32)
+        vy = (ys[sy] - P[1]).astype(np.float32)
+        vz = (zs[sz] - P[2]).astype(np.float32)
         n = n.astype(np.float32)
-        h = vx * n[0] + vy * n[1] + vz * n[2]
-        rho = np.sqrt(np.maximum(vx * vx + vy * vy + vz * vz - h * h, 0.0))
-        sub = img[sx, sy, sz]
-        cell = f.cell[sx, sy, sz]
-        pre = cell == pr.cell[i]
+        h = (vx * n[0])[:, None, None] + (vy * n[1])[None, :, None] + (vz * n[2])[None, None, :]
+        r2 = ((vx * vx)[:, None, None] + (vy * vy)[None, :, None] + (vz * vz)[None, None, :]
+              - h * h)
+        cell_box = f.cell[sx, sy, sz]
+        pre_box = cell_box == pr.cell[i]
         face = 0.8 * R
         dpq = float(np.linalg.norm(P - Q))
+        j = spine_of.get(row)
+        # Outside the presynaptic cell only the cleft and the postsynaptic density are
+        # drawn, both inside a short cylinder around the synapse's axis: every other voxel
+        # of the box is left exactly as it is, so only these voxels are shaded.
+        reach = max(face, 0.9 * pr.ra[j] if j is not None else 0.0) + 21.0
+        h_lo = -dpq - 37.0
+        h_hi = max(-CLEFT_INSET_NM + 5.0, -dpq + CLEFT_INSET_NM + 7.0)
+        near_axis = (r2 < np.float32(reach * reach)) & (h > h_lo) & (h < h_hi)
+        idx = np.nonzero(pre_box | near_axis)
+        if len(idx[0]) == 0:
+            continue
+        h = h[idx]
+        rho = np.sqrt(np.maximum(r2[idx], 0.0))
+        vx, vy, vz = vx[idx[0]], vy[idx[1]], vz[idx[2]]
+        view = img[sx, sy, sz]
+        sub = view[idx]
+        cell = cell_box[idx]
+        pre = pre_box[idx]
         # cleft: between the two flattened faces, a faint dark line mid-way
         hmid = -0.5 * dpq
         cleft = (~pre) & (h < -CLEFT_INSET_NM + 4) & (h > -dpq + CLEFT_INSET_NM - 4)
@@ -184,7 +202,7 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         ped = _smooth((24.0 - rho) / 4.0) * _smooth((h + 8.0) / 4.0) * _smooth((48.0 - h) / 4.0)
         plat = _smooth((78.0 - rho) / 5.0) * _smooth((h - 42.0) / 4.0) * _smooth((70.0 - h) / 4.0)
         tbar = np.maximum(ped, plat) * pre
-        sub[:] = (sub * (1 - tbar) + 62.0 * tbar).astype(np.float32)
+        sub = (sub * (1 - tbar) + 62.0 * tbar).astype(np.float32)
         # vesicle cloud around the T-bar (drawn below for all synapses at once)
         C = P + n * (0.4 * R)
         cloud_r = 0.85 * R
@@ -192,20 +210,21 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
                      + (vz - (C - P)[2]) ** 2) / cloud_r
         sel = pre & (tbar < 0.3) & (dc < 1.0 + 30.0 / cloud_r)
         if sel.any():
-            claim, dist = cloud_of[sx, sy, sz], cloud_d[sx, sy, sz]
+            claim_view, dist_view = cloud_of[sx, sy, sz], cloud_d[sx, sy, sz]
+            dist = dist_view[idx]
             closer = sel & (dc < dist)
-            claim[closer] = len(clouds)
-            dist[closer] = dc[closer]
+            won = tuple(k[closer] for k in idx)
+            claim_view[won] = len(clouds)
+            dist_view[won] = dc[closer]
             clouds.append(np.append(C, cloud_r))
         # postsynaptic density on the partner
-        j = spine_of.get(row)
         if j is not None:
             hq = -(h + dpq)  # distance from the post point into the postsynaptic side
             post = cell == pr.cell[j]
             psd = post * _smooth((0.9 * pr.ra[j] - rho) / 10.0) * _smooth(
                 (26.0 - hq) / 5.0) * _smooth((hq + CLEFT_INSET_NM) / 3.0)
             sub -= (58.0 * psd).astype(np.float32)
-        img[sx, sy, sz] = sub
+        view[idx] = sub
     if clouds:
         vox = np.argwhere(cloud_of >= 0)
         _vesicles(img, vox, np.array(clouds)[cloud_of[tuple(vox.T)]], xs, ys, zs, seed,
