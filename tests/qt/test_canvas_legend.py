@@ -232,8 +232,8 @@ def test_dock_warms_up_in_the_background(qtbot, make_napari_viewer, tiny_path):
     loading._ANNOTATION_CACHE.clear()
     viewer = make_napari_viewer()
     w = QueryWidget(viewer)  # the warm-up starts with the dock
-    with qtbot.waitSignal(w.warm_up_worker.returned, timeout=60_000) as done:
-        pass
-    assert done.args[0] == f"imports, dataset {tiny_path}"
+    # the worker may return before a signal spy could connect: wait for what the dock recorded
+    qtbot.waitUntil(lambda: w.warm_up_result is not None, timeout=60_000)
+    assert w.warm_up_result == f"imports, dataset {tiny_path}"
     assert len(loading._ANNOTATION_CACHE) == 1  # the first load will not read the annotations again
     qtbot.waitUntil(lambda: not w.workers, timeout=30_000)

@@ -257,6 +257,9 @@ class QueryWidget(Container):
         #: the background warm-up (imports, the default dataset) started when the dock opens
         self.warm_up_worker = create_worker(_warm_up_worker, self._dataset(), _start_thread=False,
                                            _ignore_errors=True)
+        #: what the warm-up did (set on the main thread when it returns; None until then)
+        self.warm_up_result: str | None = None
+        self.warm_up_worker.returned.connect(self._on_warmed_up)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
         from qtpy.QtCore import QTimer
@@ -273,6 +276,9 @@ class QueryWidget(Container):
                 show_warning(problem)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _on_warmed_up(self, result: str) -> None:
+        self.warm_up_result = result
+
     def set_message(self, text: str, error: bool = False) -> None:
         """Show ``text`` under the buttons (red for errors)."""
         self.message.value = text
