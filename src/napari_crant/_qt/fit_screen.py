@@ -4,7 +4,8 @@ With every dock open the docks stacked in napari's right area used to need 1,400
 height. :func:`fit_docks` arranges them so the window fits its screen: the query dock
 scrolls, the table docks (partners, adjacency, synapse QC) share one tab group; in a window
 at least :data:`TALL_SCREEN` px tall (once fitted into its screen) the query dock stays above
-them with a quarter of the height, in a smaller one it joins the tab group. Tables get
+them at the height its whole form needs if that is at most half the height, otherwise it joins
+the tab group. Tables get
 compact rows, wrapping messages never widen a dock, and a window taller or wider than its
 screen is shrunk into it.
 
@@ -26,8 +27,9 @@ QUERY_DOCK = "Query neurons"
 PLUGIN_SUFFIX = " (napari-crant)"
 #: available screen height (px) from which the query dock stays above the tables
 TALL_SCREEN = 900
-#: share of the dock area's height the query dock gets on a tall screen
-QUERY_SHARE = 0.25
+#: largest share of the dock area's height the query dock may take above the tables (its whole
+#: form must fit in it, else it joins the tab group: a form cut to two rows is no use)
+QUERY_MAX_SHARE = 0.5
 
 
 def plugin_docks(window: Any) -> dict[str, QDockWidget]:
@@ -93,10 +95,12 @@ def fit_docks(anchor: Any) -> None:
     query = docks.get(QUERY_DOCK)
     if query is not None and query.isFloating():
         query = None
-    if query is not None:  # above the tables only if both fit at their minimum heights
-        needed = _content_height(query) + max(
-            (d.minimumSizeHint().height() for d in group), default=0) + 80
-        tall = tall and window.height() >= needed
+    query_height = 0
+    if query is not None:  # above the tables only if its whole form fits in its share
+        query_height = _full_height(query)
+        tables = max((d.minimumSizeHint().height() for d in group), default=0)
+        area = max(200, window.height() - 60)
+        tall = tall and query_height <= area * QUERY_MAX_SHARE and area - query_height >= tables
     if query is not None and not tall:
         group.insert(0, query)
     for other in group[1:]:
@@ -106,16 +110,19 @@ def fit_docks(anchor: Any) -> None:
         group[-1 if not tall or query is None else 0].raise_()
     if tall and query is not None and group:
         height = max(200, window.height() - 60)
-        query_height = int(height * QUERY_SHARE)
         window.resizeDocks([query, group[0]], [query_height, height - query_height],
                            Qt.Orientation.Vertical)
 
 
-def _content_height(dock: QDockWidget) -> int:
-    """The height a dock's rows need: inside its scroll area if it scrolls, else its minimum."""
+def _full_height(dock: QDockWidget) -> int:
+    """The height a dock needs to show all of its rows: the scrolled ones and any pinned below."""
     area = dock.findChild(QScrollArea)
     inner = area.widget() if area is not None else None
-    return (inner if inner is not None else dock).minimumSizeHint().height()
+    if inner is None:
+        return dock.minimumSizeHint().height()
+    outside = dock.widget().minimumSizeHint().height() - area.minimumSizeHint().height()
+    title = dock.height() - dock.widget().height() if dock.widget().height() else 30
+    return inner.minimumSizeHint().height() + max(0, outside) + max(0, title) + 8
 
 
 def _into_screen(window: Any, screen: Any) -> None:
