@@ -232,6 +232,26 @@ def test_ui_stays_responsive_while_loading(qtbot, viewer, query, monkeypatch):
     assert query.message.value.startswith("Loaded 1 neuron")
 
 
+def test_a_pending_progress_message_never_replaces_the_final_one(qtbot, viewer, query):
+    # the race seen under load: the worker's result is drawn, the throttled progress timer falls
+    # due, and only then does the worker thread emit `finished`
+    results = []
+    query.ids.value = str(tiny.A2)
+    with qtbot.waitSignal(query.load_button.native.clicked, timeout=1000):
+        query.load_button.native.click()
+    query._last_worker.returned.connect(results.append)
+    qtbot.waitUntil(lambda: query.worker is None, timeout=30_000)
+    assert results
+    query.worker = query._last_worker  # the same load, before its `finished` arrives
+    query._on_progress((1, 2, "first"))
+    query._on_progress((2, 2, "pending"))  # throttled: waits for the timer
+    query._on_returned(results[0])
+    assert query.message.value.startswith("Loaded 1 neuron")
+    qtbot.wait(3 * query._progress_timer.interval())
+    assert query.message.value.startswith("Loaded 1 neuron")
+    query._on_finished()
+
+
 def test_2d_view_projects_the_whole_z_range(qtbot, viewer, query):
     viewer.dims.ndisplay = 2
     query.ids.value = f"{tiny.A2} {tiny.CD}"  # CD at z = 8400 nm, A2 at 4200 nm

@@ -448,7 +448,14 @@ class QueryWidget(Container):
         step, total, msg = self.progress
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
+    def _end_progress(self) -> None:
+        """The load ended: a pending progress message must not overwrite its final message
+        (``progress`` keeps the last step reported)."""
+        if is_alive(self):
+            self._progress_timer.stop()
+
     def _on_returned(self, result: Any) -> None:
+        self._end_progress()
         if result.cancelled and not result.neurons:  # cancelled before any neuron arrived
             if is_alive(self):
                 self.set_message("Cancelled; nothing loaded.")
@@ -472,6 +479,7 @@ class QueryWidget(Container):
         self.set_message(text)
 
     def _on_error(self, exc: BaseException) -> None:
+        self._end_progress()
         if not is_alive(self):
             return
         msg = str(exc) or type(exc).__name__
@@ -479,6 +487,7 @@ class QueryWidget(Container):
         show_error(f"{ERROR_PREFIX}{msg}")
 
     def _on_aborted(self) -> None:
+        self._end_progress()
         if not is_alive(self):
             return
         self.set_message("Cancelled; nothing loaded.")
