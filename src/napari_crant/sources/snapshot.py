@@ -16,6 +16,7 @@ DuckDB is available over all tables through :meth:`SnapshotSource.sql`.
 
 from __future__ import annotations
 
+import mmap
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -32,44 +33,19 @@ from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import SnapshotError, check_files, present_files, read_manifest
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
+from napari_crant.sources.snapshot_mapping import MappedTable, map_keyed
 from napari_crant.sources.snapshot_synapses import SynapseIndex, expand_ranges
 
 _EMPTY = np.array([], dtype=np.uint64)
 # below this many L2 IDs, roots_of_l2 searches each one instead of de-duplicating first
 _DIRECT_LOOKUP = 4096
+#: Tables read by key (a root's slice, binary searches): mapped for random access, their
+#: rows prefetched by the query (``sources/snapshot_mapping.py``).
+_KEYED = (fmt.SYNAPSES, fmt.SYNAPSES_POST, fmt.SYNAPSES_PRE_L2, fmt.SYNAPSES_POST_L2, fmt.ROOT_L2,
+          fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS, fmt.L2_EDGES)
 
 
 __all__ = ["SnapshotError", "SnapshotSource", "expand_ranges"]
-
-
-class _MappedTable:
-    """An Arrow IPC file, memory-mapped; columns come out as zero-copy numpy arrays."""
-
-    def __init__(self, path: Path, mapped: pa.MemoryMappedFile):
-        self.path = path
-        try:
-            self._table = pa.ipc.open_file(mapped).read_all()
-        except (pa.ArrowInvalid, OSError) as e:
-            raise SnapshotError(f"{path} is damaged: not a readable Arrow file ({e})") from None
-        self._columns: dict[str, np.ndarray] = {}
-
-    def __len__(self) -> int:
-        return self._table.num_rows
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        col = self._columns.get(name)
-        if col is None:
-            chunked = self._table.column(name)
-            if chunked.num_chunks == 1:
-                col = chunked.chunk(0).to_numpy(zero_copy_only=False)
-            else:
-                col = chunked.to_numpy()
-            self._columns[name] = col
-        return col
-
-    @property
-    def arrow(self) -> pa.Table:
-        return self._table
 
 
 class SnapshotSource(DataSource):
@@ -89,20 +65,31 @@ class SnapshotSource(DataSource):
         check_files(self.path, self.manifest)
         # Every file is mapped now: a snapshot replaced later (written aside and renamed into
         # place) leaves this source reading the files it opened, never a mix of old and new.
+        # Keyed tables are mapped twice (address space only; the same page cache): for the
+        # queries, advised random access, and plainly for whole-table readers (DuckDB).
         self._files: dict[str, pa.MemoryMappedFile] = {}
+        self._keyed: dict[str, mmap.mmap | None] = {}
         for filename in present_files(self.path):
             try:
                 self._files[filename] = pa.memory_map(str(self.path / filename), "r")
             except (OSError, pa.ArrowException) as e:
                 raise SnapshotError(f"{self.path / filename} cannot be opened ({e})") from None
+            if filename in _KEYED:
+                self._keyed[filename] = map_keyed(self.path / filename)
         self.info: dict[str, Any] = self.manifest.get("info", {})
         self.name = name or self.manifest.get("name") or self.path.name
         self._lock = threading.Lock()
         self._duckdb = None
 
     # -- tables ---------------------------------------------------------------------------
-    def _mapped(self, filename: str) -> _MappedTable:
-        return _MappedTable(self.path / filename, self._files[filename])
+    def _mapped(self, filename: str) -> MappedTable:
+        """A table for queries (keyed tables: random access, prefetched rows)."""
+        keyed = self._keyed.get(filename)
+        return MappedTable(self.path / filename, self._files[filename] if keyed is None else keyed)
+
+    def _scanned(self, filename: str) -> MappedTable:
+        """A table for whole-table readers: the plain mapping (the OS reads ahead)."""
+        return MappedTable(self.path / filename, self._files[filename])
 
     def _parquet_table(self, filename: str) -> pa.Table:
         try:
@@ -113,7 +100,7 @@ class SnapshotSource(DataSource):
             ) from None
 
     @cached_property
-    def _synapses(self) -> _MappedTable:
+    def _synapses(self) -> MappedTable:
         return self._mapped(fmt.SYNAPSES)
 
     @cached_property
@@ -125,23 +112,23 @@ class SnapshotSource(DataSource):
         )
 
     @cached_property
-    def _root_l2(self) -> _MappedTable:
+    def _root_l2(self) -> MappedTable:
         return self._mapped(fmt.ROOT_L2)
 
     @cached_property
-    def _l2_roots(self) -> _MappedTable:
+    def _l2_roots(self) -> MappedTable:
         return self._mapped(fmt.L2_ROOTS)
 
     @cached_property
-    def _l2(self) -> _MappedTable:
+    def _l2(self) -> MappedTable:
         return self._mapped(fmt.L2)
 
     @cached_property
-    def _supervoxels(self) -> _MappedTable:
+    def _supervoxels(self) -> MappedTable:
         return self._mapped(fmt.SUPERVOXELS)
 
     @cached_property
-    def _skeleton_nodes(self) -> _MappedTable | None:
+    def _skeleton_nodes(self) -> MappedTable | None:
         if fmt.SKELETON_NODES not in self._files:
             return None
         path = self.path / fmt.SKELETON_NODES
@@ -190,7 +177,7 @@ class SnapshotSource(DataSource):
         return v[["version", "timestamp", "valid"]].reset_index(drop=True)
 
     @cached_property
-    def _l2_edges(self) -> _MappedTable:
+    def _l2_edges(self) -> MappedTable:
         return self._mapped(fmt.L2_EDGES)
 
     @cached_property
@@ -459,19 +446,10 @@ class SnapshotSource(DataSource):
         with self._lock:
             if self._duckdb is None:
                 con = duckdb.connect()
-                for attr, fname in (
-                    ("_synapses", fmt.SYNAPSES), ("_root_l2", fmt.ROOT_L2), ("_l2_roots", fmt.L2_ROOTS),
-                    ("_l2", fmt.L2),
-                    ("_supervoxels", fmt.SUPERVOXELS), ("_l2_edges", fmt.L2_EDGES),
-                ):
-                    view = Path(fname).stem
-                    con.register(view, getattr(self, attr).arrow)
-                index = self._synapse_index
-                for table, fname in (
-                    (index.post, fmt.SYNAPSES_POST), (index.root_slices, fmt.SYNAPSES_ROOTS),
-                    (index.pre_l2, fmt.SYNAPSES_PRE_L2), (index.post_l2, fmt.SYNAPSES_POST_L2),
-                ):
-                    con.register(Path(fname).stem, table.arrow)
+                for fname in (fmt.SYNAPSES, fmt.ROOT_L2, fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS,
+                              fmt.L2_EDGES, fmt.SYNAPSES_POST, fmt.SYNAPSES_ROOTS,
+                              fmt.SYNAPSES_PRE_L2, fmt.SYNAPSES_POST_L2):
+                    con.register(Path(fname).stem, self._scanned(fname).arrow)
                 if self._skeleton_nodes is not None:
                     con.register(Path(fmt.SKELETON_NODES).stem, self._skeleton_nodes.arrow)
                 for fname in (fmt.VERSIONS, fmt.ROOTS, fmt.LINEAGE, fmt.ANNOTATIONS, fmt.NUCLEI,

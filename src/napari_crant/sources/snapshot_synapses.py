@@ -158,47 +158,62 @@ class SynapseIndex:
     ) -> dict[str, np.ndarray]:
         """``pre_pt_root_id``, ``post_pt_root_id`` and ``columns`` (``id``, ``size``) of the
         synapses from ``pre`` to ``post`` (sorted distinct roots alive at ``at``; ``None``:
-        any), read from the smaller side."""
+        any), read from the smaller side.
+
+        Each column read is pages touched: only those asked for are read, and the rows of
+        each are prefetched in one go (:meth:`MappedTable.prefetch`) before they are read.
+        """
+        size, ids = "size" in columns, "id" in columns
         if pre is not None and (post is None or len(pre) <= len(post)):
-            out, rows = self._pre_side(pre, at)
+            out, rows_of = self._pre_side(pre, at, size, ids)
             keep = None if post is None else in_sorted(out["post_pt_root_id"], post)
         else:
-            out, rows = self._post_side(post, at, "size" in columns)
+            out, rows_of = self._post_side(post, at, size, ids)
             keep = None if pre is None else in_sorted(out["pre_pt_root_id"], pre)
-        if "size" in columns and "size" not in out:
+        rows = rows_of() if ids or (size and "size" not in out) else None
+        if size and "size" not in out:
             out["size"] = self.synapses["size"][rows]
         if keep is not None and not keep.all():
             out = {k: v[keep] for k, v in out.items()}
-            rows = rows[keep]
+            rows = None if rows is None else rows[keep]
         result = {"pre_pt_root_id": out["pre_pt_root_id"], "post_pt_root_id": out["post_pt_root_id"]}
-        if "id" in columns:  # each column read is pages touched: only those asked for
+        if ids:
             result["id"] = self.synapses["id"][rows]
-        if "size" in columns:
+        if size:
             result["size"] = out["size"].astype(np.int64)
         return result
 
-    def _pre_side(self, pre: np.ndarray, at: Materialization) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _pre_side(
+        self, pre: np.ndarray, at: Materialization, size: bool, ids: bool
+    ) -> tuple[dict[str, np.ndarray], Callable[[], np.ndarray]]:
+        """The pre side's roots and a function giving their rows of ``synapses.arrow``."""
         s = self.synapses
+        extra = (("size",) if size else ()) + (("id",) if ids else ())
         if self.at_layout(at):
             lo, hi = self._slice_bounds(pre, "pre")
+            _prefetch(s, ("post_pt_root_id", *extra), lo, hi)
             if len(pre) == 1:  # one neuron: plain slices, no index arrays
-                sl = slice(int(lo[0]), int(hi[0]))
-                post_root = s["post_pt_root_id"][sl]
+                start, stop = int(lo[0]), int(hi[0])
+                post_root = s["post_pt_root_id"][start:stop]
                 return ({"pre_pt_root_id": np.full(len(post_root), pre[0], np.uint64),
-                         "post_pt_root_id": post_root}, np.arange(sl.start, sl.stop))
+                         "post_pt_root_id": post_root}, lambda: np.arange(start, stop))
             rows = expand_ranges(lo, hi)
             return {"pre_pt_root_id": np.repeat(pre, hi - lo),
-                    "post_pt_root_id": s["post_pt_root_id"][rows]}, rows
+                    "post_pt_root_id": s["post_pt_root_id"][rows]}, lambda: rows
         rows, pre_root = self._l2_runs(self.pre_l2, pre)
+        _prefetch(s, ("post_pt_l2_id", *extra), *_runs(rows))
         return {"pre_pt_root_id": pre_root,
-                "post_pt_root_id": self._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], at)}, rows
+                "post_pt_root_id": self._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], at)}, lambda: rows
 
     def _post_side(
-        self, post: np.ndarray, at: Materialization, size: bool
-    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        self, post: np.ndarray, at: Materialization, size: bool, ids: bool
+    ) -> tuple[dict[str, np.ndarray], Callable[[], np.ndarray]]:
+        """The post side's roots (and sizes) and a function giving their rows of ``synapses.arrow``."""
         p = self.post
+        extra = (("size",) if size else ()) + (("row",) if ids else ())
         if self.at_layout(at):
             lo, hi = self._slice_bounds(post, "post")
+            _prefetch(p, ("pre_pt_root_id", *extra), lo, hi)
             idx: slice | np.ndarray
             if len(post) == 1:
                 idx = slice(int(lo[0]), int(hi[0]))
@@ -210,8 +225,25 @@ class SynapseIndex:
             out = {"pre_pt_root_id": pre_root, "post_pt_root_id": post_root}
         else:
             idx, post_root = self._l2_runs(self.post_l2, post)
+            _prefetch(p, ("pre_pt_l2_id", *extra), *_runs(idx))
             out = {"pre_pt_root_id": self._roots_of_l2_or_zero(p["pre_pt_l2_id"][idx], at),
                    "post_pt_root_id": post_root}
         if size:
             out["size"] = p["size"][idx]
-        return out, p["row"][idx]
+        return out, lambda: p["row"][idx]  # read only if ``id`` is asked for
+
+
+def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop of each run of consecutive values in ascending ``rows``."""
+    if not len(rows):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    return rows[np.concatenate(([0], breaks))], rows[np.append(breaks, len(rows)) - 1] + 1
+
+
+def _prefetch(table: _Columns, names: tuple[str, ...], lo: np.ndarray, hi: np.ndarray) -> None:
+    """Ask for rows ``lo[i]:hi[i]`` of ``names`` before they are read (tables that can)."""
+    prefetch = getattr(table, "prefetch", None)
+    if prefetch is not None:
+        for name in names:
+            prefetch(name, lo, hi)

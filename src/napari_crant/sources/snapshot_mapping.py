@@ -1,0 +1,151 @@
+"""A snapshot's Arrow IPC files, memory-mapped, and how their pages are read from disk.
+
+A query reads a few rows of a large table (one root's slice, a binary search). By default
+the kernel answers a page fault on a mapped file by reading a whole window around it (the
+device's read-ahead, 8 MB on some virtual disks): at 100M synapses, where the tables do not
+stay in the page cache, each cold slice then costs megabytes of I/O and the system time to
+take them in, so the per-query cost grows with the dataset. Tables read by key are
+therefore mapped with ``MADV_RANDOM`` (a fault reads the page it needs) and the rows a query
+is about to read are asked for in one go with ``MADV_WILLNEED`` (:meth:`MappedTable.prefetch`),
+so a query's I/O is the pages of its rows at any size. Whole-table readers (DuckDB) use a
+plain mapping of the same file, whose read-ahead suits scans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from napari_crant.snapshot.integrity import SnapshotError
+
+_PAGE = mmap.PAGESIZE
+#: ``madvise`` is POSIX-only (not on Windows): elsewhere the mapping keeps the OS default.
+_CAN_ADVISE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_RANDOM")
+#: Ranges of pages closer than this are asked for in one call (reading a few pages more
+#: costs less than another system call).
+_MERGE_GAP_PAGES = 8
+
+
+def map_keyed(path: Path) -> mmap.mmap | None:
+    """Map ``path`` read-only for reading by key: ``MADV_RANDOM`` where the OS has it.
+
+    Returns
+    -------
+    mmap.mmap or None
+        ``None`` for an empty file (which cannot be mapped; reading it as a table then
+        says it is damaged).
+
+    Raises
+    ------
+    SnapshotError
+        If the file cannot be opened or mapped.
+    """
+    try:
+        with open(path, "rb") as f:
+            if not path.stat().st_size:
+                return None
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as e:
+        raise SnapshotError(f"{path} cannot be opened ({e})") from None
+    if _CAN_ADVISE:
+        with contextlib.suppress(OSError):  # advice only: the same bytes are read without it
+            mapping.madvise(mmap.MADV_RANDOM)
+    return mapping
+
+
+class MappedTable:
+    """An Arrow IPC file, memory-mapped; columns come out as zero-copy numpy arrays.
+
+    Parameters
+    ----------
+    path
+        The file (for messages).
+    source
+        The mapped file: a :func:`map_keyed` mapping (its pages can be prefetched) or a
+        pyarrow ``MemoryMappedFile`` (plain mapping, for scans).
+
+    Raises
+    ------
+    SnapshotError
+        If the file is not a readable Arrow IPC file.
+    """
+
+    def __init__(self, path: Path, source: mmap.mmap | pa.MemoryMappedFile):
+        self.path = path
+        self._mapping = source if isinstance(source, mmap.mmap) else None
+        reader = pa.BufferReader(pa.py_buffer(source)) if self._mapping is not None else source
+        try:
+            self._table = pa.ipc.open_file(reader).read_all()
+        except (pa.ArrowInvalid, OSError) as e:
+            raise SnapshotError(f"{path} is damaged: not a readable Arrow file ({e})") from None
+        self._base = pa.py_buffer(source).address if self._mapping is not None else 0
+        self._columns: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        col = self._columns.get(name)
+        if col is None:
+            chunked = self._table.column(name)
+            if chunked.num_chunks == 1:
+                col = chunked.chunk(0).to_numpy(zero_copy_only=False)
+            else:
+                col = chunked.to_numpy()
+            self._columns[name] = col
+        return col
+
+    @property
+    def arrow(self) -> pa.Table:
+        return self._table
+
+    def prefetch(self, name: str, lo: np.ndarray, hi: np.ndarray) -> int:
+        """Ask the OS to read rows ``lo[i]:hi[i]`` of column ``name`` now, all in one go.
+
+        Advice only (``MADV_WILLNEED``): pages already in memory cost a lookup, the others
+        are read together instead of one page fault at a time. Does nothing on a plain
+        mapping, on a column that is a copy (not in the mapping) or where ``madvise`` is
+        missing.
+
+        Parameters
+        ----------
+        name
+            Column name (fixed-width values).
+        lo, hi
+            Row ranges (aligned integer arrays; empty ranges are skipped).
+
+        Returns
+        -------
+        int
+            How many ``madvise`` calls were made.
+        """
+        if self._mapping is None or not _CAN_ADVISE:
+            return 0
+        col = self[name]
+        offset = col.ctypes.data - self._base
+        if col.ndim != 1 or offset < 0 or offset + col.nbytes > len(self._mapping):
+            return 0
+        lo, hi = np.asarray(lo, np.int64).ravel(), np.asarray(hi, np.int64).ravel()
+        keep = hi > lo
+        if not keep.any():
+            return 0
+        first = (offset + lo[keep] * col.itemsize) // _PAGE
+        last = (offset + hi[keep] * col.itemsize - 1) // _PAGE + 1  # exclusive
+        if len(first) > 1 and not bool(np.all(first[1:] >= first[:-1])):
+            order = np.argsort(first, kind="stable")
+            first, last = first[order], last[order]
+        reach = np.maximum.accumulate(last)
+        starts = np.flatnonzero(np.concatenate(([True], first[1:] > reach[:-1] + _MERGE_GAP_PAGES)))
+        stops = np.append(starts[1:], len(first)) - 1
+        calls = 0
+        for s, e in zip(first[starts].tolist(), reach[stops].tolist(), strict=True):
+            try:
+                self._mapping.madvise(mmap.MADV_WILLNEED, s * _PAGE, (e - s) * _PAGE)
+            except (OSError, ValueError):
+                return calls
+            calls += 1
+        return calls
