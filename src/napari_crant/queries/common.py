@@ -10,7 +10,7 @@ import pandas as pd
 
 import napari_crant
 from napari_crant.datasets import get_source
-from napari_crant.ids import lookup_uint64, parse_ids, sorted_unique
+from napari_crant.ids import factorize, lookup_uint64, parse_ids, sorted_unique
 from napari_crant.materialization import Materialization, resolve_materialization
 from napari_crant.queries.update import resolve_id_arrays
 from napari_crant.sources.base import DataSource
@@ -130,12 +130,12 @@ _DENSE_PAIRS = 2048
 
 
 def _codes(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense codes and distinct values of ``a`` (``pd.factorize``); runs of an ascending
+    """Dense codes and distinct values of ``a`` (:func:`~napari_crant.ids.factorize`); runs of an ascending
     ``a`` (one side's rows, grouped by root) are numbered without hashing."""
     if len(a) > 1 and bool(np.all(a[1:] >= a[:-1])):
         start = np.concatenate(([True], a[1:] != a[:-1]))
         return np.cumsum(start) - 1, a[start]
-    return pd.factorize(a, sort=False)
+    return factorize(a)
 
 
 def dense_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -160,8 +160,8 @@ def pair_size_of_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For each row, how many rows share its ``(a, b)`` pair."""
     if not len(a):
         return np.zeros(0, np.int64)
-    code_a, _ = pd.factorize(a, sort=False)
-    code_b, uniq_b = pd.factorize(b, sort=False)
+    code_a, _ = factorize(a)
+    code_b, uniq_b = factorize(b)
     key = code_a.astype(np.int64) * max(len(uniq_b), 1) + code_b
     _, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
     return count[inverse.ravel()]

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from napari_crant.ids import in_sorted, sorted_unique
+from napari_crant.ids import factorize, in_sorted, sorted_unique
 from napari_crant.materialization import Materialization
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import SnapshotError, check_files, present_files, read_manifest
@@ -288,7 +288,7 @@ class SnapshotSource(DataSource):
             return out
         if len(l2_ids) <= _DIRECT_LOOKUP:
             return self._roots_of_distinct_l2(l2_ids, at)
-        code, uniq = pd.factorize(l2_ids, sort=False)  # linear-time hashing, uint64-exact
+        code, uniq = factorize(l2_ids)  # linear-time hashing, uint64-exact
         uniq = np.asarray(uniq, np.uint64)
         order = np.argsort(uniq)  # sorted keys: the binary searches walk forwards
         roots = np.empty(len(uniq), np.uint64)
