@@ -1,0 +1,60 @@
+"""``benchmarks/report_peers.py``: the peers section from a results file, whatever was run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "report_peers.py"
+
+
+@pytest.fixture(scope="module")
+def report_peers():
+    spec = importlib.util.spec_from_file_location("report_peers", _PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(method: str, neurons: int, synapses: int, ms: dict[str, float]) -> dict:
+    cases = {c: {"times_s": [t / 1e3] * 3, "median_s": t / 1e3, "cpu_s": [t / 1e3] * 3,
+                 "cpu_median_s": t / 1e3, "answers": ["a", "b", "c"]} for c, t in ms.items()}
+    run = {"method": method, "neurons": neurons, "synapses": synapses, "setup_s": 1.0,
+           "after_setup": {"VmRSS": 100.0}, "cases": cases}
+    if method == "napari_crant":
+        mb = {"VmRSS": 150.0, "RssFile": 70.0, "RssAnon": 80.0}
+        run["sweep"] = {"queries": 100, "seconds": 0.1, "before": mb, "after": mb}
+    return run
+
+
+_MACHINE = {"cpu": "test cpu", "cores": 2, "memory_gib": 8, "python": "3", "numpy": "2",
+            "pandas": "2", "duckdb": "1"}
+_NC = {"connectivity_1": 0.4, "synapse_counts_1000": 100.0, "adjacency_500": 10.0}
+_NUMPY = {"connectivity_1": 0.2, "synapse_counts_1000": 150.0, "adjacency_500": 30.0}
+
+
+def test_numpy_as_the_only_peer_reports_targets_not_measured(report_peers):
+    results = {"machine": _MACHINE, "runs": [_run("napari_crant", 5000, 5_000_000, _NC),
+                                             _run("numpy", 5000, 5_000_000, _NUMPY)]}
+    text = report_peers.section(results)
+    assert "- not measured: 5,000,000 synapses: get_connectivity 1 neuron >= 2x faster" in text
+    assert "- not measured: 5,000,000 synapses: get_adjacency, 500 x 500 ahead of every" in text
+    assert "- met: 5,000,000 synapses: get_connectivity 1 neuron within 3x of plain numpy (2.00×)" in text
+    assert "| get_connectivity, 1 neuron | 5,000,000 | 0.40 ms | 0.20 ms | 2.00× |" in text
+
+
+def test_strong_peer_targets_met_and_missed(report_peers):
+    pandas = {"connectivity_1": 0.6, "synapse_counts_1000": 90.0, "adjacency_500": 40.0}
+    results = {"machine": _MACHINE, "runs": [_run("napari_crant", 5000, 5_000_000, _NC),
+                                             _run("numpy", 5000, 5_000_000, _NUMPY),
+                                             _run("pandas", 5000, 5_000_000, pandas)]}
+    text = report_peers.section(results, title="Peers at 5M", markers=False)
+    assert text.startswith("## Peers at 5M\n") and report_peers.START not in text
+    assert "- **missed**: 5,000,000 synapses: get_connectivity 1 neuron >= 2x faster than the " \
+           "fastest strong peer (pandas 1.50×)" in text
+    assert "- **missed**: 5,000,000 synapses: get_synapse_counts, 1,000 neurons ahead of every " \
+           "strong peer (closest pandas 0.90×)" in text
+    assert "- met: 5,000,000 synapses: get_adjacency, 500 x 500 ahead of every strong peer " \
+           "(closest pandas 4.00×)" in text
