@@ -33,6 +33,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -392,17 +394,40 @@ def child(method: str, path: Path, queries: dict, cases: list[str]) -> dict:
         canon = fns["canon_counts"] if case == "synapse_counts_1000" else fns.get("canon_pairs", lambda x: x)
         inputs = queries[case]
         canon(fn(inputs[0]))  # warm-up on a query not timed
-        times, cpu, answers = [], [], []
+        times, cpu, answers, io = [], [], [], []
         for q in inputs[1:]:
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
             t, c = time.perf_counter(), time.process_time()
             res = fn(q)
             times.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
+            r1 = resource.getrusage(resource.RUSAGE_SELF)
+            io.append((r1.ru_majflt - r0.ru_majflt, (r1.ru_inblock - r0.ru_inblock) / 2,
+                       r1.ru_stime - r0.ru_stime))
             answers.append(canon(res))
         out["cases"][case] = {"times_s": times, "median_s": statistics.median(times), "cpu_s": cpu,
-                              "cpu_median_s": statistics.median(cpu), "answers": answers}
+                              "cpu_median_s": statistics.median(cpu), "answers": answers,
+                              "major_faults": [a for a, _, _ in io], "read_kb": [b for _, b, _ in io],
+                              "sys_s": [c for _, _, c in io]}
     out["end"] = _status_mb()
     return out
+
+
+def evict(path: Path) -> int:
+    """Drop the files under ``path`` (a snapshot and its peers) from the OS page cache.
+
+    ``POSIX_FADV_DONTNEED`` on each file: the next reads come from disk, as after a reboot.
+    The files are not changed. Returns the bytes advised.
+    """
+    total = 0
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            total += f.stat().st_size
+        finally:
+            os.close(fd)
+    return total
 
 
 def run_child(method: str, path: Path, queries_file: str, cases: list[str]) -> dict | None:
@@ -436,16 +461,27 @@ def main(argv=None) -> int:
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     p.add_argument("--report-only", metavar="JSON", help="rewrite the section from a results file")
+    p.add_argument("--datasets", metavar="DIRS",
+                   help="comma-separated snapshot directories to use instead of building --sizes "
+                        "(their peers are prepared in <snapshot>/peers unless present)")
+    p.add_argument("--cold", action="store_true",
+                   help="drop each dataset's files from the OS page cache before every method "
+                        "(POSIX_FADV_DONTNEED; the files are not changed)")
     args = p.parse_args(argv)
     out = Path(args.out)
     raw = out.with_name("benchmarks-peers.json")
     if args.report_only:
         write_report(json.loads(Path(args.report_only).read_text()), out)
         return 0
-    results: dict = {"machine": run.machine(), "datasets": {}, "runs": []}
-    for n in (int(s) for s in args.sizes.split(",")):
-        path = run.dataset_for(n, args.seed, args.synapses_per_neuron)
+    results: dict = {"machine": run.machine(), "datasets": {}, "runs": [], "cold": args.cold,
+                     "load_before": os.getloadavg()}
+    if args.datasets:
+        paths = [Path(d).expanduser().resolve() for d in args.datasets.split(",")]
+    else:
+        paths = [run.dataset_for(int(n), args.seed, args.synapses_per_neuron) for n in args.sizes.split(",")]
+    for path in paths:
         manifest = json.loads((path / "manifest.json").read_text())
+        n = int(manifest["info"]["n_neurons"])
         print(f"dataset n={n}: {manifest['counts']['synapses']:,} synapses; preparing the peers", flush=True)
         t = time.perf_counter()
         prepare_peers(path)
@@ -455,14 +491,19 @@ def main(argv=None) -> int:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(queries, f)
         for method in args.methods.split(","):
+            if args.cold:
+                evict(path)
             r = run_child(method, path, f.name, args.cases.split(","))
             if r is None:
                 continue
             r["neurons"], r["synapses"] = n, manifest["counts"]["synapses"]
+            r["load"] = os.getloadavg()
             results["runs"].append(r)
             print("  " + method.ljust(13) + "  ".join(
                 f"{c} {v['median_s'] * 1e3:8.2f} ms" for c, v in r["cases"].items()), flush=True)
         raw.write_text(json.dumps(results, indent=1))
+    results["load_after"] = os.getloadavg()
+    raw.write_text(json.dumps(results, indent=1))
     write_report(results, out)
     print(f"wrote {out} and {raw}")
     return 0
