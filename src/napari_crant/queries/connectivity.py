@@ -30,6 +30,8 @@ def _partner_pairs(
     :func:`~napari_crant.queries.common.pair_counts`, on numpy arrays: this is the hot
     path of a single-neuron query. ``roots`` are sorted and distinct.
     """
+    if len(roots) == 1:
+        return _one_root_pairs(source, at, roots, upstream, downstream, min_size, clean)
     parts = []
     columns = ("size",) if min_size is not None else ()
     if downstream:
@@ -43,6 +45,36 @@ def _partner_pairs(
     syn = {k: np.concatenate([p[k] for p in parts]) for k in ("pre_pt_root_id", "post_pt_root_id", *columns)}
     keep = keep_filtered(syn, 1, min_size, clean)
     return pair_count_arrays(syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep])
+
+
+def _one_root_pairs(
+    source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
+    min_size: float | None, clean: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_partner_pairs` of a single neuron: on each side one root is fixed, so the
+    pairs are its distinct partners (one sort of one key per side, no pair hashing)."""
+    root = roots[0]
+    columns = ("size",) if min_size is not None else ()
+    pres, posts, weights = [], [], []
+    for side, on in (("pre", downstream), ("post", upstream)):
+        if not on:
+            continue
+        syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
+               else source.synapse_columns(None, roots, at, columns))
+        partner = syn["post_pt_root_id"] if side == "pre" else syn["pre_pt_root_id"]
+        keep = np.ones(len(partner), bool) if min_size is None else syn["size"] >= min_size
+        if clean:  # the neuron's own root is not 0: only the partner can be
+            keep &= (partner != root) & (partner != 0)
+        elif side == "post" and downstream:  # a synapse onto itself is in both parts: keep one
+            keep &= partner != root
+        partner, weight = np.unique(partner[keep], return_counts=True)
+        fixed = np.full(len(partner), root, np.uint64)
+        pres.append(fixed if side == "pre" else partner)
+        posts.append(partner if side == "pre" else fixed)
+        weights.append(weight.astype(np.int64))
+    pre, post, weight = np.concatenate(pres), np.concatenate(posts), np.concatenate(weights)
+    order = np.lexsort((post, pre, -weight))  # heaviest first, ties by (pre, post)
+    return pre[order], post[order], weight[order]
 
 
 def _side_totals(

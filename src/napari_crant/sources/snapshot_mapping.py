@@ -129,6 +129,13 @@ class MappedTable:
         offset = col.ctypes.data - self._base
         if col.ndim != 1 or offset < 0 or offset + col.nbytes > len(self._mapping):
             return 0
+        if np.size(lo) == 1:  # one range (one neuron): no array work
+            start, stop = int(np.ravel(lo)[0]), int(np.ravel(hi)[0])
+            if stop <= start:
+                return 0
+            first = (offset + start * col.itemsize) // _PAGE
+            last = (offset + stop * col.itemsize - 1) // _PAGE + 1
+            return self._advise(first, last)
         lo, hi = np.asarray(lo, np.int64).ravel(), np.asarray(hi, np.int64).ravel()
         keep = hi > lo
         if not keep.any():
@@ -143,9 +150,15 @@ class MappedTable:
         stops = np.append(starts[1:], len(first)) - 1
         calls = 0
         for s, e in zip(first[starts].tolist(), reach[stops].tolist(), strict=True):
-            try:
-                self._mapping.madvise(mmap.MADV_WILLNEED, s * _PAGE, (e - s) * _PAGE)
-            except (OSError, ValueError):
-                return calls
+            if not self._advise(s, e):
+                break
             calls += 1
         return calls
+
+    def _advise(self, first: int, last: int) -> int:
+        """``MADV_WILLNEED`` on pages ``first:last`` of the mapping; 1 if it was made."""
+        try:
+            self._mapping.madvise(mmap.MADV_WILLNEED, first * _PAGE, (last - first) * _PAGE)
+        except (OSError, ValueError):
+            return 0
+        return 1
