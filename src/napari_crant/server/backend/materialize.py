@@ -190,7 +190,9 @@ class MaterializeBackend:
             prefixes = ("pt_position",) if "pt_position_x" in df.columns else ()
         elif not any(filters.values()):
             # No filter: only the rows of the window are built (memory bounded by limit/row cap).
-            ids = np.asarray(self.source._synapses["id"])
+            syn = self.source._synapses
+            syn.prefetch("id", 0, len(syn))  # a scan of a table mapped for random access: read ahead
+            ids = np.asarray(syn["id"])
             window = _window(len(ids), offset, limit)
             rows = (np.arange(len(ids))[window] if bool(np.all(ids[1:] >= ids[:-1]))
                     else np.argsort(ids, kind="stable")[window])

@@ -1,0 +1,65 @@
+"""``sources/snapshot_mapping.py``: keyed mappings read the same values, and prefetching asks
+for the pages of the rows (nearby ranges merged) and nothing on plain mappings or copies."""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from napari_crant.snapshot.integrity import SnapshotError
+from napari_crant.sources import snapshot_mapping as sm
+
+ROWS = 1_000_000  # 8 MB of uint64: about 2,000 pages
+
+
+@pytest.fixture()
+def arrow_file(tmp_path):
+    path = tmp_path / "t.arrow"
+    table = pa.table({"a": pa.array(np.arange(ROWS, dtype=np.uint64) * np.uint64(3) + np.uint64(2**60)),
+                      "b": pa.array(np.arange(ROWS, dtype=np.int32))})
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        w.write_table(table)
+    return path
+
+
+def test_keyed_and_plain_mappings_read_the_same_columns(arrow_file):
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    plain = sm.MappedTable(arrow_file, pa.memory_map(str(arrow_file), "r"))
+    assert len(keyed) == len(plain) == ROWS
+    for name in ("a", "b"):
+        np.testing.assert_array_equal(keyed[name], plain[name])
+    assert keyed["a"].dtype == np.uint64 and keyed["a"][-1] == np.uint64(2**60 + 3 * (ROWS - 1))
+
+
+@pytest.mark.skipif(not sm._CAN_ADVISE, reason="madvise is POSIX-only")
+def test_prefetch_merges_nearby_ranges_and_skips_empty_ones(arrow_file):
+    table = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    per_page = mmap.PAGESIZE // 8
+    assert table.prefetch("a", 10, 20) == 1
+    assert table.prefetch("a", np.array([5]), np.array([5])) == 0  # empty
+    # two ranges a page apart: one call; two ranges far apart: two
+    assert table.prefetch("a", np.array([0, 2 * per_page]), np.array([10, 2 * per_page + 10])) == 1
+    assert table.prefetch("a", np.array([0, 500 * per_page]), np.array([10, 500 * per_page + 10])) == 2
+    # unsorted input, overlapping ranges, the last row of the file
+    lo = np.array([900 * per_page, 0, 5, ROWS - 1])
+    hi = np.array([900 * per_page + 3, 50, 40, ROWS])
+    assert table.prefetch("a", lo, hi) == 3
+    assert table.prefetch("b", np.array([0]), np.array([ROWS])) == 1  # the whole column
+
+
+def test_nothing_to_prefetch_on_a_plain_mapping(arrow_file):
+    plain = sm.MappedTable(arrow_file, pa.memory_map(str(arrow_file), "r"))
+    assert plain.prefetch("a", 0, 100) == 0
+
+
+def test_an_empty_file_is_left_to_the_table_reader(tmp_path):
+    empty = tmp_path / "empty.arrow"
+    empty.write_bytes(b"")
+    assert sm.map_keyed(empty) is None
+    with pytest.raises(SnapshotError, match="is damaged: not a readable Arrow file"):
+        sm.MappedTable(empty, pa.memory_map(str(empty), "r"))
+    with pytest.raises(SnapshotError, match="cannot be opened"):
+        sm.map_keyed(tmp_path / "missing.arrow")
