@@ -17,6 +17,7 @@ from napari_crant.queries.common import (
     provenance,
     query_ids,
 )
+from napari_crant.queries.grouped_pairs import grouped_pair_totals
 from napari_crant.sources.base import DataSource
 
 
@@ -85,7 +86,9 @@ def _side_totals(
     (``'pre'``: its outputs), counting only pairs of at least ``threshold`` synapses.
 
     Every pair with the neuron on ``side`` is among that side's rows, so each side is
-    counted on its own rows (vectorised over all neurons: hashed dense codes, one sort).
+    counted on its own rows: each neuron's partners sorted on their own when its rows are
+    contiguous (:func:`~napari_crant.queries.grouped_pairs.grouped_pair_totals`), else
+    vectorised over all neurons (hashed dense codes, one sort).
     """
     columns = ("size",) if min_size is not None else ()
     syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
@@ -93,9 +96,15 @@ def _side_totals(
     keep = keep_filtered(syn, 1, min_size, clean)
     mine, other = ((syn["pre_pt_root_id"], syn["post_pt_root_id"]) if side == "pre"
                    else (syn["post_pt_root_id"], syn["pre_pt_root_id"]))
-    mine, other = mine[keep], other[keep]
+    if not keep.all():
+        mine, other = mine[keep], other[keep]
     totals = np.zeros(len(roots), np.int64), np.zeros(len(roots), np.int64)
     if not len(mine):
+        return totals
+    grouped = grouped_pair_totals(mine, other, threshold)
+    if grouped is not None:
+        slot = np.searchsorted(roots, grouped[0])  # every row's neuron is one of ``roots``
+        totals[0][slot], totals[1][slot] = grouped[1], grouped[2]
         return totals
     code, uniq, _, weight = dense_pairs(mine, other)
     heavy = weight >= threshold
