@@ -53,3 +53,14 @@ def test_empty_and_single_row():
     assert [a.tolist() for a in one] == [[int(BASE)], [1], [1]]
     assert [a.tolist() for a in grouped_pair_totals(np.array([BASE]), np.array([BASE]), 2)] == [
         [int(BASE)], [0], [0]]
+
+
+@pytest.mark.parametrize("threshold", [1, 3])
+def test_neighbouring_groups_with_the_same_partner_stay_apart(threshold):
+    lengths = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3])
+    group = np.repeat(BASE + np.arange(len(lengths), dtype=np.uint64) * np.uint64(7), lengths)
+    partner = np.full(len(group), BASE + np.uint64(99))
+    got = grouped_pair_totals(group, partner, threshold)
+    heavy = lengths >= threshold
+    assert got[1].tolist() == np.where(heavy, lengths, 0).tolist()
+    assert got[2].tolist() == heavy.astype(int).tolist()
