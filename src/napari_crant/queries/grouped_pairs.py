@@ -6,7 +6,8 @@ at least ``threshold`` synapses. Hashing every partner ID into one table costs m
 dataset holds more distinct partners (the table outgrows the CPU caches: about 2x from 5M to
 100M synapses). Sorting each neuron's partners on its own touches only that neuron's rows:
 the groups are bucketed by length (within a factor of 2), each bucket is one 2D array
-padded to its longest group and sorted along its rows, and equal neighbours are the pairs.
+padded to its longest group and sorted along its rows, and runs of equal values are the
+pairs (no array as long as the rows besides the buckets themselves).
 """
 
 from __future__ import annotations
@@ -51,20 +52,25 @@ def grouped_pair_totals(
     bucket = np.ceil(np.log2(lengths)).astype(np.int64)  # lengths >= 1
     for b in np.unique(bucket).tolist():
         members = np.flatnonzero(bucket == b)
-        m_start, m_len = starts[members], lengths[members]
+        m_len = lengths[members]
         width = int(m_len.max())
-        # row i of the bucket holds group members[i]'s partners, padded at the end
-        slot = np.repeat(np.arange(len(members)), m_len)
-        col = np.arange(int(m_len.sum())) - np.repeat(np.cumsum(m_len) - m_len, m_len)
+        # row i of the bucket holds group members[i]'s partners (copied slice by slice),
+        # padded at the end; sorted along the rows, a pair is a run of equal values
         block = np.full((len(members), width), _PAD, np.uint64)
-        block[slot, col] = partner[np.repeat(m_start, m_len) + col]
+        for i, (s0, ln) in enumerate(zip(starts[members].tolist(), m_len.tolist(), strict=True)):
+            block[i, :ln] = partner[s0:s0 + ln]
         block.sort(axis=1)
-        values = block[np.arange(width) < m_len[:, None]]  # each row's own entries, in order
-        new_pair = np.concatenate(([True], (values[1:] != values[:-1]) | (slot[1:] != slot[:-1])))
-        first = np.flatnonzero(new_pair)
-        weight = np.diff(np.append(first, len(values)))
+        run_start = np.ones(block.shape, bool)
+        np.not_equal(block[:, 1:], block[:, :-1], out=run_start[:, 1:])
+        run_start &= np.arange(width) < m_len[:, None]  # not in the padding
+        first = np.flatnonzero(run_start)  # row-major: row by row, runs in order
+        row = first // width
+        end = np.append(first[1:], 0)
+        last_of_row = np.append(row[1:] != row[:-1], True)
+        end[last_of_row] = row[last_of_row] * width + m_len[row[last_of_row]]
+        weight = end - first
         heavy = weight >= threshold
-        owner = slot[first][heavy]
+        owner = row[heavy]
         rows_of_pairs = np.bincount(owner, weights=weight[heavy], minlength=len(members))
         synapses[members] += rows_of_pairs.astype(np.int64)
         partners[members] += np.bincount(owner, minlength=len(members))
