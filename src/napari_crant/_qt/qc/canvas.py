@@ -212,6 +212,8 @@ class ReviewCanvas:
         # checks every colour again)
         colors = layer.face_color
         color = verdict_color(verdict)
+        if np.allclose(colors[index], color):
+            return  # the same colour (e.g. one verdict changed for another of that colour): no redraw
         colors[index] = color
         if not np.allclose(layer.face_color[index], color):  # not the layer's own array after all
             colors = np.array(layer.face_color, copy=True)
