@@ -288,3 +288,29 @@ def test_no_match_search_error(qtbot, viewer, query):
     qtbot.waitUntil(lambda: query.match_label.value == "0 neurons match", timeout=10_000)
     run_load(qtbot, query)
     assert query.message.value.startswith("Nothing loaded: no neurons match")
+
+
+def test_another_neuron_updates_the_dims_once_and_refreshes_no_layer_twice(qtbot, viewer, query, monkeypatch):
+    """Drawing a load (issue 11, stalls): the viewer's dims are updated once for all the layers
+    (not once per layer), and the skeleton layer is not refreshed again by the mesh row
+    (napari refreshes a layer at every ``visible = True``, changed or not)."""
+    from napari.components.layerlist import LayerList
+
+    query.ids.value = str(tiny.A2)
+    run_load(qtbot, query)
+    qtbot.wait(100)
+    seen = {"ranges": 0, "skeleton refresh": 0}
+    find_layer(viewer, "skeletons").events.set_data.connect(
+        lambda *_: seen.__setitem__("skeleton refresh", seen["skeleton refresh"] + 1))
+    ranges = LayerList._ranges.fget
+
+    def counted(layers):
+        seen["ranges"] += 1  # read by the viewer's _on_layers_change (the dims update)
+        return ranges(layers)
+
+    monkeypatch.setattr(LayerList, "_ranges", property(counted))
+    query.ids.value = str(tiny.B2)
+    run_load(qtbot, query)
+    qtbot.wait(100)
+    assert seen == {"ranges": 1, "skeleton refresh": 0}
+    assert _layer_roots(find_layer(viewer, "skeletons")) == {str(tiny.A2), str(tiny.B2)}

@@ -110,3 +110,19 @@ def test_empty_scene_layers():
     s = Scene()
     for data, kw, _ in s.layers():
         assert len(data) == 0 and len(kw["features"]) == 0
+
+
+def test_cell_types_follow_the_annotations_and_the_first_row_wins():
+    """The cell-type lookup is kept between calls (a QC step labels a partner each time) and
+    rebuilt when the scene's annotations are replaced; uint64 IDs above 2**53 stay exact."""
+    a, b, c = np.array([576460752700000001, 576460752700000002, 576460752700000003], np.uint64)
+    scene = Scene()
+    assert scene.cell_types([a]) == [""] and scene.label_of(int(a)) == str(int(a))
+    scene.annotations = pd.DataFrame({"root_id": np.array([b, a, a], np.uint64),
+                                      "cell_type": ["KC_g", "uPN", "ORN"], "side": ["l", "r", "r"]})
+    assert scene.cell_types([a, b, c]) == ["uPN", "KC_g", ""]  # a: its first row; c: none
+    assert scene.label_of(int(a)) == "uPN" and scene.label_of(int(c)) == str(int(c))
+    scene.annotations = pd.DataFrame({"root_id": np.array([c], np.uint64), "cell_type": [None]})
+    assert scene.cell_types([a, c]) == ["", ""]
+    scene.annotations = pd.DataFrame({"root_id": np.array([c], np.uint64), "cell_type": ["LHN"]})
+    assert scene.cell_types([c]) == ["LHN"] and scene.cell_types(np.array([], np.uint64)) == []

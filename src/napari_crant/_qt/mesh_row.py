@@ -89,11 +89,12 @@ class MeshRow(Container):
             return None
         mode = self.display.value
         skeletons = find_layer(viewer, "skeletons")
-        if skeletons is not None:
+        if skeletons is not None and skeletons.visible != (mode != "meshes"):
+            # only on a change: napari refreshes (re-slices) a layer at each ``visible = True``
             skeletons.visible = mode != "meshes"
         if mode == "skeletons":
             layer = find_layer(viewer, "meshes")
-            if layer is not None:
+            if layer is not None and layer.visible:
                 layer.visible = False
             self.set_message("")
             return None

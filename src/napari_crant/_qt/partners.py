@@ -28,6 +28,10 @@ from napari_crant.export_formats import TABLE_FORMATS, ExportError, export_kind,
 from napari_crant.scene.tables import export_table
 
 ALL = "all loaded neurons"
+#: columns shown first, in this order (the weights right after the partner: in a dock ~440 px
+#: wide the columns after the ID are cut at the edge); the view's order only, exports and
+#: ``model.frame`` keep the frame's
+LEAD_COLUMNS = ("direction", "partner_id", "weight", "weight_qc", "percent")
 
 
 class PartnerWidget(QWidget):
@@ -128,8 +132,19 @@ class PartnerWidget(QWidget):
         """Re-read the partner rows from the session."""
         df = self.frame()
         self.model.set_frame(df)
+        self._lead_columns()
         self.table.resizeColumnsToContents()
         self.update_summary()
+
+    def _lead_columns(self) -> None:
+        """Show :data:`LEAD_COLUMNS` first (moved header sections; the model's columns stay)."""
+        header = self.table.horizontalHeader()
+        names = [str(c) for c in self.model.frame.columns]
+        target = 0
+        for name in LEAD_COLUMNS:
+            if name in names:
+                header.moveSection(header.visualIndex(names.index(name)), target)
+                target += 1
 
     def _on_filter(self, text: str) -> None:
         self.proxy.setFilterFixedString(text)

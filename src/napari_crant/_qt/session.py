@@ -273,11 +273,20 @@ def write_layers(viewer: Any, layer_data: list[tuple[Any, dict[str, Any], str]])
         before = tuple(viewer.dims.range)
         for layer in changed:
             layer._clear_extent()  # the extents were cached before the data changed
-        for layer in changed:
-            # the viewer updates its dims (and re-slices every layer when the range changed)
-            layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(),
-                              vertex_indices=((),))
-            layer.events.features()
+        # the viewer updates its dims once for all the layers (``_on_layers_change`` after each
+        # layer's data event recomputed the extents and re-validated the dims every time), and
+        # re-slices every layer when the range changed
+        update_dims = getattr(viewer, "_on_layers_change", None)
+        with contextlib.ExitStack() as held:
+            if update_dims is not None:
+                for layer in changed:
+                    held.enter_context(layer.events.data.blocker(update_dims))
+            for layer in changed:
+                layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(),
+                                  vertex_indices=((),))
+                layer.events.features()
+        if update_dims is not None:
+            update_dims()
         resliced = tuple(viewer.dims.range) != before
         for layer in changed:
             if not resliced:

@@ -8,6 +8,7 @@ the store as well (its history keeps every step), so nothing a reviewer did is l
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -333,9 +334,9 @@ class ReviewModel:
         """Verdict counts of :attr:`items` (plus ``'unreviewed'``)."""
         if self.items.empty:
             return {v: 0 for v in (*VERDICTS, "unreviewed")}
-        v = self.items["verdict"]
-        out = {k: int((v == k).sum()) for k in VERDICTS}
-        out["unreviewed"] = int(v.isna().sum())
+        seen = Counter(v if isinstance(v, str) else None for v in self.items["verdict"].to_numpy(object))
+        out = {k: int(seen.get(k, 0)) for k in VERDICTS}
+        out["unreviewed"] = int(seen.get(None, 0))
         return out
 
     def progress_text(self) -> str:

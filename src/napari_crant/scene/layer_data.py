@@ -34,8 +34,6 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from napari_crant.scene.tables import join_annotations
-
 #: napari axis order of every layer, and its units.
 AXES = ("z", "y", "x")
 UNITS = "nm"
@@ -294,6 +292,8 @@ class Scene:
         self._synapse_text: pd.DataFrame | None = None
         #: colours given to neurons (e.g. by a reopened session) instead of their palette colour
         self._colors: dict[int, tuple[float, float, float, float]] = {}
+        #: (annotations frame, its sorted unique roots, their cell types): built once per frame
+        self._cell_type_index: tuple[pd.DataFrame, np.ndarray, np.ndarray] | None = None
 
     # -- state ---------------------------------------------------------------------------
     def add(self, result: SceneUpdate) -> None:
@@ -406,8 +406,22 @@ class Scene:
         roots = np.asarray(root_ids, dtype=np.uint64).reshape(-1)
         if "cell_type" not in self.annotations or len(roots) == 0:
             return [""] * len(roots)
-        ann = join_annotations(pd.DataFrame({"root_id": roots}), "root_id", self.annotations)
-        return [v if isinstance(v, str) else "" for v in ann["cell_type"].to_numpy(object)]
+        uniq, types = self._cell_type_lookup()
+        if not len(uniq):
+            return [""] * len(roots)
+        pos = np.minimum(np.searchsorted(uniq, roots), len(uniq) - 1)
+        found = uniq[pos] == roots
+        return [v if ok and isinstance(v, str) else "" for v, ok in zip(types[pos], found, strict=True)]
+
+    def _cell_type_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique annotated roots and the cell type of each (first annotation row wins, as in
+        :func:`~napari_crant.scene.tables.join_annotations`); kept until the annotations change
+        (a label is looked up at every QC step: no join of every annotation column each time)."""
+        ann = self.annotations
+        if self._cell_type_index is None or self._cell_type_index[0] is not ann:
+            uniq, first = np.unique(ann["root_id"].to_numpy(np.uint64), return_index=True)
+            self._cell_type_index = (ann, uniq, ann["cell_type"].to_numpy(object)[first])
+        return self._cell_type_index[1], self._cell_type_index[2]
 
     def label_of(self, root_id: int) -> str:
         """Cell type of a root if annotated, else its ID."""

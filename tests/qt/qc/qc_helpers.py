@@ -28,6 +28,8 @@ def build(qtbot, qc, fragment_l2=2):
     qc.review_panel.fragment_l2.setValue(fragment_l2)
     worker = qc.build()
     assert worker is not None
+    assert getattr(worker, "pbar", None) is None  # no napari progress bar: the dock says it builds
+    assert "Building the worklist" in qc.review_panel.info.text()
     wait(qtbot, qc)
     qtbot.waitUntil(lambda: not qc.review.items.empty, timeout=5000)
 

@@ -22,7 +22,9 @@ def test_edit_watchdog_diff_and_update_in_place(qtbot, qc, tiny_path):
     qtbot.waitUntil(lambda: edits.outdated == {int(tiny.B0): int(tiny.B2)}, timeout=5000)
     assert f"{tiny.B0} was edited; it is now {tiny.B2}" in edits.edit_status.text()
     assert edits.update_button.isEnabled()
-    edits.show_edit_diff()
+    worker = edits.show_edit_diff()
+    # no napari progress bar (its animated indicator repaints the whole window): the dock says it
+    assert getattr(worker, "pbar", None) is None and "Comparing" in edits.diff_summary.text()
     wait(qtbot, qc)
     layer = find_layer(viewer, "qc_diff")
     lost = layer.features[layer.features["status"] == "lost"]
@@ -31,7 +33,8 @@ def test_edit_watchdog_diff_and_update_in_place(qtbot, qc, tiny_path):
     assert "0 synapses gained" in edits.diff_summary.text() and "2 lost" in edits.diff_summary.text()
     assert edits.diff_model.frame["change"].tolist() == [-1, -1]
     # update in place: B0 is replaced by B2
-    edits.update_in_place()
+    worker = edits.update_in_place()
+    assert getattr(worker, "pbar", None) is None and "Loading" in edits.edit_status.text()
     wait(qtbot, qc)
     qtbot.waitUntil(lambda: int(tiny.B2) in qc.session.scene.neurons, timeout=5000)
     assert list(qc.session.scene.neurons) == [int(tiny.B2)]
@@ -72,7 +75,8 @@ def test_version_diff(qtbot, qc, tiny_path):
     edits = qc.edits_panel
     edits.version_a.setText("2")
     edits.version_b.setText("live")
-    edits.compare_versions()
+    worker = edits.compare_versions()
+    assert getattr(worker, "pbar", None) is None and "Comparing" in edits.version_summary.text()
     wait(qtbot, qc)
     df = edits.version_model.frame
     rows = list(zip(df["direction"], df["partner_id"].tolist(), df["weight_a"], df["weight_b"], strict=True))

@@ -96,7 +96,20 @@ def one_extent_update(viewer: Any, layers: Iterable[Any]) -> Iterator[None]:
             yield
         finally:
             stack.close()
-            handler()
+            if _world_changed(viewer):
+                handler()
+
+
+def _world_changed(viewer: Any) -> bool:
+    """Whether the layers' world ranges differ from the dims' (else updating the dims, a few ms
+    of pydantic validation per step, changes nothing: the ring and the partner move inside the
+    neuron's extent)."""
+    try:
+        ranges = tuple(tuple(float(v) for v in r) for r in viewer.layers._ranges)
+        dims = tuple(tuple(float(v) for v in r) for r in viewer.dims.range)
+    except (AttributeError, TypeError, ValueError):
+        return True
+    return ranges != dims
 
 
 def set_points(viewer: Any, kind: str, data: np.ndarray, features: pd.DataFrame, colors: np.ndarray,
@@ -195,9 +208,19 @@ class ReviewCanvas:
             return
         verdict = self.model.items["verdict"].iloc[index]
         layer.features.loc[index, "verdict"] = verdict if isinstance(verdict, str) else "unreviewed"
-        colors = np.array(layer.face_color, copy=True)
-        colors[index] = verdict_color(verdict)
-        layer.face_color = colors
+        # in place, one refresh of the points visual (the face_color setter refreshes it twice and
+        # checks every colour again)
+        colors = layer.face_color
+        color = verdict_color(verdict)
+        if np.allclose(colors[index], color):
+            return  # the same colour (e.g. one verdict changed for another of that colour): no redraw
+        colors[index] = color
+        if not np.allclose(layer.face_color[index], color):  # not the layer's own array after all
+            colors = np.array(layer.face_color, copy=True)
+            colors[index] = color
+            layer.face_color = colors
+            return
+        layer.events.face_color()
 
     # -- the current synapse ---------------------------------------------------------------
     def show(self, index: int | None) -> None:

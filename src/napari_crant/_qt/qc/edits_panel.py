@@ -210,7 +210,7 @@ class EditsPanel(QWidget):
         return self.runner.start(edit_diff, pair[0], pair[1], self.session.params.dataset,
                                  int(self.session.params.threshold), returned=self._on_edit_diff,
                                  errored=lambda m: self.diff_summary.setText(f"Diff failed: {m}"),
-                                 name="diff", progress="CRANT edit diff")
+                                 name="diff")
 
     def _on_edit_diff(self, result: dict[str, Any]) -> None:
         syn = result["synapses"]
@@ -247,7 +247,7 @@ class EditsPanel(QWidget):
         return self.runner.start(load_neuron, new_id, kwargs,
                                  returned=lambda r: self._replace_neuron(old_id, r),
                                  errored=lambda m: self.edit_status.setText(f"Update failed: {m}"),
-                                 name="update", progress="CRANT update neuron")
+                                 name="update")
 
     def _replace_neuron(self, old: int, result: Any) -> None:
         scene = self.session.scene
@@ -291,4 +291,4 @@ class EditsPanel(QWidget):
         return self.runner.start(version_diff, root, a, b, self.session.params.dataset,
                                  int(self.session.params.threshold), returned=done,
                                  errored=lambda m: self.version_summary.setText(f"Nothing compared: {m}"),
-                                 name="version", progress="CRANT version diff")
+                                 name="version")

@@ -224,7 +224,7 @@ class ReviewPanel(QWidget):
         self.info.setText(f"Building the worklist of {root}…")
         self.build_button.setEnabled(False)
         worker = self.runner.start(build_review, root, params, self.review.store, returned=self._on_built,
-                                   errored=self._on_build_error, name="build", progress="CRANT QC worklist")
+                                   errored=self._on_build_error, name="build")
         worker.finished.connect(lambda: is_alive(self) and self.build_button.setEnabled(True))
         return worker
 

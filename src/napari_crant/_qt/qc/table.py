@@ -41,6 +41,9 @@ class ReviewTableModel(QAbstractTableModel):
         self.review = review
         #: items indices shown, in row order (a copy: compared with the model's after a verdict)
         self.rows = np.zeros(0, np.int64)
+        #: the shown columns of the items as arrays (a repaint reads hundreds of cells: no
+        #: DataFrame lookup per cell); the verdict column is refreshed by a verdict
+        self._columns: dict[str, np.ndarray] = {}
         self.reset()
         review.items_changed.connect(self.reset)
         review.filter_changed.connect(self.reset)
@@ -56,10 +59,15 @@ class ReviewTableModel(QAbstractTableModel):
         """Show the review's rows anew (a new set or filter)."""
         self.beginResetModel()
         self.rows = np.array(self.review.visible_rows(), np.int64)
+        items = self.review.items
+        self._columns = {c: items[c].to_numpy(copy=True) for c in COLUMNS if c in items.columns}
         self.endResetModel()
 
     def on_verdict(self, index: int) -> None:
         """Item ``index`` got a new verdict: update, remove or insert only its row."""
+        verdicts = self._columns.get("verdict")
+        if verdicts is not None and 0 <= index < len(verdicts):
+            verdicts[index] = self.review.items["verdict"].iat[index]
         new = self.review.visible_rows()
         before = np.flatnonzero(self.rows == index)
         after = np.flatnonzero(new == index)
@@ -104,7 +112,8 @@ class ReviewTableModel(QAbstractTableModel):
         column = COLUMNS[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             item = int(self.rows[index.row()])
-            value = None if column == "#" else self.review.items[column].iat[item]
+            values = self._columns.get(column)
+            value = None if values is None or item >= len(values) else values[item]
             return _cell(column, item, value)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -110,13 +110,14 @@ class WorkerRunner:
         return self.named.get(name)
 
     def start(self, func: Callable, *args: Any, returned: Callable[[Any], None],
-              errored: Callable[[str], None] | None = None, name: str | None = None,
-              progress: str | None = None) -> Any:
-        """Run ``func(*args)`` in a worker; returns the (started) worker."""
-        kw: dict[str, Any] = {"_start_thread": False, "_ignore_errors": True}
-        if progress:
-            kw["_progress"] = {"desc": progress}
-        worker = create_worker(func, *args, **kw)
+              errored: Callable[[str], None] | None = None, name: str | None = None) -> Any:
+        """Run ``func(*args)`` in a worker; returns the (started) worker.
+
+        No napari progress bar: its animated activity indicator repaints the whole window
+        about 25 times a second (under software OpenGL that is most of the main thread);
+        the callers say in their dock what is running and replace it with the outcome.
+        """
+        worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
 
         def on_returned(value: Any) -> None:
             if is_alive(self.owner):
