@@ -11,14 +11,17 @@ def _slow_workers(query, seconds=1.0):
     from napari.qt.threading import create_worker
 
     ended = {"yields": 0, "function": False}
+    generator_started = threading.Event()
 
     def generator():
+        generator_started.set()
         while True:
             time.sleep(0.02)
             ended["yields"] += 1
             yield
 
-    def function():
+    def function():  # runs at least `seconds` alongside the generator, however late the pool starts it
+        generator_started.wait(60)
         time.sleep(seconds)
         ended["function"] = True
 
@@ -37,7 +40,7 @@ def test_closing_the_viewer_stops_and_waits_for_the_workers(qtbot, make_napari_v
     viewer.window.add_dock_widget(query, name="Query neurons")
     query.dataset.value = tiny_path
     workers, ended = _slow_workers(query)
-    qtbot.waitUntil(lambda: all(w.is_running for w in workers), timeout=10_000)
+    qtbot.waitUntil(lambda: all(w.is_running for w in workers), timeout=30_000)
     viewer.close()
     assert not any(w.is_running for w in workers)
     assert ended["function"]  # the close waited for the function
@@ -84,7 +87,7 @@ def test_removing_the_query_dock_stops_and_waits_for_its_workers(qtbot, viewer, 
     query = QueryWidget(viewer)
     viewer.window.add_dock_widget(query, name="Query neurons")
     workers, ended = _slow_workers(query, seconds=0.5)
-    qtbot.waitUntil(lambda: all(w.is_running for w in workers), timeout=10_000)
+    qtbot.waitUntil(lambda: all(w.is_running for w in workers), timeout=30_000)
     viewer.window.remove_dock_widget(query.native)
     assert not any(w.is_running for w in workers)
     assert ended["function"]
