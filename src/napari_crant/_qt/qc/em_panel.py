@@ -36,11 +36,11 @@ from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update, qc_la
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
+from napari_crant.qc.em_process import TissueProcess
 from napari_crant.qc.em_review import (
     CUTOUT_SIZE_NM,
     EMPrefetch,
     SynapseTissue,
-    fetch_synapse_tissue,
     synapse_key,
 )
 from napari_crant.qc.review import ReviewModel
@@ -78,7 +78,9 @@ class EMPanel(QWidget):
         Shows an error that is not about the EM (a worker's unexpected failure).
     fetch
         ``fetch(row, dataset, materialization, size_nm) -> SynapseTissue`` (run in a worker;
-        default :func:`~napari_crant.qc.em_review.fetch_synapse_tissue`).
+        default :meth:`TissueProcess.fetch <napari_crant.qc.em_process.TissueProcess.fetch>` of
+        :attr:`renderer`: the demo's synthetic tissue is drawn in a child process, other sources
+        are read in the worker thread).
     """
 
     def __init__(self, review: ReviewModel, session: Session, on_error: Callable[[str], None],
@@ -89,7 +91,10 @@ class EMPanel(QWidget):
         #: runs the fetches (apart from the review's workers: a fetch may take seconds)
         self.runner = WorkerRunner(self, on_error)
         self._stopped = False
-        self.fetch = fetch or fetch_synapse_tissue
+        #: the child process drawing the demo's tissue (started at the first fetch, ended by
+        #: :meth:`disconnect`)
+        self.renderer = TissueProcess()
+        self.fetch = fetch or self.renderer.fetch
         self.prefetch = EMPrefetch(review)
         #: the tissue drawn in the layers (``None``: nothing drawn)
         self.shown: SynapseTissue | None = None
@@ -207,8 +212,10 @@ class EMPanel(QWidget):
         return self.runner.workers
 
     def disconnect(self) -> None:
-        """Stop following the review and the viewer, start no more fetches (the dock is closing)."""
+        """Stop following the review and the viewer, start no more fetches, end the renderer process
+        (the dock is closing)."""
         self._stopped = True
+        self.renderer.close()
         self.review.worklist_changed.disconnect(self._on_worklist)
         self.review.position_changed.disconnect(self._on_position)
         viewer = self.session.viewer
