@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pace", type=float, default=40.0, help="ms between steps of the walk")
     parser.add_argument("--ndisplay", type=int, choices=(2, 3), default=2)
     parser.add_argument("--tracemalloc", action="store_true", help="print the sites that grew most")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a pyinstrument profile (main thread) of the prefetched steps here")
     parser.add_argument("--in-thread", action="store_true",
                         help="draw the demo's tissue in this process's worker thread (the old way)")
     args = parser.parse_args(argv)
@@ -186,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     # 1. prefetched steps
     steps_ms, do_ms, paint_ms, cpu_ms, stall_steps = [], [], [], [], 0.0
     draw_ms.clear()
+    profiler = None
+    if args.profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
     for _ in range(min(args.steps, n_items - 1)):
         rows = qc.review.visible_rows()
         later = rows[rows > qc.review.current]
@@ -196,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(3):
             app.processEvents()
         beat.reset()
+        if profiler is not None:
+            profiler.start()
         start, cpu = time.perf_counter(), time.thread_time()
         qc.do("next")
         handled = time.perf_counter()
@@ -203,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         layer = find_layer(viewer, "qc_em")
         canvas.repaint()
         end = time.perf_counter()
+        if profiler is not None:
+            profiler.stop()
         cpu_ms.append(1000 * (time.thread_time() - cpu))
         steps_ms.append(1000 * (end - start))
         do_ms.append(1000 * (handled - start))
@@ -213,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"synapse {nxt}: EM not shown at once ({panel.status.text()})", file=sys.stderr)
     hits, misses = prefetch.hits, prefetch.misses
     step_draw_ms = list(draw_ms)
+    if profiler is not None:
+        args.profile.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+        print(f"profile of the prefetched steps (main thread): {args.profile}", file=sys.stderr)
 
     # 3. the walk (with the heartbeat: worker results arrive meanwhile)
     chunks = tissue_chunk_cache(dataset) if args.in_thread else None  # the child holds its own
