@@ -329,15 +329,18 @@ class EMPanel(QWidget):
         self.shown = tissue
         self.retry_button.setVisible(False)
         z = float(tissue.center[0])
-        self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
-                        colormap="gray", contrast_limits=(0, 255))
         seg = tissue.segmentation
-        if tissue.outline is None or seg is None:
-            layer = find_layer(viewer, "qc_segments")
-            if layer is not None and layer.visible:
-                layer.visible = False
-        else:
-            self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+        seg_layer = find_layer(viewer, "qc_segments")
+        # both layers move with one recomputation of the world's extent and the dims, not one each
+        with kept_dims_point(viewer), one_extent_update(viewer, (find_layer(viewer, "qc_em"), seg_layer)):
+            self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
+                            colormap="gray", contrast_limits=(0, 255))
+            if tissue.outline is None or seg is None:
+                if seg_layer is not None and seg_layer.visible:
+                    seg_layer.visible = False
+            else:
+                self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+        if tissue.outline is not None and seg is not None:
             self._apply_outline(self.outline.isChecked())
         self._thin_ring()
         self.section.setEnabled(True)
@@ -365,13 +368,12 @@ class EMPanel(QWidget):
 
     def _set_layer(self, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
                    **style: Any) -> Any:
-        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh."""
-        viewer = self.session.viewer
+        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh
+        (the caller holds back the extent update: :meth:`draw`)."""
         scale = tuple(float(v) for v in cutout.scale)
         translate = tuple(float(v) for v in cutout.translate)
-        layer = find_layer(viewer, kind)
-        with kept_dims_point(viewer), one_extent_update(viewer, (layer,)):
-            return self._put_layer(layer, kind, data, scale, translate, plane, style)
+        layer = find_layer(self.session.viewer, kind)
+        return self._put_layer(layer, kind, data, scale, translate, plane, style)
 
     def _put_layer(self, layer: Any, kind: str, data: np.ndarray, scale: tuple, translate: tuple,
                    plane: dict[str, Any], style: dict[str, Any]) -> Any:
