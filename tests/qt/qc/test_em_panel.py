@@ -243,3 +243,27 @@ def test_a_renderer_crash_is_a_message_not_a_hang_and_the_em_comes_back(qtbot, q
     assert find_layer(qc.session.viewer, "qc_em").visible
     assert panel.renderer.started >= 2 and panel.renderer.pid not in (None, pid)
     _wait_all(qtbot, qc)
+
+
+def test_closing_the_viewer_ends_the_renderer_process(qtbot, make_napari_viewer, qc_data_dir, demo):
+    from qtpy.QtCore import QEvent
+    from qtpy.QtWidgets import QApplication
+
+    from napari_crant._qt.qc.dock import QCWidget
+
+    viewer = make_napari_viewer(show=True)
+    qc = QCWidget(viewer)
+    viewer.window.add_dock_widget(qc, name="Synapse QC")
+    _review(qtbot, qc, demo)
+    _wait_all(qtbot, qc)
+    renderer = qc.em_panel.renderer
+    pid = renderer.pid
+    assert pid is not None
+    viewer.close()  # the dock is deleted, not closed
+
+    def ended() -> bool:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        return renderer.closed
+
+    qtbot.waitUntil(ended, timeout=30_000)
+    assert renderer.pid is None and _reaped(pid)

@@ -95,6 +95,9 @@ class EMPanel(QWidget):
         #: :meth:`disconnect`)
         self.renderer = TissueProcess()
         self.fetch = fetch or self.renderer.fetch
+        # closing the viewer deletes the docks without closing them: the child ends with the panel
+        renderer = self.renderer
+        self.destroyed.connect(lambda *_: renderer.close())
         self.prefetch = EMPrefetch(review)
         #: the tissue drawn in the layers (``None``: nothing drawn)
         self.shown: SynapseTissue | None = None
