@@ -11,14 +11,21 @@ dataset name; default a 40-neuron demo made in a temporary folder) and measures:
 1. **prefetched step**: for ``--steps`` steps, wait until the next synapse's tissue is in the
    prefetch cache (as a reviewer reading the EM for a few seconds gives the worker time to), then
    press ``n``: the time from the press until the EM and segments layers hold the new cutout and
-   the canvas has painted it (``repaint()``, synchronous). Target: under 50 ms.
+   the canvas has painted it (``repaint()``, synchronous). Target: under 50 ms. Split into the
+   dock's handling of the key (``qc.do``: the review, the canvas's ring and camera, and the EM
+   panel's two layers, napari's re-slicing of them included) and the paint (``repaint()``: vispy's
+   texture uploads and the drawing of every visible layer); with the main thread's CPU time
+   (``time.thread_time``) next to the wall time.
 2. **stalls**: a 5 ms ``QTimer`` heartbeat runs throughout; the longest gap between beats during
    each phase is the longest time the main thread was busy (layer updates, slicing, painting,
    results of workers arriving). Target: under 100 ms.
 3. **walk**: ``--walk`` synapses stepped through at ``--pace`` ms per step (faster than the
    worker fetches; the list wraps around): every 100 steps, the EM cutout cache's items and
-   bytes, the synthetic tissue's chunk cache, the partner skeletons kept by the canvas and the
-   process's resident memory; the caches must stay within their bounds. ``--tracemalloc``
+   bytes, the synthetic tissue's chunk cache (of this process; the demo's tissue is drawn in the EM
+   panel's child process, whose resident memory is shown next to this one's), the partner
+   skeletons kept by the canvas and the process's resident memory; the caches must stay within
+   their bounds. ``--in-thread`` draws the demo's tissue in the worker thread of this process
+   instead (as before the child process existed), for before/after runs. ``--tracemalloc``
    also prints the allocation sites that grew most from step 100 to the end.
 
 Prints one table and exits with status 2 when a target is missed.
@@ -38,9 +45,12 @@ STEP_TARGET_MS = 50.0
 STALL_TARGET_MS = 100.0
 
 
-def rss_mb() -> float:
-    """The process's resident memory now (MB)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory (MB) of a process now (default: this one; NaN: no such process)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return float("nan")
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -103,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pace", type=float, default=40.0, help="ms between steps of the walk")
     parser.add_argument("--ndisplay", type=int, choices=(2, 3), default=2)
     parser.add_argument("--tracemalloc", action="store_true", help="print the sites that grew most")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a pyinstrument profile (main thread) of the prefetched steps here")
+    parser.add_argument("--in-thread", action="store_true",
+                        help="draw the demo's tissue in this process's worker thread (the old way)")
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="em-bench-"))
 
@@ -120,12 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         dataset = str(make_demo(Path(tempfile.mkdtemp(prefix="em-bench-demo-")) / "demo",
                                 n_neurons=TINY_NEURONS, seed=3))
     draw_ms: list[float] = []
+    draw_cpu_ms: list[float] = []
     plain_draw = EMPanel.draw
 
     def timed_draw(self, tissue):  # the EM panel's share of a step: its two layers
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         plain_draw(self, tissue)
         draw_ms.append(1000 * (time.perf_counter() - t0))
+        draw_cpu_ms.append(1000 * (time.thread_time() - c0))
 
     EMPanel.draw = timed_draw
     viewer = napari.Viewer(show=True, ndisplay=args.ndisplay)
@@ -138,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root if args.root is not None else pick_demo_neuron(dataset)
     session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
     panel, prefetch = qc.em_panel, qc.em_panel.prefetch
+    if args.in_thread:
+        from napari_crant.qc.em_review import fetch_synapse_tissue
+
+        panel.fetch = fetch_synapse_tissue
     canvas = viewer.window._qt_viewer.canvas.native
 
     def spin_until(cond, timeout: float) -> bool:
@@ -168,8 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     beat = Heartbeat()
 
     # 1. prefetched steps
-    steps_ms, stall_steps = [], 0.0
+    steps_ms, do_ms, paint_ms, cpu_ms, stall_steps = [], [], [], [], 0.0
     draw_ms.clear()
+    draw_cpu_ms.clear()
+    profiler = None
+    if args.profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
     for _ in range(min(args.steps, n_items - 1)):
         rows = qc.review.visible_rows()
         later = rows[rows > qc.review.current]
@@ -180,21 +206,33 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(3):
             app.processEvents()
         beat.reset()
-        start = time.perf_counter()
+        if profiler is not None:
+            profiler.start()
+        start, cpu = time.perf_counter(), time.thread_time()
         qc.do("next")
+        handled = time.perf_counter()
         shown = panel.shown is not None and panel.shown.synapse_id == nxt
         layer = find_layer(viewer, "qc_em")
         canvas.repaint()
-        steps_ms.append(1000 * (time.perf_counter() - start))
+        end = time.perf_counter()
+        if profiler is not None:
+            profiler.stop()
+        cpu_ms.append(1000 * (time.thread_time() - cpu))
+        steps_ms.append(1000 * (end - start))
+        do_ms.append(1000 * (handled - start))
+        paint_ms.append(1000 * (end - handled))
         app.processEvents()
         stall_steps = max(stall_steps, beat.worst_ms())
         if not shown or layer is None or not layer.visible:
             print(f"synapse {nxt}: EM not shown at once ({panel.status.text()})", file=sys.stderr)
     hits, misses = prefetch.hits, prefetch.misses
-    step_draw_ms = list(draw_ms)
+    step_draw_ms, step_draw_cpu_ms = list(draw_ms), list(draw_cpu_ms)
+    if profiler is not None:
+        args.profile.write_text(profiler.output_text(unicode=False, color=False, show_all=True))
+        print(f"profile of the prefetched steps (main thread): {args.profile}", file=sys.stderr)
 
     # 3. the walk (with the heartbeat: worker results arrive meanwhile)
-    chunks = tissue_chunk_cache(dataset)
+    chunks = tissue_chunk_cache(dataset) if args.in_thread else None  # the child holds its own
     walk_hits, walk_misses = prefetch.hits, prefetch.misses
     beat.reset()
     samples = []
@@ -213,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.001)
         walk_stall = max(walk_stall, beat.worst_ms())
         if i == 0 or (i + 1) % 100 == 0 or i == args.walk - 1:
+            child = panel.renderer.pid
             samples.append((i + 1, len(prefetch), prefetch.nbytes / 2**20,
                             (chunks.cached_bytes / 2**20) if chunks is not None else float("nan"),
-                            len(qc.canvas._skeletons), qc.canvas.skeleton_bytes / 2**20, rss_mb()))
+                            len(qc.canvas._skeletons), qc.canvas.skeleton_bytes / 2**20, rss_mb(),
+                            rss_mb(child) if child is not None else float("nan")))
         if args.tracemalloc and i + 1 == min(100, args.walk):
             snapshot_at_100 = tracemalloc.take_snapshot()
     beat.timer.stop()
@@ -235,9 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     print("| measure | median | worst | target |\n|---|---|---|---|")
     print(f"| next synapse -> EM on screen (prefetched, {len(steps_ms)} steps) | {med:.1f} ms | "
           f"{worst:.1f} ms | < {STEP_TARGET_MS:.0f} ms |")
-    if step_draw_ms:
-        print(f"| of which the EM panel's layers | {statistics.median(step_draw_ms):.1f} ms | "
-              f"{max(step_draw_ms):.1f} ms | |")
+    if steps_ms:
+        for what, values in (("the dock's handling of the key (`qc.do`)", do_ms),
+                             ("of which the EM panel's layers (napari's re-slicing included)", step_draw_ms),
+                             ("the paint (`repaint()`: texture uploads, every visible layer)", paint_ms),
+                             ("main-thread CPU time of the step", cpu_ms),
+                             ("main-thread CPU time of the EM panel's layers", step_draw_cpu_ms)):
+            if values:
+                print(f"| {what} | {statistics.median(values):.1f} ms | {max(values):.1f} ms | |")
     target = f"< {STALL_TARGET_MS:.0f} ms"
     print(f"| longest main-thread stall, prefetched steps | | {stall_steps:.1f} ms | {target} |")
     print(f"| longest main-thread stall, walk of {args.walk} at {args.pace:.0f} ms/step | | "
@@ -245,20 +290,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"prefetch: {hits} shown from the cache, {misses} before their EM arrived")
     print(f"walk at {args.pace:.0f} ms/step: {walk_hits} synapses shown from the cache, {walk_misses} before "
           "their EM arrived (the worker keeps ahead of the reviewer when the second is 0)")
-    print("\n| steps | cached cutouts | cutout cache MB | tissue chunk cache MB | partner skeletons | "
-          "skeletons MB | resident MB |\n|---|---|---|---|---|---|---|")
-    for n, items, mb, chunk_mb, n_sk, sk_mb, rss in samples:
-        print(f"| {n} | {items} | {mb:.1f} | {chunk_mb:.1f} | {n_sk} | {sk_mb:.1f} | {rss:.0f} |")
+    where = "this process (worker thread)" if args.in_thread else "the EM panel's child process"
+    print(f"tissue drawn in: {where} (children started: {panel.renderer.started})")
+    print("\n| steps | cached cutouts | cutout cache MB | tissue chunk cache MB (this process) | "
+          "partner skeletons | skeletons MB | resident MB | renderer child resident MB |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for n, items, mb, chunk_mb, n_sk, sk_mb, rss, child_rss in samples:
+        print(f"| {n} | {items} | {mb:.1f} | {chunk_mb:.1f} | {n_sk} | {sk_mb:.1f} | {rss:.0f} "
+              f"| {child_rss:.0f} |")
     trimmed = resident_after_trim()
     if trimmed is not None:
-        print(f"resident after the walk: {samples[-1][-1]:.0f} MB; after malloc_trim(0) (memory the C "
+        print(f"resident after the walk: {samples[-1][6]:.0f} MB; after malloc_trim(0) (memory the C "
               f"allocator held for reuse given back): {trimmed:.0f} MB")
     from napari_crant._qt.qc.canvas import MAX_PARTNER_BYTES, MAX_PARTNER_SKELETONS
 
     bounded = all(items <= prefetch.max_items and mb * 2**20 <= prefetch.max_bytes
                   and (chunks is None or chunk_mb * 2**20 <= chunks.max_bytes)
                   and n_sk <= MAX_PARTNER_SKELETONS and sk_mb * 2**20 <= MAX_PARTNER_BYTES
-                  for _, items, mb, chunk_mb, n_sk, sk_mb, _ in samples)
+                  for _, items, mb, chunk_mb, n_sk, sk_mb, _, _ in samples)
     qc.cleanup()
     spin_until(lambda: not panel.workers, 600)
     viewer.close()

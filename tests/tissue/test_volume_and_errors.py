@@ -118,6 +118,12 @@ def test_cache_is_bounded_and_reused(geom):
     assert again is not first and np.array_equal(again, first)
     seg = vol.chunk(("segmentation", 0, tuple(v)))
     assert seg.nbytes == 8 * one and vol.cached_bytes <= 3 * one  # too big to keep
+    kept = vol.chunk(("em", 0, tuple(v)))
+    assert vol.cached_bytes > 0 and vol.chunk(("em", 0, tuple(v))) is kept
+    vol.clear()
+    assert vol.cached_bytes == 0
+    fresh = vol.chunk(("em", 0, tuple(v)))  # drawn anew after clear(), identical
+    assert fresh is not kept and np.array_equal(fresh, kept)
 
 
 def test_volume_bad_arguments(geom):

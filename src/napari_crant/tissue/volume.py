@@ -63,6 +63,12 @@ class TissueVolume:
         """Bytes held by the cache now."""
         return self._bytes
 
+    def clear(self) -> None:
+        """Drop every cached chunk."""
+        with self._lock:
+            self._cache.clear()
+            self._bytes = 0
+
     def grid_shape(self, mip: int) -> np.ndarray:
         """Number of chunks along x, y, z at ``mip``."""
         return -(-volume_shape(self.geom, mip) // self.chunk_size)

@@ -185,3 +185,85 @@ def test_cutout_outside_the_volume_is_a_message(qtbot, qc, demo):
     _ready(qtbot, qc)  # the next synapse shows its EM again
     assert find_layer(qc.session.viewer, "qc_em").visible
     _wait_all(qtbot, qc)
+
+
+def _reaped(pid: int) -> bool:
+    """Whether process ``pid`` exited and was reaped (no zombie)."""
+    from pathlib import Path
+
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state not in ("R", "S", "D", "Z", "T", "t")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used."""
+    import os
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_demo_tissue_is_drawn_in_a_child_process_ended_with_the_dock(qtbot, qc, demo):
+    import os
+
+    _review(qtbot, qc, demo)
+    panel = qc.em_panel
+    pid = panel.renderer.pid
+    assert pid is not None and pid != os.getpid() and panel.renderer.started == 1
+    _wait_all(qtbot, qc)
+    qc.cleanup()  # the dock closes: the child ends and is reaped at once
+    assert panel.renderer.closed and panel.renderer.pid is None and _reaped(pid)
+
+
+def test_a_renderer_crash_is_a_message_not_a_hang_and_the_em_comes_back(qtbot, qc, demo):
+    import os
+    import signal
+
+    _review(qtbot, qc, demo)
+    panel = qc.em_panel
+    _wait_all(qtbot, qc)  # the child is idle
+    pid = panel.renderer.pid
+    idle = _cpu_s(pid)
+    panel.set_size(4096, 7)  # seconds of drawing: the child is killed while it draws
+    key = int(qc.current_row()["synapse_id"])
+    qtbot.waitUntil(lambda: _cpu_s(pid) > idle + 0.3, timeout=60_000)  # it draws our request
+    os.kill(pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "stopped before answering" in panel.status.text(), timeout=60_000)
+    assert str(key) in panel.status.text() and "#ff6b6b" in panel.status.styleSheet()
+    assert not panel.retry_button.isHidden() and not find_layer(qc.session.viewer, "qc_em").visible
+    assert _reaped(pid)
+    assert qc.set_verdict("correct")  # the review goes on (to the next synapse)
+    panel.set_size(WIDTH_NM, SECTIONS)  # back to a quick cutout: a new child draws it
+    tissue = _ready(qtbot, qc, timeout=240_000)
+    assert tissue.synapse_id == int(qc.current_row()["synapse_id"])
+    assert find_layer(qc.session.viewer, "qc_em").visible
+    assert panel.renderer.started >= 2 and panel.renderer.pid not in (None, pid)
+    _wait_all(qtbot, qc)
+
+
+def test_closing_the_viewer_ends_the_renderer_process(qtbot, make_napari_viewer, qc_data_dir, demo):
+    from qtpy.QtCore import QEvent
+    from qtpy.QtWidgets import QApplication
+
+    from napari_crant._qt.qc.dock import QCWidget
+
+    viewer = make_napari_viewer(show=True)
+    qc = QCWidget(viewer)
+    viewer.window.add_dock_widget(qc, name="Synapse QC")
+    _review(qtbot, qc, demo)
+    _wait_all(qtbot, qc)
+    renderer = qc.em_panel.renderer
+    pid = renderer.pid
+    assert pid is not None
+    viewer.close()  # the dock is deleted, not closed
+
+    def ended() -> bool:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        return renderer.closed
+
+    qtbot.waitUntil(ended, timeout=30_000)
+    assert renderer.pid is None and _reaped(pid)

@@ -36,11 +36,11 @@ from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update, qc_la
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
+from napari_crant.qc.em_process import TissueProcess
 from napari_crant.qc.em_review import (
     CUTOUT_SIZE_NM,
     EMPrefetch,
     SynapseTissue,
-    fetch_synapse_tissue,
     synapse_key,
 )
 from napari_crant.qc.review import ReviewModel
@@ -78,7 +78,9 @@ class EMPanel(QWidget):
         Shows an error that is not about the EM (a worker's unexpected failure).
     fetch
         ``fetch(row, dataset, materialization, size_nm) -> SynapseTissue`` (run in a worker;
-        default :func:`~napari_crant.qc.em_review.fetch_synapse_tissue`).
+        default :meth:`TissueProcess.fetch <napari_crant.qc.em_process.TissueProcess.fetch>` of
+        :attr:`renderer`: the demo's synthetic tissue is drawn in a child process, other sources
+        are read in the worker thread).
     """
 
     def __init__(self, review: ReviewModel, session: Session, on_error: Callable[[str], None],
@@ -89,7 +91,13 @@ class EMPanel(QWidget):
         #: runs the fetches (apart from the review's workers: a fetch may take seconds)
         self.runner = WorkerRunner(self, on_error)
         self._stopped = False
-        self.fetch = fetch or fetch_synapse_tissue
+        #: the child process drawing the demo's tissue (started at the first fetch, ended by
+        #: :meth:`disconnect`)
+        self.renderer = TissueProcess()
+        self.fetch = fetch or self.renderer.fetch
+        # closing the viewer deletes the docks without closing them: the child ends with the panel
+        renderer = self.renderer
+        self.destroyed.connect(lambda *_: renderer.close())
         self.prefetch = EMPrefetch(review)
         #: the tissue drawn in the layers (``None``: nothing drawn)
         self.shown: SynapseTissue | None = None
@@ -207,8 +215,10 @@ class EMPanel(QWidget):
         return self.runner.workers
 
     def disconnect(self) -> None:
-        """Stop following the review and the viewer, start no more fetches (the dock is closing)."""
+        """Stop following the review and the viewer, start no more fetches, end the renderer process
+        (the dock is closing)."""
         self._stopped = True
+        self.renderer.close()
         self.review.worklist_changed.disconnect(self._on_worklist)
         self.review.position_changed.disconnect(self._on_position)
         viewer = self.session.viewer
@@ -322,15 +332,18 @@ class EMPanel(QWidget):
         self.shown = tissue
         self.retry_button.setVisible(False)
         z = float(tissue.center[0])
-        self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
-                        colormap="gray", contrast_limits=(0, 255))
         seg = tissue.segmentation
-        if tissue.outline is None or seg is None:
-            layer = find_layer(viewer, "qc_segments")
-            if layer is not None and layer.visible:
-                layer.visible = False
-        else:
-            self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+        seg_layer = find_layer(viewer, "qc_segments")
+        # both layers move with one recomputation of the world's extent and the dims, not one each
+        with kept_dims_point(viewer), one_extent_update(viewer, (find_layer(viewer, "qc_em"), seg_layer)):
+            self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
+                            colormap="gray", contrast_limits=(0, 255))
+            if tissue.outline is None or seg is None:
+                if seg_layer is not None and seg_layer.visible:
+                    seg_layer.visible = False
+            else:
+                self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+        if tissue.outline is not None and seg is not None:
             self._apply_outline(self.outline.isChecked())
         self._thin_ring()
         self.section.setEnabled(True)
@@ -358,13 +371,12 @@ class EMPanel(QWidget):
 
     def _set_layer(self, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
                    **style: Any) -> Any:
-        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh."""
-        viewer = self.session.viewer
+        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh
+        (the caller holds back the extent update: :meth:`draw`)."""
         scale = tuple(float(v) for v in cutout.scale)
         translate = tuple(float(v) for v in cutout.translate)
-        layer = find_layer(viewer, kind)
-        with kept_dims_point(viewer), one_extent_update(viewer, (layer,)):
-            return self._put_layer(layer, kind, data, scale, translate, plane, style)
+        layer = find_layer(self.session.viewer, kind)
+        return self._put_layer(layer, kind, data, scale, translate, plane, style)
 
     def _put_layer(self, layer: Any, kind: str, data: np.ndarray, scale: tuple, translate: tuple,
                    plane: dict[str, Any], style: dict[str, Any]) -> Any:

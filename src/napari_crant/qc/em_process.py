@@ -1,0 +1,212 @@
+"""The demo's synapse tissue drawn in a separate process, so that drawing never holds napari's GIL.
+
+The demo's EM and segmentation are drawn on demand (:mod:`napari_crant.tissue`): about 0.7 s of
+CPU per cutout of numpy calls and Python loops over shapes, most of it holding the GIL. Drawn
+in a worker *thread* of the napari process, that time is taken from the main thread too (every
+step, click and paint waits for the GIL), and the prefetch never gets ahead of a reviewer.
+
+:class:`TissueProcess` runs :func:`~napari_crant.qc.em_review.fetch_synapse_tissue` for a
+snapshot with synthetic tissue in one child process (started on first use with ``spawn``,
+never ``fork``: the napari process has threads), one request at a time, and hands back the
+:class:`~napari_crant.qc.em_review.SynapseTissue` it returns (pickled: a few MB). The child
+opens the same snapshot under the same name, so its answer is the one the napari process
+would have computed (the same functions, byte for byte). Other sources (CAVE, a snapshot cut
+from CAVE reading the real EM over the network) are fetched in the calling thread as before:
+their time is spent waiting for the network, without the GIL.
+
+A child that dies during a request (killed, out of memory) is reported as
+:class:`RendererStopped` (a :class:`~napari_crant.tissue.errors.TissueUnavailable`: the dock
+shows its message and a retry button); the next request starts a new child.
+:meth:`TissueProcess.close` ends the child and reaps it (no zombie).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+from typing import Any
+
+from napari_crant.datasets import get_source
+from napari_crant.qc.em_review import CUTOUT_SIZE_NM, SynapseTissue, fetch_synapse_tissue
+from napari_crant.tissue.errors import TissueUnavailable
+from napari_crant.tissue.synthetic import has_synthetic_tissue
+
+__all__ = ["RendererStopped", "TissueProcess", "synthetic_snapshot"]
+
+#: the worklist row's fields a fetch reads (sent to the child as plain Python numbers)
+ROW_INTS = ("synapse_id", "pre_pt_root_id", "post_pt_root_id")
+ROW_FLOATS = ("x", "y", "z")
+#: seconds between checks that the child is still alive while waiting for its answer
+POLL_S = 0.25
+#: seconds a child is given to exit after SIGTERM before it is killed
+STOP_S = 5.0
+
+
+class RendererStopped(TissueUnavailable):
+    """The process drawing the demo's tissue stopped (killed, crashed, or shut down with the dock)."""
+
+
+def synthetic_snapshot(dataset: Any) -> tuple[str, str] | None:
+    """``(name, path)`` of ``dataset`` if it is a snapshot with synthetic tissue, else ``None``.
+
+    Parameters
+    ----------
+    dataset
+        Dataset name, snapshot path or source (as :func:`~napari_crant.datasets.get_source`).
+    """
+    source = get_source(dataset)
+    path = getattr(source, "path", None)
+    if path is None or not has_synthetic_tissue(path):
+        return None
+    return str(source.name), str(Path(path))
+
+
+def _serve(conn: Any) -> None:
+    """The child: answer ``(name, path, row, materialization, size_nm, mip)`` requests until ``None``."""
+    from napari_crant.datasets import register_dataset
+
+    registered: dict[str, str] = {}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the napari process went away
+            return
+        if request is None:
+            return
+        name, path, row, materialization, size_nm, mip = request
+        if registered.get(name) != path:  # the same name as in the napari process, for the cutouts' attrs
+            register_dataset(name, path)
+            registered[name] = path
+        try:
+            reply = (True, fetch_synapse_tissue(row, name, materialization, size_nm, mip))
+        except Exception as e:  # sent back and raised in the napari process
+            reply = (False, e)
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as e:  # an exception that does not pickle: its message does
+            conn.send((False, TissueUnavailable(f"{type(reply[1]).__name__}: {reply[1]} ({e})")))
+
+
+class TissueProcess:
+    """Fetches a synapse's tissue of a synthetic snapshot in a child process (see the module docstring).
+
+    Parameters
+    ----------
+    start_method
+        ``"spawn"`` (default) or ``"forkserver"``; never ``"fork"`` from a process with threads.
+    """
+
+    def __init__(self, start_method: str = "spawn"):
+        if start_method not in ("spawn", "forkserver"):
+            raise ValueError(f"start_method must be 'spawn' or 'forkserver', not {start_method!r}")
+        self._context = multiprocessing.get_context(start_method)
+        self._request_lock = threading.Lock()  # one request at a time
+        self._state_lock = threading.Lock()  # the child and the pipe
+        self._process: Any = None
+        self._conn: Any = None
+        self._closed = False
+        #: children started so far (a crash or a kill starts a new one at the next request)
+        self.started = 0
+
+    @property
+    def pid(self) -> int | None:
+        """Process ID of the running child (``None``: none running)."""
+        with self._state_lock:
+            p = self._process
+            return p.pid if p is not None and p.is_alive() else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (no request is served after it)."""
+        return self._closed
+
+    def _child(self) -> tuple[Any, Any]:
+        with self._state_lock:
+            if self._closed:
+                raise RendererStopped("the EM renderer was shut down (the QC dock was closed)")
+            if self._process is None or not self._process.is_alive():
+                self._drop_locked()
+                parent, child = self._context.Pipe()
+                process = self._context.Process(target=_serve, args=(child,), daemon=True,
+                                                name="napari-crant EM renderer")
+                process.start()
+                child.close()
+                self._process, self._conn = process, parent
+                self.started += 1
+            return self._process, self._conn
+
+    def _drop_locked(self) -> None:
+        """Forget the child (reaped) and its pipe."""
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None:
+            _stop(self._process)
+        self._process = self._conn = None
+
+    def fetch(self, row: Any, dataset: Any, materialization: Any = "latest", size_nm: Any = CUTOUT_SIZE_NM,
+              mip: int = 0) -> SynapseTissue:
+        """:func:`~napari_crant.qc.em_review.fetch_synapse_tissue`, in the child for a synthetic snapshot.
+
+        Same parameters, result and errors; in addition
+
+        Raises
+        ------
+        RendererStopped
+            The child stopped before answering, or :meth:`close` was called.
+        """
+        snapshot = synthetic_snapshot(dataset)
+        if snapshot is None:
+            return fetch_synapse_tissue(row, dataset, materialization, size_nm, mip)
+        plain = {k: int(row[k]) for k in ROW_INTS} | {k: float(row[k]) for k in ROW_FLOATS}
+        request = (*snapshot, plain, materialization, tuple(float(v) for v in size_nm), int(mip))
+        with self._request_lock:
+            process, conn = self._child()
+            try:
+                conn.send(request)
+                while not conn.poll(POLL_S):
+                    if not process.is_alive():
+                        raise EOFError
+                ok, value = conn.recv()
+            except (EOFError, OSError):
+                with self._state_lock:
+                    if self._process is process:
+                        self._drop_locked()
+                    else:
+                        _stop(process)
+                why = "it was shut down" if self._closed else f"exit code {process.exitcode}"
+                raise RendererStopped(
+                    f"the process drawing the demo's EM stopped before answering ({why}); "
+                    "retry to start it again") from None
+        if ok:
+            return value
+        raise value
+
+    def close(self) -> None:
+        """End the child (SIGTERM, then SIGKILL after :data:`STOP_S`) and reap it; idempotent.
+
+        A request waiting for the child fails with :class:`RendererStopped`.
+        """
+        with self._state_lock:
+            self._closed = True
+            process = self._process
+        if process is not None:
+            _stop(process)
+        if self._request_lock.acquire(blocking=False):  # else the waiting request drops the pipe
+            try:
+                with self._state_lock:
+                    self._drop_locked()
+            finally:
+                self._request_lock.release()
+
+
+def _stop(process: Any) -> None:
+    """Terminate ``process`` if it runs, and reap it."""
+    if process.is_alive():
+        process.terminate()
+        process.join(STOP_S)
+    if process.is_alive():
+        process.kill()
+    process.join()
