@@ -137,6 +137,56 @@ def _short_lived(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return wrap
 
 
+def stored_synapses(source: Any, pre: Any, post: Any, at: Any) -> pd.DataFrame | None:
+    """The kept answer of ``source._synapses(pre, post, at)`` *without a copy* (the caller only
+    reads it, e.g. copies a few columns), or None when none is kept (then ask ``_synapses``)."""
+    store = open_cache()
+    if store is None:
+        return None
+    try:
+        what = _key_synapses(source, pre, post, at)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if what is None:
+        return None
+    return store.peek(f"{_dataset(source)}|synapses|{what}")
+
+
+#: Columns of the kept version list (int64): number, timestamp and expiry (microseconds since
+#: the epoch; :data:`NEVER` when the server names none), and the server's ``valid`` flag (0/1).
+VERSION_FACTS = ("version", "timestamp_us", "expires_us", "valid")
+NEVER = np.iinfo(np.int64).max
+
+
+def remember_versions(source: Any, facts: np.ndarray) -> None:
+    """Keep the version list just read from the server (:data:`VERSION_FACTS` rows) for good: a
+    version's moment never changes, so a pinned version resolves without asking again (see
+    :func:`pinned_version_timestamp`)."""
+    store = open_cache()
+    if store is not None:
+        store.set(f"{_dataset(source)}|version_facts|", np.ascontiguousarray(facts, np.int64),
+                  tag=_dataset(source))
+
+
+def pinned_version_timestamp(source: Any, version: int) -> pd.Timestamp | None:
+    """The timestamp (UTC) of ``version`` from the kept version list, if that list said it is valid
+    and its expiry (named by the server) has not passed; None otherwise (then the version list
+    is read, from the short-lived cache or the server). No request, no frame operation."""
+    store = open_cache()
+    if store is None:
+        return None
+    facts = store.peek(f"{_dataset(source)}|version_facts|")
+    if facts is None or facts.ndim != 2 or facts.shape[1] != len(VERSION_FACTS):
+        return None
+    row = np.flatnonzero(facts[:, 0] == version)
+    if len(row) != 1:
+        return None
+    _, stamp_us, expires_us, valid = (int(x) for x in facts[row[0]])
+    if not valid or time.time() * 1e6 >= expires_us:
+        return None
+    return pd.Timestamp(np.datetime64(stamp_us, "us")).tz_localize("UTC")
+
+
 def _key_ids_at(source: Any, ids: Any, at: Any) -> str | None:
     version = _pinned(at)
     return None if version is None else f"{version}|{ids_digest(ids)}"
