@@ -18,6 +18,7 @@ from cave_helpers import cave_source
 import napari_crant as nc
 import tiny
 from napari_crant.materialization import MaterializationError, resolve_materialization
+from napari_crant.queries.update import clear_update_cache
 from napari_crant.sources.base import DataSource
 from napari_crant.sources.cave import cached
 from napari_crant.sources.cave.cache import close_caches, open_cache, server_label
@@ -141,3 +142,48 @@ def test_synapse_columns_live_not_kept(tiny_server):
     _, paths = requests_during(tiny_server, lambda: src.synapse_columns(roots, None, at))
     assert paths  # 'live' keeps its short life: asked again
     assert not any("|synapses|" in k for k in open_cache().list_keys())
+
+
+def test_l2_ids_many_kept_per_root(tiny_server, tiny_path):
+    roots = np.array([tiny.A0, tiny.B0, tiny.A0, tiny.C0], np.uint64)
+    (l2, owner), paths = requests_during(tiny_server, lambda: cave_source(tiny_server).l2_ids_many(roots[:2]))
+    assert sum(n for p, n in paths.items() if p.endswith("/leaves_many")) == 1
+    restart()
+    src = cave_source(tiny_server)
+    (l2_all, owner_all), paths = requests_during(tiny_server, lambda: src.l2_ids_many(roots))
+    # only C0 was not kept: one request for it alone
+    assert sum(n for p, n in paths.items() if p.endswith("/leaves_many")) == 1
+    assert not any(p.endswith("/leaves") for p in paths)
+    (again, again_owner), paths = requests_during(tiny_server, lambda: src.l2_ids_many(roots))
+    assert paths == {}
+    expected, expected_owner = SnapshotSource(tiny_path).l2_ids_many(roots)
+    for got, got_owner in ((l2_all, owner_all), (again, again_owner)):
+        assert got.dtype == np.uint64 and got_owner.dtype == owner.dtype
+        for i, root in enumerate(roots):
+            np.testing.assert_array_equal(got[got_owner == i], src.l2_ids(int(root)))
+    np.testing.assert_array_equal(l2, l2_all[owner_all <= 1])
+    np.testing.assert_array_equal(again, l2_all)
+    np.testing.assert_array_equal(again_owner, owner_all)
+    again[:] = 0  # what a caller does to its answer changes nothing kept
+    np.testing.assert_array_equal(src.l2_ids_many(roots)[0], l2_all)
+    np.testing.assert_array_equal(l2_all, expected)
+    np.testing.assert_array_equal(owner_all, expected_owner)
+
+
+def test_outdated_ids_at_a_pinned_version_need_no_request_after_restart(tiny_server, tiny_path):
+    ids = [int(tiny.A0), int(tiny.B0), int(tiny.C0)]  # A0 and B0 are not roots at version 3 any more
+
+    def counts():
+        return nc.get_synapse_counts(ids, materialization=3, dataset=cave_source(tiny_server))
+
+    first, paths = requests_during(tiny_server, counts)
+    assert any(p.endswith("/leaves_many") for p in paths)  # mapped by L2 overlap
+    restart()
+    clear_update_cache()  # what a new process has
+    again, paths = requests_during(tiny_server, counts)
+    assert paths == {}
+    pd.testing.assert_frame_equal(first, again, check_exact=True)
+    assert again.attrs["root_ids"] == first.attrs["root_ids"]
+    assert again.attrs["root_ids"][int(tiny.A0)] == int(tiny.A2)
+    expected = nc.get_synapse_counts(ids, materialization=3, dataset=SnapshotSource(tiny_path))
+    pd.testing.assert_frame_equal(again, expected, check_exact=True)

@@ -14,6 +14,7 @@ primitive                 key                                               stor
 ``roots_of_supervoxels``  version, supervoxel IDs                           pinned version
 ``roots_of_l2``           version, L2 IDs                                   pinned version
 ``l2_ids``, ``l2_graph``  root ID                                           always
+``l2_ids_many``           each root ID, as ``l2_ids`` (up to 200 roots)     a root has chunks
 ``l2_attributes``         L2 IDs                                            every chunk has them
 ``_synapses``             synapse table, version, pre IDs, post IDs         pinned version
 ``voxel_resolution``      synapse table                                     always
@@ -25,6 +26,13 @@ primitive                 key                                               stor
 and used past that only when the server cannot be reached (with a warning saying how old they
 are). Every key starts with :func:`~napari_crant.sources.cave.cache.server_label` (server and
 datastack, no credentials); IDs are hashed in the order given.
+
+The version list read from the server is also kept for good as bare facts (number, moment,
+expiry, valid flag; :func:`remember_versions`): a *pinned* version resolves from them without
+any request, after a restart too, while the server's last list said it is valid and the expiry
+it named has not passed (:func:`pinned_version_timestamp`); 'latest' still reads the
+short-lived list, since it is about the present. A kept synapse answer is read in place by
+``synapse_columns`` (:func:`stored_synapses`; only the four columns a count needs are copied).
 """
 
 from __future__ import annotations
@@ -239,6 +247,46 @@ PERMANENT: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
 SHORT_LIVED = ("versions", "nuclei", "l2_of_supervoxels")
 
 
+#: ``l2_ids_many`` looks the roots up one by one in the cache (a read each, and a write each for
+#: those asked) for at most this many distinct roots; larger sets go to the server in bulk.
+L2_MANY_KEPT = 200
+
+
+def _l2_ids_many(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``l2_ids_many``: each root's L2 chunks are kept under ``l2_ids``'s key (a root's chunks
+    never change), so only the roots not kept yet are asked for (in one request)."""
+
+    @functools.wraps(method)
+    def cached(self: Any, root_ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        store = _store(self)
+        try:
+            roots = np.asarray(root_ids, dtype=np.uint64)
+            uniq = np.unique(roots)
+        except (TypeError, ValueError, OverflowError):
+            return method(self, root_ids)  # not IDs: the primitive itself says what is wrong
+        if store is None or roots.ndim != 1 or not 0 < len(uniq) <= L2_MANY_KEPT:
+            return method(self, root_ids)
+        prefix = f"{_dataset(self)}|l2_ids|"
+        by_root: dict[int, np.ndarray] = {}
+        for root in uniq.tolist():
+            hit = store.peek(f"{prefix}{root}")  # read only: concatenated (copied) below
+            if hit is not None:
+                by_root[root] = hit
+        missing = np.array([r for r in uniq.tolist() if r not in by_root], dtype=np.uint64)
+        if len(missing):
+            l2, owner = method(self, missing)
+            for i, root in enumerate(missing.tolist()):
+                chunks = np.asarray(l2[owner == i], dtype=np.uint64)
+                by_root[root] = chunks
+                if len(chunks):
+                    store.set(f"{prefix}{root}", chunks, tag=_dataset(self))
+        parts = [by_root[root] for root in roots.tolist()]
+        owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        return np.concatenate(parts).astype(np.uint64), owner
+
+    return cached
+
+
 def _resolution_property(prop: property) -> property:
     getter = _permanent("voxel_resolution", lambda s: s.config.synapse_table, _always)(prop.fget)
     return property(getter, doc=prop.__doc__)
@@ -256,6 +304,7 @@ def with_persistent_cache(cls: type) -> type:
         setattr(cls, name, wrapper(_own(cls, name)))
     for name in SHORT_LIVED:
         setattr(cls, name, _short_lived(name)(_own(cls, name)))
+    cls.l2_ids_many = _l2_ids_many(_own(cls, "l2_ids_many"))
     resolution = _own(cls, "voxel_resolution")
     if not isinstance(resolution, property):
         raise AttributeError(f"{cls.__name__}.voxel_resolution is not a property")
