@@ -122,6 +122,12 @@ def _latest(timestamp: pd.Timestamp, version: int) -> Materialization:
     return Materialization(to_utc(timestamp), version, "latest")
 
 
+@lru_cache(maxsize=64)
+def _pinned(timestamp: pd.Timestamp, version: int) -> Materialization:
+    """A pinned version's materialization (one object per version: immutable)."""
+    return Materialization(to_utc(timestamp), version, str(version))
+
+
 def resolve_materialization(
     source: DataSource, materialization: MaterializationLike, name: str = "materialization"
 ) -> Materialization:
@@ -157,8 +163,6 @@ def resolve_materialization(
         if newest is None:
             raise MaterializationError(f"dataset {source.name!r} has no valid version")
         return _latest(*newest)
-    versions = source.versions()
-    valid = versions[versions["valid"]]
     if isinstance(materialization, str):
         key = materialization.strip().lower()
         if key == "live":
@@ -170,6 +174,11 @@ def resolve_materialization(
         raise MaterializationError(f"{name} {materialization!r} is not valid (a boolean)")
     if isinstance(materialization, int | np.integer):
         v = int(materialization)
+        moment = source.version_timestamp(v)  # the hot path of a pinned query: no frame operations
+        if moment is not None:
+            return _pinned(moment, v)
+        versions = source.versions()
+        valid = versions[versions["valid"]]
         row = versions[versions["version"] == v]
         if row.empty:
             known = ", ".join(str(x) for x in sorted(valid["version"].tolist()))

@@ -66,11 +66,11 @@ def test_update_ids_request_count(demo_server, outdated, monkeypatch):
     leaves = [p for p in seen if p.endswith("/leaves")]
     many = [p for p in seen if p.endswith("/leaves_many")]
     assert leaves == [] and len(many) == 1, seen
-    # the version list (for 'live'), then valid_nodes, root_timestamps, is_latest_roots,
-    # leaves_many and roots_binary (the roots of those L2 chunks now): 6 requests for all IDs
+    # valid_nodes, root_timestamps, is_latest_roots, leaves_many and roots_binary (the roots of
+    # those L2 chunks now): 5 requests for all IDs ('live' needs no version list)
     assert [p.rsplit("/", 1)[-1] for p in seen] == [
-        "metadata", "valid_nodes", "root_timestamps", "is_latest_roots", "leaves_many", "roots_binary"]
+        "valid_nodes", "root_timestamps", "is_latest_roots", "leaves_many", "roots_binary"]
     seen.clear()
-    nc.update_ids(outdated, dataset=src, use_annotations=False)  # a new 'now'; the version list is cached
+    nc.update_ids(outdated, dataset=src, use_annotations=False)  # a new 'now': the same requests
     assert [p.rsplit("/", 1)[-1] for p in seen] == [
         "valid_nodes", "root_timestamps", "is_latest_roots", "leaves_many", "roots_binary"]

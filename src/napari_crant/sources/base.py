@@ -67,6 +67,18 @@ class DataSource(ABC):
         newest = int(np.flatnonzero(ok)[np.argmax(number[ok])])
         return versions["timestamp"].iloc[newest], int(number[newest])
 
+    def version_timestamp(self, version: int) -> pd.Timestamp | None:
+        """The moment (UTC) of materialization ``version`` if it exists and is valid, else None.
+
+        A pinned version resolves through this on every query (None: the query reads
+        :meth:`versions` to say what is wrong); sources may answer it without the whole list.
+        """
+        versions = self.versions()
+        row = np.flatnonzero(versions["version"].to_numpy(np.int64) == int(version))
+        if len(row) != 1 or not bool(versions["valid"].to_numpy(bool)[row[0]]):
+            return None
+        return versions["timestamp"].iloc[int(row[0])]
+
     @abstractmethod
     def now(self) -> pd.Timestamp:
         """The timestamp meant by ``'live'`` (UTC)."""

@@ -38,6 +38,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,6 +95,7 @@ def size_limit_bytes() -> int:
     return int(mb * 2**20)
 
 
+@lru_cache(maxsize=64)  # part of every key of every cached call
 def server_label(server_address: str, datastack: str) -> str:
     """``host[:port][/path] datastack``: the part of every key naming the dataset.
 
@@ -217,29 +219,40 @@ class PersistentCache:
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key`` (a copy: the caller may change it), or ``default`` (also
         for an unreadable entry, dropped with a :class:`CacheWarning`)."""
+        value = self._load(key)
+        return default if value is _MISS else copy_value(value)
+
+    def peek(self, key: str, default: Any = None) -> Any:
+        """:meth:`get` without the copy: the value this process keeps in memory, which the caller
+        must only read (e.g. take a few columns of a frame, copying them), never change."""
+        value = self._load(key)
+        return default if value is _MISS else value
+
+    def _load(self, key: str) -> Any:
+        """The decoded value of ``key`` (kept in memory after the first read), or :data:`_MISS`."""
         value = self._recall(key)
         if value is not _MISS:
-            return copy_value(value)
+            return value
         cache = self._cache
         try:
             data = cache.get(key, default=_MISS, retry=True)
         except (sqlite3.Error, OSError) as e:
             if self._damaged(e, cache):
-                return default
+                return _MISS
             warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
-                          "asking the server instead", CacheWarning, stacklevel=3)
-            return default
+                          "asking the server instead", CacheWarning, stacklevel=4)
+            return _MISS
         if data is _MISS:
-            return default
+            return _MISS
         try:
             value = decode(data)
         except CacheDecodeError as e:
             warnings.warn(f"a damaged entry of the CAVE cache at {self.directory} was dropped ({e})",
-                          CacheWarning, stacklevel=3)
+                          CacheWarning, stacklevel=4)
             self.delete(key)
-            return default
+            return _MISS
         self._remember(key, value, len(data))
-        return copy_value(value)
+        return value
 
     def set(self, key: str, value: Any, tag: str) -> bool:
         """Store ``value`` under ``key`` (``tag``: the dataset, see :func:`server_label`).
@@ -306,12 +319,20 @@ def pa_errors() -> type[Exception]:
 
 _open_caches: dict[tuple[str, int], PersistentCache | None] = {}
 _open_lock = threading.Lock()
+#: What :func:`open_cache` answered for each state of the settings it reads (every primitive of
+#: every query asks for the cache: this spares building paths each time).
+_by_settings: dict[tuple[str | None, ...], PersistentCache | None] = {}
+_SETTINGS = (ENV_CACHE_DIR, ENV_CACHE_MB, datasets.ENV_CACHE_DIR, "HOME", "XDG_CACHE_HOME", "LOCALAPPDATA")
 
 
 def open_cache() -> PersistentCache | None:
     """The process's cache at :func:`cache_location` with :func:`size_limit_bytes`, opened once per
     location; ``None`` when the size limit is 0 (persistent caching off) or the location cannot be
     used (then a :class:`CacheWarning` says why, once, and CAVE is simply asked every time)."""
+    settings = (*(os.environ.get(name) for name in _SETTINGS), os.getcwd())
+    found = _by_settings.get(settings, _MISS)
+    if found is not _MISS:
+        return found
     limit = size_limit_bytes()
     if limit == 0:
         return None
@@ -324,12 +345,14 @@ def open_cache() -> PersistentCache | None:
                 warnings.warn(f"the CAVE cache at {where} cannot be used ({type(e).__name__}: {e}); "
                               "going on without it", CacheWarning, stacklevel=3)
                 _open_caches[(where, limit)] = None
+        _by_settings[settings] = _open_caches[(where, limit)]
         return _open_caches[(where, limit)]
 
 
 def close_caches() -> None:
     """Close every cache this process opened (the next :func:`open_cache` opens anew)."""
     with _open_lock:
+        _by_settings.clear()
         for cache in _open_caches.values():
             if cache is not None:
                 cache.close()

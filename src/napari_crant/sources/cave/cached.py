@@ -14,6 +14,7 @@ primitive                 key                                               stor
 ``roots_of_supervoxels``  version, supervoxel IDs                           pinned version
 ``roots_of_l2``           version, L2 IDs                                   pinned version
 ``l2_ids``, ``l2_graph``  root ID                                           always
+``l2_ids_many``           each root ID, as ``l2_ids`` (up to 200 roots)     a root has chunks
 ``l2_attributes``         L2 IDs                                            every chunk has them
 ``_synapses``             synapse table, version, pre IDs, post IDs         pinned version
 ``voxel_resolution``      synapse table                                     always
@@ -25,6 +26,13 @@ primitive                 key                                               stor
 and used past that only when the server cannot be reached (with a warning saying how old they
 are). Every key starts with :func:`~napari_crant.sources.cave.cache.server_label` (server and
 datastack, no credentials); IDs are hashed in the order given.
+
+The version list read from the server is also kept for good as bare facts (number, moment,
+expiry, valid flag; :func:`remember_versions`): a *pinned* version resolves from them without
+any request, after a restart too, while the server's last list said it is valid and the expiry
+it named has not passed (:func:`pinned_version_timestamp`); 'latest' still reads the
+short-lived list, since it is about the present. A kept synapse answer is read in place by
+``synapse_columns`` (:func:`stored_synapses`; only the four columns a count needs are copied).
 """
 
 from __future__ import annotations
@@ -137,6 +145,56 @@ def _short_lived(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return wrap
 
 
+def stored_synapses(source: Any, pre: Any, post: Any, at: Any) -> pd.DataFrame | None:
+    """The kept answer of ``source._synapses(pre, post, at)`` *without a copy* (the caller only
+    reads it, e.g. copies a few columns), or None when none is kept (then ask ``_synapses``)."""
+    store = open_cache()
+    if store is None:
+        return None
+    try:
+        what = _key_synapses(source, pre, post, at)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if what is None:
+        return None
+    return store.peek(f"{_dataset(source)}|synapses|{what}")
+
+
+#: Columns of the kept version list (int64): number, timestamp and expiry (microseconds since
+#: the epoch; :data:`NEVER` when the server names none), and the server's ``valid`` flag (0/1).
+VERSION_FACTS = ("version", "timestamp_us", "expires_us", "valid")
+NEVER = np.iinfo(np.int64).max
+
+
+def remember_versions(source: Any, facts: np.ndarray) -> None:
+    """Keep the version list just read from the server (:data:`VERSION_FACTS` rows) for good: a
+    version's moment never changes, so a pinned version resolves without asking again (see
+    :func:`pinned_version_timestamp`)."""
+    store = open_cache()
+    if store is not None:
+        store.set(f"{_dataset(source)}|version_facts|", np.ascontiguousarray(facts, np.int64),
+                  tag=_dataset(source))
+
+
+def pinned_version_timestamp(source: Any, version: int) -> pd.Timestamp | None:
+    """The timestamp (UTC) of ``version`` from the kept version list, if that list said it is valid
+    and its expiry (named by the server) has not passed; None otherwise (then the version list
+    is read, from the short-lived cache or the server). No request, no frame operation."""
+    store = open_cache()
+    if store is None:
+        return None
+    facts = store.peek(f"{_dataset(source)}|version_facts|")
+    if facts is None or facts.ndim != 2 or facts.shape[1] != len(VERSION_FACTS):
+        return None
+    row = np.flatnonzero(facts[:, 0] == version)
+    if len(row) != 1:
+        return None
+    _, stamp_us, expires_us, valid = (int(x) for x in facts[row[0]])
+    if not valid or time.time() * 1e6 >= expires_us:
+        return None
+    return pd.Timestamp(np.datetime64(stamp_us, "us")).tz_localize("UTC")
+
+
 def _key_ids_at(source: Any, ids: Any, at: Any) -> str | None:
     version = _pinned(at)
     return None if version is None else f"{version}|{ids_digest(ids)}"
@@ -189,6 +247,46 @@ PERMANENT: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
 SHORT_LIVED = ("versions", "nuclei", "l2_of_supervoxels")
 
 
+#: ``l2_ids_many`` looks the roots up one by one in the cache (a read each, and a write each for
+#: those asked) for at most this many distinct roots; larger sets go to the server in bulk.
+L2_MANY_KEPT = 200
+
+
+def _l2_ids_many(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``l2_ids_many``: each root's L2 chunks are kept under ``l2_ids``'s key (a root's chunks
+    never change), so only the roots not kept yet are asked for (in one request)."""
+
+    @functools.wraps(method)
+    def cached(self: Any, root_ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        store = _store(self)
+        try:
+            roots = np.asarray(root_ids, dtype=np.uint64)
+            uniq = np.unique(roots)
+        except (TypeError, ValueError, OverflowError):
+            return method(self, root_ids)  # not IDs: the primitive itself says what is wrong
+        if store is None or roots.ndim != 1 or not 0 < len(uniq) <= L2_MANY_KEPT:
+            return method(self, root_ids)
+        prefix = f"{_dataset(self)}|l2_ids|"
+        by_root: dict[int, np.ndarray] = {}
+        for root in uniq.tolist():
+            hit = store.peek(f"{prefix}{root}")  # read only: concatenated (copied) below
+            if hit is not None:
+                by_root[root] = hit
+        missing = np.array([r for r in uniq.tolist() if r not in by_root], dtype=np.uint64)
+        if len(missing):
+            l2, owner = method(self, missing)
+            for i, root in enumerate(missing.tolist()):
+                chunks = np.asarray(l2[owner == i], dtype=np.uint64)
+                by_root[root] = chunks
+                if len(chunks):
+                    store.set(f"{prefix}{root}", chunks, tag=_dataset(self))
+        parts = [by_root[root] for root in roots.tolist()]
+        owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        return np.concatenate(parts).astype(np.uint64), owner
+
+    return cached
+
+
 def _resolution_property(prop: property) -> property:
     getter = _permanent("voxel_resolution", lambda s: s.config.synapse_table, _always)(prop.fget)
     return property(getter, doc=prop.__doc__)
@@ -206,6 +304,7 @@ def with_persistent_cache(cls: type) -> type:
         setattr(cls, name, wrapper(_own(cls, name)))
     for name in SHORT_LIVED:
         setattr(cls, name, _short_lived(name)(_own(cls, name)))
+    cls.l2_ids_many = _l2_ids_many(_own(cls, "l2_ids_many"))
     resolution = _own(cls, "voxel_resolution")
     if not isinstance(resolution, property):
         raise AttributeError(f"{cls.__name__}.voxel_resolution is not a property")

@@ -31,7 +31,14 @@ import pandas as pd
 import napari_crant.sources.cave.annotations as cave_annotations
 from napari_crant.materialization import Materialization
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
-from napari_crant.sources.cave.cached import with_persistent_cache
+from napari_crant.sources.cave.cached import (
+    NEVER,
+    VERSION_FACTS,
+    pinned_version_timestamp,
+    remember_versions,
+    stored_synapses,
+    with_persistent_cache,
+)
 from napari_crant.sources.cave.client import CaveConnection
 from napari_crant.sources.cave.config import CaveDatasetConfig, cave_dataset_config, registered_token
 from napari_crant.sources.cave.errors import CaveError, CaveNotFoundError, CaveServerError
@@ -44,6 +51,12 @@ from napari_crant.sources.cave.tokens import Secret, redact
 LEAVES_BATCH = 1000
 #: IDs per ``get_roots`` call (800 kB of ``roots_binary`` body).
 ROOTS_BATCH = 100_000
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    """A timestamp of the version list as UTC (naive ones are UTC)."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 @with_persistent_cache  # answers that never change are kept on disk: see sources/cave/cached.py
@@ -152,12 +165,16 @@ class CaveSource(DataSource):
         if not isinstance(meta, list):
             raise self.connection.bad_answer("listing versions", "the version list is malformed")
         now = pd.Timestamp.now(tz="UTC")
-        rows = []
+        rows, facts = [], []
         for m in meta:
             expires = m.get("expires_on")
-            expired = expires is not None and pd.Timestamp(expires) < now
+            expires_at = None if expires is None else _utc(expires)
+            expired = expires_at is not None and expires_at < now
             rows.append({"version": int(m["version"]), "timestamp": pd.Timestamp(m["time_stamp"]),
                          "valid": bool(m.get("valid", True)) and not expired})
+            facts.append((rows[-1]["version"], _utc(m["time_stamp"]).value // 1000,  # value: ns
+                           NEVER if expires_at is None else expires_at.value // 1000,
+                           int(bool(m.get("valid", True)))))
         df = pd.DataFrame(rows, columns=["version", "timestamp", "valid"])
         df["version"] = df["version"].astype(np.int64)
         df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True).astype("datetime64[us, UTC]")
@@ -165,7 +182,15 @@ class CaveSource(DataSource):
         df = df.sort_values("version").reset_index(drop=True)
         with self._lock:
             self._versions_cache = (time.monotonic(), df)
+        remember_versions(self, np.array(facts, dtype=np.int64).reshape(-1, len(VERSION_FACTS)))
         return df.copy()
+
+    def version_timestamp(self, version: int) -> pd.Timestamp | None:
+        """A pinned version's moment from the version list kept on disk (no request, even after a
+        restart) while the server's last list says it is valid and its expiry has not passed;
+        otherwise from :meth:`versions` (see ``DataSource.version_timestamp``)."""
+        known = pinned_version_timestamp(self, version)
+        return known if known is not None else super().version_timestamp(version)
 
     def now(self) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC")
@@ -339,6 +364,20 @@ class CaveSource(DataSource):
         if not positions:
             df = df.drop(columns=[c for c in SYNAPSE_COLUMNS if "_position_" in c])
         return df
+
+    def synapse_columns(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
+                        at: Materialization, columns: tuple[str, ...] = ("id", "size")
+                        ) -> dict[str, np.ndarray]:
+        """The rows of :meth:`synapses` as arrays (see ``DataSource.synapse_columns``).
+
+        A kept answer (pinned version) is read in place and only these four columns are copied:
+        no frame is copied, trimmed or built (the hot path of a second look).
+        """
+        df = stored_synapses(self, pre_ids, post_ids, at)
+        if df is None:
+            df = self._synapses(pre_ids, post_ids, at)  # asks the server, keeps the answer
+        return {c: np.array(df[c].to_numpy(), dtype=np.int64 if c == "size" else np.uint64)
+                for c in ("id", "pre_pt_root_id", "post_pt_root_id", "size")}
 
     def _synapses(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
                   at: Materialization) -> pd.DataFrame:
