@@ -282,10 +282,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON")
     p.add_argument("--peers-json", metavar="JSON",
                    help="show this benchmarks/peers.py raw results file in the section too")
+    p.add_argument("--results", metavar="JSON", type=Path, default=RESULTS,
+                   help="merge the results into this file (default: %(default)s)")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not rewrite the section of docs/benchmarks.md")
     args = p.parse_args(argv)
     if args.peers_json:
         PEERS_RESULTS.write_text(Path(args.peers_json).read_text())
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    results_path = args.results
+    results = json.loads(results_path.read_text()) if results_path.exists() else []
     if not args.report_only:
         for n in (int(s) for s in args.sizes.split(",")):
             path = dataset_path(n, args.seed, args.synapses_per_neuron)
@@ -300,14 +305,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['synapses']:,} synapses in {r['seconds']:.0f} s, resident peak "
                   f"{r['peak_rss_mb']:,} MB (heap {r['peak_anon_mb']:,} MB)", flush=True)
             # merged with what is on disk now (another run may have added sizes meanwhile)
-            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            results = json.loads(results_path.read_text()) if results_path.exists() else []
             key = (n, args.synapses_per_neuron, args.seed, r["format_version"])
             results = [x for x in results if (x["neurons"], x["synapses_per_neuron"], x["seed"],
                                               x["format_version"]) != key] + [r]
-            RESULTS.write_text(json.dumps(results, indent=1))
+            results_path.write_text(json.dumps(results, indent=1))
             if args.remove:
                 shutil.rmtree(path, ignore_errors=True)
-    write_report(results)
+    if not args.no_report:
+        write_report(results)
     return 0
 
 

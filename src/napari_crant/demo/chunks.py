@@ -154,26 +154,35 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
                    sv_l2=sv_l2)
 
 
-def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]]) -> pd.DataFrame:
+def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
+                   slice_nodes: int = 1 << 22) -> pd.DataFrame:
     """The ``l2_edges`` table: chunks joined by a skeleton edge, plus ``extra`` node pairs.
 
     ``extra`` are the false contacts of :class:`~napari_crant.demo.edits.Scenario` (where
-    two cells were wrongly merged).
+    two cells were wrongly merged). The nodes are taken ``slice_nodes`` at a time, each
+    slice's distinct edges kept, so memory grows with the edges, not the nodes.
     """
-    child = np.flatnonzero(nodes.parent >= 0)
-    a = ch.l2_of_node[child]
-    b = ch.l2_of_node[nodes.parent[child]]
-    if extra:
-        ex = np.array(extra, dtype=np.int64)
-        a = np.concatenate([a, ch.l2_of_node[ex[:, 0]]])
-        b = np.concatenate([b, ch.l2_of_node[ex[:, 1]]])
-    keep = a != b
     by_id = np.argsort(ch.l2_id)
     rank = np.empty_like(by_id)
     rank[by_id] = np.arange(len(by_id))
-    ra, rb = rank[a[keep]], rank[b[keep]]
-    key = np.sort((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
-    key = key[runs(key)]
+
+    def edge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Distinct ``min << 32 | max`` of the ranks (by ID) of chunk pairs, sorted."""
+        keep = a != b
+        ra, rb = rank[a[keep]], rank[b[keep]]
+        return np.unique((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+
+    parts = []
+    for lo in range(0, len(nodes.parent), slice_nodes):
+        parent = nodes.parent[lo:lo + slice_nodes]
+        child = np.flatnonzero(parent >= 0)
+        parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]]))
+        del parent, child
+    if extra:
+        ex = np.array(extra, dtype=np.int64)
+        parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]]))
+    key = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    del parts
     ids = ch.l2_id[by_id]
     return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
 
