@@ -86,8 +86,11 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     del skey
     n_l2 = len(starts)
     l2_of_node = np.empty(n_nodes, dtype=np.int64)
-    l2_of_node[order] = np.cumsum(first) - 1
+    index = np.cumsum(first)
     del first
+    index -= 1
+    l2_of_node[order] = index
+    del index
     counts = np.diff(np.append(starts, n_nodes))
     l2_ckey = l2_key & ((1 << 30) - 1)
     l2_gkey = l2_key >> 30
@@ -114,13 +117,8 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     # representative point (the middle node, in growth order), radius and volume
     rep = order[starts + counts // 2]
     max_dt = np.maximum.reduceat(nodes.radius[order], starts).astype(np.float64) * 1000.0
-    seg = np.linalg.norm(nodes.pos - nodes.pos[np.maximum(nodes.parent, 0)], axis=1)
-    seg[nodes.parent < 0] = 0.0
-    r = nodes.radius
     soma = nodes.comp == SOMA
-    vol = np.where(soma, np.float32(4.0 / 3.0 * np.pi) * r**3,
-                   np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
-    del seg
+    vol = _node_volumes(nodes, soma)
     size_nm3 = np.add.reduceat(vol[order].astype(np.float64), starts) * 1e9
     has_soma = np.maximum.reduceat(soma[order], starts)
     del vol, soma, order
@@ -152,6 +150,22 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
                    group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id,
                    sv_l2=sv_l2)
+
+
+def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = 1 << 22) -> np.ndarray:
+    """Volume of every node (um^3, float32): a sphere at the soma, else a cylinder to its
+    parent (at least 0.3 um long); computed ``slice_nodes`` at a time (row-wise, so the same
+    values as all at once)."""
+    vol = np.empty(len(nodes.radius), dtype=np.float32)
+    for lo in range(0, len(vol), slice_nodes):
+        hi = min(lo + slice_nodes, len(vol))
+        parent = nodes.parent[lo:hi]
+        seg = np.linalg.norm(nodes.pos[lo:hi] - nodes.pos[np.maximum(parent, 0)], axis=1)
+        seg[parent < 0] = 0.0
+        r = nodes.radius[lo:hi]
+        vol[lo:hi] = np.where(soma[lo:hi], np.float32(4.0 / 3.0 * np.pi) * r**3,
+                              np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
+    return vol
 
 
 def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],

@@ -129,13 +129,16 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
     edited = plan.edited_entities(len(cells.ctype))
     del plan
-    made = SimpleNamespace(
-        l2_edges=l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges]))
+    # the l2 table is written last: it waits on disk from now on
+    made = SimpleNamespace(l2=ch.table)
+    ch.table = None
+    l2_parked = Parked(made, ["l2"], scratch / "l2")
+    made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
     # the synapse stage reads the nodes' positions, parents, cells and compartments and the
     # supervoxels of every node's L2 chunk: the rest waits on disk meanwhile
     parked = [Parked(made, ["l2_edges"], scratch / "made"),
-              Parked(ch, ["table", "l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
+              Parked(ch, ["l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
               Parked(nodes, ["radius"], scratch / "nodes")]
     synapse_rng = stage_rng(seed, 9)
     drawn = SynapseStream.contact_synapses(nodes, cells, contacts, synapses_per_neuron,
@@ -158,8 +161,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         sv_table = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]})
         roots = roots_table(hist)
         root_l2 = root_l2_table(hist, ch.l2_id)
-        l2 = ch.table
         del ch
+        l2_parked.restore()
         versions = pd.DataFrame({
             "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
             "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS],
@@ -195,7 +198,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         "chunk_size_voxels": list(CHUNK_VOXELS),
     }
     tables = SnapshotTables(
-        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=l2,
+        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=made.l2,
         supervoxels=sv_table, l2_edges=made.l2_edges, lineage=hist.lineage,
         synapses=empty_table("synapses"), annotations=ann, nuclei=nuclei, neuropils=neuropils,
         skeleton_nodes=skeleton,

@@ -240,7 +240,8 @@ class SynapseStream:
         """The synapse columns (with ``id``), block by block: the drawn rows, then the planted.
 
         When exhausted, :attr:`anomalies` holds the sorted synapse IDs of the planted
-        anomalies by kind (and ``on_fragment``: rows on orphan fragments).
+        anomalies by kind (and ``on_fragment``: rows on orphan fragments), and the staging
+        file is removed (it can be read once).
         """
         seen = np.zeros(len(self._keys), dtype=np.int64)
         on_fragment: list[np.ndarray] = []
@@ -279,6 +280,7 @@ class SynapseStream:
                     mine = rows[(rows >= first_planted) & (rows < e)]
                     self.anomalies.setdefault(kind, []).extend(ids[mine - s].tolist())
             yield {"id": ids, **cols}
+        self.close()  # every staged row is read: its disk space is free for the merge
         for kind in self.planted_rows:
             self.anomalies[kind] = sorted(int(x) for x in self.anomalies.get(kind, []))
         self.anomalies["on_fragment"] = np.sort(np.concatenate(on_fragment)).tolist() \
