@@ -126,6 +126,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
+    contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
     edited = plan.edited_entities(len(cells.ctype))
     del plan
@@ -140,6 +141,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     parked = [Parked(made, ["l2_edges"], scratch / "made"),
               Parked(ch, ["l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
               Parked(nodes, ["radius"], scratch / "nodes")]
+    contacts_parked.restore()
     synapse_rng = stage_rng(seed, 9)
     drawn = SynapseStream.contact_synapses(nodes, cells, contacts, synapses_per_neuron,
                                            synapse_rng, seed)
