@@ -147,10 +147,14 @@ class SynapseStream:
             inc = np.cumsum(rng.integers(1, 4, min(DRAW_CHUNK, self.total - s))) + carry
             first = np.arange(-(-s // _OFFSET_RUN) * _OFFSET_RUN, s + len(inc), _OFFSET_RUN)
             self._offset_base[first // _OFFSET_RUN] = inc[first - s]
-            run = np.arange(s, s + len(inc)) // _OFFSET_RUN
-            self._offset_step[s:s + len(inc)] = inc - self._offset_base[run].astype(np.int64)
+            for lo in range(0, len(inc), BLOCK):  # the steps a block at a time
+                part = inc[lo:lo + BLOCK]
+                run = np.arange(s + lo, s + lo + len(part)) // _OFFSET_RUN
+                self._offset_step[s + lo:s + lo + len(part)] = (
+                    part - self._offset_base[run].astype(np.int64))
+                del part, run
             carry = int(inc[-1])
-            del inc, run
+            del inc
         self._count_keys()
         self.anomalies: dict[str, list[int]] = {}
 
