@@ -113,7 +113,8 @@ def report(results: list[dict]) -> str:
         "`RssFile` sampled every 0.2 s. The synapses are drawn block by block to a staging "
         "file and sorted by an external sort (`snapshot/external_sort.py`), so they add a "
         "bounded amount; the rest grows with the skeleton nodes, L2 chunks and supervoxels "
-        "(stages 1-7 hold them in memory). *Format* is the snapshot format written "
+        "(stages 1-7 hold them in memory; what the synapse stage does not read is parked on "
+        "disk while it runs). *Format* is the snapshot format written "
         "(`docs/snapshot-format.md`): format 3 sorts the synapses twice (grouped by "
         "presynaptic root, and the post-side copy by postsynaptic root) with two more root "
         "columns; format 2 (the streaming writer before the working-set layout) sorted them by "
@@ -139,13 +140,13 @@ def report(results: list[dict]) -> str:
         "Memory by phase (the RSS series in the JSON): the peak comes while stages 1-7 hold "
         "the skeletons, contacts, L2 chunks and supervoxels (a few hundred bytes per skeleton "
         "node) and the synapses are drawn; the synapses themselves add one block of 2M rows "
-        "being drawn, about 6 bytes per synapse (flags, unsegmented mask, ID offsets) and one "
+        "being drawn, 3 bytes per synapse (flags, ID offset steps) and one "
         "4M-row sort run at a time while the synapse files are written (format 3: 96-byte "
         "rows, 384 MB, while the post-side copy's 52-byte records of the same rows are "
         "collected and sorted; format 2: 80-byte rows, 320 MB, and 24-byte post-index "
-        "records). Scratch space on disk: the staging file (56 bytes per synapse) and the "
-        "sort runs (format 3: 96 + 52 = 148 bytes per synapse; format 2: 104), removed at "
-        "the end.",
+        "records). Scratch space on disk: the staging file (56 bytes per synapse, removed "
+        "once read, before the merge) and the sort runs (format 3: 96 + 52 = 148 bytes per "
+        "synapse; format 2: 104), each sort's runs removed once merged.",
     ]
     lines += format_comparison(rows)
     biggest = max(rows, key=lambda r: r["counts"].get("skeleton_nodes", 0), default=None)
@@ -282,10 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the JSON")
     p.add_argument("--peers-json", metavar="JSON",
                    help="show this benchmarks/peers.py raw results file in the section too")
+    p.add_argument("--results", metavar="JSON", type=Path, default=RESULTS,
+                   help="merge the results into this file (default: %(default)s)")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not rewrite the section of docs/benchmarks.md")
     args = p.parse_args(argv)
     if args.peers_json:
         PEERS_RESULTS.write_text(Path(args.peers_json).read_text())
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    results_path = args.results
+    results = json.loads(results_path.read_text()) if results_path.exists() else []
     if not args.report_only:
         for n in (int(s) for s in args.sizes.split(",")):
             path = dataset_path(n, args.seed, args.synapses_per_neuron)
@@ -300,14 +306,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['synapses']:,} synapses in {r['seconds']:.0f} s, resident peak "
                   f"{r['peak_rss_mb']:,} MB (heap {r['peak_anon_mb']:,} MB)", flush=True)
             # merged with what is on disk now (another run may have added sizes meanwhile)
-            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+            results = json.loads(results_path.read_text()) if results_path.exists() else []
             key = (n, args.synapses_per_neuron, args.seed, r["format_version"])
             results = [x for x in results if (x["neurons"], x["synapses_per_neuron"], x["seed"],
                                               x["format_version"]) != key] + [r]
-            RESULTS.write_text(json.dumps(results, indent=1))
+            results_path.write_text(json.dumps(results, indent=1))
             if args.remove:
                 shutil.rmtree(path, ignore_errors=True)
-    write_report(results)
+    if not args.no_report:
+        write_report(results)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import pandas as pd
@@ -130,3 +131,31 @@ def test_arrow_writer_rejects_bad_columns(tmp_path):
         writer.append({"a": np.zeros(2, np.uint64), "b": np.zeros(2, np.float64)})
     writer.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def _rss_file_kb() -> int:
+    for line in open("/proc/self/status"):  # noqa: SIM115
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="Linux only")
+def test_merge_reads_runs_without_mapping_them(tmp_path):
+    # the runs are read back with plain reads: their pages never become resident in this
+    # process (a memory-mapped run, or a binary search over a mapped field, would add them)
+    rng = np.random.default_rng(5)
+    n, run_rows = 2_000_000, 250_000
+    rows = _rows(rng, n, 100_000)
+    runs_kb = n * ROW.itemsize // 1024
+    with ExternalSorter(ROW, ("a", "b"), run_rows=run_rows, directory=tmp_path) as sorter:
+        sorter.add(rows)
+        before = _rss_file_kb()
+        grew = 0
+        previous = None
+        for batch in sorter.sorted_batches():
+            grew = max(grew, _rss_file_kb() - before)
+            if previous is not None:
+                assert previous <= (int(batch["a"][0]), int(batch["b"][0]))
+            previous = (int(batch["a"][-1]), int(batch["b"][-1]))
+    assert grew < runs_kb // 10, f"{grew} kB of mapped file pages while merging {runs_kb} kB"

@@ -22,6 +22,8 @@ VOXEL_RESOLUTION = (8, 8, 42)
 CHUNK_VOXELS = (384, 384, 80)
 CHUNK_NM = np.array([c * r for c, r in zip(CHUNK_VOXELS, VOXEL_RESOLUTION, strict=True)],
                     dtype=np.float64)
+#: Rows (nodes, supervoxels) computed at once where a stage works in slices.
+_SLICE_ROWS = 1 << 21
 #: Bit position of the layer in an ID; layer of root IDs.
 LAYER_SHIFT = 56
 ROOT_LAYER = 8
@@ -86,8 +88,11 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     del skey
     n_l2 = len(starts)
     l2_of_node = np.empty(n_nodes, dtype=np.int64)
-    l2_of_node[order] = np.cumsum(first) - 1
+    index = np.cumsum(first)
     del first
+    index -= 1
+    l2_of_node[order] = index
+    del index
     counts = np.diff(np.append(starts, n_nodes))
     l2_ckey = l2_key & ((1 << 30) - 1)
     l2_gkey = l2_key >> 30
@@ -114,25 +119,24 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     # representative point (the middle node, in growth order), radius and volume
     rep = order[starts + counts // 2]
     max_dt = np.maximum.reduceat(nodes.radius[order], starts).astype(np.float64) * 1000.0
-    seg = np.linalg.norm(nodes.pos - nodes.pos[np.maximum(nodes.parent, 0)], axis=1)
-    seg[nodes.parent < 0] = 0.0
-    r = nodes.radius
     soma = nodes.comp == SOMA
-    vol = np.where(soma, np.float32(4.0 / 3.0 * np.pi) * r**3,
-                   np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
-    del seg
+    vol = _node_volumes(nodes, soma)
     size_nm3 = np.add.reduceat(vol[order].astype(np.float64), starts) * 1e9
     has_soma = np.maximum.reduceat(soma[order], starts)
-    del vol, soma, order
+    del vol, soma, order, starts, counts, l2_ckey
     rep_nm = nodes.pos[rep].astype(np.float64) * 1000.0 + rng.normal(0.0, 60.0, (n_l2, 3))
-    table = pd.DataFrame({
-        "l2_id": l2_id,
-        "x": np.round(rep_nm[:, 0], 1), "y": np.round(rep_nm[:, 1], 1),
-        "z": np.round(rep_nm[:, 2], 1),
-        "max_dt_nm": np.round(max_dt * rng.uniform(0.85, 1.0, n_l2), 1),
-        "size_nm3": np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2)),
-    })
-    del rep_nm, max_dt, size_nm3
+    del rep
+    # the float columns filled in place in one block the table keeps (no copy)
+    floats = np.empty((5, n_l2), dtype=np.float64)
+    for i in range(3):
+        np.round(rep_nm[:, i], 1, out=floats[i])
+    del rep_nm
+    np.round(max_dt * rng.uniform(0.85, 1.0, n_l2), 1, out=floats[3])
+    np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2), out=floats[4])
+    del max_dt, size_nm3
+    table = pd.DataFrame(floats.T, columns=["x", "y", "z", "max_dt_nm", "size_nm3"], copy=False)
+    table.insert(0, "l2_id", l2_id)
+    del floats
 
     # supervoxels: a few per L2 chunk, more in the soma, counted per chunk like the L2s
     n_sv = 1 + rng.poisson(1.3, n_l2) + 4 * has_soma.astype(np.int64)
@@ -144,36 +148,68 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
         np.where(cfirst, np.arange(n_l2), 0))]
     del by_chunk, cfirst, sorted_n, before
     sv_l2 = np.repeat(np.arange(n_l2, dtype=np.int64), n_sv)
-    local = np.arange(len(sv_l2), dtype=np.int64) - sv_start[sv_l2]
-    counter = (1 + 5 * offset + 2 * chunk_base)[sv_l2] + 2 * local
-    del local
-    sv_id = prefix[sv_l2] | (np.uint64(1) << np.uint64(LAYER_SHIFT))
-    sv_id |= counter.astype(np.uint64)
+    counter_base = 1 + 5 * offset + 2 * chunk_base  # per L2 chunk
+    del offset, chunk_base, n_sv
+    sv_id = np.empty(len(sv_l2), dtype=np.uint64)
+    for lo in range(0, len(sv_l2), _SLICE_ROWS):  # element-wise: slices change nothing
+        hi = min(lo + _SLICE_ROWS, len(sv_l2))
+        l2 = sv_l2[lo:hi]
+        local = np.arange(lo, hi, dtype=np.int64) - sv_start[l2]
+        counter = counter_base[l2] + 2 * local
+        ids = prefix[l2] | (np.uint64(1) << np.uint64(LAYER_SHIFT))
+        ids |= counter.astype(np.uint64)
+        sv_id[lo:hi] = ids
+        del l2, local, counter, ids
     return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
                    group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id,
                    sv_l2=sv_l2)
 
 
-def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]]) -> pd.DataFrame:
+def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = _SLICE_ROWS) -> np.ndarray:
+    """Volume of every node (um^3, float32): a sphere at the soma, else a cylinder to its
+    parent (at least 0.3 um long); computed ``slice_nodes`` at a time (row-wise, so the same
+    values as all at once)."""
+    vol = np.empty(len(nodes.radius), dtype=np.float32)
+    for lo in range(0, len(vol), slice_nodes):
+        hi = min(lo + slice_nodes, len(vol))
+        parent = nodes.parent[lo:hi]
+        seg = np.linalg.norm(nodes.pos[lo:hi] - nodes.pos[np.maximum(parent, 0)], axis=1)
+        seg[parent < 0] = 0.0
+        r = nodes.radius[lo:hi]
+        vol[lo:hi] = np.where(soma[lo:hi], np.float32(4.0 / 3.0 * np.pi) * r**3,
+                              np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
+    return vol
+
+
+def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
+                   slice_nodes: int = _SLICE_ROWS) -> pd.DataFrame:
     """The ``l2_edges`` table: chunks joined by a skeleton edge, plus ``extra`` node pairs.
 
     ``extra`` are the false contacts of :class:`~napari_crant.demo.edits.Scenario` (where
-    two cells were wrongly merged).
+    two cells were wrongly merged). The nodes are taken ``slice_nodes`` at a time, each
+    slice's distinct edges kept, so memory grows with the edges, not the nodes.
     """
-    child = np.flatnonzero(nodes.parent >= 0)
-    a = ch.l2_of_node[child]
-    b = ch.l2_of_node[nodes.parent[child]]
-    if extra:
-        ex = np.array(extra, dtype=np.int64)
-        a = np.concatenate([a, ch.l2_of_node[ex[:, 0]]])
-        b = np.concatenate([b, ch.l2_of_node[ex[:, 1]]])
-    keep = a != b
     by_id = np.argsort(ch.l2_id)
     rank = np.empty_like(by_id)
     rank[by_id] = np.arange(len(by_id))
-    ra, rb = rank[a[keep]], rank[b[keep]]
-    key = np.sort((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
-    key = key[runs(key)]
+
+    def edge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Distinct ``min << 32 | max`` of the ranks (by ID) of chunk pairs, sorted."""
+        keep = a != b
+        ra, rb = rank[a[keep]], rank[b[keep]]
+        return np.unique((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+
+    parts = []
+    for lo in range(0, len(nodes.parent), slice_nodes):
+        parent = nodes.parent[lo:lo + slice_nodes]
+        child = np.flatnonzero(parent >= 0)
+        parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]]))
+        del parent, child
+    if extra:
+        ex = np.array(extra, dtype=np.int64)
+        parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]]))
+    key = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    del parts
     ids = ch.l2_id[by_id]
     return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
 

@@ -24,7 +24,7 @@ class Contacts:
 
 
 def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
-                  chunk: int = 1 << 20) -> Contacts:
+                  chunk: int = 1 << 18) -> Contacts:
     """(presynaptic node, postsynaptic node) pairs of different cells closer than ``radius``.
 
     Axon nodes are presynaptic and dendrite nodes postsynaptic, and a share of each is

@@ -31,6 +31,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ from napari_crant.demo.history import replay_history, root_l2_table, roots_table
 from napari_crant.demo.morphology import Nodes, grow_morphology
 from napari_crant.demo.population import Cells, Neuropils, draw_neuropils, draw_population
 from napari_crant.demo.skeleton import skeleton_nodes_table, write_skeleton_nodes
+from napari_crant.demo.spill import Parked
 from napari_crant.demo.synapse_stream import COLUMNS as SYNAPSE_COLUMNS
 from napari_crant.demo.synapse_stream import SynapseStream
 from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
@@ -101,13 +103,18 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
     return DemoGeometry(nps, cells, nodes)
 
 
-def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, staging: Path,
+def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: Path,
                skeleton_out: Path | None = None
                ) -> tuple[SnapshotTables, SynapseStream, int]:
     """Every stage: the tables but the synapses (empty), the synapse stream, skeleton rows.
 
     With ``skeleton_out`` the skeleton nodes are written there in slices (and the tables
-    have none), otherwise they are in the tables.
+    have none), otherwise they are in the tables. ``scratch`` (a directory) holds the staged
+    synapses and the parked stage results.
+
+    Every stage draws from its own random generator, so the stages run in the order that
+    holds the least at once, and what the synapse stage does not read waits on disk
+    (:class:`~napari_crant.demo.spill.Parked`) while the synapses are drawn.
     """
     geometry = demo_geometry(n_neurons, seed)
     nps, cells, nodes = geometry.neuropils, geometry.cells, geometry.nodes
@@ -119,28 +126,51 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, staging: P
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
+    contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
-    l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
+    edited = plan.edited_entities(len(cells.ctype))
+    del plan
+    # the l2 table is written last: it waits on disk from now on
+    made = SimpleNamespace(l2=ch.table)
+    ch.table = None
+    l2_parked = Parked(made, ["l2"], scratch / "l2")
+    made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
-    stream = SynapseStream(nodes, cells, ch, contacts, plan.edited_entities(len(cells.ctype)),
-                           synapses_per_neuron, stage_rng(seed, 9), seed, staging)
-    del contacts, plan
+    # the synapse stage reads the nodes' positions, parents, cells and compartments and the
+    # supervoxels of every node's L2 chunk: the rest waits on disk meanwhile
+    parked = [Parked(made, ["l2_edges"], scratch / "made"),
+              Parked(ch, ["l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
+              Parked(nodes, ["radius"], scratch / "nodes")]
+    contacts_parked.restore()
+    synapse_rng = stage_rng(seed, 9)
+    drawn = SynapseStream.contact_synapses(nodes, cells, contacts, synapses_per_neuron,
+                                           synapse_rng, seed)
+    del contacts  # the kept ones are in ``drawn``, emptied by the stream once used
+    stream = SynapseStream(nodes, cells, ch, drawn, edited, synapse_rng,
+                           scratch / "synapses.staging")
+    del drawn, edited
     try:
+        for p in parked:
+            p.restore()
+        del parked
         if skeleton_out is None:
             skeleton = skeleton_nodes_table(nodes, ch)
             n_skeleton = len(skeleton)
         else:
             skeleton, n_skeleton = None, write_skeleton_nodes(nodes, ch, skeleton_out)
+        ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
+        del nodes
         sv_table = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]})
         roots = roots_table(hist)
         root_l2 = root_l2_table(hist, ch.l2_id)
+        del ch
+        l2_parked.restore()
         versions = pd.DataFrame({
             "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
             "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS],
                                          dtype=np.int64)),
             "valid": np.array([v[2] for v in VERSIONS], dtype=bool),
         })
-        ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
     except BaseException:
         stream.close()
         raise
@@ -170,8 +200,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, staging: P
         "chunk_size_voxels": list(CHUNK_VOXELS),
     }
     tables = SnapshotTables(
-        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=ch.table,
-        supervoxels=sv_table, l2_edges=l2_edges, lineage=hist.lineage,
+        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=made.l2,
+        supervoxels=sv_table, l2_edges=made.l2_edges, lineage=hist.lineage,
         synapses=empty_table("synapses"), annotations=ann, nuclei=nuclei, neuropils=neuropils,
         skeleton_nodes=skeleton,
     )
@@ -224,8 +254,7 @@ def build_demo_tables(
     True
     """
     with tempfile.TemporaryDirectory(prefix="napari-crant-demo-") as scratch:
-        tables, stream, _ = _draw_demo(n_neurons, seed, synapses_per_neuron,
-                                       Path(scratch) / "synapses.staging")
+        tables, stream, _ = _draw_demo(n_neurons, seed, synapses_per_neuron, Path(scratch))
         try:
             parts = list(stream.batches())
         finally:
@@ -269,8 +298,8 @@ def make_demo(
     """
     tmp = begin_snapshot(out, overwrite)  # fails before the work if out exists
     try:
-        tables, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron,
-                                                tmp / ".synapses.staging",
+        scratch = Path(tempfile.mkdtemp(prefix=".demo-scratch-", dir=tmp))
+        tables, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron, scratch,
                                                 skeleton_out=tmp / SKELETON_NODES)
         try:
             tables.validate()
@@ -281,6 +310,7 @@ def make_demo(
                 (synapse_records(batch, keys) for batch in stream.batches()), tmp)
         finally:
             stream.close()
+            shutil.rmtree(scratch, ignore_errors=True)
         counts = {"synapses": n_synapses, **counts, "skeleton_nodes": n_skeleton}
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -174,21 +174,39 @@ def grow_morphology(cells: Cells, nps: Neuropils, zone_scale: float,
             * np.ones(3), rng.integers(4, 25, n_frag), next_node + n_frag, rng)
         add(fp, fpar, fent[farb], fcomp[farb])
 
+    del p, par, arb, last, cab  # the arbors' float64 positions: not held while assembling
+    # one array at a time, in place where the values stay the same (memory: a few copies of
+    # one column, not of all of them)
     vol = np.array(anatomy.VOLUME_UM, dtype=np.float32)
-    pos = np.clip(np.concatenate(pos_parts), 0.05, vol - 0.05)
+    pos = np.concatenate(pos_parts)
+    pos_parts.clear()
+    np.clip(pos, 0.05, vol - 0.05, out=pos)
     parent = np.concatenate(par_parts)
+    par_parts.clear()
     entity = np.concatenate(ent_parts)
+    ent_parts.clear()
     comp = np.concatenate(comp_parts)
-    pos_parts.clear(), par_parts.clear(), ent_parts.clear(), comp_parts.clear()
+    comp_parts.clear()
 
     order = np.argsort(entity, kind="stable")
+    pos = pos[order]
+    entity = entity[order]
+    comp = comp[order]
+    parent = parent[order]
     inv = np.empty_like(order)
     inv[order] = np.arange(len(order))
-    pos, entity, comp, parent = pos[order], entity[order], comp[order], parent[order]
-    parent = np.where(parent >= 0, inv[np.maximum(parent, 0)], -1)
+    del order
+    root = parent < 0
+    parent[root] = 0
+    parent = inv[parent]  # as np.where(parent >= 0, inv[max(parent, 0)], -1)
+    parent[root] = -1
+    del inv, root
     start = np.searchsorted(entity, np.arange(e_all + 1))
 
-    radius = np.where(comp == SOMA, cells.soma_r[entity],
-                      np.where(comp == NEURITE, cells.trunk_r[entity], cells.twig_r[entity]))
-    return Nodes(pos=pos, parent=parent, entity=entity, comp=comp,
-                  radius=radius.astype(np.float32), start=start)
+    # radius by compartment (float32 casts of the cells' radii, as casting after the choice)
+    radius = cells.twig_r.astype(np.float32)[entity]
+    for code, radii in ((NEURITE, cells.trunk_r), (SOMA, cells.soma_r)):
+        mask = comp == code
+        radius[mask] = radii.astype(np.float32)[entity[mask]]
+        del mask
+    return Nodes(pos=pos, parent=parent, entity=entity, comp=comp, radius=radius, start=start)

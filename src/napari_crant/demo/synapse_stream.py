@@ -36,7 +36,11 @@ COLUMNS = ("pre_pt_supervoxel_id", "post_pt_supervoxel_id", "size", *POSITION_CO
 _STAGE = np.dtype([("pre_pt_supervoxel_id", "u8"), ("post_pt_supervoxel_id", "u8"),
                    ("size", "i4"), *[(c, "i4") for c in POSITION_COLUMNS]])
 _INT32 = np.iinfo(np.int32)
-_PRE_ON_FRAGMENT, _POST_ON_FRAGMENT, _CLEAN = 1, 2, 4
+#: Bits of a drawn row's flags: on an orphan fragment (either side), clean (anomalies may
+#: copy it), postsynaptic site unsegmented.
+_PRE_ON_FRAGMENT, _POST_ON_FRAGMENT, _CLEAN, _UNSEGMENTED = 1, 2, 4, 8
+#: Ranks per stored ID offset (the others are 16-bit steps from it: 3 * 4095 < 2**16).
+_OFFSET_RUN = 4096
 
 
 def _detection_key(ctr: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
@@ -80,26 +84,24 @@ class SynapseStream:
 
     Parameters
     ----------
-    nodes, cells, ch, contacts
-        Results of the earlier stages (``contacts`` may be dropped afterwards).
+    nodes, cells, ch
+        Results of the earlier stages.
+    drawn
+        The contacts kept and their first rows, from :meth:`contact_synapses` with the same
+        ``rng``; emptied once the rows are drawn (the caller drops its own ``Contacts``
+        before, so they are not held while the rows are drawn).
     edited
         Boolean mask of the cells any edit touches (anomalies are planted on others).
-    per_neuron
-        Target number of synapses per neuron.
     rng
         Random generator of the synapse stage.
-    seed
-        The demo's seed (salts the per-neuron-pair affinity hash).
     staging
         File for the staged rows (removed by :meth:`close`).
     """
 
-    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks, contacts: Contacts,
-                 edited: np.ndarray, per_neuron: float, rng: np.random.Generator, seed: int,
-                 staging: str | Path):
+    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks, drawn: dict[str, np.ndarray],
+                 edited: np.ndarray, rng: np.random.Generator, staging: str | Path):
         self.path = Path(staging)
-        pre, post, first_row = self._contact_synapses(nodes, cells, contacts, per_neuron, rng,
-                                                      seed)
+        pre, post, first_row = drawn["pre"], drawn["post"], drawn["first_row"]
         self.n_regular = int(first_row[-1])
         self._flags = np.zeros(self.n_regular, dtype=np.uint8)
         keys: list[np.ndarray] = []
@@ -115,10 +117,9 @@ class SynapseStream:
                 self._flags[rows] = ((ea >= n) * _PRE_ON_FRAGMENT + (ed >= n) * _POST_ON_FRAGMENT
                                      + clean * _CLEAN)
                 keys.append(np.unique(_detection_key(cols)))
-                out.write(self._stage(cols).tobytes())
+                out.write(self._stage(cols).view(np.uint8))  # no bytes copy
                 del cols, a, d, ea, ed, clean
 
-        drawn = {"pre": pre, "post": post, "first_row": first_row}
         del pre, post, first_row
 
         def row_of(i: int) -> tuple[dict[str, np.ndarray], int, int]:
@@ -130,29 +131,55 @@ class SynapseStream:
         self.planted, self.planted_rows = plant_rows(nodes, cells, ch, self.n_regular, row_of,
                                                      _CleanPool(self._flags), rng)
         drawn.clear()  # the contacts are no longer needed
-        self._unsegmented = np.zeros(self.n_regular, dtype=bool)
-        for s in range(0, self.n_regular, BLOCK):
+        for s in range(0, self.n_regular, BLOCK):  # unsegmented postsynaptic sites
             e = min(s + BLOCK, self.n_regular)
-            self._unsegmented[s:e] = rng.random(e - s) < 0.01
+            self._flags[s:e] |= (rng.random(e - s) < 0.01).view(np.uint8) * np.uint8(_UNSEGMENTED)
         self.total = self.n_regular + len(self.planted["size"])
         # IDs in detection order: ranks come from counts per coarse chunk
         keys.append(_detection_key(self.planted))
         self._keys = np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
-        self._offsets = np.empty(self.total, dtype=np.uint32 if 3 * self.total < 2**32
-                                 else np.uint64)
+        # the ID offset of every rank (growing by 1-3): the offset of the first rank of each
+        # run of _OFFSET_RUN ranks, and the rest as small steps from it (2 bytes a synapse)
+        self._offset_base = np.zeros(-(-self.total // _OFFSET_RUN), dtype=np.uint64)
+        self._offset_step = np.empty(self.total, dtype=np.uint16)
         carry = 0
         for s in range(0, self.total, DRAW_CHUNK):
             inc = np.cumsum(rng.integers(1, 4, min(DRAW_CHUNK, self.total - s))) + carry
-            self._offsets[s:s + len(inc)] = inc
+            first = np.arange(-(-s // _OFFSET_RUN) * _OFFSET_RUN, s + len(inc), _OFFSET_RUN)
+            self._offset_base[first // _OFFSET_RUN] = inc[first - s]
+            for lo in range(0, len(inc), BLOCK):  # the steps a block at a time
+                part = inc[lo:lo + BLOCK]
+                run = np.arange(s + lo, s + lo + len(part)) // _OFFSET_RUN
+                self._offset_step[s + lo:s + lo + len(part)] = (
+                    part - self._offset_base[run].astype(np.int64))
+                del part, run
             carry = int(inc[-1])
+            del inc
         self._count_keys()
         self.anomalies: dict[str, list[int]] = {}
 
     @staticmethod
-    def _contact_synapses(nodes: Nodes, cells: Cells, contacts: Contacts, per_neuron: float,
-                          rng: np.random.Generator, seed: int
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Contacts kept, and the first synapse row of each (``first_row[-1]``: total)."""
+    def contact_synapses(nodes: Nodes, cells: Cells, contacts: Contacts, per_neuron: float,
+                         rng: np.random.Generator, seed: int) -> dict[str, np.ndarray]:
+        """The contacts kept (``pre``, ``post`` nodes) and the first synapse row of each
+        (``first_row``; ``first_row[-1]``: total): the stage's first random draws.
+
+        Parameters
+        ----------
+        nodes, cells, contacts
+            Results of the earlier stages.
+        per_neuron
+            Target number of synapses per neuron.
+        rng
+            Random generator of the synapse stage (then handed to :class:`SynapseStream`).
+        seed
+            The demo's seed (salts the per-neuron-pair affinity hash).
+
+        Returns
+        -------
+        dict
+            ``pre``, ``post`` and ``first_row`` arrays, for :class:`SynapseStream`.
+        """
         ca, cd = contacts.pre, contacts.post
         n_types = len(anatomy.CELL_TYPES)
         aff = rng.lognormal(0.0, 0.7, (n_types + 1, n_types + 1))
@@ -183,7 +210,7 @@ class SynapseStream:
             e = min(s + DRAW_CHUNK, c)
             first_row[s + 1:e + 1] = 1 + rng.poisson(lam * w[s:e])
         np.cumsum(first_row, out=first_row)
-        return ca, cd, first_row
+        return {"pre": ca, "post": cd, "first_row": first_row}
 
     @staticmethod
     def _stage(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -217,7 +244,8 @@ class SynapseStream:
         """The synapse columns (with ``id``), block by block: the drawn rows, then the planted.
 
         When exhausted, :attr:`anomalies` holds the sorted synapse IDs of the planted
-        anomalies by kind (and ``on_fragment``: rows on orphan fragments).
+        anomalies by kind (and ``on_fragment``: rows on orphan fragments), and the staging
+        file is removed (it can be read once).
         """
         seen = np.zeros(len(self._keys), dtype=np.int64)
         on_fragment: list[np.ndarray] = []
@@ -229,7 +257,8 @@ class SynapseStream:
                 cols = {k: staged[k].astype(np.uint64 if k.endswith("_id") else np.int64)
                         for k in COLUMNS}
                 del staged
-                cols["post_pt_supervoxel_id"][self._unsegmented[s:e]] = 0
+                unsegmented = (self._flags[s:min(e, self.n_regular)] & _UNSEGMENTED) > 0
+                cols["post_pt_supervoxel_id"][unsegmented] = 0
                 parts.append(cols)
             if e > self.n_regular:
                 lo = max(s, self.n_regular) - self.n_regular
@@ -242,11 +271,12 @@ class SynapseStream:
             rank = np.empty(len(kidx), dtype=np.int64)
             rank[order] = self._base[sk] + seen[sk] + rank_in_run(runs(sk))
             seen += np.bincount(kidx, minlength=len(self._keys))
-            ids = np.uint64(1_000_000) + self._offsets[rank].astype(np.uint64)
+            ids = (np.uint64(1_000_000) + self._offset_base[rank // _OFFSET_RUN]
+                   + self._offset_step[rank].astype(np.uint64))
             if s < self.n_regular:
                 f = self._flags[s:min(e, self.n_regular)]
                 frag = ((f & _PRE_ON_FRAGMENT) > 0) | (((f & _POST_ON_FRAGMENT) > 0)
-                                                       & ~self._unsegmented[s:e])
+                                                       & ((f & _UNSEGMENTED) == 0))
                 on_fragment.append(ids[:len(f)][frag])
             if e > self.n_regular:
                 first_planted = max(s, self.n_regular)
@@ -254,6 +284,7 @@ class SynapseStream:
                     mine = rows[(rows >= first_planted) & (rows < e)]
                     self.anomalies.setdefault(kind, []).extend(ids[mine - s].tolist())
             yield {"id": ids, **cols}
+        self.close()  # every staged row is read: its disk space is free for the merge
         for kind in self.planted_rows:
             self.anomalies[kind] = sorted(int(x) for x in self.anomalies.get(kind, []))
         self.anomalies["on_fragment"] = np.sort(np.concatenate(on_fragment)).tolist() \

@@ -54,6 +54,7 @@ class _SplicingSink:
                 copied += len(chunk)
         if copied != size:
             raise ArrowColumnsError(f"column file {path.name} holds {copied} bytes, not {size}")
+        path.unlink()  # copied: the file and its column are never on disk twice
         self.spliced.add(buf.address)
         return size
 

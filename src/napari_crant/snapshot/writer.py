@@ -223,8 +223,9 @@ def write_base_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], Synap
     _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
 
     l2 = t.l2.sort_values("l2_id", kind="stable").reset_index(drop=True)
-    _write_arrow(l2.astype({c: "float64" for c in ("x", "y", "z", "max_dt_nm", "size_nm3")}),
-                 d / fmt.L2)
+    to_float = {c: "float64" for c in ("x", "y", "z", "max_dt_nm", "size_nm3")
+                if l2[c].dtype != np.float64}
+    _write_arrow(l2.astype(to_float) if to_float else l2, d / fmt.L2)  # no copy if float64
 
     roots = t.roots.sort_values("root_id", kind="stable").reset_index(drop=True)
     _write_parquet(roots, d / fmt.ROOTS)

@@ -1,0 +1,79 @@
+"""Stage results parked on disk while later stages run, so they do not add to the peak.
+
+The demo's stages hand each other dataclasses of numpy arrays (and the odd DataFrame of
+numeric columns). Some fields are needed again only much later: :class:`Parked` writes them
+to a scratch directory (one ``.npy`` per array, plain reads back, no memory map), sets them
+to ``None`` on their owner, and puts them back, bit for bit, on :meth:`Parked.restore`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+class Parked:
+    """Fields of ``owner`` kept in ``directory`` until :meth:`restore`.
+
+    Parameters
+    ----------
+    owner
+        An object whose fields are numpy arrays or DataFrames of numeric columns (default
+        index).
+    names
+        The fields to park; each is set to ``None`` on ``owner``.
+    directory
+        A new directory for the files (removed by :meth:`restore`).
+
+    Examples
+    --------
+    >>> import tempfile, types
+    >>> box = types.SimpleNamespace(a=np.arange(3), t=pd.DataFrame({"x": [1.5, 2.5]}))
+    >>> parked = Parked(box, ["a", "t"], Path(tempfile.mkdtemp()) / "p")
+    >>> box.a is None and box.t is None
+    True
+    >>> parked.restore(); box.a.tolist(), box.t["x"].tolist()
+    ([0, 1, 2], [1.5, 2.5])
+    """
+
+    def __init__(self, owner: object, names: Sequence[str], directory: Path):
+        self.owner = owner
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=False)
+        self._frames: dict[str, list[str]] = {}
+        self.names = list(names)
+        for name in self.names:
+            value = getattr(owner, name)
+            if isinstance(value, pd.DataFrame):
+                if not isinstance(value.index, pd.RangeIndex) or value.index.start != 0:
+                    raise ValueError(f"field {name!r}: only a default index can be parked")
+                self._frames[name] = list(value.columns)
+                for i, column in enumerate(value.columns):
+                    self._save(f"{name}.{i}", value[column].to_numpy())
+            else:
+                self._save(name, np.asarray(value))
+            setattr(owner, name, None)
+            del value
+
+    def _save(self, key: str, array: np.ndarray) -> None:
+        with open(self.directory / f"{key}.npy", "wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+    def _load(self, key: str) -> np.ndarray:
+        with open(self.directory / f"{key}.npy", "rb") as f:
+            return np.load(f, allow_pickle=False)
+
+    def restore(self) -> None:
+        """Put every parked field back on its owner and remove the files."""
+        for name in self.names:
+            if name in self._frames:
+                value = pd.DataFrame({column: self._load(f"{name}.{i}")
+                                      for i, column in enumerate(self._frames[name])})
+            else:
+                value = self._load(name)
+            setattr(self.owner, name, value)
+        shutil.rmtree(self.directory, ignore_errors=True)
