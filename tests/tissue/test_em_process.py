@@ -59,6 +59,25 @@ def _busy(pid: int, idle: float, timeout: float = 60.0) -> None:
         time.sleep(0.02)
 
 
+def _long_fetch_drawing(renderer, row, path) -> tuple[threading.Thread, list[BaseException]]:
+    """Start a fetch that takes seconds of drawing in a thread; return once the child draws it.
+    The thread's exception, if any, is put in the returned list."""
+    pid = renderer.pid
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            renderer.fetch(row, path, "latest", (4096.0, 4096.0, 294.0))
+        except BaseException as e:
+            outcome.append(e)
+
+    idle = _cpu_s(pid)
+    t = threading.Thread(target=fetch)
+    t.start()
+    _busy(pid, idle)
+    return t, outcome
+
+
 def test_the_child_draws_the_same_bytes_as_the_napari_process(renderer, rows):
     path = snapshot()
     assert synthetic_snapshot(path) is not None
@@ -101,19 +120,7 @@ def test_a_child_killed_mid_request_is_a_clear_error_and_the_next_request_works(
     path = snapshot()
     renderer.fetch(rows[0], path, "latest", SIZE_NM)  # started and warm
     pid = renderer.pid
-    big = (4096.0, 4096.0, 294.0)  # seconds of drawing: killed while it draws
-    outcome: list[BaseException] = []
-
-    def fetch() -> None:
-        try:
-            renderer.fetch(rows[1], path, "latest", big)
-        except BaseException as e:
-            outcome.append(e)
-
-    idle = _cpu_s(pid)
-    t = threading.Thread(target=fetch)
-    t.start()
-    _busy(pid, idle)
+    t, outcome = _long_fetch_drawing(renderer, rows[1], path)  # killed while it draws
     os.kill(pid, signal.SIGKILL)
     t.join(60)
     assert not t.is_alive(), "the request hung after the child died"
@@ -142,18 +149,7 @@ def test_close_while_a_request_waits_fails_it_at_once(rows):
     renderer = TissueProcess()
     renderer.fetch(rows[0], path, "latest", SIZE_NM)
     pid = renderer.pid
-    outcome: list[BaseException] = []
-
-    def fetch() -> None:
-        try:
-            renderer.fetch(rows[1], path, "latest", (4096.0, 4096.0, 294.0))
-        except BaseException as e:
-            outcome.append(e)
-
-    idle = _cpu_s(pid)
-    t = threading.Thread(target=fetch)
-    t.start()
-    _busy(pid, idle)
+    t, outcome = _long_fetch_drawing(renderer, rows[1], path)
     start = time.perf_counter()
     renderer.close()
     t.join(30)
