@@ -3,7 +3,23 @@
 import threading
 import time
 
+import pytest
+
 import tiny
+
+
+@pytest.fixture(autouse=True)
+def roomy_thread_pool():
+    """Two more threads in Qt's global pool (one per core by default), so that the two workers of
+    a test run side by side even while a dock's warm-up holds a thread: with one free thread the
+    function worker, waiting to be seen running, would hold it and the generator would never start."""
+    from qtpy.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    before = pool.maxThreadCount()
+    pool.setMaxThreadCount(before + 2)
+    yield
+    pool.setMaxThreadCount(before)
 
 
 def _slow_workers(query, seconds=1.0):
@@ -11,17 +27,16 @@ def _slow_workers(query, seconds=1.0):
     from napari.qt.threading import create_worker
 
     ended = {"yields": 0, "function": False}
-    generator_started = threading.Event()
+    seen = threading.Event()  # set by the test once it saw both running
 
     def generator():
-        generator_started.set()
         while True:
             time.sleep(0.02)
             ended["yields"] += 1
             yield
 
-    def function():  # runs at least `seconds` alongside the generator, however late the pool starts it
-        generator_started.wait(60)
+    def function():  # runs until the test saw it (however busy the main thread is), then `seconds` more
+        seen.wait(60)
         time.sleep(seconds)
         ended["function"] = True
 
@@ -29,7 +44,7 @@ def _slow_workers(query, seconds=1.0):
     for w in workers:
         query._track(w)
         w.start()
-    return workers, ended
+    return workers, ended, seen
 
 
 def test_closing_the_viewer_stops_and_waits_for_the_workers(qtbot, make_napari_viewer, tiny_path):
@@ -39,8 +54,9 @@ def test_closing_the_viewer_stops_and_waits_for_the_workers(qtbot, make_napari_v
     query = QueryWidget(viewer)
     viewer.window.add_dock_widget(query, name="Query neurons")
     query.dataset.value = tiny_path
-    workers, ended = _slow_workers(query)
+    workers, ended, seen = _slow_workers(query)
     qtbot.waitUntil(lambda: all(w.is_running for w in workers), timeout=30_000)
+    seen.set()
     viewer.close()
     assert not any(w.is_running for w in workers)
     assert ended["function"]  # the close waited for the function
@@ -86,8 +102,9 @@ def test_removing_the_query_dock_stops_and_waits_for_its_workers(qtbot, viewer, 
 
     query = QueryWidget(viewer)
     viewer.window.add_dock_widget(query, name="Query neurons")
-    workers, ended = _slow_workers(query, seconds=0.5)
+    workers, ended, seen = _slow_workers(query, seconds=0.5)
     qtbot.waitUntil(lambda: all(w.is_running for w in workers), timeout=30_000)
+    seen.set()
     viewer.window.remove_dock_widget(query.native)
     assert not any(w.is_running for w in workers)
     assert ended["function"]
