@@ -23,20 +23,39 @@ def format_positions(
 ) -> pd.DataFrame:
     """Turn split nm position columns into the requested form.
 
-    Voxel coordinates are ``nm / resolution`` exactly (float64, no flooring).
+    Voxel coordinates are ``nm / resolution`` exactly (float64, no flooring). The result is a
+    new frame (``syn`` is not changed), built once from its columns: with ``split_positions``
+    the position columns stay where they were, as float64; without it they are replaced by one
+    column per point at the end (``pre_pt_position, post_pt_position, ctr_pt_position``), each
+    cell a float64 ``[x, y, z]`` array (a row of one ``(n, 3)`` array per point).
     """
-    syn = syn.copy()
+    n = len(syn)
+    points: dict[str, np.ndarray] = {}  # column name -> float64 values
+    joined: dict[str, np.ndarray] = {}  # prefix -> object column of [x, y, z] rows
     for prefix in POSITION_PREFIXES:
-        cols = [f"{prefix}_{a}" for a in "xyz"]
-        xyz = syn[cols].to_numpy(dtype=np.float64)
+        xyz = np.empty((n, 3), dtype=np.float64)
+        for i, axis in enumerate("xyz"):
+            xyz[:, i] = syn[f"{prefix}_{axis}"].to_numpy()
         if return_pixels:
-            xyz = xyz / resolution
+            xyz /= resolution
         if split_positions:
-            syn[cols] = xyz
+            points.update({f"{prefix}_{a}": xyz[:, i] for i, a in enumerate("xyz")})
         else:
-            syn = syn.drop(columns=cols)
-            syn[prefix] = list(xyz) if len(xyz) else pd.Series([], dtype=object)
-    return syn
+            cells = np.empty(n, dtype=object)
+            if n:
+                cells[:] = list(xyz)
+            joined[prefix] = cells
+    position_columns = {f"{p}_{a}" for p in POSITION_PREFIXES for a in "xyz"}
+    columns: dict[str, np.ndarray] = {}
+    for name in syn.columns:
+        if name in points:
+            columns[name] = points[name]
+        elif name not in position_columns:
+            columns[name] = syn[name].to_numpy(copy=True)
+    columns.update(joined)
+    out = pd.DataFrame(columns, index=syn.index.copy(), copy=False)
+    out.attrs = dict(syn.attrs)
+    return out
 
 
 def get_synapses(
