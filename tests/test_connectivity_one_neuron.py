@@ -78,3 +78,15 @@ def test_demo_neurons(demo_path, materialization):
     rng = np.random.default_rng(0)
     picked = rng.choice(roots, min(12, len(roots)), replace=False)
     assert _check(demo_path, picked, materialization) > 100
+
+
+@pytest.mark.parametrize("values", [[], [7], [3, 3, 3], [2**63 + 5, 1, 2**63 + 5, 0, 1, 1],
+                                    list(np.random.default_rng(3).integers(0, 40, 500))])
+def test_distinct_counts_equal_numpy_unique(values):
+    from napari_crant.queries.connectivity import _distinct_counts
+
+    arr = np.array(values, dtype=np.uint64) + np.uint64(576_460_752_400_000_000)
+    uniq, counts = _distinct_counts(arr)
+    want_uniq, want_counts = np.unique(arr, return_counts=True)
+    np.testing.assert_array_equal(uniq, want_uniq, strict=True)
+    np.testing.assert_array_equal(counts, want_counts.astype(np.int64), strict=True)

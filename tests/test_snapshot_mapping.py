@@ -63,3 +63,43 @@ def test_an_empty_file_is_left_to_the_table_reader(tmp_path):
         sm.MappedTable(empty, pa.memory_map(str(empty), "r"))
     with pytest.raises(SnapshotError, match="cannot be opened"):
         sm.map_keyed(tmp_path / "missing.arrow")
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 10), (5, 5), (7, 3), (ROWS - 3, ROWS + 50), (-10, ROWS),
+                                             (123_456, 654_321), (0, ROWS)])
+def test_read_gives_the_rows_of_a_slice_as_a_new_array(arrow_file, start, stop):
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    plain = sm.MappedTable(arrow_file, pa.memory_map(str(arrow_file), "r"))
+    for name in ("a", "b"):
+        want = np.array(plain[name][start:stop])
+        for table in (keyed, plain):
+            got = table.read(name, start, stop)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+            assert not np.shares_memory(got, table[name])  # the caller owns it
+            got[:1] = 0  # writable
+    assert keyed.read("a", 10, 11)[0] == np.uint64(2**60 + 30)  # 18-digit values exact
+
+
+@pytest.mark.skipif(not sm._CAN_PREAD, reason="preadv is POSIX-only")
+def test_read_is_one_positioned_read_on_a_keyed_file(arrow_file, monkeypatch):
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    calls = []
+    real = sm.os.preadv
+
+    def counting(fd, buffers, offset):
+        calls.append(offset)
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(sm.os, "preadv", counting)
+    np.testing.assert_array_equal(keyed.read("a", 100, 200), keyed["a"][100:200])
+    assert len(calls) == 1
+    plain = sm.MappedTable(arrow_file, pa.memory_map(str(arrow_file), "r"))
+    plain.read("a", 100, 200)
+    assert len(calls) == 1  # a plain mapping copies from the mapping
+
+
+def test_read_without_positioned_reads_copies_the_same_rows(arrow_file, monkeypatch):
+    monkeypatch.setattr(sm, "_CAN_PREAD", False)
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    np.testing.assert_array_equal(keyed.read("b", 999_990, 1_000_000), np.arange(999_990, 1_000_000))

@@ -63,19 +63,38 @@ def _one_root_pairs(
         syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
                else source.synapse_columns(None, roots, at, columns))
         partner = syn["post_pt_root_id"] if side == "pre" else syn["pre_pt_root_id"]
-        keep = np.ones(len(partner), bool) if min_size is None else syn["size"] >= min_size
+        keep = None if min_size is None else syn["size"] >= min_size
         if clean:  # the neuron's own root is not 0: only the partner can be
-            keep &= (partner != root) & (partner != 0)
+            mine = (partner != root) & (partner != 0)
+            keep = mine if keep is None else keep & mine
         elif side == "post" and downstream:  # a synapse onto itself is in both parts: keep one
-            keep &= partner != root
-        partner, weight = np.unique(partner[keep], return_counts=True)
+            mine = partner != root
+            keep = mine if keep is None else keep & mine
+        partner, weight = _distinct_counts(partner if keep is None else partner[keep])
         fixed = np.full(len(partner), root, np.uint64)
         pres.append(fixed if side == "pre" else partner)
         posts.append(partner if side == "pre" else fixed)
-        weights.append(weight.astype(np.int64))
+        weights.append(weight)
     pre, post, weight = np.concatenate(pres), np.concatenate(posts), np.concatenate(weights)
     order = np.lexsort((post, pre, -weight))  # heaviest first, ties by (pre, post)
     return pre[order], post[order], weight[order]
+
+
+def _distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_counts=True)`` (counts as int64) without its generic set-up:
+    one sort of a copy, the starts of its runs (ufuncs into preallocated arrays)."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    if not n:
+        return ordered, np.zeros(0, np.int64)
+    run_start = np.empty(n, bool)
+    run_start[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=run_start[1:])
+    start = np.flatnonzero(run_start)
+    counts = np.empty(len(start), np.int64)
+    np.subtract(start[1:], start[:-1], out=counts[:-1])
+    counts[-1] = n - start[-1]
+    return ordered[start], counts
 
 
 def _side_totals(

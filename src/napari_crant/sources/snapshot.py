@@ -16,7 +16,6 @@ DuckDB is available over all tables through :meth:`SnapshotSource.sql`.
 
 from __future__ import annotations
 
-import mmap
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -33,7 +32,7 @@ from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.integrity import SnapshotError, check_files, present_files, read_manifest
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
-from napari_crant.sources.snapshot_mapping import MappedTable, map_keyed
+from napari_crant.sources.snapshot_mapping import KeyedFile, MappedTable, map_keyed
 from napari_crant.sources.snapshot_synapses import SynapseIndex, expand_ranges
 
 _EMPTY = np.array([], dtype=np.uint64)
@@ -68,7 +67,7 @@ class SnapshotSource(DataSource):
         # Keyed tables are mapped twice (address space only; the same page cache): for the
         # queries, advised random access, and plainly for whole-table readers (DuckDB).
         self._files: dict[str, pa.MemoryMappedFile] = {}
-        self._keyed: dict[str, mmap.mmap | None] = {}
+        self._keyed: dict[str, KeyedFile | None] = {}
         for filename in present_files(self.path):
             try:
                 self._files[filename] = pa.memory_map(str(self.path / filename), "r")

@@ -160,8 +160,9 @@ class SynapseIndex:
         synapses from ``pre`` to ``post`` (sorted distinct roots alive at ``at``; ``None``:
         any), read from the smaller side.
 
-        Each column read is pages touched: only those asked for are read, and the rows of
-        each are prefetched in one go (:meth:`MappedTable.prefetch`) before they are read.
+        Each column read is pages touched: only those asked for are read; one root's slice
+        with one positioned read per column (:meth:`MappedTable.read`), the rows of several
+        prefetched in one go (:meth:`MappedTable.prefetch`) before they are read.
         """
         size, ids = "size" in columns, "id" in columns
         if pre is not None and (post is None or len(pre) <= len(post)):
@@ -191,12 +192,16 @@ class SynapseIndex:
         extra = (("size",) if size else ()) + (("id",) if ids else ())
         if self.at_layout(at):
             lo, hi = self._slice_bounds(pre, "pre")
-            _prefetch(s, ("post_pt_root_id", *extra), lo, hi)
-            if len(pre) == 1:  # one neuron: plain slices, no index arrays
+            if len(pre) == 1:  # one neuron: one positioned read per column, no index arrays
                 start, stop = int(lo[0]), int(hi[0])
-                post_root = s["post_pt_root_id"][start:stop]
-                return ({"pre_pt_root_id": np.full(len(post_root), pre[0], np.uint64),
-                         "post_pt_root_id": post_root}, lambda: np.arange(start, stop))
+                out = {"post_pt_root_id": _read(s, "post_pt_root_id", start, stop)}
+                out["pre_pt_root_id"] = np.full(len(out["post_pt_root_id"]), pre[0], np.uint64)
+                if size:
+                    out["size"] = _read(s, "size", start, stop)
+                if ids:
+                    _prefetch(s, ("id",), lo, hi)
+                return out, lambda: np.arange(start, stop)
+            _prefetch(s, ("post_pt_root_id", *extra), lo, hi)
             rows = expand_ranges(lo, hi)
             return {"pre_pt_root_id": np.repeat(pre, hi - lo),
                     "post_pt_root_id": s["post_pt_root_id"][rows]}, lambda: rows
@@ -213,16 +218,16 @@ class SynapseIndex:
         extra = (("size",) if size else ()) + (("row",) if ids else ())
         if self.at_layout(at):
             lo, hi = self._slice_bounds(post, "post")
+            if len(post) == 1:  # one neuron: one positioned read per column
+                start, stop = int(lo[0]), int(hi[0])
+                out = {"pre_pt_root_id": _read(p, "pre_pt_root_id", start, stop)}
+                out["post_pt_root_id"] = np.full(len(out["pre_pt_root_id"]), post[0], np.uint64)
+                if size:
+                    out["size"] = _read(p, "size", start, stop)
+                return out, lambda: _read(p, "row", start, stop)
             _prefetch(p, ("pre_pt_root_id", *extra), lo, hi)
-            idx: slice | np.ndarray
-            if len(post) == 1:
-                idx = slice(int(lo[0]), int(hi[0]))
-                pre_root = p["pre_pt_root_id"][idx]
-                post_root = np.full(len(pre_root), post[0], np.uint64)
-            else:
-                idx = expand_ranges(lo, hi)
-                pre_root, post_root = p["pre_pt_root_id"][idx], np.repeat(post, hi - lo)
-            out = {"pre_pt_root_id": pre_root, "post_pt_root_id": post_root}
+            idx: np.ndarray = expand_ranges(lo, hi)
+            out = {"pre_pt_root_id": p["pre_pt_root_id"][idx], "post_pt_root_id": np.repeat(post, hi - lo)}
         else:
             idx, post_root = self._l2_runs(self.post_l2, post)
             _prefetch(p, ("pre_pt_l2_id", *extra), *_runs(idx))
@@ -239,6 +244,13 @@ def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1
     return rows[np.concatenate(([0], breaks))], rows[np.append(breaks, len(rows)) - 1] + 1
+
+
+def _read(table: _Columns, name: str, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of column ``name``: a positioned read where the table offers one
+    (:meth:`~napari_crant.sources.snapshot_mapping.MappedTable.read`), else a slice."""
+    read = getattr(table, "read", None)
+    return read(name, start, stop) if read is not None else table[name][start:stop]
 
 
 def _prefetch(table: _Columns, names: tuple[str, ...], lo: np.ndarray, hi: np.ndarray) -> None:
