@@ -85,3 +85,26 @@ def test_copies_are_independent(make):
     else:
         given[0] = 1
         assert kept[0] == ROOTS[0]
+
+
+def test_decode_columns_reads_named_columns_without_the_frame():
+    from napari_crant.sources.cave.cache_codec import decode_columns
+
+    ids = np.array([576_460_752_400_000_001, 2**64 - 1, 7], np.uint64)
+    frame = pd.DataFrame({"id": ids, "size": np.array([1, 2, 3], np.int64), "x": [0.5, 1.5, 2.5],
+                          "when": pd.to_datetime(["2025-01-01"] * 3, utc=True)})
+    data = encode(frame)
+    got = decode_columns(data, ("size", "id"))
+    assert list(got) == ["size", "id"]
+    np.testing.assert_array_equal(got["id"], ids, strict=True)
+    np.testing.assert_array_equal(got["size"], frame["size"].to_numpy(), strict=True)
+    assert decode_columns(data, ("when",)) is None  # tz-aware: decode the frame
+    assert decode_columns(data, ("nope",)) is None
+    assert decode_columns(encode(ids), ("id",)) is None
+    assert decode_columns(encode((frame, ids)), ("id",)) is None
+    text = pd.DataFrame({"name": ["a", "b"]})  # stored through Arrow
+    assert decode_columns(encode(text), ("name",)) is None
+    with pytest.raises(CacheDecodeError):
+        decode_columns(data[:-3], ("id",))
+    with pytest.raises(CacheDecodeError):
+        decode_columns(b"garbage", ("id",))

@@ -187,3 +187,56 @@ def test_outdated_ids_at_a_pinned_version_need_no_request_after_restart(tiny_ser
     assert again.attrs["root_ids"][int(tiny.A0)] == int(tiny.A2)
     expected = nc.get_synapse_counts(ids, materialization=3, dataset=SnapshotSource(tiny_path))
     pd.testing.assert_frame_equal(again, expected, check_exact=True)
+
+
+def test_synapse_columns_after_restart_read_from_the_stored_bytes(tiny_server):
+    """After a restart the kept answer's columns come from its bytes (no frame made), equal to the
+    server's; the frame is still there for ``synapses`` and nothing a caller does reaches it."""
+    src = cave_source(tiny_server)
+    at = resolve_materialization(src, 3)
+    roots = np.array([tiny.A2, tiny.B2], np.uint64)
+    fresh = src.synapse_columns(roots, None, at)
+    frame = src.synapses(roots, None, at)
+    restart()
+    src = cave_source(tiny_server)
+    for _ in range(2):  # from disk, then from the bytes kept in memory
+        kept, paths = requests_during(tiny_server, lambda: src.synapse_columns(roots, None, at))
+        assert paths == {}
+        for col, values in fresh.items():
+            assert kept[col].dtype == values.dtype and kept[col].flags.writeable
+            np.testing.assert_array_equal(kept[col], values, strict=True)
+            kept[col][:] = 0  # the caller's own copy
+    pd.testing.assert_frame_equal(src.synapses(roots, None, at), frame, check_exact=True)
+    np.testing.assert_array_equal(src.synapse_columns(roots, None, at)["id"], fresh["id"], strict=True)
+
+
+def test_peek_columns_of_other_values_and_damaged_entries(tmp_path):
+    import warnings
+
+    from napari_crant.sources.cave.cache import CacheWarning, PersistentCache
+
+    store = PersistentCache(tmp_path / "c", size_limit=64 * 2**20)
+    ids = np.array([576_460_752_400_000_001, 2**64 - 1], np.uint64)
+    when = pd.to_datetime(["2025-01-01", "2025-02-01"], utc=True)
+    store.set("frame", pd.DataFrame({"id": ids, "when": when, "size": [3, 4]}), tag="t")
+    store.set("array", ids, tag="t")
+    store.close()
+    store = PersistentCache(tmp_path / "c", size_limit=64 * 2**20)  # as a new process
+    got = store.peek_columns("frame", ("id", "size"))
+    np.testing.assert_array_equal(got["id"], ids, strict=True)
+    assert not got["id"].flags.writeable  # read only: callers copy
+    # a tz-aware column is decoded the long way, and the frame is then kept decoded
+    np.testing.assert_array_equal(store.peek_columns("frame", ("when",))["when"], when.to_numpy())
+    assert store.peek("frame")["id"].tolist() == ids.tolist()
+    with pytest.raises(KeyError):
+        store.peek_columns("frame", ("missing",))
+    with pytest.raises(IndexError):  # an array has no named columns: as indexing it would
+        store.peek_columns("array", ("id",))
+    assert store.peek_columns("absent", ("id",)) is None
+    store._cache.set("broken", b"NCRANT-C2" + b"\xff" * 12, tag="t")  # a damaged entry
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert store.peek_columns("broken", ("id",)) is None
+    assert any(issubclass(w.category, CacheWarning) and "damaged entry" in str(w.message) for w in caught)
+    assert "broken" not in store
+    store.close()

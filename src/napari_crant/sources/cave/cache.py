@@ -43,8 +43,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from napari_crant import datasets
-from napari_crant.sources.cave.cache_codec import CacheDecodeError, copy_value, decode, encode
+from napari_crant.sources.cave.cache_codec import CacheDecodeError, copy_value, decode, decode_columns, encode
 
 ENV_CACHE_DIR = "NAPARI_CRANT_CAVE_CACHE_DIR"
 ENV_CACHE_MB = "NAPARI_CRANT_CAVE_CACHE_MB"
@@ -61,6 +63,10 @@ TOUCH_INTERVAL_S = 60.0
 #: database damaged by one is moved aside and started anew (see the module docs).
 SQLITE_SYNCHRONOUS = 0
 _MISS = object()
+
+
+class _Encoded(bytes):
+    """A value kept in memory as read from disk, not decoded yet (:meth:`PersistentCache.peek_columns`)."""
 
 
 class CacheWarning(UserWarning):
@@ -228,28 +234,68 @@ class PersistentCache:
         value = self._load(key)
         return default if value is _MISS else value
 
-    def _load(self, key: str) -> Any:
-        """The decoded value of ``key`` (kept in memory after the first read), or :data:`_MISS`."""
+    def peek_columns(self, key: str, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+        """Columns ``names`` of the frame stored under ``key``, read only (the caller copies what
+        it keeps), or None if nothing readable is stored there.
+
+        A frame read from disk for this is kept in memory as its bytes and its columns are read
+        from them (no frame is made: a first look after a restart does not pay pandas for a
+        frame it does not return); :meth:`get` and :meth:`peek` decode it when asked.
+
+        Raises
+        ------
+        KeyError
+            The stored frame has no column of one of ``names``.
+        """
         value = self._recall(key)
-        if value is not _MISS:
-            return value
+        if value is _MISS:
+            data = self._read(key)
+            if data is _MISS:
+                return None
+            value = _Encoded(data)
+            self._remember(key, value, len(data))
+        if isinstance(value, _Encoded):
+            try:
+                columns = decode_columns(value, names)
+            except CacheDecodeError as e:
+                self._drop_damaged(key, e)
+                return None
+            if columns is not None:
+                return columns
+            value = self._load(key)  # another kind of value: decoded (and kept decoded)
+            if value is _MISS:
+                return None
+        return {name: value[name].to_numpy() for name in names}
+
+    def _read(self, key: str) -> Any:
+        """The bytes stored on disk under ``key``, or :data:`_MISS` (also when reading fails)."""
         cache = self._cache
         try:
-            data = cache.get(key, default=_MISS, retry=True)
+            return cache.get(key, default=_MISS, retry=True)
         except (sqlite3.Error, OSError) as e:
             if self._damaged(e, cache):
                 return _MISS
             warnings.warn(f"reading the CAVE cache at {self.directory} failed ({type(e).__name__}); "
-                          "asking the server instead", CacheWarning, stacklevel=4)
+                          "asking the server instead", CacheWarning, stacklevel=5)
             return _MISS
+
+    def _drop_damaged(self, key: str, error: CacheDecodeError) -> None:
+        warnings.warn(f"a damaged entry of the CAVE cache at {self.directory} was dropped ({error})",
+                      CacheWarning, stacklevel=5)
+        self.delete(key)
+
+    def _load(self, key: str) -> Any:
+        """The decoded value of ``key`` (kept in memory after the first read), or :data:`_MISS`."""
+        value = self._recall(key)
+        if value is not _MISS and not isinstance(value, _Encoded):
+            return value
+        data = self._read(key) if value is _MISS else value
         if data is _MISS:
             return _MISS
         try:
             value = decode(data)
         except CacheDecodeError as e:
-            warnings.warn(f"a damaged entry of the CAVE cache at {self.directory} was dropped ({e})",
-                          CacheWarning, stacklevel=4)
-            self.delete(key)
+            self._drop_damaged(key, e)
             return _MISS
         self._remember(key, value, len(data))
         return value

@@ -199,14 +199,8 @@ def encode(value: Any) -> bytes:
     return b"".join([MAGIC, len(header).to_bytes(4, "little"), header, *blobs])
 
 
-def decode(data: bytes) -> Any:
-    """The value :func:`encode` turned into ``data``.
-
-    Raises
-    ------
-    CacheDecodeError
-        ``data`` is damaged, truncated or was not written by :func:`encode`.
-    """
+def _split(data: bytes) -> tuple[dict[str, Any], list[tuple[dict[str, Any], bytes]]]:
+    """The header and the ``(part header, bytes)`` of ``data``, sizes checked."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CacheDecodeError(f"cached value is {type(data).__name__}, not bytes")
     data = bytes(data)
@@ -224,8 +218,25 @@ def decode(data: bytes) -> Any:
                 raise CacheDecodeError("cached value is truncated")
             parts.append((head, blob))
             offset += len(blob)
-        if offset != len(data):
-            raise CacheDecodeError("cached value has trailing bytes")
+    except CacheDecodeError:
+        raise
+    except Exception as e:  # any failure of json on damaged bytes
+        raise CacheDecodeError(f"cached value cannot be read ({type(e).__name__})") from None
+    if offset != len(data):
+        raise CacheDecodeError("cached value has trailing bytes")
+    return header, parts
+
+
+def decode(data: bytes) -> Any:
+    """The value :func:`encode` turned into ``data``.
+
+    Raises
+    ------
+    CacheDecodeError
+        ``data`` is damaged, truncated or was not written by :func:`encode`.
+    """
+    header, parts = _split(data)
+    try:
         items = _decode_parts(parts)
         if len(items) != int(header["items"]):
             raise CacheDecodeError("cached value has a wrong number of items")
@@ -234,6 +245,47 @@ def decode(data: bytes) -> Any:
     except Exception as e:  # any failure of json/numpy/pandas/arrow on damaged bytes
         raise CacheDecodeError(f"cached value cannot be read ({type(e).__name__})") from None
     return tuple(items) if header.get("tuple") else items[0]
+
+
+def decode_columns(data: bytes, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """Columns ``names`` of the frame :func:`encode` turned into ``data``, without making the frame.
+
+    Only for a frame stored as raw columns (the synapse tables CAVE answers): each column is a
+    read-only array over ``data``'s bytes (no copy; the caller copies what it keeps).
+
+    Returns
+    -------
+    dict or None
+        ``{name: array}``; None when ``data`` holds another kind of value, or a frame without one
+        of ``names`` or with a tz-aware one among them (then :func:`decode` it).
+
+    Raises
+    ------
+    CacheDecodeError
+        ``data`` is damaged, truncated or was not written by :func:`encode`.
+    """
+    header, parts = _split(data)
+    if header.get("tuple") or not parts or parts[0][0].get("kind") != "columns":
+        return None
+    head = parts[0][0]
+    try:
+        rows, n = int(head["rows"]), int(head["n"])
+        by_name = {col_head.get("name"): (col_head, blob) for col_head, blob in parts[1:1 + n]}
+        if len(parts) != 1 + n or any(name not in by_name or by_name[name][0].get("tz") for name in names):
+            return None
+        out = {}
+        for name in names:
+            col_head, blob = by_name[name]
+            dtype = np.dtype(col_head["dtype"])
+            shape = tuple(int(k) for k in col_head["shape"])
+            if dtype.hasobject or shape != (rows,) or rows * dtype.itemsize != len(blob):
+                raise CacheDecodeError("a column does not match its header")
+            out[name] = np.frombuffer(blob, dtype=dtype)
+    except CacheDecodeError:
+        raise
+    except Exception as e:  # any failure of numpy on damaged headers
+        raise CacheDecodeError(f"cached value cannot be read ({type(e).__name__})") from None
+    return out
 
 
 def copy_value(value: Any) -> Any:

@@ -32,7 +32,7 @@ expiry, valid flag; :func:`remember_versions`): a *pinned* version resolves from
 any request, after a restart too, while the server's last list said it is valid and the expiry
 it named has not passed (:func:`pinned_version_timestamp`); 'latest' still reads the
 short-lived list, since it is about the present. A kept synapse answer is read in place by
-``synapse_columns`` (:func:`stored_synapses`; only the four columns a count needs are copied).
+``synapse_columns`` (:func:`stored_synapse_columns`; only the four columns a count needs are read and copied).
 """
 
 from __future__ import annotations
@@ -145,9 +145,11 @@ def _short_lived(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
     return wrap
 
 
-def stored_synapses(source: Any, pre: Any, post: Any, at: Any) -> pd.DataFrame | None:
-    """The kept answer of ``source._synapses(pre, post, at)`` *without a copy* (the caller only
-    reads it, e.g. copies a few columns), or None when none is kept (then ask ``_synapses``)."""
+def stored_synapse_columns(source: Any, pre: Any, post: Any, at: Any,
+                           names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """Columns ``names`` of the kept answer of ``source._synapses(pre, post, at)`` *without a copy*
+    and without making its frame (:meth:`PersistentCache.peek_columns`; the caller only reads
+    them, e.g. copies them), or None when none is kept (then ask ``_synapses``)."""
     store = open_cache()
     if store is None:
         return None
@@ -157,7 +159,7 @@ def stored_synapses(source: Any, pre: Any, post: Any, at: Any) -> pd.DataFrame |
         return None
     if what is None:
         return None
-    return store.peek(f"{_dataset(source)}|synapses|{what}")
+    return store.peek_columns(f"{_dataset(source)}|synapses|{what}", names)
 
 
 #: Columns of the kept version list (int64): number, timestamp and expiry (microseconds since

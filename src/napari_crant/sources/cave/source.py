@@ -36,7 +36,7 @@ from napari_crant.sources.cave.cached import (
     VERSION_FACTS,
     pinned_version_timestamp,
     remember_versions,
-    stored_synapses,
+    stored_synapse_columns,
     with_persistent_cache,
 )
 from napari_crant.sources.cave.client import CaveConnection
@@ -371,13 +371,15 @@ class CaveSource(DataSource):
         """The rows of :meth:`synapses` as arrays (see ``DataSource.synapse_columns``).
 
         A kept answer (pinned version) is read in place and only these four columns are copied:
-        no frame is copied, trimmed or built (the hot path of a second look).
+        no frame is copied, trimmed or built (the hot path of a second look, and of the first
+        look after a restart).
         """
-        df = stored_synapses(self, pre_ids, post_ids, at)
-        if df is None:
+        names = ("id", "pre_pt_root_id", "post_pt_root_id", "size")
+        kept = stored_synapse_columns(self, pre_ids, post_ids, at, names)
+        if kept is None:
             df = self._synapses(pre_ids, post_ids, at)  # asks the server, keeps the answer
-        return {c: np.array(df[c].to_numpy(), dtype=np.int64 if c == "size" else np.uint64)
-                for c in ("id", "pre_pt_root_id", "post_pt_root_id", "size")}
+            kept = {c: df[c].to_numpy() for c in names}
+        return {c: np.array(kept[c], dtype=np.int64 if c == "size" else np.uint64) for c in names}
 
     def _synapses(self, pre_ids: np.ndarray | None, post_ids: np.ndarray | None,
                   at: Materialization) -> pd.DataFrame:
