@@ -8,33 +8,25 @@ the store as well (its history keeps every step), so nothing a reviewer did is l
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from psygnal import Signal
 
+from napari_crant.qc.review_rows import (
+    REVIEW_SETS,
+    VERDICT_COLUMNS,
+    ReviewError,
+    VerdictStep,
+    review_set_rows,
+    rows_of_synapse,
+    verdict_counts,
+    verdict_record,
+)
 from napari_crant.qc.verdicts import VERDICTS, VerdictStore, default_reviewer
 
-#: the review sets: key -> which worklist rows (in worklist order)
-REVIEW_SETS = ("worklist", "flagged", "pre", "post", "partner")
-#: the verdict columns a worklist gains from the store
-VERDICT_COLUMNS = ("verdict", "note", "reviewer", "reviewed_at")
-
-
-class ReviewError(ValueError):
-    """A review action that cannot be done now (no list, no synapse selected, nothing to undo)."""
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One undoable change: a synapse's verdict fields before it (``verdict`` None: unreviewed)."""
-
-    synapse_id: int
-    before: dict[str, Any]
-    record: dict[str, Any]
+__all__ = ["REVIEW_SETS", "VERDICT_COLUMNS", "ReviewError", "ReviewModel"]
 
 
 class ReviewModel:
@@ -84,7 +76,7 @@ class ReviewModel:
         #: index into :attr:`items` of the synapse shown, or ``None``
         self.current: int | None = None
         self._visible: np.ndarray | None = None
-        self._undo: list[_Step] = []
+        self._undo: list[VerdictStep] = []
 
     # -- the worklist and the chosen set -------------------------------------------------
     def set_worklist(self, worklist: pd.DataFrame, dataset_name: str, root: Any = None,
@@ -155,17 +147,7 @@ class ReviewModel:
                 raise ReviewError(f"review set {review_set!r} is not one of {', '.join(REVIEW_SETS)}")
             self.review_set = review_set
         self.partner_id = None if partner_id is None or partner_id == "" else int(partner_id)
-        wl = self.worklist
-        if not wl.empty:
-            key = self.review_set
-            if key == "flagged":
-                wl = wl[wl["n_flags"].to_numpy() > 0]
-            elif key in ("pre", "post"):
-                wl = wl[wl["type"].to_numpy() == key]
-            elif key == "partner":
-                wl = wl.iloc[:0] if self.partner_id is None else wl[
-                    wl["partner_id"].to_numpy(np.uint64) == np.uint64(self.partner_id)]
-        self.items = wl.reset_index(drop=True)
+        self.items = review_set_rows(self.worklist, self.review_set, self.partner_id)
         self.current = None
         self._visible = None
         self.items_changed.emit()
@@ -324,20 +306,14 @@ class ReviewModel:
         self._undo.pop()
         if rec["dataset"] == self.dataset_name:
             self._apply(step.synapse_id, before)
-            hit = np.flatnonzero(self.items["synapse_id"].to_numpy(np.uint64) == np.uint64(step.synapse_id)) \
-                if len(self.items) else []
+            hit = rows_of_synapse(self.items, step.synapse_id)
             if len(hit):
                 self.go_to(int(hit[0]))
         return step.synapse_id
 
     def counts(self) -> dict[str, int]:
         """Verdict counts of :attr:`items` (plus ``'unreviewed'``)."""
-        if self.items.empty:
-            return {v: 0 for v in (*VERDICTS, "unreviewed")}
-        seen = Counter(v if isinstance(v, str) else None for v in self.items["verdict"].to_numpy(object))
-        out = {k: int(seen.get(k, 0)) for k in VERDICTS}
-        out["unreviewed"] = int(seen.get(None, 0))
-        return out
+        return verdict_counts(self.items)
 
     def progress_text(self) -> str:
         """``'reviewed k of n (…)'`` for :attr:`items` (empty without a list)."""
@@ -374,31 +350,21 @@ class ReviewModel:
         return row
 
     def _record(self, row: pd.Series, **fields: Any) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset_name, "synapse_id": int(row["synapse_id"]),
-            "pre_pt_supervoxel_id": int(row["pre_pt_supervoxel_id"]),
-            "post_pt_supervoxel_id": int(row["post_pt_supervoxel_id"]),
-            "pre_pt_root_id": int(row["pre_pt_root_id"]), "post_pt_root_id": int(row["post_pt_root_id"]),
-            "materialization": None if self.materialization is None else str(self.materialization),
-            "x": float(row["x"]), "y": float(row["y"]), "z": float(row["z"]), **fields,
-        }
+        return verdict_record(self.dataset_name, self.materialization, row, **fields)
 
     def _push(self, row: pd.Series, record: dict[str, Any]) -> None:
-        before = {c: (row[c] if isinstance(row[c], str) else None) for c in VERDICT_COLUMNS}
-        self._undo.append(_Step(int(row["synapse_id"]), before, record))
+        self._undo.append(VerdictStep.before_change(row, record))
         del self._undo[:-self.max_undo]
 
     def _apply(self, synapse_id: int, fields: dict[str, Any]) -> None:
         """Write the verdict fields into the worklist and items rows of ``synapse_id``; emit."""
         changed: list[int] = []
         for df, out in ((self.worklist, None), (self.items, changed)):
-            if df.empty:
-                continue
-            for i in np.flatnonzero(df["synapse_id"].to_numpy(np.uint64) == np.uint64(synapse_id)):
+            for i in rows_of_synapse(df, synapse_id).tolist():
                 for c in VERDICT_COLUMNS:
-                    df.at[int(i), c] = fields.get(c)
+                    df.at[i, c] = fields.get(c)
                 if out is not None:
-                    out.append(int(i))
+                    out.append(i)
         if self._unreviewed_only:
             self._visible = None
         for i in changed:

@@ -315,7 +315,9 @@ def with_persistent_cache(cls: type) -> type:
 
 
 def _own(cls: type, name: str) -> Any:
-    found = cls.__dict__.get(name)
-    if found is None:
-        raise AttributeError(f"{cls.__name__} has no primitive {name!r} to cache")
-    return found
+    """``name`` as defined by ``cls`` or one of its CAVE bases (e.g. ``ChunkedGraphPrimitives``),
+    never a default of the ``DataSource`` interface."""
+    for klass in cls.__mro__:
+        if klass.__module__.startswith(f"{__package__}.") and name in vars(klass):
+            return vars(klass)[name]
+    raise AttributeError(f"{cls.__name__} has no primitive {name!r} to cache")
