@@ -11,6 +11,8 @@ Binary searches on the snapshot's sorted, memory-mapped tables (``docs/snapshot-
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import pandas as pd
 
@@ -21,6 +23,8 @@ from napari_crant.sources.snapshot_synapses import expand_ranges
 
 #: Below this many L2 IDs, ``roots_of_l2`` searches each one instead of de-duplicating first.
 _DIRECT_LOOKUP = 4096
+#: Single roots whose status is remembered (the memory is emptied when full).
+_ONE_ROOT_STATUS_KEPT = 65_536
 
 
 class SnapshotGraph:
@@ -43,6 +47,22 @@ class SnapshotGraph:
 
     def root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.uint64)
+        if ids.shape == (1,):  # one neuron's query asks three times; a snapshot never changes
+            key = (int(ids[0]), at.timestamp_us)
+            seen = self._one_root_status.get(key)
+            if seen is None:
+                if len(self._one_root_status) >= _ONE_ROOT_STATUS_KEPT:
+                    self._one_root_status.clear()
+                seen = self._one_root_status[key] = tuple(bool(x[0]) for x in self._root_status(ids, at))
+            return np.array([seen[0]]), np.array([seen[1]])
+        return self._root_status(ids, at)
+
+    @cached_property
+    def _one_root_status(self) -> dict[tuple[int, int], tuple[bool, bool]]:
+        """``(known, alive)`` of single roots asked at a moment (``root_status`` of one ID)."""
+        return {}
+
+    def _root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
         pos = self._root_positions(ids)
         known = pos >= 0
         t = at.timestamp_us
