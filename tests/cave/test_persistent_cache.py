@@ -394,3 +394,18 @@ def test_damage_found_when_reading_starts_a_new_cache(tmp_path):
         assert cache.set("key-150", values["key-150"], tag="t")
         np.testing.assert_array_equal(cache.get("key-150"), values["key-150"])
     cache.close()
+
+
+def test_primitives_are_found_on_cave_bases_never_on_the_interface():
+    from napari_crant.sources.base import DataSource
+    from napari_crant.sources.cave import CaveSource
+    from napari_crant.sources.cave.cached import with_persistent_cache
+    from napari_crant.sources.cave.chunkedgraph import ChunkedGraphPrimitives
+
+    # root_status is defined on ChunkedGraphPrimitives (a base) and wrapped on CaveSource itself
+    assert "root_status" in vars(CaveSource) and "root_status" in vars(ChunkedGraphPrimitives)
+    assert CaveSource.root_status is not ChunkedGraphPrimitives.root_status
+    assert CaveSource.root_status.__wrapped__ is ChunkedGraphPrimitives.root_status
+    # a class with only the DataSource defaults has nothing to cache: named, not silently wrapped
+    with pytest.raises(AttributeError, match="has no primitive"):
+        with_persistent_cache(type("NotCave", (DataSource,), {}))
