@@ -235,18 +235,12 @@ class PersistentCache:
         return default if value is _MISS else value
 
     def peek_columns(self, key: str, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-        """Columns ``names`` of the frame stored under ``key``, read only (the caller copies what
-        it keeps), or None if nothing readable is stored there.
+        """Columns ``names`` of the frame stored under ``key`` (read only: the caller copies what it
+        keeps), or None if nothing readable is stored there; ``KeyError`` for a missing column.
 
-        A frame read from disk for this is kept in memory as its bytes and its columns are read
-        from them (no frame is made: a first look after a restart does not pay pandas for a
-        frame it does not return); :meth:`get` and :meth:`peek` decode it when asked.
-
-        Raises
-        ------
-        KeyError
-            The stored frame has no column of one of ``names``.
-        """
+        Read from the stored bytes, no frame made (a first look after a restart does not pay pandas
+        for a frame it does not return); the bytes are kept in memory, decoded by :meth:`get` and
+        :meth:`peek` when asked."""
         value = self._recall(key)
         if value is _MISS:
             data = self._read(key)
