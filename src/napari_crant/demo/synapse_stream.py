@@ -29,6 +29,9 @@ from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
 
 #: Synapse rows drawn (and later numbered) at once.
 BLOCK = 1 << 21
+#: Synapse rows read back and numbered at once by :meth:`SynapseStream.batches` (any size
+#: gives the same rows and IDs).
+READ_BLOCK = 1 << 20
 #: Contacts and IDs drawn at once.
 DRAW_CHUNK = 1 << 24
 #: Columns of the ``synapses`` table other than ``id``, in table order.
@@ -262,8 +265,8 @@ class SynapseStream:
         """
         seen = np.zeros(len(self._keys), dtype=np.int64)
         on_fragment: list[np.ndarray] = []
-        for s in range(0, self.total, BLOCK):
-            e = min(s + BLOCK, self.total)
+        for s in range(0, self.total, READ_BLOCK):
+            e = min(s + READ_BLOCK, self.total)
             parts = []
             if s < self.n_regular:
                 staged = self._read(s, e)
