@@ -56,6 +56,7 @@ def test_demo_content_is_pinned(monkeypatch, tmp_path, blocks):
     if blocks == "small_blocks":  # many blocks, draw chunks and sort runs
         monkeypatch.setattr(synapse_stream, "BLOCK", 400)
         monkeypatch.setattr(synapse_stream, "DRAW_CHUNK", 700)
+        monkeypatch.setattr(synapse_stream, "READ_BLOCK", 300)
         monkeypatch.setattr(synapse_files, "DEFAULT_RUN_ROWS", 900)
     path = make_demo(tmp_path / "demo", TINY_NEURONS, seed=4)
     assert content_digest(path) == PINNED[blocks]

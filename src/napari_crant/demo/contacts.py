@@ -12,15 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from napari_crant.demo.morphology import AXON, DENDRITE, Nodes
+from napari_crant.demo.morphology import AXON, DENDRITE, Nodes, node_index_dtype
 
 
 @dataclass
 class Contacts:
     """Contacts between cells: aligned node indices (into :class:`Nodes`) of both sides."""
 
-    pre: np.ndarray  # (C,) int64, presynaptic node
-    post: np.ndarray  # (C,) int64, postsynaptic node
+    pre: np.ndarray  # (C,) presynaptic node (int32, or int64 past 2**31 nodes)
+    post: np.ndarray  # (C,) postsynaptic node
 
 
 def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
@@ -54,6 +54,7 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
         return Contacts(np.zeros(0, np.int64), np.zeros(0, np.int64))
     tree = cKDTree(nodes.pos[post_idx].astype(np.float64), leafsize=32, balanced_tree=False)
     k = 8
+    index = node_index_dtype(len(nodes.comp))
     out_a, out_d = [], []
     for s in range(0, len(pre_idx), chunk):
         a = pre_idx[s:s + chunk]
@@ -67,7 +68,9 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
             for b in range(c):
                 ok[:, c] &= d_ent[:, c] != d_ent[:, b]
         rows, cols = np.nonzero(ok)
-        out_a.append(a[rows])
-        out_d.append(d_node[rows, cols])
+        out_a.append(a[rows].astype(index))  # 4-byte parts: the concatenation's peak halves
+        out_d.append(d_node[rows, cols].astype(index))
     del tree
-    return Contacts(np.concatenate(out_a), np.concatenate(out_d))
+    pre = np.concatenate(out_a)
+    out_a.clear()
+    return Contacts(pre, np.concatenate(out_d))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -51,10 +52,10 @@ from napari_crant.demo.synapse_stream import COLUMNS as SYNAPSE_COLUMNS
 from napari_crant.demo.synapse_stream import SynapseStream
 from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
 from napari_crant.snapshot import SnapshotTables
+from napari_crant.snapshot.base_tables import BaseTablesWriter
 from napari_crant.snapshot.format import SKELETON_NODES
 from napari_crant.snapshot.synapse_files import synapse_records, write_synapse_files
-from napari_crant.snapshot.tables import empty_table
-from napari_crant.snapshot.writer import begin_snapshot, commit_snapshot, write_base_tables
+from napari_crant.snapshot.writer import begin_snapshot, commit_snapshot
 
 #: Revision of what the demo's files hold; the demo cache is keyed by it, so a cached demo
 #: from an older napari-crant (without ``skeleton_nodes.arrow``, say) is rebuilt, never reused.
@@ -104,13 +105,17 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
 
 
 def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: Path,
-               skeleton_out: Path | None = None
-               ) -> tuple[SnapshotTables, SynapseStream, int]:
-    """Every stage: the tables but the synapses (empty), the synapse stream, skeleton rows.
+               put: Callable[..., None], skeleton_out: Path | None = None
+               ) -> tuple[dict, SynapseStream, int]:
+    """Every stage: the tables but the synapses handed to ``put``, the synapse stream.
 
-    With ``skeleton_out`` the skeleton nodes are written there in slices (and the tables
-    have none), otherwise they are in the tables. ``scratch`` (a directory) holds the staged
-    synapses and the parked stage results.
+    Each table is handed to ``put`` (keyword: the table's name, as
+    :meth:`~napari_crant.snapshot.base_tables.BaseTablesWriter.put` takes them; ``l2``
+    before the tables naming L2 chunks) as soon as the stages have made it, and dropped
+    here. With ``skeleton_out`` the skeleton nodes are written there in slices, otherwise
+    they are handed to ``put``. ``scratch`` (a directory) holds the staged synapses and the
+    parked stage results. Returns the snapshot's ``info``, the stream and the number of
+    skeleton nodes.
 
     Every stage draws from its own random generator, so the stages run in the order that
     holds the least at once, and what the synapse stage does not read waits on disk
@@ -130,16 +135,16 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
     edited = plan.edited_entities(len(cells.ctype))
     del plan
-    # the l2 table is written last: it waits on disk from now on
+    # the l2 table and the l2 edges wait on disk until they are handed over
     made = SimpleNamespace(l2=ch.table)
     ch.table = None
     l2_parked = Parked(made, ["l2"], scratch / "l2")
     made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
+    edges_parked = Parked(made, ["l2_edges"], scratch / "l2_edges")
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
     # the synapse stage reads the nodes' positions, parents, cells and compartments and the
     # supervoxels of every node's L2 chunk: the rest waits on disk meanwhile
-    parked = [Parked(made, ["l2_edges"], scratch / "made"),
-              Parked(ch, ["l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
+    parked = [Parked(ch, ["l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
               Parked(nodes, ["radius"], scratch / "nodes")]
     contacts_parked.restore()
     synapse_rng = stage_rng(seed, 9)
@@ -154,31 +159,43 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
             p.restore()
         del parked
         if skeleton_out is None:
-            skeleton = skeleton_nodes_table(nodes, ch)
-            n_skeleton = len(skeleton)
+            put(skeleton_nodes=skeleton_nodes_table(nodes, ch))
+            n_skeleton = len(nodes.entity)
         else:
-            skeleton, n_skeleton = None, write_skeleton_nodes(nodes, ch, skeleton_out)
+            n_skeleton = write_skeleton_nodes(nodes, ch, skeleton_out)
         ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
-        del nodes
-        sv_table = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]})
-        roots = roots_table(hist)
-        root_l2 = root_l2_table(hist, ch.l2_id)
-        del ch
+        put(annotations=ann, nuclei=nuclei)
+        del nodes, ann, nuclei
+        ch.l2_of_node = None
+        # each table handed over as soon as it is made, the arrays it came from dropped
         l2_parked.restore()
+        put(l2=made.l2)
+        made.l2 = None
+        supervoxels = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]}, copy=False)
+        ch.sv_id = ch.sv_l2 = ch.sv_start = None
+        put(supervoxels=supervoxels)
+        del supervoxels
         versions = pd.DataFrame({
             "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
             "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS],
                                          dtype=np.int64)),
             "valid": np.array([v[2] for v in VERSIONS], dtype=bool),
         })
+        n_edits = int(hist.lineage["operation_id"].nunique())
+        put(roots=roots_table(hist), root_l2=root_l2_table(hist, ch.l2_id), versions=versions,
+            lineage=hist.lineage)
+        del ch, hist, versions
+        edges_parked.restore()
+        put(l2_edges=made.l2_edges)
+        made.l2_edges = None
     except BaseException:
         stream.close()
         raise
-    neuropils = pd.DataFrame({
+    put(neuropils=pd.DataFrame({
         "name": pd.Series(nps.names, dtype=object),
         **{f"{ax}0": (nps.center[:, i] - nps.half[:, i]) * 1000.0 for i, ax in enumerate("xyz")},
         **{f"{ax}1": (nps.center[:, i] + nps.half[:, i]) * 1000.0 for i, ax in enumerate("xyz")},
-    })[["name", "x0", "y0", "z0", "x1", "y1", "z1"]]
+    })[["name", "x0", "y0", "z0", "x1", "y1", "z1"]])
 
     info = {
         "name": "demo",
@@ -186,7 +203,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
             f"Synthetic CRANTb-like ant central brain: {n_neurons} neurons of "
             f"{len(anatomy.CELL_TYPES)} cell types plus {n_frag} orphan fragments, "
             f"{stream.total} synapses, {len(scenarios)} proofreading episodes "
-            f"({hist.lineage['operation_id'].nunique()} edits). Made by "
+            f"({n_edits} edits). Made by "
             "napari_crant.demo; not real data."),
         "voxel_resolution": list(VOXEL_RESOLUTION),
         "synapse_table": "synapses_v2",
@@ -199,13 +216,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         "volume_nm": [v * 1000.0 for v in anatomy.VOLUME_UM],
         "chunk_size_voxels": list(CHUNK_VOXELS),
     }
-    tables = SnapshotTables(
-        info=info, versions=versions, roots=roots, root_l2=root_l2, l2=made.l2,
-        supervoxels=sv_table, l2_edges=made.l2_edges, lineage=hist.lineage,
-        synapses=empty_table("synapses"), annotations=ann, nuclei=nuclei, neuropils=neuropils,
-        skeleton_nodes=skeleton,
-    )
-    return tables, stream, n_skeleton
+    return info, stream, n_skeleton
 
 
 def _info(info: dict, stream: SynapseStream) -> dict:
@@ -253,8 +264,10 @@ def build_demo_tables(
     >>> len(tables.annotations) > TINY_NEURONS
     True
     """
+    made: dict[str, pd.DataFrame] = {}
     with tempfile.TemporaryDirectory(prefix="napari-crant-demo-") as scratch:
-        tables, stream, _ = _draw_demo(n_neurons, seed, synapses_per_neuron, Path(scratch))
+        info, stream, _ = _draw_demo(n_neurons, seed, synapses_per_neuron, Path(scratch),
+                                     made.update)
         try:
             parts = list(stream.batches())
         finally:
@@ -262,8 +275,8 @@ def build_demo_tables(
     columns = {k: np.concatenate([p[k] for p in parts]) for k in ("id", *SYNAPSE_COLUMNS)}
     del parts
     by_id = np.argsort(columns["id"], kind="stable")
-    tables.synapses = pd.DataFrame({k: v[by_id] for k, v in columns.items()})
-    tables.info = _info(tables.info, stream)
+    tables = SnapshotTables(info=_info(info, stream), **made,
+                            synapses=pd.DataFrame({k: v[by_id] for k, v in columns.items()}))
     return tables.validate() if validate else tables
 
 
@@ -299,12 +312,11 @@ def make_demo(
     tmp = begin_snapshot(out, overwrite)  # fails before the work if out exists
     try:
         scratch = Path(tempfile.mkdtemp(prefix=".demo-scratch-", dir=tmp))
-        tables, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron, scratch,
-                                                skeleton_out=tmp / SKELETON_NODES)
+        tables = BaseTablesWriter(tmp)
+        info, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron, scratch,
+                                              tables.put, skeleton_out=tmp / SKELETON_NODES)
         try:
-            tables.validate()
-            counts, keys = write_base_tables(tables, tmp)
-            info = tables.info
+            counts, keys = tables.counts(), tables.keys()
             del tables
             n_synapses = write_synapse_files(
                 (synapse_records(batch, keys) for batch in stream.batches()), tmp)

@@ -37,8 +37,8 @@ class Nodes:
     """
 
     pos: np.ndarray  # (N, 3) float32 um
-    parent: np.ndarray  # (N,) int64, global index, -1 for roots
-    entity: np.ndarray  # (N,) int64
+    parent: np.ndarray  # (N,) int32 (int64 past 2**31 nodes), global index, -1 for roots
+    entity: np.ndarray  # (N,) int32 (int64 past 2**31 nodes)
     comp: np.ndarray  # (N,) int8
     radius: np.ndarray  # (N,) float32 um
     start: np.ndarray  # (E + 1,) first node of every entity
@@ -209,4 +209,11 @@ def grow_morphology(cells: Cells, nps: Neuropils, zone_scale: float,
         mask = comp == code
         radius[mask] = radii.astype(np.float32)[entity[mask]]
         del mask
-    return Nodes(pos=pos, parent=parent, entity=entity, comp=comp, radius=radius, start=start)
+    index = node_index_dtype(len(entity))  # 4 bytes a node each instead of 8
+    return Nodes(pos=pos, parent=parent.astype(index), entity=entity.astype(index), comp=comp,
+                 radius=radius, start=start)
+
+
+def node_index_dtype(n_nodes: int) -> np.dtype:
+    """The integer type of node (and entity) indices among ``n_nodes`` nodes: int32 if they fit."""
+    return np.dtype(np.int32) if n_nodes < 2**31 else np.dtype(np.int64)

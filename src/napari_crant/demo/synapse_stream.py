@@ -23,12 +23,15 @@ from napari_crant.demo.anomalies import plant_rows
 from napari_crant.demo.arrays import hash_normal, rank_in_run, runs
 from napari_crant.demo.chunks import CHUNK_NM, VOXEL_RESOLUTION, Chunks
 from napari_crant.demo.contacts import Contacts
-from napari_crant.demo.morphology import Nodes
+from napari_crant.demo.morphology import Nodes, node_index_dtype
 from napari_crant.demo.population import Cells
 from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
 
 #: Synapse rows drawn (and later numbered) at once.
 BLOCK = 1 << 21
+#: Synapse rows read back and numbered at once by :meth:`SynapseStream.batches` (any size
+#: gives the same rows and IDs).
+READ_BLOCK = 1 << 20
 #: Contacts and IDs drawn at once.
 DRAW_CHUNK = 1 << 24
 #: Columns of the ``synapses`` table other than ``id``, in table order.
@@ -77,6 +80,18 @@ class _CleanPool:
     def choice(self, rng: np.random.Generator, m: int) -> list[int]:
         """``rng.choice(pool, m, replace=False)`` without the pool array."""
         return [self[int(k)] for k in rng.choice(len(self), m, replace=False)]
+
+
+def _kept(nodes_of: np.ndarray, keep: np.ndarray, n_kept: int) -> np.ndarray:
+    """``nodes_of[keep]`` as 4-byte node indices when they fit, taken :data:`DRAW_CHUNK` at a
+    time (no 8-byte copy of the kept ones)."""
+    out = np.empty(n_kept, dtype=node_index_dtype(int(nodes_of.max()) + 1 if n_kept else 0))
+    at = 0
+    for s in range(0, len(nodes_of), DRAW_CHUNK):
+        part = nodes_of[s:s + DRAW_CHUNK][keep[s:s + DRAW_CHUNK]]
+        out[at:at + len(part)] = part
+        at += len(part)
+    return out
 
 
 class SynapseStream:
@@ -200,7 +215,8 @@ class SynapseStream:
             for s in range(0, len(w), DRAW_CHUNK):
                 e = min(s + DRAW_CHUNK, len(w))
                 keep[s:e] &= rng.random(e - s) < target / (1.2 * c)
-        ca, cd, w = ca[keep], cd[keep], w[keep]
+        w = w[keep]
+        ca, cd = _kept(ca, keep, len(w)), _kept(cd, keep, len(w))
         del keep
         c = len(w)
         per_contact = min(target / max(c, 1), 6.0)  # few contacts: fewer synapses, not huge ones
@@ -249,8 +265,8 @@ class SynapseStream:
         """
         seen = np.zeros(len(self._keys), dtype=np.int64)
         on_fragment: list[np.ndarray] = []
-        for s in range(0, self.total, BLOCK):
-            e = min(s + BLOCK, self.total)
+        for s in range(0, self.total, READ_BLOCK):
+            e = min(s + READ_BLOCK, self.total)
             parts = []
             if s < self.n_regular:
                 staged = self._read(s, e)

@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-#: Rows per sorted run by default (80-byte synapse rows: about 320 MB).
-DEFAULT_RUN_ROWS = 4_000_000
+#: Rows per sorted run by default (96-byte synapse rows: about 190 MB; the synapse writer
+#: runs two sorters, and a merged range is read into one array of about this many rows).
+DEFAULT_RUN_ROWS = 2_000_000
 #: Sorted rows written (to a run) or handed out (by ``sorted_batches``) at once.
 _SLICE_ROWS = 1 << 20
 #: Samples of the first key taken from every run to choose the key ranges.

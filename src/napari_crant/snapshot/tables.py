@@ -165,18 +165,9 @@ class SnapshotTables:
         SnapshotTables
             ``self``, so calls can be chained.
         """
-        for name, schema in SCHEMAS.items():
-            df = getattr(self, name)
-            for col, kind in schema.items():
-                if col not in df.columns:
-                    raise SnapshotTableError(f"table {name!r} lacks column {col!r}")
-                _check_dtype(name, col, df[col], kind)
-        missing = [f for f in ("root_id", "supervoxel_id") if f not in self.annotations]
-        if missing:
-            raise SnapshotTableError(f"table 'annotations' lacks column(s) {missing}")
-        unknown = set(self.annotations.columns) - set(ANNOTATION_FIELDS) - {"x", "y", "z"}
-        if unknown:
-            raise SnapshotTableError(f"table 'annotations' has unknown column(s) {sorted(unknown)}")
+        for name in SCHEMAS:
+            check_columns(name, getattr(self, name))
+        check_columns("annotations", self.annotations)
         if "voxel_resolution" not in self.info or len(self.info["voxel_resolution"]) != 3:
             raise SnapshotTableError("info['voxel_resolution'] must hold 3 numbers (nm per voxel)")
         if self.roots["root_id"].duplicated().any():
@@ -248,6 +239,35 @@ class SnapshotTables:
                 f"table 'skeleton_nodes' row {i}: supervoxel {int(sv[i])} belongs to L2 chunk "
                 f"{int(l2_of_sv[pos[i]])}, not to the row's L2 chunk {int(l2[i])}"
             )
+
+
+def check_columns(name: str, df: pd.DataFrame) -> None:
+    """Check that table ``name`` has its columns, with their dtypes.
+
+    Parameters
+    ----------
+    name
+        A table of :data:`SCHEMAS`, or ``"annotations"`` (CRANTb fields).
+    df
+        The table.
+
+    Raises
+    ------
+    SnapshotTableError
+        Naming the missing column, the wrong dtype or the unknown annotation field.
+    """
+    if name == "annotations":
+        missing = [f for f in ("root_id", "supervoxel_id") if f not in df]
+        if missing:
+            raise SnapshotTableError(f"table 'annotations' lacks column(s) {missing}")
+        unknown = set(df.columns) - set(ANNOTATION_FIELDS) - {"x", "y", "z"}
+        if unknown:
+            raise SnapshotTableError(f"table 'annotations' has unknown column(s) {sorted(unknown)}")
+        return
+    for col, kind in SCHEMAS[name].items():
+        if col not in df.columns:
+            raise SnapshotTableError(f"table {name!r} lacks column {col!r}")
+        _check_dtype(name, col, df[col], kind)
 
 
 def empty_table(name: str) -> pd.DataFrame:

@@ -9,24 +9,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.feather as feather
-import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
+from napari_crant.snapshot.base_tables import TABLES, BaseTablesWriter
 from napari_crant.snapshot.external_sort import DEFAULT_RUN_ROWS
 from napari_crant.snapshot.integrity import record_files
-from napari_crant.snapshot.layout import LayoutMoment, RootsAt, layout_moment
+from napari_crant.snapshot.layout import LayoutMoment
 from napari_crant.snapshot.synapse_files import (
     POSITION_COLUMNS,
-    SupervoxelL2,
     SynapseKeys,
     synapse_records,
     write_synapse_files,
 )
-from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS, SnapshotTables
+from napari_crant.snapshot.tables import SnapshotTables
 
 _SYNAPSE_COLUMNS = ["id", "pre_pt_supervoxel_id", "post_pt_supervoxel_id", "size",
                     *POSITION_COLUMNS]
@@ -172,23 +168,6 @@ def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> Path | None:
     return old
 
 
-def _to_us(ts: pd.Series) -> np.ndarray:
-    """UTC timestamps -> int64 microseconds, ``NaT`` -> :data:`format.NEVER_US`."""
-    us = ts.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-    out = us.to_numpy().astype("int64")
-    out[ts.isna().to_numpy()] = fmt.NEVER_US
-    return out
-
-
-def _write_arrow(df: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(df, preserve_index=False).combine_chunks()
-    feather.write_feather(table, path, compression="uncompressed", chunksize=max(len(df), 1))
-
-
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
-
-
 def _write_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], LayoutMoment]:
     counts, keys = write_base_tables(t, d)
     # Synapses: in slices through the external sort (the row order is SYNAPSE_SORT_KEY), the
@@ -219,57 +198,6 @@ def write_base_tables(t: SnapshotTables, d: Path) -> tuple[dict[str, int], Synap
         What the synapse files need: the supervoxel -> L2 lookup, the layout moment (the
         newest valid version, ``snapshot/layout.py``) and the L2 -> root lookup at it.
     """
-    sv = t.supervoxels.sort_values("sv_id", kind="stable").reset_index(drop=True)
-    _write_arrow(sv[["sv_id", "l2_id"]], d / fmt.SUPERVOXELS)
-
-    l2 = t.l2.sort_values("l2_id", kind="stable").reset_index(drop=True)
-    to_float = {c: "float64" for c in ("x", "y", "z", "max_dt_nm", "size_nm3")
-                if l2[c].dtype != np.float64}
-    _write_arrow(l2.astype(to_float) if to_float else l2, d / fmt.L2)  # no copy if float64
-
-    roots = t.roots.sort_values("root_id", kind="stable").reset_index(drop=True)
-    _write_parquet(roots, d / fmt.ROOTS)
-
-    root_l2 = t.root_l2.sort_values(["root_id", "l2_id"], kind="stable").reset_index(drop=True)
-    _write_arrow(root_l2[["root_id", "l2_id"]], d / fmt.ROOT_L2)
-
-    created = pd.Series(_to_us(roots["created"]), index=roots["root_id"].to_numpy())
-    expired = pd.Series(_to_us(roots["expired"]), index=roots["root_id"].to_numpy())
-    l2_roots = pd.DataFrame({
-        "l2_id": root_l2["l2_id"].to_numpy(),
-        "root_id": root_l2["root_id"].to_numpy(),
-        "created_us": created.reindex(root_l2["root_id"].to_numpy()).to_numpy(),
-        "expired_us": expired.reindex(root_l2["root_id"].to_numpy()).to_numpy(),
-    }).sort_values(["l2_id", "created_us"], kind="stable")
-    _write_arrow(l2_roots.reset_index(drop=True), d / fmt.L2_ROOTS)
-
-    layout = layout_moment(t.versions, created.to_numpy(), expired.to_numpy())
-    keys = SynapseKeys(SupervoxelL2(sv["sv_id"].to_numpy(np.uint64), sv["l2_id"].to_numpy(np.uint64)),
-                       RootsAt(l2_roots, layout.roots_at_us), layout)
-    n_sv, n_l2 = len(sv), len(l2)
-    del sv, l2, root_l2, l2_roots, created, expired
-    versions = t.versions.sort_values("version").reset_index(drop=True)
-    _write_parquet(versions, d / fmt.VERSIONS)
-    lineage = t.lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
-                                     "child_root_id"], kind="stable")
-    _write_parquet(lineage.reset_index(drop=True), d / fmt.LINEAGE)
-    edges = t.l2_edges.sort_values(["l2_a", "l2_b"], kind="stable").reset_index(drop=True)
-    _write_arrow(edges[["l2_a", "l2_b"]], d / fmt.L2_EDGES)
-    _write_parquet(t.annotations.reset_index(drop=True), d / fmt.ANNOTATIONS)
-    _write_parquet(t.nuclei.reset_index(drop=True), d / fmt.NUCLEI)
-    _write_parquet(t.neuropils.reset_index(drop=True), d / fmt.NEUROPILS)
-    optional = {}
-    if t.skeleton_nodes is not None:  # row order is meaningful (parent = row number)
-        cols = list(OPTIONAL_SCHEMAS["skeleton_nodes"])
-        _write_arrow(t.skeleton_nodes[cols].reset_index(drop=True), d / fmt.SKELETON_NODES)
-        optional["skeleton_nodes"] = len(t.skeleton_nodes)
-    return {
-        "roots": len(roots),
-        "current_roots": int(roots["expired"].isna().sum()),
-        "l2": n_l2,
-        "supervoxels": n_sv,
-        "operations": int(t.lineage["operation_id"].nunique()),
-        "versions": len(versions),
-        "annotations": len(t.annotations),
-        **optional,
-    }, keys
+    writer = BaseTablesWriter(d)
+    writer.put(**{name: getattr(t, name) for name in TABLES})
+    return writer.counts(), writer.keys()
