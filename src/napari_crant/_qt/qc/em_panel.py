@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update, qc_layer_kwargs
+from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
@@ -448,7 +449,7 @@ class EMPanel(QWidget):
                 layer.plane = self._plane(tissue, z, cutout)
         axis = viewer.dims.ndim - 3
         if viewer.dims.ndisplay == 2 and axis >= 0:
-            viewer.dims.set_point(axis, z)
+            set_z_point(viewer, axis, z)
         self._label_section()
 
     def _label_section(self) -> None:
