@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from qc_helpers import build, load, wait
+from qc_helpers import build, count_slices, load, wait
 
 from napari_crant._qt.qc.slicing import set_z_point, slice_is_z_independent
 from napari_crant._qt.session import find_layer
@@ -15,21 +15,6 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("stepping") / "demo"
     make_demo(out, n_neurons=TINY_NEURONS, seed=3)
     return out
-
-
-def count_slices(layers):
-    """Count, per layer name, napari's slices of ``layers`` from now on."""
-    counts = {}
-    for layer in layers:
-        state = layer._slicing_state
-        plain = state.set_view_slice
-
-        def counted(plain=plain, name=layer.name):
-            counts[name] = counts.get(name, 0) + 1
-            plain()
-
-        state.set_view_slice = counted
-    return counts
 
 
 def _rows_at_two_depths(qc):
@@ -135,3 +120,57 @@ def test_a_step_in_3d_leaves_the_slider_alone(qtbot, qc, review_2d):
     counts = count_slices([find_layer(viewer, "skeletons")])
     qc.review.go_to(other)
     assert tuple(viewer.dims.point) == point and not counts
+
+
+def test_a_new_partner_skeleton_does_not_relink_the_partner_program(qtbot, qc, review_2d, monkeypatch):
+    """vispy's mesh visual made a new colour-transform function at each set_data: the partner's
+    program was regenerated and relinked at the next paint; now it is linked once."""
+    from vispy.gloo import glir
+
+    viewer = review_2d[0]
+    linked = []
+    plain = glir.GlirProgram.link_program
+
+    def counted(program, *args, **kwargs):
+        linked.append(program.id)
+        return plain(program, *args, **kwargs)
+
+    monkeypatch.setattr(glir.GlirProgram, "link_program", counted)
+    canvas = viewer.window._qt_viewer.canvas.native
+    partners = qc.review.items["partner_id"].to_numpy()
+    rows, seen = [], set()
+    for r in (int(r) for r in qc.review.visible_rows()):  # one row per partner with a skeleton
+        if int(partners[r]) not in seen and int(partners[r]) not in (0, qc.review.root):
+            seen.add(int(partners[r]))
+            rows.append(r)
+    assert len(rows) >= 2
+    rows = (rows * 10)[:10]  # back and forth between partners (their skeletons kept by the canvas)
+
+    def new_skeletons(rows):
+        """Step through ``rows``, painting each; how many times the partner layer got another skeleton
+        and how often its program was linked meanwhile."""
+        drawn, links, previous = 0, 0, None
+        for r in rows:
+            qc.review.go_to(r)
+            wait(qtbot, qc)  # a partner's skeleton arrives from a worker
+            before = len(linked)
+            canvas.repaint()
+            layer = find_layer(viewer, "qc_partner")
+            if layer is None or not len(layer.data):
+                continue
+            node = viewer.window._qt_viewer.canvas.layer_to_visual[layer].node
+            programs = {program.id for program in node.shared_program._programs.values()}
+            if previous is not None and not np.array_equal(layer.data, previous):
+                drawn += 1
+                links += sum(1 for pid in linked[before:] if pid in programs)
+            previous = np.array(layer.data, copy=True)
+        return drawn, links
+
+    new_skeletons(rows[:2])  # the layer is made and linked once
+    drawn, links = new_skeletons(rows[2:6])
+    assert drawn >= 2 and links == 0
+    # vispy's own behaviour, for comparison: one link per new skeleton
+    node = viewer.window._qt_viewer.canvas.layer_to_visual[find_layer(viewer, "qc_partner")].node
+    del node._build_color_transform
+    drawn, links = new_skeletons(rows[6:10])
+    assert drawn >= 2 and links == drawn

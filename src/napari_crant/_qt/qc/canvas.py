@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant._qt.qc.slicing import set_z_point
+from napari_crant._qt.qc.vispy_programs import keep_mesh_program
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
 from napari_crant.qc.review import ReviewModel
@@ -265,7 +266,7 @@ class ReviewCanvas:
         z_axis = ndim - 3
         # the z slider matters only when z is not displayed (2D); moving it re-slices the layers whose
         # slice depends on z (not the projected points and vectors)
-        if ndim >= 3 and z_axis not in viewer.dims.displayed and viewer.dims.point[z_axis] != float(zyx[0]):
+        if ndim >= 3 and z_axis not in viewer.dims.displayed:
             set_z_point(viewer, z_axis, float(zyx[0]))
         width = 600.0
         try:
@@ -352,9 +353,11 @@ class ReviewCanvas:
         features = pd.DataFrame({"root_id": np.full(len(vectors), str(partner), dtype=object)})
         with kept_dims_point(viewer):
             if layer is None:
-                viewer.add_vectors(vectors, **qc_layer_kwargs(
+                layer = viewer.add_vectors(vectors, **qc_layer_kwargs(
                     "qc_partner", features=features, edge_color="magenta", vector_style="line",
                     edge_width=250.0, opacity=0.8))
+                # the next partners' skeletons upload their vertices without relinking the GL program
+                keep_mesh_program(viewer, layer)
             else:
                 layer.data = vectors
                 layer.features = features

@@ -77,7 +77,7 @@ def set_z_point(viewer: Any, axis: int, value: float) -> list[Any]:
         its asynchronous slicing is on: then this is plain ``dims.set_point``).
     """
     dims = viewer.dims
-    if float(dims.point[axis]) == float(value):
+    if _already_at(dims, axis, float(value)):
         return []
     update = getattr(viewer, "_update_layers", None)
     slicer = getattr(viewer, "_layer_slicer", None)
@@ -98,6 +98,20 @@ def set_z_point(viewer: Any, axis: int, value: float) -> list[Any]:
     else:
         _cursor_to_point(viewer)
     return sliced
+
+
+def _already_at(dims: Any, axis: int, value: float) -> bool:
+    """Whether the slider of ``axis`` already shows ``value``: the same point, or the same step of
+    the slider (napari's slider puts the point on its steps: a second move to the same synapse
+    would otherwise move it off the step and back, re-slicing twice)."""
+    point = float(dims.point[axis])
+    if point == value:
+        return True
+    rng = dims.range[axis]
+    step = float(rng.step or 0.0)
+    if step <= 0 or abs(point - value) >= step:
+        return False
+    return round((point - float(rng.start)) / step) == round((value - float(rng.start)) / step)
 
 
 def _cursor_to_point(viewer: Any) -> None:
