@@ -22,6 +22,8 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 TARGET_MS = 100.0
 
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=int, default=None, help="neuron to review (default: the demo neuron)")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--ndisplay", type=int, choices=(2, 3), default=3, help="2D (z slider) or 3D view")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write pyinstrument profiles (main thread) of the presses here, one per action")
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="qc-bench-"))  # fresh verdicts
 
@@ -59,14 +63,25 @@ def main(argv: list[str] | None = None) -> int:
     if qc.review.items.empty:
         print(f"no review list for {root} after 120 s", file=sys.stderr)
         return 1
+    profilers: dict[str, Any] = {}
+
     def stall(action: str) -> tuple[float, float, float]:
+        profiler = None
+        if args.profile is not None:
+            from pyinstrument import Profiler
+
+            profiler = profilers.setdefault(action, Profiler(interval=0.0005))
         for _ in range(3):
             app.processEvents()
+        if profiler is not None:
+            profiler.start()
         start, cpu_start = time.perf_counter(), time.thread_time()
         qc.do(action)
         acted = time.perf_counter()
         app.processEvents()
         end, cpu_end = time.perf_counter(), time.thread_time()
+        if profiler is not None:
+            profiler.stop()
         return (end - start) * 1000, (acted - start) * 1000, (cpu_end - cpu_start) * 1000
 
     plan = [("next", "next"), ("previous", "previous"), ("verdict", "correct"), ("verdict", "false_positive"),
@@ -91,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind:9s} median {statistics.median(ms):6.1f} ms (action {own:6.1f} ms)   "
               f"worst {worst:6.1f} ms   {'<' if met else '>='} {TARGET_MS:.0f} ms   "
               f"main-thread CPU median {statistics.median(cpu):6.1f} ms, worst {max(cpu):6.1f} ms")
+    if args.profile is not None:
+        args.profile.write_text("\n\n".join(
+            f"=== {action} ===\n" + p.output_text(unicode=False, color=False, show_all=False)
+            for action, p in profilers.items()))
+        print(f"profile of the timed presses, per action (main thread): {args.profile}")
     qc.cleanup()
     viewer.close()
     return 0 if ok else 2

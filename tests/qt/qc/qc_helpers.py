@@ -47,3 +47,18 @@ def keymap(viewer, key):
 def store():
     """The default verdict database (in the test's NAPARI_CRANT_DATA_DIR)."""
     return VerdictStore()
+
+
+def count_slices(layers):
+    """Count, per layer name, napari's slices of ``layers`` from now on."""
+    counts = {}
+    for layer in layers:
+        state = layer._slicing_state
+        plain = state.set_view_slice
+
+        def counted(plain=plain, name=layer.name):
+            counts[name] = counts.get(name, 0) + 1
+            plain()
+
+        state.set_view_slice = counted
+    return counts

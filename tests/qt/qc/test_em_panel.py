@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from qc_helpers import build, canvas, load, wait
+from qc_helpers import build, canvas, count_slices, load, wait
 
 import tiny
 from napari_crant._qt.session import find_layer
@@ -267,3 +267,39 @@ def test_closing_the_viewer_ends_the_renderer_process(qtbot, make_napari_viewer,
 
     qtbot.waitUntil(ended, timeout=30_000)
     assert renderer.pid is None and _reaped(pid)
+
+
+def test_a_prefetched_step_in_2d_slices_the_em_once_at_the_synapse(qtbot, qc, demo):
+    """The EM panel moves the z slider to the synapse with its new cutout in place: the EM and the
+    segments are sliced once each (not at the old z and again at the new one), at the right section."""
+    from napari_crant._qt.qc.em_layers import section_of
+
+    viewer = qc.session.viewer
+    _review(qtbot, qc, demo)
+    panel = qc.em_panel
+    z = qc.review.items["z"].to_numpy(np.float64)
+    rows = qc.review.visible_rows()
+    later = [int(r) for r in rows[rows > qc.review.current] if z[int(r)] != z[qc.review.current]]
+    assert later
+    target = later[0]
+    qc.review.go_to(target - 1 if target - 1 > qc.review.current else qc.review.current)
+    _ready(qtbot, qc)
+    wait(qtbot, qc)
+    nxt = int(qc.review.items.iloc[target]["synapse_id"])
+    qc.review.go_to(target)  # fetches it; then back one and forward again, prefetched
+    tissue = _ready(qtbot, qc)
+    assert tissue.synapse_id == nxt
+    qc.review.step(-1)
+    _ready(qtbot, qc)
+    wait(qtbot, qc)
+    qtbot.waitUntil(lambda: panel.prefetch.status(nxt) == "ready", timeout=240_000)
+    em, seg = find_layer(viewer, "qc_em"), find_layer(viewer, "qc_segments")
+    counts = count_slices([em, seg])
+    qc.review.go_to(target)
+    assert panel.shown is not None and panel.shown.synapse_id == nxt
+    assert counts == {em.name: 1, seg.name: 1}
+    assert viewer.dims.point[0] == pytest.approx(z[target], abs=1.0)
+    section = section_of(panel.shown, z[target])
+    np.testing.assert_array_equal(np.asarray(em._slice.image.raw), np.asarray(panel.shown.em.data)[section])
+    np.testing.assert_array_equal(np.asarray(seg._slice.image.raw), np.asarray(panel.shown.outline)[section])
+    _wait_all(qtbot, qc)

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant._qt.qc.slicing import set_z_point
+from napari_crant._qt.qc.vispy_programs import keep_mesh_program
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
 from napari_crant.qc.review import ReviewModel
@@ -246,6 +248,7 @@ class ReviewCanvas:
                 layer.border_color = "yellow"
                 layer.border_width = 0.15
             self.show_partner(int(row["partner_id"]))
+        self._project_partner()
         self.center_on(zyx)
 
     def center_on(self, zyx: np.ndarray, always: bool = False) -> None:
@@ -261,9 +264,10 @@ class ReviewCanvas:
         cam = viewer.scene.camera if hasattr(getattr(viewer, "scene", None), "camera") else viewer.camera
         ndim = viewer.dims.ndim
         z_axis = ndim - 3
-        # the z slider matters only when z is not displayed (2D); moving it re-slices every layer
-        if ndim >= 3 and z_axis not in viewer.dims.displayed and viewer.dims.point[z_axis] != float(zyx[0]):
-            viewer.dims.set_point(z_axis, float(zyx[0]))
+        # the z slider matters only when z is not displayed (2D); moving it re-slices the layers whose
+        # slice depends on z (not the projected points and vectors)
+        if ndim >= 3 and z_axis not in viewer.dims.displayed:
+            set_z_point(viewer, z_axis, float(zyx[0]))
         width = 600.0
         try:
             size = viewer.window._qt_viewer.canvas.native.size()
@@ -311,6 +315,16 @@ class ReviewCanvas:
             layer = find_layer(self.viewer, "qc_partner") if self.viewer is not None else None
             with one_extent_update(self.viewer, (layer,)):
                 self._set_partner_vectors(vectors, pid)
+            with kept_dims_point(self.viewer):
+                self._project_partner()
+
+    def _project_partner(self) -> None:
+        """In 2D, widen the session's z slab to the partner's skeleton when it reaches beyond it
+        (the slab spans the loaded neurons; a partner drawn only within it was cut off, and the
+        layer then had to be re-sliced at every z)."""
+        project = getattr(self.session, "_project_z", None)
+        if project is not None and self.viewer is not None:
+            project(self.viewer)
 
     def keep_skeleton(self, partner: int, vectors: np.ndarray) -> None:
         """Keep a partner's skeleton vectors, dropping the least recently used beyond the bounds
@@ -339,9 +353,11 @@ class ReviewCanvas:
         features = pd.DataFrame({"root_id": np.full(len(vectors), str(partner), dtype=object)})
         with kept_dims_point(viewer):
             if layer is None:
-                viewer.add_vectors(vectors, **qc_layer_kwargs(
+                layer = viewer.add_vectors(vectors, **qc_layer_kwargs(
                     "qc_partner", features=features, edge_color="magenta", vector_style="line",
                     edge_width=250.0, opacity=0.8))
+                # the next partners' skeletons upload their vertices without relinking the GL program
+                keep_mesh_program(viewer, layer)
             else:
                 layer.data = vectors
                 layer.features = features

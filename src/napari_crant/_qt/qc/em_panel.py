@@ -12,10 +12,10 @@ It draws two layers in the same (z, y, x) nm world as every other layer:
 A click on the canvas inside the cutout shows the root there (at the review's timestamp) in
 the panel and the status bar; *Load* (or the ``l`` key) loads it in the query dock. Every
 failure (no image source, no segmentation, outside the volume, network) is a message in the
-panel; the review goes on.
+panel; the review goes on. The layers are made and moved by :mod:`~napari_crant._qt.qc.em_layers`,
+clicks answered by :class:`~napari_crant._qt.qc.em_picking.SegmentPicking`.
 """
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +32,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update, qc_layer_kwargs
+from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
+from napari_crant._qt.qc.em_layers import plane_through, put_cutout_layer, section_of, show_moved, thin_ring
+from napari_crant._qt.qc.em_picking import SegmentPicking
+from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
@@ -46,26 +49,11 @@ from napari_crant.qc.em_review import (
 from napari_crant.qc.review import ReviewModel
 from napari_crant.scene.layer_data import METADATA_KEY
 
-#: diameter (nm) of the ring marking the synapse while its EM is shown: the T-bar, the cleft
-#: and the postsynaptic densities lie within about 200 nm of the synapse's point, inside it
-RING_NM = 500.0
-#: width of the ring's line, a fraction of its diameter (about 12 nm: a pixel or two at mip 0)
-RING_LINE = 0.025
 #: the layers "hide other layers" keeps
 EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
 
 
-def _same_plane(current: Any, plane: dict[str, Any]) -> bool:
-    """Whether a layer's plane already has ``plane``'s position, normal and thickness."""
-    try:
-        return (np.allclose(current.position, plane["position"])
-                and np.allclose(current.normal, plane["normal"])
-                and float(current.thickness) == float(plane["thickness"]))
-    except (AttributeError, TypeError, ValueError):
-        return False
-
-
-class EMPanel(QWidget):
+class EMPanel(SegmentPicking, QWidget):
     """EM, segments and root picking at the synapse shown.
 
     Parameters
@@ -335,83 +323,38 @@ class EMPanel(QWidget):
         seg = tissue.segmentation
         seg_layer = find_layer(viewer, "qc_segments")
         # both layers move with one recomputation of the world's extent and the dims, not one each
+        moved = []
         with kept_dims_point(viewer), one_extent_update(viewer, (find_layer(viewer, "qc_em"), seg_layer)):
-            self._set_layer("qc_em", np.asarray(tissue.em.data), tissue.em, self._plane(tissue, z),
-                            colormap="gray", contrast_limits=(0, 255))
+            moved.append(put_cutout_layer(viewer, "qc_em", np.asarray(tissue.em.data), tissue.em,
+                                          plane_through(tissue, z), refresh=False, colormap="gray",
+                                          contrast_limits=(0, 255)))
             if tissue.outline is None or seg is None:
                 if seg_layer is not None and seg_layer.visible:
                     seg_layer.visible = False
             else:
-                self._set_layer("qc_segments", tissue.outline, seg, self._plane(tissue, z, seg), opacity=0.8)
+                moved.append(put_cutout_layer(viewer, "qc_segments", tissue.outline, seg,
+                                              plane_through(tissue, z, seg), refresh=False, opacity=0.8))
+        # in 2D the z slider goes to the synapse now (the canvas would move it right after): the moved
+        # layers are sliced once, at the synapse's section, not at the old z and again at the new one
+        axis = viewer.dims.ndim - 3
+        sliced = set_z_point(viewer, axis, z) if viewer.dims.ndisplay == 2 and axis >= 0 else []
+        for layer, unsliced in moved:
+            if unsliced:
+                show_moved(layer, sliced)
         if tissue.outline is not None and seg is not None:
             self._apply_outline(self.outline.isChecked())
-        self._thin_ring()
+        thin_ring(viewer)
         self.section.setEnabled(True)
         nz = int(np.asarray(tissue.em.data).shape[0])
         self.section.blockSignals(True)
         self.section.setRange(0, max(nz - 1, 0))
-        self.section.setValue(self._section_of(tissue, z))
+        self.section.setValue(section_of(tissue, z))
         self.section.blockSignals(False)
         self._label_section()
         notes = "; ".join(tissue.notes)
         self._set_status(f"EM around synapse {tissue.synapse_id}: pre {tissue.pre_root}, "
                          f"post {tissue.post_root}." + (f" {notes}" if notes else "")
                          + " Click a segment to see its root.", bool(notes))
-
-    def _thin_ring(self) -> None:
-        """Make the synapse's ring thin and hollow, so that it marks the synapse without hiding the EM."""
-        ring = find_layer(self.session.viewer, "qc_current")
-        if ring is None or not len(ring.data) or float(ring.size[0]) == RING_NM:
-            return
-        with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
-            ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
-            ring.border_width = RING_LINE
-            ring.size = RING_NM
-        ring.refresh()
-
-    def _set_layer(self, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
-                   **style: Any) -> Any:
-        """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh
-        (the caller holds back the extent update: :meth:`draw`)."""
-        scale = tuple(float(v) for v in cutout.scale)
-        translate = tuple(float(v) for v in cutout.translate)
-        layer = find_layer(self.session.viewer, kind)
-        return self._put_layer(layer, kind, data, scale, translate, plane, style)
-
-    def _put_layer(self, layer: Any, kind: str, data: np.ndarray, scale: tuple, translate: tuple,
-                   plane: dict[str, Any], style: dict[str, Any]) -> Any:
-        viewer = self.session.viewer
-        if layer is None:
-            kw = qc_layer_kwargs(kind, scale=scale, translate=translate, depiction="plane", plane=plane,
-                                 blending="translucent", **style)
-            kw.pop("projection_mode")
-            add = viewer.add_image if kind == "qc_em" else viewer.add_labels
-            # the layer owns its array: the next cutouts are copied into it (the cached ones stay intact)
-            layer = add(np.array(data, copy=True), **kw)
-            viewer.layers.move(viewer.layers.index(layer), 0 if kind == "qc_em" else 1)
-            return layer
-        # one re-slice for the new data, place and plane, not one per property
-        block = getattr(layer, "_block_refresh", None)
-        with block() if block is not None else contextlib.nullcontext():
-            if tuple(float(v) for v in layer.scale) != scale:
-                layer.scale = scale
-            if tuple(float(v) for v in layer.translate) != translate:
-                layer.translate = translate
-            if not _same_plane(layer.plane, plane):
-                layer.plane = plane
-            current = layer.data
-            same = isinstance(current, np.ndarray) and current.shape == data.shape
-            if same and current.dtype == data.dtype and current.flags.writeable:
-                # in place: no data event, so napari neither rebuilds the Labels colormap (a shader
-                # recompiled at the next paint) nor recomputes the Image's contrast or the extent
-                np.copyto(current, data)
-            else:
-                layer.data = np.array(data, copy=True)
-        if layer.visible:
-            layer.refresh()
-        else:
-            layer.visible = True
-        return layer
 
     def _apply_outline(self, on: bool) -> None:
         viewer = self.session.viewer
@@ -420,19 +363,6 @@ class EMPanel(QWidget):
         contour = 2 if on and viewer.dims.ndisplay == 2 else 0
         if layer is not None and layer.contour != contour:
             layer.contour = contour
-
-    @staticmethod
-    def _section_of(tissue: SynapseTissue, z: float) -> int:
-        zs = tissue.section_z()
-        return int(np.argmin(np.abs(zs - float(z)))) if len(zs) else 0
-
-    @staticmethod
-    def _plane(tissue: SynapseTissue, z: float, cutout: Any = None) -> dict[str, Any]:
-        """The plane (data coordinates of ``cutout``, default the EM) through world ``z`` and the synapse."""
-        cutout = tissue.em if cutout is None else cutout
-        pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(cutout.translate, np.float64)) \
-            / np.asarray(cutout.scale, np.float64)
-        return {"position": tuple(float(v) for v in pos), "normal": (1.0, 0.0, 0.0), "thickness": 1.0}
 
     def _on_section(self, index: int) -> None:
         """Show section ``index`` of the cutout: the z slider in 2D, the plane in 3D."""
@@ -445,10 +375,10 @@ class EMPanel(QWidget):
         for kind, cutout in (("qc_em", tissue.em), ("qc_segments", tissue.segmentation)):
             layer = find_layer(viewer, kind)
             if layer is not None and cutout is not None:
-                layer.plane = self._plane(tissue, z, cutout)
+                layer.plane = plane_through(tissue, z, cutout)
         axis = viewer.dims.ndim - 3
         if viewer.dims.ndisplay == 2 and axis >= 0:
-            viewer.dims.set_point(axis, z)
+            set_z_point(viewer, axis, z)
         self._label_section()
 
     def _label_section(self) -> None:
@@ -463,67 +393,3 @@ class EMPanel(QWidget):
         if self.shown is not None:
             self._apply_outline(self.outline.isChecked())
             self._on_section(self.section.value())
-
-    # -- picking a segment -------------------------------------------------------------------------
-    def pick(self, world_position: Any) -> int | None:
-        """The root at a world position of the EM shown (``None``: outside the cutout); shown."""
-        tissue = self.shown
-        if tissue is None:
-            return None
-        root = tissue.root_at(world_position)
-        if root is None:
-            return None
-        viewer = self.session.viewer
-        if root == 0:
-            self.picked_root = None
-            self.load_button.setEnabled(False)
-            text = "No segment there (extracellular space or unsegmented)."
-        else:
-            self.picked_root = root
-            self.load_button.setEnabled(True)
-            self.load_button.setText(f"load {root} (l)")
-            text = f"Segment {root} (root at {self._timestamp_text()})."
-        self._set_status(text)
-        if viewer is not None:
-            viewer.status = text
-        return root
-
-    def _timestamp_text(self) -> str:
-        mat = self.review.materialization
-        return "the session's timestamp" if mat is None else f"materialization {mat}"
-
-    def _on_click(self, viewer: Any, event: Any) -> None:
-        if self.shown is None or not self.show_em.isChecked():
-            return
-        position = np.asarray(event.position, np.float64)
-        if viewer.dims.ndisplay == 3:
-            position = self._on_plane(position, event.view_direction)
-            if position is None:
-                return
-        self.pick(position)
-
-    def _on_plane(self, position: np.ndarray, direction: Any) -> np.ndarray | None:
-        """Where the view ray through ``position`` meets the EM plane (3D), in world (z, y, x)."""
-        tissue = self.shown
-        if direction is None or tissue is None:
-            return None
-        d = np.asarray(direction, np.float64)[-3:]
-        p = position[-3:]
-        z = float(tissue.section_z()[self.section.value()])
-        if abs(d[0]) < 1e-9:
-            return None
-        return p + (z - p[0]) / d[0] * d
-
-    def load_picked(self) -> bool:
-        """Ask the query dock to load the root picked last; whether there was one."""
-        if self.picked_root is None:
-            self._set_status("Click a segment in the EM first.")
-            return False
-        self.session.load_requested.emit(np.array([self.picked_root], np.uint64))
-        self._set_status(f"Loading {self.picked_root} in the query dock…")
-        return True
-
-    def _forget_pick(self) -> None:
-        self.picked_root = None
-        self.load_button.setEnabled(False)
-        self.load_button.setText("load segment (l)")

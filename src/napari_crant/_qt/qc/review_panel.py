@@ -4,7 +4,6 @@ The panel renders a :class:`~napari_crant.qc.review.ReviewModel` (info text, pro
 list) and forwards buttons, clicks and keys to it; the model writes verdicts to the store.
 """
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from napari_crant._qt.qc.workers import WorkerRunner, build_review
 from napari_crant._qt.session import Session
 from napari_crant._qt.utils import is_alive, select_combo_data
 from napari_crant.qc.review import ReviewError, ReviewModel
+from napari_crant.qc.synapse_info import synapse_info_html
 from napari_crant.qc.verdicts import VERDICTS, VerdictError, default_reviewer
 
 #: review sets offered in the "review" box: key -> label
@@ -363,20 +363,8 @@ class ReviewPanel(QWidget):
 
     def _render_info(self, row: pd.Series) -> None:
         pid = int(row["partner_id"])
-        partner = "unsegmented (0)" if pid == 0 else f"{self.session.scene.label_of(pid)}"
-        if pid and partner != str(pid):
-            partner += f" ({pid})"
-        kind = "output (pre)" if row["type"] == "pre" else "input (post)"
-        verdict = row["verdict"] if isinstance(row["verdict"], str) else "not reviewed"
-        if isinstance(row["verdict"], str) and isinstance(row.get("reviewer"), str):
-            verdict += f" by {row['reviewer']} at {str(row['reviewed_at'])[:19]}"
-        flags = html.escape(row["reason"]) if row["reason"] else "none"
-        partner, verdict = html.escape(partner), html.escape(verdict)
-        self.info.setText(
-            f"<b>synapse {int(row['synapse_id'])}</b> ({self.review.position_text()})<br>"
-            f"{kind}, partner <b>{partner}</b><br>"
-            f"size {int(row['size'])}, {float(row['distance']):,.0f} nm from the skeleton<br>"
-            f"flags: <span style='color:#ffb347'>{flags}</span><br>verdict: <b>{verdict}</b>")
+        label = self.session.scene.label_of(pid) if pid else ""
+        self.info.setText(synapse_info_html(row, self.review.position_text(), label))
 
     def _select_table_row(self, index: int) -> None:
         r = self.model.position_of(index)

@@ -1,0 +1,144 @@
+"""The EM panel's layers: the EM Image and the segments Labels at a synapse, their plane, the ring.
+
+Both layers live in the same (z, y, x) nm world as every other layer. Moving them to the next
+synapse copies the cutout into the layer's own array (no data event: no Labels colormap rebuilt,
+no shader recompiled) and refreshes each once.
+"""
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from napari_crant._qt.qc.canvas import qc_layer_kwargs
+from napari_crant._qt.session import find_layer
+from napari_crant.qc.em_review import SynapseTissue
+
+#: diameter (nm) of the ring marking the synapse while its EM is shown: the T-bar, the cleft
+#: and the postsynaptic densities lie within about 200 nm of the synapse's point, inside it
+RING_NM = 500.0
+#: width of the ring's line, a fraction of its diameter (about 12 nm: a pixel or two at mip 0)
+RING_LINE = 0.025
+
+
+def same_plane(current: Any, plane: dict[str, Any]) -> bool:
+    """Whether a layer's plane already has ``plane``'s position, normal and thickness."""
+    try:
+        return (np.allclose(current.position, plane["position"])
+                and np.allclose(current.normal, plane["normal"])
+                and float(current.thickness) == float(plane["thickness"]))
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def plane_through(tissue: SynapseTissue, z: float, cutout: Any = None) -> dict[str, Any]:
+    """The plane (data coordinates of ``cutout``, default the EM) through world ``z`` and the synapse."""
+    cutout = tissue.em if cutout is None else cutout
+    pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(cutout.translate, np.float64)) \
+        / np.asarray(cutout.scale, np.float64)
+    return {"position": tuple(float(v) for v in pos), "normal": (1.0, 0.0, 0.0), "thickness": 1.0}
+
+
+def section_of(tissue: SynapseTissue, z: float) -> int:
+    """The index of the cutout's section nearest world ``z``."""
+    zs = tissue.section_z()
+    return int(np.argmin(np.abs(zs - float(z)))) if len(zs) else 0
+
+
+def thin_ring(viewer: Any) -> None:
+    """Make the synapse's ring thin and hollow, so that it marks the synapse without hiding the EM."""
+    ring = find_layer(viewer, "qc_current")
+    if ring is None or not len(ring.data) or float(ring.size[0]) == RING_NM:
+        return
+    with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
+        ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
+        ring.border_width = RING_LINE
+        ring.size = RING_NM
+    ring.refresh()
+
+
+def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
+                     refresh: bool = True, **style: Any) -> tuple[Any, bool]:
+    """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh
+    (the caller holds back the extent update: see :func:`~napari_crant._qt.qc.canvas.one_extent_update`).
+
+    Parameters
+    ----------
+    viewer
+        The napari viewer.
+    kind
+        ``'qc_em'`` (an Image) or ``'qc_segments'`` (Labels).
+    data
+        The cutout's array in napari order (copied: the cached cutouts stay intact).
+    cutout
+        Its placement (``scale``, ``translate``).
+    plane
+        The layer's plane (3D depiction, data coordinates).
+    refresh
+        Slice the moved layer now (and show it). ``False``: the caller does, e.g. by moving the z
+        slider (:func:`show_moved`).
+    **style
+        Layer keywords used when the layer is made (colormap, opacity...).
+
+    Returns
+    -------
+    tuple
+        The layer, and whether it still needs its slice (an existing layer moved with
+        ``refresh=False``).
+    """
+    scale = tuple(float(v) for v in cutout.scale)
+    translate = tuple(float(v) for v in cutout.translate)
+    layer = find_layer(viewer, kind)
+    if layer is None:
+        kw = qc_layer_kwargs(kind, scale=scale, translate=translate, depiction="plane", plane=plane,
+                             blending="translucent", **style)
+        # one section at the z slider: napari's default for images is the mean over the z slab, and
+        # the session's slab spans the data (the EM showed the mean of all its sections in 2D)
+        kw["projection_mode"] = "none"
+        add = viewer.add_image if kind == "qc_em" else viewer.add_labels
+        # the layer owns its array: the next cutouts are copied into it (the cached ones stay intact)
+        layer = add(np.array(data, copy=True), **kw)
+        viewer.layers.move(viewer.layers.index(layer), 0 if kind == "qc_em" else 1)
+        return layer, False
+    # one re-slice for the new data, place and plane, not one per property
+    block = getattr(layer, "_block_refresh", None)
+    with block() if block is not None else contextlib.nullcontext():
+        if tuple(float(v) for v in layer.scale) != scale:
+            layer.scale = scale
+        if tuple(float(v) for v in layer.translate) != translate:
+            layer.translate = translate
+        if not same_plane(layer.plane, plane):
+            layer.plane = plane
+        current = layer.data
+        same = isinstance(current, np.ndarray) and current.shape == data.shape
+        if same and current.dtype == data.dtype and current.flags.writeable:
+            # in place: no data event, so napari neither rebuilds the Labels colormap (a shader
+            # recompiled at the next paint) nor recomputes the Image's contrast or the extent
+            np.copyto(current, data)
+        else:
+            layer.data = np.array(data, copy=True)
+    if not refresh:
+        return layer, True
+    show_moved(layer, ())
+    return layer, False
+
+
+def show_moved(layer: Any, sliced: Any) -> None:
+    """Slice a moved layer once and show it: nothing when it is among ``sliced`` (the layers just
+    re-sliced, e.g. by :func:`~napari_crant._qt.qc.slicing.set_z_point`)."""
+    if not layer.visible:
+        layer.visible = True  # napari slices a layer that becomes visible
+    elif not any(layer is other for other in sliced):
+        layer.refresh()
+
+
+def ray_meets_plane(position: np.ndarray, direction: Any, z: float) -> np.ndarray | None:
+    """Where the view ray through world ``position`` along ``direction`` meets the plane at world
+    ``z`` (3D picking on the EM plane); ``None`` for a ray parallel to it."""
+    if direction is None:
+        return None
+    d = np.asarray(direction, np.float64)[-3:]
+    p = np.asarray(position, np.float64)[-3:]
+    if abs(d[0]) < 1e-9:
+        return None
+    return p + (z - p[0]) / d[0] * d
