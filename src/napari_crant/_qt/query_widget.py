@@ -128,7 +128,7 @@ class _DockCloseWatch(QObject):
         if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
             from napari_crant._qt.worker_guard import stop_workers, widget_workers
 
-            stop_workers(widget_workers(self._widget))
+            stop_workers(lambda: widget_workers(self._widget))
         return False
 
 
