@@ -15,7 +15,8 @@ import pandas as pd
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
 from napari_crant.qc.review import ReviewModel
-from napari_crant.scene.layer_data import AXES, METADATA_KEY, SCALE, UNITS, id_strings
+from napari_crant.scene.layer_data import AXES, METADATA_KEY, SCALE, UNITS
+from napari_crant.scene.neuron_data import id_strings
 
 #: RGBA of synapse points by verdict (None: not reviewed yet)
 VERDICT_COLORS = {
