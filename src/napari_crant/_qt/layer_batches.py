@@ -9,9 +9,11 @@ somata, presynapse and postsynapse layers: an arrival fills the last batch while
 re-set nor re-sliced (:func:`~napari_crant._qt.layer_writes.write_into` slices only the layers
 written while the dims' point and slab stay the same).
 
-Writes are queued and done a few at a time (at most :data:`TURN_POINTS` points a turn of the
-event loop; the first turn at once): a big load arrives on successive turns, between which the
-canvas repaints and input is handled. The layer list stays legible: with one batch the layers
+Writes are queued and done a few at a time (at most :data:`TURN_POINTS` points and one new
+napari layer a turn of the event loop; the first turn at once): a big load is written on
+successive turns, between which input is handled; the canvas repaints once, at the end.
+
+The layer list stays legible: with one batch the layers
 keep their plain names (``CRANT skeletons``); with several, each name ends with the loading
 positions of its neurons (``CRANT skeletons 101-200``), the order of the legend.
 """
@@ -26,7 +28,7 @@ from napari_crant.scene.layer_data import LAYER_NAMES, METADATA_KEY
 #: most neurons in one batch of layers
 BATCH_NEURONS = 100
 #: most synapses (pre and post) in one batch of layers
-BATCH_SYNAPSES = 60_000
+BATCH_SYNAPSES = 40_000
 #: points (skeleton edges, somata, synapses) written in one turn of the event loop
 TURN_POINTS = 30_000
 #: the layer kinds of a batch, in the order they are written and listed
@@ -219,6 +221,8 @@ class LayerBatches:
             data[1]["name"] = self._name(batch, kind)
             todo.append((batch, kind, data))
             written += len(data[0])
+            if kind not in batch.layers and len(data[0]):
+                break  # making a napari layer (visual, controls) is a turn's worth of work itself
         if todo:
             layers = write_into(viewer, [(b.layers.get(k), d) for b, k, d in todo],
                                 on_slab=self.session.project_z)
@@ -231,9 +235,26 @@ class LayerBatches:
                 self.writes.append((self.batches.index(batch), kind))
                 self.session.apply_visibility_to(layer, kind)
         if self._queue:
+            self._hold_canvas(True)
             self._schedule()
-        elif todo and self.on_drawn is not None:
-            self.on_drawn()
+        else:
+            if todo and self.on_drawn is not None:
+                self.on_drawn()  # (the camera refit) before the canvas repaints: one repaint
+            self._hold_canvas(False)
+
+    def _hold_canvas(self, hold: bool) -> None:
+        """While later turns are queued the canvas is not repainted (its updates are disabled; the
+        rest of the window and input go on): the arrival is drawn once, when written, and no
+        repaint of the whole scene is spent between turns (with software OpenGL each costs
+        seconds at 300 neurons, more than the turns)."""
+        viewer = self.session.viewer
+        qt_viewer = getattr(getattr(viewer, "window", None), "_qt_viewer", None)
+        canvas = getattr(getattr(qt_viewer, "canvas", None), "native", None)
+        if canvas is None or canvas.updatesEnabled() != hold:
+            return
+        canvas.setUpdatesEnabled(not hold)
+        if not hold:
+            canvas.update()
 
     def _schedule(self) -> None:
         if self._turn_scheduled:

@@ -208,10 +208,14 @@ class Session:
         if current not in (0.0, 1.0) and current != self._thickness:
             return
         rng = viewer.dims.range[axis]
-        span = float(rng.stop - rng.start) + 2.0
-        middle = (rng.start + rng.stop) / 2
+        start, stop = float(rng.start), float(rng.stop)
+        loaded = self.scene.z_range()  # every loaded neuron, also those of batches not written yet
+        if loaded is not None:  # (the slab then spans a whole arrival: its later batches re-slice nothing)
+            start, stop = min(start, loaded[0]), max(stop, loaded[1])
+        span = stop - start + 2.0
+        middle = (start + stop) / 2
         point = float(viewer.dims.point[axis])
-        covered = point - current / 2 <= rng.start and point + current / 2 >= rng.stop
+        covered = point - current / 2 <= start and point + current / 2 >= stop
         if current == self._thickness and covered:
             return  # the slab still spans the data: re-slicing every layer would cost a frame
         span = 2 * span  # room for neurons loaded later (no re-slice while the range grows a little)

@@ -367,6 +367,24 @@ class Scene:
         return [self.skeleton_layer(roots), self.soma_layer(roots),
                 self.synapse_layer("pre", color_by, roots), self.synapse_layer("post", color_by, roots)]
 
+    def z_range(self) -> tuple[float, float] | None:
+        """Smallest and largest z (nm) of every loaded skeleton, soma and synapse (``None``: none)."""
+        lows, highs = [], []
+        for n in self.neurons.values():
+            if len(n.edges):
+                ends = n.edges[:, 0, 0], n.edges[:, 0, 0] + n.edges[:, 1, 0]
+                lows += [float(e.min()) for e in ends]
+                highs += [float(e.max()) for e in ends]
+            if n.soma is not None:
+                lows.append(float(n.soma[0]))
+                highs.append(float(n.soma[0]))
+        table = self.synapses() if self._synapse_table is None else self._synapse_table
+        if len(table):
+            z = table["z"].to_numpy(np.float64)
+            lows.append(float(z.min()))
+            highs.append(float(z.max()))
+        return (min(lows), max(highs)) if lows else None
+
     def synapse_counts(self, roots: Any = None) -> np.ndarray:
         """Number of synapses (pre and post) of each of ``roots`` (default: all loaded, in order)."""
         roots = self.root_ids if roots is None else np.asarray(roots, np.uint64).reshape(-1)
