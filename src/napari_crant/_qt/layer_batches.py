@@ -170,7 +170,7 @@ class LayerBatches:
         viewer = self.session.viewer
         first = self.batches[0] if self.batches else None
         for b in self.batches[1:]:
-            for layer in b.layers.values():
+            for layer in list(b.layers.values()):  # removing one forgets it (``forget_layer``)
                 if viewer is not None and layer in viewer.layers:
                     viewer.layers.remove(layer)
         self.batches = []
