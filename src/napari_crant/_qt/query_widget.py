@@ -17,6 +17,7 @@ from magicgui.widgets import (
 )
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QTimer
 
 from napari_crant._qt.dock_plumbing import DockCloseWatch, scroll_contents
 from napari_crant._qt.query_workers import load_worker, search_worker, versions_worker, warm_up_worker
@@ -128,8 +129,6 @@ class QueryWidget(Container):
 
         self.split_notice = SplitNotice(self.load_ids)  # pieces of neurons split since
         self.insert(self.index(self.message) + 1, self.split_notice)
-        from qtpy.QtCore import QTimer
-
         self._count_timer = QTimer(self.native)  # count matches once typing pauses
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
@@ -165,8 +164,6 @@ class QueryWidget(Container):
         self.warm_up_worker.returned.connect(self._on_warmed_up)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
-        from qtpy.QtCore import QTimer
-
         # the (empty) layers made now, while the user pastes IDs: creating napari layers and their
         # visuals the first time takes a second on the main thread, which the first Load then skips
         QTimer.singleShot(0, self.session.prepare_layers)
@@ -352,8 +349,7 @@ class QueryWidget(Container):
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
     def _end_progress(self) -> None:
-        """The load ended: a pending progress message must not overwrite its final message
-        (``progress`` keeps the last step reported)."""
+        """The load ended: no pending progress message overwrites its final one (``progress`` stays)."""
         if is_alive(self):
             self._progress_timer.stop()
 
