@@ -207,8 +207,9 @@ class LayerBatches:
         from napari_crant._qt.layer_writes import write_into
 
         viewer = self.session.viewer
-        if viewer is None:
-            self._queue.clear()
+        window = getattr(viewer, "window", None)
+        if viewer is None or (window is not None and not hasattr(window, "_qt_window")):
+            self._queue.clear()  # the viewer is gone or its window closed (napari deletes it)
             return
         scene, color_by = self.session.scene, self.session.color_by
         written = 0
