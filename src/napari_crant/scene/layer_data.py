@@ -13,8 +13,11 @@ horizontally and y vertically (as neuroglancer does) and z as the slider axis.
 
 Layers
 ------
-- ``CRANT skeletons``: ONE Vectors layer, one vector per parent -> child edge (start +
+- ``CRANT skeletons``: a Vectors layer, one vector per parent -> child edge (start +
   direction, ``vector_style='line'``), feature ``root_id`` (str) and a colour per neuron.
+
+The viewer shows one such set of layers (skeletons, somata, pre, post) per batch of loaded
+neurons (``roots=`` below; see :mod:`napari_crant._qt.layer_batches`).
 - ``CRANT somata``: Points, one per neuron with a soma, feature ``root_id``.
 - ``CRANT presynapses`` / ``CRANT postsynapses``: Points, features ``root_id``, ``synapse_id``,
   ``partner_id`` (str), ``size``, ``distance`` (nm to the skeleton).
