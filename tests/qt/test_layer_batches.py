@@ -153,3 +153,26 @@ def test_clear_keeps_one_empty_batch_and_the_next_load_fills_it(qtbot, viewer, q
     run_load(qtbot, query)
     _wait_drawn(qtbot, session)
     assert find_layers(viewer, "skeletons") == [first] and _roots(first) == {str(B2)}
+
+
+def test_a_camera_set_while_batches_are_written_is_kept(qtbot, viewer, query, one_neuron_batches,
+                                                        monkeypatch):
+    """A reopened session sets its saved camera when the load returns: the refit at the end of the
+    queued writes must not undo it (nor a move by the user meanwhile)."""
+    monkeypatch.setattr(layer_batches, "TURN_POINTS", 1)
+    session = get_session(viewer)
+    moved = {}
+
+    def set_camera(_result):
+        assert session.drawing  # the later batches are still queued
+        camera = viewer.scene.camera
+        camera.center = (0.0, 12_345.0, 23_456.0)
+        camera.zoom = 0.0123
+        moved["at"] = (tuple(camera.center), camera.zoom)
+
+    query.ids.value = f"{A2} {B2} {CD}"
+    worker = query.load()
+    worker.returned.connect(set_camera)  # after the dock's own handler (connected first)
+    qtbot.waitUntil(lambda: "at" in moved and not session.drawing, timeout=30_000)
+    camera = viewer.scene.camera
+    assert (tuple(camera.center), camera.zoom) == moved["at"]

@@ -102,6 +102,9 @@ class Session:
                              [len(n.synapses) for n in result.neurons])
             if self.batches.drawing and self._fit_after_drawing is not None:
                 self.camera_fit.after_load(viewer, self._fit_after_drawing)  # the first batch in view
+                # once drawn: refitted only if the camera was not moved meanwhile (by the user, or
+                # by a reopened session setting its saved camera)
+                self._fit_after_drawing = False
         self.changed.emit()
         return update_messages(result.updated, result.split)
 
