@@ -247,54 +247,41 @@ class Scene:
             table = table[table["type"].to_numpy() == kind].reset_index(drop=True)
         return table.copy()
 
-    def _synapse_id_text(self, kind: str | None = None) -> pd.DataFrame:
-        """:func:`synapse_id_text` of :meth:`synapses` (kept from the loading workers when given)."""
+    def _synapse_id_text(self) -> pd.DataFrame:
+        """:func:`synapse_id_text` of :meth:`synapses`, row for row (kept from the loading workers)."""
         table = self.synapses() if self._synapse_table is None else self._synapse_table
         if self._synapse_text is None or len(self._synapse_text) != len(table):
             self._synapse_text = synapse_id_text(table)
-        text = self._synapse_text
-        if kind is not None:
-            text = text[table["type"].to_numpy() == kind].reset_index(drop=True)
-        return text
+        return self._synapse_text
 
     # -- layer data ------------------------------------------------------------------------
-    def _batch(self, roots: Any) -> tuple[list[NeuronData], np.ndarray]:
-        """The loaded neurons among ``roots`` (default: all) in loading order, and their positions."""
+    def _batch(self, roots: Any) -> list[NeuronData]:
+        """The loaded neurons among ``roots`` (default: all), in loading order."""
         if roots is None:
-            return list(self.neurons.values()), np.arange(len(self.neurons))
+            return list(self.neurons.values())
         wanted = {int(r) for r in np.asarray(roots, dtype=np.uint64).reshape(-1)}
-        picked = [(i, n) for i, n in enumerate(self.neurons.values()) if n.root_id in wanted]
-        return [n for _, n in picked], np.array([i for i, _ in picked], np.int64)
-
-    def _rgba_at(self, neurons: list[NeuronData], positions: np.ndarray) -> np.ndarray:
-        """Colours of neurons at these loading positions (given colours kept)."""
-        out = neuron_colors(positions)
-        if self._colors:
-            for i, n in enumerate(neurons):
-                given = self._colors.get(n.root_id)
-                if given is not None:
-                    out[i] = given
-        return out
+        return [n for n in self.neurons.values() if n.root_id in wanted]
 
     def skeleton_layer(self, roots: Any = None) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the skeletons' Vectors layer (of the loaded ``roots``; default: all)."""
-        neurons, positions = self._batch(roots)
+        neurons = self._batch(roots)
         edges = [n.edges for n in neurons]
         data = np.concatenate(edges) if edges else np.zeros((0, 2, 3))
         counts = [len(e) for e in edges]
         ids = id_strings([n.root_id for n in neurons])
         features = pd.DataFrame({"root_id": np.repeat(ids, counts)})  # one string per neuron, repeated
-        colors = np.repeat(self._rgba_at(neurons, positions).astype(np.float32), counts, axis=0)
+        rgba = self.neuron_rgba([n.root_id for n in neurons]) if neurons else np.zeros((0, 4))
+        colors = np.repeat(rgba.astype(np.float32), counts, axis=0)
         return data, _layer_kwargs("skeletons", features=features, edge_color=colors,
                                    vector_style="line", edge_width=300.0), "vectors"
 
     def soma_layer(self, roots: Any = None) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the somata Points layer (of the loaded ``roots``; default: all)."""
-        neurons, positions = self._batch(roots)
-        keep = [i for i, n in enumerate(neurons) if n.soma is not None]
-        data = np.array([neurons[i].soma for i in keep]) if keep else np.zeros((0, 3))
-        colors = self._rgba_at(neurons, positions)[keep].astype(np.float32)
-        features = pd.DataFrame({"root_id": id_strings([neurons[i].root_id for i in keep])})
+        neurons = [n for n in self._batch(roots) if n.soma is not None]
+        data = np.array([n.soma for n in neurons]) if neurons else np.zeros((0, 3))
+        colors = (self.neuron_rgba([n.root_id for n in neurons]) if neurons
+                  else np.zeros((0, 4))).astype(np.float32)
+        features = pd.DataFrame({"root_id": id_strings([n.root_id for n in neurons])})
         return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
                                    border_width=0.0, border_color=colors, shading="spherical",
                                    canvas_size_limits=(2 * MIN_POINT_PIXELS, 10000.0)), "points"
@@ -387,12 +374,6 @@ class Scene:
             lows.append(float(z.min()))
             highs.append(float(z.max()))
         return (min(lows), max(highs)) if lows else None
-
-    def synapse_counts(self, roots: Any = None) -> np.ndarray:
-        """Number of synapses (pre and post) of each of ``roots`` (default: all loaded, in order)."""
-        roots = self.root_ids if roots is None else np.asarray(roots, np.uint64).reshape(-1)
-        counts = {n.root_id: len(n.synapses) for n in self.neurons.values()}
-        return np.array([counts.get(int(r), 0) for r in roots], np.int64)
 
     # -- picking synapses ------------------------------------------------------------------
     def synapses_between(self, pre: int, post: int) -> np.ndarray:
