@@ -141,9 +141,8 @@ def test_a_worker_started_while_the_close_waits_is_waited_on_too(qtbot, make_nap
     started: list = []
     ended = {"second": False}
 
-    def first():  # ends once the test saw it running: its result arrives during the close's wait
+    def first():  # ends once the test saw it running
         seen.wait(60)
-        time.sleep(0.3)
         return "first"
 
     def second():
@@ -162,8 +161,14 @@ def test_a_worker_started_while_the_close_waits_is_waited_on_too(qtbot, make_nap
     worker.start()
     qtbot.waitUntil(lambda: worker.is_running, timeout=30_000)
     seen.set()
-    viewer.close()
+    deadline = time.monotonic() + 30
+    while worker.is_running and time.monotonic() < deadline:  # no Qt events: its result stays queued
+        time.sleep(0.01)
+    assert not worker.is_running
+    viewer.close()  # delivers the queued result, which starts the second worker
     assert started, "the first worker's result did not arrive during the close"
     assert not any(w.is_running for w in started)
     assert not [w for w in type(worker)._worker_set if any(w is s for s in started)]
     assert ended["second"]  # waited on, not left running
+    worker.returned.disconnect(on_first)  # no test object keeps the ended workers past the test
+    started.clear()

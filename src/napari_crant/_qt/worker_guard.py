@@ -71,7 +71,12 @@ def stop_workers(workers: Iterable[Any] | Callable[[], Iterable[Any]],
                 asked.append(worker)
         pending = [w for w in (*asked, *current) if _pending(w)]
         if not pending:
-            return True
+            # a worker that just ended may have results queued for the main thread: deliver them,
+            # and wait on any worker they start (done when a round of events starts none)
+            QApplication.processEvents()
+            if not any(_pending(w) for w in listed()) and all(any(w is a for a in asked) for w in listed()):
+                return True
+            continue
         if time.monotonic() > deadline:
             return False
         QApplication.processEvents()
