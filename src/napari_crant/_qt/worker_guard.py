@@ -6,10 +6,11 @@ window: when it closes, every running worker of the napari-crant docks of that v
 to stop (``quit()``: generator workers stop at their next ``yield``; loads also get their stop
 event) and waited on. Removing the query dock does the same for its own workers.
 
-The workers are looked up again while waiting: a result delivered during the wait can start
-another worker (the EM panel prefetches the next synapse when one arrives, the query dock lists
-a dataset's versions after a load); it is stopped and waited on too, so none is left running
-when the window is gone (it would end at interpreter exit on a deleted ``WorkerBaseSignals``).
+The workers are looked up again while waiting, and once none runs the results they queued for
+the main thread are delivered: such a result can start another worker (the EM panel prefetches
+the next synapse when one arrives, the query dock lists a dataset's versions after a load); it
+is stopped and waited on too, so none is left running when the window is gone (it would end at
+interpreter exit on a deleted ``WorkerBaseSignals``, aborting Python).
 """
 
 import time
