@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def drawn(n: int) -> bool:
         layer = find_layer(viewer, "skeletons")
-        return query.worker is None and layer is not None and len(session.scene.neurons) >= n
+        # a big load is written into its layers over several event-loop turns (``drawing``)
+        return (query.worker is None and layer is not None and len(session.scene.neurons) >= n
+                and not getattr(session, "drawing", False))
 
     # -- first neuron (cold process) ----------------------------------------------------------
     run_until(lambda: time.perf_counter() - t_up >= args.paste_s, args.paste_s + 1, settle_s=0)

@@ -148,7 +148,8 @@ def test_click_selects_the_neuron_everywhere(qtbot, viewer, loaded, qc_data_dir)
 
 
 def test_synapse_colours_readable_at_the_fitted_view(viewer, loaded):
-    from napari_crant.scene.layer_data import MIN_POINT_PIXELS, TYPE_COLORS
+    from napari_crant.scene.colors import TYPE_COLORS
+    from napari_crant.scene.layer_data import MIN_POINT_PIXELS
 
     for kind in ("pre", "post"):
         layer = find_layer(viewer, kind)

@@ -170,8 +170,20 @@ def test_clear_removes_layers_and_rows(qtbot, viewer, query):
     query.ids.value = str(tiny.A2)
     run_load(qtbot, query)
     qtbot.waitUntil(lambda: adjw.worker is None, timeout=30_000)
+    made = [id(layer) for layer in viewer.layers if "napari_crant" in layer.metadata]
     query.clear_button.native.click()
-    assert find_layer(viewer, "skeletons") is None
+    # the neurons' layers are kept empty, one per kind (the next load fills them: no new layers,
+    # visuals and shaders); nothing of the load is drawn
+    kept = [layer for layer in viewer.layers if "napari_crant" in layer.metadata]
+    assert sorted(layer.metadata["napari_crant"] for layer in kept) == ["post", "pre", "skeletons", "somata"]
+    assert all(len(layer.data) == 0 for layer in kept)
+    assert {id(layer) for layer in kept} <= set(made)
+    query.ids.value = str(tiny.B2)
+    run_load(qtbot, query)
+    kinds = [layer.metadata["napari_crant"] for layer in kept]
+    assert find_layer(viewer, "skeletons") is kept[kinds.index("skeletons")]
+    assert set(find_layer(viewer, "skeletons").features["root_id"]) == {str(tiny.B2)}
+    query.clear_button.native.click()
     assert partners.proxy.rowCount() == 0
     assert adjw.data is None and adjw.canvas.data is None
 

@@ -122,3 +122,53 @@ def test_stop_workers_reports_a_worker_that_did_not_end(qtbot):
     assert stop_workers([worker], timeout_s=0.2) is False  # a blocking function cannot be stopped
     release.set()
     assert stop_workers([worker], timeout_s=10) is True
+
+
+def test_a_worker_started_while_the_close_waits_is_waited_on_too(qtbot, make_napari_viewer, tiny_path):
+    """A result delivered during the close's wait may start another worker (the EM panel prefetches
+    the next synapse, the query dock lists versions after a load): it must not outlive the viewer
+    (it ended at interpreter exit on a deleted ``WorkerBaseSignals``, aborting Python)."""
+    from napari.qt.threading import create_worker
+
+    from napari_crant._qt.query_widget import QueryWidget
+
+    viewer = make_napari_viewer()
+    query = QueryWidget(viewer)
+    viewer.window.add_dock_widget(query, name="Query neurons")
+    query.dataset.value = tiny_path
+    qtbot.waitUntil(lambda: not query.workers, timeout=60_000)  # the warm-up is done
+    seen = threading.Event()
+    started: list = []
+    ended = {"second": False}
+
+    def first():  # ends once the test saw it running
+        seen.wait(60)
+        return "first"
+
+    def second():
+        time.sleep(0.5)
+        ended["second"] = True
+
+    def on_first(_value):
+        worker = create_worker(second, _start_thread=False)
+        query._track(worker)
+        started.append(worker)
+        worker.start()
+
+    worker = create_worker(first, _start_thread=False)
+    worker.returned.connect(on_first)
+    query._track(worker)
+    worker.start()
+    qtbot.waitUntil(lambda: worker.is_running, timeout=30_000)
+    seen.set()
+    deadline = time.monotonic() + 30
+    while worker.is_running and time.monotonic() < deadline:  # no Qt events: its result stays queued
+        time.sleep(0.01)
+    assert not worker.is_running
+    viewer.close()  # delivers the queued result, which starts the second worker
+    assert started, "the first worker's result did not arrive during the close"
+    assert not any(w.is_running for w in started)
+    assert not [w for w in type(worker)._worker_set if any(w is s for s in started)]
+    assert ended["second"]  # waited on, not left running
+    worker.returned.disconnect(on_first)  # no test object keeps the ended workers past the test
+    started.clear()

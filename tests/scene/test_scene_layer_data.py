@@ -6,8 +6,10 @@ import pytest
 
 import napari_crant as nc
 import tiny
-from napari_crant.scene.layer_data import TYPE_COLORS, Scene, id_colors, neuron_color, skeleton_vectors
+from napari_crant.scene.colors import TYPE_COLORS, id_colors, neuron_color
+from napari_crant.scene.layer_data import Scene
 from napari_crant.scene.loading import load_neurons, run_to_end
+from napari_crant.scene.neuron_data import skeleton_vectors
 
 
 def test_skeleton_vectors_are_parent_child_edges():

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import tiny
-from napari_crant.scene.layer_data import TYPE_COLORS, Scene, id_strings, neuron_colors
+from napari_crant.scene.colors import TYPE_COLORS, neuron_colors
+from napari_crant.scene.layer_data import Scene
+from napari_crant.scene.neuron_data import id_strings
 from napari_crant.scene.picking import SkeletonPicker, neuron_text, synapse_text
 from napari_crant.scene.scene_model import NeuronEntry, SceneModel
 
@@ -84,7 +86,7 @@ def test_ids_colours_vectorised_and_exact():
 
 
 def test_scene_joins_worker_built_synapse_tables(tiny_loaded, tiny_path):
-    from napari_crant.scene.layer_data import synapse_table
+    from napari_crant.scene.neuron_data import synapse_table
 
     scene = Scene()
     scene.add(tiny_loaded)

@@ -33,7 +33,7 @@ class CanvasPicker:
         #: the text shown for the last hover (``''``: nothing under the cursor)
         self.text = ""
         self._skeletons: SkeletonPicker | None = None
-        self._skeleton_data_id: int | None = None
+        self._skeleton_data_id: tuple[int, ...] | None = None
         self._setting_status = False
         viewer = session.viewer
         viewer.mouse_move_callbacks.append(self.on_mouse_move)
@@ -41,11 +41,15 @@ class CanvasPicker:
         viewer.events.status.connect(self._keep_status)
 
     # -- what is under the cursor ----------------------------------------------------------
-    def _skeleton_picker(self, layer: Any) -> SkeletonPicker:
-        if self._skeletons is None or self._skeleton_data_id != id(layer.data):
-            roots = layer.features["root_id"].to_numpy().astype(np.uint64)
-            self._skeletons = SkeletonPicker(layer.data, roots)
-            self._skeleton_data_id = id(layer.data)
+    def _skeleton_picker(self, layers: list[Any]) -> SkeletonPicker:
+        """One picker over the skeleton layers of every batch (made again when any data changed)."""
+        key = tuple(id(layer.data) for layer in layers)
+        if self._skeletons is None or self._skeleton_data_id != key:
+            edges = np.concatenate([np.asarray(layer.data).reshape(-1, 2, 3) for layer in layers])
+            roots = np.concatenate([layer.features["root_id"].to_numpy().astype(np.uint64)
+                                    for layer in layers])
+            self._skeletons = SkeletonPicker(edges, roots)
+            self._skeleton_data_id = key
         return self._skeletons
 
     def pick(self, position: Any, view_direction: Any = None) -> tuple[int | None, str]:
@@ -59,27 +63,29 @@ class CanvasPicker:
             return None, ""
         dims = list(viewer.dims.displayed)
         direction = view_direction if len(dims) == 3 else None
-        layers = {layer.metadata.get(METADATA_KEY): layer for layer in viewer.layers
-                  if METADATA_KEY in layer.metadata and layer.visible}
+        # every layer of each kind (the loaded neurons have one per batch), the top one first
+        layers: dict[str, list[Any]] = {}
+        for layer in reversed(viewer.layers):
+            if METADATA_KEY in layer.metadata and layer.visible and len(layer.data):
+                layers.setdefault(layer.metadata[METADATA_KEY], []).append(layer)
         for kind in _POINT_KINDS:
-            layer = layers.get(kind)
-            if layer is None or len(layer.data) == 0:
-                continue
-            index = layer.get_value(position, view_direction=direction, dims_displayed=dims, world=True)
-            if index is None or not layer.shown[index]:
-                continue
-            row = layer.features.iloc[int(index)].to_dict()
-            if kind == "somata":
-                root = int(row["root_id"])
-                return root, "soma of " + neuron_text(root, self._cell_type(root))
-            return int(row["root_id"]), synapse_text(row, self._cell_type)
-        layer = layers.get("skeletons")
-        if layer is None or len(layer.data) == 0:
+            for layer in layers.get(kind, ()):
+                index = layer.get_value(position, view_direction=direction, dims_displayed=dims,
+                                        world=True)
+                if index is None or not layer.shown[index]:
+                    continue
+                row = layer.features.iloc[int(index)].to_dict()
+                if kind == "somata":
+                    root = int(row["root_id"])
+                    return root, "soma of " + neuron_text(root, self._cell_type(root))
+                return int(row["root_id"]), synapse_text(row, self._cell_type)
+        skeletons = layers.get("skeletons")
+        if not skeletons:
             return None, ""
         scene = getattr(viewer, "scene", None)  # napari 0.9: viewer.scene.camera
         cam = scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
         tolerance = PICK_PIXELS / max(float(cam.zoom), 1e-12)
-        root = self._skeleton_picker(layer).pick(position, tolerance, dims, direction,
+        root = self._skeleton_picker(skeletons).pick(position, tolerance, dims, direction,
                                                  shown=self.session.model.shown_roots())
         if root is None:
             return None, ""

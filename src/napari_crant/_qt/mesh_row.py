@@ -13,7 +13,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, Label
 from napari.qt.threading import create_worker
 
-from napari_crant._qt.session import find_layer, get_session
+from napari_crant._qt.session import find_layer, find_layers, get_session
 from napari_crant._qt.utils import is_alive
 from napari_crant.scene.meshes import (
     CONTEXTS,
@@ -88,10 +88,10 @@ class MeshRow(Container):
         if viewer is None:
             return None
         mode = self.display.value
-        skeletons = find_layer(viewer, "skeletons")
-        if skeletons is not None and skeletons.visible != (mode != "meshes"):
-            # only on a change: napari refreshes (re-slices) a layer at each ``visible = True``
-            skeletons.visible = mode != "meshes"
+        for skeletons in find_layers(viewer, "skeletons"):  # one per batch of loaded neurons
+            if skeletons.visible != (mode != "meshes"):
+                # only on a change: napari refreshes (re-slices) a layer at each ``visible = True``
+                skeletons.visible = mode != "meshes"
         if mode == "skeletons":
             layer = find_layer(viewer, "meshes")
             if layer is not None and layer.visible:
@@ -125,8 +125,7 @@ class MeshRow(Container):
     def _on_mesh_error(self, message: str) -> None:
         self._wanted = None
         self.set_message(f"No meshes: {message}. Skeletons are shown instead.", error=True)
-        skeletons = find_layer(self.session.viewer, "skeletons")
-        if skeletons is not None:
+        for skeletons in find_layers(self.session.viewer, "skeletons"):
             skeletons.visible = True
 
     def _draw_meshes(self) -> None:

@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_crant._qt.qc_state import qc_state, with_qc_weights
-from napari_crant._qt.session import find_layer, get_session
+from napari_crant._qt.session import find_layers, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
 from napari_crant._qt.utils import fill_neuron_combo, is_alive, select_combo_data
 from napari_crant.export_formats import TABLE_FORMATS, ExportError, export_kind, file_dialog_filter
@@ -184,16 +184,16 @@ class PartnerWidget(QWidget):
         if not is_alive(self):
             return
         for kind in ("pre", "post"):
-            layer = find_layer(self.viewer, kind)
-            if layer is None or id(layer) in self._watched:
-                continue
-            self._watched.add(id(layer))
+            for layer in find_layers(self.viewer, kind):  # one per batch of loaded neurons
+                if id(layer) in self._watched:
+                    continue
+                self._watched.add(id(layer))
 
-            def on_selected(*_: Any, layer: Any = layer, kind: str = kind) -> None:
-                if is_alive(self):
-                    self.select_from_points(layer, kind)
+                def on_selected(*_: Any, layer: Any = layer, kind: str = kind) -> None:
+                    if is_alive(self):
+                        self.select_from_points(layer, kind)
 
-            layer.selected_data.events.items_changed.connect(on_selected)
+                layer.selected_data.events.items_changed.connect(on_selected)
 
     def select_from_points(self, layer: Any, kind: str) -> None:
         """Select the table rows of the partners of the points selected in ``layer``."""

@@ -17,11 +17,13 @@ from magicgui.widgets import (
 )
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QEvent, QObject
+from qtpy.QtCore import QTimer
 
+from napari_crant._qt.dock_plumbing import DockCloseWatch, scroll_contents
+from napari_crant._qt.query_workers import load_worker, search_worker, versions_worker, warm_up_worker
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import close_error_popups, is_alive
-from napari_crant.scene.layer_data import COLOR_MODES
+from napari_crant.scene.colors import COLOR_MODES
 
 #: annotation fields offered in the search box
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
@@ -30,106 +32,8 @@ COUNT_DELAY_MS = 250
 #: shortest time between two progress messages of a load (ms)
 PROGRESS_MS = 250
 
-
-def _search_worker(criteria: dict[str, str], regex: bool, case: bool, exact: bool, dataset: Any
-                   ) -> tuple[int, Any]:
-    """Count (and list) neurons matching annotation criteria (worker thread)."""
-    from napari_crant.datasets import get_source
-    from napari_crant.queries.criteria import NeuronCriteria
-
-    nc = NeuronCriteria(regex=regex, case=case, exact=exact, dataset=dataset, **criteria)
-    found = nc.filter(get_source(dataset).annotations())
-    return int(found["root_id"].nunique()), found["root_id"].to_numpy().astype("uint64")
-
-
-def _versions_worker(dataset: Any) -> list[str]:
-    """Materialization choices of a dataset (worker thread)."""
-    from napari_crant.queries.annotations import list_versions
-
-    v = list_versions(dataset)
-    return [str(int(x)) for x, ok in zip(v["version"], v["valid"], strict=True) if ok][::-1]
-
-
 #: prefix of this dock's error pop-ups (closed when a new attempt starts)
 ERROR_PREFIX = "napari-crant: "
-
-
-def _warm_up_worker(dataset: Any) -> str:
-    """The background warm-up (worker thread); then the objects of start-up leave the garbage
-    collector's generations (``gc.freeze``): its full collections no longer walk the 100,000s of
-    objects of napari, pandas and navis, which paused the main thread for 0.5 s at the first load."""
-    import gc
-
-    from napari_crant.scene.warmup import warm_up
-
-    done = warm_up(dataset)
-    gc.freeze()
-    return done
-
-
-def _load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
-                 top_partners: int, stop: threading.Event):
-    """Generator run in a worker: resolve criteria, then :func:`load_neurons` (``stop``: cancel,
-    keeping the neurons loaded so far)."""
-    import numpy as np
-
-    from napari_crant.scene.loading import load_neurons
-
-    if criteria:
-        from napari_crant.queries.criteria import NeuronCriteria
-
-        yield 0, 1, "searching annotations"
-        roots = NeuronCriteria(dataset=kwargs["dataset"], **search, **criteria).get_roots()
-        ids = roots if ids is None else np.concatenate([np.asarray(ids, np.uint64), roots])
-    return (yield from load_neurons(ids, top_partners=top_partners, should_stop=stop.is_set, **kwargs))
-
-
-def _scroll_contents(native: Any, pinned: tuple[Any, ...] = ()) -> None:
-    """Move a container's rows into a vertical scroll area inside it, except the ``pinned`` ones.
-
-    The dock then has no minimum height of its own (on a short screen it scrolls instead of
-    making the window taller than the screen), while ``native`` stays the widget napari docks
-    and finds (wrapping the dock's widget from outside would hide the container from napari).
-    The container keeps its layout object, now on the inner widget. The ``pinned`` widgets
-    (e.g. the Load row and the message) stay below the scroll area, in this order: reachable
-    without scrolling on any screen. Rows inserted later go into the scroll area.
-    """
-    from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
-
-    inner = QWidget()
-    inner.setLayout(native.layout())  # re-parents the rows' widgets to ``inner``
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setWidget(inner)
-    own = QVBoxLayout(native)
-    own.setContentsMargins(0, 0, 0, 0)
-    own.addWidget(area)
-    rows = inner.layout()
-    for widget in pinned:
-        row = widget
-        while row.parentWidget() is not None and row.parentWidget() is not inner:
-            row = row.parentWidget()  # the labelled row holding the widget
-        rows.removeWidget(row)
-        own.addWidget(row)
-
-
-class _DockCloseWatch(QObject):
-    """Stops and waits on a dock widget's workers when napari removes the dock (unparents it)."""
-
-    def __init__(self, widget: Any):
-        super().__init__(widget.native)
-        self._widget = widget
-        widget.native.installEventFilter(self)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:
-        if event.type() == QEvent.Type.ParentChange and obj.parent() is None:
-            from napari_crant._qt.worker_guard import stop_workers, widget_workers
-
-            stop_workers(widget_workers(self._widget))
-        return False
 
 
 class QueryWidget(Container):
@@ -151,7 +55,7 @@ class QueryWidget(Container):
         self.worker: Any = None
         #: the last load's worker (kept after it finished, for tests and scripts)
         self._last_worker: Any = None
-        self._search_worker: Any = None
+        self.search_worker: Any = None
         #: every running worker of this widget (tests wait for it to empty)
         self.workers: set[Any] = set()
         p = self.session.params
@@ -225,8 +129,6 @@ class QueryWidget(Container):
 
         self.split_notice = SplitNotice(self.load_ids)  # pieces of neurons split since
         self.insert(self.index(self.message) + 1, self.split_notice)
-        from qtpy.QtCore import QTimer
-
         self._count_timer = QTimer(self.native)  # count matches once typing pauses
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
@@ -242,7 +144,7 @@ class QueryWidget(Container):
         self.meshes = MeshRow(napari_viewer)  # neurons as skeletons/meshes/both; brain or neuropil context
         self.insert(self.index(self.buttons), self.meshes)
         # the Load/Cancel row, the message and the split notice stay visible below the scroll area
-        _scroll_contents(self.native, pinned=(self.buttons.native, self.message.native,
+        scroll_contents(self.native, pinned=(self.buttons.native, self.message.native,
                                               self.split_notice.native))
         self.load_button.changed.connect(self._on_load)
         self.cancel_button.changed.connect(self.cancel)
@@ -255,19 +157,17 @@ class QueryWidget(Container):
         self.session.load_requested.connect(self.load_ids)
         self._stop = threading.Event()
         #: the background warm-up (imports, the default dataset) started when the dock opens
-        self.warm_up_worker = create_worker(_warm_up_worker, self._dataset(), _start_thread=False,
+        self.warm_up_worker = create_worker(warm_up_worker, self._dataset(), _start_thread=False,
                                            _ignore_errors=True)
         #: what the warm-up did (set on the main thread when it returns; None until then)
         self.warm_up_result: str | None = None
         self.warm_up_worker.returned.connect(self._on_warmed_up)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
-        from qtpy.QtCore import QTimer
-
         # the (empty) layers made now, while the user pastes IDs: creating napari layers and their
         # visuals the first time takes a second on the main thread, which the first Load then skips
         QTimer.singleShot(0, self.session.prepare_layers)
-        self._close_watch = _DockCloseWatch(self)  # removing the dock stops and waits on its workers
+        self._close_watch = DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
             from napari.utils.notifications import show_warning
 
@@ -309,7 +209,7 @@ class QueryWidget(Container):
     # -- versions and annotation search ------------------------------------------------------
     def refresh_versions(self) -> Any:
         """List the dataset's valid versions in the materialization box (in a worker)."""
-        worker = create_worker(_versions_worker, self._dataset(), _start_thread=False, _ignore_errors=True)
+        worker = create_worker(versions_worker, self._dataset(), _start_thread=False, _ignore_errors=True)
 
         def done(versions: list[str]) -> None:
             if not is_alive(self):
@@ -336,7 +236,7 @@ class QueryWidget(Container):
             self.match_label.value = ""
             return None
         self.match_label.value = "counting…"
-        worker = create_worker(_search_worker, criteria, dataset=self._dataset(),
+        worker = create_worker(search_worker, criteria, dataset=self._dataset(),
                                _start_thread=False, _ignore_errors=True, **self._search_options())
 
         def done(result: tuple[int, Any]) -> None:
@@ -346,7 +246,7 @@ class QueryWidget(Container):
 
         worker.returned.connect(done)
         worker.errored.connect(lambda e: is_alive(self) and setattr(self.match_label, "value", str(e)))
-        self._search_worker = worker
+        self.search_worker = worker
         self._track(worker)
         worker.start()
         return worker
@@ -403,7 +303,7 @@ class QueryWidget(Container):
         close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now
         self._stop = threading.Event()
         worker = create_worker(
-            _load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
+            load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
             self._stop,
             _start_thread=False, _ignore_errors=True,
         )  # no napari progress bar: its animated status-bar indicator repaints the whole window
@@ -449,8 +349,7 @@ class QueryWidget(Container):
         self.set_message(f"Loading: {msg} ({step}/{total})")
 
     def _end_progress(self) -> None:
-        """The load ended: a pending progress message must not overwrite its final message
-        (``progress`` keeps the last step reported)."""
+        """The load ended: no pending progress message overwrites its final one (``progress`` stays)."""
         if is_alive(self):
             self._progress_timer.stop()
 

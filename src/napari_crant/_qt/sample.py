@@ -16,7 +16,7 @@ def demo_neuron_sample() -> list[tuple[Any, dict[str, Any], str]]:
     """
     import napari
 
-    from napari_crant._qt.session import find_layer, get_session
+    from napari_crant._qt.session import find_layers, get_session
     from napari_crant.scene.layer_data import Scene
     from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
 
@@ -32,9 +32,9 @@ def demo_neuron_sample() -> list[tuple[Any, dict[str, Any], str]]:
     session.scene.add(result)
     # napari adds the returned layers itself: drop ours first so they are not doubled
     for kind in ("skeletons", "somata", "pre", "post", "highlight"):
-        layer = find_layer(viewer, kind)
-        if layer is not None:
+        for layer in find_layers(viewer, kind):  # every batch's
             viewer.layers.remove(layer)
+    session.batches.reset()  # napari adds the returned layers: the next load adopts them
     layers = session.scene.layers(session.color_by)
     session.changed.emit()
     return layers

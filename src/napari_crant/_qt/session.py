@@ -1,6 +1,5 @@
-"""Per-viewer shared state of the napari-crant docks, and writing layers on the main thread."""
+"""Per-viewer shared state of the napari-crant docks: the scene, its model and its layers."""
 
-import contextlib
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,10 +8,15 @@ import numpy as np
 from psygnal import Signal
 
 from napari_crant._qt.canvas_pick import CanvasPicker
+from napari_crant._qt.layer_batches import LayerBatches
+from napari_crant._qt.layer_writes import apply_layer, find_layer, find_layers, write_layers
 from napari_crant.datasets import get_default_dataset
 from napari_crant.scene.layer_data import METADATA_KEY, Scene
 from napari_crant.scene.loading import LoadResult, update_messages
 from napari_crant.scene.scene_model import NeuronEntry, SceneModel
+
+__all__ = ["QueryParams", "Session", "apply_layer", "find_layer", "find_layers", "get_session",
+           "write_layers"]
 
 
 @dataclass
@@ -68,6 +72,10 @@ class Session:
         from napari_crant._qt.fit_screen import CameraFit
 
         self.camera_fit = CameraFit()
+        #: the loaded neurons' layers, one set per batch of neurons, written a few per event-loop turn
+        self.batches = LayerBatches(self, on_drawn=self._on_drawn)
+        self._fit_after_drawing: bool | None = None  # ``was_empty`` of the load being drawn
+        viewer.layers.events.removed.connect(lambda event: self.batches.forget_layer(event.value))
         from napari_crant._qt.worker_guard import guard_viewer
 
         guard_viewer(viewer)  # the docks' workers are stopped and waited on when the viewer closes
@@ -86,12 +94,31 @@ class Session:
         was_empty = not self.scene.neurons
         self.scene.add(result)
         self.sync_model()
-        self.refresh_layers()
         viewer = self.viewer
-        if viewer is not None and result.neurons:
-            self.camera_fit.after_load(viewer, was_empty)
+        if viewer is not None:
+            if result.neurons:  # refitted once the arrival is drawn (see _on_drawn)
+                self._fit_after_drawing = was_empty or bool(self._fit_after_drawing)
+            self.batches.add([n.root_id for n in result.neurons],
+                             [len(n.synapses) for n in result.neurons])
+            if self.batches.drawing and self._fit_after_drawing is not None:
+                self.camera_fit.after_load(viewer, self._fit_after_drawing)  # the first batch in view
+                # once drawn: refitted only if the camera was not moved meanwhile (by the user, or
+                # by a reopened session setting its saved camera)
+                self._fit_after_drawing = False
         self.changed.emit()
         return update_messages(result.updated, result.split)
+
+    @property
+    def drawing(self) -> bool:
+        """Whether loaded neurons are still being written into their layers (later event-loop turns)."""
+        return self.batches.drawing
+
+    def _on_drawn(self) -> None:
+        """The queued layer writes are done: refit the camera to the load (unless the user moved it)."""
+        viewer = self.viewer
+        if viewer is not None and self._fit_after_drawing is not None:
+            self.camera_fit.after_load(viewer, self._fit_after_drawing)
+        self._fit_after_drawing = None
 
     def sync_model(self) -> None:
         """Give every loaded neuron its legend entry (colour, cell type)."""
@@ -103,13 +130,17 @@ class Session:
             for r, c, t in zip(roots, colors, types, strict=True))
 
     def clear(self) -> None:
-        """Remove every neuron and this package's layers."""
+        """Remove every neuron and this package's layers (the first batch's are kept, emptied: the
+        next load does not make napari's layers again)."""
         self.scene.clear()
         self.model.set_entries([])
+        self._fit_after_drawing = None
         viewer = self.viewer
         if viewer is not None:
+            self.batches.clear()
+            kept = set(map(id, self.batches.layers_of_all()))
             for layer in list(viewer.layers):
-                if METADATA_KEY in layer.metadata:
+                if METADATA_KEY in layer.metadata and id(layer) not in kept:
                     viewer.layers.remove(layer)
         self.changed.emit()
 
@@ -117,7 +148,7 @@ class Session:
         """Recolour the synapse layers (``'type'``, ``'partner'`` or ``'neuron'``)."""
         self.color_by = color_by
         if self.scene.neurons and self.viewer is not None:
-            write_layers(self.viewer, [self.scene.synapse_layer(kind, color_by) for kind in ("pre", "post")])
+            self.batches.rewrite(("pre", "post"))
 
     def set_colors(self, colors: dict[int, Any]) -> None:
         """Give loaded neurons these RGBA colours (e.g. a reopened session's) and redraw them."""
@@ -127,14 +158,9 @@ class Session:
             self.refresh_layers()
 
     def refresh_layers(self) -> None:
-        """Write the scene into the viewer's layers (adding them the first time)."""
-        viewer = self.viewer
-        if viewer is None:
-            return
-        write_layers(viewer, self.scene.layers(self.color_by))
-        self._project_z(viewer)
-        if len(self.model.shown_roots()) < len(self.model.entries):
-            self.apply_visibility()
+        """Write the scene into the viewer's layers again (every batch; adding them the first time)."""
+        if self.viewer is not None:
+            self.batches.rewrite()
 
     def prepare_layers(self) -> None:
         """Add this package's layers, empty, unless they exist (done when the query dock opens).
@@ -147,7 +173,7 @@ class Session:
             return
         if any(METADATA_KEY in layer.metadata for layer in viewer.layers):
             return
-        write_layers(viewer, Scene().layers(self.color_by))
+        self.batches.prepare()
 
     def apply_visibility(self) -> None:
         """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
@@ -155,18 +181,23 @@ class Session:
         if viewer is None:
             return
         for kind in ("skeletons", "somata", "pre", "post", "highlight"):
-            layer = find_layer(viewer, kind)
-            if layer is None or len(layer.data) == 0:
-                continue
-            shown = self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))
-            if kind == "skeletons":
-                colors = np.array(layer.edge_color, dtype=np.float64, copy=True)
-                colors[:, 3] = shown.astype(np.float64)
-                layer.edge_color = colors
-            else:
-                layer.shown = shown
+            for layer in find_layers(viewer, kind):
+                self.apply_visibility_to(layer, kind, always=True)
 
-    def _project_z(self, viewer: Any) -> None:
+    def apply_visibility_to(self, layer: Any, kind: str, always: bool = False) -> None:
+        """Hide the neurons the legend hides in one layer (``always``: also when all are shown,
+        to show them again; else a freshly written layer, all shown, is left as it is)."""
+        if len(layer.data) == 0 or (not always and len(self.model.shown_roots()) == len(self.model.entries)):
+            return
+        shown = self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))
+        if kind == "skeletons":
+            colors = np.array(layer.edge_color, dtype=np.float64, copy=True)
+            colors[:, 3] = shown.astype(np.float64)
+            layer.edge_color = colors
+        else:
+            layer.shown = shown
+
+    def project_z(self, viewer: Any) -> None:
         """In 2D, show the whole z range projected (layers use ``projection_mode='all'``).
 
         napari draws points and vectors within ``dims.thickness`` of the current z; a 1 nm
@@ -180,10 +211,14 @@ class Session:
         if current not in (0.0, 1.0) and current != self._thickness:
             return
         rng = viewer.dims.range[axis]
-        span = float(rng.stop - rng.start) + 2.0
-        middle = (rng.start + rng.stop) / 2
+        start, stop = float(rng.start), float(rng.stop)
+        loaded = self.scene.z_range()  # every loaded neuron, also those of batches not written yet
+        if loaded is not None:  # (the slab then spans a whole arrival: its later batches re-slice nothing)
+            start, stop = min(start, loaded[0]), max(stop, loaded[1])
+        span = stop - start + 2.0
+        middle = (start + stop) / 2
         point = float(viewer.dims.point[axis])
-        covered = point - current / 2 <= rng.start and point + current / 2 >= rng.stop
+        covered = point - current / 2 <= start and point + current / 2 >= stop
         if current == self._thickness and covered:
             return  # the slab still spans the data: re-slicing every layer would cost a frame
         span = 2 * span  # room for neurons loaded later (no re-slice while the range grows a little)
@@ -218,109 +253,3 @@ def get_session(viewer: Any) -> Session:
     return session
 
 
-def _check_main_thread() -> None:
-    from qtpy.QtCore import QCoreApplication, QThread
-
-    app = QCoreApplication.instance()
-    if app is not None and QThread.currentThread() is not app.thread():
-        raise RuntimeError("napari-crant: layers must be changed on the main thread")
-
-
-def find_layer(viewer: Any, kind: str) -> Any:
-    """This package's layer of ``kind`` in ``viewer`` (``None`` if absent)."""
-    for layer in viewer.layers:
-        if layer.metadata.get(METADATA_KEY) == kind:
-            return layer
-    return None
-
-
-def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> Any:
-    """Add a layer from a LayerData tuple, or replace the data of the existing one of its kind.
-
-    Must run on the main thread (raises ``RuntimeError`` otherwise).
-    """
-    return write_layers(viewer, [(data, kwargs, ltype)])[0]
-
-
-def write_layers(viewer: Any, layer_data: list[tuple[Any, dict[str, Any], str]]) -> list[Any]:
-    """Write LayerData tuples into the viewer's layers of their kinds (added the first time).
-
-    Every existing layer gets its data, features and colours with its events and slicing held
-    (:func:`_set_layer_data`); then the viewer hears once per layer and each layer is sliced
-    once: by the viewer when the data's range changed, else by its own refresh. Setting each
-    layer on its own would re-slice every layer of the viewer for each of them (the range
-    changes), and napari's per-point work (symbols, colours) would run several times.
-
-    Must run on the main thread (raises ``RuntimeError`` otherwise). Returns the layers.
-    """
-    from napari.layers.base import ActionType
-
-    _check_main_thread()
-    layers: list[Any] = []
-    changed = []
-    for data, kwargs, ltype in layer_data:
-        layer = find_layer(viewer, kwargs["metadata"][METADATA_KEY])
-        if layer is None:
-            if len(data) == 0:  # napari refuses empty colour arrays
-                kwargs = {**kwargs, **{k: "white" for k in ("edge_color", "face_color", "border_color")
-                                       if k in kwargs}}
-            layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
-        else:
-            _set_layer_data(layer, data, kwargs, ltype)
-            changed.append(layer)
-        layers.append(layer)
-    if changed:
-        before = tuple(viewer.dims.range)
-        for layer in changed:
-            layer._clear_extent()  # the extents were cached before the data changed
-        # the viewer updates its dims once for all the layers (``_on_layers_change`` after each
-        # layer's data event recomputed the extents and re-validated the dims every time), and
-        # re-slices every layer when the range changed
-        update_dims = getattr(viewer, "_on_layers_change", None)
-        with contextlib.ExitStack() as held:
-            if update_dims is not None:
-                for layer in changed:
-                    held.enter_context(layer.events.data.blocker(update_dims))
-            for layer in changed:
-                layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(),
-                                  vertex_indices=((),))
-                layer.events.features()
-        if update_dims is not None:
-            update_dims()
-        resliced = tuple(viewer.dims.range) != before
-        for layer in changed:
-            if not resliced:
-                layer.refresh()
-    return layers
-
-
-def _set_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
-    """Set a layer's data, features and colours with its events and slicing held (no refresh).
-
-    Each property set alone re-slices the layer and re-sends every point to the GPU;
-    :func:`write_layers` lets the canvas and the viewer's dims hear once, at the end.
-    """
-    emitters = [layer.events]
-    if ltype == "points":
-        emitters += [layer._face.events, layer._border.events]
-    with contextlib.ExitStack() as stack:
-        for e in emitters:
-            stack.enter_context(e.blocker_all())
-        stack.enter_context(layer._block_refresh())
-        if ltype == "points":
-            layer._set_data(data)  # ``data =`` also builds event payloads listing every point
-        else:
-            layer.data = data
-        layer.features = kwargs["features"]
-        if ltype == "vectors":
-            layer.edge_color = kwargs["edge_color"]
-        else:
-            layer.face_color = kwargs["face_color"] if len(data) else "white"
-            layer.border_color = kwargs["border_color"] if len(data) else "white"
-            layer.size = kwargs["size"]
-            layer.shown = np.ones(len(data), dtype=bool)
-    if ltype == "points" and len(data) and not layer.selected_data:
-        # the layer controls show the "current" size and colours, as for a layer made with data
-        layer.current_size = kwargs["size"]
-        layer.current_face_color = np.asarray(kwargs["face_color"])[-1]
-        layer.current_border_color = np.asarray(kwargs["border_color"])[-1]

@@ -7,7 +7,7 @@ import pandas as pd
 from magicgui.widgets import Container, PushButton
 from napari.qt.threading import create_worker
 
-from napari_crant._qt.session import find_layer, get_session
+from napari_crant._qt.session import find_layers, get_session
 from napari_crant._qt.utils import is_alive
 from napari_crant.session_file import SUFFIX
 
@@ -21,9 +21,11 @@ def chosen_synapses(viewer: Any) -> pd.DataFrame:
     Columns ``synapse_id, root_id, partner_id, type`` (uint64 IDs) and ``x, y, z`` (nm).
     """
     parts = []
-    for kind, only_selected in (("highlight", False), ("pre", True), ("post", True)):
-        layer = find_layer(viewer, kind)
-        if layer is None or len(layer.data) == 0:
+    layers = [(only_selected, layer)
+              for kind, only_selected in (("highlight", False), ("pre", True), ("post", True))
+              for layer in find_layers(viewer, kind)]  # the loaded neurons' layers: one per batch
+    for only_selected, layer in layers:
+        if len(layer.data) == 0:
             continue
         rows = sorted(layer.selected_data) if only_selected else list(range(len(layer.data)))
         if not rows:

@@ -5,10 +5,16 @@ A worker thread still running when the process exits emits ``finished`` on a del
 window: when it closes, every running worker of the napari-crant docks of that viewer is asked
 to stop (``quit()``: generator workers stop at their next ``yield``; loads also get their stop
 event) and waited on. Removing the query dock does the same for its own workers.
+
+The workers are looked up again while waiting, and once none runs the results they queued for
+the main thread are delivered: such a result can start another worker (the EM panel prefetches
+the next synapse when one arrives, the query dock lists a dataset's versions after a load); it
+is stopped and waited on too, so none is left running when the window is gone (it would end at
+interpreter exit on a deleted ``WorkerBaseSignals``, aborting Python).
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from qtpy.QtCore import QEvent, QObject
@@ -37,29 +43,53 @@ def widget_workers(widget: Any) -> list[Any]:
     return out
 
 
-def stop_workers(workers: Iterable[Any], timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
+def stop_workers(workers: Iterable[Any] | Callable[[], Iterable[Any]],
+                 timeout_s: float = CLOSE_TIMEOUT_S) -> bool:
     """Ask workers to stop and wait until none runs; whether all stopped within ``timeout_s``.
+
+    Parameters
+    ----------
+    workers
+        The workers, or a callable listing the current ones: it is asked again after each
+        round of Qt events, and workers started meanwhile (by a result delivered during the
+        wait) are stopped and waited on as well.
+    timeout_s
+        Longest wait.
 
     Workers not started yet (queued by superqt) are waited on too: they run and end.
     Qt events are processed while waiting, so that queued starts and ``finished`` arrive.
     """
     from qtpy.QtWidgets import QApplication
 
-    workers = list(workers)
-    for worker in workers:
-        stop = getattr(worker, "_napari_crant_stop", None)
-        if stop is not None:
-            stop.set()
-        worker.quit()
+    listed = workers if callable(workers) else (lambda fixed=list(workers): fixed)
+    asked: list[Any] = []
     deadline = time.monotonic() + timeout_s
     while True:
-        pending = [w for w in workers if _pending(w)]
+        current = list(listed())
+        for worker in current:
+            if not any(worker is w for w in asked):
+                _ask_to_stop(worker)
+                asked.append(worker)
+        pending = [w for w in (*asked, *current) if _pending(w)]
         if not pending:
-            return True
+            # a worker that just ended may have results queued for the main thread: deliver them,
+            # and wait on any worker they start (done when a round of events starts none)
+            QApplication.processEvents()
+            if not any(_pending(w) for w in listed()) and all(any(w is a for a in asked) for w in listed()):
+                return True
+            continue
         if time.monotonic() > deadline:
             return False
         QApplication.processEvents()
         time.sleep(0.01)
+
+
+def _ask_to_stop(worker: Any) -> None:
+    """A load's stop event, and ``quit()`` (generator workers stop at their next ``yield``)."""
+    stop = getattr(worker, "_napari_crant_stop", None)
+    if stop is not None:
+        stop.set()
+    worker.quit()
 
 
 def _pending(worker: Any) -> bool:
@@ -87,7 +117,7 @@ class CloseGuard(QObject):
     def eventFilter(self, obj: Any, event: Any) -> bool:
         """On the window's Close event, stop and wait on the workers (the close goes on)."""
         if event.type() == QEvent.Type.Close:
-            stop_workers(dock_workers(self._viewer))
+            stop_workers(lambda: dock_workers(self._viewer))
         return False
 
 

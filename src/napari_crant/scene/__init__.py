@@ -13,7 +13,7 @@ Examples
 >>> scene.add(run_to_end(load_neurons([root_id], dataset="demo")))  # doctest: +SKIP
 """
 
-from napari_crant.scene.layer_data import NeuronData, Scene
+from napari_crant.scene.layer_data import Scene
 from napari_crant.scene.loading import (
     LoadResult,
     current_annotations,
@@ -21,6 +21,7 @@ from napari_crant.scene.loading import (
     pick_demo_neuron,
     run_to_end,
 )
+from napari_crant.scene.neuron_data import NeuronData
 from napari_crant.scene.tables import export_table, partner_table
 
 __all__ = [

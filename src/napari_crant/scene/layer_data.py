@@ -13,8 +13,11 @@ horizontally and y vertically (as neuroglancer does) and z as the slider axis.
 
 Layers
 ------
-- ``CRANT skeletons``: ONE Vectors layer, one vector per parent -> child edge (start +
+- ``CRANT skeletons``: a Vectors layer, one vector per parent -> child edge (start +
   direction, ``vector_style='line'``), feature ``root_id`` (str) and a colour per neuron.
+
+The viewer shows one such set of layers (skeletons, somata, pre, post) per batch of loaded
+neurons (``roots=`` below; see :mod:`napari_crant._qt.layer_batches`).
 - ``CRANT somata``: Points, one per neuron with a soma, feature ``root_id``.
 - ``CRANT presynapses`` / ``CRANT postsynapses``: Points, features ``root_id``, ``synapse_id``,
   ``partner_id`` (str), ``size``, ``distance`` (nm to the skeleton).
@@ -27,12 +30,19 @@ features in a DataFrame and colour-mapping code may cast numeric columns to floa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+
+from napari_crant.scene.colors import COLOR_MODES, TYPE_COLORS, id_colors, neuron_colors
+from napari_crant.scene.neuron_data import (
+    NeuronData,
+    id_strings,
+    synapse_id_text,
+    synapse_table,
+    uint64_ids,
+)
 
 #: napari axis order of every layer, and its units.
 AXES = ("z", "y", "x")
@@ -47,209 +57,9 @@ LAYER_NAMES = {
     "post": "CRANT postsynapses",
     "highlight": "CRANT highlight",
 }
-def _hex(code: str) -> tuple[float, float, float]:
-    return tuple(int(code[i:i + 2], 16) / 255.0 for i in (1, 3, 5))  # type: ignore[return-value]
-
-
-#: colour of synapses when coloured by type (RGBA): Okabe-Ito vermillion (pre) and sky blue
-#: (post), told apart with every common colour-vision deficiency.
-TYPE_COLORS = {"pre": (*_hex("#D55E00"), 1.0), "post": (*_hex("#56B4E9"), 1.0)}
-COLOR_MODES = ("type", "partner", "neuron")
-#: neuron colours in loading order: Okabe-Ito (without black), then Paul Tol's muted scheme
-#: (without its darkest colour, invisible on napari's black canvas); then golden-ratio hues.
-_PALETTE = np.array([_hex(c) for c in (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-    "#CC6677", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499",
-)])
 #: smallest on-screen diameter (pixels) of synapses and somata: readable at the fitted view
 #: of a whole brain, while zoomed in they keep their size in nm.
 MIN_POINT_PIXELS = 6.0
-
-
-def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Vectorised HSV -> RGB, ``(n, 3)``."""
-    i = np.floor(h * 6.0).astype(np.int64) % 6
-    f = h * 6.0 - np.floor(h * 6.0)
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    table = np.stack([
-        np.stack([v, t, p], 1), np.stack([q, v, p], 1), np.stack([p, v, t], 1),
-        np.stack([p, q, v], 1), np.stack([t, p, v], 1), np.stack([v, p, q], 1),
-    ])
-    return table[i, np.arange(len(h))]
-
-
-def neuron_colors(indices: Any) -> np.ndarray:
-    """RGBA colours ``(n, 4)`` of the neurons at these loading positions (vectorised)."""
-    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-    out = np.ones((len(idx), 4))
-    in_palette = idx < len(_PALETTE)
-    out[in_palette, :3] = _PALETTE[idx[in_palette]]
-    rest = idx[~in_palette]
-    if len(rest):
-        h = (rest * 0.618033988749895) % 1.0
-        out[~in_palette, :3] = _hsv_to_rgb(h, np.full(len(h), 0.75), np.full(len(h), 0.95))
-    return out
-
-
-def neuron_color(index: int) -> np.ndarray:
-    """RGBA colour of the ``index``-th loaded neuron (palette first, then golden-ratio hues)."""
-    return neuron_colors([index])[0]
-
-
-def id_colors(ids: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """A stable RGBA colour per ID (same ID, same colour, in any session), ``(n, 4)``."""
-    ids = np.asarray(ids, dtype=np.uint64)
-    # splitmix64-style hash in uint64 arithmetic (wraps, no float on the ID itself)
-    with np.errstate(over="ignore"):
-        h = ids * np.uint64(0x9E3779B97F4A7C15)
-        h ^= h >> np.uint64(31)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(29)
-    hue = (h % np.uint64(3600)).astype(np.float64) / 3600.0
-    sat = 0.55 + ((h >> np.uint64(20)) % np.uint64(40)).astype(np.float64) / 100.0
-    out = np.ones((len(ids), 4))
-    out[:, :3] = _hsv_to_rgb(hue, sat, np.full(len(ids), 0.95))
-    return out
-
-
-def id_strings(ids: Any) -> np.ndarray:
-    """uint64 IDs as an object array of decimal strings (for features and tables; exact, vectorised)."""
-    return np.asarray(ids, dtype=np.uint64).astype(str).astype(object)
-
-
-#: the ID columns of a synapse table that layer features show as text
-ID_TEXT_COLUMNS = ("root_id", "synapse_id", "partner_id")
-
-
-def synapse_id_text(table: pd.DataFrame) -> pd.DataFrame:
-    """The ID columns of a synapse table as decimal strings, row for row (built in the loading
-    worker: formatting 100,000s of uint64 IDs takes a noticeable time on the main thread)."""
-    return pd.DataFrame({c: id_strings(table[c].to_numpy(np.uint64)) for c in ID_TEXT_COLUMNS})
-
-
-def skeleton_vectors(nodes: pd.DataFrame) -> np.ndarray:
-    """Vectors ``(N, 2, 3)`` (start, direction) of a skeleton's parent -> child edges, in (z, y, x) nm.
-
-    Parameters
-    ----------
-    nodes
-        Node table with ``node_id``, ``parent_id`` (-1 or negative at roots) and ``x, y, z`` (nm).
-    """
-    node_ids = nodes["node_id"].to_numpy(np.int64)
-    parent = nodes["parent_id"].to_numpy(np.int64)
-    zyx = nodes[["z", "y", "x"]].to_numpy(np.float64)
-    order = np.argsort(node_ids, kind="stable")
-    has_parent = parent >= 0
-    pos = np.searchsorted(node_ids[order], parent[has_parent])
-    pos = np.minimum(pos, len(order) - 1)
-    found = node_ids[order][pos] == parent[has_parent]
-    child = zyx[has_parent][found]
-    par = zyx[order[pos[found]]]
-    out = np.empty((len(child), 2, 3))
-    out[:, 0] = par
-    out[:, 1] = child - par
-    return out
-
-
-@dataclass
-class NeuronData:
-    """One neuron's canvas data.
-
-    Attributes
-    ----------
-    root_id
-        The root shown (as resolved at the query's materialization).
-    query_id
-        The ID the user asked for (differs from ``root_id`` when it was updated).
-    edges
-        ``(N, 2, 3)`` skeleton vectors in (z, y, x) nm.
-    soma
-        ``(3,)`` soma position in (z, y, x) nm, or ``None``.
-    synapses
-        One row per synapse: ``type`` ('pre'/'post'), ``synapse_id``, ``partner_id`` (uint64),
-        ``size``, ``distance`` (nm to the skeleton) and ``z, y, x`` (nm).
-    """
-
-    root_id: int
-    query_id: int
-    edges: np.ndarray
-    soma: np.ndarray | None
-    synapses: pd.DataFrame
-
-
-def neuron_data(neuron: Any, query_id: int | None = None) -> NeuronData:
-    """:class:`NeuronData` from a navis TreeNeuron (nm) with optional ``connectors``.
-
-    Parameters
-    ----------
-    neuron
-        ``navis.TreeNeuron`` as returned by :func:`~napari_crant.get_l2_skeleton` (and
-        :func:`~napari_crant.attach_synapses`).
-    query_id
-        The ID asked for; defaults to ``neuron.query_id`` or the root.
-    """
-    root = int(getattr(neuron, "root_id", neuron.id))
-    nodes = neuron.nodes
-    soma = None
-    soma_id = getattr(neuron, "soma", None)
-    if soma_id is not None and not (isinstance(soma_id, list | np.ndarray) and len(soma_id) == 0):
-        sid = int(np.ravel(soma_id)[0])
-        row = nodes[nodes["node_id"].to_numpy() == sid]
-        if len(row):
-            soma = row[["z", "y", "x"]].to_numpy(np.float64)[0]
-    cn = getattr(neuron, "connectors", None)
-    if cn is None or len(cn) == 0:
-        syn = _empty_synapses()
-    else:
-        syn = pd.DataFrame({
-            "type": cn["type"].astype(str).to_numpy(),
-            "synapse_id": cn["synapse_id"].to_numpy(np.uint64),
-            "partner_id": cn["partner_id"].to_numpy(np.uint64),
-            "size": cn["size"].to_numpy(np.int64),
-            "distance": cn["distance"].to_numpy(np.float64),
-            "z": cn["z"].to_numpy(np.float64),
-            "y": cn["y"].to_numpy(np.float64),
-            "x": cn["x"].to_numpy(np.float64),
-        })
-    if query_id is None:
-        query_id = int(getattr(neuron, "query_id", root))
-    return NeuronData(root, int(query_id), skeleton_vectors(nodes), soma, syn)
-
-
-def _empty_synapses() -> pd.DataFrame:
-    return pd.DataFrame({
-        "type": np.array([], object),
-        "synapse_id": np.array([], np.uint64),
-        "partner_id": np.array([], np.uint64),
-        "size": np.array([], np.int64),
-        "distance": np.array([], np.float64),
-        "z": np.array([], np.float64),
-        "y": np.array([], np.float64),
-        "x": np.array([], np.float64),
-    })
-
-
-def _uint64_ids(table: pd.DataFrame) -> pd.DataFrame:
-    for c in ("root_id", "synapse_id", "partner_id"):
-        if table[c].dtype != np.uint64:
-            table[c] = table[c].to_numpy().astype(np.uint64)
-    return table
-
-
-def synapse_table(neurons: Any) -> pd.DataFrame:
-    """The synapses of these :class:`NeuronData` as one table with a ``root_id`` column (uint64).
-
-    Built in the loading worker for each load, so that the main thread joins two tables.
-    """
-    neurons = list(neurons)
-    if not neurons:
-        s = _empty_synapses()
-        s.insert(0, "root_id", np.array([], np.uint64))
-        return s
-    counts = [len(n.synapses) for n in neurons]
-    out = pd.concat([n.synapses for n in neurons], ignore_index=True)
-    out.insert(0, "root_id", np.repeat(np.array([n.root_id for n in neurons], np.uint64), counts))
-    return _uint64_ids(out)
 
 
 class SceneUpdate(Protocol):
@@ -310,11 +120,11 @@ class Scene:
         if isinstance(prebuilt, pd.DataFrame) and old is not None:
             # the worker built the new rows (one table): two frames to join, not one per neuron
             keep = ~np.isin(old["root_id"].to_numpy(np.uint64), np.array(new_roots, np.uint64))
-            self._synapse_table = _uint64_ids(pd.concat([old[keep], prebuilt], ignore_index=True))
+            self._synapse_table = uint64_ids(pd.concat([old[keep], prebuilt], ignore_index=True))
             self._synapse_text = (None if text is None or old_text is None else
                                   pd.concat([old_text[keep], text], ignore_index=True))
         elif isinstance(prebuilt, pd.DataFrame) and len(self.neurons) == len(new_roots):
-            self._synapse_table = _uint64_ids(prebuilt.reset_index(drop=True))
+            self._synapse_table = uint64_ids(prebuilt.reset_index(drop=True))
             self._synapse_text = None if text is None else text.reset_index(drop=True)
         else:
             self._synapse_table = self._synapse_text = None
@@ -437,34 +247,41 @@ class Scene:
             table = table[table["type"].to_numpy() == kind].reset_index(drop=True)
         return table.copy()
 
-    def _synapse_id_text(self, kind: str | None = None) -> pd.DataFrame:
-        """:func:`synapse_id_text` of :meth:`synapses` (kept from the loading workers when given)."""
+    def _synapse_id_text(self) -> pd.DataFrame:
+        """:func:`synapse_id_text` of :meth:`synapses`, row for row (kept from the loading workers)."""
         table = self.synapses() if self._synapse_table is None else self._synapse_table
         if self._synapse_text is None or len(self._synapse_text) != len(table):
             self._synapse_text = synapse_id_text(table)
-        text = self._synapse_text
-        if kind is not None:
-            text = text[table["type"].to_numpy() == kind].reset_index(drop=True)
-        return text
+        return self._synapse_text
 
     # -- layer data ------------------------------------------------------------------------
-    def skeleton_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
-        """LayerData tuple of the skeletons' Vectors layer."""
-        edges = [n.edges for n in self.neurons.values()]
+    def _batch(self, roots: Any) -> list[NeuronData]:
+        """The loaded neurons among ``roots`` (default: all), in loading order."""
+        if roots is None:
+            return list(self.neurons.values())
+        wanted = {int(r) for r in np.asarray(roots, dtype=np.uint64).reshape(-1)}
+        return [n for n in self.neurons.values() if n.root_id in wanted]
+
+    def skeleton_layer(self, roots: Any = None) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the skeletons' Vectors layer (of the loaded ``roots``; default: all)."""
+        neurons = self._batch(roots)
+        edges = [n.edges for n in neurons]
         data = np.concatenate(edges) if edges else np.zeros((0, 2, 3))
         counts = [len(e) for e in edges]
-        roots = np.repeat(id_strings(self.root_ids), counts)  # one string per neuron, repeated
-        colors = np.repeat(self.neuron_rgba().astype(np.float32), counts, axis=0)
-        features = pd.DataFrame({"root_id": roots})
+        ids = id_strings([n.root_id for n in neurons])
+        features = pd.DataFrame({"root_id": np.repeat(ids, counts)})  # one string per neuron, repeated
+        rgba = self.neuron_rgba([n.root_id for n in neurons]) if neurons else np.zeros((0, 4))
+        colors = np.repeat(rgba.astype(np.float32), counts, axis=0)
         return data, _layer_kwargs("skeletons", features=features, edge_color=colors,
                                    vector_style="line", edge_width=300.0), "vectors"
 
-    def soma_layer(self) -> tuple[np.ndarray, dict[str, Any], str]:
-        """LayerData tuple of the somata Points layer."""
-        rows = [(i, n) for i, n in enumerate(self.neurons.values()) if n.soma is not None]
-        data = np.array([n.soma for _, n in rows]) if rows else np.zeros((0, 3))
-        colors = self.neuron_rgba()[[i for i, _ in rows]].astype(np.float32)
-        features = pd.DataFrame({"root_id": id_strings([n.root_id for _, n in rows])})
+    def soma_layer(self, roots: Any = None) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the somata Points layer (of the loaded ``roots``; default: all)."""
+        neurons = [n for n in self._batch(roots) if n.soma is not None]
+        data = np.array([n.soma for n in neurons]) if neurons else np.zeros((0, 3))
+        colors = (self.neuron_rgba([n.root_id for n in neurons]) if neurons
+                  else np.zeros((0, 4))).astype(np.float32)
+        features = pd.DataFrame({"root_id": id_strings([n.root_id for n in neurons])})
         return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
                                    border_width=0.0, border_color=colors, shading="spherical",
                                    canvas_size_limits=(2 * MIN_POINT_PIXELS, 10000.0)), "points"
@@ -487,13 +304,20 @@ class Scene:
         pos = order[np.searchsorted(loaded[order], syn["root_id"].to_numpy(np.uint64))]
         return self.neuron_rgba().astype(np.float32)[pos]
 
-    def synapse_layer(self, kind: str, color_by: str | None = None) -> tuple[np.ndarray, dict[str, Any], str]:
-        """LayerData tuple of the ``'pre'`` or ``'post'`` synapse Points layer."""
+    def synapse_layer(self, kind: str, color_by: str | None = None,
+                      roots: Any = None) -> tuple[np.ndarray, dict[str, Any], str]:
+        """LayerData tuple of the ``'pre'`` or ``'post'`` synapse Points layer (of the loaded
+        ``roots``; default: all)."""
         if kind not in ("pre", "post"):
             raise ValueError(f"kind must be 'pre' or 'post', not {kind!r}")
-        syn = self.synapses(kind)
+        table = self.synapses() if self._synapse_table is None else self._synapse_table
+        text = self._synapse_id_text()
+        rows = table["type"].to_numpy() == kind
+        if roots is not None:
+            rows &= np.isin(table["root_id"].to_numpy(np.uint64), np.asarray(roots, np.uint64).reshape(-1))
+        syn = table[rows].reset_index(drop=True)
         return self._points(syn, kind, self.synapse_colors(syn, color_by), size=400.0,
-                            text=self._synapse_id_text(kind))
+                            text=text[rows].reset_index(drop=True))
 
     def highlight_layer(self, synapse_ids: Any = ()) -> tuple[np.ndarray, dict[str, Any], str]:
         """LayerData tuple of the highlighted synapses (those with the given synapse IDs)."""
@@ -526,10 +350,30 @@ class Scene:
                                    border_width=0.0, border_color=colors,
                                    canvas_size_limits=(MIN_POINT_PIXELS, 10000.0)), "points"
 
-    def layers(self, color_by: str | None = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:
-        """All layer data tuples (skeletons, somata, pre, post), e.g. for sample data."""
-        return [self.skeleton_layer(), self.soma_layer(), self.synapse_layer("pre", color_by),
-                self.synapse_layer("post", color_by)]
+    def layers(self, color_by: str | None = None,
+               roots: Any = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:
+        """All layer data tuples (skeletons, somata, pre, post) of the loaded ``roots`` (default:
+        all), e.g. for sample data or one batch of the viewer's layers."""
+        return [self.skeleton_layer(roots), self.soma_layer(roots),
+                self.synapse_layer("pre", color_by, roots), self.synapse_layer("post", color_by, roots)]
+
+    def z_range(self) -> tuple[float, float] | None:
+        """Smallest and largest z (nm) of every loaded skeleton, soma and synapse (``None``: none)."""
+        lows, highs = [], []
+        for n in self.neurons.values():
+            if len(n.edges):
+                ends = n.edges[:, 0, 0], n.edges[:, 0, 0] + n.edges[:, 1, 0]
+                lows += [float(e.min()) for e in ends]
+                highs += [float(e.max()) for e in ends]
+            if n.soma is not None:
+                lows.append(float(n.soma[0]))
+                highs.append(float(n.soma[0]))
+        table = self.synapses() if self._synapse_table is None else self._synapse_table
+        if len(table):
+            z = table["z"].to_numpy(np.float64)
+            lows.append(float(z.min()))
+            highs.append(float(z.max()))
+        return (min(lows), max(highs)) if lows else None
 
     # -- picking synapses ------------------------------------------------------------------
     def synapses_between(self, pre: int, post: int) -> np.ndarray:

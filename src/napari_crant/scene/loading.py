@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.ids import unique_first, unique_in_order
-from napari_crant.scene.layer_data import NeuronData, neuron_data, synapse_id_text, synapse_table
+from napari_crant.scene.neuron_data import NeuronData, neuron_data, synapse_id_text, synapse_table
 from napari_crant.scene.tables import partner_table
 
 #: annotation columns shown next to partners (those the dataset has).
@@ -102,7 +102,7 @@ class LoadResult:
         :func:`current_annotations` at the query's materialization.
     synapses
         The neurons' synapses as one table with ``root_id`` (built in the worker, see
-        :func:`~napari_crant.scene.layer_data.synapse_table`).
+        :func:`~napari_crant.scene.neuron_data.synapse_table`).
     requested
         How many neurons were asked for (more than ``len(neurons)`` after a cancel).
     split
@@ -110,7 +110,7 @@ class LoadResult:
         the pieces not shown (largest first).
     synapse_text
         The ID columns of ``synapses`` as text, row for row (the layers' features; built in
-        the worker, see :func:`~napari_crant.scene.layer_data.synapse_id_text`).
+        the worker, see :func:`~napari_crant.scene.neuron_data.synapse_id_text`).
     """
 
     neurons: list[NeuronData]

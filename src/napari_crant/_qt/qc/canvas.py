@@ -17,7 +17,8 @@ from napari_crant._qt.qc.vispy_programs import keep_mesh_program
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
 from napari_crant.qc.review import ReviewModel
-from napari_crant.scene.layer_data import AXES, METADATA_KEY, SCALE, UNITS, id_strings
+from napari_crant.scene.layer_data import AXES, METADATA_KEY, SCALE, UNITS
+from napari_crant.scene.neuron_data import id_strings
 
 #: RGBA of synapse points by verdict (None: not reviewed yet)
 VERDICT_COLORS = {
@@ -322,9 +323,8 @@ class ReviewCanvas:
         """In 2D, widen the session's z slab to the partner's skeleton when it reaches beyond it
         (the slab spans the loaded neurons; a partner drawn only within it was cut off, and the
         layer then had to be re-sliced at every z)."""
-        project = getattr(self.session, "_project_z", None)
-        if project is not None and self.viewer is not None:
-            project(self.viewer)
+        if self.viewer is not None:
+            self.session.project_z(self.viewer)
 
     def keep_skeleton(self, partner: int, vectors: np.ndarray) -> None:
         """Keep a partner's skeleton vectors, dropping the least recently used beyond the bounds

@@ -30,7 +30,7 @@ from napari_crant._qt.qc.canvas import DIFF_COLORS, set_points
 from napari_crant._qt.qc.workers import WorkerRunner, check_roots, edit_diff, load_neuron, version_diff
 from napari_crant._qt.session import Session
 from napari_crant._qt.table_model import DataFrameModel
-from napari_crant.scene.layer_data import id_strings
+from napari_crant.scene.neuron_data import id_strings
 
 #: watchdog interval (ms)
 WATCH_INTERVAL_MS = 5 * 60 * 1000

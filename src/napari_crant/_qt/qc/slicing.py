@@ -4,7 +4,7 @@ napari answers ``Dims.set_point`` by re-slicing **every** layer (``ViewerModel._
 run twice: once for ``dims.point``, once for ``dims.current_step``). In 2D the QC review moves
 the z slider at each synapse; the loaded neurons' Points and Vectors layers and the QC's own
 are drawn with ``projection_mode='all'`` inside a slab that spans the whole data
-(``Session._project_z``), so their slice, the set of points or vectors shown, is the same at
+(``Session.project_z``), so their slice, the set of points or vectors shown, is the same at
 every z of the slab. Re-slicing them rebuilt their vispy data (for a Vectors layer a new mesh
 and a relinked shader program) for nothing.
 

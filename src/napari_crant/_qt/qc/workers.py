@@ -14,7 +14,7 @@ from napari.qt.threading import create_worker
 from napari_crant._qt.qc_state import REJECTED
 from napari_crant._qt.utils import is_alive
 from napari_crant.qc.verdicts import VerdictStore
-from napari_crant.scene.layer_data import skeleton_vectors
+from napari_crant.scene.neuron_data import skeleton_vectors
 
 
 def dataset_name(dataset: Any) -> str:

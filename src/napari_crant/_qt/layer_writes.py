@@ -1,0 +1,164 @@
+"""Writing layer data into napari layers on the main thread, each written layer sliced once.
+
+napari re-slices *every* layer of the viewer whenever the dims change (a layer's data range
+grows, the z slab or the point moves), and its Points layers do Python work per point at each
+slice. :func:`write_into` writes a set of layers with their events held, updates the dims once,
+and slices only the layers written unless the dims' point, slab, order or displayed axes
+changed (then every layer, as napari would): the other layers' slices are the same.
+"""
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from napari_crant.scene.layer_data import METADATA_KEY
+
+LayerData = tuple[Any, dict[str, Any], str]
+
+
+def check_main_thread() -> None:
+    """Raise ``RuntimeError`` unless called on the Qt main thread."""
+    from qtpy.QtCore import QCoreApplication, QThread
+
+    app = QCoreApplication.instance()
+    if app is not None and QThread.currentThread() is not app.thread():
+        raise RuntimeError("napari-crant: layers must be changed on the main thread")
+
+
+def find_layer(viewer: Any, kind: str) -> Any:
+    """This package's (first) layer of ``kind`` in ``viewer`` (``None`` if absent)."""
+    for layer in viewer.layers:
+        if layer.metadata.get(METADATA_KEY) == kind:
+            return layer
+    return None
+
+
+def find_layers(viewer: Any, kind: str) -> list[Any]:
+    """Every layer of ``kind`` of this package in ``viewer`` (the loaded neurons have one per
+    batch, see :mod:`~napari_crant._qt.layer_batches`), in the layer list's order."""
+    return [layer for layer in viewer.layers if layer.metadata.get(METADATA_KEY) == kind]
+
+
+def apply_layer(viewer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> Any:
+    """Add a layer from a LayerData tuple, or replace the data of the existing one of its kind.
+
+    Must run on the main thread (raises ``RuntimeError`` otherwise).
+    """
+    return write_layers(viewer, [(data, kwargs, ltype)])[0]
+
+
+def write_layers(viewer: Any, layer_data: list[LayerData]) -> list[Any]:
+    """Write LayerData tuples into the viewer's (first) layers of their kinds, added the first time.
+
+    Must run on the main thread (raises ``RuntimeError`` otherwise). Returns the layers.
+    """
+    return write_into(viewer, [(find_layer(viewer, kw["metadata"][METADATA_KEY]), (d, kw, t))
+                               for d, kw, t in layer_data])
+
+
+def _slice_state(viewer: Any) -> tuple:
+    """What every layer's slice depends on besides its own data."""
+    dims = viewer.dims
+    return (dims.ndim, dims.ndisplay, tuple(dims.order), tuple(float(v) for v in dims.point),
+            tuple(float(v) for v in dims.thickness))
+
+
+@contextlib.contextmanager
+def _slicing_held(viewer: Any) -> Iterator[None]:
+    """The viewer does not re-slice its layers on dims events inside this block."""
+    update_layers = getattr(viewer, "_update_layers", None)
+    with contextlib.ExitStack() as held:
+        if update_layers is not None:
+            for emitter in viewer.dims.events.emitters.values():
+                held.enter_context(emitter.blocker(update_layers))
+        yield
+
+
+def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
+               on_slab: Callable[[Any], None] | None = None) -> list[Any]:
+    """Write LayerData tuples into given layers (``None``: add a new layer); returns the layers.
+
+    Every existing layer gets its data, features and colours with its events and slicing held
+    (:func:`_set_layer_data`); then the viewer hears once per layer and updates its dims once;
+    ``on_slab(viewer)`` may then set the dims' z slab. Then only the written layers are sliced,
+    unless the dims' point, slab, order or displayed axes changed (then every layer is).
+
+    Must run on the main thread (raises ``RuntimeError`` otherwise).
+    """
+    from napari.layers.base import ActionType
+
+    check_main_thread()
+    before = _slice_state(viewer)
+    layers: list[Any] = []
+    changed: list[Any] = []
+    with _slicing_held(viewer):
+        for layer, (data, kwargs, ltype) in items:
+            if layer is None or layer not in viewer.layers:
+                if len(data) == 0:  # napari refuses empty colour arrays
+                    kwargs = {**kwargs, **{k: "white" for k in ("edge_color", "face_color", "border_color")
+                                           if k in kwargs}}
+                layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
+            else:
+                _set_layer_data(layer, data, kwargs, ltype)
+                if layer.name != kwargs["name"]:
+                    layer.name = kwargs["name"]
+                changed.append(layer)
+            layers.append(layer)
+        if changed:
+            for layer in changed:
+                layer._clear_extent()  # the extents were cached before the data changed
+            # the viewer updates its dims once for all the layers (``_on_layers_change`` after each
+            # layer's data event recomputed the extents and re-validated the dims every time)
+            update_dims = getattr(viewer, "_on_layers_change", None)
+            with contextlib.ExitStack() as held:
+                if update_dims is not None:
+                    for layer in changed:
+                        held.enter_context(layer.events.data.blocker(update_dims))
+                for layer in changed:
+                    layer.events.data(value=layer.data, action=ActionType.CHANGED, data_indices=(),
+                                      vertex_indices=((),))
+                    layer.events.features()
+            if update_dims is not None:
+                update_dims()
+        if on_slab is not None:
+            on_slab(viewer)
+    if _slice_state(viewer) != before:
+        viewer._update_layers()  # the slab or the point moved: every layer's slice changes
+    else:
+        for layer in changed:
+            layer.refresh()
+    return layers
+
+
+def _set_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
+    """Set a layer's data, features and colours with its events and slicing held (no refresh).
+
+    Each property set alone re-slices the layer and re-sends every point to the GPU;
+    :func:`write_into` lets the canvas and the viewer's dims hear once, at the end.
+    """
+    emitters = [layer.events]
+    if ltype == "points":
+        emitters += [layer._face.events, layer._border.events]
+    with contextlib.ExitStack() as stack:
+        for e in emitters:
+            stack.enter_context(e.blocker_all())
+        stack.enter_context(layer._block_refresh())
+        if ltype == "points":
+            layer._set_data(data)  # ``data =`` also builds event payloads listing every point
+        else:
+            layer.data = data
+        layer.features = kwargs["features"]
+        if ltype == "vectors":
+            layer.edge_color = kwargs["edge_color"] if len(data) else "white"
+        else:
+            layer.face_color = kwargs["face_color"] if len(data) else "white"
+            layer.border_color = kwargs["border_color"] if len(data) else "white"
+            layer.size = kwargs["size"]
+            layer.shown = np.ones(len(data), dtype=bool)
+    if ltype == "points" and len(data) and not layer.selected_data:
+        # the layer controls show the "current" size and colours, as for a layer made with data
+        layer.current_size = kwargs["size"]
+        layer.current_face_color = np.asarray(kwargs["face_color"])[-1]
+        layer.current_border_color = np.asarray(kwargs["border_color"])[-1]
