@@ -30,7 +30,9 @@ def section(results: dict, title: str = "Strong peers", markers: bool = True) ->
     :func:`write_report` replaces (a dated section appended by hand goes without them).
     """
     by = {(r["neurons"], r["method"]): r for r in results["runs"]}
-    sizes = sorted({r["neurons"] for r in results["runs"]})
+    # a size is named by its neuron count but ordered by its synapses (30M has more neurons than 100M)
+    synapses_of = {r["neurons"]: r["synapses"] for r in results["runs"]}
+    sizes = sorted(synapses_of, key=lambda n: (synapses_of[n], n))
     m = results["machine"]
     runs = next(iter(results["runs"]))["cases"]
     n_calls = {c: len(v["times_s"]) for c, v in runs.items()}

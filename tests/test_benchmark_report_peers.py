@@ -58,3 +58,19 @@ def test_strong_peer_targets_met_and_missed(report_peers):
            "strong peer (closest pandas 0.90×)" in text
     assert "- met: 5,000,000 synapses: get_adjacency, 500 x 500 ahead of every strong peer " \
            "(closest pandas 4.00×)" in text
+
+
+def test_sizes_are_ordered_by_synapses_not_neurons(report_peers):
+    """30M synapses on 150,000 neurons lies between 5M and 100M (on 100,000 neurons): the tables list
+    sizes by synapses, and "flat" compares the smallest with the largest."""
+    runs = []
+    for neurons, synapses, ms in ((150_000, 30_000_000, 0.5), (5_000, 5_000_000, 0.4),
+                                  (100_000, 100_000_000, 0.9)):
+        runs += [_run("napari_crant", neurons, synapses, dict(_NC, connectivity_1=ms)),
+                 _run("numpy", neurons, synapses, _NUMPY)]
+    text = report_peers.section({"machine": _MACHINE, "runs": runs})
+    rows = [line for line in text.splitlines() if line.startswith("| get_connectivity, 1 neuron |")]
+    # the wall-time table, then the CPU-time table
+    assert [row.split("|")[2].strip() for row in rows] == ["5,000,000", "30,000,000", "100,000,000"] * 2
+    assert "- **missed**: get_connectivity, 1 neuron: flat from 5,000,000 to 100,000,000 synapses " \
+           "(growth < 1.5x) (2.25×)" in text
