@@ -15,14 +15,14 @@ Layers
 ------
 - ``CRANT skeletons``: a Vectors layer, one vector per parent -> child edge (start +
   direction, ``vector_style='line'``), feature ``root_id`` (str) and a colour per neuron.
-
-The viewer shows one such set of layers (skeletons, somata, pre, post) per batch of loaded
-neurons (``roots=`` below; see :mod:`napari_crant._qt.layer_batches`).
 - ``CRANT somata``: Points, one per neuron with a soma, feature ``root_id``.
 - ``CRANT presynapses`` / ``CRANT postsynapses``: Points, features ``root_id``, ``synapse_id``,
   ``partner_id`` (str), ``size``, ``distance`` (nm to the skeleton).
 - ``CRANT highlight``: Points, the synapses currently picked in the partner table or the
   adjacency view.
+
+The viewer shows one set of the first four per batch of loaded neurons (``roots=`` below;
+:mod:`napari_crant._qt.layer_batches`).
 
 IDs never pass through float: in layer features they are strings (napari stores
 features in a DataFrame and colour-mapping code may cast numeric columns to float).
@@ -36,13 +36,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.scene.colors import COLOR_MODES, TYPE_COLORS, id_colors, neuron_colors
-from napari_crant.scene.neuron_data import (
-    NeuronData,
-    id_strings,
-    synapse_id_text,
-    synapse_table,
-    uint64_ids,
-)
+from napari_crant.scene.neuron_data import NeuronData, id_strings, synapse_id_text, synapse_table, uint64_ids
 
 #: napari axis order of every layer, and its units.
 AXES = ("z", "y", "x")
