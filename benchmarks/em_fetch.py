@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_setup import tiny_demo
+
 
 def child_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) process ``pid`` has used."""
@@ -43,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from napari_crant.datasets import get_source
-    from napari_crant.demo import TINY_NEURONS, make_demo
     from napari_crant.qc.em_process import TissueProcess
     from napari_crant.qc.em_review import fetch_synapse_tissue
     from napari_crant.qc.worklist import build_worklist
@@ -52,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     dataset = args.dataset
     if dataset is None:
-        dataset = str(make_demo(Path(tempfile.mkdtemp(prefix="em-fetch-demo-")) / "demo",
-                                n_neurons=TINY_NEURONS, seed=3))
+        dataset = tiny_demo("em-fetch-demo-")
     size = (args.width, args.width, 42.0 * args.sections)
     wl = build_worklist(pick_demo_neuron(dataset), dataset=dataset)
     picks = np.linspace(0, len(wl) - 1, args.synapses + 1).astype(int)

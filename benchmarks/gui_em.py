@@ -44,6 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_setup import qc_viewer, tiny_demo
+
 STEP_TARGET_MS = 50.0
 STALL_TARGET_MS = 100.0
 
@@ -123,19 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="em-bench-"))
 
-    import napari
-    from qtpy.QtWidgets import QApplication
-
-    from napari_crant._qt.qc.dock import QCWidget
     from napari_crant._qt.qc.em_panel import EMPanel
-    from napari_crant._qt.session import find_layer, get_session
-    from napari_crant.demo import TINY_NEURONS, make_demo
-    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
+    from napari_crant._qt.session import find_layer
+    from napari_crant.scene.loading import load_neurons, run_to_end
 
     dataset = args.dataset
     if dataset is None:
-        dataset = str(make_demo(Path(tempfile.mkdtemp(prefix="em-bench-demo-")) / "demo",
-                                n_neurons=TINY_NEURONS, seed=3))
+        dataset = tiny_demo("em-bench-demo-")
     draw_ms: list[float] = []
     draw_cpu_ms: list[float] = []
     plain_draw = EMPanel.draw
@@ -178,14 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                 vispy_vectors.VispyVectorsLayer):
         if "_on_data_change" in vars(cls):
             cls._on_data_change = cpu_counted("vispy", cls._on_data_change)
-    viewer = napari.Viewer(show=True, ndisplay=args.ndisplay)
-    viewer.window._qt_window.resize(1600, 1000)
-    app = QApplication.instance()
-    qc = QCWidget(viewer)
-    viewer.window.add_dock_widget(qc, name="Synapse QC")
-    session = get_session(viewer)
-    session.params.dataset = dataset
-    root = args.root if args.root is not None else pick_demo_neuron(dataset)
+    viewer, app, qc, session, root = qc_viewer(dataset, args.root, args.ndisplay)
     session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
     panel, prefetch = qc.em_panel, qc.em_panel.prefetch
     if args.in_thread:

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_setup import qc_viewer, tiny_demo
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,27 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="qc-paint-"))
 
-    import napari
-    from qtpy.QtWidgets import QApplication
-
-    from napari_crant._qt.qc.dock import QCWidget
-    from napari_crant._qt.session import get_session
-    from napari_crant.demo import TINY_NEURONS, make_demo
     from napari_crant.scene.layer_data import METADATA_KEY
-    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
+    from napari_crant.scene.loading import load_neurons, run_to_end
 
     dataset = args.dataset
     if dataset is None:
-        dataset = str(make_demo(Path(tempfile.mkdtemp(prefix="qc-paint-demo-")) / "demo",
-                                n_neurons=TINY_NEURONS, seed=3))
-    viewer = napari.Viewer(show=True, ndisplay=args.ndisplay)
-    viewer.window._qt_window.resize(1600, 1000)
-    app = QApplication.instance()
-    qc = QCWidget(viewer)
-    viewer.window.add_dock_widget(qc, name="Synapse QC")
-    session = get_session(viewer)
-    session.params.dataset = dataset
-    root = args.root if args.root is not None else pick_demo_neuron(dataset)
+        dataset = tiny_demo("qc-paint-demo-")
+    viewer, app, qc, session, root = qc_viewer(dataset, args.root, args.ndisplay)
     session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
 
     def spin_until(cond, timeout: float) -> bool:

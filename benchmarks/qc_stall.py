@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_setup import qc_viewer
+
 TARGET_MS = 100.0
 
 
@@ -39,21 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="qc-bench-"))  # fresh verdicts
 
-    import napari
-    from qtpy.QtWidgets import QApplication
+    from napari_crant.scene.loading import load_neurons, run_to_end
 
-    from napari_crant._qt.qc.dock import QCWidget
-    from napari_crant._qt.session import get_session
-    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
-
-    viewer = napari.Viewer(show=True, ndisplay=args.ndisplay)
-    viewer.window._qt_window.resize(1600, 1000)
-    app = QApplication.instance()
-    qc = QCWidget(viewer)
-    viewer.window.add_dock_widget(qc, name="Synapse QC")
-    session = get_session(viewer)
-    session.params.dataset = args.dataset
-    root = args.root if args.root is not None else pick_demo_neuron(args.dataset)
+    viewer, app, qc, session, root = qc_viewer(args.dataset, args.root, args.ndisplay)
     session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
     qc.build()
     deadline = time.perf_counter() + 120

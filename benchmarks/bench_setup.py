@@ -1,0 +1,39 @@
+"""Set-up shared by the QC and EM benchmarks: a tiny demo, and napari with the synapse QC dock."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def tiny_demo(prefix: str) -> str:
+    """Build the tiny demo (``TINY_NEURONS``, seed 3) in a new temporary folder; its path."""
+    from napari_crant.demo import TINY_NEURONS, make_demo
+
+    return str(make_demo(Path(tempfile.mkdtemp(prefix=prefix)) / "demo", n_neurons=TINY_NEURONS, seed=3))
+
+
+def qc_viewer(dataset: str, root: int | None, ndisplay: int) -> tuple[Any, Any, Any, Any, int]:
+    """A shown 1600 x 1000 napari window with the synapse QC dock on ``dataset``.
+
+    Returns
+    -------
+    tuple
+        ``(viewer, app, qc, session, root)``: ``root`` is the given one or the dataset's demo neuron.
+    """
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_crant._qt.qc.dock import QCWidget
+    from napari_crant._qt.session import get_session
+    from napari_crant.scene.loading import pick_demo_neuron
+
+    viewer = napari.Viewer(show=True, ndisplay=ndisplay)
+    viewer.window._qt_window.resize(1600, 1000)
+    app = QApplication.instance()
+    qc = QCWidget(viewer)
+    viewer.window.add_dock_widget(qc, name="Synapse QC")
+    session = get_session(viewer)
+    session.params.dataset = dataset
+    return viewer, app, qc, session, root if root is not None else pick_demo_neuron(dataset)
