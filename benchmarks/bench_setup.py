@@ -14,20 +14,21 @@ def tiny_demo(prefix: str) -> str:
     return str(make_demo(Path(tempfile.mkdtemp(prefix=prefix)) / "demo", n_neurons=TINY_NEURONS, seed=3))
 
 
-def qc_viewer(dataset: str, root: int | None, ndisplay: int) -> tuple[Any, Any, Any, Any, int]:
-    """A shown 1600 x 1000 napari window with the synapse QC dock on ``dataset``.
+def qc_viewer(dataset: str, root: int | None, ndisplay: int) -> tuple[Any, Any, Any, int]:
+    """A shown 1600 x 1000 napari window with the synapse QC dock on ``dataset``, the neuron to
+    review loaded.
 
     Returns
     -------
     tuple
-        ``(viewer, app, qc, session, root)``: ``root`` is the given one or the dataset's demo neuron.
+        ``(viewer, app, qc, root)``: ``root`` is the given one or the dataset's demo neuron.
     """
     import napari
     from qtpy.QtWidgets import QApplication
 
     from napari_crant._qt.qc.dock import QCWidget
     from napari_crant._qt.session import get_session
-    from napari_crant.scene.loading import pick_demo_neuron
+    from napari_crant.scene.loading import load_neurons, pick_demo_neuron, run_to_end
 
     viewer = napari.Viewer(show=True, ndisplay=ndisplay)
     viewer.window._qt_window.resize(1600, 1000)
@@ -36,4 +37,6 @@ def qc_viewer(dataset: str, root: int | None, ndisplay: int) -> tuple[Any, Any, 
     viewer.window.add_dock_widget(qc, name="Synapse QC")
     session = get_session(viewer)
     session.params.dataset = dataset
-    return viewer, app, qc, session, root if root is not None else pick_demo_neuron(dataset)
+    root = root if root is not None else pick_demo_neuron(dataset)
+    session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
+    return viewer, app, qc, root

@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from napari_crant.scene.loading import pick_demo_neuron
     from napari_crant.tissue.synthetic import synthetic_tissue
 
-    dataset = args.dataset
-    if dataset is None:
-        dataset = tiny_demo("em-fetch-demo-")
+    dataset = args.dataset or tiny_demo("em-fetch-demo-")
     size = (args.width, args.width, 42.0 * args.sections)
     wl = build_worklist(pick_demo_neuron(dataset), dataset=dataset)
     picks = np.linspace(0, len(wl) - 1, args.synapses + 1).astype(int)

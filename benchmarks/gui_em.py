@@ -127,11 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_crant._qt.qc.em_panel import EMPanel
     from napari_crant._qt.session import find_layer
-    from napari_crant.scene.loading import load_neurons, run_to_end
 
-    dataset = args.dataset
-    if dataset is None:
-        dataset = tiny_demo("em-bench-demo-")
+    dataset = args.dataset or tiny_demo("em-bench-demo-")
     draw_ms: list[float] = []
     draw_cpu_ms: list[float] = []
     plain_draw = EMPanel.draw
@@ -174,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 vispy_vectors.VispyVectorsLayer):
         if "_on_data_change" in vars(cls):
             cls._on_data_change = cpu_counted("vispy", cls._on_data_change)
-    viewer, app, qc, session, root = qc_viewer(dataset, args.root, args.ndisplay)
-    session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
+    viewer, app, qc, root = qc_viewer(dataset, args.root, args.ndisplay)
     panel, prefetch = qc.em_panel, qc.em_panel.prefetch
     if args.in_thread:
         from napari_crant.qc.em_review import fetch_synapse_tissue

@@ -42,13 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="qc-paint-"))
 
     from napari_crant.scene.layer_data import METADATA_KEY
-    from napari_crant.scene.loading import load_neurons, run_to_end
 
-    dataset = args.dataset
-    if dataset is None:
-        dataset = tiny_demo("qc-paint-demo-")
-    viewer, app, qc, session, root = qc_viewer(dataset, args.root, args.ndisplay)
-    session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
+    dataset = args.dataset or tiny_demo("qc-paint-demo-")
+    viewer, app, qc, root = qc_viewer(dataset, args.root, args.ndisplay)
 
     def spin_until(cond, timeout: float) -> bool:
         end = time.perf_counter() + timeout

@@ -41,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="qc-bench-"))  # fresh verdicts
 
-    from napari_crant.scene.loading import load_neurons, run_to_end
 
-    viewer, app, qc, session, root = qc_viewer(args.dataset, args.root, args.ndisplay)
-    session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
+    viewer, app, qc, root = qc_viewer(args.dataset, args.root, args.ndisplay)
     qc.build()
     deadline = time.perf_counter() + 120
     while qc.review.items.empty and time.perf_counter() < deadline:
