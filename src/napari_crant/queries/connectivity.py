@@ -11,6 +11,7 @@ from napari_crant.arguments import InvalidArgumentError, check_flags, check_thre
 from napari_crant.ids import in_sorted, lookup_uint64, unique_in_order
 from napari_crant.queries.common import (
     dense_pairs,
+    frame_of_arrays,
     keep_filtered,
     open_query,
     pair_count_arrays,
@@ -19,6 +20,9 @@ from napari_crant.queries.common import (
 )
 from napari_crant.queries.grouped_pairs import grouped_pair_totals
 from napari_crant.sources.base import DataSource
+
+#: The columns of an edge list (copied into each result).
+_EDGE_COLUMNS = pd.Index(["pre", "post", "weight"])
 
 
 def _partner_pairs(
@@ -33,6 +37,14 @@ def _partner_pairs(
     """
     if len(roots) == 1:
         return _one_root_pairs(source, at, roots, upstream, downstream, min_size, clean)
+    return _many_roots_pairs(source, at, roots, upstream, downstream, min_size, clean)
+
+
+def _many_roots_pairs(
+    source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
+    min_size: float | None, clean: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_partner_pairs` of any number of neurons (the general path)."""
     parts = []
     columns = ("size",) if min_size is not None else ()
     if downstream:
@@ -53,31 +65,49 @@ def _one_root_pairs(
     min_size: float | None, clean: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_partner_pairs` of a single neuron: on each side one root is fixed, so the
-    pairs are its distinct partners (one sort of one key per side, no pair hashing)."""
+    pairs are its distinct partners (one sort of one key per side, no pair hashing).
+
+    Without ``min_size`` a side is one column of the neuron's rows
+    (:meth:`~napari_crant.sources.base.DataSource.partner_roots`).
+    """
     root = roots[0]
     columns = ("size",) if min_size is not None else ()
-    pres, posts, weights = [], [], []
+    out_partner, out_weight, in_partner, in_weight = _NO_IDS, _NO_COUNTS, _NO_IDS, _NO_COUNTS
     for side, on in (("pre", downstream), ("post", upstream)):
         if not on:
             continue
-        syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
-               else source.synapse_columns(None, roots, at, columns))
-        partner = syn["post_pt_root_id"] if side == "pre" else syn["pre_pt_root_id"]
-        keep = None if min_size is None else syn["size"] >= min_size
+        keep = None
+        if min_size is None:
+            partner = source.partner_roots(int(root), side, at)
+        else:
+            syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
+                   else source.synapse_columns(None, roots, at, columns))
+            partner = syn["post_pt_root_id"] if side == "pre" else syn["pre_pt_root_id"]
+            keep = syn["size"] >= min_size
         if clean:  # the neuron's own root is not 0: only the partner can be
             mine = (partner != root) & (partner != 0)
             keep = mine if keep is None else keep & mine
         elif side == "post" and downstream:  # a synapse onto itself is in both parts: keep one
             mine = partner != root
             keep = mine if keep is None else keep & mine
-        partner, weight = _distinct_counts(partner if keep is None else partner[keep])
-        fixed = np.full(len(partner), root, np.uint64)
-        pres.append(fixed if side == "pre" else partner)
-        posts.append(partner if side == "pre" else fixed)
-        weights.append(weight)
-    pre, post, weight = np.concatenate(pres), np.concatenate(posts), np.concatenate(weights)
+        counted = _distinct_counts(partner if keep is None else partner[keep])
+        if side == "pre":
+            out_partner, out_weight = counted
+        else:
+            in_partner, in_weight = counted
+    n_out, n_in = len(out_partner), len(in_partner)
+    pre = np.empty(n_out + n_in, np.uint64)
+    post = np.empty(n_out + n_in, np.uint64)
+    pre[:n_out], post[:n_out] = root, out_partner
+    pre[n_out:], post[n_out:] = in_partner, root
+    weight = np.concatenate((out_weight, in_weight))
     order = np.lexsort((post, pre, -weight))  # heaviest first, ties by (pre, post)
     return pre[order], post[order], weight[order]
+
+
+#: Empty partner and count arrays (never written to).
+_NO_IDS = np.zeros(0, np.uint64)
+_NO_COUNTS = np.zeros(0, np.int64)
 
 
 def _distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +218,7 @@ def get_connectivity(
         heavy = weight >= threshold
         pre, post, weight = pre[heavy], post[heavy], weight[heavy]
     # the arrays are fresh (made by the pair counting): the frame can own them as they are
-    cn = pd.DataFrame({"pre": pre, "post": post, "weight": weight}, copy=False)
+    cn = frame_of_arrays(_EDGE_COLUMNS, [pre, post, weight])
     cn.attrs = provenance(
         source, at, {"neuron_ids": q}, upstream=upstream, downstream=downstream,
         threshold=threshold, min_size=min_size, clean=clean, update_ids=update_ids,

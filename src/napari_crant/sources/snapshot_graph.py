@@ -53,7 +53,7 @@ class SnapshotGraph:
             if seen is None:
                 if len(self._one_root_status) >= _ONE_ROOT_STATUS_KEPT:
                     self._one_root_status.clear()
-                seen = self._one_root_status[key] = tuple(bool(x[0]) for x in self._root_status(ids, at))
+                seen = self._one_root_status[key] = self._one_status(*key)
             return np.array([seen[0]]), np.array([seen[1]])
         return self._root_status(ids, at)
 
@@ -61,6 +61,14 @@ class SnapshotGraph:
     def _one_root_status(self) -> dict[tuple[int, int], tuple[bool, bool]]:
         """``(known, alive)`` of single roots asked at a moment (``root_status`` of one ID)."""
         return {}
+
+    def _one_status(self, root: int, t_us: int) -> tuple[bool, bool]:
+        """``(known, alive at t_us)`` of one root: one scalar binary search."""
+        roots = self._roots["root_id"]
+        pos = int(roots.searchsorted(np.uint64(root)))
+        if pos >= len(roots) or int(roots[pos]) != root:
+            return False, False
+        return True, int(self._roots["created_us"][pos]) <= t_us < int(self._roots["expired_us"][pos])
 
     def _root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
         pos = self._root_positions(ids)

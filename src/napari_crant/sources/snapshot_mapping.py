@@ -118,6 +118,8 @@ class MappedTable:
             raise SnapshotError(f"{path} is damaged: not a readable Arrow file ({e})") from None
         self._base = pa.py_buffer(self._mapping).address if keyed else 0
         self._columns: dict[str, np.ndarray] = {}
+        #: Where each column read by :meth:`read` starts in the file (-1: not readable there).
+        self._read_offsets: dict[str, int] = {}
 
     def __len__(self) -> int:
         return self._table.num_rows
@@ -160,7 +162,10 @@ class MappedTable:
         """
         col = self[name]
         start, stop, _ = slice(start, stop).indices(len(col))
-        offset = self._file_offset(col) if _CAN_PREAD and self._file is not None else -1
+        offset = self._read_offsets.get(name)
+        if offset is None:
+            offset = self._read_offsets[name] = (
+                self._file_offset(col) if _CAN_PREAD and self._file is not None else -1)
         if offset >= 0 and stop > start:
             out = np.empty(stop - start, dtype=col.dtype)
             with contextlib.suppress(OSError, ValueError):

@@ -95,6 +95,23 @@ class SynapseIndex:
         return (np.where(found, table[f"{side}_start"][pos], 0),
                 np.where(found, table[f"{side}_stop"][pos], 0))
 
+    def one_root_partners(self, root: int, side: str, at: Materialization) -> np.ndarray | None:
+        """The other side's roots of one root's rows on ``side`` (``'pre'``: its outputs'
+        postsynaptic roots), in the layout epoch: two scalar binary searches and one
+        positioned read of one column. ``None`` at other moments (use :meth:`columns`).
+        """
+        if not self.at_layout(at):
+            return None
+        table = self._slice_columns()
+        keys = table["root_id"]
+        pos = int(keys.searchsorted(np.uint64(root)))
+        if pos >= len(keys) or int(keys[pos]) != root:
+            return np.zeros(0, np.uint64)
+        start, stop = int(table[f"{side}_start"][pos]), int(table[f"{side}_stop"][pos])
+        if side == "pre":
+            return _read(self.synapses, "post_pt_root_id", start, stop)
+        return _read(self.post, "pre_pt_root_id", start, stop)
+
     def at_layout(self, at: Materialization) -> bool:
         """Whether the stored roots are the roots at ``at`` (the fast path applies)."""
         return self._from_us <= at.timestamp_us < self._until_us
