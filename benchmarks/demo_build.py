@@ -93,6 +93,19 @@ def child(neurons: int, spn: float, seed: int, path: Path) -> dict:
     }
 
 
+def _key(r: dict) -> tuple:
+    return r["neurons"], r["synapses_per_neuron"], r["seed"], r["format_version"]
+
+
+def merge_results(results: list[dict], others: list[dict]) -> list[dict]:
+    """``results`` with ``others`` merged in: per size and format, the newest build (by date)."""
+    newest: dict[tuple, dict] = {}
+    for r in [*results, *others]:
+        if _key(r) not in newest or r["date"] > newest[_key(r)]["date"]:
+            newest[_key(r)] = r
+    return list(newest.values())
+
+
 def dataset_path(neurons: int, seed: int, spn: float) -> Path:
     """The path ``benchmarks/run.py``'s ``dataset_for`` uses for the same demo."""
     from napari_crant.snapshot.format import FORMAT_VERSION
@@ -119,11 +132,13 @@ def report(results: list[dict]) -> str:
         "presynaptic root, and the post-side copy by postsynaptic root) with two more root "
         "columns; format 2 (the streaming writer before the working-set layout) sorted them by "
         "presynaptic L2 chunk plus a small post index. Times are wall clock on 2 cores shared "
-        "with other jobs (load average before each build given; CPU is the process's own).",
+        "with other jobs (load average before each build given; CPU is the process's own). "
+        "One row per size and format: the newest build recorded (`--merge` takes other runs' "
+        "results files in); *code* is the version that built it, where the run recorded it.",
         "",
         "| neurons | synapses / neuron | synapses | format | skeleton nodes | L2 chunks | build | "
-        "CPU | resident peak | heap | mapped files | snapshot on disk | load | date |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "CPU | resident peak | heap | mapped files | snapshot on disk | load | date | code |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in rows:
         c = r["counts"]
@@ -134,7 +149,7 @@ def report(results: list[dict]) -> str:
             f"{c['l2']:,} | {r['seconds'] / 60:.1f} min | {r['cpu_seconds'] / 60:.1f} min | "
             f"{r['peak_rss_mb'] / 1024:.2f} GB | {r['peak_anon_mb'] / 1024:.2f} GB | "
             f"{r['peak_file_mb'] / 1024:.2f} GB | {r['snapshot_mb'] / 1024:.1f} GB | "
-            f"{r['load_before'][0]:.1f} | {r['date']} |")
+            f"{r['load_before'][0]:.1f} | {r['date']} | {r.get('code', '-')} |")
     lines += [
         "",
         "Memory by phase (the RSS series in the JSON): the peak comes while stages 1-7 hold "
@@ -172,8 +187,8 @@ def format_comparison(rows: list[dict]) -> list[str]:
     in the build each format peaked (from the sampled series)."""
     out = []
     by_size: dict[tuple, dict[int, dict]] = {}
-    for r in rows:
-        by_size.setdefault((r["neurons"], r["synapses_per_neuron"], r["seed"]), {})[
+    for r in rows:  # the same code in both formats, else the formats are not what differs
+        by_size.setdefault((r["neurons"], r["synapses_per_neuron"], r["seed"], r.get("code")), {})[
             r["format_version"]] = r
     for formats in by_size.values():
         if len(formats) < 2:
@@ -200,7 +215,6 @@ def peers_table(results: dict) -> list[str]:
     methods = [m for m in ("napari_crant", "numpy", "pandas", "duckdb", "polars")
                if any(r["method"] == m for r in runs)]
     sizes = sorted({r["synapses"] for r in runs})
-    density = sorted({d["path"].rsplit("-spn", 1)[-1] for d in results["datasets"].values()})
     # the dataset paths name the snapshot format (``dataset_path``: demo-f<format>-...)
     formats = sorted({d["path"].rsplit("/", 1)[-1].split("-")[1].lstrip("f")
                       for d in results["datasets"].values()})
@@ -211,9 +225,10 @@ def peers_table(results: dict) -> list[str]:
               "layout\" above gives format 3 against format 2 at 5M; these sizes have not been "
               "rerun in format 3)" if formats == ["2"] else "") + ".",
            "",
-           "`python benchmarks/peers.py --sizes " + ",".join(sorted(results["datasets"], key=int))
-           + f" --synapses-per-neuron {','.join(density)} --methods " + ",".join(methods)
-           + "` on snapshots built here (same run, load average 10-15 from other jobs, wall "
+           "`python benchmarks/peers.py --methods " + ",".join(methods)
+           + ("` --cold" if results.get("cold") else "`") + " on the demo snapshots "
+           + ", ".join(f"`{d['path'].rsplit('/', 1)[-1]}`" for d in results["datasets"].values())
+           + f" (same run, load average {_load_range(results)} from other jobs, wall "
            "medians, a different neuron or neuron set each call; *agree*: every method "
            "returned the same answers). *vs smallest* is the napari-crant median over its median "
            "on the smallest size (wall, and CPU time of the process, steadier under load). "
@@ -253,6 +268,13 @@ def peers_table(results: dict) -> list[str]:
     return out
 
 
+def _load_range(results: dict) -> str:
+    """The 1-minute load averages the peers run recorded, as ``lo-hi``."""
+    loads = [r["load"][0] for r in results["runs"] if "load" in r]
+    loads += [results[k][0] for k in ("load_before", "load_after") if k in results]
+    return f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
+
+
 def write_report(results: list[dict], out: Path = REPORT) -> None:
     """Put the section into ``out``: replace the old one, or add it after the peers."""
     text = out.read_text() if out.exists() else "# Benchmarks\n"
@@ -285,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="show this benchmarks/peers.py raw results file in the section too")
     p.add_argument("--results", metavar="JSON", type=Path, default=RESULTS,
                    help="merge the results into this file (default: %(default)s)")
+    p.add_argument("--merge", metavar="JSON", nargs="+", type=Path, default=[],
+                   help="merge other runs' results files (e.g. written with --results) into "
+                        "--results first: per size and format the newest build is kept")
     p.add_argument("--no-report", action="store_true",
                    help="do not rewrite the section of docs/benchmarks.md")
     args = p.parse_args(argv)
@@ -292,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         PEERS_RESULTS.write_text(Path(args.peers_json).read_text())
     results_path = args.results
     results = json.loads(results_path.read_text()) if results_path.exists() else []
+    if args.merge:
+        results = merge_results(results, [r for f in args.merge for r in json.loads(f.read_text())])
+        results_path.write_text(json.dumps(results, indent=1))
     if not args.report_only:
         for n in (int(s) for s in args.sizes.split(",")):
             path = dataset_path(n, args.seed, args.synapses_per_neuron)
@@ -307,9 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['peak_rss_mb']:,} MB (heap {r['peak_anon_mb']:,} MB)", flush=True)
             # merged with what is on disk now (another run may have added sizes meanwhile)
             results = json.loads(results_path.read_text()) if results_path.exists() else []
-            key = (n, args.synapses_per_neuron, args.seed, r["format_version"])
-            results = [x for x in results if (x["neurons"], x["synapses_per_neuron"], x["seed"],
-                                              x["format_version"]) != key] + [r]
+            results = [x for x in results if _key(x) != _key(r)] + [r]
             results_path.write_text(json.dumps(results, indent=1))
             if args.remove:
                 shutil.rmtree(path, ignore_errors=True)

@@ -2,9 +2,9 @@
 
 Run ``python benchmarks/peers.py`` (defaults: 25,000, 150,000 and 500,000 neurons at 200
 synapses per neuron, i.e. about 5M, 30M and 100M synapses; ``--sizes 2000`` for a quick run).
-The datasets are demo snapshots built by the demo generator (``benchmarks/run.py``'s
+The datasets are demo snapshots built by the demo generator (``benchmarks/bench_data.py``'s
 ``dataset_for``); the peers read the same synapses with root IDs materialized at the latest
-version (``run.materialized_parquet``), prepared once per dataset under ``<snapshot>/peers``:
+version (``bench_data.materialized_parquet``), prepared once per dataset under ``<snapshot>/peers``:
 
 - **numpy** (the floor): the table in memory as plain arrays, one copy sorted by the
   presynaptic root and one by the postsynaptic root; ``np.searchsorted`` for each neuron's
@@ -24,6 +24,9 @@ call. Ratios are peer median / napari-crant median from the same run. The napari
 also reports its resident memory split into mapped file pages and heap (``RssFile`` /
 ``RssAnon``) after opening and after 100 single-neuron queries on 100 other neurons.
 
+The methods and the canonical forms are in ``benchmarks/peers_methods.py``, the report in
+``benchmarks/report_peers.py``.
+
 The report goes to the "Strong peers" section of ``docs/benchmarks.md`` (the rest of that file
 is ``benchmarks/run.py``'s) and the raw figures to ``docs/benchmarks-peers.json``.
 """
@@ -31,7 +34,6 @@ is ``benchmarks/run.py``'s) and the raw figures to ``docs/benchmarks-peers.json`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -43,6 +45,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from peers_methods import (
+    POST,
+    PRE,
+    duckdb_method,
+    napari_crant_method,
+    numpy_method,
+    pandas_method,
+    polars_method,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -52,7 +63,6 @@ CASES = {
     "synapse_counts_1000": "get_synapse_counts, 1,000 neurons",
     "adjacency_500": "get_adjacency, 500 x 500",
 }
-PRE, POST = "pre_pt_root_id", "post_pt_root_id"
 
 
 
@@ -61,7 +71,7 @@ def prepare_peers(path: Path) -> Path:
     """Sorted Parquet copies and the DuckDB file of the latest-version synapse table."""
     import duckdb
     import polars as pl
-    from run import materialized_parquet
+    from bench_data import materialized_parquet
 
     out = path / "peers"
     if (out / "done").exists():
@@ -111,255 +121,6 @@ def pick_queries(path: Path, n_single: int, n_sets: int, seed: int) -> dict:
     return {"connectivity_1": single[: 1 + n_single], "sweep": single[1 + n_single:],
             "synapse_counts_1000": sets(1000),
             "adjacency_500": [[a, b] for a, b in zip(sets(500), sets(500), strict=True)]}
-
-
-# -- canonical answers -----------------------------------------------------------------------
-def _triples(pre, post, weight) -> str:
-    pre, post = np.asarray(pre, np.uint64), np.asarray(post, np.uint64)
-    weight = np.asarray(weight, np.int64)
-    order = np.lexsort((post, pre))
-    h = hashlib.sha1()
-    for a in (pre[order], post[order], weight[order]):
-        h.update(np.ascontiguousarray(a).tobytes())
-    return f"{len(pre)}:{h.hexdigest()[:16]}"
-
-
-def _counts(ids, table: dict[int, tuple[int, int, int, int]]) -> str:
-    ids = sorted(set(ids))
-    rows = np.array([table.get(i, (0, 0, 0, 0)) for i in ids], np.int64)
-    digest = hashlib.sha1(np.array(ids, np.uint64).tobytes() + rows.tobytes()).hexdigest()[:16]
-    return f"{int(rows.sum())}:{digest}"
-
-
-def _counts_from_pairs(ids, pre, post, weight) -> str:
-    """Per-neuron (pre_synapses, post_synapses, downstream, upstream) from the union edges."""
-    table: dict[int, list[int]] = {}
-    for p, q, w in zip(pre.tolist(), post.tolist(), weight.tolist(), strict=True):
-        a = table.setdefault(p, [0, 0, 0, 0])
-        a[0] += w
-        a[2] += 1
-        b = table.setdefault(q, [0, 0, 0, 0])
-        b[1] += w
-        b[3] += 1
-    return _counts(ids, {i: tuple(table[i]) for i in ids if i in table})
-
-
-# -- methods ---------------------------------------------------------------------------------
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    n = hi - lo
-    total = int(n.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    return np.repeat(lo - np.concatenate(([0], np.cumsum(n)[:-1])), n) + np.arange(total)
-
-
-def _pairs(pre: np.ndarray, post: np.ndarray):
-    if not len(pre):
-        return pre, post, np.zeros(0, np.int64)
-    order = np.lexsort((post, pre))
-    pre, post = pre[order], post[order]
-    start = np.flatnonzero(np.concatenate(([True], (pre[1:] != pre[:-1]) | (post[1:] != post[:-1]))))
-    return pre[start], post[start], np.diff(np.append(start, len(pre)))
-
-
-def numpy_method(peers: Path):
-    import pyarrow.parquet as pq
-
-    cols = {}
-    for name in ("by_pre", "by_post"):
-        t = pq.read_table(peers / f"{name}.parquet", columns=[PRE, POST])
-        cols[name] = (t.column(PRE).to_numpy(), t.column(POST).to_numpy())
-    (a_pre, a_post), (b_pre, b_post) = cols["by_pre"], cols["by_post"]
-
-    def edges(ids: np.ndarray, pre_side: np.ndarray | None = None):
-        ids = np.sort(ids)
-        r1 = _ranges(np.searchsorted(a_pre, ids, "left"), np.searchsorted(a_pre, ids, "right"))
-        r2 = _ranges(np.searchsorted(b_post, ids, "left"), np.searchsorted(b_post, ids, "right"))
-        pre = np.concatenate((a_pre[r1], b_pre[r2]))
-        post = np.concatenate((a_post[r1], b_post[r2]))
-        dup = np.zeros(len(pre), bool)  # a synapse from both sides: keep the pre-side copy
-        dup[len(r1):] = np.isin(pre[len(r1):], ids)
-        keep = ~dup & (pre != post) & (pre != 0) & (post != 0)
-        return _pairs(pre[keep], post[keep])
-
-    def connectivity_1(r):
-        return _triples(*edges(np.array([r], np.uint64)))
-
-    def counts(ids):
-        return edges(np.array(ids, np.uint64)), ids
-
-    def adjacency(ab):
-        a, b = np.sort(np.array(ab[0], np.uint64)), np.sort(np.array(ab[1], np.uint64))
-        r = _ranges(np.searchsorted(a_pre, a, "left"), np.searchsorted(a_pre, a, "right"))
-        pre, post = a_pre[r], a_post[r]
-        keep = np.isin(post, b) & (pre != post) & (post != 0)
-        return _triples(*_pairs(pre[keep], post[keep]))
-
-    return {"connectivity_1": connectivity_1, "synapse_counts_1000": counts, "adjacency_500": adjacency,
-            "canon_counts": lambda res: _counts_from_pairs(res[1], *res[0])}
-
-
-def pandas_method(peers: Path):
-    import pandas as pd
-
-    dp = pd.read_parquet(peers / "by_pre.parquet", columns=["id", PRE, POST])
-    dq = pd.read_parquet(peers / "by_post.parquet", columns=["id", PRE, POST])
-
-    def edges(ids):
-        ids = np.sort(np.array(ids, np.uint64))
-        r1 = _ranges(dp[PRE].searchsorted(ids, "left"), dp[PRE].searchsorted(ids, "right"))
-        r2 = _ranges(dq[POST].searchsorted(ids, "left"), dq[POST].searchsorted(ids, "right"))
-        a, b = dp.iloc[r1], dq.iloc[r2]
-        sel = pd.concat([a, b[~b[PRE].isin(ids)]])
-        sel = sel[(sel[PRE] != sel[POST]) & (sel[PRE] != 0) & (sel[POST] != 0)]
-        return sel.groupby([PRE, POST]).size()
-
-    def counts(ids):
-        e = edges(ids).rename("w").reset_index()
-        out = pd.concat([
-            e.groupby(PRE)["w"].agg(["sum", "size"]).rename(columns={"sum": "pre_syn", "size": "down"}),
-            e.groupby(POST)["w"].agg(["sum", "size"]).rename(columns={"sum": "post_syn", "size": "up"}),
-        ], axis=1)
-        return out, ids
-
-    def adjacency(ab):
-        a, b = np.sort(np.array(ab[0], np.uint64)), np.array(ab[1], np.uint64)
-        sel = dp.iloc[_ranges(dp[PRE].searchsorted(a, "left"), dp[PRE].searchsorted(a, "right"))]
-        sel = sel[sel[POST].isin(b) & (sel[PRE] != sel[POST])]
-        return sel.groupby([PRE, POST]).size()
-
-    def canon_pairs(s):
-        return _triples(s.index.get_level_values(0).to_numpy(np.uint64),
-                        s.index.get_level_values(1).to_numpy(np.uint64), s.to_numpy())
-
-    def canon_counts(res):
-        out, ids = res
-        out = out.fillna(0).astype(np.int64)
-        return _counts(ids, {int(i): (int(r.pre_syn), int(r.post_syn), int(r.down), int(r.up))
-                             for i, r in zip(out.index.to_numpy(np.uint64), out.itertuples(), strict=True)})
-
-    return {"connectivity_1": lambda r: edges([r]), "synapse_counts_1000": counts,
-            "adjacency_500": adjacency, "canon_pairs": canon_pairs, "canon_counts": canon_counts}
-
-
-_EDGES_SQL = """
-SELECT pre, post, count(*) AS w FROM (
-  SELECT pre_pt_root_id AS pre, post_pt_root_id AS post FROM by_pre
-   WHERE pre_pt_root_id IN (SELECT id FROM q)
-  UNION ALL
-  SELECT pre_pt_root_id, post_pt_root_id FROM by_post
-   WHERE post_pt_root_id IN (SELECT id FROM q) AND pre_pt_root_id NOT IN (SELECT id FROM q)
-) WHERE pre <> post AND pre <> 0 AND post <> 0 GROUP BY pre, post"""
-
-
-def duckdb_method(peers: Path):
-    import duckdb
-    import pyarrow as pa
-
-    con = duckdb.connect(str(peers / "peers.duckdb"), read_only=True)
-
-    def connectivity_1(r):
-        return con.execute(
-            "SELECT pre, post, count(*) AS w FROM ("
-            " SELECT pre_pt_root_id AS pre, post_pt_root_id AS post FROM by_pre WHERE pre_pt_root_id = $r"
-            " UNION ALL SELECT pre_pt_root_id, post_pt_root_id FROM by_post"
-            "  WHERE post_pt_root_id = $r AND pre_pt_root_id <> $r"
-            ") WHERE pre <> post AND pre <> 0 AND post <> 0 GROUP BY pre, post", {"r": r}).fetchnumpy()
-
-    def counts(ids):
-        q = pa.table({"id": pa.array(ids, pa.uint64())})  # noqa: F841 (read by DuckDB)
-        res = con.execute(
-            f"WITH e AS ({_EDGES_SQL}) SELECT n, sum(ps) AS ps, sum(qs) AS qs, sum(d) AS d, sum(u) AS u "
-            "FROM (SELECT pre AS n, w AS ps, 0 AS qs, 1 AS d, 0 AS u FROM e "
-            "      UNION ALL SELECT post, 0, w, 0, 1 FROM e) WHERE n IN (SELECT id FROM q) GROUP BY n"
-        ).fetchnumpy()
-        return res, ids
-
-    def adjacency(ab):
-        a = pa.table({"id": pa.array(ab[0], pa.uint64())})  # noqa: F841
-        b = pa.table({"id": pa.array(ab[1], pa.uint64())})  # noqa: F841
-        return con.execute(
-            "SELECT pre_pt_root_id AS pre, post_pt_root_id AS post, count(*) AS w FROM by_pre "
-            "WHERE pre_pt_root_id IN (SELECT id FROM a) AND post_pt_root_id IN (SELECT id FROM b) "
-            "AND pre_pt_root_id <> post_pt_root_id GROUP BY pre, post").fetchnumpy()
-
-    def canon_counts(res):
-        r, ids = res
-        return _counts(ids, {int(n): (int(a), int(b), int(c), int(d)) for n, a, b, c, d in
-                             zip(r["n"], r["ps"], r["qs"], r["d"], r["u"], strict=True)})
-
-    return {"connectivity_1": connectivity_1, "synapse_counts_1000": counts, "adjacency_500": adjacency,
-            "canon_pairs": lambda r: _triples(r["pre"], r["post"], r["w"]), "canon_counts": canon_counts}
-
-
-def polars_method(peers: Path):
-    import polars as pl
-
-    lp = pl.scan_parquet(peers / "by_pre.parquet").select("id", PRE, POST)
-    lq = pl.scan_parquet(peers / "by_post.parquet").select("id", PRE, POST)
-    clean = (pl.col(PRE) != pl.col(POST)) & (pl.col(PRE) != 0) & (pl.col(POST) != 0)
-
-    def edges(ids):
-        s = pl.Series(ids, dtype=pl.UInt64)
-        return pl.concat([lp.filter(pl.col(PRE).is_in(s.implode())),
-                          lq.filter(pl.col(POST).is_in(s.implode()) & ~pl.col(PRE).is_in(s.implode()))]
-                         ).filter(clean).group_by(PRE, POST).len()
-
-    def connectivity_1(r):
-        lit = pl.lit(r, dtype=pl.UInt64)
-        down = lp.filter(pl.col(PRE) == lit)
-        up = lq.filter((pl.col(POST) == lit) & (pl.col(PRE) != lit))
-        return pl.concat([down, up]).filter(clean).group_by(PRE, POST).len().collect()
-
-    def counts(ids):
-        e = edges(ids)
-        out = pl.concat([
-            e.group_by(PRE).agg(pl.col("len").sum().alias("ps"), pl.len().alias("d")).rename({PRE: "n"})
-             .with_columns(qs=pl.lit(0, pl.UInt32), u=pl.lit(0, pl.UInt32)),
-            e.group_by(POST).agg(pl.col("len").sum().alias("qs"), pl.len().alias("u")).rename({POST: "n"})
-             .with_columns(ps=pl.lit(0, pl.UInt32), d=pl.lit(0, pl.UInt32)),
-        ], how="diagonal").group_by("n").agg(pl.col("ps", "qs", "d", "u").sum())
-        return out.collect(), ids
-
-    def adjacency(ab):
-        a, b = pl.Series(ab[0], dtype=pl.UInt64).implode(), pl.Series(ab[1], dtype=pl.UInt64).implode()
-        return (lp.filter(pl.col(PRE).is_in(a) & pl.col(POST).is_in(b) & (pl.col(PRE) != pl.col(POST)))
-                .group_by(PRE, POST).len().collect())
-
-    def canon_counts(res):
-        d, ids = res
-        return _counts(ids, {int(r[0]): tuple(int(x) for x in r[1:])
-                             for r in d.select("n", "ps", "qs", "d", "u").iter_rows()})
-
-    return {"connectivity_1": connectivity_1, "synapse_counts_1000": counts, "adjacency_500": adjacency,
-            "canon_pairs": lambda d: _triples(d[PRE].to_numpy(), d[POST].to_numpy(), d["len"].to_numpy()),
-            "canon_counts": canon_counts}
-
-
-def napari_crant_method(path: Path):
-    import napari_crant as nc
-
-    ds = str(path)
-
-    def adjacency(ab):
-        adj = nc.get_adjacency(ab[0], ab[1], dataset=ds)
-        r, c = np.nonzero(adj.to_numpy())
-        return adj.index.to_numpy(np.uint64)[r], adj.columns.to_numpy(np.uint64)[c], adj.to_numpy()[r, c]
-
-    def canon_counts(res):
-        df = res
-        return _counts(df.index.to_numpy(np.uint64).tolist(), {
-            int(i): tuple(int(x) for x in row) for i, row in zip(
-                df.index.to_numpy(np.uint64),
-                df[["pre_synapses", "post_synapses", "downstream_partners", "upstream_partners"]].to_numpy(),
-                strict=True)})
-
-    return {"connectivity_1": lambda r: nc.get_connectivity([r], dataset=ds),
-            "synapse_counts_1000": lambda ids: nc.get_synapse_counts(ids, dataset=ds),
-            "adjacency_500": adjacency,
-            "canon_pairs": lambda d: (_triples(*d) if isinstance(d, tuple)
-                                      else _triples(d["pre"], d["post"], d["weight"])),
-            "canon_counts": canon_counts}
 
 
 # -- one method in a child process -----------------------------------------------------------
@@ -446,7 +207,7 @@ def main(argv=None) -> int:
         queries = json.loads(Path(queries_file).read_text())
         print(json.dumps(child(method, Path(path), queries, cases.split(","))))
         return 0
-    import run
+    from bench_data import dataset_for, machine
     from report_peers import write_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -473,12 +234,12 @@ def main(argv=None) -> int:
     if args.report_only:
         write_report(json.loads(Path(args.report_only).read_text()), out)
         return 0
-    results: dict = {"machine": run.machine(), "datasets": {}, "runs": [], "cold": args.cold,
+    results: dict = {"machine": machine(), "datasets": {}, "runs": [], "cold": args.cold,
                      "load_before": os.getloadavg()}
     if args.datasets:
         paths = [Path(d).expanduser().resolve() for d in args.datasets.split(",")]
     else:
-        paths = [run.dataset_for(int(n), args.seed, args.synapses_per_neuron) for n in args.sizes.split(",")]
+        paths = [dataset_for(int(n), args.seed, args.synapses_per_neuron) for n in args.sizes.split(",")]
     for path in paths:
         manifest = json.loads((path / "manifest.json").read_text())
         n = int(manifest["info"]["n_neurons"])

@@ -16,6 +16,9 @@ and binary searches):
   query the public connectome release files;
 - **cave**: the same napari-crant API through the CAVE source against the local
   CAVE-compatible server (the crantpy route), when ``napari_crant.server`` is installed.
+
+The datasets and inputs come from ``bench_data.py``, what each case runs from
+``run_cases.py``, the report from ``report_run.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,95 +34,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_data import dataset_for, machine, materialized_parquet, pick_inputs
+from report_run import report, write_keeping_peers
+from run_cases import BASELINE_CASES, CASES, CAVE_CASES, _napari_crant_case, _pandas_case, _pyarrow_case
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = HERE / "data"
-
-# case name -> (description, number of neurons it takes)
-CASES = {
-    "open_snapshot": ("open a snapshot and answer a first root lookup", 1),
-    "connectivity_1": ("get_connectivity, 1 neuron", 1),
-    "connectivity_100": ("get_connectivity, 100 neurons", 100),
-    "synapses_1": ("get_synapses (pre and post of 1 neuron)", 1),
-    "adjacency_500": ("get_adjacency, 500 x 500 neurons", 500),
-    "synapse_counts_1000": ("get_synapse_counts, 1,000 neurons", 1000),
-    "update_ids_10000": ("update_ids, 10,000 IDs (half outdated), cache cleared", 10000),
-    "attach_synapses_100": ("attach_synapses, 100 neurons (skeletons prebuilt)", 100),
-    "l2_skeleton_1": ("get_l2_skeleton, 1 neuron", 1),
-    "layer_data_1": ("napari layer data from loaded results, 1 neuron", 1),
-    "layer_data_100": ("napari layer data from loaded results, 100 neurons", 100),
-    "load_neurons_1": ("load for the canvas (skeleton, synapses, partners) + layer data, 1 neuron", 1),
-    "load_neurons_100": ("load for the canvas + layer data, 100 neurons", 100),
-}
-BASELINE_CASES = ("connectivity_1", "connectivity_100", "synapses_1", "adjacency_500",
-                  "synapse_counts_1000")
-CAVE_CASES = (*BASELINE_CASES, "update_ids_10000", "l2_skeleton_1")
 BENCH_TOKEN = "benchmark-fake-token"  # the local server's; never a real one
-
-
-# -- inputs ----------------------------------------------------------------------------------
-def pick_inputs(path: Path, seed: int = 0) -> dict[str, list[int]]:
-    """Deterministic query IDs: current roots with synapses, and outdated roots."""
-    from napari_crant.sources.snapshot import SnapshotSource
-
-    src = SnapshotSource(path)
-    roots = src.roots_table()
-    current = np.sort(roots.loc[roots["expired"].isna(), "root_id"].to_numpy(np.uint64))
-    outdated = np.sort(roots.loc[roots["expired"].notna(), "root_id"].to_numpy(np.uint64))
-    # neurons (not tiny fragments): roots with at least 20 L2 chunks
-    col = src._root_l2["root_id"]
-    l2_counts = np.searchsorted(col, current, "right") - np.searchsorted(col, current, "left")
-    neurons = current[l2_counts >= 20] if (l2_counts >= 20).sum() >= 1000 else current
-    rng = np.random.default_rng(seed)
-
-    def sample(pool: np.ndarray, k: int) -> list[int]:
-        # distinct IDs where the dataset has enough (small datasets repeat some)
-        return [int(x) for x in rng.choice(pool, k, replace=k > len(pool))]
-
-    n_old = min(5000, len(outdated))
-    ids_10k = sample(outdated, n_old) + sample(current, 10000 - n_old)
-    return {
-        "one": sample(neurons, 1),
-        "hundred": sample(neurons, 100),
-        "five_hundred": sample(neurons, 500),
-        "thousand": sample(neurons, 1000),
-        "ten_thousand": ids_10k,
-        "n_outdated": n_old,
-    }
-
-
-def materialized_parquet(path: Path) -> Path:
-    """The synapse table with root IDs as of the latest version, as one Parquet file."""
-    out = path / "bench_synapses_latest.parquet"
-    if out.exists():
-        return out
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from napari_crant.materialization import resolve_materialization
-    from napari_crant.sources.snapshot import SnapshotSource
-
-    src = SnapshotSource(path)
-    at = resolve_materialization(src, "latest")
-    s = src._synapses
-    n = len(s)
-    writer = None
-    step = 2_000_000
-    for lo in range(0, n, step):
-        rows = np.arange(lo, min(lo + step, n))
-        pre = src._roots_of_l2_or_zero(s["pre_pt_l2_id"][rows], at)
-        post = src._roots_of_l2_or_zero(s["post_pt_l2_id"][rows], at)
-        t = pa.table({
-            "id": s["id"][rows], "pre_pt_root_id": pre, "post_pt_root_id": post,
-            "size": s["size"][rows].astype(np.int64),
-        })
-        if writer is None:
-            writer = pq.ParquetWriter(out.with_suffix(".tmp"), t.schema, compression="snappy")
-        writer.write_table(t, row_group_size=1_000_000)
-    writer.close()
-    out.with_suffix(".tmp").rename(out)
-    return out
 
 
 # -- one case in a child process -------------------------------------------------------------
@@ -199,117 +119,6 @@ def child(method: str, case: str, path: str, inputs_file: str, repeats: int, ext
     }
 
 
-def _napari_crant_case(nc, case, dataset, inputs, clear_cache):
-    one, hundred = inputs["one"], inputs["hundred"]
-    if case == "connectivity_1":
-        return lambda: nc.get_connectivity(one, dataset=dataset)
-    if case == "connectivity_100":
-        return lambda: nc.get_connectivity(hundred, dataset=dataset)
-    if case == "synapses_1":
-        return lambda: (nc.get_synapses(pre_ids=one, dataset=dataset),
-                        nc.get_synapses(post_ids=one, dataset=dataset))
-    if case == "adjacency_500":
-        return lambda: nc.get_adjacency(inputs["five_hundred"], inputs["five_hundred"], dataset=dataset)
-    if case == "synapse_counts_1000":
-        return lambda: nc.get_synapse_counts(inputs["thousand"], dataset=dataset)
-    if case == "update_ids_10000":
-        def fn():
-            clear_cache()
-            return nc.update_ids(inputs["ten_thousand"], dataset=dataset)
-        return fn
-    if case == "l2_skeleton_1":
-        return lambda: nc.get_l2_skeleton(one, dataset=dataset)
-    if case == "attach_synapses_100":
-        skels = nc.get_l2_skeleton(hundred, dataset=dataset)
-        return lambda: nc.attach_synapses(skels, dataset=dataset)
-    if case.startswith(("layer_data_", "load_neurons_")):
-        from napari_crant.scene.layer_data import Scene
-        from napari_crant.scene.loading import load_neurons, run_to_end
-
-        ids = one if case.endswith("_1") else hundred
-
-        def build(result):
-            scene = Scene()
-            scene.add(result)
-            return scene.layers()
-
-        if case.startswith("layer_data_"):
-            loaded = run_to_end(load_neurons(ids, dataset=dataset))
-            return lambda: build(loaded)
-        return lambda: build(run_to_end(load_neurons(ids, dataset=dataset)))
-    raise ValueError(case)
-
-
-def _pandas_case(pd, df, case, inputs):
-    def conn(ids):
-        m = df["pre_pt_root_id"].isin(ids) | df["post_pt_root_id"].isin(ids)
-        sel = df[m]
-        sel = sel[(sel["pre_pt_root_id"] != sel["post_pt_root_id"]) & (sel["pre_pt_root_id"] != 0)
-                  & (sel["post_pt_root_id"] != 0)]
-        return sel.groupby(["pre_pt_root_id", "post_pt_root_id"]).size().sort_values(ascending=False)
-
-    if case == "connectivity_1":
-        return lambda: conn(inputs["one"])
-    if case == "connectivity_100":
-        return lambda: conn(inputs["hundred"])
-    if case == "synapses_1":
-        return lambda: (df[df["pre_pt_root_id"].isin(inputs["one"])],
-                        df[df["post_pt_root_id"].isin(inputs["one"])])
-    if case == "adjacency_500":
-        ids = inputs["five_hundred"]
-
-        def adj():
-            sel = df[df["pre_pt_root_id"].isin(ids) & df["post_pt_root_id"].isin(ids)]
-            return pd.crosstab(sel["pre_pt_root_id"], sel["post_pt_root_id"])
-        return adj
-    if case == "synapse_counts_1000":
-        ids = inputs["thousand"]
-
-        def counts():
-            c = conn(ids).reset_index()
-            return (c.groupby("pre_pt_root_id").size(), c.groupby("post_pt_root_id").size())
-        return counts
-    raise ValueError(case)
-
-
-def _pyarrow_case(case, parquet, inputs):
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    dset = ds.dataset(parquet, format="parquet")
-
-    def scan(pre=None, post=None, either=None):
-        if either is not None:
-            arr = pa.array(either, pa.uint64())
-            expr = pc.is_in(ds.field("pre_pt_root_id"), arr) | pc.is_in(ds.field("post_pt_root_id"), arr)
-        elif pre is not None and post is not None:
-            expr = (pc.is_in(ds.field("pre_pt_root_id"), pa.array(pre, pa.uint64()))
-                    & pc.is_in(ds.field("post_pt_root_id"), pa.array(post, pa.uint64())))
-        elif pre is not None:
-            expr = pc.is_in(ds.field("pre_pt_root_id"), pa.array(pre, pa.uint64()))
-        else:
-            expr = pc.is_in(ds.field("post_pt_root_id"), pa.array(post, pa.uint64()))
-        return dset.to_table(filter=expr)
-
-    def conn(ids):
-        t = scan(either=ids)
-        return t.group_by(["pre_pt_root_id", "post_pt_root_id"]).aggregate([("id", "count")])
-
-    if case == "connectivity_1":
-        return lambda: conn(inputs["one"])
-    if case == "connectivity_100":
-        return lambda: conn(inputs["hundred"])
-    if case == "synapses_1":
-        return lambda: (scan(pre=inputs["one"]), scan(post=inputs["one"]))
-    if case == "adjacency_500":
-        ids = inputs["five_hundred"]
-        return lambda: scan(pre=ids, post=ids).group_by(
-            ["pre_pt_root_id", "post_pt_root_id"]).aggregate([("id", "count")])
-    if case == "synapse_counts_1000":
-        return lambda: conn(inputs["thousand"])
-    raise ValueError(case)
-
 
 class CaveServerProcess:
     """``napari-crant serve`` on 127.0.0.1 in its own process (so it does not share the GIL)."""
@@ -363,41 +172,7 @@ def run_child(method, case, path, inputs_file, repeats, extra="") -> dict | None
         return None
     return json.loads(res.stdout.strip().splitlines()[-1])
 
-
 # -- driver ----------------------------------------------------------------------------------
-def dataset_for(neurons: int, seed: int, synapses_per_neuron: float) -> Path:
-    from napari_crant.demo import make_demo
-    from napari_crant.snapshot.format import FORMAT_VERSION
-
-    path = DATA / f"demo-f{FORMAT_VERSION}-n{neurons}-s{seed}-spn{synapses_per_neuron:g}"
-    if not (path / "manifest.json").exists():
-        print(f"building {path} ...", flush=True)
-        t = time.perf_counter()
-        make_demo(path, n_neurons=neurons, seed=seed, overwrite=True,
-                  synapses_per_neuron=synapses_per_neuron)
-        print(f"  built in {time.perf_counter() - t:.0f} s", flush=True)
-    return path
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import duckdb
-    import pandas
-    import pyarrow
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "pandas": pandas.__version__, "pyarrow": pyarrow.__version__, "duckdb": duckdb.__version__}
-
-
 def main(argv=None) -> int:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         method, case, path, inputs_file, repeats, extra = sys.argv[2:8]
@@ -472,133 +247,6 @@ def _run_cases(results, cases, methods, path, inputs_file, repeats, extra, n, ma
             print(f"  {case:22s} {method:13s} median {r['median_s'] * 1e3:10.2f} ms  "
                   f"peak {r['peak_rss_mb']:8.0f} MB", flush=True)
 
-
-def write_keeping_peers(out: Path, text: str) -> None:
-    """Write the report, keeping the "Strong peers" section of ``benchmarks/peers.py`` on top
-    (then the before / after section of ``benchmarks/report_layout.py`` and the "Building the
-    demo" section of ``benchmarks/demo_build.py`` after it)."""
-    from demo_build import END as BUILD_END
-    from demo_build import START as BUILD_START
-    from report_layout import END_LAYOUT, START_LAYOUT
-    from report_peers import END, START
-
-    old = out.read_text() if out.exists() else ""
-    if START in old and END in old:
-        peers = START + old.split(START, 1)[1].split(END, 1)[0] + END
-        for start, end in ((START_LAYOUT, END_LAYOUT), (BUILD_START, BUILD_END)):
-            if start in old and end in old:  # the sections kept after the peers, in this order
-                peers += f"\n\n{start}{old.split(start, 1)[1].split(end, 1)[0]}{end}"
-        first, _, rest = text.partition("\n")
-        text = (f"{first}\n\n{peers}\n\n## Context: full scans and the other cases\n\n"
-                "From `benchmarks/run.py`, a separate run (its own date, load and code version): "
-                "compare figures within one section, not across the two.\n" + rest)
-    out.write_text(text)
-
-
-def report(results: dict) -> str:
-    runs = results["runs"]
-    by = {(r["neurons"], r["case"], r["method"]): r for r in runs}
-    sizes = sorted({r["neurons"] for r in runs})
-    m = results["machine"]
-    lines = [
-        "# Benchmarks",
-        "",
-        "Made by `python benchmarks/run.py` (see `benchmarks/README.md`). Each case ran in its own "
-        f"process: one warm-up, then {results['repeats']} timed runs; the table gives the median. "
-        "The pandas and pyarrow columns are full scans, kept as context (the strong peers are "
-        "above). The single-neuron cases here repeat one neuron; the peers section times a "
-        "different neuron each call. "
-        "Ratios are baseline median / napari-crant median from the same run (below 1×, the "
-        "baseline was faster). Peak memory is the "
-        "process's peak RSS (imports included; memory-mapped snapshot pages count once touched, "
-        "though they are reclaimable page cache); *heap* is the largest anonymous RSS (`RssAnon`, "
-        "allocations only) sampled after each timed run.",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
-        f"numpy {m['numpy']}, pandas {m['pandas']}, pyarrow {m['pyarrow']}, duckdb {m['duckdb']}.",
-        "",
-        "| dataset | neurons (current roots) | synapses | roots ever | synapse files |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for n in sizes:
-        d = results["datasets"][str(n)]
-        c = d["counts"]
-        lines.append(f"| demo n={n:,} | {c['current_roots']:,} | {c['synapses']:,} | {c['roots']:,} | "
-                     f"{d['synapse_files_mb']:,.0f} MB |")
-    lines += ["", "## Medians", "",
-              "| case | synapses | napari-crant | peak RSS MB | heap MB | pandas full mask | × "
-              "| pyarrow full scan | × | CAVE source via local server | × |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for case, (desc, _) in CASES.items():
-        for n in sizes:
-            r = by.get((n, case, "napari_crant"))
-            if r is None:
-                continue
-            heap = f"{r['anon_mb']:,.0f}" if "anon_mb" in r else ""
-            row = [desc, f"{r['synapses']:,}", _ms(r["median_s"]), f"{r['peak_rss_mb']:,.0f}", heap]
-            for base in ("pandas", "pyarrow", "cave"):
-                b = by.get((n, case, base))
-                row += ([_ms(b["median_s"]), _ratio(b["median_s"] / r["median_s"])] if b else ["", ""])
-            lines.append("| " + " | ".join(row) + " |")
-    pandas_runs = [r for r in runs if r["method"] == "pandas"]
-    if pandas_runs:
-        lines += ["", "The pandas baseline first loads the whole table: "
-                  + "; ".join(f"n={r['neurons']:,}: {r['setup_s']:.1f} s, peak {r['peak_rss_mb']:,.0f} MB"
-                              for r in pandas_runs if r["case"] == "connectivity_1") + "."]
-    if len(sizes) >= 2:
-        lo, hi = sizes[0], sizes[-1]
-        lines += ["", f"## Scaling from n={lo:,} to n={hi:,}", "",
-                  "| case | small | large | growth |", "|---|---:|---:|---:|"]
-        for case, (desc, _) in CASES.items():
-            a, b = by.get((lo, case, "napari_crant")), by.get((hi, case, "napari_crant"))
-            if a and b:
-                lines.append(f"| {desc} | {_ms(a['median_s'])} | {_ms(b['median_s'])} | "
-                             f"{b['median_s'] / a['median_s']:.2f}× |")
-    lines += ["", "## Targets", "", *targets(results, by, sizes)]
-    return "\n".join(lines) + "\n"
-
-
-def targets(results, by, sizes) -> list[str]:
-    hi, lo = sizes[-1], sizes[0]
-    out = []
-
-    def check(label, ok, detail):
-        out.append(f"- {'met' if ok else '**missed**'}: {label} ({detail})")
-
-    c1 = by.get((hi, "connectivity_1", "napari_crant"))
-    if c1:
-        check("single-neuron get_connectivity median <= 5 ms", c1["median_s"] <= 0.005, _ms(c1["median_s"]))
-        c1lo = by.get((lo, "connectivity_1", "napari_crant"))
-        if c1lo and lo != hi:
-            g = c1["median_s"] / c1lo["median_s"]
-            check("growth < 1.5x from the small to the large dataset", g < 1.5, f"{g:.2f}×")
-    for case, limit, label in (("open_snapshot", 1.0, "opening a snapshot < 1 s"),
-                               ("update_ids_10000", 1.0, "update_ids 10,000 IDs < 1 s"),
-                               ("adjacency_500", 1.0, "get_adjacency 500 x 500 < 1 s"),
-                               ("layer_data_100", 1.0, "layer data for 100 neurons < 1 s"),
-                               ("load_neurons_1", 1.0, "a neuron on the canvas (load + layer data) < 1 s")):
-        r = by.get((hi, case, "napari_crant"))
-        if r:
-            check(label, r["median_s"] < limit, _ms(r["median_s"]))
-    r = by.get((hi, "update_ids_10000", "cave"))
-    if r:
-        check("update_ids 10,000 IDs over CAVE (local server) < 1 s", r["median_s"] < 1.0, _ms(r["median_s"]))
-    o = by.get((hi, "open_snapshot", "napari_crant"))
-    if o:
-        mb = results["datasets"][str(hi)]["synapse_files_mb"]
-        grown = o["peak_rss_mb"] - o["base_rss_mb"]
-        check("opening: memory well below the synapse table", grown < 0.1 * mb,
-              f"+{grown:,.0f} MB over imports vs {mb:,.0f} MB of synapse files")
-    return out
-
-
-def _ratio(x: float) -> str:
-    """Baseline / napari-crant; below 1 the baseline was faster."""
-    return f"{x:,.0f}×" if x >= 10 else f"{x:.1f}×"
-
-
-def _ms(s: float) -> str:
-    return f"{s * 1e3:,.2f} ms" if s < 10 else f"{s:,.1f} s"
 
 
 if __name__ == "__main__":
