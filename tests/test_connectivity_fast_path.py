@@ -73,7 +73,7 @@ def test_neuron_without_synapses_gives_an_empty_typed_frame(demo_path):
     src = SnapshotSource(demo_path)
     at = resolve_materialization(src, "latest")
     lonely = [r for r in _roots(demo_path, "latest")
-              if not len(src.partner_roots(r, "pre", at)) and not len(src.partner_roots(r, "post", at))]
+              if not any(len(p) for p in src.partner_roots(r, at).values())]
     assert lonely
     for root in lonely[:3]:
         got = nc.get_connectivity(root, dataset=demo_path)
@@ -89,12 +89,14 @@ def test_partner_roots_equal_the_generic_read(demo_path, materialization):
     at = resolve_materialization(src, materialization)
     compared = 0
     for root in _roots(demo_path, materialization)[:25] + _roots(demo_path, materialization, alive=False)[:5]:
-        for side in ("pre", "post"):
-            got = src.partner_roots(root, side, at)
-            want = DataSource.partner_roots(src, root, side, at)
-            assert got.dtype == np.uint64
-            np.testing.assert_array_equal(np.sort(got), np.sort(want), strict=True)
-            compared += len(want)
+        for sides in (("pre", "post"), ("post", "pre"), ("pre",), ("post",)):
+            got = src.partner_roots(root, at, sides)
+            want = DataSource.partner_roots(src, root, at, sides)
+            assert list(got) == list(sides)
+            for side in sides:
+                assert got[side].dtype == np.uint64
+                np.testing.assert_array_equal(np.sort(got[side]), np.sort(want[side]), strict=True)
+                compared += len(want[side])
     assert compared > 100
 
 

@@ -200,7 +200,8 @@ def frame_of_arrays(columns: pd.Index, arrays: list[np.ndarray]) -> pd.DataFrame
     Parameters
     ----------
     columns
-        The column names (copied: the result's columns are its own).
+        The column names (the result gets its own view of them: renaming its columns does
+        not rename ``columns``).
     arrays
         Fresh 1-d numpy arrays of equal length, owned by the result from now on (not
         copied), one per column, already of the result's dtypes.
@@ -215,7 +216,7 @@ def frame_of_arrays(columns: pd.Index, arrays: list[np.ndarray]) -> pd.DataFrame
     if _FROM_ARRAYS is not None:
         try:
             return _FROM_ARRAYS(
-                arrays, columns=columns.copy(), index=pd.RangeIndex(n), verify_integrity=False)
+                arrays, columns=columns.view(), index=pd.RangeIndex(n), verify_integrity=False)
         except (TypeError, ValueError):  # a pandas whose private signature changed: the public way
             pass
     return pd.DataFrame(dict(zip(columns, arrays, strict=True)), copy=False)

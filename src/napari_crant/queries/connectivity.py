@@ -72,13 +72,13 @@ def _one_root_pairs(
     """
     root = roots[0]
     columns = ("size",) if min_size is not None else ()
+    sides = (("pre",) if downstream else ()) + (("post",) if upstream else ())
+    read = source.partner_roots(int(root), at, sides) if min_size is None else {}
     out_partner, out_weight, in_partner, in_weight = _NO_IDS, _NO_COUNTS, _NO_IDS, _NO_COUNTS
-    for side, on in (("pre", downstream), ("post", upstream)):
-        if not on:
-            continue
+    for side in sides:
         keep = None
         if min_size is None:
-            partner = source.partner_roots(int(root), side, at)
+            partner = read[side]
         else:
             syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
                    else source.synapse_columns(None, roots, at, columns))

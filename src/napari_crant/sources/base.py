@@ -167,19 +167,21 @@ class DataSource(ABC):
             "size": df["size"].to_numpy(np.int64),
         }
 
-    def partner_roots(self, root: int, side: str, at: Materialization) -> np.ndarray:
-        """The partners of one root's synapses on ``side``, one entry per synapse.
+    def partner_roots(
+        self, root: int, at: Materialization, sides: tuple[str, ...] = ("pre", "post")
+    ) -> dict[str, np.ndarray]:
+        """The partners of one root's synapses on each of ``sides``, one entry per synapse.
 
-        ``side='pre'``: the synapses the root makes (its outputs), their postsynaptic roots;
+        Side ``'pre'``: the synapses the root makes (its outputs), their postsynaptic roots;
         ``'post'``: the synapses onto it, their presynaptic roots; at ``at``, in no particular
         order, uint64. Empty for a root that is not alive at ``at``. The same rows as
         :meth:`synapse_columns` with the root on that side; sources override it to read one
         column of one root's rows and nothing else (a single-neuron query's hot path).
         """
         one = np.array([root], dtype=np.uint64)
-        if side == "pre":
-            return self.synapse_columns(one, None, at, ())["post_pt_root_id"]
-        return self.synapse_columns(None, one, at, ())["pre_pt_root_id"]
+        return {side: (self.synapse_columns(one, None, at, ())["post_pt_root_id"] if side == "pre"
+                       else self.synapse_columns(None, one, at, ())["pre_pt_root_id"])
+                for side in sides}
 
     @abstractmethod
     def annotations(self) -> pd.DataFrame:

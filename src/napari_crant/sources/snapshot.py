@@ -259,11 +259,13 @@ class SnapshotSource(SnapshotGraph, DataSource):
         post = None if post_ids is None else self._alive(post_ids, at)
         return self._synapse_index.columns(pre, post, at, columns)
 
-    def partner_roots(self, root: int, side: str, at: Materialization) -> np.ndarray:
+    def partner_roots(
+        self, root: int, at: Materialization, sides: tuple[str, ...] = ("pre", "post")
+    ) -> dict[str, np.ndarray]:
         if not self.root_status(np.array([root], np.uint64), at)[1][0]:
-            return np.zeros(0, np.uint64)
-        partners = self._synapse_index.one_root_partners(root, side, at)
-        return partners if partners is not None else super().partner_roots(root, side, at)
+            return {side: np.zeros(0, np.uint64) for side in sides}
+        partners = self._synapse_index.one_root_partners(root, at, sides)
+        return partners if partners is not None else super().partner_roots(root, at, sides)
 
     def _alive(self, ids: np.ndarray, at: Materialization) -> np.ndarray:
         """The distinct ``ids`` that are roots alive at ``at``, sorted (others hold no synapses then)."""

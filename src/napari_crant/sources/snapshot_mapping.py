@@ -35,6 +35,8 @@ _PAGE = mmap.PAGESIZE
 _CAN_ADVISE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_RANDOM")
 #: Positioned reads into an array (POSIX); elsewhere :meth:`MappedTable.read` copies from the mapping.
 _CAN_PREAD = hasattr(os, "preadv")
+#: Advice on a file's pages through its descriptor (POSIX; not on Windows or macOS).
+_CAN_FADVISE = hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_WILLNEED")
 #: Ranges of pages closer than this are asked for in one call (reading a few pages more
 #: costs less than another system call).
 _MERGE_GAP_PAGES = 8
@@ -162,16 +164,36 @@ class MappedTable:
         """
         col = self[name]
         start, stop, _ = slice(start, stop).indices(len(col))
-        offset = self._read_offsets.get(name)
-        if offset is None:
-            offset = self._read_offsets[name] = (
-                self._file_offset(col) if _CAN_PREAD and self._file is not None else -1)
+        offset = self._read_offset(name)
         if offset >= 0 and stop > start:
             out = np.empty(stop - start, dtype=col.dtype)
             with contextlib.suppress(OSError, ValueError):
                 if os.preadv(self._file.fileno(), [out], offset + start * col.itemsize) == out.nbytes:
                     return out
         return np.array(col[start:stop])
+
+    def _read_offset(self, name: str) -> int:
+        """Where column ``name`` starts in the file for positioned reads (-1: it cannot be read there)."""
+        offset = self._read_offsets.get(name)
+        if offset is None:
+            offset = self._read_offsets[name] = (
+                self._file_offset(self[name]) if _CAN_PREAD and self._file is not None else -1)
+        return offset
+
+    def will_read(self, name: str, start: int, stop: int) -> bool:
+        """Ask the OS to read rows ``start:stop`` of column ``name`` now (``POSIX_FADV_WILLNEED``
+        on the file), so a :meth:`read` of them that follows another read does not wait for
+        the disk alone. Advice only; returns whether it was given."""
+        offset = self._read_offset(name) if _CAN_FADVISE else -1
+        if offset < 0 or stop <= start:
+            return False
+        size = self[name].itemsize
+        try:
+            os.posix_fadvise(self._file.fileno(), offset + start * size, (stop - start) * size,
+                             os.POSIX_FADV_WILLNEED)
+        except OSError:
+            return False
+        return True
 
     def prefetch(self, name: str, lo: np.ndarray, hi: np.ndarray) -> int:
         """Ask the OS to read rows ``lo[i]:hi[i]`` of column ``name`` now, all in one go.

@@ -95,10 +95,14 @@ class SynapseIndex:
         return (np.where(found, table[f"{side}_start"][pos], 0),
                 np.where(found, table[f"{side}_stop"][pos], 0))
 
-    def one_root_partners(self, root: int, side: str, at: Materialization) -> np.ndarray | None:
-        """The other side's roots of one root's rows on ``side`` (``'pre'``: its outputs'
-        postsynaptic roots), in the layout epoch: two scalar binary searches and one
-        positioned read of one column. ``None`` at other moments (use :meth:`columns`).
+    def one_root_partners(
+        self, root: int, at: Materialization, sides: tuple[str, ...]
+    ) -> dict[str, np.ndarray] | None:
+        """The other side's roots of one root's rows on each of ``sides`` (``'pre'``: its
+        outputs' postsynaptic roots), in the layout epoch: two scalar binary searches and
+        one positioned read of one column per side, the later sides' rows asked for before
+        the first is read (from disk, the reads are in flight together). ``None`` at other
+        moments (use :meth:`columns`).
         """
         if not self.at_layout(at):
             return None
@@ -106,11 +110,11 @@ class SynapseIndex:
         keys = table["root_id"]
         pos = int(keys.searchsorted(np.uint64(root)))
         if pos >= len(keys) or int(keys[pos]) != root:
-            return np.zeros(0, np.uint64)
-        start, stop = int(table[f"{side}_start"][pos]), int(table[f"{side}_stop"][pos])
-        if side == "pre":
-            return _read(self.synapses, "post_pt_root_id", start, stop)
-        return _read(self.post, "pre_pt_root_id", start, stop)
+            return {side: np.zeros(0, np.uint64) for side in sides}
+        rows = {side: (int(table[f"{side}_start"][pos]), int(table[f"{side}_stop"][pos])) for side in sides}
+        for side in sides[1:]:
+            _will_read(*_PARTNER_COLUMN[side](self), *rows[side])
+        return {side: _read(*_PARTNER_COLUMN[side](self), *rows[side]) for side in sides}
 
     def at_layout(self, at: Materialization) -> bool:
         """Whether the stored roots are the roots at ``at`` (the fast path applies)."""
@@ -268,6 +272,21 @@ def _read(table: _Columns, name: str, start: int, stop: int) -> np.ndarray:
     (:meth:`~napari_crant.sources.snapshot_mapping.MappedTable.read`), else a slice."""
     read = getattr(table, "read", None)
     return read(name, start, stop) if read is not None else table[name][start:stop]
+
+
+#: Per side, the table grouped by that side's root and its column holding the other side's root.
+_PARTNER_COLUMN: dict[str, Callable[[SynapseIndex], tuple[_Columns, str]]] = {
+    "pre": lambda index: (index.synapses, "post_pt_root_id"),
+    "post": lambda index: (index.post, "pre_pt_root_id"),
+}
+
+
+def _will_read(table: _Columns, name: str, start: int, stop: int) -> None:
+    """Ask for rows ``start:stop`` of ``name`` to be read now, where the table can
+    (:meth:`~napari_crant.sources.snapshot_mapping.MappedTable.will_read`)."""
+    will_read = getattr(table, "will_read", None)
+    if will_read is not None:
+        will_read(name, start, stop)
 
 
 def _prefetch(table: _Columns, names: tuple[str, ...], lo: np.ndarray, hi: np.ndarray) -> None:
