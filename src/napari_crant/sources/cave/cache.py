@@ -47,6 +47,7 @@ import numpy as np
 
 from napari_crant import datasets
 from napari_crant.sources.cave.cache_codec import CacheDecodeError, copy_value, decode, decode_columns, encode
+from napari_crant.sources.cave.cache_open import open_diskcache
 
 ENV_CACHE_DIR = "NAPARI_CRANT_CAVE_CACHE_DIR"
 ENV_CACHE_MB = "NAPARI_CRANT_CAVE_CACHE_MB"
@@ -179,17 +180,15 @@ class PersistentCache:
         return f"PersistentCache({str(self.directory)!r}, size_limit={self.size_limit})"
 
     def _open(self) -> Any:
-        import diskcache
-
         settings = {"size_limit": self.size_limit, "eviction_policy": "least-recently-used",
                     "cull_limit": 10, "statistics": False, "sqlite_synchronous": SQLITE_SYNCHRONOUS}
-        try:
-            return diskcache.Cache(str(self.directory), **settings)
+        try:  # without re-writing the settings of a cache that holds them already
+            return open_diskcache(str(self.directory), **settings)
         except sqlite3.OperationalError:
             raise  # locked, read-only, out of space: not damage, so nothing is discarded
         except sqlite3.DatabaseError as e:  # "file is not a database", "malformed"
             self._move_aside(e)
-            return diskcache.Cache(str(self.directory), **settings)
+            return open_diskcache(str(self.directory), **settings)
 
     def _move_aside(self, error: sqlite3.DatabaseError) -> None:
         aside = self.directory.with_name(f"{self.directory.name}.broken-{int(time.time())}")
