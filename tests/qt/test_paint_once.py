@@ -91,6 +91,7 @@ def test_the_barrier_passes_on_a_change_of_the_rows_bounds(make_napari_viewer, q
     _pump(qapp)
     assert label.window() is viewer.window._qt_window  # the rows are still in the dock, shown
     assert barrier.content.geometry() == barrier.rect()
+    assert barrier.geometry() == outer.rect()  # the rows take the whole dock (napari adds a stretch below)
     stopped = barrier.stopped
     label.setText("another text of the same bounds")
     _pump(qapp)

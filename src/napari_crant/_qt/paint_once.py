@@ -18,7 +18,7 @@ unless the dock's size hints really changed (:func:`barrier_layout` puts one in 
 from typing import Any
 
 from qtpy.QtCore import QEvent, QObject
-from qtpy.QtWidgets import QApplication, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QApplication, QSizePolicy, QVBoxLayout, QWidget
 
 #: passes over the posted layout requests before a repaint: each pass handles those posted before
 #: it, and a level's handling posts the request of the level above (a label in a QC tab is seven
@@ -78,7 +78,7 @@ class HintBarrier(QWidget):
         super().__init__()
         self.content = content
         content.setParent(self)
-        self.setSizePolicy(content.sizePolicy())
+        self._follow_policy(content.sizePolicy())
         self._hints = self._current_hints()
         #: layout requests stopped here (tests count them)
         self.stopped = 0
@@ -87,6 +87,14 @@ class HintBarrier(QWidget):
         c = self.content
         # not the preferred size: a placed dock keeps its size, only its bounds can move it
         return (c.minimumSizeHint(), c.minimumSize(), c.maximumSize(), c.sizePolicy())
+
+    def _follow_policy(self, policy: Any) -> None:
+        """The content's size policy, but growing in height: the rows (a table) take the dock's
+        height, and napari adds no stretch below them (it does below a widget that does not grow)."""
+        own = QSizePolicy(policy.horizontalPolicy(), QSizePolicy.Policy.Expanding)
+        own.setHorizontalStretch(policy.horizontalStretch())
+        own.setVerticalStretch(policy.verticalStretch())
+        self.setSizePolicy(own)
 
     def sizeHint(self) -> Any:
         return self.content.sizeHint()
@@ -103,7 +111,7 @@ class HintBarrier(QWidget):
             hints = self._current_hints()
             if hints != self._hints:
                 self._hints = hints
-                self.setSizePolicy(hints[-1])
+                self._follow_policy(hints[-1])
                 self.updateGeometry()
             else:
                 self.stopped += 1
