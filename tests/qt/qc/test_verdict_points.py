@@ -42,6 +42,9 @@ def test_a_verdict_recolours_one_vertex_and_draws_what_a_refresh_draws(qtbot, qc
     np.testing.assert_allclose(markers._data["a_bg_color"][row], verdict_color("false_positive"))
     assert layer.features["verdict"].iloc[index] == "false_positive"
     assert not np.array_equal(before, after)  # the new colour shows
+    thumbnail = np.array(layer.thumbnail, copy=True)
+    layer._update_thumbnail()  # napari's own thumbnail of the layer's colours now
+    np.testing.assert_array_equal(layer.thumbnail, thumbnail)
     # napari's own full refresh of the layer draws the same frame
     markers.set_data, markers._vbo.set_subdata = plain_set_data, plain_subdata
     layer.events.face_color()

@@ -5,7 +5,8 @@ A verdict key recolours one synapse of the QC verdict layer. napari answers the 
 view's positions, sizes, colours and a Python list of symbols, one vispy ``set_data``, a new
 vertex buffer). :func:`recolor_point` writes the one point's face colour into the layer's colour
 array, into vispy's interleaved vertex array and into the vertex buffer (a sub-upload of one
-vertex), in 2D and 3D alike: the next frame draws exactly what a full refresh would.
+vertex), in 2D and 3D alike: the next frame draws exactly what a full refresh would; the layer
+list's thumbnail is redrawn as napari's colour setter would.
 """
 
 from typing import Any
@@ -54,4 +55,7 @@ def recolor_point(viewer: Any, layer: Any, index: int, color: Any) -> bool:
     markers._data[FACE_FIELD][row] = rgba
     markers._vbo.set_subdata(markers._data[row:row + 1], offset=row)
     markers.update()
+    update_thumbnail = getattr(layer, "_update_thumbnail", None)
+    if update_thumbnail is not None:  # the layer list's 32-px picture of the layer (napari's setter does it)
+        update_thumbnail()
     return True
