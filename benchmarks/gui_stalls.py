@@ -21,6 +21,8 @@ target is missed. Two more columns split each worst stall: the time the main thr
 painting the window in it (under Xvfb that is Mesa's software OpenGL: a frame of 167,000
 synapses takes seconds there, milliseconds on a GPU), and the rest (Python: napari-crant,
 napari, Qt). ``--frame`` also reports the median time of one repaint of the loaded scene.
+``repaints`` is the median number of window repaints (Qt's ``UpdateRequest``: under Xvfb each
+composes the whole window through software OpenGL) from the start of an action until it settled.
 ``CPU ms`` is the median main-thread CPU time (``time.thread_time``) from the start of the
 action until it is done and settled: on a shared machine the stalls also hold time the main
 thread waited for a core, and Mesa's software rasteriser draws in threads of its own.
@@ -94,6 +96,10 @@ class PaintClock:
 
         self._filter = _Filter()
         window.installEventFilter(self._filter)  # napari's main window (a Python class)
+
+    def repaints(self, start: float, end: float) -> int:
+        """Window repaints (each a whole-window composition under Xvfb) begun within ``[start, end]``."""
+        return sum(1 for a, _ in self.spans if start <= a <= end)
 
     def painted_ms(self, start: float, end: float) -> float:
         """Painting time within ``[start, end]`` (ms)."""
@@ -181,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu: dict[str, list[float]] = {k: [] for k in results}  # main-thread CPU time of the action
     cpu_start = [0.0]
     frames: dict[str, list[float]] = {k: [] for k in results}
+    repaints: dict[str, list[int]] = {k: [] for k in results}  # window repaints during the action
 
     def stall(name: str, start: float) -> None:
         end = time.perf_counter()
@@ -188,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         at, length = beat.longest_gap(start, end)
         results[name].append(length * 1000)
         painted[name].append(paint.painted_ms(at, at + length))
+        repaints[name].append(paint.repaints(start, end))
         if args.frame:
             canvas = viewer.window._qt_viewer.canvas.native
             from qtpy.QtWidgets import QApplication
@@ -254,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"napari-crant GUI stalls ({args.dataset}; napari up {t_up - t_start:.1f} s after start; "
           f"{args.many} neurons = {len(ids['kc'])} Kenyon cells)")
     print(f"{'action':34s} {'median ms':>10s} {'worst ms':>10s} {'target ms':>10s}  met "
-          f"{'worst: painting':>16s} {'worst: rest':>12s} {'frame ms':>9s} {'CPU ms':>7s}")
+          f"{'worst: painting':>16s} {'worst: rest':>12s} {'frame ms':>9s} {'CPU ms':>7s} {'repaints':>8s}")
     ok = True
     for name, ms in results.items():
         if not ms:
@@ -274,8 +282,9 @@ def main(argv: list[str] | None = None) -> int:
             paint_text, rest_text = f"{paint_ms:.0f}", f"{ms[worst] - paint_ms:.0f}"
         frame_text = f"{statistics.median(frames[name]):.0f}" if frames.get(name) else ""
         cpu_text = f"{statistics.median(cpu[name]):.0f}" if cpu.get(name) else ""
+        repaint_text = f"{statistics.median(repaints[name]):.0f}" if repaints.get(name) else ""
         print(f"{name:34s} {statistics.median(ms):10.0f} {max(ms):10.0f} {target_text:>10s}  {met_text} "
-              f"{paint_text:>16s} {rest_text:>12s} {frame_text:>9s} {cpu_text:>7s}")
+              f"{paint_text:>16s} {rest_text:>12s} {frame_text:>9s} {cpu_text:>7s} {repaint_text:>8s}")
     qc.cleanup()
     viewer.close()
     return 0 if ok else 2

@@ -79,6 +79,10 @@ class Session:
         from napari_crant._qt.worker_guard import guard_viewer
 
         guard_viewer(viewer)  # the docks' workers are stopped and waited on when the viewer closes
+        from napari_crant._qt.paint_once import layouts_before_paint
+
+        # one whole-window repaint per change, not one per layout level a label's new text moves
+        layouts_before_paint(getattr(getattr(viewer, "window", None), "_qt_window", None))
 
     @property
     def viewer(self) -> Any:

@@ -1,7 +1,7 @@
 """What the review shows on the canvas: verdict colours, the current synapse, its partner, the camera.
 
 :class:`ReviewCanvas` listens to a :class:`~napari_crant.qc.review.ReviewModel` and draws; a verdict
-recolours one point of the verdict layer, it never rebuilds the layer.
+recolours one point of the verdict layer (one vertex sent to the GPU), it never rebuilds the layer.
 """
 
 import contextlib
@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant._qt.qc.slicing import set_z_point
+from napari_crant._qt.qc.vispy_points import recolor_point
 from napari_crant._qt.qc.vispy_programs import keep_mesh_program
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
@@ -211,12 +212,15 @@ class ReviewCanvas:
             return
         verdict = self.model.items["verdict"].iloc[index]
         layer.features.loc[index, "verdict"] = verdict if isinstance(verdict, str) else "unreviewed"
-        # in place, one refresh of the points visual (the face_color setter refreshes it twice and
-        # checks every colour again)
         colors = layer.face_color
         color = verdict_color(verdict)
         if np.allclose(colors[index], color):
             return  # the same colour (e.g. one verdict changed for another of that colour): no redraw
+        # the one vertex's colour sent to the GPU (napari's colour event would send every point again)
+        if recolor_point(viewer, layer, index, color):
+            return
+        # else in place, one refresh of the points visual (the face_color setter refreshes it twice
+        # and checks every colour again)
         colors[index] = color
         if not np.allclose(layer.face_color[index], color):  # not the layer's own array after all
             colors = np.array(layer.face_color, copy=True)

@@ -86,6 +86,11 @@ class QCWidget(QWidget):
 
         self.view_options = ViewOptions(self.review, self.session)  # after the canvas: it turns the camera
         outer.insertWidget(1, self.view_options)
+        from napari_crant._qt.paint_once import barrier_layout
+
+        # a label's new text lays out the dock's rows, not napari's whole window (whose relayout
+        # repaints it all in one more whole-window flush per key) unless the rows' size changed
+        self.layout_barrier = barrier_layout(self)
         self.review.verdict_changed.connect(self._on_verdict)
         self.review_panel.files.imported.connect(self.refresh_rejected)
         self.session.changed.connect(self._on_scene_changed)
