@@ -80,8 +80,9 @@ def test_a_long_error_never_grows_the_window_or_widens_a_dock(qtbot, make_napari
         # the whole text is kept, in the tooltip and for copying; a few lines are shown
         assert native.text() == LONG and native.toolTip() == LONG, where
         shown = native.shown_text().split("\n")
-        assert len(shown) == native.lines <= 2 and shown[-1].endswith(ELLIPSIS) and native.elided, where
-        assert native.height() == native.fixed_height(), where
+        assert 1 <= len(shown) == native.lines_fitting() <= native.lines <= 2, where
+        assert shown[-1].endswith(ELLIPSIS) and native.elided, where
+        assert native.lines_height(len(shown)) <= native.height() <= native.lines_height(), where
         native.copy_message()
         assert QApplication.clipboard().text() == LONG
         native.setText("")
@@ -106,11 +107,16 @@ def test_short_text_is_shown_whole_and_lines_follow_the_width(qtbot):
     label.resize(900, 100)  # wider: the same lines hold more of the text
     wide = label.shown_text().split("\n")
     assert len(wide) == 3 and len(label.shown_text()) > len("\n".join(narrow))
-    height = label.sizeHint().height()
+    hints = label.sizeHint(), label.minimumSizeHint()
+    assert hints[1].height() == label.lines_height(1) < hints[0].height() == label.lines_height(3)
     label.setText("")
-    assert label.sizeHint().height() == height  # the same height whatever the text
+    assert (label.sizeHint(), label.minimumSizeHint()) == hints  # whatever the text
+    label.resize(300, label.lines_height(2))  # squeezed: the lines that fit
+    label.setText(words)
+    assert len(label.shown_text().split("\n")) == 2 and label.shown_text().endswith(ELLIPSIS)
+    label.resize(300, 100)
     label.set_lines(1)
-    assert label.sizeHint().height() < height
+    assert label.sizeHint().height() == label.lines_height(1)
     label.setText(words)
     assert "\n" not in label.shown_text() and label.shown_text().endswith(ELLIPSIS)
     assert ElidedLabel("").lines == MAX_LINES == 1

@@ -6,9 +6,10 @@ lines as it had: multiprocessing's 15-line "bootstrapping phase" error in the EM
 window 1,131 px tall on a 1,000 px screen. :class:`ElidedLabel` wraps the text to its width
 itself into its ``lines`` lines, the last one ending in "…" when text is left out; the whole
 text is its tooltip and is copied by its context menu's *Copy message*. It asks for no width
-(a long word or path is elided too, never widening the dock) and is always exactly ``lines``
-lines tall, whatever its text: a message arriving, growing or going away never changes the
-layout (a label growing by lines, even a few, made a window at its minimum height taller).
+(a long word or path is elided too, never widening the dock), and its size hints do not depend
+on its text: it asks for ``lines`` lines and needs one (a message arriving, growing or going
+away never changes the layout; a label whose minimum grew by lines, even a few, made a window
+at its minimum height taller). Squeezed below ``lines`` lines it shows as many as fit.
 
 :class:`ElidedMessage` is the same label as a magicgui widget (``.value``), for magicgui
 containers such as the query dock.
@@ -79,14 +80,14 @@ def wrap_lines(text: str, metrics: QFontMetrics, width: int, max_lines: int) -> 
 
 
 class ElidedLabel(QLabel):
-    """A plain-text message label always ``lines`` lines tall (see the module notes).
+    """A plain-text message label of ``lines`` lines, one when squeezed (see the module notes).
 
     Parameters
     ----------
     text
         The message.
     lines
-        Lines shown (the label's height).
+        Lines shown when there is room (the label's preferred height; its minimum is one line).
     parent
         Parent widget.
     """
@@ -99,7 +100,7 @@ class ElidedLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setWordWrap(False)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Maximum)
         self.setMinimumWidth(0)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         copy = QAction("Copy message", self)
@@ -119,11 +120,11 @@ class ElidedLabel(QLabel):
 
     @property
     def lines(self) -> int:
-        """Lines shown (the label's height)."""
+        """Lines shown when there is room."""
         return self._lines
 
     def set_lines(self, lines: int) -> None:
-        """Show ``lines`` lines (the label's new height)."""
+        """Show ``lines`` lines when there is room (the label's new preferred height)."""
         self._lines = max(int(lines), 1)
         self.updateGeometry()
         self._relayout()
@@ -147,24 +148,32 @@ class ElidedLabel(QLabel):
         w = self.contentsRect().width() if width is None else width - m.left() - m.right()
         return max(w - 2 * max(self.margin(), 0), 1)
 
+    def lines_fitting(self) -> int:
+        """Lines the label's height holds now (1 to :attr:`lines`)."""
+        n = self._lines
+        while n > 1 and self.lines_height(n) > self.height():
+            n -= 1
+        return n
+
     def _relayout(self) -> None:
-        lines, cut = wrap_lines(self._full, self.fontMetrics(), self._width(), self._lines)
+        lines, cut = wrap_lines(self._full, self.fontMetrics(), self._width(), self.lines_fitting())
         self._cut = cut
         QLabel.setText(self, "\n".join(lines))
         self.setToolTip(self._full if cut else "")
 
-    def fixed_height(self) -> int:
-        """The label's height (px): its lines in its font."""
+    def lines_height(self, n_lines: int | None = None) -> int:
+        """The height (px) of ``n_lines`` lines (default :attr:`lines`) in the label's font."""
+        n = self._lines if n_lines is None else max(int(n_lines), 1)
         m = self.contentsMargins()
         fm = self.fontMetrics()
         frame = m.top() + m.bottom() + 2 * max(self.margin(), 0)
-        return fm.lineSpacing() * (self._lines - 1) + fm.height() + frame
+        return fm.lineSpacing() * (n - 1) + fm.height() + frame
 
     def sizeHint(self) -> QSize:
-        return QSize(0, self.fixed_height())
+        return QSize(0, self.lines_height())
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(0, self.fixed_height())
+        return QSize(0, self.lines_height(1))
 
     def changeEvent(self, event: Any) -> None:
         super().changeEvent(event)
