@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 from tissue_data import snapshot
 
+import napari_crant
 from napari_crant.arguments import InvalidArgumentError
 from napari_crant.qc.em_process import RendererStopped, TissueProcess, synthetic_snapshot
 from napari_crant.qc.em_review import fetch_synapse_tissue
@@ -158,6 +161,37 @@ def test_close_while_a_request_waits_fails_it_at_once(rows):
     assert _gone(pid)
 
 
-def test_bad_start_method():
-    with pytest.raises(ValueError, match="start_method"):
-        TissueProcess("fork")
+GUARDLESS_SCRIPT = """
+import sys
+from napari_crant.qc.em_process import TissueProcess
+from napari_crant.qc.worklist import build_worklist
+from napari_crant.scene.loading import pick_demo_neuron
+
+print("top level of the script", flush=True)
+path = sys.argv[1]
+row = build_worklist(pick_demo_neuron(path), dataset=path).iloc[0]
+renderer = TissueProcess()
+tissue = renderer.fetch(row, path, "latest", (512.0, 512.0, 42.0))
+print("tissue", tissue.synapse_id, renderer.started, "child", renderer.pid, flush=True)
+# the script ends without closing the renderer: the interpreter's exit ends and reaps the child
+"""
+
+
+def test_a_script_without_a_main_guard_runs_once_and_gets_its_tissue(tmp_path, rows):
+    """The child is a module of its own: the parent's ``__main__`` (a user's script without
+    ``if __name__ == "__main__":``) is not run again in it, as multiprocessing's spawn did; a
+    renderer never closed ends with the script."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(GUARDLESS_SCRIPT)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(napari_crant.__file__).parents[1]),
+                                         env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, str(script), str(snapshot())], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("top level of the script") == 1, proc.stdout
+    first = build_worklist(pick_demo_neuron(snapshot()), dataset=snapshot()).iloc[0]
+    assert f"tissue {int(first['synapse_id'])} 1 child" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+    assert "bootstrapping" not in proc.stdout + proc.stderr
+    child = int(proc.stdout.split(" child ")[1].split()[0])
+    assert child != os.getpid() and _gone(child)  # ended and reaped at the script's exit, no zombie

@@ -19,6 +19,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.heatmap import MIN_SIZE, HeatmapCanvas
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import is_alive
@@ -98,10 +99,8 @@ class AdjacencyWidget(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.canvas)
-        self.hover = QLabel(" ")
-        self.hover.setWordWrap(True)
-        self.summary = QLabel("Load neurons to see their adjacency.")
-        self.summary.setWordWrap(True)
+        self.hover = ElidedLabel(" ")
+        self.summary = ElidedLabel("Load neurons to see their adjacency.", lines=2)
         top = QGridLayout()
         for k, (label, box) in enumerate((("view", self.view), ("order", self.order),
                                           ("colour", self.scale), ("zoom", self.zoom))):

@@ -10,9 +10,10 @@ in the row; skeletons stay as they are.
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, Label
+from magicgui.widgets import ComboBox, Container
 from napari.qt.threading import create_worker
 
+from napari_crant._qt.elided_label import ElidedMessage
 from napari_crant._qt.session import find_layer, find_layers, get_session
 from napari_crant._qt.utils import is_alive
 from napari_crant.scene.meshes import (
@@ -40,8 +41,7 @@ class MeshRow(Container):
                                         "surface) or both")
         self.context = ComboBox(choices=list(CONTEXTS), value="none", label="context",
                                 tooltip="a translucent brain or neuropil surface around the neurons")
-        self.message = Label(value="", label="")
-        self.message.native.setWordWrap(True)
+        self.message = ElidedMessage(label="")
         row = Container(widgets=[self.display, self.context], layout="horizontal", labels=True, label="")
         super().__init__(widgets=[row, self.message], labels=False, label="")
         self.session = get_session(viewer)

@@ -12,7 +12,6 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTableView,
@@ -20,6 +19,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc_state import qc_state, with_qc_weights
 from napari_crant._qt.session import find_layers, get_session
 from napari_crant._qt.table_model import DataFrameModel, SortFilterProxy
@@ -63,8 +63,7 @@ class PartnerWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.proxy.sort(-1)  # source order (heaviest first) until the user clicks a header
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.summary = QLabel("Load neurons to see their partners.")
-        self.summary.setWordWrap(True)
+        self.summary = ElidedLabel("Load neurons to see their partners.")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("the rows shown: " + ", ".join(TABLE_FORMATS.values()))
 

@@ -20,6 +20,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
 
 from napari_crant._qt.dock_plumbing import DockCloseWatch, scroll_contents
+from napari_crant._qt.elided_label import ElidedMessage
 from napari_crant._qt.query_workers import load_worker, search_worker, versions_worker, warm_up_worker
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import close_error_popups, is_alive
@@ -94,8 +95,7 @@ class QueryWidget(Container):
         self.clear_button = PushButton(text="Clear")
         self.buttons = Container(widgets=[self.load_button, self.cancel_button, self.clear_button],
                                  layout="horizontal", labels=False, label="")
-        self.message = Label(value="", label="")
-        self.message.native.setWordWrap(True)
+        self.message = ElidedMessage(lines=2, label="")
         self.search_options_row = Container(widgets=[self.regex, self.case, self.exact], layout="horizontal",
                                  labels=False, label="search")
         self.dataset_row = Container(widgets=[self.dataset, self.browse], layout="horizontal",

@@ -11,8 +11,22 @@ the main thread are delivered: such a result can start another worker (the EM pa
 the next synapse when one arrives, the query dock lists a dataset's versions after a load); it
 is stopped and waited on too, so none is left running when the window is gone (it would end at
 interpreter exit on a deleted ``WorkerBaseSignals``, aborting Python).
+
+A script that raises, or just ends, without closing its viewer never closes the window: then
+:func:`stop_at_exit` stops and waits on every worker still running or queued when the
+interpreter shuts down. ``QApplication.aboutToQuit`` (where napari waits on workers) is emitted
+only by an event loop that quits, which such a script never started, and napari's own
+:mod:`atexit` hook stops only its window's status thread and dims. :func:`stop_at_exit` runs in
+``threading``'s shutdown hooks (``threading._register_atexit``, as :mod:`concurrent.futures`
+joins its workers), the first step of the shutdown: before every :mod:`atexit` hook, while the
+Qt objects still exist, so that a module a worker imports while it is waited on (the warm-up
+imports navis, which imports h5py) still has its own :mod:`atexit` hook run (h5py's unregisters
+its HDF5 converters; without it HDF5's C exit handler crashed). Python without that hook uses
+:mod:`atexit`.
 """
 
+import atexit
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -128,3 +142,40 @@ def guard_viewer(viewer: Any) -> CloseGuard | None:
         return None
     guard = window.findChild(CloseGuard)
     return guard if guard is not None else CloseGuard(viewer)
+
+
+def running_workers() -> list[Any]:
+    """Every superqt (napari ``thread_worker``) worker started and not finished, of any dock or viewer."""
+    from superqt.utils import WorkerBase
+
+    return list(WorkerBase._worker_set)
+
+
+def stop_at_exit() -> bool:
+    """Stop and wait on every running or queued worker (at interpreter shutdown; see the module notes).
+
+    Returns whether none was left running (``True`` also when there was nothing to do).
+    """
+    import sys
+
+    if "qtpy" not in sys.modules or not running_workers():
+        return True
+    from qtpy.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        return True
+    return stop_workers(running_workers)
+
+
+def _register_stop_at_exit() -> None:
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(stop_at_exit)
+            return
+    except RuntimeError:  # imported while the interpreter already shuts down
+        pass
+    atexit.register(stop_at_exit)
+
+
+_register_stop_at_exit()

@@ -5,14 +5,24 @@ CPU per cutout of numpy calls and Python loops over shapes, most of it holding t
 in a worker *thread* of the napari process, that time is taken from the main thread too (every
 step, click and paint waits for the GIL), and the prefetch never gets ahead of a reviewer.
 
+
 :class:`TissueProcess` runs :func:`~napari_crant.qc.em_review.fetch_synapse_tissue` for a
-snapshot with synthetic tissue in one child process (started on first use with ``spawn``,
-never ``fork``: the napari process has threads), one request at a time, and hands back the
-:class:`~napari_crant.qc.em_review.SynapseTissue` it returns (pickled: a few MB). The child
-opens the same snapshot under the same name, so its answer is the one the napari process
-would have computed (the same functions, byte for byte). Other sources (CAVE, a snapshot cut
-from CAVE reading the real EM over the network) are fetched in the calling thread as before:
-their time is spent waiting for the network, without the GIL.
+snapshot with synthetic tissue in one child process (started on first use), one request at a
+time, and hands back the :class:`~napari_crant.qc.em_review.SynapseTissue` it returns (pickled:
+a few MB). The child opens the same snapshot under the same name, so its answer is the one the
+napari process would have computed (the same functions, byte for byte). Other sources (CAVE, a
+snapshot cut from CAVE reading the real EM over the network) are fetched in the calling thread
+as before: their time is spent waiting for the network, without the GIL.
+
+The child is ``python -m napari_crant.qc.em_child`` (:mod:`~napari_crant.qc.em_child`), a new
+interpreter (never ``fork``: the napari process has threads) that imports nothing of the
+parent's ``__main__``. :mod:`multiprocessing`'s ``spawn`` would run the user's script again
+in the child: a script without ``if __name__ == "__main__":`` (usual for napari scripts) ran
+twice, and the EM panel showed multiprocessing's "bootstrapping phase" error instead of EM.
+The two processes talk over a private socket pair (the child's end inherited through
+``pass_fds``; no port is opened) with :class:`multiprocessing.connection.Connection` messages.
+The child's ``napari_crant`` is the parent's (its source directory leads ``PYTHONPATH``) and it
+gets the parent's ``sys.path``, as ``spawn`` would hand it over.
 
 A child that dies during a request (killed, out of memory) is reported as
 :class:`RendererStopped` (a :class:`~napari_crant.tissue.errors.TissueUnavailable`: the dock
@@ -22,8 +32,15 @@ shows its message and a retry button); the next request starts a new child.
 
 from __future__ import annotations
 
-import multiprocessing
+import atexit
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import threading
+import weakref
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +58,10 @@ ROW_FLOATS = ("x", "y", "z")
 POLL_S = 0.25
 #: seconds a child is given to exit after SIGTERM before it is killed
 STOP_S = 5.0
+#: the child's module (run with ``python -m``)
+CHILD_MODULE = "napari_crant.qc.em_child"
+#: renderers whose child may still run: ended at interpreter exit
+_LIVE: weakref.WeakSet[TissueProcess] = weakref.WeakSet()
 
 
 class RendererStopped(TissueUnavailable):
@@ -62,47 +83,10 @@ def synthetic_snapshot(dataset: Any) -> tuple[str, str] | None:
     return str(source.name), str(Path(path))
 
 
-def _serve(conn: Any) -> None:
-    """The child: answer ``(name, path, row, materialization, size_nm, mip)`` requests until ``None``."""
-    from napari_crant.datasets import register_dataset
-
-    registered: dict[str, str] = {}
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):  # the napari process went away
-            return
-        if request is None:
-            return
-        name, path, row, materialization, size_nm, mip = request
-        if registered.get(name) != path:  # the same name as in the napari process, for the cutouts' attrs
-            register_dataset(name, path)
-            registered[name] = path
-        try:
-            reply = (True, fetch_synapse_tissue(row, name, materialization, size_nm, mip))
-        except Exception as e:  # sent back and raised in the napari process
-            reply = (False, e)
-        try:
-            conn.send(reply)
-        except (EOFError, OSError):
-            return
-        except Exception as e:  # an exception that does not pickle: its message does
-            conn.send((False, TissueUnavailable(f"{type(reply[1]).__name__}: {reply[1]} ({e})")))
-
-
 class TissueProcess:
-    """Fetches a synapse's tissue of a synthetic snapshot in a child process (see the module docstring).
+    """Fetches a synapse's tissue of a synthetic snapshot in a child process (see the module docstring)."""
 
-    Parameters
-    ----------
-    start_method
-        ``"spawn"`` (default) or ``"forkserver"``; never ``"fork"`` from a process with threads.
-    """
-
-    def __init__(self, start_method: str = "spawn"):
-        if start_method not in ("spawn", "forkserver"):
-            raise ValueError(f"start_method must be 'spawn' or 'forkserver', not {start_method!r}")
-        self._context = multiprocessing.get_context(start_method)
+    def __init__(self) -> None:
         self._request_lock = threading.Lock()  # one request at a time
         self._state_lock = threading.Lock()  # the child and the pipe
         self._process: Any = None
@@ -116,7 +100,7 @@ class TissueProcess:
         """Process ID of the running child (``None``: none running)."""
         with self._state_lock:
             p = self._process
-            return p.pid if p is not None and p.is_alive() else None
+            return p.pid if p is not None and p.poll() is None else None
 
     @property
     def closed(self) -> bool:
@@ -127,15 +111,11 @@ class TissueProcess:
         with self._state_lock:
             if self._closed:
                 raise RendererStopped("the EM renderer was shut down (the QC dock was closed)")
-            if self._process is None or not self._process.is_alive():
+            if self._process is None or self._process.poll() is not None:
                 self._drop_locked()
-                parent, child = self._context.Pipe()
-                process = self._context.Process(target=_serve, args=(child,), daemon=True,
-                                                name="napari-crant EM renderer")
-                process.start()
-                child.close()
-                self._process, self._conn = process, parent
+                self._process, self._conn = _start_child()
                 self.started += 1
+                _LIVE.add(self)
             return self._process, self._conn
 
     def _drop_locked(self) -> None:
@@ -167,7 +147,7 @@ class TissueProcess:
             try:
                 conn.send(request)
                 while not conn.poll(POLL_S):
-                    if not process.is_alive():
+                    if process.poll() is not None:
                         raise EOFError
                 ok, value = conn.recv()
             except (EOFError, OSError):
@@ -176,7 +156,7 @@ class TissueProcess:
                         self._drop_locked()
                     else:
                         _stop(process)
-                why = "it was shut down" if self._closed else f"exit code {process.exitcode}"
+                why = "it was shut down" if self._closed else f"exit code {process.returncode}"
                 raise RendererStopped(
                     f"the process drawing the demo's EM stopped before answering ({why}); "
                     "retry to start it again") from None
@@ -202,11 +182,41 @@ class TissueProcess:
                 self._request_lock.release()
 
 
-def _stop(process: Any) -> None:
+def _start_child() -> tuple[subprocess.Popen, Connection]:
+    """Start ``python -m napari_crant.qc.em_child`` and hand it ``sys.path``; ``(process, connection)``."""
+    ours, theirs = socket.socketpair()
+    source_dir = str(Path(__file__).resolve().parents[2])  # holds this napari_crant
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_dir, env.get("PYTHONPATH")) if p)
+    try:
+        # -P: no script directory or working directory in front of sys.path while it starts
+        process = subprocess.Popen(
+            [sys.executable, "-P", "-m", CHILD_MODULE, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+            env=env, stdin=subprocess.DEVNULL, close_fds=True)
+    except OSError as e:
+        ours.close()
+        raise RendererStopped(f"the process drawing the demo's EM could not start ({e})") from None
+    finally:
+        theirs.close()
+    conn = Connection(ours.detach())
+    with contextlib.suppress(OSError):  # it died at once: the request that follows reports it
+        conn.send(list(sys.path))
+    return process, conn
+
+
+def _stop(process: subprocess.Popen) -> None:
     """Terminate ``process`` if it runs, and reap it."""
-    if process.is_alive():
+    if process.poll() is None:
         process.terminate()
-        process.join(STOP_S)
-    if process.is_alive():
-        process.kill()
-    process.join()
+        try:
+            process.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait()
+
+
+@atexit.register
+def _close_all() -> None:
+    """End every renderer's child when the interpreter exits (a script that never closed its viewer)."""
+    for renderer in list(_LIVE):
+        renderer.close()

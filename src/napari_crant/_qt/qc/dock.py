@@ -16,8 +16,9 @@ import napari
 import numpy as np
 import pandas as pd
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
+from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import ReviewCanvas
 from napari_crant._qt.qc.edits_panel import EditsPanel
 from napari_crant._qt.qc.em_panel import EMPanel
@@ -60,8 +61,7 @@ class QCWidget(QWidget):
         self.root_materialization: dict[int, Any] = {}
         self._cleaned = False
 
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
+        self.message = ElidedLabel("")
         self.review_panel = ReviewPanel(self.review, self.session, self.runner, self.set_message,
                                         self.root_materialization, store_error)
         self.edits_panel = EditsPanel(self.session, self.runner, self.set_message,

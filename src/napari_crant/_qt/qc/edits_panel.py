@@ -18,7 +18,6 @@ from qtpy.QtWidgets import (
     QComboBox,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QTableView,
@@ -26,6 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import DIFF_COLORS, set_points
 from napari_crant._qt.qc.workers import WorkerRunner, check_roots, edit_diff, load_neuron, version_diff
 from napari_crant._qt.session import Session
@@ -99,16 +99,14 @@ class EditsPanel(QWidget):
         self.watch = QCheckBox("check every 5 min")
         self.watch.setChecked(True)
         self.check_button = QPushButton("Check now")
-        self.edit_status = QLabel("Loaded neurons not checked yet.")
-        self.edit_status.setWordWrap(True)
+        self.edit_status = ElidedLabel("Loaded neurons not checked yet.", lines=2)
         self.outdated_box = QComboBox()
         self.update_button = QPushButton("Update in place")
         self.update_button.setToolTip("reload the edited neuron under its new ID (verdicts follow)")
         self.diff_button = QPushButton("Show diff")
         self.update_button.setEnabled(False)
         self.diff_button.setEnabled(False)
-        self.diff_summary = QLabel("")
-        self.diff_summary.setWordWrap(True)
+        self.diff_summary = ElidedLabel("")
         self.diff_model = DataFrameModel(float_format="{:.0f}")
         self.diff_table = _table(self.diff_model)
         self.version_a = QLineEdit()
@@ -118,8 +116,7 @@ class EditsPanel(QWidget):
         self.compare_button = QPushButton("Compare partners")
         self.version_model = DataFrameModel(float_format="{:.0f}")
         self.version_table = _table(self.version_model)
-        self.version_summary = QLabel("")
-        self.version_summary.setWordWrap(True)
+        self.version_summary = ElidedLabel("")
 
         lay = QVBoxLayout(self)
         watch_box = QGroupBox("Edits of loaded neurons")

@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
 from napari_crant._qt.qc.em_layers import plane_through, put_cutout_layer, section_of, show_moved, thin_ring
 from napari_crant._qt.qc.em_picking import SegmentPicking
@@ -127,9 +128,7 @@ class EMPanel(SegmentPicking, QWidget):
         self.sections.setRange(1, 41)
         self.sections.setValue(round(CUTOUT_SIZE_NM[2] / 42.0))
         self.sections.setToolTip("number of EM sections around each synapse (about 42 nm each)")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = ElidedLabel("", lines=2)
         self.retry_button = QPushButton("retry")
         self.retry_button.setToolTip("fetch the EM of this synapse again")
         self.retry_button.setVisible(False)
