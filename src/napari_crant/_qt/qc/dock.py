@@ -19,6 +19,7 @@ from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from napari_crant._qt.elided_label import ElidedLabel
+from napari_crant._qt.paint_once import barrier_layout
 from napari_crant._qt.qc.canvas import ReviewCanvas
 from napari_crant._qt.qc.edits_panel import EditsPanel
 from napari_crant._qt.qc.em_panel import EMPanel
@@ -86,8 +87,6 @@ class QCWidget(QWidget):
 
         self.view_options = ViewOptions(self.review, self.session)  # after the canvas: it turns the camera
         outer.insertWidget(1, self.view_options)
-        from napari_crant._qt.paint_once import barrier_layout
-
         # a label's new text lays out the dock's rows, not napari's whole window (whose relayout
         # repaints it all in one more whole-window flush per key) unless the rows' size changed
         self.layout_barrier = barrier_layout(self)
