@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.demo.arrays import rank_in_run, runs, splitmix
-from napari_crant.demo.morphology import SOMA, Nodes
+from napari_crant.demo.morphology import SOMA, Nodes, node_index_dtype
 
 #: nm per voxel of the demo dataset (x, y, z), as CRANTb.
 VOXEL_RESOLUTION = (8, 8, 42)
@@ -44,14 +44,13 @@ class Chunks:
     A *group* is one ``(entity, piece)``: the nodes that always share a root.
     """
 
-    l2_of_node: np.ndarray  # (N,) L2 index
+    l2_of_node: np.ndarray  # (N,) L2 index (int32 up to 2**31 chunks)
     l2_id: np.ndarray  # (L,) uint64
     l2_group: np.ndarray  # (L,) group index
     group_key: np.ndarray  # (G,) entity * 4 + piece, sorted
     table: pd.DataFrame  # the l2 table
     sv_start: np.ndarray  # (L + 1,) first supervoxel of every L2
-    sv_id: np.ndarray  # (S,) uint64
-    sv_l2: np.ndarray  # (S,) L2 index
+    sv_id: np.ndarray  # (S,) uint64 (the supervoxels of L2 ``i``: ``sv_start[i]:sv_start[i + 1]``)
 
 
 def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> Chunks:
@@ -87,7 +86,7 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     l2_key = skey[starts]
     del skey
     n_l2 = len(starts)
-    l2_of_node = np.empty(n_nodes, dtype=np.int64)
+    l2_of_node = np.empty(n_nodes, dtype=node_index_dtype(n_l2))
     index = np.cumsum(first)
     del first
     index -= 1
@@ -147,13 +146,12 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     chunk_base[by_chunk] = before - before[np.maximum.accumulate(
         np.where(cfirst, np.arange(n_l2), 0))]
     del by_chunk, cfirst, sorted_n, before
-    sv_l2 = np.repeat(np.arange(n_l2, dtype=np.int64), n_sv)
     counter_base = 1 + 5 * offset + 2 * chunk_base  # per L2 chunk
     del offset, chunk_base, n_sv
-    sv_id = np.empty(len(sv_l2), dtype=np.uint64)
-    for lo in range(0, len(sv_l2), _SLICE_ROWS):  # element-wise: slices change nothing
-        hi = min(lo + _SLICE_ROWS, len(sv_l2))
-        l2 = sv_l2[lo:hi]
+    sv_id = np.empty(int(sv_start[-1]), dtype=np.uint64)
+    for lo in range(0, len(sv_id), _SLICE_ROWS):  # element-wise: slices change nothing
+        hi = min(lo + _SLICE_ROWS, len(sv_id))
+        l2 = supervoxel_l2(sv_start, lo, hi)
         local = np.arange(lo, hi, dtype=np.int64) - sv_start[l2]
         counter = counter_base[l2] + 2 * local
         ids = prefix[l2] | (np.uint64(1) << np.uint64(LAYER_SHIFT))
@@ -161,8 +159,18 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
         sv_id[lo:hi] = ids
         del l2, local, counter, ids
     return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
-                   group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id,
-                   sv_l2=sv_l2)
+                   group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id)
+
+
+def supervoxel_l2(sv_start: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """The L2 index (int64) of supervoxels ``lo:hi``, from :attr:`Chunks.sv_start`."""
+    return np.searchsorted(sv_start, np.arange(lo, hi, dtype=np.int64), "right") - 1
+
+
+def supervoxels_table(ch: Chunks) -> pd.DataFrame:
+    """The ``supervoxels`` table in supervoxel order: ``sv_id`` and its chunk's ``l2_id``."""
+    l2_id = np.repeat(ch.l2_id, np.diff(ch.sv_start))
+    return pd.DataFrame({"sv_id": ch.sv_id, "l2_id": l2_id}, copy=False)
 
 
 def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = _SLICE_ROWS) -> np.ndarray:
