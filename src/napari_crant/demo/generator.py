@@ -47,7 +47,7 @@ from napari_crant.demo.chunks import (
     l2_edges_table,
     supervoxels_table,
 )
-from napari_crant.demo.contacts import find_contacts
+from napari_crant.demo.contacts import Contacts, find_contacts
 from napari_crant.demo.edits import plan_edits, schedule_edits
 from napari_crant.demo.history import replay_history, root_l2_table, roots_table
 from napari_crant.demo.morphology import Nodes, grow_morphology
@@ -165,10 +165,12 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # the synapse stage reads the nodes' positions, parents, cells and compartments and the
     # supervoxels of every node's L2 chunk: the L2 IDs wait on disk meanwhile
     ids_parked = Parked(ch, ["l2_id"], scratch / "l2_id")
-    contacts_parked.restore()
     synapse_rng = stage_rng(seed, 9)
-    drawn = SynapseStream.contact_synapses(nodes, cells, contacts, synapses_per_neuron,
-                                           synapse_rng, seed)
+    # the contacts are read from disk a slice at a time: only the kept ones are held
+    drawn = SynapseStream.contact_synapses(
+        nodes, cells, Contacts(contacts_parked.on_disk("pre"), contacts_parked.on_disk("post")),
+        synapses_per_neuron, synapse_rng, seed)
+    contacts_parked.remove()
     del contacts  # the kept ones are in ``drawn``, emptied by the stream once used
     stream = SynapseStream(nodes, cells, ch, drawn, edited, synapse_rng,
                            scratch / "synapses.staging")
@@ -177,14 +179,14 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         ch.l2_of_node = None
         # each table handed over as soon as it is made, what it came from dropped; the
         # supervoxels wait on disk while the l2 table is sorted
-        sv_parked = Parked(ch, ["sv_id", "sv_start"], scratch / "supervoxels")
+        sv_parked = Parked(ch, ["sv_first", "sv_count"], scratch / "supervoxels")
         l2_parked.restore()
         put(l2=made.l2)
         made.l2 = None
         ids_parked.restore()
         sv_parked.restore()
         put(supervoxels=supervoxels_table(ch))
-        ch.sv_id = ch.sv_start = None
+        ch.sv_first = ch.sv_count = None
         versions = pd.DataFrame({
             "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
             "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS],

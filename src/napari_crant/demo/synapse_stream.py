@@ -23,7 +23,7 @@ from napari_crant.demo.anomalies import plant_rows
 from napari_crant.demo.arrays import hash_normal, rank_in_run, runs
 from napari_crant.demo.chunks import CHUNK_NM, VOXEL_RESOLUTION, Chunks
 from napari_crant.demo.contacts import Contacts
-from napari_crant.demo.morphology import Nodes, node_index_dtype
+from napari_crant.demo.morphology import Nodes
 from napari_crant.demo.population import Cells
 from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
 
@@ -80,18 +80,6 @@ class _CleanPool:
     def choice(self, rng: np.random.Generator, m: int) -> list[int]:
         """``rng.choice(pool, m, replace=False)`` without the pool array."""
         return [self[int(k)] for k in rng.choice(len(self), m, replace=False)]
-
-
-def _kept(nodes_of: np.ndarray, keep: np.ndarray, n_kept: int) -> np.ndarray:
-    """``nodes_of[keep]`` as 4-byte node indices when they fit, taken :data:`DRAW_CHUNK` at a
-    time (no 8-byte copy of the kept ones)."""
-    out = np.empty(n_kept, dtype=node_index_dtype(int(nodes_of.max()) + 1 if n_kept else 0))
-    at = 0
-    for s in range(0, len(nodes_of), DRAW_CHUNK):
-        part = nodes_of[s:s + DRAW_CHUNK][keep[s:s + DRAW_CHUNK]]
-        out[at:at + len(part)] = part
-        at += len(part)
-    return out
 
 
 class SynapseStream:
@@ -202,22 +190,41 @@ class SynapseStream:
         aff[n_types, :] = 0.3  # orphan fragments: few synapses each
         aff[:, n_types] = 0.3
         ctype = cells.ctype.astype(np.int16)
-        # weight of every contact: cell-type affinity x a per-neuron-pair log-normal factor
-        w = np.empty(len(ca), dtype=np.float32)
-        for s in range(0, len(ca), BLOCK):
-            ea, ed = nodes.entity[ca[s:s + BLOCK]], nodes.entity[cd[s:s + BLOCK]]
-            pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
-            w[s:s + BLOCK] = aff[ctype[ea], ctype[ed]] * np.exp(hash_normal(pair_key, seed))
-        keep = w > 0
+
+        def weights(lo: int, hi: int) -> np.ndarray:
+            """Weight of contacts ``lo:hi``: cell-type affinity x a per-neuron-pair
+            log-normal factor (element-wise: any slices give the same values)."""
+            w = np.empty(hi - lo, dtype=np.float32)
+            for s in range(lo, hi, BLOCK):
+                e = min(s + BLOCK, hi)
+                ea, ed = nodes.entity[ca[s:e]], nodes.entity[cd[s:e]]
+                pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
+                w[s - lo:e - lo] = aff[ctype[ea], ctype[ed]] * np.exp(hash_normal(pair_key,
+                                                                                  seed))
+            return w
+
+        # the weights are computed twice, DRAW_CHUNK contacts at a time (the contacts may be
+        # read from disk a slice at a time): once to count the connecting ones, once to thin
+        # them out; only the kept contacts are held
+        n_contacts = len(ca)
         target = per_neuron * cells.n_neurons
-        c = int(keep.sum())
-        if c * 1.2 > target:
-            for s in range(0, len(w), DRAW_CHUNK):
-                e = min(s + DRAW_CHUNK, len(w))
-                keep[s:e] &= rng.random(e - s) < target / (1.2 * c)
-        w = w[keep]
-        ca, cd = _kept(ca, keep, len(w)), _kept(cd, keep, len(w))
-        del keep
+        c = sum(int((weights(s, min(s + DRAW_CHUNK, n_contacts)) > 0).sum())
+                for s in range(0, n_contacts, DRAW_CHUNK))
+        kept: dict[str, list[np.ndarray]] = {"w": [], "pre": [], "post": []}
+        for s in range(0, n_contacts, DRAW_CHUNK):
+            e = min(s + DRAW_CHUNK, n_contacts)
+            w = weights(s, e)
+            keep = w > 0
+            if c * 1.2 > target:
+                keep &= rng.random(e - s) < target / (1.2 * c)
+            kept["w"].append(w[keep])
+            kept["pre"].append(ca[s:e][keep])
+            kept["post"].append(cd[s:e][keep])
+            del w, keep
+        # joined one array at a time (its parts dropped as it is made)
+        w = np.concatenate(kept.pop("w")) if n_contacts else np.zeros(0, np.float32)
+        ca = np.concatenate(kept.pop("pre")) if n_contacts else np.zeros(0, np.int64)
+        cd = np.concatenate(kept.pop("post")) if n_contacts else np.zeros(0, np.int64)
         c = len(w)
         per_contact = min(target / max(c, 1), 6.0)  # few contacts: fewer synapses, not huge ones
         lam = max(per_contact - 1.0, 0.0) / max(float(w.mean()) if c else 1.0, 1e-9)
