@@ -166,14 +166,16 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # supervoxels of every node's L2 chunk: the L2 IDs wait on disk meanwhile
     ids_parked = Parked(ch, ["l2_id"], scratch / "l2_id")
     synapse_rng = stage_rng(seed, 9)
-    # the contacts are read from disk a slice at a time: only the kept ones are held
+    # the contacts are read from disk a slice at a time, and the kept ones written there
+    # and read back a block of rows at a time
     drawn = SynapseStream.contact_synapses(
         nodes, cells, Contacts(contacts_parked.on_disk("pre"), contacts_parked.on_disk("post")),
-        synapses_per_neuron, synapse_rng, seed)
+        synapses_per_neuron, synapse_rng, seed, scratch=scratch / "kept")
     contacts_parked.remove()
-    del contacts  # the kept ones are in ``drawn``, emptied by the stream once used
+    del contacts
     stream = SynapseStream(nodes, cells, ch, drawn, edited, synapse_rng,
                            scratch / "synapses.staging")
+    shutil.rmtree(scratch / "kept", ignore_errors=True)
     del drawn, edited, nodes
     try:
         ch.l2_of_node = None

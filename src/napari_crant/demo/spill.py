@@ -26,11 +26,19 @@ class OnDisk:
     Parameters
     ----------
     path
-        The ``.npy`` file (a 1-D array, C order).
+        The ``.npy`` file (a 1-D array, C order), or with ``dtype`` a raw file of values of
+        that type (as :meth:`numpy.ndarray.tofile` appends them).
+    dtype
+        For a raw file: the type of its values.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, dtype: np.dtype | type | None = None):
         self.path = Path(path)
+        if dtype is not None:
+            self.dtype = np.dtype(dtype)
+            self._offset = 0
+            self._len = self.path.stat().st_size // self.dtype.itemsize
+            return
         with open(self.path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)

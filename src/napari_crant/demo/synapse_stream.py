@@ -25,6 +25,7 @@ from napari_crant.demo.chunks import CHUNK_NM, VOXEL_RESOLUTION, Chunks
 from napari_crant.demo.contacts import Contacts
 from napari_crant.demo.morphology import Nodes
 from napari_crant.demo.population import Cells
+from napari_crant.demo.spill import OnDisk
 from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
 
 #: Synapse rows drawn (and later numbered) at once.
@@ -82,6 +83,50 @@ class _CleanPool:
         return [self[int(k)] for k in rng.choice(len(self), m, replace=False)]
 
 
+def _contact_of(first_row: np.ndarray | OnDisk, row: int) -> int:
+    """The contact of synapse ``row``: the last ``c`` with ``first_row[c] <= row``
+    (``np.searchsorted(first_row, row, "right") - 1``, by single reads if on disk)."""
+    if isinstance(first_row, np.ndarray):
+        return int(np.searchsorted(first_row, row, "right")) - 1
+    lo, hi = 0, len(first_row) - 1  # first_row[lo] <= row < first_row[hi]
+    while hi - lo > 4096:
+        mid = (lo + hi) // 2
+        if first_row[mid] <= row:
+            lo = mid
+        else:
+            hi = mid
+    return lo + int(np.searchsorted(first_row[lo:hi + 1], row, "right")) - 1
+
+
+class _Kept:
+    """The kept contacts' arrays as :meth:`SynapseStream.contact_synapses` makes them, in
+    parts: joined in memory, or appended to raw files in ``scratch`` and read back
+    :class:`OnDisk`."""
+
+    def __init__(self, scratch: Path | None, node_dtype: np.dtype):
+        self.scratch = None if scratch is None else Path(scratch)
+        self.dtypes = {"pre": node_dtype, "post": node_dtype, "first_row": np.dtype(np.int64)}
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.dtypes}
+        if self.scratch is not None:
+            self.scratch.mkdir(parents=True, exist_ok=False)
+            for k in self.dtypes:
+                (self.scratch / f"{k}.raw").touch()
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        values = values.astype(self.dtypes[name], copy=False)
+        if self.scratch is None:
+            self.parts[name].append(values)
+        else:
+            with open(self.scratch / f"{name}.raw", "ab") as f:
+                values.tofile(f)
+
+    def result(self) -> dict[str, np.ndarray | OnDisk]:
+        if self.scratch is not None:
+            return {k: OnDisk(self.scratch / f"{k}.raw", t) for k, t in self.dtypes.items()}
+        return {k: np.concatenate(self.parts.pop(k)) if self.parts[k] else np.zeros(0, t)
+                for k, t in self.dtypes.items()}
+
+
 class SynapseStream:
     """The demo's synapses, drawn to a staging file; see the module docstring.
 
@@ -91,8 +136,8 @@ class SynapseStream:
         Results of the earlier stages.
     drawn
         The contacts kept and their first rows, from :meth:`contact_synapses` with the same
-        ``rng``; emptied once the rows are drawn (the caller drops its own ``Contacts``
-        before, so they are not held while the rows are drawn).
+        ``rng`` (arrays, or files read a block of rows at a time); emptied once the rows are
+        drawn.
     edited
         Boolean mask of the cells any edit touches (anomalies are planted on others).
     rng
@@ -101,19 +146,25 @@ class SynapseStream:
         File for the staged rows (removed by :meth:`close`).
     """
 
-    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks, drawn: dict[str, np.ndarray],
-                 edited: np.ndarray, rng: np.random.Generator, staging: str | Path):
+    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks,
+                 drawn: dict[str, np.ndarray | OnDisk], edited: np.ndarray,
+                 rng: np.random.Generator, staging: str | Path):
         self.path = Path(staging)
         pre, post, first_row = drawn["pre"], drawn["post"], drawn["first_row"]
         self.n_regular = int(first_row[-1])
         self._flags = np.zeros(self.n_regular, dtype=np.uint8)
         keys: list[np.ndarray] = []
         n = cells.n_neurons
+        c0 = 0  # the contact of the block's first row
         with open(self.path, "wb") as out:
             for s in range(0, self.n_regular, BLOCK):
                 rows = np.arange(s, min(s + BLOCK, self.n_regular), dtype=np.int64)
-                contact = np.searchsorted(first_row, rows, "right") - 1
-                a, d = pre[contact], post[contact]
+                # every contact has a row or more: the block's are among len(rows) + 1 from c0
+                window = first_row[c0:c0 + len(rows) + 1]
+                contact = np.searchsorted(window, rows, "right") - 1
+                a, d = pre[c0:c0 + len(window)][contact], post[c0:c0 + len(window)][contact]
+                c0 += int(contact[-1])
+                del window, contact
                 cols = synapse_rows(nodes, ch, a, d, rng)
                 ea, ed = nodes.entity[a], nodes.entity[d]
                 clean = (ea < n) & (ed < n) & ~edited[ea] & ~edited[ed]
@@ -126,7 +177,7 @@ class SynapseStream:
         del pre, post, first_row
 
         def row_of(i: int) -> tuple[dict[str, np.ndarray], int, int]:
-            c = int(np.searchsorted(drawn["first_row"], i, "right")) - 1
+            c = _contact_of(drawn["first_row"], i)
             rec = self._read(i, i + 1)[0]
             return ({k: np.array([rec[k]], dtype=np.uint64 if k.endswith("_id") else np.int64)
                      for k in COLUMNS}, int(drawn["pre"][c]), int(drawn["post"][c]))
@@ -163,9 +214,15 @@ class SynapseStream:
 
     @staticmethod
     def contact_synapses(nodes: Nodes, cells: Cells, contacts: Contacts, per_neuron: float,
-                         rng: np.random.Generator, seed: int) -> dict[str, np.ndarray]:
+                         rng: np.random.Generator, seed: int, scratch: Path | None = None
+                         ) -> dict[str, np.ndarray | OnDisk]:
         """The contacts kept (``pre``, ``post`` nodes) and the first synapse row of each
         (``first_row``; ``first_row[-1]``: total): the stage's first random draws.
+
+        The contacts' ``pre`` and ``post`` may be arrays or anything read a slice at a time
+        (:class:`~napari_crant.demo.spill.OnDisk`); with ``scratch`` (a new directory) the
+        results are written there and read back a slice at a time, so what the stage holds
+        is the weights of the kept contacts while they are drawn, and a window of rows.
 
         Parameters
         ----------
@@ -210,30 +267,34 @@ class SynapseStream:
         target = per_neuron * cells.n_neurons
         c = sum(int((weights(s, min(s + DRAW_CHUNK, n_contacts)) > 0).sum())
                 for s in range(0, n_contacts, DRAW_CHUNK))
-        kept: dict[str, list[np.ndarray]] = {"w": [], "pre": [], "post": []}
+        out = _Kept(scratch, ca.dtype)
+        w_kept: list[np.ndarray] = []
         for s in range(0, n_contacts, DRAW_CHUNK):
             e = min(s + DRAW_CHUNK, n_contacts)
             w = weights(s, e)
             keep = w > 0
             if c * 1.2 > target:
                 keep &= rng.random(e - s) < target / (1.2 * c)
-            kept["w"].append(w[keep])
-            kept["pre"].append(ca[s:e][keep])
-            kept["post"].append(cd[s:e][keep])
+            w_kept.append(w[keep])
+            out.add("pre", ca[s:e][keep])
+            out.add("post", cd[s:e][keep])
             del w, keep
-        # joined one array at a time (its parts dropped as it is made)
-        w = np.concatenate(kept.pop("w")) if n_contacts else np.zeros(0, np.float32)
-        ca = np.concatenate(kept.pop("pre")) if n_contacts else np.zeros(0, np.int64)
-        cd = np.concatenate(kept.pop("post")) if n_contacts else np.zeros(0, np.int64)
+        w = np.concatenate(w_kept) if w_kept else np.zeros(0, np.float32)
+        del w_kept
         c = len(w)
         per_contact = min(target / max(c, 1), 6.0)  # few contacts: fewer synapses, not huge ones
         lam = max(per_contact - 1.0, 0.0) / max(float(w.mean()) if c else 1.0, 1e-9)
-        first_row = np.zeros(c + 1, dtype=np.int64)
+        # the running sum of the rows per contact, a chunk at a time (integers: exact)
+        out.add("first_row", np.zeros(1, dtype=np.int64))
+        carry = 0
         for s in range(0, c, DRAW_CHUNK):
             e = min(s + DRAW_CHUNK, c)
-            first_row[s + 1:e + 1] = 1 + rng.poisson(lam * w[s:e])
-        np.cumsum(first_row, out=first_row)
-        return {"pre": ca, "post": cd, "first_row": first_row}
+            part = np.cumsum(1 + rng.poisson(lam * w[s:e]))
+            part += carry
+            carry = int(part[-1])
+            out.add("first_row", part)
+            del part
+        return out.result()
 
     @staticmethod
     def _stage(cols: dict[str, np.ndarray]) -> np.ndarray:
