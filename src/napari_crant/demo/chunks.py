@@ -85,7 +85,8 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
         key |= c
         del c
     order = np.argsort(key, kind="stable")
-    skey = key[order]
+    skey = key
+    skey.sort()  # in place: the values key[order] holds
     del key
     first = runs(skey)
     starts = np.flatnonzero(first)
@@ -98,7 +99,10 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     index -= 1
     l2_of_node[order] = index
     del index
-    counts = np.diff(np.append(starts, n_nodes))
+    # representative point (the middle node, in growth order), radius and volume: no random
+    # numbers, so made before the IDs, and the nodes' order dropped before them
+    rep, max_dt, size_nm3, has_soma = _chunk_nodes(nodes, order, starts)
+    del order, starts
     l2_ckey = l2_key & ((1 << 30) - 1)
     l2_gkey = l2_key >> 30
     del l2_key
@@ -106,30 +110,35 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     group_key = l2_gkey[gfirst]
     l2_group = np.cumsum(gfirst) - 1
     del gfirst, l2_gkey
-    chunk = np.stack([l2_ckey >> 20, (l2_ckey >> 10) & 1023, l2_ckey & 1023], axis=1)
-    prefix = pcg_ids(0, chunk, np.zeros(n_l2, dtype=np.uint64))  # chunk bits only
-    del chunk
 
     # counters within each chunk, after a per-chunk offset (other objects in the chunk)
     by_chunk = np.argsort(l2_ckey, kind="stable")
     cfirst = runs(l2_ckey[by_chunk])
     rank = np.empty(n_l2, dtype=np.int64)
     rank[by_chunk] = rank_in_run(cfirst)
-    offset = (splitmix(l2_ckey.astype(np.uint64) ^ np.uint64(rng.integers(1 << 62)))
-              % np.uint64(400)).astype(np.int64)
-    counter = 1 + offset + 3 * rank + rng.integers(0, 3, n_l2)
-    l2_id = prefix | (np.uint64(2) << np.uint64(LAYER_SHIFT)) | counter.astype(np.uint64)
-    del rank, counter
+    salt = np.uint64(rng.integers(1 << 62))
+    jitter = rng.integers(0, 3, n_l2)
+    offset = np.empty(n_l2, dtype=np.int64)
+    l2_id = np.empty(n_l2, dtype=np.uint64)
+    for lo in range(0, n_l2, _SLICE_ROWS):  # element-wise: slices change nothing
+        hi = min(lo + _SLICE_ROWS, n_l2)
+        ckey = l2_ckey[lo:hi]
+        offset[lo:hi] = (splitmix(ckey.astype(np.uint64) ^ salt) % np.uint64(400)).astype(
+            np.int64)
+        counter = 1 + offset[lo:hi] + 3 * rank[lo:hi] + jitter[lo:hi]
+        if len(counter) and int(counter.max()) >= 1 << COUNTER_BITS:
+            raise ValueError("L2 counters overflow their bits in the chunk IDs")
+        chunk = np.stack([ckey >> 20, (ckey >> 10) & 1023, ckey & 1023], axis=1)
+        prefix = pcg_ids(0, chunk, np.zeros(hi - lo, dtype=np.uint64))  # chunk bits only
+        l2_id[lo:hi] = (prefix | (np.uint64(2) << np.uint64(LAYER_SHIFT))
+                        | counter.astype(np.uint64))
+        del ckey, counter, chunk, prefix
+    del rank, jitter, l2_ckey
 
-    # representative point (the middle node, in growth order), radius and volume
-    rep = order[starts + counts // 2]
-    max_dt = np.maximum.reduceat(nodes.radius[order], starts).astype(np.float64) * 1000.0
-    soma = nodes.comp == SOMA
-    vol = _node_volumes(nodes, soma)
-    size_nm3 = np.add.reduceat(vol[order].astype(np.float64), starts) * 1e9
-    has_soma = np.maximum.reduceat(soma[order], starts)
-    del vol, soma, order, starts, counts, l2_ckey
-    rep_nm = nodes.pos[rep].astype(np.float64) * 1000.0 + rng.normal(0.0, 60.0, (n_l2, 3))
+    rep_nm = rng.normal(0.0, 60.0, (n_l2, 3))
+    for lo in range(0, n_l2, _SLICE_ROWS):  # pos * 1000 + noise, a slice at a time
+        hi = min(lo + _SLICE_ROWS, n_l2)
+        rep_nm[lo:hi] += nodes.pos[rep[lo:hi]].astype(np.float64) * 1000.0
     del rep
     # the float columns filled in place in one block the table keeps (no copy)
     floats = np.empty((5, n_l2), dtype=np.float64)
@@ -157,7 +166,9 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     # their bits, its ID (prefix | layer | counter) is the first one's plus 2 k
     if len(n_sv) and int((counter_base + 2 * (n_sv - 1)).max()) >= 1 << COUNTER_BITS:
         raise ValueError("supervoxel counters overflow their bits in the chunk IDs")
-    sv_first = prefix | (np.uint64(1) << np.uint64(LAYER_SHIFT))
+    prefix_bits = np.uint64(((1 << 30) - 1) << COUNTER_BITS)  # the chunk coordinates
+    sv_first = l2_id & prefix_bits
+    sv_first |= np.uint64(1) << np.uint64(LAYER_SHIFT)
     sv_first |= counter_base.astype(np.uint64)
     sv_count = n_sv.astype(np.min_scalar_type(int(n_sv.max()) if len(n_sv) else 0))
     return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
@@ -179,6 +190,37 @@ def supervoxels_table(ch: Chunks, slice_rows: int = _SLICE_ROWS) -> pd.DataFrame
         l2_id[lo:hi] = ch.l2_id[l2]
         del l2, local
     return pd.DataFrame({"sv_id": sv_id, "l2_id": l2_id}, copy=False)
+
+
+def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
+                 slice_nodes: int = _SLICE_ROWS
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per L2 chunk (its nodes ``order[starts[i]:starts[i + 1]]``): the middle node (in growth
+    order), the largest radius (nm, float64), the volume (nm^3) and whether it holds soma.
+
+    The sums are made a slice of whole chunks (about ``slice_nodes`` nodes) at a time: each
+    chunk's own reduction, so the same values as over all nodes at once.
+    """
+    n_nodes, n_l2 = len(order), len(starts)
+    bounds = np.append(starts, n_nodes)
+    rep = order[starts + np.diff(bounds) // 2]
+    soma = nodes.comp == SOMA
+    vol = _node_volumes(nodes, soma)
+    max_r = np.empty(n_l2, dtype=np.float32)
+    size = np.empty(n_l2, dtype=np.float64)
+    has_soma = np.empty(n_l2, dtype=bool)
+    lo = 0
+    while lo < n_l2:
+        hi = int(np.searchsorted(bounds, bounds[lo] + slice_nodes, "right")) - 1
+        hi = min(max(hi, lo + 1), n_l2)
+        rows = order[bounds[lo]:bounds[hi]]
+        local = starts[lo:hi] - bounds[lo]
+        max_r[lo:hi] = np.maximum.reduceat(nodes.radius[rows], local)
+        size[lo:hi] = np.add.reduceat(vol[rows].astype(np.float64), local)
+        has_soma[lo:hi] = np.maximum.reduceat(soma[rows], local)
+        del rows, local
+        lo = hi
+    return rep, max_r.astype(np.float64) * 1000.0, size * 1e9, has_soma
 
 
 def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = _SLICE_ROWS) -> np.ndarray:
