@@ -101,31 +101,35 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     del index
     # representative point (the middle node, in growth order), radius and volume: no random
     # numbers, so made before the IDs, and the nodes' order dropped before them
-    rep, max_dt, size_nm3, has_soma = _chunk_nodes(nodes, order, starts)
+    rep, max_r, size_nm3, has_soma = _chunk_nodes(nodes, order, starts)
     del order, starts
-    l2_ckey = l2_key & ((1 << 30) - 1)
+    # per-chunk integers in the fewest bytes their values need (the same values: 4 bytes for
+    # chunk indices and the 30-bit grid keys, 2 for the offsets, 1 for the jitter)
+    l2_index = node_index_dtype(n_l2)
+    l2_ckey = (l2_key & ((1 << 30) - 1)).astype(np.int32)
     l2_gkey = l2_key >> 30
     del l2_key
     gfirst = runs(l2_gkey)
     group_key = l2_gkey[gfirst]
-    l2_group = np.cumsum(gfirst) - 1
+    l2_group = np.cumsum(gfirst).astype(l2_index)
+    l2_group -= 1
     del gfirst, l2_gkey
 
     # counters within each chunk, after a per-chunk offset (other objects in the chunk)
-    by_chunk = np.argsort(l2_ckey, kind="stable")
+    by_chunk = np.argsort(l2_ckey, kind="stable").astype(l2_index)
     cfirst = runs(l2_ckey[by_chunk])
-    rank = np.empty(n_l2, dtype=np.int64)
+    rank = np.empty(n_l2, dtype=l2_index)
     rank[by_chunk] = rank_in_run(cfirst)
     salt = np.uint64(rng.integers(1 << 62))
-    jitter = rng.integers(0, 3, n_l2)
-    offset = np.empty(n_l2, dtype=np.int64)
+    jitter = rng.integers(0, 3, n_l2).astype(np.int8)
+    offset = np.empty(n_l2, dtype=np.int16)  # below 400
     l2_id = np.empty(n_l2, dtype=np.uint64)
     for lo in range(0, n_l2, _SLICE_ROWS):  # element-wise: slices change nothing
         hi = min(lo + _SLICE_ROWS, n_l2)
         ckey = l2_ckey[lo:hi]
-        offset[lo:hi] = (splitmix(ckey.astype(np.uint64) ^ salt) % np.uint64(400)).astype(
-            np.int64)
-        counter = 1 + offset[lo:hi] + 3 * rank[lo:hi] + jitter[lo:hi]
+        offset[lo:hi] = splitmix(ckey.astype(np.uint64) ^ salt) % np.uint64(400)
+        counter = (1 + offset[lo:hi].astype(np.int64) + 3 * rank[lo:hi].astype(np.int64)
+                   + jitter[lo:hi])
         if len(counter) and int(counter.max()) >= 1 << COUNTER_BITS:
             raise ValueError("L2 counters overflow their bits in the chunk IDs")
         chunk = np.stack([ckey >> 20, (ckey >> 10) & 1023, ckey & 1023], axis=1)
@@ -145,9 +149,10 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     for i in range(3):
         np.round(rep_nm[:, i], 1, out=floats[i])
     del rep_nm
-    np.round(max_dt * rng.uniform(0.85, 1.0, n_l2), 1, out=floats[3])
+    np.round(max_r.astype(np.float64) * 1000.0 * rng.uniform(0.85, 1.0, n_l2), 1,
+             out=floats[3])
     np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2), out=floats[4])
-    del max_dt, size_nm3
+    del max_r, size_nm3
     table = pd.DataFrame(floats.T, columns=["x", "y", "z", "max_dt_nm", "size_nm3"], copy=False)
     table.insert(0, "l2_id", l2_id)
     del floats
@@ -160,7 +165,7 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
     chunk_base[by_chunk] = before - before[np.maximum.accumulate(
         np.where(cfirst, np.arange(n_l2), 0))]
     del by_chunk, cfirst, sorted_n, before
-    counter_base = 1 + 5 * offset + 2 * chunk_base  # per L2 chunk
+    counter_base = 1 + 5 * offset.astype(np.int64) + 2 * chunk_base  # per L2 chunk
     del offset, chunk_base
     # the k-th supervoxel of a chunk has counter counter_base + 2 k: while the counters fit
     # their bits, its ID (prefix | layer | counter) is the first one's plus 2 k
@@ -196,14 +201,14 @@ def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
                  slice_nodes: int = _SLICE_ROWS
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per L2 chunk (its nodes ``order[starts[i]:starts[i + 1]]``): the middle node (in growth
-    order), the largest radius (nm, float64), the volume (nm^3) and whether it holds soma.
+    order), the largest radius (um, float32), the volume (nm^3) and whether it holds soma.
 
     The sums are made a slice of whole chunks (about ``slice_nodes`` nodes) at a time: each
     chunk's own reduction, so the same values as over all nodes at once.
     """
     n_nodes, n_l2 = len(order), len(starts)
     bounds = np.append(starts, n_nodes)
-    rep = order[starts + np.diff(bounds) // 2]
+    rep = order[starts + np.diff(bounds) // 2].astype(node_index_dtype(n_nodes))
     soma = nodes.comp == SOMA
     vol = _node_volumes(nodes, soma)
     max_r = np.empty(n_l2, dtype=np.float32)
@@ -220,7 +225,7 @@ def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
         has_soma[lo:hi] = np.maximum.reduceat(soma[rows], local)
         del rows, local
         lo = hi
-    return rep, max_r.astype(np.float64) * 1000.0, size * 1e9, has_soma
+    return rep, max_r, size * 1e9, has_soma
 
 
 def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = _SLICE_ROWS) -> np.ndarray:
