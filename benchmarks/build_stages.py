@@ -11,6 +11,7 @@ The call during which ``VmHWM`` reached its final value is where the resident pe
 from __future__ import annotations
 
 import functools
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +30,8 @@ def hwm_kb() -> int:
     return 0
 
 
-def _wrap(label: Callable[..., str] | str, fn: Callable, marks: list[dict], t0: float
-          ) -> Callable:
+def _wrap(label: Callable[..., str] | str, fn: Callable, marks: list[dict], t0: float,
+          log: Path | None = None) -> Callable:
     @functools.wraps(fn)
     def marked(*args, **kwargs):
         name = label(*args, **kwargs) if callable(label) else label
@@ -41,11 +42,15 @@ def _wrap(label: Callable[..., str] | str, fn: Callable, marks: list[dict], t0: 
             marks.append({"stage": name, "start": round(start, 2),
                           "end": round(time.perf_counter() - t0, 2),
                           "hwm_mb": hwm_kb() // 1024})
+            if log is not None:  # as they come, for a build stopped before its end
+                with open(log, "a") as f:
+                    f.write(json.dumps(marks[-1]) + "\n")
     return marked
 
 
-def mark_stages(marks: list[dict], t0: float) -> None:
-    """Record every stage call of ``make_demo`` in this process into ``marks``."""
+def mark_stages(marks: list[dict], t0: float, log: Path | None = None) -> None:
+    """Record every stage call of ``make_demo`` in this process into ``marks`` (and append
+    each as a JSON line to ``log`` as it ends)."""
     from napari_crant.demo import generator
     from napari_crant.demo.synapse_stream import SynapseStream
     from napari_crant.snapshot.base_tables import BaseTablesWriter
@@ -53,13 +58,13 @@ def mark_stages(marks: list[dict], t0: float) -> None:
     for name in STAGE_FUNCTIONS:
         fn = getattr(generator, name, None)
         if callable(fn):
-            setattr(generator, name, _wrap(name, fn, marks, t0))
+            setattr(generator, name, _wrap(name, fn, marks, t0, log))
     SynapseStream.contact_synapses = staticmethod(
-        _wrap("contact_synapses", SynapseStream.contact_synapses, marks, t0))
+        _wrap("contact_synapses", SynapseStream.contact_synapses, marks, t0, log))
     SynapseStream.__init__ = _wrap("draw synapses (SynapseStream)", SynapseStream.__init__,
-                                   marks, t0)
+                                   marks, t0, log)
     BaseTablesWriter.put = _wrap(
-        lambda self, **tables: "put " + ", ".join(tables), BaseTablesWriter.put, marks, t0)
+        lambda self, **tables: "put " + ", ".join(tables), BaseTablesWriter.put, marks, t0, log)
 
 
 def stage_table(marks: list[dict], series: list[tuple[float, int, int, int]]) -> list[dict]:

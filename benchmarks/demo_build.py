@@ -65,7 +65,9 @@ def child(neurons: int, spn: float, seed: int, path: Path) -> dict:
     marks: list[dict] = []
     done = threading.Event()
     t0 = time.perf_counter()
-    mark_stages(marks, t0)
+    stage_log = path.with_name(path.name + ".stages.jsonl")
+    stage_log.unlink(missing_ok=True)
+    mark_stages(marks, t0, stage_log)
 
     def sample() -> None:
         while not done.wait(0.2):

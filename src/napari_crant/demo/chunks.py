@@ -180,9 +180,11 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
                   group_key=group_key, table=table, sv_first=sv_first, sv_count=sv_count)
 
 
-def supervoxels_table(ch: Chunks, slice_rows: int = _SLICE_ROWS) -> pd.DataFrame:
+def supervoxels_table(ch: Chunks, slice_rows: int | None = None) -> pd.DataFrame:
     """The ``supervoxels`` table in supervoxel order (chunk by chunk): ``sv_id`` and its
-    chunk's ``l2_id``; the IDs are made ``slice_rows`` at a time."""
+    chunk's ``l2_id``; the IDs are made ``slice_rows`` (default :data:`_SLICE_ROWS`) at a
+    time."""
+    slice_rows = slice_rows or _SLICE_ROWS
     sv_start = np.zeros(len(ch.sv_count) + 1, dtype=np.int64)
     np.cumsum(ch.sv_count, out=sv_start[1:])
     sv_id = np.empty(int(sv_start[-1]), dtype=np.uint64)
@@ -198,7 +200,7 @@ def supervoxels_table(ch: Chunks, slice_rows: int = _SLICE_ROWS) -> pd.DataFrame
 
 
 def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
-                 slice_nodes: int = _SLICE_ROWS
+                 slice_nodes: int | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per L2 chunk (its nodes ``order[starts[i]:starts[i + 1]]``): the middle node (in growth
     order), the largest radius (um, float32), the volume (nm^3) and whether it holds soma.
@@ -206,6 +208,7 @@ def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
     The sums are made a slice of whole chunks (about ``slice_nodes`` nodes) at a time: each
     chunk's own reduction, so the same values as over all nodes at once.
     """
+    slice_nodes = slice_nodes or _SLICE_ROWS
     n_nodes, n_l2 = len(order), len(starts)
     bounds = np.append(starts, n_nodes)
     rep = order[starts + np.diff(bounds) // 2].astype(node_index_dtype(n_nodes))
