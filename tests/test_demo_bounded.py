@@ -126,3 +126,19 @@ def test_contacts_read_and_kept_on_disk_draw_the_same(monkeypatch, tmp_path, geo
     for name in ("pre", "post", "first_row"):
         assert isinstance(on_disk[name], OnDisk)
         assert np.array_equal(on_disk[name][0:len(on_disk[name])], in_memory[name]), name
+
+
+def test_contact_pools_found_a_block_at_a_time_plan_the_same(monkeypatch, geometry):
+    from napari_crant.demo import edits
+
+    nodes, cells = geometry.nodes, geometry.cells
+    contacts = find_contacts(nodes, 1.2, stage_rng(3, 4))
+    whole = edits.plan_edits(nodes, cells, contacts, stage_rng(3, 5))
+    monkeypatch.setattr(edits, "_POOL_BLOCK", 37)
+    nn, nf = edits._contact_pools(nodes, cells.n_neurons, contacts.pre, contacts.post)
+    ea, ed = nodes.entity[contacts.pre], nodes.entity[contacts.post]
+    n = cells.n_neurons
+    assert np.array_equal(nn, np.flatnonzero((ea < n) & (ed < n))) and len(nn) > 37
+    assert np.array_equal(nf, np.flatnonzero((ea < n) != (ed < n)))
+    blocks = edits.plan_edits(nodes, cells, contacts, stage_rng(3, 5))
+    assert np.array_equal(whole.piece, blocks.piece) and whole.scenarios == blocks.scenarios
