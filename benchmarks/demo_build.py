@@ -13,6 +13,7 @@ files) resident sizes seen. Results are merged by size and snapshot format (ever
 records its ``format_version``) into ``docs/benchmarks-demo-build.json`` (sizes can be built
 in separate runs, and a format's numbers stay next to the next one's) and the section
 between the ``demo-build`` markers of ``docs/benchmarks.md`` is rewritten from all of them.
+Every result also has the memory by stage (:mod:`build_stages`; ``--stages`` prints it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from build_stages import format_stages
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -52,19 +55,28 @@ def _status_kb() -> dict[str, int]:
 
 def child(neurons: int, spn: float, seed: int, path: Path) -> dict:
     """Build one demo in this process while sampling its memory."""
+    from build_stages import mark_stages, stage_table
+
     from napari_crant.demo import make_demo
 
     peaks = {"RssAnon": 0, "RssFile": 0}
     series: list[tuple[float, int]] = []
+    detail: list[tuple[float, int, int, int]] = []  # time, VmRSS, RssAnon, RssFile (MiB)
+    marks: list[dict] = []
     done = threading.Event()
     t0 = time.perf_counter()
+    stage_log = path.with_name(path.name + ".stages.jsonl")
+    stage_log.unlink(missing_ok=True)
+    mark_stages(marks, t0, stage_log)
 
     def sample() -> None:
         while not done.wait(0.2):
             s = _status_kb()
             for k in peaks:
                 peaks[k] = max(peaks[k], s[k])
-            series.append((round(time.perf_counter() - t0, 1), s["VmRSS"] // 1024))
+            t = round(time.perf_counter() - t0, 1)
+            series.append((t, s["VmRSS"] // 1024))
+            detail.append((t, s["VmRSS"] // 1024, s["RssAnon"] // 1024, s["RssFile"] // 1024))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -88,6 +100,7 @@ def child(neurons: int, spn: float, seed: int, path: Path) -> dict:
         "peak_file_mb": round(peaks["RssFile"] / 1024),
         "snapshot_mb": round(disk / 2**20),
         "rss_series_mb": series[::step],
+        "stages": stage_table(marks, detail),
         "load_before": os.getloadavg(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
@@ -106,11 +119,11 @@ def merge_results(results: list[dict], others: list[dict]) -> list[dict]:
     return list(newest.values())
 
 
-def dataset_path(neurons: int, seed: int, spn: float) -> Path:
-    """The path ``benchmarks/run.py``'s ``dataset_for`` uses for the same demo."""
+def dataset_path(neurons: int, seed: int, spn: float, data: Path = DATA) -> Path:
+    """The path ``benchmarks/run.py``'s ``dataset_for`` uses for the same demo (under ``data``)."""
     from napari_crant.snapshot.format import FORMAT_VERSION
 
-    return DATA / f"demo-f{FORMAT_VERSION}-n{neurons}-s{seed}-spn{spn:g}"
+    return data / f"demo-f{FORMAT_VERSION}-n{neurons}-s{seed}-spn{spn:g}"
 
 
 def report(results: list[dict]) -> str:
@@ -312,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
                         "--results first: per size and format the newest build is kept")
     p.add_argument("--no-report", action="store_true",
                    help="do not rewrite the section of docs/benchmarks.md")
+    p.add_argument("--data", type=Path, default=DATA,
+                   help="build the snapshots under this directory (default: %(default)s)")
+    p.add_argument("--stages", action="store_true",
+                   help="print where each build's memory went, stage by stage")
     args = p.parse_args(argv)
     if args.peers_json:
         PEERS_RESULTS.write_text(Path(args.peers_json).read_text())
@@ -322,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         results_path.write_text(json.dumps(results, indent=1))
     if not args.report_only:
         for n in (int(s) for s in args.sizes.split(",")):
-            path = dataset_path(n, args.seed, args.synapses_per_neuron)
+            path = dataset_path(n, args.seed, args.synapses_per_neuron, args.data)
             print(f"building {path.name} ...", flush=True)
             res = subprocess.run([sys.executable, __file__, "--child", str(n),
                                   str(args.synapses_per_neuron), str(args.seed), str(path)],
@@ -333,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             r = json.loads(res.stdout.strip().splitlines()[-1])
             print(f"  {r['synapses']:,} synapses in {r['seconds']:.0f} s, resident peak "
                   f"{r['peak_rss_mb']:,} MB (heap {r['peak_anon_mb']:,} MB)", flush=True)
+            if args.stages:
+                print(format_stages(r["stages"], r["peak_rss_mb"]), flush=True)
             # merged with what is on disk now (another run may have added sizes meanwhile)
             results = json.loads(results_path.read_text()) if results_path.exists() else []
             results = [x for x in results if _key(x) != _key(r)] + [r]

@@ -77,7 +77,7 @@ def annotate(cells: Cells, nodes: Nodes, ch: Chunks, hist: History,
     # stable supervoxel: first supervoxel of the L2 chunk of the root node (soma)
     root_node = nodes.start[ents]
     root_l2 = ch.l2_of_node[root_node]
-    sv = ch.sv_id[ch.sv_start[root_l2]]
+    sv = ch.sv_first[root_l2]
     group = np.searchsorted(ch.group_key, ents * 4)
     root_idx = np.array([root_at(hist, int(g), int(t)) for g, t in zip(group, t_all,
                                                                          strict=True)])
@@ -91,7 +91,7 @@ def annotate(cells: Cells, nodes: Nodes, ch: Chunks, hist: History,
     soma_nm = nodes.pos[nodes.start[soma_ents]].astype(np.float64) * 1000.0
     nuclei = pd.DataFrame({
         "nucleus_id": nuc_id[soma_ents],
-        "supervoxel_id": ch.sv_id[ch.sv_start[ch.l2_of_node[nodes.start[soma_ents]]]],
+        "supervoxel_id": ch.sv_first[ch.l2_of_node[nodes.start[soma_ents]]],
         "x": np.round(soma_nm[:, 0]), "y": np.round(soma_nm[:, 1]),
         "z": np.round(soma_nm[:, 2]),
         "volume_um3": np.round(4 / 3 * np.pi * (0.7 * cells.soma_r[soma_ents]) ** 3

@@ -179,7 +179,12 @@ def grow_arbors(
             tip_dir = np.concatenate([tip_dir, new_dir])
     if not out_pos:
         return (np.zeros((0, 3), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return np.concatenate(out_pos), np.concatenate(out_parent), np.concatenate(out_arbor)
+    # joined one at a time, each one's parts dropped as it is made
+    joined = []
+    for parts in (out_pos, out_parent, out_arbor):
+        joined.append(np.concatenate(parts))
+        parts.clear()
+    return tuple(joined)
 
 
 def subtree_mask(parent: np.ndarray, root: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.demo.arrays import rank_in_run, runs, splitmix
-from napari_crant.demo.morphology import SOMA, Nodes
+from napari_crant.demo.morphology import SOMA, Nodes, node_index_dtype
 
 #: nm per voxel of the demo dataset (x, y, z), as CRANTb.
 VOXEL_RESOLUTION = (8, 8, 42)
@@ -26,6 +26,8 @@ CHUNK_NM = np.array([c * r for c, r in zip(CHUNK_VOXELS, VOXEL_RESOLUTION, stric
 _SLICE_ROWS = 1 << 21
 #: Bit position of the layer in an ID; layer of root IDs.
 LAYER_SHIFT = 56
+#: Bits of the counter within a chunk in an ID (below the chunk coordinates).
+COUNTER_BITS = 26
 ROOT_LAYER = 8
 
 
@@ -41,17 +43,20 @@ def pcg_ids(layer: int, chunk: np.ndarray, counter: np.ndarray) -> np.ndarray:
 class Chunks:
     """L2 chunks (index ``0..L-1``) and supervoxels of all nodes, and the ``l2`` table.
 
-    A *group* is one ``(entity, piece)``: the nodes that always share a root.
+    A *group* is one ``(entity, piece)``: the nodes that always share a root. The
+    supervoxels of L2 chunk ``i`` are ``sv_count[i]`` IDs two apart from ``sv_first[i]``
+    (their counters within the chunk step by 2), listed chunk by chunk
+    (:func:`supervoxels_table`); 9 bytes an L2 chunk instead of 16 bytes a supervoxel and 8
+    an L2 chunk for their IDs and where they start.
     """
 
-    l2_of_node: np.ndarray  # (N,) L2 index
+    l2_of_node: np.ndarray  # (N,) L2 index (int32 up to 2**31 chunks)
     l2_id: np.ndarray  # (L,) uint64
     l2_group: np.ndarray  # (L,) group index
     group_key: np.ndarray  # (G,) entity * 4 + piece, sorted
     table: pd.DataFrame  # the l2 table
-    sv_start: np.ndarray  # (L + 1,) first supervoxel of every L2
-    sv_id: np.ndarray  # (S,) uint64
-    sv_l2: np.ndarray  # (S,) L2 index
+    sv_first: np.ndarray  # (L,) uint64 ID of the first supervoxel of every L2
+    sv_count: np.ndarray  # (L,) uint8 (uint16 if needed) supervoxels of every L2
 
 
 def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> Chunks:
@@ -80,89 +85,150 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
         key |= c
         del c
     order = np.argsort(key, kind="stable")
-    skey = key[order]
+    skey = key
+    skey.sort()  # in place: the values key[order] holds
     del key
     first = runs(skey)
     starts = np.flatnonzero(first)
     l2_key = skey[starts]
     del skey
     n_l2 = len(starts)
-    l2_of_node = np.empty(n_nodes, dtype=np.int64)
+    l2_of_node = np.empty(n_nodes, dtype=node_index_dtype(n_l2))
     index = np.cumsum(first)
     del first
     index -= 1
     l2_of_node[order] = index
     del index
-    counts = np.diff(np.append(starts, n_nodes))
-    l2_ckey = l2_key & ((1 << 30) - 1)
+    # representative point (the middle node, in growth order), radius and volume: no random
+    # numbers, so made before the IDs, and the nodes' order dropped before them
+    rep, max_r, size_nm3, has_soma = _chunk_nodes(nodes, order, starts)
+    del order, starts
+    # per-chunk integers in the fewest bytes their values need (the same values: 4 bytes for
+    # chunk indices and the 30-bit grid keys, 2 for the offsets, 1 for the jitter)
+    l2_index = node_index_dtype(n_l2)
+    l2_ckey = (l2_key & ((1 << 30) - 1)).astype(np.int32)
     l2_gkey = l2_key >> 30
     del l2_key
     gfirst = runs(l2_gkey)
     group_key = l2_gkey[gfirst]
-    l2_group = np.cumsum(gfirst) - 1
+    l2_group = np.cumsum(gfirst).astype(l2_index)
+    l2_group -= 1
     del gfirst, l2_gkey
-    chunk = np.stack([l2_ckey >> 20, (l2_ckey >> 10) & 1023, l2_ckey & 1023], axis=1)
-    prefix = pcg_ids(0, chunk, np.zeros(n_l2, dtype=np.uint64))  # chunk bits only
-    del chunk
 
     # counters within each chunk, after a per-chunk offset (other objects in the chunk)
-    by_chunk = np.argsort(l2_ckey, kind="stable")
+    by_chunk = np.argsort(l2_ckey, kind="stable").astype(l2_index)
     cfirst = runs(l2_ckey[by_chunk])
-    rank = np.empty(n_l2, dtype=np.int64)
+    rank = np.empty(n_l2, dtype=l2_index)
     rank[by_chunk] = rank_in_run(cfirst)
-    offset = (splitmix(l2_ckey.astype(np.uint64) ^ np.uint64(rng.integers(1 << 62)))
-              % np.uint64(400)).astype(np.int64)
-    counter = 1 + offset + 3 * rank + rng.integers(0, 3, n_l2)
-    l2_id = prefix | (np.uint64(2) << np.uint64(LAYER_SHIFT)) | counter.astype(np.uint64)
-    del rank, counter
+    salt = np.uint64(rng.integers(1 << 62))
+    jitter = rng.integers(0, 3, n_l2).astype(np.int8)
+    offset = np.empty(n_l2, dtype=np.int16)  # below 400
+    l2_id = np.empty(n_l2, dtype=np.uint64)
+    for lo in range(0, n_l2, _SLICE_ROWS):  # element-wise: slices change nothing
+        hi = min(lo + _SLICE_ROWS, n_l2)
+        ckey = l2_ckey[lo:hi]
+        offset[lo:hi] = splitmix(ckey.astype(np.uint64) ^ salt) % np.uint64(400)
+        counter = (1 + offset[lo:hi].astype(np.int64) + 3 * rank[lo:hi].astype(np.int64)
+                   + jitter[lo:hi])
+        if len(counter) and int(counter.max()) >= 1 << COUNTER_BITS:
+            raise ValueError("L2 counters overflow their bits in the chunk IDs")
+        chunk = np.stack([ckey >> 20, (ckey >> 10) & 1023, ckey & 1023], axis=1)
+        prefix = pcg_ids(0, chunk, np.zeros(hi - lo, dtype=np.uint64))  # chunk bits only
+        l2_id[lo:hi] = (prefix | (np.uint64(2) << np.uint64(LAYER_SHIFT))
+                        | counter.astype(np.uint64))
+        del ckey, counter, chunk, prefix
+    del rank, jitter, l2_ckey
 
-    # representative point (the middle node, in growth order), radius and volume
-    rep = order[starts + counts // 2]
-    max_dt = np.maximum.reduceat(nodes.radius[order], starts).astype(np.float64) * 1000.0
-    soma = nodes.comp == SOMA
-    vol = _node_volumes(nodes, soma)
-    size_nm3 = np.add.reduceat(vol[order].astype(np.float64), starts) * 1e9
-    has_soma = np.maximum.reduceat(soma[order], starts)
-    del vol, soma, order, starts, counts, l2_ckey
-    rep_nm = nodes.pos[rep].astype(np.float64) * 1000.0 + rng.normal(0.0, 60.0, (n_l2, 3))
+    rep_nm = rng.normal(0.0, 60.0, (n_l2, 3))
+    for lo in range(0, n_l2, _SLICE_ROWS):  # pos * 1000 + noise, a slice at a time
+        hi = min(lo + _SLICE_ROWS, n_l2)
+        rep_nm[lo:hi] += nodes.pos[rep[lo:hi]].astype(np.float64) * 1000.0
     del rep
     # the float columns filled in place in one block the table keeps (no copy)
     floats = np.empty((5, n_l2), dtype=np.float64)
     for i in range(3):
         np.round(rep_nm[:, i], 1, out=floats[i])
     del rep_nm
-    np.round(max_dt * rng.uniform(0.85, 1.0, n_l2), 1, out=floats[3])
+    np.round(max_r.astype(np.float64) * 1000.0 * rng.uniform(0.85, 1.0, n_l2), 1,
+             out=floats[3])
     np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2), out=floats[4])
-    del max_dt, size_nm3
+    del max_r, size_nm3
     table = pd.DataFrame(floats.T, columns=["x", "y", "z", "max_dt_nm", "size_nm3"], copy=False)
     table.insert(0, "l2_id", l2_id)
     del floats
 
     # supervoxels: a few per L2 chunk, more in the soma, counted per chunk like the L2s
     n_sv = 1 + rng.poisson(1.3, n_l2) + 4 * has_soma.astype(np.int64)
-    sv_start = np.concatenate([[0], np.cumsum(n_sv)])
     sorted_n = n_sv[by_chunk]
     before = np.cumsum(sorted_n) - sorted_n  # supervoxels before this L2, in chunk order
     chunk_base = np.empty(n_l2, dtype=np.int64)
     chunk_base[by_chunk] = before - before[np.maximum.accumulate(
         np.where(cfirst, np.arange(n_l2), 0))]
     del by_chunk, cfirst, sorted_n, before
-    sv_l2 = np.repeat(np.arange(n_l2, dtype=np.int64), n_sv)
-    counter_base = 1 + 5 * offset + 2 * chunk_base  # per L2 chunk
-    del offset, chunk_base, n_sv
-    sv_id = np.empty(len(sv_l2), dtype=np.uint64)
-    for lo in range(0, len(sv_l2), _SLICE_ROWS):  # element-wise: slices change nothing
-        hi = min(lo + _SLICE_ROWS, len(sv_l2))
-        l2 = sv_l2[lo:hi]
-        local = np.arange(lo, hi, dtype=np.int64) - sv_start[l2]
-        counter = counter_base[l2] + 2 * local
-        ids = prefix[l2] | (np.uint64(1) << np.uint64(LAYER_SHIFT))
-        ids |= counter.astype(np.uint64)
-        sv_id[lo:hi] = ids
-        del l2, local, counter, ids
+    counter_base = 1 + 5 * offset.astype(np.int64) + 2 * chunk_base  # per L2 chunk
+    del offset, chunk_base
+    # the k-th supervoxel of a chunk has counter counter_base + 2 k: while the counters fit
+    # their bits, its ID (prefix | layer | counter) is the first one's plus 2 k
+    if len(n_sv) and int((counter_base + 2 * (n_sv - 1)).max()) >= 1 << COUNTER_BITS:
+        raise ValueError("supervoxel counters overflow their bits in the chunk IDs")
+    prefix_bits = np.uint64(((1 << 30) - 1) << COUNTER_BITS)  # the chunk coordinates
+    sv_first = l2_id & prefix_bits
+    sv_first |= np.uint64(1) << np.uint64(LAYER_SHIFT)
+    sv_first |= counter_base.astype(np.uint64)
+    sv_count = n_sv.astype(np.min_scalar_type(int(n_sv.max()) if len(n_sv) else 0))
     return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
-                   group_key=group_key, table=table, sv_start=sv_start, sv_id=sv_id,
-                   sv_l2=sv_l2)
+                  group_key=group_key, table=table, sv_first=sv_first, sv_count=sv_count)
+
+
+def supervoxels_table(ch: Chunks, slice_rows: int | None = None) -> pd.DataFrame:
+    """The ``supervoxels`` table in supervoxel order (chunk by chunk): ``sv_id`` and its
+    chunk's ``l2_id``; the IDs are made ``slice_rows`` (default :data:`_SLICE_ROWS`) at a
+    time."""
+    slice_rows = slice_rows or _SLICE_ROWS
+    sv_start = np.zeros(len(ch.sv_count) + 1, dtype=np.int64)
+    np.cumsum(ch.sv_count, out=sv_start[1:])
+    sv_id = np.empty(int(sv_start[-1]), dtype=np.uint64)
+    l2_id = np.empty(len(sv_id), dtype=np.uint64)
+    for lo in range(0, len(sv_id), slice_rows):
+        hi = min(lo + slice_rows, len(sv_id))
+        l2 = np.searchsorted(sv_start, np.arange(lo, hi, dtype=np.int64), "right") - 1
+        local = np.arange(lo, hi, dtype=np.int64) - sv_start[l2]
+        sv_id[lo:hi] = ch.sv_first[l2] + 2 * local.astype(np.uint64)
+        l2_id[lo:hi] = ch.l2_id[l2]
+        del l2, local
+    return pd.DataFrame({"sv_id": sv_id, "l2_id": l2_id}, copy=False)
+
+
+def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
+                 slice_nodes: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per L2 chunk (its nodes ``order[starts[i]:starts[i + 1]]``): the middle node (in growth
+    order), the largest radius (um, float32), the volume (nm^3) and whether it holds soma.
+
+    The sums are made a slice of whole chunks (about ``slice_nodes`` nodes) at a time: each
+    chunk's own reduction, so the same values as over all nodes at once.
+    """
+    slice_nodes = slice_nodes or _SLICE_ROWS
+    n_nodes, n_l2 = len(order), len(starts)
+    bounds = np.append(starts, n_nodes)
+    rep = order[starts + np.diff(bounds) // 2].astype(node_index_dtype(n_nodes))
+    soma = nodes.comp == SOMA
+    vol = _node_volumes(nodes, soma)
+    max_r = np.empty(n_l2, dtype=np.float32)
+    size = np.empty(n_l2, dtype=np.float64)
+    has_soma = np.empty(n_l2, dtype=bool)
+    lo = 0
+    while lo < n_l2:
+        hi = int(np.searchsorted(bounds, bounds[lo] + slice_nodes, "right")) - 1
+        hi = min(max(hi, lo + 1), n_l2)
+        rows = order[bounds[lo]:bounds[hi]]
+        local = starts[lo:hi] - bounds[lo]
+        max_r[lo:hi] = np.maximum.reduceat(nodes.radius[rows], local)
+        size[lo:hi] = np.add.reduceat(vol[rows].astype(np.float64), local)
+        has_soma[lo:hi] = np.maximum.reduceat(soma[rows], local)
+        del rows, local
+        lo = hi
+    return rep, max_r, size * 1e9, has_soma
 
 
 def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = _SLICE_ROWS) -> np.ndarray:
@@ -216,8 +282,8 @@ def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
 
 def pick_supervoxels(ch: Chunks, l2: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random supervoxel ID of each L2 chunk (index) in ``l2``."""
-    n = ch.sv_start[l2 + 1] - ch.sv_start[l2]
-    return ch.sv_id[ch.sv_start[l2] + (rng.random(len(l2)) * n).astype(np.int64)]
+    k = (rng.random(len(l2)) * ch.sv_count[l2]).astype(np.int64)
+    return ch.sv_first[l2] + np.uint64(2) * k.astype(np.uint64)
 
 
 def node_supervoxels(ch: Chunks, rows: slice = slice(None)) -> np.ndarray:
@@ -228,6 +294,5 @@ def node_supervoxels(ch: Chunks, rows: slice = slice(None)) -> np.ndarray:
     """
     first, last, _ = rows.indices(len(ch.l2_of_node))
     l2 = ch.l2_of_node[first:last]
-    n_sv = (ch.sv_start[l2 + 1] - ch.sv_start[l2]).astype(np.uint64)
-    pick = splitmix(np.arange(first, first + len(l2), dtype=np.uint64)) % n_sv
-    return ch.sv_id[ch.sv_start[l2] + pick.astype(np.int64)]
+    pick = splitmix(np.arange(first, first + len(l2), dtype=np.uint64)) % ch.sv_count[l2]
+    return ch.sv_first[l2] + np.uint64(2) * pick

@@ -17,7 +17,7 @@ import numpy as np
 
 from napari_crant.demo.arbors import subtree_mask
 from napari_crant.demo.contacts import Contacts
-from napari_crant.demo.morphology import AXON, DENDRITE, NEURITE, Nodes
+from napari_crant.demo.morphology import AXON, DENDRITE, NEURITE, Nodes, node_index_dtype
 from napari_crant.demo.population import Cells
 from napari_crant.demo.timeline import EDITS_END, START, US_PER_DAY, VERSIONS, timestamp_us
 
@@ -39,6 +39,8 @@ class Scenario:
 
 SCENARIO_KINDS = ("broken", "broken2", "false_piece", "false_whole", "bad_merge")
 SCENARIO_P = (0.3, 0.15, 0.25, 0.15, 0.15)
+#: Contacts sorted into the pools false merges are drawn from at once.
+_POOL_BLOCK = 1 << 22
 
 
 @dataclass
@@ -58,6 +60,22 @@ class EditPlan:
                     for e, _ in ([g] if isinstance(g, tuple) else g):
                         edited[e] = True
         return edited
+
+
+def _contact_pools(nodes: Nodes, n: int, ca: np.ndarray, cd: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The contacts between two neurons, and between a neuron and an orphan fragment
+    (indices, in 4 bytes while they fit), found :data:`_POOL_BLOCK` contacts at a time."""
+    index = node_index_dtype(len(ca))
+    pools: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    for s in range(0, len(ca), _POOL_BLOCK):
+        a_neuron = nodes.entity[ca[s:s + _POOL_BLOCK]] < n
+        d_neuron = nodes.entity[cd[s:s + _POOL_BLOCK]] < n
+        pools[0].append((np.flatnonzero(a_neuron & d_neuron) + s).astype(index))
+        pools[1].append((np.flatnonzero(a_neuron != d_neuron) + s).astype(index))
+        del a_neuron, d_neuron
+    nn, nf = (np.concatenate(p) if p else np.zeros(0, index) for p in pools)
+    return nn, nf
 
 
 def plan_edits(nodes: Nodes, cells: Cells, contacts: Contacts,
@@ -82,9 +100,7 @@ def plan_edits(nodes: Nodes, cells: Cells, contacts: Contacts,
     n_scen = max(6, round(0.05 * n))
     kinds = rng.choice(len(SCENARIO_KINDS), n_scen, p=SCENARIO_P)
     kinds[:5] = rng.permutation(5)  # each kind at least once
-    ent_a, ent_d = nodes.entity[ca], nodes.entity[cd]
-    nn_contacts = np.flatnonzero((ent_a < n) & (ent_d < n))
-    nf_contacts = np.flatnonzero((ent_a < n) != (ent_d < n))
+    nn_contacts, nf_contacts = _contact_pools(nodes, n, ca, cd)
     scenarios: list[Scenario] = []
 
     def cut(e: int, label: int, at: int | None = None) -> bool:

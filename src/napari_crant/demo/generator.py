@@ -40,8 +40,14 @@ import pandas as pd
 from napari_crant.demo import anatomy
 from napari_crant.demo.annotations import annotate
 from napari_crant.demo.arrays import stage_rng
-from napari_crant.demo.chunks import CHUNK_VOXELS, VOXEL_RESOLUTION, build_chunks, l2_edges_table
-from napari_crant.demo.contacts import find_contacts
+from napari_crant.demo.chunks import (
+    CHUNK_VOXELS,
+    VOXEL_RESOLUTION,
+    build_chunks,
+    l2_edges_table,
+    supervoxels_table,
+)
+from napari_crant.demo.contacts import Contacts, find_contacts
 from napari_crant.demo.edits import plan_edits, schedule_edits
 from napari_crant.demo.history import replay_history, root_l2_table, roots_table
 from napari_crant.demo.morphology import Nodes, grow_morphology
@@ -142,39 +148,47 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
     edges_parked = Parked(made, ["l2_edges"], scratch / "l2_edges")
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
+    ch.l2_group = None  # read by the history only
+    roots_parked = Parked(hist, ["root_of_l2"], scratch / "root_of_l2")  # until root_l2
+    # stage 10 (its own random generator) and the skeleton nodes (none) now, while the
+    # nodes and chunks are in memory for the synapses anyway: after the synapses are drawn
+    # no node is needed again
+    ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
+    put(annotations=ann, nuclei=nuclei)
+    del ann, nuclei
+    if skeleton_out is None:
+        put(skeleton_nodes=skeleton_nodes_table(nodes, ch))
+        n_skeleton = len(nodes.entity)
+    else:
+        n_skeleton = write_skeleton_nodes(nodes, ch, skeleton_out)
+    nodes.radius = None  # read by the skeleton only
     # the synapse stage reads the nodes' positions, parents, cells and compartments and the
-    # supervoxels of every node's L2 chunk: the rest waits on disk meanwhile
-    parked = [Parked(ch, ["l2_id", "l2_group", "sv_l2"], scratch / "chunks"),
-              Parked(nodes, ["radius"], scratch / "nodes")]
-    contacts_parked.restore()
+    # supervoxels of every node's L2 chunk: the L2 IDs wait on disk meanwhile
+    ids_parked = Parked(ch, ["l2_id"], scratch / "l2_id")
     synapse_rng = stage_rng(seed, 9)
-    drawn = SynapseStream.contact_synapses(nodes, cells, contacts, synapses_per_neuron,
-                                           synapse_rng, seed)
-    del contacts  # the kept ones are in ``drawn``, emptied by the stream once used
+    # the contacts are read from disk a slice at a time, and the kept ones written there
+    # and read back a block of rows at a time
+    drawn = SynapseStream.contact_synapses(
+        nodes, cells, Contacts(contacts_parked.on_disk("pre"), contacts_parked.on_disk("post")),
+        synapses_per_neuron, synapse_rng, seed, scratch=scratch / "kept")
+    contacts_parked.remove()
+    del contacts
     stream = SynapseStream(nodes, cells, ch, drawn, edited, synapse_rng,
                            scratch / "synapses.staging")
-    del drawn, edited
+    shutil.rmtree(scratch / "kept", ignore_errors=True)
+    del drawn, edited, nodes
     try:
-        for p in parked:
-            p.restore()
-        del parked
-        if skeleton_out is None:
-            put(skeleton_nodes=skeleton_nodes_table(nodes, ch))
-            n_skeleton = len(nodes.entity)
-        else:
-            n_skeleton = write_skeleton_nodes(nodes, ch, skeleton_out)
-        ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
-        put(annotations=ann, nuclei=nuclei)
-        del nodes, ann, nuclei
         ch.l2_of_node = None
-        # each table handed over as soon as it is made, the arrays it came from dropped
+        # each table handed over as soon as it is made, what it came from dropped; the
+        # supervoxels wait on disk while the l2 table is sorted
+        sv_parked = Parked(ch, ["sv_first", "sv_count"], scratch / "supervoxels")
         l2_parked.restore()
         put(l2=made.l2)
         made.l2 = None
-        supervoxels = pd.DataFrame({"sv_id": ch.sv_id, "l2_id": ch.l2_id[ch.sv_l2]}, copy=False)
-        ch.sv_id = ch.sv_l2 = ch.sv_start = None
-        put(supervoxels=supervoxels)
-        del supervoxels
+        ids_parked.restore()
+        sv_parked.restore()
+        put(supervoxels=supervoxels_table(ch))
+        ch.sv_first = ch.sv_count = None
         versions = pd.DataFrame({
             "version": np.array([v[0] for v in VERSIONS], dtype=np.int64),
             "timestamp": to_utc(np.array([timestamp_us(v[1]) for v in VERSIONS],
@@ -182,6 +196,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
             "valid": np.array([v[2] for v in VERSIONS], dtype=bool),
         })
         n_edits = int(hist.lineage["operation_id"].nunique())
+        roots_parked.restore()
         put(roots=roots_table(hist), root_l2=root_l2_table(hist, ch.l2_id), versions=versions,
             lineage=hist.lineage)
         del ch, hist, versions

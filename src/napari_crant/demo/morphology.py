@@ -109,9 +109,11 @@ def grow_morphology(cells: Cells, nps: Neuropils, zone_scale: float,
     pos_parts, par_parts, ent_parts, comp_parts = [], [], [], []
 
     def add(p: np.ndarray, par: np.ndarray, ent: np.ndarray, comp: np.ndarray) -> None:
-        pos_parts.append(p.astype(np.float32))
-        par_parts.append(par)
-        ent_parts.append(ent)
+        # node and entity indices in 4 bytes while they fit (the same values, half the bytes)
+        index = node_index_dtype(sum(len(x) for x in pos_parts) + len(p))
+        pos_parts.append(p.astype(np.float32, copy=False))
+        par_parts.append(par.astype(index))
+        ent_parts.append(ent.astype(index))
         comp_parts.append(comp.astype(np.int8))
 
     # root nodes of the neurons: soma, or where the axon enters the volume

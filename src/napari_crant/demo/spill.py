@@ -4,6 +4,8 @@ The demo's stages hand each other dataclasses of numpy arrays (and the odd DataF
 numeric columns). Some fields are needed again only much later: :class:`Parked` writes them
 to a scratch directory (one ``.npy`` per array, plain reads back, no memory map), sets them
 to ``None`` on their owner, and puts them back, bit for bit, on :meth:`Parked.restore`.
+Fields read in order, a slice at a time, need not come back whole: :meth:`Parked.on_disk`
+gives an :class:`OnDisk` array that reads only the rows asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +16,55 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+
+class OnDisk:
+    """A 1-D array in a ``.npy`` file, read a slice (or one value) at a time with plain reads.
+
+    Reading ``a[lo:hi]`` gives the same values as the array had; nothing stays mapped.
+
+    Parameters
+    ----------
+    path
+        The ``.npy`` file (a 1-D array, C order), or with ``dtype`` a raw file of values of
+        that type (as :meth:`numpy.ndarray.tofile` appends them).
+    dtype
+        For a raw file: the type of its values.
+    """
+
+    def __init__(self, path: Path, dtype: np.dtype | type | None = None):
+        self.path = Path(path)
+        if dtype is not None:
+            self.dtype = np.dtype(dtype)
+            self._offset = 0
+            self._len = self.path.stat().st_size // self.dtype.itemsize
+            return
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran_order, self.dtype = read_header(f)
+            self._offset = f.tell()
+        if len(shape) != 1 or fortran_order:
+            raise ValueError(f"{self.path}: only a 1-D array can be read in slices")
+        self._len = int(shape[0])
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, key: slice | int) -> np.ndarray | np.generic:
+        if isinstance(key, slice):
+            lo, hi, step = key.indices(self._len)
+            if step != 1:
+                raise ValueError("only slices with step 1 are read from disk")
+            return np.fromfile(self.path, dtype=self.dtype, count=max(hi - lo, 0),
+                               offset=self._offset + lo * self.dtype.itemsize)
+        i = int(key)
+        if not -self._len <= i < self._len:
+            raise IndexError(f"index {i} out of range for {self._len} values")
+        i %= self._len
+        return np.fromfile(self.path, dtype=self.dtype, count=1,
+                           offset=self._offset + i * self.dtype.itemsize)[0]
 
 
 class Parked:
@@ -66,6 +117,17 @@ class Parked:
     def _load(self, key: str) -> np.ndarray:
         with open(self.directory / f"{key}.npy", "rb") as f:
             return np.load(f, allow_pickle=False)
+
+    def on_disk(self, name: str) -> OnDisk:
+        """The parked 1-D array field ``name``, read from its file a slice at a time (valid
+        until :meth:`restore` or :meth:`remove`)."""
+        if name in self._frames or name not in self.names:
+            raise KeyError(f"{name!r} is not a parked array field")
+        return OnDisk(self.directory / f"{name}.npy")
+
+    def remove(self) -> None:
+        """Remove the files without restoring the fields (they stay ``None``)."""
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def restore(self) -> None:
         """Put every parked field back on its owner and remove the files."""

@@ -23,8 +23,9 @@ from napari_crant.demo.anomalies import plant_rows
 from napari_crant.demo.arrays import hash_normal, rank_in_run, runs
 from napari_crant.demo.chunks import CHUNK_NM, VOXEL_RESOLUTION, Chunks
 from napari_crant.demo.contacts import Contacts
-from napari_crant.demo.morphology import Nodes, node_index_dtype
+from napari_crant.demo.morphology import Nodes
 from napari_crant.demo.population import Cells
+from napari_crant.demo.spill import OnDisk
 from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
 
 #: Synapse rows drawn (and later numbered) at once.
@@ -82,16 +83,48 @@ class _CleanPool:
         return [self[int(k)] for k in rng.choice(len(self), m, replace=False)]
 
 
-def _kept(nodes_of: np.ndarray, keep: np.ndarray, n_kept: int) -> np.ndarray:
-    """``nodes_of[keep]`` as 4-byte node indices when they fit, taken :data:`DRAW_CHUNK` at a
-    time (no 8-byte copy of the kept ones)."""
-    out = np.empty(n_kept, dtype=node_index_dtype(int(nodes_of.max()) + 1 if n_kept else 0))
-    at = 0
-    for s in range(0, len(nodes_of), DRAW_CHUNK):
-        part = nodes_of[s:s + DRAW_CHUNK][keep[s:s + DRAW_CHUNK]]
-        out[at:at + len(part)] = part
-        at += len(part)
-    return out
+def _contact_of(first_row: np.ndarray | OnDisk, row: int) -> int:
+    """The contact of synapse ``row``: the last ``c`` with ``first_row[c] <= row``
+    (``np.searchsorted(first_row, row, "right") - 1``, by single reads if on disk)."""
+    if isinstance(first_row, np.ndarray):
+        return int(np.searchsorted(first_row, row, "right")) - 1
+    lo, hi = 0, len(first_row) - 1  # first_row[lo] <= row < first_row[hi]
+    while hi - lo > 4096:
+        mid = (lo + hi) // 2
+        if first_row[mid] <= row:
+            lo = mid
+        else:
+            hi = mid
+    return lo + int(np.searchsorted(first_row[lo:hi + 1], row, "right")) - 1
+
+
+class _Kept:
+    """The kept contacts' arrays as :meth:`SynapseStream.contact_synapses` makes them, in
+    parts: joined in memory, or appended to raw files in ``scratch`` and read back
+    :class:`OnDisk`."""
+
+    def __init__(self, scratch: Path | None, node_dtype: np.dtype):
+        self.scratch = None if scratch is None else Path(scratch)
+        self.dtypes = {"pre": node_dtype, "post": node_dtype, "first_row": np.dtype(np.int64)}
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in self.dtypes}
+        if self.scratch is not None:
+            self.scratch.mkdir(parents=True, exist_ok=False)
+            for k in self.dtypes:
+                (self.scratch / f"{k}.raw").touch()
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        values = values.astype(self.dtypes[name], copy=False)
+        if self.scratch is None:
+            self.parts[name].append(values)
+        else:
+            with open(self.scratch / f"{name}.raw", "ab") as f:
+                values.tofile(f)
+
+    def result(self) -> dict[str, np.ndarray | OnDisk]:
+        if self.scratch is not None:
+            return {k: OnDisk(self.scratch / f"{k}.raw", t) for k, t in self.dtypes.items()}
+        return {k: np.concatenate(self.parts.pop(k)) if self.parts[k] else np.zeros(0, t)
+                for k, t in self.dtypes.items()}
 
 
 class SynapseStream:
@@ -103,8 +136,8 @@ class SynapseStream:
         Results of the earlier stages.
     drawn
         The contacts kept and their first rows, from :meth:`contact_synapses` with the same
-        ``rng``; emptied once the rows are drawn (the caller drops its own ``Contacts``
-        before, so they are not held while the rows are drawn).
+        ``rng`` (arrays, or files read a block of rows at a time); emptied once the rows are
+        drawn.
     edited
         Boolean mask of the cells any edit touches (anomalies are planted on others).
     rng
@@ -113,19 +146,25 @@ class SynapseStream:
         File for the staged rows (removed by :meth:`close`).
     """
 
-    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks, drawn: dict[str, np.ndarray],
-                 edited: np.ndarray, rng: np.random.Generator, staging: str | Path):
+    def __init__(self, nodes: Nodes, cells: Cells, ch: Chunks,
+                 drawn: dict[str, np.ndarray | OnDisk], edited: np.ndarray,
+                 rng: np.random.Generator, staging: str | Path):
         self.path = Path(staging)
         pre, post, first_row = drawn["pre"], drawn["post"], drawn["first_row"]
         self.n_regular = int(first_row[-1])
         self._flags = np.zeros(self.n_regular, dtype=np.uint8)
         keys: list[np.ndarray] = []
         n = cells.n_neurons
+        c0 = 0  # the contact of the block's first row
         with open(self.path, "wb") as out:
             for s in range(0, self.n_regular, BLOCK):
                 rows = np.arange(s, min(s + BLOCK, self.n_regular), dtype=np.int64)
-                contact = np.searchsorted(first_row, rows, "right") - 1
-                a, d = pre[contact], post[contact]
+                # every contact has a row or more: the block's are among len(rows) + 1 from c0
+                window = first_row[c0:c0 + len(rows) + 1]
+                contact = np.searchsorted(window, rows, "right") - 1
+                a, d = pre[c0:c0 + len(window)][contact], post[c0:c0 + len(window)][contact]
+                c0 += int(contact[-1])
+                del window, contact
                 cols = synapse_rows(nodes, ch, a, d, rng)
                 ea, ed = nodes.entity[a], nodes.entity[d]
                 clean = (ea < n) & (ed < n) & ~edited[ea] & ~edited[ed]
@@ -138,7 +177,7 @@ class SynapseStream:
         del pre, post, first_row
 
         def row_of(i: int) -> tuple[dict[str, np.ndarray], int, int]:
-            c = int(np.searchsorted(drawn["first_row"], i, "right")) - 1
+            c = _contact_of(drawn["first_row"], i)
             rec = self._read(i, i + 1)[0]
             return ({k: np.array([rec[k]], dtype=np.uint64 if k.endswith("_id") else np.int64)
                      for k in COLUMNS}, int(drawn["pre"][c]), int(drawn["post"][c]))
@@ -175,9 +214,15 @@ class SynapseStream:
 
     @staticmethod
     def contact_synapses(nodes: Nodes, cells: Cells, contacts: Contacts, per_neuron: float,
-                         rng: np.random.Generator, seed: int) -> dict[str, np.ndarray]:
+                         rng: np.random.Generator, seed: int, scratch: Path | None = None
+                         ) -> dict[str, np.ndarray | OnDisk]:
         """The contacts kept (``pre``, ``post`` nodes) and the first synapse row of each
         (``first_row``; ``first_row[-1]``: total): the stage's first random draws.
+
+        The contacts' ``pre`` and ``post`` may be arrays or anything read a slice at a time
+        (:class:`~napari_crant.demo.spill.OnDisk`); with ``scratch`` (a new directory) the
+        results are written there and read back a slice at a time, so what the stage holds
+        is the weights of the kept contacts while they are drawn, and a window of rows.
 
         Parameters
         ----------
@@ -202,31 +247,54 @@ class SynapseStream:
         aff[n_types, :] = 0.3  # orphan fragments: few synapses each
         aff[:, n_types] = 0.3
         ctype = cells.ctype.astype(np.int16)
-        # weight of every contact: cell-type affinity x a per-neuron-pair log-normal factor
-        w = np.empty(len(ca), dtype=np.float32)
-        for s in range(0, len(ca), BLOCK):
-            ea, ed = nodes.entity[ca[s:s + BLOCK]], nodes.entity[cd[s:s + BLOCK]]
-            pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
-            w[s:s + BLOCK] = aff[ctype[ea], ctype[ed]] * np.exp(hash_normal(pair_key, seed))
-        keep = w > 0
+
+        def weights(lo: int, hi: int) -> np.ndarray:
+            """Weight of contacts ``lo:hi``: cell-type affinity x a per-neuron-pair
+            log-normal factor (element-wise: any slices give the same values)."""
+            w = np.empty(hi - lo, dtype=np.float32)
+            for s in range(lo, hi, BLOCK):
+                e = min(s + BLOCK, hi)
+                ea, ed = nodes.entity[ca[s:e]], nodes.entity[cd[s:e]]
+                pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
+                w[s - lo:e - lo] = aff[ctype[ea], ctype[ed]] * np.exp(hash_normal(pair_key,
+                                                                                  seed))
+            return w
+
+        # the weights are computed twice, DRAW_CHUNK contacts at a time (the contacts may be
+        # read from disk a slice at a time): once to count the connecting ones, once to thin
+        # them out; only the kept contacts are held
+        n_contacts = len(ca)
         target = per_neuron * cells.n_neurons
-        c = int(keep.sum())
-        if c * 1.2 > target:
-            for s in range(0, len(w), DRAW_CHUNK):
-                e = min(s + DRAW_CHUNK, len(w))
-                keep[s:e] &= rng.random(e - s) < target / (1.2 * c)
-        w = w[keep]
-        ca, cd = _kept(ca, keep, len(w)), _kept(cd, keep, len(w))
-        del keep
+        c = sum(int((weights(s, min(s + DRAW_CHUNK, n_contacts)) > 0).sum())
+                for s in range(0, n_contacts, DRAW_CHUNK))
+        out = _Kept(scratch, ca.dtype)
+        w_kept: list[np.ndarray] = []
+        for s in range(0, n_contacts, DRAW_CHUNK):
+            e = min(s + DRAW_CHUNK, n_contacts)
+            w = weights(s, e)
+            keep = w > 0
+            if c * 1.2 > target:
+                keep &= rng.random(e - s) < target / (1.2 * c)
+            w_kept.append(w[keep])
+            out.add("pre", ca[s:e][keep])
+            out.add("post", cd[s:e][keep])
+            del w, keep
+        w = np.concatenate(w_kept) if w_kept else np.zeros(0, np.float32)
+        del w_kept
         c = len(w)
         per_contact = min(target / max(c, 1), 6.0)  # few contacts: fewer synapses, not huge ones
         lam = max(per_contact - 1.0, 0.0) / max(float(w.mean()) if c else 1.0, 1e-9)
-        first_row = np.zeros(c + 1, dtype=np.int64)
+        # the running sum of the rows per contact, a chunk at a time (integers: exact)
+        out.add("first_row", np.zeros(1, dtype=np.int64))
+        carry = 0
         for s in range(0, c, DRAW_CHUNK):
             e = min(s + DRAW_CHUNK, c)
-            first_row[s + 1:e + 1] = 1 + rng.poisson(lam * w[s:e])
-        np.cumsum(first_row, out=first_row)
-        return {"pre": ca, "post": cd, "first_row": first_row}
+            part = np.cumsum(1 + rng.poisson(lam * w[s:e]))
+            part += carry
+            carry = int(part[-1])
+            out.add("first_row", part)
+            del part
+        return out.result()
 
     @staticmethod
     def _stage(cols: dict[str, np.ndarray]) -> np.ndarray:
