@@ -198,7 +198,13 @@ def render_segmentation(geom: TissueGeometry, bbox_vox, mip: int = 0, *,
     mip = int(mip)
     model = model_of(geom, seed)
     xs, ys, zs = sample_axes(geom, lo, hi, mip, centred=False)
-    f = field_for(model, xs, ys, zs)
+    return labels_of_field(geom, field_for(model, xs, ys, zs), lo, hi, mip)
+
+
+def labels_of_field(geom: TissueGeometry, f: LabelField, lo: np.ndarray, hi: np.ndarray,
+                    mip: int) -> np.ndarray:
+    """The supervoxels of the box ``lo``-``hi`` of ``mip`` from its label field, sampled as
+    :func:`render_segmentation` samples it (the first mip-0 voxel of each footprint)."""
     labels = np.where(f.depth >= 0, f.sv, np.uint64(0))
     force_node_voxels(geom, f, labels, lo, hi, mip)
     force_synapse_voxels(geom, labels, lo, hi, mip)

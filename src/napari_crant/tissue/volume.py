@@ -1,8 +1,9 @@
 """Chunked, cached access to the synthetic tissue, the way a precomputed server reads it.
 
 Chunks are aligned to a grid of ``chunk_size`` voxels at every mip (the last chunk along an
-axis is cut at the volume's edge, as in the precomputed format). Rendered chunks are kept in
-a least-recently-used cache bounded in bytes.
+axis is cut at the volume's edge, as in the precomputed format). Rendered chunks, and the
+boxes :meth:`TissueVolume.cutout` draws whole, are kept in one least-recently-used cache
+bounded in bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from napari_crant.tissue.em import render_em
+from napari_crant.tissue.em import render_em, render_em_and_segmentation
 from napari_crant.tissue.geometry import TissueError, TissueGeometry
 from napari_crant.tissue.segmentation import (
     DEFAULT_SEED,
@@ -104,29 +105,67 @@ class TissueVolume:
                 self._cache.move_to_end(k)
                 return hit
         arr = LAYERS[layer](self.geom, (lo, hi), int(mip), seed=self.seed)
+        self._keep(k, arr)
+        return arr
+
+    def cutout(self, layer: str, bbox_vox, mip: int = 0) -> np.ndarray:
+        """Any box (a new array), identical to rendering it whole.
+
+        Read from the cache when a cached box holds it or when every chunk it touches is
+        cached; otherwise exactly the box is drawn (not the chunks around it, which hold
+        up to seven times as many voxels for a QC review's cutout) and kept for the next
+        request that lies inside it. Drawing the EM of a box at mip 0 also keeps its
+        supervoxels (one evaluation of the label field for both).
+        """
+        if layer not in LAYERS:
+            raise TissueError(f"unknown layer {layer!r}; expected one of {sorted(LAYERS)}")
+        lo, hi = check_bbox(self.geom, bbox_vox, mip)
+        mip = int(mip)
+        held = self._cached_box(layer, mip, lo, hi)
+        if held is not None:
+            return held
+        c0, c1 = lo // self.chunk_size, (hi - 1) // self.chunk_size
+        chunks = [(cx, cy, cz) for cx in range(c0[0], c1[0] + 1) for cy in range(c0[1], c1[1] + 1)
+                  for cz in range(c0[2], c1[2] + 1)]
+        with self._lock:
+            all_cached = all((layer, mip, c) in self._cache for c in chunks)
+        if not all_cached:
+            if layer == "em" and mip == 0:
+                em, seg = render_em_and_segmentation(self.geom, (lo, hi), seed=self.seed)
+                self._keep(("box", "segmentation", 0, tuple(lo), tuple(hi)), seg)
+                arr = em
+            else:
+                arr = LAYERS[layer](self.geom, (lo, hi), mip, seed=self.seed)
+            self._keep(("box", layer, mip, tuple(lo), tuple(hi)), arr)
+            return arr.copy()
+        out = np.zeros(tuple(hi - lo), np.uint8 if layer == "em" else np.uint64)
+        for c in chunks:
+            arr = self.chunk((layer, mip, c))
+            clo, chi = self.chunk_bbox(mip, c)
+            a, b = np.maximum(lo, clo), np.minimum(hi, chi)
+            out[tuple(slice(s, e) for s, e in zip(a - lo, b - lo, strict=True))] = arr[
+                tuple(slice(s, e) for s, e in zip(a - clo, b - clo, strict=True))]
+        return out
+
+    def _cached_box(self, layer: str, mip: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+        """A copy of the box ``lo``-``hi`` cut from a cached drawn box holding it, or ``None``."""
+        with self._lock:
+            for key, arr in reversed(self._cache.items()):
+                if (key[0] == "box" and key[1] == layer and key[2] == mip
+                        and all(a <= b for a, b in zip(key[3], lo, strict=True))
+                        and all(a >= b for a, b in zip(key[4], hi, strict=True))):
+                    self._cache.move_to_end(key)
+                    start = lo - np.asarray(key[3])
+                    return arr[tuple(slice(s, s + n) for s, n in zip(start, hi - lo, strict=True))].copy()
+        return None
+
+    def _keep(self, key: tuple, arr: np.ndarray) -> None:
+        """Cache ``arr`` (read-only) under ``key``, dropping the least recently used beyond the budget."""
         arr.setflags(write=False)
         with self._lock:
-            if k not in self._cache and arr.nbytes <= self.max_bytes:
-                self._cache[k] = arr
+            if key not in self._cache and arr.nbytes <= self.max_bytes:
+                self._cache[key] = arr
                 self._bytes += arr.nbytes
                 while self._bytes > self.max_bytes:
                     _, old = self._cache.popitem(last=False)
                     self._bytes -= old.nbytes
-        return arr
-
-    def cutout(self, layer: str, bbox_vox, mip: int = 0) -> np.ndarray:
-        """Any box, assembled from cached chunks (identical to rendering it whole)."""
-        if layer not in LAYERS:
-            raise TissueError(f"unknown layer {layer!r}; expected one of {sorted(LAYERS)}")
-        lo, hi = check_bbox(self.geom, bbox_vox, mip)
-        out = np.zeros(tuple(hi - lo), np.uint8 if layer == "em" else np.uint64)
-        c0, c1 = lo // self.chunk_size, (hi - 1) // self.chunk_size
-        for cx in range(c0[0], c1[0] + 1):
-            for cy in range(c0[1], c1[1] + 1):
-                for cz in range(c0[2], c1[2] + 1):
-                    arr = self.chunk((layer, mip, (cx, cy, cz)))
-                    clo, chi = self.chunk_bbox(mip, (cx, cy, cz))
-                    a, b = np.maximum(lo, clo), np.minimum(hi, chi)
-                    out[tuple(slice(s, e) for s, e in zip(a - lo, b - lo, strict=True))] = arr[
-                        tuple(slice(s, e) for s, e in zip(a - clo, b - clo, strict=True))]
-        return out
