@@ -126,6 +126,62 @@ def test_cache_is_bounded_and_reused(geom):
     assert fresh is not kept and np.array_equal(fresh, kept)
 
 
+def _box_keys(vol, layer):
+    return [k for k in vol._cache if k[0] == "box" and k[1] == layer]
+
+
+def test_a_cutout_is_drawn_whole_once_and_its_em_gives_its_supervoxels(geom):
+    from napari_crant.tissue.em import render_em_and_segmentation
+
+    vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
+    v = np.round(geom.syn_pre[7] / geom.voxel_resolution).astype(np.int64)
+    box = (v - [40, 30, 2], v + [30, 40, 3])
+    em_ref, seg_ref = render_em(geom, box, 0), render_segmentation(geom, box, 0)
+    both = render_em_and_segmentation(geom, box)
+    assert np.array_equal(both[0], em_ref) and np.array_equal(both[1], seg_ref)
+    assert both[1][tuple(v - box[0])] == geom.syn_pre_sv[7]
+    # the EM of a box not held by cached chunks: exactly the box drawn (no chunk), and its
+    # supervoxels kept from the same field
+    em = vol.cutout("em", box, 0)
+    assert np.array_equal(em, em_ref)
+    assert not [k for k in vol._cache if k[0] != "box"]
+    assert len(_box_keys(vol, "em")) == 1 and len(_box_keys(vol, "segmentation")) == 1
+    held = vol.cached_bytes
+    seg = vol.cutout("segmentation", box, 0)
+    assert np.array_equal(seg, seg_ref) and vol.cached_bytes == held  # from the cache
+    # a box inside it is cut from it; the arrays handed out are copies
+    inner = (v - [10, 10, 1], v + [10, 12, 2])
+    em[:] = 0
+    seg[:] = 0
+    assert np.array_equal(vol.cutout("em", inner, 0), render_em(geom, inner, 0))
+    assert np.array_equal(vol.cutout("segmentation", inner, 0), render_segmentation(geom, inner, 0))
+    assert vol.cached_bytes == held
+    # a box reaching beyond it is drawn anew; at mip 1 the segmentation is drawn on its own
+    # (its samples are not the EM's)
+    wider = (box[0] - [5, 0, 0], box[1])
+    assert np.array_equal(vol.cutout("em", wider, 0), render_em(geom, wider, 0))
+    assert len(_box_keys(vol, "em")) == 2
+    c1 = v // [2, 2, 1]
+    box1 = (c1 - [20, 20, 1], c1 + [20, 20, 2])
+    assert np.array_equal(vol.cutout("em", box1, 1), render_em(geom, box1, 1))
+    assert np.array_equal(vol.cutout("segmentation", box1, 1), render_segmentation(geom, box1, 1))
+
+
+def test_a_cutout_inside_cached_chunks_is_assembled_from_them(geom):
+    vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
+    v = np.round(geom.syn_pre[19] / geom.voxel_resolution).astype(np.int64)
+    box = (v - [20, 20, 1], v + [20, 20, 2])
+    c0, c1 = box[0] // [32, 32, 4], (box[1] - 1) // [32, 32, 4]
+    for cx in range(c0[0], c1[0] + 1):
+        for cy in range(c0[1], c1[1] + 1):
+            for cz in range(c0[2], c1[2] + 1):
+                vol.chunk(("em", 0, (cx, cy, cz)))
+    out = vol.cutout("em", box, 0)
+    assert np.array_equal(out, render_em(geom, box, 0))
+    assert not _box_keys(vol, "em")  # assembled, nothing drawn
+    assert out.flags.writeable
+
+
 def test_volume_bad_arguments(geom):
     with pytest.raises(TissueError, match="chunk_size"):
         TissueVolume(geom, chunk_size=(0, 32, 4))
