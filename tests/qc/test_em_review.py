@@ -55,6 +55,19 @@ def test_wanted_is_the_shown_synapse_then_the_next_shown(review):
     assert pf.wanted_rows() == [] and pf.next_request() is None
 
 
+def test_walking_backward_fetches_the_previous_synapses_ahead(review):
+    pf = EMPrefetch(review, ahead=2)
+    review.go_to(4)
+    assert pf.direction == 1 and _ids(pf.wanted_rows()) == ORDER[4:7]
+    review.step(-1)  # `p`: the previous ones are wanted next, nearest first
+    assert pf.direction == -1 and _ids(pf.wanted_rows()) == [ORDER[3], ORDER[2], ORDER[1]]
+    assert _ids([pf.next_request()]) == [ORDER[3]]
+    review.go_to(0)  # nothing before the first: only it
+    assert _ids(pf.wanted_rows()) == [ORDER[0]]
+    review.step(+1)  # forward again
+    assert pf.direction == 1 and _ids(pf.wanted_rows()) == ORDER[1:4]
+
+
 def test_requests_follow_the_queue_and_skip_cached_failed_and_running(review):
     pf = EMPrefetch(review, ahead=2)
     row = pf.next_request()

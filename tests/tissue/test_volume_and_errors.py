@@ -135,7 +135,7 @@ def test_a_cutout_is_drawn_whole_once_and_its_em_gives_its_supervoxels(geom):
 
     vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
     v = np.round(geom.syn_pre[7] / geom.voxel_resolution).astype(np.int64)
-    box = (v - [40, 30, 2], v + [30, 40, 3])
+    box = (v - np.array([40, 30, 2]), v + np.array([30, 40, 3]))
     em_ref, seg_ref = render_em(geom, box, 0), render_segmentation(geom, box, 0)
     both = render_em_and_segmentation(geom, box)
     assert np.array_equal(both[0], em_ref) and np.array_equal(both[1], seg_ref)
@@ -150,7 +150,7 @@ def test_a_cutout_is_drawn_whole_once_and_its_em_gives_its_supervoxels(geom):
     seg = vol.cutout("segmentation", box, 0)
     assert np.array_equal(seg, seg_ref) and vol.cached_bytes == held  # from the cache
     # a box inside it is cut from it; the arrays handed out are copies
-    inner = (v - [10, 10, 1], v + [10, 12, 2])
+    inner = (v - np.array([10, 10, 1]), v + np.array([10, 12, 2]))
     em[:] = 0
     seg[:] = 0
     assert np.array_equal(vol.cutout("em", inner, 0), render_em(geom, inner, 0))
@@ -158,11 +158,11 @@ def test_a_cutout_is_drawn_whole_once_and_its_em_gives_its_supervoxels(geom):
     assert vol.cached_bytes == held
     # a box reaching beyond it is drawn anew; at mip 1 the segmentation is drawn on its own
     # (its samples are not the EM's)
-    wider = (box[0] - [5, 0, 0], box[1])
+    wider = (box[0] - np.array([5, 0, 0]), box[1])
     assert np.array_equal(vol.cutout("em", wider, 0), render_em(geom, wider, 0))
     assert len(_box_keys(vol, "em")) == 2
     c1 = v // [2, 2, 1]
-    box1 = (c1 - [20, 20, 1], c1 + [20, 20, 2])
+    box1 = (c1 - np.array([20, 20, 1]), c1 + np.array([20, 20, 2]))
     assert np.array_equal(vol.cutout("em", box1, 1), render_em(geom, box1, 1))
     assert np.array_equal(vol.cutout("segmentation", box1, 1), render_segmentation(geom, box1, 1))
 
@@ -170,7 +170,7 @@ def test_a_cutout_is_drawn_whole_once_and_its_em_gives_its_supervoxels(geom):
 def test_a_cutout_inside_cached_chunks_is_assembled_from_them(geom):
     vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
     v = np.round(geom.syn_pre[19] / geom.voxel_resolution).astype(np.int64)
-    box = (v - [20, 20, 1], v + [20, 20, 2])
+    box = (v - np.array([20, 20, 1]), v + np.array([20, 20, 2]))
     c0, c1 = box[0] // [32, 32, 4], (box[1] - 1) // [32, 32, 4]
     for cx in range(c0[0], c1[0] + 1):
         for cy in range(c0[1], c1[1] + 1):

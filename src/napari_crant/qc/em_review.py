@@ -168,9 +168,10 @@ class EMPrefetch:
     Parameters
     ----------
     review
-        The review followed (its shown synapse and the ones shown after it).
+        The review followed (its shown synapse and the ones shown after it, or before it while the
+        review walks backward).
     ahead
-        How many synapses after the shown one are fetched ahead.
+        How many synapses after (before) the shown one are fetched ahead.
     max_items, max_bytes
         Bounds of the cache (least recently used first out; the shown synapse is never evicted).
 
@@ -206,16 +207,27 @@ class EMPrefetch:
         self.misses = 0
         #: bumped by :meth:`clear`: results of fetches started before are dropped
         self.generation = 0
+        #: +1 while the review walks forward, -1 backward (``p``): the side fetched ahead
+        self.direction = 1
+        self._last_index: int | None = review.current
+        review.position_changed.connect(self._on_position)
+
+    def _on_position(self, index: int | None) -> None:
+        if index is not None and self._last_index is not None and index != self._last_index:
+            self.direction = 1 if index > self._last_index else -1
+        self._last_index = index
 
     # -- what is wanted ----------------------------------------------------------------------
     def wanted_rows(self) -> list[pd.Series]:
-        """Rows of the shown synapse and the next :attr:`ahead` shown ones, in that order."""
+        """Rows of the shown synapse and the :attr:`ahead` shown ones after it in the direction the
+        review last moved (:attr:`direction`: the next ones, or the previous ones after ``p``), in
+        that order."""
         review = self.review
         cur = review.current
         if cur is None or review.items.empty:
             return []
         rows = review.visible_rows()
-        later = rows[rows > cur][: self.ahead]
+        later = rows[rows > cur][: self.ahead] if self.direction > 0 else rows[rows < cur][::-1][: self.ahead]
         return [review.items.iloc[int(i)] for i in (cur, *later)]
 
     def next_request(self, limit_in_flight: int = 1) -> pd.Series | None:
