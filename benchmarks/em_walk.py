@@ -1,4 +1,6 @@
-"""Walking through the synapses fast: is the EM there at each step, is it ever stale, how soon it catches up (Xvfb).
+"""Walking through the synapses fast: is the EM there at each step, never stale, how soon it catches up.
+
+Under Xvfb:
 
 ```bash
 xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/em_walk.py               # tiny demo, 2D
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     def check_stale() -> None:
         layer = find_layer(viewer, "qc_em")
         stale["turns"] += 1
-        if layer is not None and layer.visible and (panel.shown is None or panel.shown.synapse_id != current_key()):
+        shown = panel.shown
+        if layer is not None and layer.visible and (shown is None or shown.synapse_id != current_key()):
             stale["stale"] += 1
 
     def spin(seconds: float, until=None) -> bool:
@@ -98,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     first_s = time.perf_counter() - t0
 
     def settled() -> bool:
-        return all(prefetch.status(int(r["synapse_id"])) in ("ready", "failed") for r in prefetch.wanted_rows())
+        return all(prefetch.status(int(r["synapse_id"])) in ("ready", "failed")
+                   for r in prefetch.wanted_rows())
 
     results = []
     for pace in (float(p) for p in args.paces.split(",")):
@@ -111,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             t_step = time.perf_counter()
             qc.do("next")
             key = current_key()
-            if panel.shown is not None and panel.shown.synapse_id == key and find_layer(viewer, "qc_em").visible:
+            shown = panel.shown
+            if shown is not None and shown.synapse_id == key and find_layer(viewer, "qc_em").visible:
                 hits += 1
                 spin(pace / 1000)
                 continue
@@ -143,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     ring = find_layer(viewer, "qc_current")
     if ring is not None and args.ring_moves:
         old = viewer.add_points(np.array(ring_position_of(ring, np)), size=1400.0, name="old ring",
-                                features=pd.DataFrame({"synapse_id": ["0"]}), face_color=[[1.0, 1.0, 0.0, 0.35]],
-                                projection_mode="all", blending="translucent_no_depth", units="nm")
+                                features=pd.DataFrame({"synapse_id": ["0"]}),
+                                face_color=[[1.0, 1.0, 0.0, 0.35]], projection_mode="all",
+                                blending="translucent_no_depth", units="nm")
         old.border_color, old.border_width = "yellow", 0.15
         pts = qc.review.items[["z", "y", "x"]].to_numpy(np.float64)
         times: dict[str, list[float]] = {"data": [], "translate": []}
@@ -173,13 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nEM walk: {dataset}, neuron {root} ({n_items} synapses), {args.ndisplay}D, cutout "
           f"{panel.size_nm[0]:.0f} nm x {panel.sections.value()} sections; first EM {first_s:.1f} s; "
           f"load {os.getloadavg()[0]:.1f}")
-    print("| pace | steps | EM there at the step (hit) | drawn later, before the next step | passed before its EM "
-          "| wait when drawn later, median / max | catch-up after the last step | main-thread CPU per step (all of it: keys, arrivals, paints) |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for pace, hits, late, passed, waits, catch_up, walk_s, cpu_s in results:
+    print("| pace | steps | EM there at the step (hit) | drawn later, before the next step "
+          "| passed before its EM | wait when drawn later, median / max | catch-up after the last step "
+          "| main-thread CPU per step (keys, arrivals, paints) |\n|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for pace, hits, late, passed, waits, catch_up, _walk_s, cpu_s in results:
         wait_txt = f"{statistics.median(waits):.0f} / {max(waits):.0f} ms" if waits else "—"
-        print(f"| {pace:.0f} ms | {args.steps} | {hits} ({100 * hits / args.steps:.0f} %) | {late} | {passed} | "
-              f"{wait_txt} | {catch_up:.0f} ms | {1000 * cpu_s / args.steps:.1f} ms |")
+        print(f"| {pace:.0f} ms | {args.steps} | {hits} ({100 * hits / args.steps:.0f} %) | {late} "
+              f"| {passed} | {wait_txt} | {catch_up:.0f} ms | {1000 * cpu_s / args.steps:.1f} ms |")
     print(f"stale cutout shown: {stale['stale']} of {stale['turns']} turns of the event loop")
     if ring_rows:
         print("| ring move | main-thread CPU median | max |\n|---|---:|---:|")
