@@ -61,14 +61,20 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     shape = f.depth.shape
 
     # filler: the rest of the neuropil (cells not in the tables), beyond a thin gap
-    fb, fcell = filler_field(xs, ys, zs, seed)
+    fb, _, fcol, fcol_keys = filler_field(xs, ys, zs, seed)
+
+    def per_filler(salt: int) -> np.ndarray:  # a hash of each sample's filler profile, once per profile
+        return uniform3(seed, salt, fcol_keys, 0, 0)[fcol]
+
     fill_b = np.where(inside, np.float32(-1e9), np.minimum(fb, -f.depth - np.float32(GAP_NM)))
     in_fill = fill_b >= 0
     img = np.full(shape, EXTRACELLULAR, np.float32)
-    tone = (uniform3(seed, 7, fcell, 0, 0) - np.float32(0.5)) * np.float32(22.0)
-    glia = uniform3(seed, 8, fcell, 0, 0) < np.float32(0.08)
+    tone = (per_filler(7) - np.float32(0.5)) * np.float32(22.0)
+    glia = per_filler(8) < np.float32(0.08)
     img = np.where(in_fill, CYTOPLASM + tone - np.where(glia, np.float32(28.0), 0), img)
-    cell_tone = (uniform3(seed, 9, np.maximum(f.cell, 0), 0, 0) - np.float32(0.5)) * 14.0
+    # each cell's tone, hashed once per primitive (a sample's cell is its primitive's; none: 0)
+    prim_cell = np.append(np.maximum(f.prims.cell, 0), 0)
+    cell_tone = (uniform3(seed, 9, prim_cell, 0, 0)[f.prim] - np.float32(0.5)) * 14.0
     img = np.where(inside, CYTOPLASM + cell_tone, img)
 
     # fine cytoplasm texture
@@ -82,7 +88,7 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     draw_microtubules(img, f, neurite, X, Y, zs, seed, sigma)
     draw_mitochondria(img, f, neurite, X, Y, zs, iz, seed, sigma)
     draw_soma(img, f, geom, X, Y, zs, iz, seed, sigma)
-    draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed, sigma)
+    draw_filler_mitochondria(img, fill_b, per_filler, X, Y, iz, seed, sigma)
     fill_mt = in_fill & (value_noise2d(seed, 13, X, Y, iz, 35.0) > np.float32(0.72))
     img -= np.where(fill_mt, np.float32(30.0), 0)
 

@@ -262,12 +262,14 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int,
     img[vox[:, 0], vox[:, 1], vox[:, 2]] += fine * (10.0 * core - 85.0 * rim).astype(np.float32)
 
 
-def draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed: int, sigma: float) -> None:
-    """Mitochondria filling some filler profiles (dark, with cristae, their own membrane)."""
-    has = (uniform3(seed, 33, fcell, 0, 0) < 0.09) & (fill_b > 20.0)
+def draw_filler_mitochondria(img, fill_b, per_filler, X, Y, iz, seed: int, sigma: float) -> None:
+    """Mitochondria filling some filler profiles (dark, with cristae, their own membrane).
+
+    ``per_filler(salt)``: the uniform hash (salt) of every sample's filler profile."""
+    has = (per_filler(33) < 0.09) & (fill_b > 20.0)
     if not has.any():
         return
-    theta = np.float32(np.pi) * uniform3(seed, 34, fcell, 0, 0)
+    theta = np.float32(np.pi) * per_filler(34)
     wob = value_noise2d(seed, 35, X, Y, iz, 60.0)
     along = X * np.cos(theta) + Y * np.sin(theta)
     cristae = 0.5 + 0.5 * np.cos(2 * np.pi * (along / 50.0 + 0.4 * wob))
