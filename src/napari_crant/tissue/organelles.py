@@ -51,6 +51,12 @@ def _local(f: LabelField, prim: np.ndarray, p: np.ndarray):
     return s, np.einsum("ij,ij->i", v, u1), np.einsum("ij,ij->i", v, u2), r, L
 
 
+def _norm3(v: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of an ``(n, 3)`` array, summed in the order ``np.linalg.norm``
+    sums it (so the same bits), without its generic reduction."""
+    return np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+
+
 def _points(mask: np.ndarray, xs, ys, zs) -> tuple[tuple, np.ndarray]:
     idx = np.nonzero(mask)
     return idx, np.stack([xs[idx[0]], ys[idx[1]], zs[idx[2]]], axis=1)
@@ -249,14 +255,22 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int,
     base = np.floor(p / sp - 0.5).astype(np.int64)
     rim = np.zeros(len(p))
     core = np.zeros(len(p))
+    if not len(p):
+        return
+    # a lattice cell holds some 25 voxels: its hash and centre are computed once per cell
+    lo = base.min(axis=0)
+    span = base.max(axis=0) - lo + 2
+    cell_key = ((base[:, 0] - lo[0]) * span[1] + (base[:, 1] - lo[1])) * span[2] + (base[:, 2] - lo[2])
+    cells, of_voxel = np.unique(cell_key, return_inverse=True)
+    first = base[np.unique(of_voxel, return_index=True)[1]]  # the base cell of each distinct key
     # centres stay in the middle half of their cell: only the 2 x 2 x 2 nearest cells reach
     for o in np.array(np.meshgrid([0, 1], [0, 1], [0, 1])).T.reshape(-1, 3):
-        c = base + o
+        c = first + o
         h = uniforms4(seed, 60, c[:, 0], c[:, 1], c[:, 2])
-        ctr = (c + 0.25 + 0.5 * np.stack(h[:3], axis=1)) * sp
-        dens = np.exp(-(np.linalg.norm(ctr - cloud[:, :3], axis=1) / cloud[:, 3]) ** 2)
-        alive = h[3] < dens
-        d = np.linalg.norm(p - ctr, axis=1)
+        ctr = ((c + 0.25 + 0.5 * np.stack(h[:3], axis=1)) * sp)[of_voxel]
+        dens = np.exp(-(_norm3(ctr - cloud[:, :3]) / cloud[:, 3]) ** 2)
+        alive = h[3][of_voxel] < dens
+        d = _norm3(p - ctr)
         rim = np.maximum(rim, alive * _g((d - 17.0) / 4.0))
         core = np.maximum(core, alive * (d < 13.0))
     img[vox[:, 0], vox[:, 1], vox[:, 2]] += fine * (10.0 * core - 85.0 * rim).astype(np.float32)
