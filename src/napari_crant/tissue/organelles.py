@@ -261,8 +261,8 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int,
     lo = base.min(axis=0)
     span = base.max(axis=0) - lo + 2
     cell_key = ((base[:, 0] - lo[0]) * span[1] + (base[:, 1] - lo[1])) * span[2] + (base[:, 2] - lo[2])
-    cells, of_voxel = np.unique(cell_key, return_inverse=True)
-    first = base[np.unique(of_voxel, return_index=True)[1]]  # the base cell of each distinct key
+    _, one_voxel, of_voxel = np.unique(cell_key, return_index=True, return_inverse=True)
+    first = base[one_voxel]  # the base cell of each distinct key
     # centres stay in the middle half of their cell: only the 2 x 2 x 2 nearest cells reach
     for o in np.array(np.meshgrid([0, 1], [0, 1], [0, 1])).T.reshape(-1, 3):
         c = first + o
