@@ -167,6 +167,50 @@ def test_a_cutout_is_drawn_whole_once_and_its_em_gives_its_supervoxels(geom):
     assert np.array_equal(vol.cutout("segmentation", box1, 1), render_segmentation(geom, box1, 1))
 
 
+def test_a_neighbouring_cutout_reuses_the_overlap_and_draws_the_rest(geom, monkeypatch):
+    from napari_crant.tissue import volume as volume_module
+    from napari_crant.tissue.volume import _remainder
+
+    drawn = []  # voxels of each box the volume draws
+    plain = volume_module.render_em_and_segmentation
+
+    def recorded(geom_, box_, **kw):
+        drawn.append(int(np.prod(np.asarray(box_[1]) - np.asarray(box_[0]))))
+        return plain(geom_, box_, **kw)
+
+    monkeypatch.setattr(volume_module, "render_em_and_segmentation", recorded)
+    vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
+    v = np.round(geom.syn_pre[11] / geom.voxel_resolution).astype(np.int64)
+    box = (v - np.array([30, 30, 2]), v + np.array([30, 30, 3]))
+    vol.cutout("em", box, 0)
+    assert drawn == [60 * 60 * 5]
+    # shifted in x, y and z (an L-shaped and layered remainder): only the rest drawn, equal to
+    # drawing it whole, EM and supervoxels, and kept whole
+    moved = (box[0] + np.array([12, -9, 1]), box[1] + np.array([12, -9, 1]))
+    assert np.array_equal(vol.cutout("em", moved, 0), render_em(geom, moved, 0))
+    assert sum(drawn[1:]) == 60 * 60 * 5 - 48 * 51 * 4 and len(drawn) <= 1 + 6
+    assert len(_box_keys(vol, "em")) == 2 and len(_box_keys(vol, "segmentation")) == 2
+    held = vol.cached_bytes
+    assert np.array_equal(vol.cutout("segmentation", moved, 0), render_segmentation(geom, moved, 0))
+    assert vol.cached_bytes == held
+    # too little overlap: drawn whole; at mip 1 the same for the segmentation on its own
+    far = (box[0] + np.array([50, 0, 0]), box[1] + np.array([50, 0, 0]))
+    assert np.array_equal(vol.cutout("em", far, 0), render_em(geom, far, 0))
+    c1 = v // np.array([2, 2, 1])
+    b1 = (c1 - np.array([20, 20, 1]), c1 + np.array([20, 20, 2]))
+    vol.cutout("segmentation", b1, 1)
+    m1 = (b1[0] + np.array([-7, 5, 0]), b1[1] + np.array([-7, 5, 0]))
+    assert np.array_equal(vol.cutout("segmentation", m1, 1), render_segmentation(geom, m1, 1))
+    # the remainder: disjoint boxes that with the overlap tile the box exactly
+    lo, hi = np.array([0, 0, 0]), np.array([10, 8, 6])
+    parts = _remainder(lo, hi, np.array([3, -2, 2]), np.array([20, 5, 4]))
+    cover = np.zeros((10, 8, 6), int)
+    cover[3:10, 0:5, 2:4] += 1
+    for plo, phi in parts:
+        cover[plo[0]:phi[0], plo[1]:phi[1], plo[2]:phi[2]] += 1
+    assert np.all(cover == 1) and len(parts) <= 6
+
+
 def test_a_cutout_inside_cached_chunks_is_assembled_from_them(geom):
     vol = TissueVolume(geom, chunk_size=(32, 32, 4), max_bytes=10**8)
     v = np.round(geom.syn_pre[19] / geom.voxel_resolution).astype(np.int64)

@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from napari_crant.tissue.fields import LabelField
 from napari_crant.tissue.geometry import SOMA, TissueGeometry
 from napari_crant.tissue.noise import uniform3, uniforms4, value_noise2d
-from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SPINE
+from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SOMA_SPHERE, SPINE
 
 #: Width (nm) of a membrane's dark line at mip 0.
 SIGMA0 = 5.5
@@ -122,22 +122,27 @@ def _nucleus_cells(geom: TissueGeometry) -> np.ndarray:
 
 def draw_soma(img, f: LabelField, geom: TissueGeometry, X, Y, zs, iz, seed: int,
               sigma: float) -> None:
-    """Somata: rough ER in the cytoplasm; the nucleus with envelope and chromatin."""
+    """Somata: rough ER in the soma's cytoplasm; the nucleus with envelope and chromatin."""
     xs, ys = X[:, 0, 0].astype(np.float64), Y[0, :, 0].astype(np.float64)
     lo = np.array([xs[0], ys[0], zs[0]])
     hi = np.array([xs[-1], ys[-1], zs[-1]])
+    cells = _nucleus_cells(geom)
+    # the nuclei near the box, and those of every soma in it: the rough ER fills the soma's
+    # sphere however far from its nucleus (it was drawn only in boxes near the nucleus, in the
+    # whole cell there: a seam between chunks)
     near = np.flatnonzero(np.all((geom.nucleus_pos + geom.nucleus_radius[:, None] + 40 >= lo)
                                  & (geom.nucleus_pos - geom.nucleus_radius[:, None] - 40 <= hi),
-                                 axis=1))
+                                 axis=1)
+                          | np.isin(cells, f.prims.cell[f.prims.kind == SOMA_SPHERE]))
     if len(near) == 0:
         return
-    cells = _nucleus_cells(geom)
     Xf, Yf = X.astype(np.float64), Y.astype(np.float64)
+    in_soma = np.append(f.prims.kind == SOMA_SPHERE, False)[f.prim]
     for k in near:
         c, rn = geom.nucleus_pos[k], geom.nucleus_radius[k]
         d = np.sqrt((Xf - c[0]) ** 2 + (Yf - c[1]) ** 2 + (zs[None, None, :] - c[2]) ** 2) - rn
         own = f.cell == cells[k]
-        er = own & (d > 20) & (value_noise2d(seed, 50, X, Y, iz, 24.0) > 0.5)
+        er = own & in_soma & (d > 20) & (value_noise2d(seed, 50, X, Y, iz, 24.0) > 0.5)
         img -= np.where(er, np.float32(22.0), 0)
         inside = own & (d < 0)
         chrom = value_noise2d(seed, 51, X, Y, iz, 75.0) + 0.5 * value_noise2d(seed, 52, X, Y,

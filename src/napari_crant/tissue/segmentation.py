@@ -15,6 +15,7 @@ import numpy as np
 from napari_crant.tissue.fields import LabelField, label_field
 from napari_crant.tissue.geometry import TissueError, TissueGeometry
 from napari_crant.tissue.primitives import (
+    BOUTON,
     Primitives,
     SpatialIndex,
     neurite_primitives,
@@ -40,9 +41,17 @@ class TissueModel:
         self.prims = Primitives.concat([synapse_primitives(geom, seed),
                                         neurite_primitives(geom)])
         self.index = SpatialIndex(self.prims)
+        # a synapse's T-bar, cleft, density and vesicles are drawn around its pre point, up to
+        # MARGIN_NM beyond a bouton's radius; the bouton's sphere is centred half a radius off
+        # that point, so the shapes near a box are those within this reach (not MARGIN_NM: a box
+        # beside a bouton missed its decorations, a seam between chunks)
+        boutons = self.prims.ra[self.prims.kind == BOUTON]
+        self.reach = MARGIN_NM + (0.5 * float(boutons.max()) if len(boutons) else 0.0)
 
     def near(self, lo_nm: np.ndarray, hi_nm: np.ndarray) -> Primitives:
-        return self.prims.take(self.index.query(lo_nm, hi_nm, MARGIN_NM))
+        """The primitives that can touch the box ``lo_nm``-``hi_nm``: a shape within
+        ``MARGIN_NM`` of it, or a synapse whose decorations reach it (see :attr:`reach`)."""
+        return self.prims.take(self.index.query(lo_nm, hi_nm, self.reach))
 
 
 def model_of(geom: TissueGeometry, seed: int = DEFAULT_SEED) -> TissueModel:

@@ -24,6 +24,8 @@ from napari_crant.tissue.segmentation import (
 )
 
 LAYERS = {"em": render_em, "segmentation": render_segmentation}
+#: A box is drawn from a cached drawn box that holds at least this fraction of it (the rest drawn)
+REUSE_FRACTION = 0.4
 DEFAULT_CHUNK = (128, 128, 16)
 
 
@@ -130,14 +132,7 @@ class TissueVolume:
         with self._lock:
             all_cached = all((layer, mip, c) in self._cache for c in chunks)
         if not all_cached:
-            if layer == "em" and mip == 0:
-                em, seg = render_em_and_segmentation(self.geom, (lo, hi), seed=self.seed)
-                self._keep(("box", "segmentation", 0, tuple(lo), tuple(hi)), seg)
-                arr = em
-            else:
-                arr = LAYERS[layer](self.geom, (lo, hi), mip, seed=self.seed)
-            self._keep(("box", layer, mip, tuple(lo), tuple(hi)), arr)
-            return arr.copy()
+            return self._draw_box(layer, mip, lo, hi)
         out = np.zeros(tuple(hi - lo), np.uint8 if layer == "em" else np.uint64)
         for c in chunks:
             arr = self.chunk((layer, mip, c))
@@ -146,6 +141,56 @@ class TissueVolume:
             out[tuple(slice(s, e) for s, e in zip(a - lo, b - lo, strict=True))] = arr[
                 tuple(slice(s, e) for s, e in zip(a - clo, b - clo, strict=True))]
         return out
+
+    def _draw_box(self, layer: str, mip: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Draw the box ``lo``-``hi`` and keep it: what a cached drawn box overlaps (at least
+        :data:`REUSE_FRACTION` of it: a neighbouring synapse's cutout) is copied from it, only the
+        rest is drawn (up to six sub-boxes); the EM of mip 0 brings its supervoxels along."""
+        both = layer == "em" and mip == 0
+        kinds = ["em", "segmentation"] if both else [layer]
+        shape = tuple(hi - lo)
+        parts = [(lo, hi)]
+        outs: dict[str, np.ndarray] = {}
+        near = self._overlapping_box(layer, mip, lo, hi)
+        if near is not None:
+            blo, bhi = near
+            a, b = np.maximum(lo, blo), np.minimum(hi, bhi)
+            for kind in list(kinds):
+                with self._lock:
+                    src = self._cache.get(("box", kind, mip, tuple(blo), tuple(bhi)))
+                if src is None:  # the supervoxels of that box were dropped: drawn on their own later
+                    kinds.remove(kind)
+                    continue
+                out = outs[kind] = np.empty(shape, src.dtype)
+                out[_slices(a - lo, b - lo)] = src[_slices(a - blo, b - blo)]
+            parts = _remainder(lo, hi, blo, bhi)
+        for plo, phi in parts:
+            if both:
+                em, seg = render_em_and_segmentation(self.geom, (plo, phi), seed=self.seed)
+                drawn = {"em": em, "segmentation": seg}
+            else:
+                drawn = {layer: LAYERS[layer](self.geom, (plo, phi), mip, seed=self.seed)}
+            for kind in kinds:
+                if kind not in outs:
+                    outs[kind] = np.empty(shape, drawn[kind].dtype)
+                outs[kind][_slices(plo - lo, phi - lo)] = drawn[kind]
+        for kind in kinds:
+            self._keep(("box", kind, mip, tuple(lo), tuple(hi)), outs[kind])
+        return outs[layer].copy()
+
+    def _overlapping_box(self, layer: str, mip: int, lo: np.ndarray,
+                         hi: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The cached drawn box of ``layer`` and ``mip`` overlapping ``lo``-``hi`` most, if it
+        holds at least :data:`REUSE_FRACTION` of it."""
+        best, best_n = None, REUSE_FRACTION * float(np.prod(hi - lo))
+        with self._lock:
+            keys = [k for k in self._cache if k[0] == "box" and k[1] == layer and k[2] == mip]
+        for key in keys:
+            blo, bhi = np.asarray(key[3]), np.asarray(key[4])
+            n = float(np.prod(np.clip(np.minimum(hi, bhi) - np.maximum(lo, blo), 0, None)))
+            if n >= best_n:
+                best, best_n = (blo, bhi), n
+        return best
 
     def _cached_box(self, layer: str, mip: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
         """A copy of the box ``lo``-``hi`` cut from a cached drawn box holding it, or ``None``."""
@@ -169,3 +214,27 @@ class TissueVolume:
                 while self._bytes > self.max_bytes:
                     _, old = self._cache.popitem(last=False)
                     self._bytes -= old.nbytes
+
+
+def _slices(start: np.ndarray, stop: np.ndarray) -> tuple[slice, ...]:
+    return tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))
+
+
+def _remainder(lo: np.ndarray, hi: np.ndarray, blo: np.ndarray,
+               bhi: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The box ``lo``-``hi`` outside the box ``blo``-``bhi`` (they overlap), as at most six boxes:
+    along each axis in turn, the slabs before and after the other box, then the rest is narrowed."""
+    lo, hi = lo.copy(), hi.copy()
+    parts = []
+    for axis in range(3):
+        if lo[axis] < blo[axis]:
+            top = hi.copy()
+            top[axis] = blo[axis]
+            parts.append((lo.copy(), top))
+            lo[axis] = blo[axis]
+        if hi[axis] > bhi[axis]:
+            bottom = lo.copy()
+            bottom[axis] = bhi[axis]
+            parts.append((bottom, hi.copy()))
+            hi[axis] = bhi[axis]
+    return parts
