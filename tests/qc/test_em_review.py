@@ -55,6 +55,19 @@ def test_wanted_is_the_shown_synapse_then_the_next_shown(review):
     assert pf.wanted_rows() == [] and pf.next_request() is None
 
 
+def test_walking_backward_fetches_the_previous_synapses_ahead(review):
+    pf = EMPrefetch(review, ahead=2)
+    review.go_to(4)
+    assert pf.direction == 1 and _ids(pf.wanted_rows()) == ORDER[4:7]
+    review.step(-1)  # `p`: the previous ones are wanted next, nearest first
+    assert pf.direction == -1 and _ids(pf.wanted_rows()) == [ORDER[3], ORDER[2], ORDER[1]]
+    assert _ids([pf.next_request()]) == [ORDER[3]]
+    review.go_to(0)  # nothing before the first: only it
+    assert _ids(pf.wanted_rows()) == [ORDER[0]]
+    review.step(+1)  # forward again
+    assert pf.direction == 1 and _ids(pf.wanted_rows()) == ORDER[1:4]
+
+
 def test_requests_follow_the_queue_and_skip_cached_failed_and_running(review):
     pf = EMPrefetch(review, ahead=2)
     row = pf.next_request()
@@ -146,3 +159,44 @@ def test_keep_segments_never_keeps_zero_and_stays_uint64():
     labels = np.array([[0, int(B2), BIG + 3, BIG + 3]], np.uint64)
     out = keep_segments(labels, [0, BIG + 3])
     assert out.dtype == np.uint64 and out.tolist() == [[0, 0, BIG + 3, BIG + 3]]
+
+
+class Clock:
+    """A clock the test moves (seconds)."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_walk_faster_than_the_fetches_is_met_ahead_then_the_shown_synapse_comes_first(review):
+    clock = Clock()
+    pf = EMPrefetch(review, ahead=2, clock=clock)
+    key, gen = pf.begin(pf.next_request())
+    clock.now += 1.0  # a fetch takes a second
+    pf.finish(key, tissue(key), gen)
+    assert pf.walk.lead() == 0  # no walk yet
+    for _ in range(3):  # `n` held: a step every 0.25 s
+        clock.now += 0.25
+        review.step(+1)
+    assert review.current == 3 and pf.walk.lead() == 4
+    # the shown synapse (3) would arrive after the walk passed it: aim where the walk will be
+    # (4 steps on: row 7)
+    assert _ids([pf.next_request()]) == [ORDER[7]]
+    # the walk stops: the shown synapse first again
+    clock.now += 0.6
+    assert pf.walk.lead() == 0 and _ids([pf.next_request()]) == [ORDER[3]]
+    # a walk slower than the fetches: the shown synapse first
+    for _ in range(2):
+        clock.now += 2.0
+        review.step(-1)
+    assert pf.walk.lead() == 0 and _ids([pf.next_request()]) == [ORDER[1]]
+    # a reviewer walking backward fast is met behind
+    review.go_to(8)
+    for _ in range(3):
+        clock.now += 0.5
+        review.step(-1)
+    assert review.current == 5 and pf.walk.lead() == 2
+    assert _ids([pf.next_request()]) == [ORDER[3]]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from psygnal import Signal
 
+from napari_crant.qc.em_lead import WalkLead
 from napari_crant.qc.review import ReviewModel
 from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout
 from napari_crant.tissue.errors import TissueUnavailable
@@ -168,11 +169,14 @@ class EMPrefetch:
     Parameters
     ----------
     review
-        The review followed (its shown synapse and the ones shown after it).
+        The review followed (its shown synapse and the ones shown after it, or before it while the
+        review walks backward).
     ahead
-        How many synapses after the shown one are fetched ahead.
+        How many synapses after (before) the shown one are fetched ahead.
     max_items, max_bytes
         Bounds of the cache (least recently used first out; the shown synapse is never evicted).
+    clock
+        Seconds, monotonic, for the pace of the walk (default :func:`time.monotonic`).
 
     Signals
     -------
@@ -186,7 +190,7 @@ class EMPrefetch:
     failed = Signal(int, str)
 
     def __init__(self, review: ReviewModel, ahead: int = 4, max_items: int = 24,
-                 max_bytes: int = 256 * 2**20):
+                 max_bytes: int = 256 * 2**20, clock: Any = None):
         if ahead < 0 or max_items < 1 or max_bytes < 1:
             raise ValueError(f"ahead ({ahead}) must be >= 0, max_items ({max_items}) and "
                              f"max_bytes ({max_bytes}) >= 1")
@@ -206,38 +210,80 @@ class EMPrefetch:
         self.misses = 0
         #: bumped by :meth:`clear`: results of fetches started before are dropped
         self.generation = 0
+        #: +1 while the review walks forward, -1 backward (``p``): the side fetched ahead
+        self.direction = 1
+        self._last_index: int | None = review.current
+        #: the pace of the walk and of the fetches: how far ahead a fast walk is met
+        self.walk = WalkLead() if clock is None else WalkLead(clock)
+        review.position_changed.connect(self._on_position)
+
+    def _on_position(self, index: int | None) -> None:
+        if index is not None and self._last_index is not None and index != self._last_index:
+            self.direction = 1 if index > self._last_index else -1
+            self.walk.stepped()
+        self._last_index = index
 
     # -- what is wanted ----------------------------------------------------------------------
     def wanted_rows(self) -> list[pd.Series]:
-        """Rows of the shown synapse and the next :attr:`ahead` shown ones, in that order."""
+        """Rows of the shown synapse and the :attr:`ahead` shown ones after it in the direction the
+        review last moved (:attr:`direction`: the next ones, or the previous ones after ``p``), in
+        that order."""
         review = self.review
         cur = review.current
         if cur is None or review.items.empty:
             return []
         rows = review.visible_rows()
-        later = rows[rows > cur][: self.ahead]
+        later = rows[rows > cur][: self.ahead] if self.direction > 0 else rows[rows < cur][::-1][: self.ahead]
         return [review.items.iloc[int(i)] for i in (cur, *later)]
 
     def next_request(self, limit_in_flight: int = 1) -> pd.Series | None:
-        """The next row to fetch (``None``: nothing, or :attr:`in_flight` is at ``limit_in_flight``)."""
+        """The next row to fetch (``None``: nothing, or :attr:`in_flight` is at ``limit_in_flight``).
+
+        The shown synapse, then the next ones; but while the review walks faster than a fetch takes
+        (:class:`~napari_crant.qc.em_lead.WalkLead`), the synapse the walk will have reached when
+        the fetch ends, if the shown one is not cached (a fetch of it would arrive after the walk
+        passed it).
+        """
         if len(self.in_flight) >= limit_in_flight:
             return None
-        for row in self.wanted_rows():
-            key = synapse_key(row)
-            if key not in self._cache and key not in self.in_flight and key not in self.failures:
+        wanted = self.wanted_rows()
+        lead = self.walk.lead()
+        if lead and wanted and self._wants(wanted[0]):
+            row = self._row_ahead(lead)
+            if row is not None and self._wants(row):
+                return row
+        for row in wanted:
+            if self._wants(row):
                 return row
         return None
+
+    def _wants(self, row: pd.Series) -> bool:
+        key = synapse_key(row)
+        return key not in self._cache and key not in self.in_flight and key not in self.failures
+
+    def _row_ahead(self, lead: int) -> pd.Series | None:
+        """The shown row ``lead`` steps ahead of the current one in :attr:`direction` (the last one
+        before the end; ``None``: none after it)."""
+        review = self.review
+        rows = review.visible_rows()
+        cur = review.current
+        ahead = rows[rows > cur] if self.direction > 0 else rows[rows < cur][::-1]
+        if not len(ahead):
+            return None
+        return review.items.iloc[int(ahead[min(lead, len(ahead)) - 1])]
 
     def begin(self, row: pd.Series) -> tuple[int, int]:
         """Mark ``row`` as being fetched; returns ``(synapse_id, generation)`` for :meth:`finish`."""
         key = synapse_key(row)
         self.in_flight.add(key)
+        self.walk.fetch_started(key)
         return key, self.generation
 
     # -- results -----------------------------------------------------------------------------
     def finish(self, key: int, tissue: SynapseTissue, generation: int | None = None) -> bool:
         """Store fetched tissue; whether it was kept (not if :meth:`clear` came in between)."""
         self.in_flight.discard(int(key))
+        self.walk.fetch_ended(key)
         if generation is not None and generation != self.generation:
             return False
         # a fetch that worked: the source is reachable (again), so the synapses that failed
@@ -250,6 +296,7 @@ class EMPrefetch:
     def fail(self, key: int, message: str, generation: int | None = None) -> None:
         """Record that fetching ``key`` failed (emits :attr:`failed`)."""
         self.in_flight.discard(int(key))
+        self.walk.fetch_ended(key)
         if generation is not None and generation != self.generation:
             return
         self.failures[int(key)] = str(message)
@@ -293,6 +340,7 @@ class EMPrefetch:
         self._bytes = 0
         self.failures.clear()
         self.in_flight.clear()
+        self.walk.forget_fetches()
         self.generation += 1
 
     def __len__(self) -> int:

@@ -41,6 +41,12 @@ class LabelField:
         d = self.depth
         return np.where(d > 0, np.minimum(d, 0.5 * (d - self.other)), d)
 
+    def crop(self, sl: tuple[slice, ...]) -> LabelField:
+        """The field of a sub-grid (views): equal to evaluating the sub-grid alone, since
+        every point's value depends on the point only."""
+        return LabelField(depth=self.depth[sl], other=self.other[sl], cell=self.cell[sl],
+                          sv=self.sv[sl], prim=self.prim[sl], prims=self.prims)
+
 
 def _depth(p: Primitives, i: int, x: np.ndarray, y: np.ndarray,
            z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

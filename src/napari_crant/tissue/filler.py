@@ -36,12 +36,18 @@ def _columns(seed: int, cx: np.ndarray, cy: np.ndarray, zs: np.ndarray):
 
 
 def filler_field(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distance (nm) to the nearest filler membrane (positive inside a profile), and the
-    key of the nearest filler profile, for every sample of the grid."""
-    shape = (len(xs), len(ys), len(zs))
-    bound = np.empty(shape, np.float32)
-    keys = np.empty(shape, np.int64)
+    key of the nearest filler profile, for every sample of the grid.
+
+    Returns
+    -------
+    tuple
+        ``(bound, keys, column, column_keys)``: ``bound`` float32 and ``keys`` int64 of the
+        grid's shape; ``column`` (int64, the grid's shape) indexes ``column_keys``, the keys of
+        the few columns that reach the grid (``keys == column_keys[column]``), so that what is
+        keyed by a profile can be computed once per column and gathered.
+    """
     cx_of = np.floor(xs / CELL_NM).astype(np.int64)
     cy_of = np.floor(ys / CELL_NM).astype(np.int64)
     # every column that can matter, once
@@ -50,24 +56,29 @@ def filler_field(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
     cx, cy = np.meshgrid(gx, gy, indexing="ij")
     sx, sy, w, key = _columns(seed, cx, cy, zs)
     sx, sy, w = sx.astype(np.float32), sy.astype(np.float32), w.astype(np.float32)
-    bx = np.flatnonzero(np.diff(cx_of, prepend=cx_of[0] - 1))
-    by = np.flatnonzero(np.diff(cy_of, prepend=cy_of[0] - 1))
-    ex, ey = np.append(bx[1:], len(xs)), np.append(by[1:], len(ys))
-    x32, y32 = xs.astype(np.float32), ys.astype(np.float32)
-    for i0, i1 in zip(bx, ex, strict=True):
-        a = cx_of[i0] - gx[0] - 1  # first of the three neighbouring columns in x
-        for j0, j1 in zip(by, ey, strict=True):
-            b = cy_of[j0] - gy[0] - 1
-            nx_ = sx[a:a + 3, b:b + 3].reshape(9, -1).T  # (nz, 9)
-            ny_ = sy[a:a + 3, b:b + 3].reshape(9, -1).T
-            nw = w[a:a + 3, b:b + 3].reshape(9)
-            X = x32[i0:i1, None, None, None]
-            Y = y32[None, j0:j1, None, None]
-            d = np.sqrt((X - nx_) ** 2 + (Y - ny_) ** 2) - nw
-            part = np.partition(d, 1, axis=-1)
-            f1, f2 = part[..., 0], part[..., 1]
-            k1 = np.argmin(d, axis=-1)
-            # rounded: corners far from the centre become extracellular space
-            bound[i0:i1, j0:j1] = np.minimum(0.5 * (f2 - f1), np.float32(0.52 * CELL_NM) - f1)
-            keys[i0:i1, j0:j1] = key[a:a + 3, b:b + 3].reshape(9)[k1]
-    return bound, keys
+    first_x = cx_of - gx[0] - 1  # first of the three neighbouring columns of each sample
+    first_y = cy_of - gy[0] - 1
+    X = xs.astype(np.float32)[:, None, None]
+    Y = ys.astype(np.float32)[None, :, None]
+    wz = np.broadcast_to(w[..., None], sx.shape)
+
+    def at(a: np.ndarray, da: int, db: int) -> np.ndarray:  # a[column of each sample], by axis
+        return np.take(np.take(a, first_x + da, axis=0), first_y + db, axis=1)
+
+    # the nearest (f1, its neighbour k1) and second nearest (f2) of the 3 x 3 columns around each
+    # sample, taken in the same order as a partition and argmin over the nine would
+    f1 = f2 = k1 = None
+    for k in range(9):
+        da, db = divmod(k, 3)
+        d = np.sqrt((X - at(sx, da, db)) ** 2 + (Y - at(sy, da, db)) ** 2) - at(wz, da, db)
+        if f1 is None:
+            f1, f2, k1 = d, np.full_like(d, np.inf), np.zeros(d.shape, np.int64)
+            continue
+        k1 = np.where(d < f1, k, k1)
+        f2 = np.minimum(f2, np.maximum(f1, d))
+        f1 = np.minimum(f1, d)
+    # rounded: corners far from the centre become extracellular space
+    bound = np.minimum(0.5 * (f2 - f1), np.float32(0.52 * CELL_NM) - f1)
+    column = (first_x[:, None, None] + k1 // 3) * key.shape[1] + (first_y[None, :, None] + k1 % 3)
+    column_keys = key.ravel()
+    return bound, column_keys[column], column, column_keys

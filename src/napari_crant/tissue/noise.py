@@ -69,11 +69,13 @@ def _grid_noise(seed: int, salt: int, x: np.ndarray, y: np.ndarray, iz: np.ndarr
     gx = np.arange(x0.min(), x0.max() + 2)
     gy = np.arange(y0.min(), y0.max() + 2)
     lat = uniform3(seed, salt, gx[:, None, None], gy[None, :, None], iz[None, None, :])
-    ix, iy = (x0 - gx[0])[:, None], (y0 - gy[0])[None, :]
-    v00, v10 = lat[ix, iy], lat[ix + 1, iy]
-    v01, v11 = lat[ix, iy + 1], lat[ix + 1, iy + 1]
-    a = v00 + (v10 - v00) * tx
-    b = v01 + (v11 - v01) * tx
+    ix, iy = x0 - gx[0], y0 - gy[0]
+    # along x first, on every lattice row (few), then along y: the same operations on the same
+    # values as interpolating each sample from its four corners, with far fewer gathers
+    lo_x = lat[ix]
+    rows = lo_x + (lat[ix + 1] - lo_x) * tx  # (nx, lattice rows, nz)
+    a = rows[:, iy]
+    b = rows[:, iy + 1]
     return (a + (b - a) * ty) * np.float32(2.0) - np.float32(1.0)
 
 

@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from napari_crant.tissue.fields import LabelField
 from napari_crant.tissue.geometry import SOMA, TissueGeometry
 from napari_crant.tissue.noise import uniform3, uniforms4, value_noise2d
-from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SPINE
+from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SOMA_SPHERE, SPINE
 
 #: Width (nm) of a membrane's dark line at mip 0.
 SIGMA0 = 5.5
@@ -49,6 +49,12 @@ def _local(f: LabelField, prim: np.ndarray, p: np.ndarray):
     s = np.einsum("ij,ij->i", v, e)
     r = pr.ra[prim] + np.clip(s / np.maximum(L, 1e-6), 0, 1) * (pr.rb[prim] - pr.ra[prim])
     return s, np.einsum("ij,ij->i", v, u1), np.einsum("ij,ij->i", v, u2), r, L
+
+
+def _norm3(v: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of an ``(n, 3)`` array, summed in the order ``np.linalg.norm``
+    sums it (so the same bits), without its generic reduction."""
+    return np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
 
 
 def _points(mask: np.ndarray, xs, ys, zs) -> tuple[tuple, np.ndarray]:
@@ -116,22 +122,27 @@ def _nucleus_cells(geom: TissueGeometry) -> np.ndarray:
 
 def draw_soma(img, f: LabelField, geom: TissueGeometry, X, Y, zs, iz, seed: int,
               sigma: float) -> None:
-    """Somata: rough ER in the cytoplasm; the nucleus with envelope and chromatin."""
+    """Somata: rough ER in the soma's cytoplasm; the nucleus with envelope and chromatin."""
     xs, ys = X[:, 0, 0].astype(np.float64), Y[0, :, 0].astype(np.float64)
     lo = np.array([xs[0], ys[0], zs[0]])
     hi = np.array([xs[-1], ys[-1], zs[-1]])
+    cells = _nucleus_cells(geom)
+    # the nuclei near the box, and those of every soma in it: the rough ER fills the soma's
+    # sphere however far from its nucleus (it was drawn only in boxes near the nucleus, in the
+    # whole cell there: a seam between chunks)
     near = np.flatnonzero(np.all((geom.nucleus_pos + geom.nucleus_radius[:, None] + 40 >= lo)
                                  & (geom.nucleus_pos - geom.nucleus_radius[:, None] - 40 <= hi),
-                                 axis=1))
+                                 axis=1)
+                          | np.isin(cells, f.prims.cell[f.prims.kind == SOMA_SPHERE]))
     if len(near) == 0:
         return
-    cells = _nucleus_cells(geom)
     Xf, Yf = X.astype(np.float64), Y.astype(np.float64)
+    in_soma = np.append(f.prims.kind == SOMA_SPHERE, False)[f.prim]
     for k in near:
         c, rn = geom.nucleus_pos[k], geom.nucleus_radius[k]
         d = np.sqrt((Xf - c[0]) ** 2 + (Yf - c[1]) ** 2 + (zs[None, None, :] - c[2]) ** 2) - rn
         own = f.cell == cells[k]
-        er = own & (d > 20) & (value_noise2d(seed, 50, X, Y, iz, 24.0) > 0.5)
+        er = own & in_soma & (d > 20) & (value_noise2d(seed, 50, X, Y, iz, 24.0) > 0.5)
         img -= np.where(er, np.float32(22.0), 0)
         inside = own & (d < 0)
         chrom = value_noise2d(seed, 51, X, Y, iz, 75.0) + 0.5 * value_noise2d(seed, 52, X, Y,
@@ -249,25 +260,35 @@ def _vesicles(img, vox: np.ndarray, cloud: np.ndarray, xs, ys, zs, seed: int,
     base = np.floor(p / sp - 0.5).astype(np.int64)
     rim = np.zeros(len(p))
     core = np.zeros(len(p))
+    if not len(p):
+        return
+    # a lattice cell holds some 25 voxels: its hash and centre are computed once per cell
+    lo = base.min(axis=0)
+    span = base.max(axis=0) - lo + 2
+    cell_key = ((base[:, 0] - lo[0]) * span[1] + (base[:, 1] - lo[1])) * span[2] + (base[:, 2] - lo[2])
+    _, one_voxel, of_voxel = np.unique(cell_key, return_index=True, return_inverse=True)
+    first = base[one_voxel]  # the base cell of each distinct key
     # centres stay in the middle half of their cell: only the 2 x 2 x 2 nearest cells reach
     for o in np.array(np.meshgrid([0, 1], [0, 1], [0, 1])).T.reshape(-1, 3):
-        c = base + o
+        c = first + o
         h = uniforms4(seed, 60, c[:, 0], c[:, 1], c[:, 2])
-        ctr = (c + 0.25 + 0.5 * np.stack(h[:3], axis=1)) * sp
-        dens = np.exp(-(np.linalg.norm(ctr - cloud[:, :3], axis=1) / cloud[:, 3]) ** 2)
-        alive = h[3] < dens
-        d = np.linalg.norm(p - ctr, axis=1)
+        ctr = ((c + 0.25 + 0.5 * np.stack(h[:3], axis=1)) * sp)[of_voxel]
+        dens = np.exp(-(_norm3(ctr - cloud[:, :3]) / cloud[:, 3]) ** 2)
+        alive = h[3][of_voxel] < dens
+        d = _norm3(p - ctr)
         rim = np.maximum(rim, alive * _g((d - 17.0) / 4.0))
         core = np.maximum(core, alive * (d < 13.0))
     img[vox[:, 0], vox[:, 1], vox[:, 2]] += fine * (10.0 * core - 85.0 * rim).astype(np.float32)
 
 
-def draw_filler_mitochondria(img, fill_b, fcell, X, Y, iz, seed: int, sigma: float) -> None:
-    """Mitochondria filling some filler profiles (dark, with cristae, their own membrane)."""
-    has = (uniform3(seed, 33, fcell, 0, 0) < 0.09) & (fill_b > 20.0)
+def draw_filler_mitochondria(img, fill_b, per_filler, X, Y, iz, seed: int, sigma: float) -> None:
+    """Mitochondria filling some filler profiles (dark, with cristae, their own membrane).
+
+    ``per_filler(salt)``: the uniform hash (salt) of every sample's filler profile."""
+    has = (per_filler(33) < 0.09) & (fill_b > 20.0)
     if not has.any():
         return
-    theta = np.float32(np.pi) * uniform3(seed, 34, fcell, 0, 0)
+    theta = np.float32(np.pi) * per_filler(34)
     wob = value_noise2d(seed, 35, X, Y, iz, 60.0)
     along = X * np.cos(theta) + Y * np.sin(theta)
     cristae = 0.5 + 0.5 * np.cos(2 * np.pi * (along / 50.0 + 0.4 * wob))

@@ -15,6 +15,7 @@ import numpy as np
 from napari_crant.tissue.fields import LabelField, label_field
 from napari_crant.tissue.geometry import TissueError, TissueGeometry
 from napari_crant.tissue.primitives import (
+    BOUTON,
     Primitives,
     SpatialIndex,
     neurite_primitives,
@@ -40,9 +41,17 @@ class TissueModel:
         self.prims = Primitives.concat([synapse_primitives(geom, seed),
                                         neurite_primitives(geom)])
         self.index = SpatialIndex(self.prims)
+        # a synapse's T-bar, cleft, density and vesicles are drawn around its pre point, up to
+        # MARGIN_NM beyond a bouton's radius; the bouton's sphere is centred half a radius off
+        # that point, so the shapes near a box are those within this reach (not MARGIN_NM: a box
+        # beside a bouton missed its decorations, a seam between chunks)
+        boutons = self.prims.ra[self.prims.kind == BOUTON]
+        self.reach = MARGIN_NM + (0.5 * float(boutons.max()) if len(boutons) else 0.0)
 
     def near(self, lo_nm: np.ndarray, hi_nm: np.ndarray) -> Primitives:
-        return self.prims.take(self.index.query(lo_nm, hi_nm, MARGIN_NM))
+        """The primitives that can touch the box ``lo_nm``-``hi_nm``: a shape within
+        ``MARGIN_NM`` of it, or a synapse whose decorations reach it (see :attr:`reach`)."""
+        return self.prims.take(self.index.query(lo_nm, hi_nm, self.reach))
 
 
 def model_of(geom: TissueGeometry, seed: int = DEFAULT_SEED) -> TissueModel:
@@ -198,7 +207,13 @@ def render_segmentation(geom: TissueGeometry, bbox_vox, mip: int = 0, *,
     mip = int(mip)
     model = model_of(geom, seed)
     xs, ys, zs = sample_axes(geom, lo, hi, mip, centred=False)
-    f = field_for(model, xs, ys, zs)
+    return labels_of_field(geom, field_for(model, xs, ys, zs), lo, hi, mip)
+
+
+def labels_of_field(geom: TissueGeometry, f: LabelField, lo: np.ndarray, hi: np.ndarray,
+                    mip: int) -> np.ndarray:
+    """The supervoxels of the box ``lo``-``hi`` of ``mip`` from its label field, sampled as
+    :func:`render_segmentation` samples it (the first mip-0 voxel of each footprint)."""
     labels = np.where(f.depth >= 0, f.sv, np.uint64(0))
     force_node_voxels(geom, f, labels, lo, hi, mip)
     force_synapse_voxels(geom, labels, lo, hi, mip)

@@ -5,6 +5,7 @@ import pytest
 from qc_helpers import build, canvas, count_slices, load, wait
 
 import tiny
+from napari_crant._qt.qc.ring import ring_position
 from napari_crant._qt.session import find_layer
 from napari_crant.demo import TINY_NEURONS, make_demo
 from napari_crant.scene.loading import pick_demo_neuron
@@ -50,7 +51,7 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     assert tuple(em.scale) == (42.0, 8.0, 8.0) and seg.contour == 2
     assert list(viewer.layers).index(em) == 0  # under the skeletons and synapses
     # the synapse marker (world nm) falls inside the image, on the reviewed neuron's segment
-    marker = find_layer(viewer, "qc_current").data[0]
+    marker = ring_position(find_layer(viewer, "qc_current"))
     lo, hi = em.extent.world
     assert np.all(marker >= lo) and np.all(marker <= hi)
     row = qc.current_row()

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant._qt.qc.ring import move_ring
 from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.vispy_points import recolor_point
 from napari_crant._qt.qc.vispy_programs import keep_mesh_program
@@ -243,15 +244,14 @@ class ReviewCanvas:
         zyx = np.array([row["z"], row["y"], row["x"]], np.float64)
         layer = find_layer(viewer, "qc_current")
         with one_extent_update(viewer, (layer, find_layer(viewer, "qc_partner"))):
-            if layer is not None and len(layer.data) == 1:  # move the ring: one refresh, not one per property
-                layer.data = zyx[None]
-                layer.features["synapse_id"] = id_strings([row["synapse_id"]])
-            else:
-                feats = pd.DataFrame({"synapse_id": id_strings([row["synapse_id"]])})
-                layer = set_points(viewer, "qc_current", zyx[None], feats, np.array([[1.0, 1.0, 0.0, 0.35]]),
-                                   1400.0, blending="translucent_no_depth")
+            # the ring is one point at the origin moved by its translate (ring.py): no new data per step
+            name = id_strings([row["synapse_id"]])
+            if layer is None or not move_ring(viewer, layer, zyx, name[0]):
+                layer = set_points(viewer, "qc_current", np.zeros((1, 3)), pd.DataFrame({"synapse_id": name}),
+                                   np.array([[1.0, 1.0, 0.0, 0.35]]), 1400.0, blending="translucent_no_depth")
                 layer.border_color = "yellow"
                 layer.border_width = 0.15
+                move_ring(viewer, layer, zyx, name[0])
             self.show_partner(int(row["partner_id"]))
         self._project_partner()
         self.center_on(zyx)
