@@ -177,13 +177,16 @@ def report(results: list[dict]) -> str:
         "synapse; format 2: 104), each sort's runs removed once merged.",
     ]
     lines += format_comparison(rows)
-    biggest = max(rows, key=lambda r: r["counts"].get("skeleton_nodes", 0), default=None)
+    newest_format = [r for r in rows if r["format_version"] == max(x["format_version"] for x in rows)]
+    biggest = max(newest_format, key=lambda r: (r["counts"].get("skeleton_nodes", 0), r["date"]),
+                  default=None)
     if biggest is not None and biggest["counts"].get("skeleton_nodes"):
         per_node = biggest["peak_rss_mb"] * 2**20 / biggest["counts"]["skeleton_nodes"]
         lines += [
             "",
-            f"Stages 1-7 are not streamed: at the largest build the resident peak is about "
-            f"{per_node:.0f} bytes per skeleton node. A 10^8-synapse demo is therefore built "
+            f"Stages 1-7 are not streamed per batch of neurons: at the largest build of the "
+            f"newest format the resident peak is about {per_node:.0f} bytes per skeleton node. "
+            "A 10^8-synapse demo is therefore built "
             "as the issue's ant brain, 10^5 neurons with 1,000 synapses each; 500,000 neurons "
             "with 200 synapses each (`peers.py`'s default largest size, about 127M skeleton "
             f"nodes) would need about {per_node * 127e6 / 2**30:.0f} GB at that rate and is "
