@@ -125,7 +125,8 @@ def test_a_script_without_a_main_guard_runs_once_and_shows_the_em(tmp_path, demo
 
 # Known defect, open on issue 11: the interpreter's teardown after a script ends or raises
 # without closing its viewer crashed with SIGSEGV now and then (1 of 2 CI rehearsals and 1 of 3
-# local runs, 2 December 2026) although every worker had been stopped. The case still runs and reports; it does not block the suite until fixed.
+# local runs, 2 December 2026) although every worker had been stopped. The cases still run
+# and report; they do not block the suite until fixed.
 RAISE_TEARDOWN = pytest.mark.xfail(
     strict=False, reason="intermittent SIGSEGV in interpreter teardown without viewer.close()")
 
