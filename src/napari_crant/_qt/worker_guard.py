@@ -23,6 +23,12 @@ Qt objects still exist, so that a module a worker imports while it is waited on 
 imports navis, which imports h5py) still has its own :mod:`atexit` hook run (h5py's unregisters
 its HDF5 converters; without it HDF5's C exit handler crashed). Python without that hook uses
 :mod:`atexit`.
+
+A worker must not be the first to import a module the main thread reads from ``sys.modules``
+without the import lock: :func:`import_before_workers` imports those on the main thread first
+(napari's ``run()`` reads ``sys.modules["IPython"].get_ipython``, and the workers import navis,
+whose progress bars import IPython: a script calling ``napari.run()`` right after
+:func:`napari_crant.view` found IPython half imported and failed).
 """
 
 import atexit
@@ -33,10 +39,36 @@ from typing import Any
 
 from qtpy.QtCore import QEvent, QObject
 
+#: modules the main thread reads from ``sys.modules`` without importing them, which a worker would
+#: otherwise import first (napari's ``run()`` -> ``_ipython_has_eventloop``)
+MAIN_THREAD_IMPORTS = ("IPython",)
 #: longest wait (s) for running workers when a viewer or dock closes
 CLOSE_TIMEOUT_S = 60.0
 #: attributes of a dock widget holding more workers (the query dock's meshes, the QC's EM panel)
 _NESTED = ("meshes", "em_panel")
+
+
+def import_before_workers() -> list[str]:
+    """Import :data:`MAIN_THREAD_IMPORTS` (those installed) on the calling (main) thread.
+
+    Called before a viewer's docks start workers. Once imported, later calls cost a lookup.
+
+    Returns
+    -------
+    list of str
+        The modules imported by this call.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    done = []
+    for name in MAIN_THREAD_IMPORTS:
+        if name in sys.modules or importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name)
+        done.append(name)
+    return done
 
 
 def dock_workers(viewer: Any) -> list[Any]:
