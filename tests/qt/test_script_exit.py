@@ -73,8 +73,10 @@ napari.run()
 
 #: starts a load (and the docks' warm-up) and raises or falls off the end without closing the viewer
 EXIT_SCRIPT = f'''
+import atexit
 import sys
 
+from napari import Viewer
 from superqt.utils import WorkerBase
 
 import napari_crant as nc
@@ -83,6 +85,8 @@ from napari_crant.scene.loading import pick_demo_neuron
 print("{TOP_LEVEL}", flush=True)
 demo, how = sys.argv[1], sys.argv[2]
 viewer = nc.view([pick_demo_neuron(demo)], dataset=demo, top_partners=3)
+# atexit hooks run after threading's shutdown hooks, where napari-crant stops its workers
+atexit.register(lambda: print("viewers open at exit:", len(Viewer._instances), flush=True))
 print("workers running at the end:", len(WorkerBase._worker_set), flush=True)
 if how == "raise":
     raise RuntimeError("the user's script failed")
@@ -184,5 +188,6 @@ def test_a_script_ending_without_closing_its_viewer_exits_with_its_own_code(tmp_
     assert proc.returncode == (1 if how == "raise" else 0), out[-4000:]
     assert "has been deleted" not in out and "Aborted" not in out and "Segmentation" not in out
     assert proc.stdout.count(TOP_LEVEL) == 1
+    assert "viewers open at exit: 0" in proc.stdout, out[-4000:]  # closed before the teardown
     if how == "raise":
         assert "RuntimeError: the user's script failed" in proc.stderr

@@ -184,19 +184,56 @@ def running_workers() -> list[Any]:
 
 
 def stop_at_exit() -> bool:
-    """Stop and wait on every running or queued worker (at interpreter shutdown; see the module notes).
+    """Stop and wait on every running or queued worker, then close the guarded viewers still open
+    (at interpreter shutdown; see the module notes).
 
-    Returns whether none was left running (``True`` also when there was nothing to do).
+    Returns whether no worker was left running (``True`` also when there was nothing to do).
     """
     import sys
 
-    if "qtpy" not in sys.modules or not running_workers():
+    if "qtpy" not in sys.modules:
         return True
     from qtpy.QtWidgets import QApplication
 
     if QApplication.instance() is None:
         return True
-    return stop_workers(running_workers)
+    stopped = stop_workers(running_workers) if running_workers() else True
+    close_guarded_viewers()
+    return stopped
+
+
+def close_guarded_viewers() -> int:
+    """Close every open viewer that has a :class:`CloseGuard` (one with napari-crant docks).
+
+    A script that ends or raises without ``viewer.close()`` otherwise leaves the window, its
+    OpenGL canvas and the docks to the interpreter's teardown, which destroys Python and Qt
+    objects in no fixed order (a crash now and then). Closing runs the guard: workers started
+    meanwhile are stopped too.
+
+    Returns
+    -------
+    int
+        How many viewers were closed.
+    """
+    import sys
+
+    if "napari" not in sys.modules:
+        return 0
+    from napari import Viewer
+
+    closed = 0
+    for viewer in list(getattr(Viewer, "_instances", ())):
+        window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+        if window is None or window.findChild(CloseGuard) is None:
+            continue
+        try:
+            viewer.close()
+        except Exception as e:  # at exit: say so, and close the others
+            print(f"napari-crant: closing a viewer at exit failed: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            continue
+        closed += 1
+    return closed
 
 
 def _register_stop_at_exit() -> None:
