@@ -173,7 +173,7 @@ def test_ipython_is_imported_on_the_main_thread_before_any_worker_starts(tmp_pat
 
 
 # The interpreter's teardown after such a script crashed with SIGSEGV now and then (1 of 2 CI
-# rehearsals, about 1 in 16 local runs) although every worker had been stopped: the window and
+# rehearsals, 1 of 20 local runs) although every worker had been stopped: the window and
 # its OpenGL canvas were left to the teardown. They are closed in the exit hook now (checked
 # below by an atexit hook of the script, which runs after it).
 @pytest.mark.parametrize("how", ["raise", "end"])
