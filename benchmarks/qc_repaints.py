@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="presses per key and mode")
     parser.add_argument("--quiet-ms", type=float, default=600.0,
                         help="the key is done when no window repaint came for this long")
+    parser.add_argument("--parts", action="store_true",
+                        help="also each paint change alone (filter, barrier, recolor), to see which one "
+                             "changes the longest stall")
     args = parser.parse_args(argv)
     os.environ.setdefault("NAPARI_CRANT_DATA_DIR", tempfile.mkdtemp(prefix="qc-repaints-"))
     from qtpy.QtCore import QEvent, QObject, Qt, QTimer
@@ -59,13 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     barrier = qc.layout_barrier
     recolor_point, hints = canvas_module.recolor_point, barrier._current_hints
 
-    def mode(after: bool) -> None:
+    def mode(parts: frozenset[str]) -> None:
         window.removeEventFilter(paint_filter)
-        if after:
+        if "filter" in parts:
             window.installEventFilter(paint_filter)
-        canvas_module.recolor_point = recolor_point if after else (lambda *a: False)
-        # before: the hints always "changed", so every request is passed on (as without the barrier)
-        barrier._current_hints = hints if after else (lambda: (object(), barrier.content.sizePolicy()))
+        installed[0] = "filter" in parts
+        canvas_module.recolor_point = recolor_point if "recolor" in parts else (lambda *a: False)
+        # without it: the hints always "changed", so every request is passed on (as without the barrier)
+        barrier._current_hints = (hints if "barrier" in parts
+                                  else (lambda: (object(), barrier.content.sizePolicy())))
 
     flushes: list[tuple[float, float]] = []
 
@@ -114,14 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         return len(flushes), (end - start) * 1000, cpu, stall
 
     app.installEventFilter(outer)
+    every = frozenset({"filter", "barrier", "recolor"})
+    modes = {"before": frozenset(), "after": every}
+    if args.parts:
+        modes.update({f"{p} only": frozenset({p}) for p in sorted(every)})
+        modes.update({f"all but {p}": every - {p} for p in sorted(every)})
     results: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
     for _ in range(args.rounds):
-        for after in (False, True):
-            mode(after)
-            installed[0] = after
+        for name, parts in modes.items():
+            mode(parts)
             for key, action in (("verdict (then next)", "correct"), ("step", "next")):
-                results.setdefault(("after" if after else "before", key), []).append(press(action))
-    mode(True)
+                results.setdefault((name, key), []).append(press(action))
+    mode(every)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     print(f"QC keys, window repaints per key ({args.dataset}, {len(qc.review.items)} synapses of {root}, 2D, "
@@ -129,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| key | mode | repaints | busy (key → last repaint done) ms | main-thread CPU ms "
           "| longest stall ms |")
     print("|---|---|---:|---:|---:|---:|")
-    for (side, key), runs in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0] != "before")):
+    order = list(modes)
+    for (side, key), runs in sorted(results.items(), key=lambda kv: (kv[0][1], order.index(kv[0][0]))):
         med = [statistics.median(r[i] for r in runs) for i in range(4)]
         print(f"| {key} | {side} | {med[0]:.0f} ({min(r[0] for r in runs)}-{max(r[0] for r in runs)}) | "
               f"{med[1]:.0f} | {med[2]:.0f} | {med[3]:.0f} |")

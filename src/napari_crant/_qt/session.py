@@ -76,9 +76,10 @@ class Session:
         self.batches = LayerBatches(self, on_drawn=self._on_drawn)
         self._fit_after_drawing: bool | None = None  # ``was_empty`` of the load being drawn
         viewer.layers.events.removed.connect(lambda event: self.batches.forget_layer(event.value))
-        from napari_crant._qt.worker_guard import guard_viewer
+        from napari_crant._qt.worker_guard import guard_viewer, import_before_workers
 
         guard_viewer(viewer)  # the docks' workers are stopped and waited on when the viewer closes
+        import_before_workers()  # not half imported by a worker when napari.run() reads it
         from napari_crant._qt.paint_once import layouts_before_paint
 
         # one whole-window repaint per change, not one per layout level a label's new text moves

@@ -23,6 +23,12 @@ Qt objects still exist, so that a module a worker imports while it is waited on 
 imports navis, which imports h5py) still has its own :mod:`atexit` hook run (h5py's unregisters
 its HDF5 converters; without it HDF5's C exit handler crashed). Python without that hook uses
 :mod:`atexit`.
+
+A worker must not be the first to import a module the main thread reads from ``sys.modules``
+without the import lock: :func:`import_before_workers` imports those on the main thread first
+(napari's ``run()`` reads ``sys.modules["IPython"].get_ipython``, and the workers import navis,
+whose progress bars import IPython: a script calling ``napari.run()`` right after
+:func:`napari_crant.view` found IPython half imported and failed).
 """
 
 import atexit
@@ -33,10 +39,36 @@ from typing import Any
 
 from qtpy.QtCore import QEvent, QObject
 
+#: modules the main thread reads from ``sys.modules`` without importing them, which a worker would
+#: otherwise import first (napari's ``run()`` -> ``_ipython_has_eventloop``)
+MAIN_THREAD_IMPORTS = ("IPython",)
 #: longest wait (s) for running workers when a viewer or dock closes
 CLOSE_TIMEOUT_S = 60.0
 #: attributes of a dock widget holding more workers (the query dock's meshes, the QC's EM panel)
 _NESTED = ("meshes", "em_panel")
+
+
+def import_before_workers() -> list[str]:
+    """Import :data:`MAIN_THREAD_IMPORTS` (those installed) on the calling (main) thread.
+
+    Called before a viewer's docks start workers. Once imported, later calls cost a lookup.
+
+    Returns
+    -------
+    list of str
+        The modules imported by this call.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    done = []
+    for name in MAIN_THREAD_IMPORTS:
+        if name in sys.modules or importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name)
+        done.append(name)
+    return done
 
 
 def dock_workers(viewer: Any) -> list[Any]:
@@ -152,19 +184,56 @@ def running_workers() -> list[Any]:
 
 
 def stop_at_exit() -> bool:
-    """Stop and wait on every running or queued worker (at interpreter shutdown; see the module notes).
+    """Stop and wait on every running or queued worker, then close the guarded viewers still open
+    (at interpreter shutdown; see the module notes).
 
-    Returns whether none was left running (``True`` also when there was nothing to do).
+    Returns whether no worker was left running (``True`` also when there was nothing to do).
     """
     import sys
 
-    if "qtpy" not in sys.modules or not running_workers():
+    if "qtpy" not in sys.modules:
         return True
     from qtpy.QtWidgets import QApplication
 
     if QApplication.instance() is None:
         return True
-    return stop_workers(running_workers)
+    stopped = stop_workers(running_workers) if running_workers() else True
+    close_guarded_viewers()
+    return stopped
+
+
+def close_guarded_viewers() -> int:
+    """Close every open viewer that has a :class:`CloseGuard` (one with napari-crant docks).
+
+    A script that ends or raises without ``viewer.close()`` otherwise leaves the window, its
+    OpenGL canvas and the docks to the interpreter's teardown, which destroys Python and Qt
+    objects in no fixed order (a crash now and then). Closing runs the guard: workers started
+    meanwhile are stopped too.
+
+    Returns
+    -------
+    int
+        How many viewers were closed.
+    """
+    import sys
+
+    if "napari" not in sys.modules:
+        return 0
+    from napari import Viewer
+
+    closed = 0
+    for viewer in list(getattr(Viewer, "_instances", ())):
+        window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+        if window is None or window.findChild(CloseGuard) is None:
+            continue
+        try:
+            viewer.close()
+        except Exception as e:  # at exit: say so, and close the others
+            print(f"napari-crant: closing a viewer at exit failed: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+            continue
+        closed += 1
+    return closed
 
 
 def _register_stop_at_exit() -> None:
