@@ -57,13 +57,12 @@ def _block_builder() -> Callable[[np.ndarray, np.ndarray], pd.DataFrame]:
     from pandas.core.internals import BlockManager
     from pandas.core.internals.blocks import new_block_2d
 
-    from_mgr = pd.DataFrame._from_mgr
+    from_mgr, range_index, columns = pd.DataFrame._from_mgr, pd.RangeIndex._simple_new, EDGE_COLUMNS._view
     ids_at, weight_at = BlockPlacement(slice(0, 2)), BlockPlacement(slice(2, 3))
 
     def build(ids: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
         blocks = (new_block_2d(ids, ids_at), new_block_2d(weight.reshape(1, -1), weight_at))
-        manager = BlockManager(blocks, [EDGE_COLUMNS.view(), pd.RangeIndex(ids.shape[1])],
-                               verify_integrity=False)
+        manager = BlockManager(blocks, [columns(), range_index(range(ids.shape[1]))], verify_integrity=False)
         return from_mgr(manager, manager.axes)
 
     return build

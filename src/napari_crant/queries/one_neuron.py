@@ -64,7 +64,7 @@ def distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     run_start = np.empty(n, bool)
     run_start[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=run_start[1:])
-    start = np.flatnonzero(run_start)
+    start = run_start.nonzero()[0]
     counts = np.empty(len(start), np.int64)
     np.subtract(start[1:], start[:-1], out=counts[:-1])
     counts[-1] = n - start[-1]
@@ -110,18 +110,18 @@ def merged_edges(
     """
     in_low, in_high = _split_at_root(in_partner, root, drop_zero, drop_self_in)
     out_low, out_high = _split_at_root(out_partner, root, drop_zero, drop_self_out)
-    pieces = (  # (partners, counts, is an output), in (pre, post) order
-        (in_partner[in_low], in_weight[in_low], False),
-        (out_partner[out_low], out_weight[out_low], True),
-        (out_partner[out_high], out_weight[out_high], True),
-        (in_partner[in_high], in_weight[in_high], False),
-    )
-    by_pair = np.empty((2, sum(len(p) for p, _, _ in pieces)), np.uint64)
-    at = 0
-    for partner, _, is_output in pieces:
-        end = at + len(partner)
-        by_pair[0, at:end], by_pair[1, at:end] = (root, partner) if is_output else (partner, root)
-        at = end
-    weight = np.concatenate([w for _, w, _ in pieces])
+    n_in_low, n_in_high = in_low.stop - in_low.start, in_high.stop - in_high.start
+    if out_low.stop == out_high.start:  # the root is not its own partner: one run of outputs
+        every = slice(out_low.start, out_high.stop)
+        outputs, out_counts = out_partner[every], out_weight[every]
+    else:
+        outputs = np.concatenate((out_partner[out_low], out_partner[out_high]))
+        out_counts = np.concatenate((out_weight[out_low], out_weight[out_high]))
+    after = n_in_low + len(outputs)
+    by_pair = np.full((2, after + n_in_high), root, np.uint64)
+    by_pair[0, :n_in_low] = in_partner[in_low]
+    by_pair[1, n_in_low:after] = outputs
+    by_pair[0, after:] = in_partner[in_high]
+    weight = np.concatenate((in_weight[in_low], out_counts, in_weight[in_high]))
     order = np.argsort(-weight, kind="stable")  # ties keep their (pre, post) order
     return np.take(by_pair, order, axis=1), weight[order]
