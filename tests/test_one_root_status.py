@@ -62,3 +62,29 @@ def test_plain_ids_parse_like_any_other_collection(given):
 def test_bad_plain_ids_are_named(given, named):
     with pytest.raises(InvalidIDError, match=named):
         parse_ids(given)
+
+
+class _CountingSource(SnapshotSource):
+    """A snapshot source that counts its status look-ups (a CAVE source pays a request for each)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.asked = []
+
+    def root_status(self, ids, at):
+        self.asked.append(("root_status", len(ids)))
+        return super().root_status(ids, at)
+
+    def one_root_status(self, root, at):
+        self.asked.append(("one_root_status", 1))
+        return super().one_root_status(root, at)
+
+
+@pytest.mark.parametrize("root", [tiny.A2, tiny.A0])  # alive; outdated (mapped to A2)
+def test_one_id_status_is_asked_once(tiny_path, root):
+    src = _CountingSource(tiny_path)
+    at = resolve_materialization(src, "latest")
+    src.asked.clear()
+    resolve_id_arrays(src, np.array([root], np.uint64), at)
+    assert src.asked[:1] == [("one_root_status", 1)]
+    assert ("root_status", 1) not in src.asked
