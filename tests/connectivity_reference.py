@@ -24,7 +24,7 @@ def general_path(dataset, root: int, upstream: bool, downstream: bool, clean: bo
     source = get_source(dataset)
     at = resolve_materialization(source, materialization)
     _, new, _ = resolve_id_arrays(source, np.array([root], np.uint64), at, update=True)
-    pre, post, weight = _many_roots_pairs(source, at, new, upstream, downstream, min_size, clean)
+    (pre, post), weight = _many_roots_pairs(source, at, new, upstream, downstream, min_size, clean)
     heavy = weight >= threshold
     return pd.DataFrame({"pre": pre[heavy], "post": post[heavy], "weight": weight[heavy]})
 

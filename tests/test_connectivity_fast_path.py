@@ -4,14 +4,12 @@ frame built from arrays) returns exactly what the general path returns."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import napari_crant as nc
 from connectivity_reference import FLAGS, assert_same_frame, general_path
 from napari_crant.demo import TINY_NEURONS, make_demo
 from napari_crant.materialization import resolve_materialization
-from napari_crant.queries.common import frame_of_arrays
 from napari_crant.queries.update import UnknownIDError
 from napari_crant.sources.base import DataSource
 from napari_crant.sources.snapshot import SnapshotSource
@@ -98,15 +96,3 @@ def test_partner_roots_equal_the_generic_read(demo_path, materialization):
                 np.testing.assert_array_equal(np.sort(got[side]), np.sort(want[side]), strict=True)
                 compared += len(want[side])
     assert compared > 100
-
-
-@pytest.mark.parametrize("n", [0, 1, 7])
-def test_frame_of_arrays_equals_the_public_constructor(n):
-    pre = np.arange(n, dtype=np.uint64) + np.uint64(576_460_752_400_000_001)
-    post, weight = pre[::-1].copy(), np.arange(n, dtype=np.int64)
-    columns = pd.Index(["pre", "post", "weight"])
-    got = frame_of_arrays(columns, [pre.copy(), post.copy(), weight.copy()])
-    want = pd.DataFrame({"pre": pre, "post": post, "weight": weight})
-    assert_same_frame(got, want)
-    got.columns.name = "renamed"  # the result's columns are its own
-    assert columns.name is None

@@ -83,7 +83,7 @@ def test_demo_neurons(demo_path, materialization):
 @pytest.mark.parametrize("values", [[], [7], [3, 3, 3], [2**63 + 5, 1, 2**63 + 5, 0, 1, 1],
                                     list(np.random.default_rng(3).integers(0, 40, 500))])
 def test_distinct_counts_equal_numpy_unique(values):
-    from napari_crant.queries.connectivity import _distinct_counts
+    from napari_crant.queries.one_neuron import distinct_counts as _distinct_counts
 
     arr = np.array(values, dtype=np.uint64) + np.uint64(576_460_752_400_000_000)
     uniq, counts = _distinct_counts(arr)

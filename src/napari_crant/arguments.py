@@ -23,7 +23,9 @@ def check_flag(value: Any, name: str) -> bool:
     InvalidArgumentError
         For anything else: the text ``"False"`` is truthy and would silently mean ``True``.
     """
-    if isinstance(value, bool | np.bool_):
+    if value is True or value is False:
+        return value
+    if isinstance(value, np.bool_):
         return bool(value)
     raise InvalidArgumentError(f"{name} must be True or False, not {value!r} ({type(value).__name__})")
 

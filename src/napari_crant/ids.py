@@ -101,6 +101,12 @@ def parse_ids(ids: Any, name: str = "neuron_ids", allow_empty: bool = False) -> 
         Naming the offending element: floats (which corrupt 18-digit IDs), negative or
         non-numeric values, booleans, ``None``, missing values (NA), bytes, 0-d arrays.
     """
+    if type(ids) is int and 0 <= ids <= _UINT64_MAX:  # one plain ID (a single-neuron call)
+        return np.array([ids], dtype=np.uint64)
+    if type(ids) is list and ids:  # plain ints in range: one C loop (anything else below)
+        out = _plain_ints(ids)
+        if out is not None:
+            return out
     if type(ids) not in _PLAIN_TYPES and isinstance(ids, NeuronSelection):  # a slow check: last
         return parse_ids(ids.get_roots(), name, allow_empty)
     if isinstance(ids, np.ndarray) and ids.ndim == 0:

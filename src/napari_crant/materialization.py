@@ -40,7 +40,7 @@ class Materialization:
     version: int | None
     requested: str
 
-    @property
+    @cached_property
     def timestamp_us(self) -> int:
         """``timestamp`` as integer microseconds since the epoch."""
         return int(self.timestamp.value // 1000)

@@ -188,40 +188,6 @@ def pair_count_arrays(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np
     return pre, post, weight
 
 
-#: pandas' constructor from 1-d arrays without its generic per-column inference (private,
-#: present in pandas 1.x-3.x); the public constructor is the fallback.
-_FROM_ARRAYS = getattr(pd.DataFrame, "_from_arrays", None)
-
-
-def frame_of_arrays(columns: pd.Index, arrays: list[np.ndarray]) -> pd.DataFrame:
-    """``pd.DataFrame(dict(zip(columns, arrays)), copy=False)``, built without pandas'
-    generic set-up (about a quarter of a single-neuron query's time otherwise).
-
-    Parameters
-    ----------
-    columns
-        The column names (the result gets its own view of them: renaming its columns does
-        not rename ``columns``).
-    arrays
-        Fresh 1-d numpy arrays of equal length, owned by the result from now on (not
-        copied), one per column, already of the result's dtypes.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The same frame as the public constructor gives: a ``RangeIndex``, the columns in
-        this order, the arrays' dtypes.
-    """
-    n = len(arrays[0]) if arrays else 0
-    if _FROM_ARRAYS is not None:
-        try:
-            return _FROM_ARRAYS(
-                arrays, columns=columns.view(), index=pd.RangeIndex(n), verify_integrity=False)
-        except (TypeError, ValueError):  # a pandas whose private signature changed: the public way
-            pass
-    return pd.DataFrame(dict(zip(columns, arrays, strict=True)), copy=False)
-
-
 def pair_counts(pre: np.ndarray, post: np.ndarray) -> pd.DataFrame:
     """``pre, post, weight`` from aligned pre and post root arrays; heaviest first, ties by (pre, post)."""
     pre, post, weight = pair_count_arrays(pre, post)

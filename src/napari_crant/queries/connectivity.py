@@ -11,39 +11,38 @@ from napari_crant.arguments import InvalidArgumentError, check_flags, check_thre
 from napari_crant.ids import in_sorted, lookup_uint64, unique_in_order
 from napari_crant.queries.common import (
     dense_pairs,
-    frame_of_arrays,
     keep_filtered,
     open_query,
     pair_count_arrays,
     provenance,
     query_ids,
 )
+from napari_crant.queries.edge_frame import edge_frame
 from napari_crant.queries.grouped_pairs import grouped_pair_totals
+from napari_crant.queries.one_neuron import one_root_edges
 from napari_crant.sources.base import DataSource
-
-#: The columns of an edge list (copied into each result).
-_EDGE_COLUMNS = pd.Index(["pre", "post", "weight"])
 
 
 def _partner_pairs(
     source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
     min_size: float | None, clean: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``pre, post, weight`` of the union of both directions, filtered (arrays, no row frames).
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ids`` (rows ``pre, post``; uint64, C order) and ``weight`` of the union of both
+    directions, filtered (arrays, no row frames), heaviest first, ties by ``(pre, post)``.
 
     Same steps as :func:`~napari_crant.queries.common.filter_synapses` followed by
     :func:`~napari_crant.queries.common.pair_counts`, on numpy arrays: this is the hot
     path of a single-neuron query. ``roots`` are sorted and distinct.
     """
     if len(roots) == 1:
-        return _one_root_pairs(source, at, roots, upstream, downstream, min_size, clean)
+        return one_root_edges(source, at, roots[0], upstream, downstream, min_size, clean)
     return _many_roots_pairs(source, at, roots, upstream, downstream, min_size, clean)
 
 
 def _many_roots_pairs(
     source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
     min_size: float | None, clean: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_partner_pairs` of any number of neurons (the general path)."""
     parts = []
     columns = ("size",) if min_size is not None else ()
@@ -57,74 +56,8 @@ def _many_roots_pairs(
         parts.append(up)
     syn = {k: np.concatenate([p[k] for p in parts]) for k in ("pre_pt_root_id", "post_pt_root_id", *columns)}
     keep = keep_filtered(syn, 1, min_size, clean)
-    return pair_count_arrays(syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep])
-
-
-def _one_root_pairs(
-    source: DataSource, at: Any, roots: np.ndarray, upstream: bool, downstream: bool,
-    min_size: float | None, clean: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_partner_pairs` of a single neuron: on each side one root is fixed, so the
-    pairs are its distinct partners (one sort of one key per side, no pair hashing).
-
-    Without ``min_size`` a side is one column of the neuron's rows
-    (:meth:`~napari_crant.sources.base.DataSource.partner_roots`).
-    """
-    root = roots[0]
-    columns = ("size",) if min_size is not None else ()
-    sides = (("pre",) if downstream else ()) + (("post",) if upstream else ())
-    read = source.partner_roots(int(root), at, sides) if min_size is None else {}
-    out_partner, out_weight, in_partner, in_weight = _NO_IDS, _NO_COUNTS, _NO_IDS, _NO_COUNTS
-    for side in sides:
-        keep = None
-        if min_size is None:
-            partner = read[side]
-        else:
-            syn = (source.synapse_columns(roots, None, at, columns) if side == "pre"
-                   else source.synapse_columns(None, roots, at, columns))
-            partner = syn["post_pt_root_id"] if side == "pre" else syn["pre_pt_root_id"]
-            keep = syn["size"] >= min_size
-        if clean:  # the neuron's own root is not 0: only the partner can be
-            mine = (partner != root) & (partner != 0)
-            keep = mine if keep is None else keep & mine
-        elif side == "post" and downstream:  # a synapse onto itself is in both parts: keep one
-            mine = partner != root
-            keep = mine if keep is None else keep & mine
-        counted = _distinct_counts(partner if keep is None else partner[keep])
-        if side == "pre":
-            out_partner, out_weight = counted
-        else:
-            in_partner, in_weight = counted
-    n_out, n_in = len(out_partner), len(in_partner)
-    pre = np.empty(n_out + n_in, np.uint64)
-    post = np.empty(n_out + n_in, np.uint64)
-    pre[:n_out], post[:n_out] = root, out_partner
-    pre[n_out:], post[n_out:] = in_partner, root
-    weight = np.concatenate((out_weight, in_weight))
-    order = np.lexsort((post, pre, -weight))  # heaviest first, ties by (pre, post)
-    return pre[order], post[order], weight[order]
-
-
-#: Empty partner and count arrays (never written to).
-_NO_IDS = np.zeros(0, np.uint64)
-_NO_COUNTS = np.zeros(0, np.int64)
-
-
-def _distinct_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_counts=True)`` (counts as int64) without its generic set-up:
-    one sort of a copy, the starts of its runs (ufuncs into preallocated arrays)."""
-    ordered = np.sort(values)
-    n = len(ordered)
-    if not n:
-        return ordered, np.zeros(0, np.int64)
-    run_start = np.empty(n, bool)
-    run_start[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=run_start[1:])
-    start = np.flatnonzero(run_start)
-    counts = np.empty(len(start), np.int64)
-    np.subtract(start[1:], start[:-1], out=counts[:-1])
-    counts[-1] = n - start[-1]
-    return ordered[start], counts
+    pre, post, weight = pair_count_arrays(syn["pre_pt_root_id"][keep], syn["post_pt_root_id"][keep])
+    return np.stack((pre, post)), weight
 
 
 def _side_totals(
@@ -213,12 +146,12 @@ def get_connectivity(
     check_flags(clean=clean, update_ids=update_ids)
     source, at = open_query(dataset, materialization)
     q = query_ids(source, at, neuron_ids, update_ids, "neuron_ids")
-    pre, post, weight = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
+    ids, weight = _partner_pairs(source, at, q.roots, upstream, downstream, min_size, clean)
     if threshold > 1:
         heavy = weight >= threshold
-        pre, post, weight = pre[heavy], post[heavy], weight[heavy]
+        ids, weight = np.compress(heavy, ids, axis=1), weight[heavy]
     # the arrays are fresh (made by the pair counting): the frame can own them as they are
-    cn = frame_of_arrays(_EDGE_COLUMNS, [pre, post, weight])
+    cn = edge_frame(ids, weight)
     cn.attrs = provenance(
         source, at, {"neuron_ids": q}, upstream=upstream, downstream=downstream,
         threshold=threshold, min_size=min_size, clean=clean, update_ids=update_ids,

@@ -131,8 +131,14 @@ def resolve_id_arrays(
         For IDs that were never roots of this dataset (all of them are named).
     """
     ids_given = np.asarray(ids, dtype=np.uint64)
-    ids = unique_in_order(ids_given) if len(ids_given) > 1 else ids_given
-    known, alive = source.root_status(ids, at)
+    if len(ids_given) == 1:  # one ID (a single-neuron query): its status as two booleans, asked once
+        one_known, one_alive = source.one_root_status(int(ids_given[0]), at)
+        if one_known and one_alive:
+            return ids_given, ids_given.copy(), np.ones(1)  # a root alive at `at`: nothing to map
+        ids, known, alive = ids_given, np.array([one_known]), np.array([one_alive])
+    else:
+        ids = unique_in_order(ids_given)
+        known, alive = source.root_status(ids, at)
     if not known.all():
         bad = ids[~known]
         shown = ", ".join(str(int(b)) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")

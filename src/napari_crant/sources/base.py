@@ -94,6 +94,12 @@ class DataSource(ABC):
             dataset (at any time); ``alive`` - it is the current root of its segment at ``at``.
         """
 
+    def one_root_status(self, root: int, at: Materialization) -> tuple[bool, bool]:
+        """:meth:`root_status` of one ID as ``(known, alive)`` plain booleans (a single-neuron
+        query's hot path; sources may answer it without arrays)."""
+        known, alive = self.root_status(np.array([root], np.uint64), at)
+        return bool(known[0]), bool(alive[0])
+
     @abstractmethod
     def root_created(self, ids: np.ndarray) -> pd.Series:
         """When each root was created (UTC timestamps, aligned with ``ids``; NaT if unknown)."""

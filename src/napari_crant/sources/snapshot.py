@@ -262,7 +262,7 @@ class SnapshotSource(SnapshotGraph, DataSource):
     def partner_roots(
         self, root: int, at: Materialization, sides: tuple[str, ...] = ("pre", "post")
     ) -> dict[str, np.ndarray]:
-        if not self.root_status(np.array([root], np.uint64), at)[1][0]:
+        if not self.one_root_status(root, at)[1]:
             return {side: np.zeros(0, np.uint64) for side in sides}
         partners = self._synapse_index.one_root_partners(root, at, sides)
         return partners if partners is not None else super().partner_roots(root, at, sides)

@@ -47,15 +47,19 @@ class SnapshotGraph:
 
     def root_status(self, ids: np.ndarray, at: Materialization) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.uint64)
-        if ids.shape == (1,):  # one neuron's query asks three times; a snapshot never changes
-            key = (int(ids[0]), at.timestamp_us)
-            seen = self._one_root_status.get(key)
-            if seen is None:
-                if len(self._one_root_status) >= _ONE_ROOT_STATUS_KEPT:
-                    self._one_root_status.clear()
-                seen = self._one_root_status[key] = self._one_status(*key)
-            return np.array([seen[0]]), np.array([seen[1]])
+        if ids.shape == (1,):  # one neuron's query asks more than once; a snapshot never changes
+            known, alive = self.one_root_status(int(ids[0]), at)
+            return np.array([known]), np.array([alive])
         return self._root_status(ids, at)
+
+    def one_root_status(self, root: int, at: Materialization) -> tuple[bool, bool]:
+        key = (root, at.timestamp_us)
+        seen = self._one_root_status.get(key)
+        if seen is None:
+            if len(self._one_root_status) >= _ONE_ROOT_STATUS_KEPT:
+                self._one_root_status.clear()
+            seen = self._one_root_status[key] = self._one_status(*key)
+        return seen
 
     @cached_property
     def _one_root_status(self) -> dict[tuple[int, int], tuple[bool, bool]]:

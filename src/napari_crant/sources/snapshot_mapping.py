@@ -167,9 +167,11 @@ class MappedTable:
         offset = self._read_offset(name)
         if offset >= 0 and stop > start:
             out = np.empty(stop - start, dtype=col.dtype)
-            with contextlib.suppress(OSError, ValueError):
+            try:
                 if os.preadv(self._file.fileno(), [out], offset + start * col.itemsize) == out.nbytes:
                     return out
+            except (OSError, ValueError):
+                pass
         return np.array(col[start:stop])
 
     def _read_offset(self, name: str) -> int:
