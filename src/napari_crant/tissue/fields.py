@@ -141,9 +141,10 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
     depth = np.full(shape, _FAR, np.float32)
     other = np.full(shape, _FAR, np.float32)
     prim = np.full(shape, -1, np.int64)
-    hull = np.full(shape, _FAR, np.float32)  # synapse shapes without their cut: the cleft too
-    spine = np.full(shape, _FAR, np.float32)
-    cleft = np.full(shape, _FAR, np.float32)
+    # the carving shapes, kept negated (only ever used as ``-shape``): ``-max(a, b) == min(-a, -b)``
+    no_hull = np.full(shape, -_FAR, np.float32)  # synapse shapes without their cut: the cleft too
+    no_spine = np.full(shape, -_FAR, np.float32)
+    no_cleft = np.full(shape, -_FAR, np.float32)
     lo, hi = prims.lo - margin, prims.hi + margin
     start, stop = np.empty((len(prims), 3), np.int64), np.empty((len(prims), 3), np.int64)
     for k, axis in enumerate((xs, ys, zs)):
@@ -168,27 +169,26 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
               slice(start[i, 2], stop[i, 2]))
         full, d = _depth(prims, i, xs[sl[0]], ys[sl[1]], zs[sl[2]])
         if is_cleft[i]:
-            np.maximum(cleft[sl], d, out=cleft[sl])
+            np.minimum(no_cleft[sl], np.negative(d, out=d), out=no_cleft[sl])
             continue
         if near_cleft[i]:
-            d = np.minimum(d, -cleft[sl])
+            d = np.minimum(d, no_cleft[sl], out=d if d is not full else None)
         if is_spine[i]:
-            np.maximum(spine[sl], d, out=spine[sl])
-            np.maximum(hull[sl], full, out=hull[sl])
+            np.minimum(no_spine[sl], -d, out=no_spine[sl])
+            np.minimum(no_hull[sl], -full, out=no_hull[sl])
         elif is_blob[i]:
             if near_spine[i]:
-                d = np.minimum(d, -spine[sl])
-            np.maximum(hull[sl], full, out=hull[sl])
+                d = np.minimum(d, no_spine[sl], out=d if d is not full else None)
+            np.minimum(no_hull[sl], -full, out=no_hull[sl])
         elif near_hull[i]:
-            d = np.minimum(d, -hull[sl])
+            d = np.minimum(d, no_hull[sl], out=d if d is not full else None)
         c = code_dtype(cell_code[i])
         d1, c1, o = depth[sl], code[sl], other[sl]
         # another cell: "other" becomes the deeper of itself and the shallower of (best, d)
         # (the best is demoted when d beats it; d itself when it does not)
-        other_cell = c1 != c
-        np.maximum(o, np.minimum(d, d1), out=o, where=other_cell)
+        np.maximum(o, np.where(c1 != c, np.minimum(d, d1), _FAR), out=o)
         better = d > d1
-        np.copyto(d1, d, where=better)
+        np.maximum(d1, d, out=d1)  # d where better, else d1 (equal values on a tie)
         np.copyto(c1, c, where=better)
         np.copyto(prim[sl], i, where=better)
     inside_any = prim >= 0
