@@ -22,6 +22,8 @@ import numpy as np
 from napari_crant.tissue.primitives import CLEFT, NECK, NEURITE, SOMA_SPHERE, SPINE, Primitives
 
 _FAR = np.float32(-1e9)
+#: Subtracted from a same-cell candidate for "other": below any _FAR it could be compared with.
+_SAME_CELL = np.float32(4e9)
 
 
 @dataclass
@@ -90,7 +92,9 @@ def _depth(p: Primitives, i: int, x: np.ndarray, y: np.ndarray,
         np.sqrt(ex, out=ex)
         d = np.subtract(r, ex, out=r)
     else:
-        d = np.float32(p.ra[i]) - np.sqrt(dx * dx + dy * dy + dz * dz)
+        d = dx * dx + dy * dy + dz * dz
+        np.sqrt(d, out=d)
+        np.subtract(np.float32(p.ra[i]), d, out=d)
     nrm = p.normal[i]
     if nrm.any():
         nf = nrm.astype(np.float32)
@@ -140,7 +144,6 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
     shape = (len(xs), len(ys), len(zs))
     depth = np.full(shape, _FAR, np.float32)
     other = np.full(shape, _FAR, np.float32)
-    prim = np.full(shape, -1, np.int64)
     # the carving shapes, kept negated (only ever used as ``-shape``): ``-max(a, b) == min(-a, -b)``
     no_hull = np.full(shape, -_FAR, np.float32)  # synapse shapes without their cut: the cleft too
     no_spine = np.full(shape, -_FAR, np.float32)
@@ -157,9 +160,10 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
     near_spine = _meets(start, stop, is_spine & ~empty)
     near_hull = _meets(start, stop, is_blob & ~empty)
     # cells as small codes (a sample compares its cell with a primitive's)
-    cells, cell_code = np.unique(prims.cell, return_inverse=True)
-    code_dtype = np.int32 if len(cells) < 2 ** 31 - 1 else np.int64
-    code = np.full(shape, -1, code_dtype)
+    _, cell_code = np.unique(prims.cell, return_inverse=True)
+    small = np.int16 if len(prims) < 2 ** 15 - 1 else np.int64  # rows and cell codes
+    code = np.full(shape, -1, small)
+    prim = np.full(shape, -1, small)
     # clefts first (nothing enters them), postsynaptic shapes (they carve presynaptic
     # ones), presynaptic shapes, neurites
     order = np.concatenate([np.flatnonzero(is_cleft), np.flatnonzero(is_spine),
@@ -182,16 +186,19 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
             np.minimum(no_hull[sl], -full, out=no_hull[sl])
         elif near_hull[i]:
             d = np.minimum(d, no_hull[sl], out=d if d is not full else None)
-        c = code_dtype(cell_code[i])
+        c = small(cell_code[i])
         d1, c1, o = depth[sl], code[sl], other[sl]
         # another cell: "other" becomes the deeper of itself and the shallower of (best, d)
-        # (the best is demoted when d beats it; d itself when it does not)
-        np.maximum(o, np.where(c1 != c, np.minimum(d, d1), _FAR), out=o)
+        # (the best is demoted when d beats it; d itself when it does not); on the same cell
+        # that value is pushed below _FAR (depths are > -1e9 and < 1e6), so "other" keeps its
+        m = np.minimum(d, d1)
+        m -= (c1 == c) * _SAME_CELL
+        np.maximum(o, m, out=o)
         better = d > d1
         np.maximum(d1, d, out=d1)  # d where better, else d1 (equal values on a tie)
         np.copyto(c1, c, where=better)
-        np.copyto(prim[sl], i, where=better)
-    inside_any = prim >= 0
-    cell = np.where(inside_any, np.append(prims.cell, -1)[prim], -1).astype(np.int64)
+        np.copyto(prim[sl], small(i), where=better)
+    prim = prim.astype(np.int64)
+    cell = np.append(prims.cell, -1)[prim]  # row -1 (no primitive): the appended -1
     sv = np.append(prims.sv.astype(np.uint64), np.uint64(0))[prim]
     return LabelField(depth=depth, other=other, cell=cell, sv=sv, prim=prim, prims=prims)
