@@ -63,8 +63,9 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     # filler: the rest of the neuropil (cells not in the tables), beyond a thin gap
     fb, _, fcol, fcol_keys = filler_field(xs, ys, zs, seed)
 
-    def per_filler(salt: int) -> np.ndarray:  # a hash of each sample's filler profile, once per profile
-        return uniform3(seed, salt, fcol_keys, 0, 0)[fcol]
+    def per_filler(salt: int, at: tuple | None = None) -> np.ndarray:
+        """A hash of each sample's (or the samples ``at``'s) filler profile, once per profile."""
+        return uniform3(seed, salt, fcol_keys, 0, 0)[fcol if at is None else fcol[at]]
 
     fill_b = np.where(inside, np.float32(-1e9), np.minimum(fb, -f.depth - np.float32(GAP_NM)))
     in_fill = fill_b >= 0

@@ -335,16 +335,17 @@ def _vesicles(img, vox: np.ndarray, clouds: np.ndarray, which: np.ndarray, xs, y
 def draw_filler_mitochondria(img, fill_b, per_filler, X, Y, iz, seed: int, sigma: float) -> None:
     """Mitochondria filling some filler profiles (dark, with cristae, their own membrane).
 
-    ``per_filler(salt)``: the uniform hash (salt) of every sample's filler profile."""
-    has = (per_filler(33) < 0.09) & (fill_b > 20.0)
-    if not has.any():
+    ``per_filler(salt, at)``: the uniform hash (salt) of the filler profile of every sample, or
+    of the samples ``at`` (index arrays). Shaded only in the profiles that have one."""
+    has = np.nonzero((per_filler(33) < 0.09) & (fill_b > 20.0))
+    if not len(has[0]):
         return
-    theta = np.float32(np.pi) * per_filler(34)
-    wob = value_noise2d(seed, 35, X, Y, iz, 60.0)
-    along = X * np.cos(theta) + Y * np.sin(theta)
+    theta = np.float32(np.pi) * per_filler(34, has)
+    wob = value_noise2d(seed, 35, X, Y, iz, 60.0)[has]
+    along = X[has[0], 0, 0] * np.cos(theta) + Y[0, has[1], 0] * np.sin(theta)
     cristae = 0.5 + 0.5 * np.cos(2 * np.pi * (along / 50.0 + 0.4 * wob))
-    dist = fill_b - np.float32(28.0)
+    dist = fill_b[has] - np.float32(28.0)
     body = _smooth(dist / 3.0)
     val = 130.0 - 34.0 * cristae * _smooth((dist - 14.0) / 4.0)
-    new = img * (1 - body) + val * body - 70.0 * _line(dist, sigma)
-    img[has] = new[has].astype(np.float32)
+    new = img[has] * (1 - body) + val * body - 70.0 * _line(dist, sigma)
+    img[has] = new.astype(np.float32)
