@@ -191,6 +191,7 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
     cloud_of = np.full(img.shape, -1, np.int32)  # the cloud whose centre is nearest
     cloud_d = np.full(img.shape, np.inf, np.float32)
     clouds: list[np.ndarray] = []
+    grid = img.shape
     for i in boutons:
         row = int(pr.key[i])
         P, Q, n, R = geom.syn_pre[row], geom.syn_post[row], pr.normal[i], pr.ra[i]
@@ -216,14 +217,17 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         h_lo = -dpq - 37.0
         h_hi = max(-CLEFT_INSET_NM + 5.0, -dpq + CLEFT_INSET_NM + 7.0)
         near_axis = (r2 < np.float32(reach * reach)) & (h > h_lo) & (h < h_hi)
-        idx = np.nonzero(pre_box | near_axis)
-        if len(idx[0]) == 0:
+        flat = np.flatnonzero(pre_box | near_axis)
+        if len(flat) == 0:
             continue
-        h = h[idx]
-        rho = np.sqrt(np.maximum(r2[idx], 0.0))
-        view = img[sx, sy, sz]
-        sub = view[idx]
-        pre = pre_box[idx]
+        # the box's voxels (C order, as np.nonzero gives them) and their flat index in the grid
+        i0, rest = np.divmod(flat, h.shape[1] * h.shape[2])
+        i1, i2 = np.divmod(rest, h.shape[2])
+        at = ((i0 + sx.start) * grid[1] + (i1 + sy.start)) * grid[2] + (i2 + sz.start)
+        h = h.reshape(-1)[flat]
+        rho = np.sqrt(np.maximum(r2.reshape(-1)[flat], 0.0))
+        sub = np.take(img, at)
+        pre = pre_box.reshape(-1)[flat]
         # Every shade below is computed only where it is not exactly zero (elsewhere it would
         # add, subtract or blend 0: no change), with the same float operations per voxel.
         soft_face = _smooth((face - rho) / 10.0)
@@ -253,27 +257,25 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
         cloud_r = 0.85 * R
         # squared offsets per axis, summed per voxel in the order of the plain expression
         ax, ay, az = ((v - c) ** 2 for v, c in zip((vx, vy, vz), C - P, strict=True))
-        dc = np.sqrt(ax[idx[0]] + ay[idx[1]] + az[idx[2]]) / cloud_r
+        dc = np.sqrt(ax[i0] + ay[i1] + az[i2]) / cloud_r
         sel = pre & (tbar < 0.3) & (dc < 1.0 + 30.0 / cloud_r)
         if sel.any():
-            claim_view, dist_view = cloud_of[sx, sy, sz], cloud_d[sx, sy, sz]
-            dist = dist_view[idx]
-            closer = sel & (dc < dist)
-            won = tuple(k[closer] for k in idx)
-            claim_view[won] = len(clouds)
-            dist_view[won] = dc[closer]
+            closer = sel & (dc < np.take(cloud_d, at))
+            won = at[closer]
+            np.put(cloud_of, won, len(clouds))
+            np.put(cloud_d, won, dc[closer].astype(np.float32))
             clouds.append(np.append(C, cloud_r))
         # postsynaptic density on the partner (within the near-axis disc)
         if j is not None:
             rj = 0.9 * pr.ra[j]
             k = np.flatnonzero((rho < rj + 21.0) & (h > -dpq - 37.0) & (h < -dpq + 19.0))
-            k = k[cell_box[tuple(i[k] for i in idx)] == pr.cell[j]]
+            k = k[np.take(f.cell, at[k]) == pr.cell[j]]
             if len(k):
                 hq = -(h[k] + dpq)  # distance from the post point into the postsynaptic side
                 psd = _smooth((rj - rho[k]) / 10.0) * _smooth((26.0 - hq) / 5.0) * _smooth(
                     (hq + CLEFT_INSET_NM) / 3.0)
                 sub[k] -= (58.0 * psd).astype(np.float32)
-        view[idx] = sub
+        np.put(img, at, sub)
     if clouds:
         vox = np.argwhere(cloud_of >= 0)
         _vesicles(img, vox, np.array(clouds), cloud_of[tuple(vox.T)], xs, ys, zs, seed,
