@@ -200,3 +200,37 @@ def test_a_walk_faster_than_the_fetches_is_met_ahead_then_the_shown_synapse_come
         review.step(-1)
     assert review.current == 5 and pf.walk.lead() == 2
     assert _ids([pf.next_request()]) == [ORDER[3]]
+
+
+def test_a_fetch_the_walk_passed_is_no_longer_wanted_and_ends_without_tissue(review):
+    pf = EMPrefetch(review)
+    shown = synapse_key(review.current_row())
+    key, gen = pf.begin(pf.next_request())
+    assert key == shown and pf.still_wanted(key)
+    review.step(+1)  # the walk passed it while it was fetched
+    assert not pf.still_wanted(key) and pf.passed == {key}
+    assert not pf.finish(key, None, gen)  # dropped or cancelled: no tissue
+    assert key not in pf and pf.failures == {} and not pf.in_flight and pf.passed == set()
+    assert pf.abandoned == 1 and pf.status(key) == "queued"
+    assert synapse_key(pf.next_request()) == synapse_key(review.current_row())
+
+
+def test_a_fetch_ahead_stays_wanted_until_passed_or_the_walk_turns(review):
+    pf = EMPrefetch(review)
+    rows = review.items
+    ahead = rows.iloc[3]
+    key, _ = pf.begin(ahead)  # aimed ahead of a fast walk
+    review.step(+1)
+    review.step(+1)
+    assert pf.still_wanted(key)  # not reached yet
+    review.step(+1)
+    assert pf.still_wanted(key)  # reached: it is the shown one
+    review.step(-1)  # the walk turns back: behind it now
+    assert not pf.still_wanted(key)
+    pf.clear()
+    assert pf.passed == set() and pf.still_wanted(key)
+    # a fetch of a synapse that passed and arrived anyway is kept (the walk may come back)
+    key2, gen2 = pf.begin(rows.iloc[1])
+    review.go_to(3)  # forward, from 2: row 1 is behind
+    assert not pf.still_wanted(key2)
+    assert pf.finish(key2, tissue(key2), gen2) and key2 in pf and pf.passed == set()

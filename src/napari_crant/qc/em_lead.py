@@ -55,6 +55,10 @@ class WalkLead:
         if start is not None:
             self.fetches.append(self.clock() - start)
 
+    def fetch_abandoned(self, key: int) -> None:
+        """The fetch of ``key`` was dropped or cancelled (not timed: it did not run to its end)."""
+        self._started.pop(int(key), None)
+
     def forget_fetches(self) -> None:
         """Fetches started before are not timed (their results are dropped)."""
         self._started.clear()

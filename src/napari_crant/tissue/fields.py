@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_crant.tissue.interrupt import checkpoint
 from napari_crant.tissue.primitives import CLEFT, NECK, NEURITE, SOMA_SPHERE, SPINE, Primitives
 
 _FAR = np.float32(-1e9)
@@ -169,6 +170,7 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
     order = np.concatenate([np.flatnonzero(is_cleft), np.flatnonzero(is_spine),
                             np.flatnonzero(is_blob & ~is_spine), np.flatnonzero(~is_blob & ~is_cleft)])
     for i in order[~empty[order]]:
+        checkpoint()  # the render may be abandoned here
         sl = (slice(start[i, 0], stop[i, 0]), slice(start[i, 1], stop[i, 1]),
               slice(start[i, 2], stop[i, 2]))
         full, d = _depth(prims, i, xs[sl[0]], ys[sl[1]], zs[sl[2]])

@@ -12,6 +12,7 @@ from scipy.spatial import cKDTree
 
 from napari_crant.tissue.fields import LabelField
 from napari_crant.tissue.geometry import SOMA, TissueGeometry
+from napari_crant.tissue.interrupt import checkpoint
 from napari_crant.tissue.noise import uniform3, uniforms4, value_noise2d
 from napari_crant.tissue.primitives import BOUTON, CLEFT_INSET_NM, NEURITE, SOMA_SPHERE, SPINE
 
@@ -193,6 +194,7 @@ def draw_synapses(img, f: LabelField, geom: TissueGeometry, X, Y, zs, seed: int,
     clouds: list[np.ndarray] = []
     grid = img.shape
     for i in boutons:
+        checkpoint()  # the render may be abandoned here
         row = int(pr.key[i])
         P, Q, n, R = geom.syn_pre[row], geom.syn_post[row], pr.normal[i], pr.ra[i]
         j = spine_of.get(row)
