@@ -234,3 +234,31 @@ def test_a_fetch_ahead_stays_wanted_until_passed_or_the_walk_turns(review):
     review.go_to(3)  # forward, from 2: row 1 is behind
     assert not pf.still_wanted(key2)
     assert pf.finish(key2, tissue(key2), gen2) and key2 in pf and pf.passed == set()
+
+
+def test_fetches_cancelled_after_running_longer_than_measured_make_the_walk_aim_ahead(review):
+    clock = Clock()
+    pf = EMPrefetch(review, ahead=2, clock=clock)
+    key, gen = pf.begin(pf.next_request())
+    clock.now += 0.5  # fetches took half a second
+    pf.finish(key, tissue(key), gen)
+    # now they take 1.5 s and the reviewer steps every second: the fetch of the shown synapse is
+    # passed and cancelled before its end, again and again
+    clock.now += 1.0
+    review.step(+1)
+    assert pf.walk.lead() == 0
+    for _ in range(3):
+        key, gen = pf.begin(review.current_row())
+        clock.now += 1.0
+        review.step(+1)
+        assert not pf.still_wanted(key)
+        pf.finish(key, None, gen)
+    # the cancelled fetches ran longer than measured: the walk is met one synapse ahead
+    assert pf.walk.lead() == 1
+    assert synapse_key(pf.next_request()) != synapse_key(review.current_row())
+    # a fetch dropped at once tells nothing
+    before = list(pf.walk.fetches)
+    key, gen = pf.begin(pf.next_request())
+    review.step(+1)
+    pf.finish(key, None, gen)
+    assert list(pf.walk.fetches) == before
