@@ -19,7 +19,8 @@ next step (else the step was **passed** before its EM arrived). At every turn of
 it checks that the EM layers never show another synapse's cutout than the current one
 (**stale**: must be 0). After the last step, **catch-up**: the time until the EM of the synapse
 the walk stopped at is drawn. **Fetches** during each walk: those whose cutout was drawn, those
-that finished but were never drawn (the walk had passed them), those cancelled in the child and
+that finished but were never drawn (after the walk had passed them, or ahead of where it stopped),
+those cancelled in the child and
 those dropped before they started (a tree that cancels passed fetches: ``TissueProcess.cancelled``
 and ``dropped``), with the child's CPU time spent on each kind (**wasted**: finished but never
 drawn, or cancelled). Also the main-thread CPU of one move of the current-synapse ring, the
@@ -171,8 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         spin(600, lambda: not prefetch.in_flight)  # the fetches started during the walk ended
         shown_keys = {s for _, s in drawn[n_drawn0:]}
         mine = [f for f in fetched if f[0] == phase["pace"]]
+        ids = qc.review.items["synapse_id"].to_numpy()
+        stop_at = qc.review.current
+
+        def behind(key: int, ids=ids, stop_at=stop_at) -> bool:  # the walk (forward) went past it
+            at = np.flatnonzero(ids == key)
+            return bool(len(at)) and int(at[0]) < stop_at
+
+        unseen = [f for f in mine if f[2] == "tissue" and f[1] not in shown_keys]
         kinds = {"drawn": [f for f in mine if f[2] == "tissue" and f[1] in shown_keys],
-                 "finished, never drawn": [f for f in mine if f[2] == "tissue" and f[1] not in shown_keys],
+                 "finished after the walk passed it": [f for f in unseen if behind(f[1])],
+                 "finished, ahead of where the walk stopped": [f for f in unseen if not behind(f[1])],
                  "cancelled in the child": [f for f in mine if f[2] == "cancelled"],
                  "dropped before it started": [f for f in mine if f[2] == "dropped"]}
         fetch_rows.append((pace, {k: (len(v), sum(f[3] for f in v)) for k, v in kinds.items()}))
@@ -226,12 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {pace:.0f} ms | {args.steps} | {hits} ({100 * hits / args.steps:.0f} %) | {late} "
               f"| {passed} | {wait_txt} | {catch_up:.0f} ms | {1000 * cpu_s / args.steps:.1f} ms |")
     print(f"stale cutout shown: {stale['stale']} of {stale['turns']} turns of the event loop")
-    print("| pace | fetches drawn | finished, never drawn | cancelled in the child | dropped before start "
-          "| child CPU, all | child CPU wasted (never drawn + cancelled) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| pace | fetches drawn | finished after the walk passed it | finished ahead of the stop "
+          "| cancelled in the child | dropped before start | child CPU, all "
+          "| child CPU wasted (passed + cancelled) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for pace, k in fetch_rows:
         total = sum(c for _, c in k.values())
-        wasted = k["finished, never drawn"][1] + k["cancelled in the child"][1]
+        wasted = k["finished after the walk passed it"][1] + k["cancelled in the child"][1]
         cells = " | ".join(f"{n} ({1000 * c:.0f} ms)" if name != "dropped before it started" else f"{n}"
                            for name, (n, c) in k.items())
         print(f"| {pace:.0f} ms | {cells} | {1000 * total:.0f} ms | {1000 * wasted:.0f} ms |")
