@@ -1,6 +1,6 @@
 """The demo's synapse tissue drawn in a separate process, so that drawing never holds napari's GIL.
 
-The demo's EM and segmentation are drawn on demand (:mod:`napari_crant.tissue`): about 0.7 s of
+The demo's EM and segmentation are drawn on demand (:mod:`napari_crant.tissue`): about 0.3 s of
 CPU per cutout of numpy calls and Python loops over shapes, most of it holding the GIL. Drawn
 in a worker *thread* of the napari process, that time is taken from the main thread too (every
 step, click and paint waits for the GIL), and the prefetch never gets ahead of a reviewer.
