@@ -18,7 +18,12 @@ Per step: **hit** when the EM of the synapse stepped to is on the layers as the 
 next step (else the step was **passed** before its EM arrived). At every turn of the event loop
 it checks that the EM layers never show another synapse's cutout than the current one
 (**stale**: must be 0). After the last step, **catch-up**: the time until the EM of the synapse
-the walk stopped at is drawn. Also the main-thread CPU of one move of the current-synapse ring, the
+the walk stopped at is drawn. **Fetches** during each walk: those whose cutout was drawn, those
+that finished but were never drawn (after the walk had passed them, or ahead of where it stopped),
+those cancelled in the child and
+those dropped before they started (a tree that cancels passed fetches: ``TissueProcess.cancelled``
+and ``dropped``), with the child's CPU time spent on each kind (**wasted**: finished but never
+drawn, or cancelled). Also the main-thread CPU of one move of the current-synapse ring, the
 old way (``layer.data = ...``) and by translate (``ring.move_ring``), alternating, when the tree
 has the latter.
 
@@ -64,6 +69,29 @@ def main(argv: list[str] | None = None) -> int:
         drawn.append((time.perf_counter(), int(tissue.synapse_id)))
 
     EMPanel.draw = recorded_draw
+    from napari_crant.qc.em_process import TissueProcess
+
+    fetched: list[tuple[str, int, str, float]] = []  # (pace, synapse, outcome, child CPU s)
+    phase = {"pace": "first"}
+    plain_fetch = TissueProcess.fetch
+
+    def recorded_fetch(self, row, *a, **k):
+        pid = self.pid
+        before = _cpu_s(pid) if pid else 0.0
+        n_dropped = getattr(self, "dropped", 0)
+        try:
+            tissue = plain_fetch(self, row, *a, **k)
+        except Exception:
+            fetched.append((phase["pace"], int(row["synapse_id"]), "failed", 0.0))
+            raise
+        pid = self.pid
+        cpu = (_cpu_s(pid) - before) if pid else 0.0
+        outcome = "tissue" if tissue is not None else (
+            "dropped" if getattr(self, "dropped", 0) > n_dropped else "cancelled")
+        fetched.append((phase["pace"], int(row["synapse_id"]), outcome, cpu))
+        return tissue
+
+    TissueProcess.fetch = recorded_fetch
     viewer, app, qc, root = qc_viewer(dataset, args.root, args.ndisplay)
     panel, prefetch = qc.em_panel, qc.em_panel.prefetch
     stale = {"turns": 0, "stale": 0}
@@ -105,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                    for r in prefetch.wanted_rows())
 
     results = []
+    fetch_rows: list[tuple[float, dict[str, tuple[int, float]]]] = []
     for pace in (float(p) for p in args.paces.split(",")):
         spin(600, settled)  # the reviewer looked at this synapse long enough for the prefetch to finish
+        phase["pace"] = f"{pace:.0f}"
+        n_drawn0 = len(drawn)
         hits = passed = 0
         waits: list[float] = []
         c_start = time.thread_time()
@@ -138,6 +169,24 @@ def main(argv: list[str] | None = None) -> int:
         catch_up = 0.0 if already else (
             1000 * (next(t for t, s in drawn[n_before:] if s == key) - t_stop) if caught else float("nan"))
         results.append((pace, hits, len(waits), passed, waits, catch_up, walk_s, cpu_s))
+        spin(600, lambda: not prefetch.in_flight)  # the fetches started during the walk ended
+        shown_keys = {s for _, s in drawn[n_drawn0:]}
+        mine = [f for f in fetched if f[0] == phase["pace"]]
+        ids = qc.review.items["synapse_id"].to_numpy()
+        stop_at = qc.review.current
+
+        def behind(key: int, ids=ids, stop_at=stop_at) -> bool:  # the walk (forward) went past it
+            at = np.flatnonzero(ids == key)
+            return bool(len(at)) and int(at[0]) < stop_at
+
+        unseen = [f for f in mine if f[2] == "tissue" and f[1] not in shown_keys]
+        kinds = {"drawn": [f for f in mine if f[2] == "tissue" and f[1] in shown_keys],
+                 "finished after the walk passed it": [f for f in unseen if behind(f[1])],
+                 "finished, ahead of where the walk stopped": [f for f in unseen if not behind(f[1])],
+                 "cancelled in the child": [f for f in mine if f[2] == "cancelled"],
+                 "dropped before it started": [f for f in mine if f[2] == "dropped"]}
+        fetch_rows.append((pace, {k: (len(v), sum(f[3] for f in v)) for k, v in kinds.items()}))
+        phase["pace"] = "settle"
 
     # the ring: one move, the old way and by translate, alternating
     ring_rows = []
@@ -187,6 +236,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {pace:.0f} ms | {args.steps} | {hits} ({100 * hits / args.steps:.0f} %) | {late} "
               f"| {passed} | {wait_txt} | {catch_up:.0f} ms | {1000 * cpu_s / args.steps:.1f} ms |")
     print(f"stale cutout shown: {stale['stale']} of {stale['turns']} turns of the event loop")
+    print("| pace | fetches drawn | finished after the walk passed it | finished ahead of the stop "
+          "| cancelled in the child | dropped before start | child CPU, all "
+          "| child CPU wasted (passed + cancelled) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for pace, k in fetch_rows:
+        total = sum(c for _, c in k.values())
+        wasted = k["finished after the walk passed it"][1] + k["cancelled in the child"][1]
+        cells = " | ".join(f"{n} ({1000 * c:.0f} ms)" if name != "dropped before it started" else f"{n}"
+                           for name, (n, c) in k.items())
+        print(f"| {pace:.0f} ms | {cells} | {1000 * total:.0f} ms | {1000 * wasted:.0f} ms |")
     if ring_rows:
         print("| ring move | main-thread CPU median | max |\n|---|---:|---:|")
         for name, v in ring_rows:
@@ -195,6 +254,17 @@ def main(argv: list[str] | None = None) -> int:
     spin(600, lambda: not panel.workers)
     viewer.close()
     return 2 if stale["stale"] else 0
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used (0 once it is gone)."""
+    from pathlib import Path
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ring_position_of(ring, np):

@@ -200,3 +200,65 @@ def test_a_walk_faster_than_the_fetches_is_met_ahead_then_the_shown_synapse_come
         review.step(-1)
     assert review.current == 5 and pf.walk.lead() == 2
     assert _ids([pf.next_request()]) == [ORDER[3]]
+
+
+def test_a_fetch_the_walk_passed_is_no_longer_wanted_and_ends_without_tissue(review):
+    pf = EMPrefetch(review)
+    shown = synapse_key(review.current_row())
+    key, gen = pf.begin(pf.next_request())
+    assert key == shown and pf.still_wanted(key)
+    review.step(+1)  # the walk passed it while it was fetched
+    assert not pf.still_wanted(key) and pf.passed == {key}
+    assert not pf.finish(key, None, gen)  # dropped or cancelled: no tissue
+    assert key not in pf and pf.failures == {} and not pf.in_flight and pf.passed == set()
+    assert pf.abandoned == 1 and pf.status(key) == "queued"
+    assert synapse_key(pf.next_request()) == synapse_key(review.current_row())
+
+
+def test_a_fetch_ahead_stays_wanted_until_passed_or_the_walk_turns(review):
+    pf = EMPrefetch(review)
+    rows = review.items
+    ahead = rows.iloc[3]
+    key, _ = pf.begin(ahead)  # aimed ahead of a fast walk
+    review.step(+1)
+    review.step(+1)
+    assert pf.still_wanted(key)  # not reached yet
+    review.step(+1)
+    assert pf.still_wanted(key)  # reached: it is the shown one
+    review.step(-1)  # the walk turns back: behind it now
+    assert not pf.still_wanted(key)
+    pf.clear()
+    assert pf.passed == set() and pf.still_wanted(key)
+    # a fetch of a synapse that passed and arrived anyway is kept (the walk may come back)
+    key2, gen2 = pf.begin(rows.iloc[1])
+    review.go_to(3)  # forward, from 2: row 1 is behind
+    assert not pf.still_wanted(key2)
+    assert pf.finish(key2, tissue(key2), gen2) and key2 in pf and pf.passed == set()
+
+
+def test_fetches_cancelled_after_running_longer_than_measured_make_the_walk_aim_ahead(review):
+    clock = Clock()
+    pf = EMPrefetch(review, ahead=2, clock=clock)
+    key, gen = pf.begin(pf.next_request())
+    clock.now += 0.5  # fetches took half a second
+    pf.finish(key, tissue(key), gen)
+    # now they take 1.5 s and the reviewer steps every second: the fetch of the shown synapse is
+    # passed and cancelled before its end, again and again
+    clock.now += 1.0
+    review.step(+1)
+    assert pf.walk.lead() == 0
+    for _ in range(3):
+        key, gen = pf.begin(review.current_row())
+        clock.now += 1.0
+        review.step(+1)
+        assert not pf.still_wanted(key)
+        pf.finish(key, None, gen)
+    # the cancelled fetches ran longer than measured: the walk is met one synapse ahead
+    assert pf.walk.lead() == 1
+    assert synapse_key(pf.next_request()) != synapse_key(review.current_row())
+    # a fetch dropped at once tells nothing
+    before = list(pf.walk.fetches)
+    key, gen = pf.begin(pf.next_request())
+    review.step(+1)
+    pf.finish(key, None, gen)
+    assert list(pf.walk.fetches) == before

@@ -195,3 +195,53 @@ def test_a_script_without_a_main_guard_runs_once_and_gets_its_tissue(tmp_path, r
     assert "bootstrapping" not in proc.stdout + proc.stderr
     child = int(proc.stdout.split(" child ")[1].split()[0])
     assert child != os.getpid() and _gone(child)  # ended and reaped at the script's exit, no zombie
+
+
+def test_a_fetch_no_longer_wanted_before_it_starts_is_dropped_without_a_request(renderer, rows):
+    path = snapshot()
+    key = int(rows[0]["synapse_id"])
+    renderer.still_wanted = lambda k: k != key
+    assert renderer.fetch(rows[0], path, "latest", SIZE_NM) is None
+    assert renderer.dropped == 1 and renderer.cancelled == 0
+    assert renderer.started == 0 and renderer.pid is None  # no child was started for it
+    assert renderer.fetch(rows[1], path, "latest", SIZE_NM).synapse_id == int(rows[1]["synapse_id"])
+
+
+def test_a_fetch_passed_while_the_child_draws_it_is_cancelled_and_the_child_serves_the_next(renderer, rows):
+    path = snapshot()
+    renderer.fetch(rows[0], path, "latest", SIZE_NM)  # started and warm
+    pid = renderer.pid
+    long_key = int(rows[1]["synapse_id"])
+    passed = threading.Event()
+    renderer.still_wanted = lambda k: not (passed.is_set() and k == long_key)
+    outcome: list = []
+
+    def fetch() -> None:  # seconds of drawing if it ran to its end
+        outcome.append(renderer.fetch(rows[1], path, "latest", (6144.0, 6144.0, 336.0)))
+
+    idle = _cpu_s(pid)
+    t = threading.Thread(target=fetch)
+    t.start()
+    _busy(pid, idle)  # the child draws it
+    assert renderer.current == long_key
+    passed.set()  # the walk passed it
+    t.join(120)
+    assert not t.is_alive(), "the cancelled fetch never returned"
+    # None only comes from the child's "cancelled" answer: the render stopped at a checkpoint
+    assert outcome == [None] and renderer.cancelled == 1 and renderer.dropped == 0
+    assert renderer.current is None and renderer.pid == pid and renderer.started == 1
+    # the pipe holds no late answer: the next request gets its own tissue, the same bytes as here
+    here = fetch_synapse_tissue(rows[2], path, "latest", SIZE_NM)
+    there = renderer.fetch(rows[2], path, "latest", SIZE_NM)
+    assert there.synapse_id == here.synapse_id == int(rows[2]["synapse_id"])
+    assert there.em.data.tobytes() == here.em.data.tobytes()
+    assert there.segmentation.data.tobytes() == here.segmentation.data.tobytes()
+
+
+def test_a_cancel_that_comes_after_the_answer_is_ignored(renderer, rows):
+    path = snapshot()
+    first = renderer.fetch(rows[0], path, "latest", SIZE_NM)
+    renderer._conn.send(("cancel", renderer._number))  # what a cancel sent as the answer arrived does
+    again = renderer.fetch(rows[1], path, "latest", SIZE_NM)
+    assert first.synapse_id == int(rows[0]["synapse_id"]) and again.synapse_id == int(rows[1]["synapse_id"])
+    assert renderer.cancelled == 0 and renderer.started == 1

@@ -10,18 +10,60 @@ bootstrapping phase". Here nothing of the parent's ``__main__`` is imported.
 ``FD`` is this process's end of a socket pair (inherited through ``pass_fds``, nothing listens
 on a port). Messages are pickled :class:`multiprocessing.connection.Connection` messages: first
 the parent's ``sys.path`` (as ``spawn`` hands it over, so that the child imports the modules the
-parent would), then requests ``(name, path, row, materialization, size_nm, mip)`` answered by
-``(True, SynapseTissue)`` or ``(False, exception)``, until ``None`` or the parent's end closes.
+parent would), then requests ``(name, path, row, materialization, size_nm, mip, number)``
+answered by ``(True, SynapseTissue)`` or ``(False, exception)``, until ``None`` or the parent's
+end closes. While a request is drawn the parent may send ``("cancel", number)``: the render
+stops at its next checkpoint (:mod:`napari_crant.tissue.interrupt`, every few milliseconds)
+and the answer is ``(None, "cancelled")``; a cancel that comes after the answer is ignored.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
 __all__ = ["serve"]
+
+
+#: seconds between looks at the pipe for a cancel while drawing
+CANCEL_POLL_S = 0.005
+
+
+class _CancelCheck:
+    """The check run at the render's checkpoints: a look at the pipe (at most every
+    :data:`CANCEL_POLL_S`) for a cancel of request ``number``, or the parent's goodbye."""
+
+    def __init__(self, conn: Any, number: int):
+        self.conn, self.number = conn, number
+        self.last = time.monotonic()
+        #: the parent said goodbye (``None``) or went away while the request was drawn
+        self.closing = False
+
+    def __call__(self) -> None:
+        from napari_crant.tissue.interrupt import RenderInterrupted
+
+        now = time.monotonic()
+        if now - self.last < CANCEL_POLL_S:
+            return
+        self.last = now
+        try:
+            while self.conn.poll(0):
+                message = self.conn.recv()
+                if message is None:
+                    self.closing = True
+                    raise RenderInterrupted
+                if _is_cancel(message) and message[1] == self.number:
+                    raise RenderInterrupted
+        except (EOFError, OSError):
+            self.closing = True
+            raise RenderInterrupted from None
+
+
+def _is_cancel(message: Any) -> bool:
+    return isinstance(message, tuple) and len(message) == 2 and message[0] == "cancel"
 
 
 def serve(conn: Any) -> None:
@@ -35,6 +77,7 @@ def serve(conn: Any) -> None:
     from napari_crant.datasets import register_dataset
     from napari_crant.qc.em_review import fetch_synapse_tissue
     from napari_crant.tissue.errors import TissueUnavailable
+    from napari_crant.tissue.interrupt import RenderInterrupted, interruptible
 
     registered: dict[str, str] = {}
     while True:
@@ -44,12 +87,20 @@ def serve(conn: Any) -> None:
             return
         if request is None:
             return
-        name, path, row, materialization, size_nm, mip = request
+        if _is_cancel(request):  # came after its answer: nothing to stop
+            continue
+        name, path, row, materialization, size_nm, mip, number = request
         if registered.get(name) != path:  # the same name as in the napari process, for the cutouts' attrs
             register_dataset(name, path)
             registered[name] = path
+        check = _CancelCheck(conn, number)
         try:
-            reply = (True, fetch_synapse_tissue(row, name, materialization, size_nm, mip))
+            with interruptible(check):
+                reply = (True, fetch_synapse_tissue(row, name, materialization, size_nm, mip))
+        except RenderInterrupted:
+            if check.closing:
+                return
+            reply = (None, "cancelled")
         except Exception as e:  # sent back and raised in the napari process
             reply = (False, e)
         try:

@@ -40,6 +40,8 @@ class WalkLead:
         self.steps: deque[float] = deque(maxlen=window + 1)
         self.fetches: deque[float] = deque(maxlen=window)
         self._started: dict[int, float] = {}
+        #: the latest fetch timed was cancelled before its end (its time is a lower bound)
+        self.cut_short = False
 
     def stepped(self) -> None:
         """The review moved to another synapse now."""
@@ -54,6 +56,24 @@ class WalkLead:
         start = self._started.pop(int(key), None)
         if start is not None:
             self.fetches.append(self.clock() - start)
+            self.cut_short = False
+
+    def fetch_abandoned(self, key: int) -> None:
+        """The fetch of ``key`` was dropped or cancelled (the walk passed it) before its end.
+
+        A fetch cancelled after it ran is evidence that fetches take longer than it ran: its
+        time is remembered as a lower bound, and while the latest fetch ended that way the walk
+        is met at least one synapse ahead (:meth:`lead`). Otherwise a walk just slower than the
+        measured fetches would cancel every fetch of the shown synapse and never aim ahead. A
+        fetch dropped before it started tells nothing.
+        """
+        start = self._started.pop(int(key), None)
+        if start is None:
+            return
+        ran = self.clock() - start
+        if ran > 0:
+            self.fetches.append(ran)
+            self.cut_short = True
 
     def forget_fetches(self) -> None:
         """Fetches started before are not timed (their results are dropped)."""
@@ -63,13 +83,16 @@ class WalkLead:
         """How many synapses ahead of the shown one a fetch started now should aim (0: the shown one).
 
         0 unless the review is walking (at least three recent steps, the last one within twice
-        their median interval) faster than a fetch takes (median of the recent fetches).
+        their median interval) faster than a fetch takes (median of the recent fetches), or at
+        least 1 while the walk cuts fetches short (:meth:`fetch_abandoned`).
         """
         if len(self.steps) < 3 or not self.fetches:
             return 0
         times = list(self.steps)
         pace = statistics.median(b - a for a, b in itertools.pairwise(times))
         fetch = statistics.median(self.fetches)
-        if pace <= 0 or self.clock() - times[-1] > 2 * pace or fetch <= pace:
+        if pace <= 0 or self.clock() - times[-1] > 2 * pace:
             return 0
+        if fetch <= pace:  # fetches end before the next step, unless they are being cut short
+            return 1 if self.cut_short else 0
         return min(math.ceil(fetch / pace), MAX_LEAD)

@@ -1,6 +1,6 @@
 """The demo's synapse tissue drawn in a separate process, so that drawing never holds napari's GIL.
 
-The demo's EM and segmentation are drawn on demand (:mod:`napari_crant.tissue`): about 0.7 s of
+The demo's EM and segmentation are drawn on demand (:mod:`napari_crant.tissue`): about 0.3 s of
 CPU per cutout of numpy calls and Python loops over shapes, most of it holding the GIL. Drawn
 in a worker *thread* of the napari process, that time is taken from the main thread too (every
 step, click and paint waits for the GIL), and the prefetch never gets ahead of a reviewer.
@@ -24,6 +24,13 @@ The two processes talk over a private socket pair (the child's end inherited thr
 The child's ``napari_crant`` is the parent's (its source directory leads ``PYTHONPATH``) and it
 gets the parent's ``sys.path``, as ``spawn`` would hand it over.
 
+A fetch the review no longer wants is not finished: :attr:`TissueProcess.still_wanted` (set by
+the EM panel to :meth:`EMPrefetch.still_wanted <napari_crant.qc.em_review.EMPrefetch.still_wanted>`)
+is asked when a fetch starts (a fetch queued behind others, passed before it started, is dropped
+without a request) and every :data:`WAIT_POLL_S` while the child draws (a passed one is
+cancelled: the child stops at its next checkpoint, within milliseconds, and keeps running for
+the next request). Either way :meth:`TissueProcess.fetch` returns ``None`` and nothing is shown.
+
 A child that dies during a request (killed, out of memory) is reported as
 :class:`RendererStopped` (a :class:`~napari_crant.tissue.errors.TissueUnavailable`: the dock
 shows its message and a retry button); the next request starts a new child.
@@ -40,12 +47,13 @@ import subprocess
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from napari_crant.datasets import get_source
-from napari_crant.qc.em_review import CUTOUT_SIZE_NM, SynapseTissue, fetch_synapse_tissue
+from napari_crant.qc.em_review import CUTOUT_SIZE_NM, SynapseTissue, fetch_synapse_tissue, synapse_key
 from napari_crant.tissue.errors import TissueUnavailable
 from napari_crant.tissue.synthetic import has_synthetic_tissue
 
@@ -56,6 +64,8 @@ ROW_INTS = ("synapse_id", "pre_pt_root_id", "post_pt_root_id")
 ROW_FLOATS = ("x", "y", "z")
 #: seconds between checks that the child is still alive while waiting for its answer
 POLL_S = 0.25
+#: seconds between asking :attr:`TissueProcess.still_wanted` while the child draws
+WAIT_POLL_S = 0.02
 #: seconds a child is given to exit after SIGTERM before it is killed
 STOP_S = 5.0
 #: the child's module (run with ``python -m``)
@@ -94,6 +104,15 @@ class TissueProcess:
         self._closed = False
         #: children started so far (a crash or a kill starts a new one at the next request)
         self.started = 0
+        #: ``still_wanted(synapse_id) -> bool``, asked from the fetching thread (cheap and
+        #: thread-safe); ``None``: every fetch is wanted
+        self.still_wanted: Callable[[int], bool] | None = None
+        #: fetches dropped before they started / cancelled while the child drew them
+        self.dropped = 0
+        self.cancelled = 0
+        #: the synapse the child is drawing now (``None``: idle)
+        self.current: int | None = None
+        self._number = 0
 
     @property
     def pid(self) -> int | None:
@@ -126,29 +145,57 @@ class TissueProcess:
             _stop(self._process)
         self._process = self._conn = None
 
+    def _wanted(self, key: int) -> bool:
+        wanted = self.still_wanted
+        return wanted is None or bool(wanted(key))
+
     def fetch(self, row: Any, dataset: Any, materialization: Any = "latest", size_nm: Any = CUTOUT_SIZE_NM,
-              mip: int = 0) -> SynapseTissue:
+              mip: int = 0) -> SynapseTissue | None:
         """:func:`~napari_crant.qc.em_review.fetch_synapse_tissue`, in the child for a synthetic snapshot.
 
         Same parameters, result and errors; in addition
+
+        Returns
+        -------
+        SynapseTissue or None
+            ``None`` when :attr:`still_wanted` says the synapse is no longer wanted: before the
+            fetch started (dropped), or while the child drew it (cancelled; the child stays up).
 
         Raises
         ------
         RendererStopped
             The child stopped before answering, or :meth:`close` was called.
         """
+        key = synapse_key(row)
+        if not self._wanted(key):
+            self.dropped += 1
+            return None
         snapshot = synthetic_snapshot(dataset)
         if snapshot is None:
             return fetch_synapse_tissue(row, dataset, materialization, size_nm, mip)
         plain = {k: int(row[k]) for k in ROW_INTS} | {k: float(row[k]) for k in ROW_FLOATS}
-        request = (*snapshot, plain, materialization, tuple(float(v) for v in size_nm), int(mip))
         with self._request_lock:
+            if not self._wanted(key):  # passed while it waited for the previous request
+                self.dropped += 1
+                return None
             process, conn = self._child()
+            self._number += 1
+            request = (*snapshot, plain, materialization, tuple(float(v) for v in size_nm), int(mip),
+                       self._number)
+            self.current = key
             try:
                 conn.send(request)
-                while not conn.poll(POLL_S):
-                    if process.poll() is not None:
-                        raise EOFError
+                cancel_sent = False
+                waited = 0.0
+                while not conn.poll(WAIT_POLL_S):
+                    if not cancel_sent and not self._wanted(key):
+                        conn.send(("cancel", self._number))  # the child stops within milliseconds
+                        cancel_sent = True
+                    waited += WAIT_POLL_S
+                    if waited >= POLL_S:
+                        waited = 0.0
+                        if process.poll() is not None:
+                            raise EOFError
                 ok, value = conn.recv()
             except (EOFError, OSError):
                 with self._state_lock:
@@ -160,6 +207,11 @@ class TissueProcess:
                 raise RendererStopped(
                     f"the process drawing the demo's EM stopped before answering ({why}); "
                     "retry to start it again") from None
+            finally:
+                self.current = None
+        if ok is None:  # cancelled: nobody wants it
+            self.cancelled += 1
+            return None
         if ok:
             return value
         raise value

@@ -208,6 +208,10 @@ class EMPrefetch:
         #: synapses shown straight from the cache / shown before their tissue had arrived
         self.hits = 0
         self.misses = 0
+        #: fetches in flight that the walk passed (or turned away from): no longer wanted
+        self.passed: set[int] = set()
+        #: fetches that ended without tissue because they were no longer wanted
+        self.abandoned = 0
         #: bumped by :meth:`clear`: results of fetches started before are dropped
         self.generation = 0
         #: +1 while the review walks forward, -1 backward (``p``): the side fetched ahead
@@ -222,6 +226,26 @@ class EMPrefetch:
             self.direction = 1 if index > self._last_index else -1
             self.walk.stepped()
         self._last_index = index
+        self._mark_passed()
+
+    def _mark_passed(self) -> None:
+        """Add to :attr:`passed` the fetches in flight for synapses behind the shown one in the
+        direction of the walk (or no longer in the list): the walk will not meet them."""
+        running = self.in_flight - self.passed
+        if not running:
+            return
+        cur = self.review.current
+        ids = self.review.items["synapse_id"].to_numpy() if not self.review.items.empty else None
+        for key in running:
+            at = np.flatnonzero(ids == int(key)) if ids is not None and cur is not None else ()
+            if not len(at) or (int(at[0]) - cur) * self.direction < 0:
+                self.passed.add(key)
+
+    def still_wanted(self, key: int) -> bool:
+        """Whether the fetch of ``key`` is still wanted (not in :attr:`passed`). Cheap and safe to
+        call from the fetching thread (:attr:`TissueProcess.still_wanted
+        <napari_crant.qc.em_process.TissueProcess.still_wanted>`)."""
+        return int(key) not in self.passed
 
     # -- what is wanted ----------------------------------------------------------------------
     def wanted_rows(self) -> list[pd.Series]:
@@ -280,9 +304,15 @@ class EMPrefetch:
         return key, self.generation
 
     # -- results -----------------------------------------------------------------------------
-    def finish(self, key: int, tissue: SynapseTissue, generation: int | None = None) -> bool:
-        """Store fetched tissue; whether it was kept (not if :meth:`clear` came in between)."""
+    def finish(self, key: int, tissue: SynapseTissue | None, generation: int | None = None) -> bool:
+        """Store fetched tissue; whether it was kept (not if :meth:`clear` came in between, nor
+        ``tissue`` ``None``: the fetch was dropped or cancelled as no longer wanted)."""
         self.in_flight.discard(int(key))
+        self.passed.discard(int(key))
+        if tissue is None:
+            self.walk.fetch_abandoned(key)
+            self.abandoned += 1
+            return False
         self.walk.fetch_ended(key)
         if generation is not None and generation != self.generation:
             return False
@@ -296,6 +326,7 @@ class EMPrefetch:
     def fail(self, key: int, message: str, generation: int | None = None) -> None:
         """Record that fetching ``key`` failed (emits :attr:`failed`)."""
         self.in_flight.discard(int(key))
+        self.passed.discard(int(key))
         self.walk.fetch_ended(key)
         if generation is not None and generation != self.generation:
             return
@@ -340,6 +371,7 @@ class EMPrefetch:
         self._bytes = 0
         self.failures.clear()
         self.in_flight.clear()
+        self.passed.clear()
         self.walk.forget_fetches()
         self.generation += 1
 

@@ -13,6 +13,7 @@ from scipy.ndimage import gaussian_filter1d
 from napari_crant.tissue.fields import LabelField
 from napari_crant.tissue.filler import filler_field
 from napari_crant.tissue.geometry import TissueGeometry
+from napari_crant.tissue.interrupt import checkpoint
 from napari_crant.tissue.noise import normal3, uniform3, value_noise2d
 from napari_crant.tissue.organelles import (
     SIGMA0,
@@ -63,8 +64,9 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     # filler: the rest of the neuropil (cells not in the tables), beyond a thin gap
     fb, _, fcol, fcol_keys = filler_field(xs, ys, zs, seed)
 
-    def per_filler(salt: int) -> np.ndarray:  # a hash of each sample's filler profile, once per profile
-        return uniform3(seed, salt, fcol_keys, 0, 0)[fcol]
+    def per_filler(salt: int, at: tuple | None = None) -> np.ndarray:
+        """A hash of each sample's (or the samples ``at``'s) filler profile, once per profile."""
+        return uniform3(seed, salt, fcol_keys, 0, 0)[fcol if at is None else fcol[at]]
 
     fill_b = np.where(inside, np.float32(-1e9), np.minimum(fb, -f.depth - np.float32(GAP_NM)))
     in_fill = fill_b >= 0
@@ -88,6 +90,7 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     draw_microtubules(img, f, neurite, X, Y, zs, seed, sigma)
     draw_mitochondria(img, f, neurite, X, Y, zs, iz, seed, sigma)
     draw_soma(img, f, geom, X, Y, zs, iz, seed, sigma)
+    checkpoint()
     draw_filler_mitochondria(img, fill_b, per_filler, X, Y, iz, seed, sigma)
     fill_mt = in_fill & (value_noise2d(seed, 13, X, Y, iz, 35.0) > np.float32(0.72))
     img -= np.where(fill_mt, np.float32(30.0), 0)
@@ -97,6 +100,7 @@ def shade(geom: TissueGeometry, f: LabelField, xs: np.ndarray, ys: np.ndarray,
     dark = np.maximum(dark, np.where(inside, 0, _membrane(fill_b, sigma)))
     img -= np.float32(MEMBRANE_DARK) * dark
     draw_synapses(img, f, geom, X, Y, zs, seed, sigma)
+    checkpoint()
     # stacked densities saturate as stain does, instead of going black
     knee = np.float32(KNEE)
     return np.where(img < knee, knee - (knee - img) * np.float32(0.35), img)
@@ -173,7 +177,9 @@ def _em_and_field(geom: TissueGeometry, lo: np.ndarray, hi: np.ndarray, mip: int
     pad = np.array([PAD, PAD, 0])
     xs, ys, zs = sample_axes(geom, lo - pad, hi + pad, mip, centred=True)
     f = field_for(model, xs, ys, zs)
+    checkpoint()
     img = shade(geom, f, xs, ys, zs, mip, seed)
+    checkpoint()
 
     ix = np.arange(lo[0] - PAD, hi[0] + PAD)[:, None, None]
     iy = np.arange(lo[1] - PAD, hi[1] + PAD)[None, :, None]

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_crant.tissue.interrupt import checkpoint
 from napari_crant.tissue.primitives import CLEFT, NECK, NEURITE, SOMA_SPHERE, SPINE, Primitives
 
 _FAR = np.float32(-1e9)
+#: Subtracted from a same-cell candidate for "other": below any _FAR it could be compared with.
+_SAME_CELL = np.float32(4e9)
 
 
 @dataclass
@@ -51,7 +54,10 @@ class LabelField:
 def _depth(p: Primitives, i: int, x: np.ndarray, y: np.ndarray,
            z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Depth of primitive ``i`` on the grid ``x[:, None, None], y[None, :, None], ...``,
-    without and with its cutting plane."""
+    without and with its cutting plane.
+
+    The float32 operations are those of the plain expressions (same order, so the same
+    bits), done in place on few buffers."""
     a, b = p.a[i], p.b[i]
     ab = b - a
     L2 = float(ab @ ab)
@@ -66,25 +72,52 @@ def _depth(p: Primitives, i: int, x: np.ndarray, y: np.ndarray,
         return d, d
     if L2 > 1e-9:
         abf = (ab / L2).astype(np.float32)
-        t = np.clip(dx * abf[0] + dy * abf[1] + dz * abf[2], 0.0, 1.0)
-        ex = dx - t * np.float32(ab[0])
-        ey = dy - t * np.float32(ab[1])
-        ez = dz - t * np.float32(ab[2])
-        r = np.float32(p.ra[i]) + t * np.float32(p.rb[i] - p.ra[i])
+        t = dx * abf[0] + dy * abf[1] + dz * abf[2]
+        np.maximum(t, np.float32(0.0), out=t)  # clip to [0, 1]
+        np.minimum(t, np.float32(1.0), out=t)
+        ab32 = ab.astype(np.float32)
+        ex = t * ab32[0]
+        np.subtract(dx, ex, out=ex)
+        ey = t * ab32[1]
+        np.subtract(dy, ey, out=ey)
+        ez = t * ab32[2]
+        np.subtract(dz, ez, out=ez)
+        r = t  # ra + t (rb - ra), in t's buffer
+        np.multiply(t, np.float32(p.rb[i] - p.ra[i]), out=r)
+        np.add(np.float32(p.ra[i]), r, out=r)
+        np.multiply(ex, ex, out=ex)
+        np.multiply(ey, ey, out=ey)
+        np.add(ex, ey, out=ex)
+        np.multiply(ez, ez, out=ez)
+        np.add(ex, ez, out=ex)
+        np.sqrt(ex, out=ex)
+        d = np.subtract(r, ex, out=r)
     else:
-        ex, ey, ez = dx, dy, dz
-        r = np.float32(p.ra[i])
-    d = r - np.sqrt(ex * ex + ey * ey + ez * ez)
+        d = dx * dx + dy * dy + dz * dz
+        np.sqrt(d, out=d)
+        np.subtract(np.float32(p.ra[i]), d, out=d)
     nrm = p.normal[i]
     if nrm.any():
         nf = nrm.astype(np.float32)
-        cut = dx * nf[0] + dy * nf[1] + dz * nf[2] + np.float32(a @ nrm - p.offset[i])
-        return d, np.minimum(d, cut)
+        cut = dx * nf[0] + dy * nf[1] + dz * nf[2]
+        np.add(cut, np.float32(a @ nrm - p.offset[i]), out=cut)
+        return d, np.minimum(d, cut, out=cut)
     return d, d
 
 
-def _window(axis: np.ndarray, lo: float, hi: float) -> slice:
-    return slice(int(np.searchsorted(axis, lo, "left")), int(np.searchsorted(axis, hi, "right")))
+def _windows(axis: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and end sample index of every interval ``[lo, hi]`` along a sorted axis."""
+    return np.searchsorted(axis, lo, "left"), np.searchsorted(axis, hi, "right")
+
+
+def _meets(start: np.ndarray, stop: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """For every window (rows of ``start``/``stop``, (P, 3) sample indices), whether it
+    overlaps any of the windows ``which`` (a boolean mask over the rows)."""
+    if not which.any():
+        return np.zeros(len(start), bool)
+    s, e = start[which], stop[which]
+    return np.any(np.all((start[:, None, :] < e[None]) & (s[None] < stop[:, None, :]), axis=2),
+                  axis=1)
 
 
 def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
@@ -99,55 +132,75 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
         Increasing sample coordinates along each axis (nm).
     margin
         Depths are computed down to ``-margin`` outside every primitive.
+
+    Notes
+    -----
+    Every primitive updates the samples of its window (its box grown by ``margin``) in a
+    fixed order; a sample's results are those of the plain per-primitive rules: the deepest
+    primitive wins (the first one on a tie) and ``other`` is the deepest of any other cell.
+    Carving by the clefts, spines and synapse hulls is skipped for a window that none of
+    them reaches (there it would take the minimum with ``1e9``: no change), and the cell
+    and supervoxel of every sample are looked up from its winning primitive at the end.
     """
     shape = (len(xs), len(ys), len(zs))
     depth = np.full(shape, _FAR, np.float32)
     other = np.full(shape, _FAR, np.float32)
-    cell = np.full(shape, -1, np.int64)
-    sv = np.zeros(shape, np.uint64)
-    prim = np.full(shape, -1, np.int64)
-    hull = np.full(shape, _FAR, np.float32)  # synapse shapes without their cut: the cleft too
-    spine = np.full(shape, _FAR, np.float32)
+    # the carving shapes, kept negated (only ever used as ``-shape``): ``-max(a, b) == min(-a, -b)``
+    no_hull = np.full(shape, -_FAR, np.float32)  # synapse shapes without their cut: the cleft too
+    no_spine = np.full(shape, -_FAR, np.float32)
+    no_cleft = np.full(shape, -_FAR, np.float32)
     lo, hi = prims.lo - margin, prims.hi + margin
+    start, stop = np.empty((len(prims), 3), np.int64), np.empty((len(prims), 3), np.int64)
+    for k, axis in enumerate((xs, ys, zs)):
+        start[:, k], stop[:, k] = _windows(axis, lo[:, k], hi[:, k])
     is_cleft = prims.kind == CLEFT
     is_blob = (prims.kind != NEURITE) & (prims.kind != SOMA_SPHERE) & ~is_cleft
     is_spine = (prims.kind == SPINE) | (prims.kind == NECK)
-    cleft = np.full(shape, _FAR, np.float32)
+    empty = np.any(stop <= start, axis=1)
+    near_cleft = _meets(start, stop, is_cleft & ~empty)
+    near_spine = _meets(start, stop, is_spine & ~empty)
+    near_hull = _meets(start, stop, is_blob & ~empty)
+    # cells as small codes (a sample compares its cell with a primitive's)
+    _, cell_code = np.unique(prims.cell, return_inverse=True)
+    small = np.int16 if len(prims) < 2 ** 15 - 1 else np.int64  # rows and cell codes
+    code = np.full(shape, -1, small)
+    prim = np.full(shape, -1, small)
     # clefts first (nothing enters them), postsynaptic shapes (they carve presynaptic
     # ones), presynaptic shapes, neurites
     order = np.concatenate([np.flatnonzero(is_cleft), np.flatnonzero(is_spine),
                             np.flatnonzero(is_blob & ~is_spine), np.flatnonzero(~is_blob & ~is_cleft)])
-    for i in order:
-        sl = (_window(xs, lo[i, 0], hi[i, 0]), _window(ys, lo[i, 1], hi[i, 1]),
-              _window(zs, lo[i, 2], hi[i, 2]))
-        if any(s.stop <= s.start for s in sl):
-            continue
+    for i in order[~empty[order]]:
+        checkpoint()  # the render may be abandoned here
+        sl = (slice(start[i, 0], stop[i, 0]), slice(start[i, 1], stop[i, 1]),
+              slice(start[i, 2], stop[i, 2]))
         full, d = _depth(prims, i, xs[sl[0]], ys[sl[1]], zs[sl[2]])
         if is_cleft[i]:
-            np.maximum(cleft[sl], d, out=cleft[sl])
+            np.minimum(no_cleft[sl], np.negative(d, out=d), out=no_cleft[sl])
             continue
-        d = np.minimum(d, -cleft[sl])
+        if near_cleft[i]:
+            d = np.minimum(d, no_cleft[sl], out=d if d is not full else None)
         if is_spine[i]:
-            np.maximum(spine[sl], d, out=spine[sl])
-            np.maximum(hull[sl], full, out=hull[sl])
+            np.minimum(no_spine[sl], -d, out=no_spine[sl])
+            np.minimum(no_hull[sl], -full, out=no_hull[sl])
         elif is_blob[i]:
-            d = np.minimum(d, -spine[sl])
-            np.maximum(hull[sl], full, out=hull[sl])
-        else:
-            d = np.minimum(d, -hull[sl])
-        c = prims.cell[i]
-        d1, c1 = depth[sl], cell[sl]
-        same = c1 == c
+            if near_spine[i]:
+                d = np.minimum(d, no_spine[sl], out=d if d is not full else None)
+            np.minimum(no_hull[sl], -full, out=no_hull[sl])
+        elif near_hull[i]:
+            d = np.minimum(d, no_hull[sl], out=d if d is not full else None)
+        c = small(cell_code[i])
+        d1, c1, o = depth[sl], code[sl], other[sl]
+        # another cell: "other" becomes the deeper of itself and the shallower of (best, d)
+        # (the best is demoted when d beats it; d itself when it does not); on the same cell
+        # that value is pushed below _FAR (depths are > -1e9 and < 1e6), so "other" keeps its
+        m = np.minimum(d, d1)
+        m -= (c1 == c) * _SAME_CELL
+        np.maximum(o, m, out=o)
         better = d > d1
-        take = better
-        # another cell's best drops to "other"
-        demote = better & ~same
-        o = other[sl]
-        o[demote] = d1[demote]
-        # not better, another cell: maybe the best of the others
-        np.maximum(o, np.where(~better & ~same, d, _FAR), out=o)
-        d1[take] = d[take]
-        c1[take] = c
-        sv[sl][take] = prims.sv[i]
-        prim[sl][take] = i
+        np.maximum(d1, d, out=d1)  # d where better, else d1 (equal values on a tie)
+        np.copyto(c1, c, where=better)
+        np.copyto(prim[sl], small(i), where=better)
+    prim = prim.astype(np.int64)
+    cell = np.append(prims.cell, -1)[prim]  # row -1 (no primitive): the appended -1
+    sv = np.append(prims.sv.astype(np.uint64), np.uint64(0))[prim]
     return LabelField(depth=depth, other=other, cell=cell, sv=sv, prim=prim, prims=prims)

@@ -60,23 +60,32 @@ def filler_field(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
     first_y = cy_of - gy[0] - 1
     X = xs.astype(np.float32)[:, None, None]
     Y = ys.astype(np.float32)[None, :, None]
-    wz = np.broadcast_to(w[..., None], sx.shape)
 
-    def at(a: np.ndarray, da: int, db: int) -> np.ndarray:  # a[column of each sample], by axis
-        return np.take(np.take(a, first_x + da, axis=0), first_y + db, axis=1)
+    def along_x(a: np.ndarray, da: int) -> np.ndarray:  # a[column of each sample's x]: (nx, gy, ...)
+        return np.take(a, first_x + da, axis=0)
+
+    def along_y(a: np.ndarray, db: int) -> np.ndarray:  # then of each sample's y: (nx, ny, ...)
+        return np.take(a, first_y + db, axis=1)
 
     # the nearest (f1, its neighbour k1) and second nearest (f2) of the 3 x 3 columns around each
-    # sample, taken in the same order as a partition and argmin over the nine would
+    # sample, taken in the same order as a partition and argmin over the nine would; the x term
+    # is squared on the few columns before it is gathered per sample (the same values)
     f1 = f2 = k1 = None
-    for k in range(9):
-        da, db = divmod(k, 3)
-        d = np.sqrt((X - at(sx, da, db)) ** 2 + (Y - at(sy, da, db)) ** 2) - at(wz, da, db)
-        if f1 is None:
-            f1, f2, k1 = d, np.full_like(d, np.inf), np.zeros(d.shape, np.int64)
-            continue
-        k1 = np.where(d < f1, k, k1)
-        f2 = np.minimum(f2, np.maximum(f1, d))
-        f1 = np.minimum(f1, d)
+    for da in range(3):
+        dx2 = (X - along_x(sx, da)) ** 2
+        sy_x, w_x = along_x(sy, da), along_x(w, da)  # w: one weight per column, all z
+        for db in range(3):
+            k = 3 * da + db
+            d = along_y(dx2, db)
+            d += (Y - along_y(sy_x, db)) ** 2
+            np.sqrt(d, out=d)
+            d -= along_y(w_x, db)[:, :, None]
+            if f1 is None:
+                f1, f2, k1 = d, np.full_like(d, np.inf), np.zeros(d.shape, np.int8)
+                continue
+            k1 = np.where(d < f1, np.int8(k), k1)  # 0..8
+            f2 = np.minimum(f2, np.maximum(f1, d))
+            f1 = np.minimum(f1, d)
     # rounded: corners far from the centre become extracellular space
     bound = np.minimum(0.5 * (f2 - f1), np.float32(0.52 * CELL_NM) - f1)
     column = (first_x[:, None, None] + k1 // 3) * key.shape[1] + (first_y[None, :, None] + k1 % 3)

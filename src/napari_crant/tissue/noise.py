@@ -6,11 +6,14 @@ salt naming the feature, and integer lattice coordinates, so chunks stitch seaml
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
+_LITTLE = sys.byteorder == "little"
 _P = (np.uint64(0x8DA6B343), np.uint64(0xD8163841), np.uint64(0xCB1AB31F))
 
 
@@ -18,9 +21,20 @@ def splitmix(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, elementwise on uint64."""
     with np.errstate(over="ignore"):
         z = x + _GOLD
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+        if np.ndim(z) == 0:
+            z = (z ^ (z >> np.uint64(30))) * _M1
+            z = (z ^ (z >> np.uint64(27))) * _M2
+            return z ^ (z >> np.uint64(31))
+        # the same operations in place (arrays: no temporaries but one)
+        t = z >> np.uint64(30)
+        z ^= t
+        z *= _M1
+        np.right_shift(z, np.uint64(27), out=t)
+        z ^= t
+        z *= _M2
+        np.right_shift(z, np.uint64(31), out=t)
+        z ^= t
+        return z
 
 
 def hash3(seed: int, salt: int, ix, iy, iz) -> np.ndarray:
@@ -42,9 +56,15 @@ def uniform3(seed: int, salt: int, ix, iy, iz) -> np.ndarray:
 def normal3(seed: int, salt: int, ix, iy, iz) -> np.ndarray:
     """Approximately standard normal float32 (sum of four uniforms, rescaled)."""
     h = hash3(seed, salt, ix, iy, iz)
-    acc = np.zeros(h.shape, dtype=np.float32)
-    for k in range(4):
-        acc += ((h >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.float32)
+    if _LITTLE and h.ndim and h.flags.c_contiguous:  # the four 16-bit words, read in place
+        words = h.view(np.uint16).reshape((*h.shape, 4))
+        acc = words[..., 0].astype(np.float32)  # 0 + the first word: that word
+        for k in range(1, 4):
+            acc += words[..., k]
+    else:
+        acc = np.zeros(h.shape, dtype=np.float32)
+        for k in range(4):
+            acc += ((h >> np.uint64(16 * k)) & np.uint64(0xFFFF)).astype(np.float32)
     return (acc * np.float32(1.0 / 65536.0) - np.float32(2.0)) * np.float32(np.sqrt(3.0))
 
 

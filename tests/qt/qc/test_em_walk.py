@@ -67,3 +67,22 @@ def test_a_fast_walk_never_shows_another_synapses_em_and_catches_up(qtbot, qc, d
     assert wrong == []
     assert drawn[-1] == stop
     wait(qtbot, qc)
+
+
+def test_a_fetch_the_walk_passes_is_cancelled_in_the_child_and_never_shown(qtbot, qc, demo):
+    viewer = qc.session.viewer
+    panel, prefetch = qc.em_panel, qc.em_panel.prefetch
+    panel.set_size(4096, 7)  # seconds of drawing per cutout: the walk passes the one drawn
+    load(viewer, [pick_demo_neuron(demo)], demo)
+    build(qtbot, qc)
+    renderer = panel.renderer
+    first = _key(qc)
+    qtbot.waitUntil(lambda: renderer.current == first, timeout=300_000)  # the child draws it
+    qc.do("next")  # the walk passes it
+    second = _key(qc)
+    assert second != first and not prefetch.still_wanted(first)
+    qtbot.waitUntil(lambda: prefetch.abandoned >= 1, timeout=120_000)
+    assert renderer.cancelled == 1 and first not in prefetch and first not in prefetch.failures
+    qtbot.waitUntil(lambda: panel.shown is not None and panel.shown.synapse_id == second, timeout=300_000)
+    assert first not in prefetch and renderer.started == 1  # the child was not restarted
+    wait(qtbot, qc)

@@ -88,6 +88,8 @@ class EMPanel(SegmentPicking, QWidget):
         renderer = self.renderer
         self.destroyed.connect(lambda *_: renderer.close())
         self.prefetch = EMPrefetch(review)
+        # a fetch the walk passed is dropped before it starts, or cancelled in the child
+        self.renderer.still_wanted = self.prefetch.still_wanted
         #: the tissue drawn in the layers (``None``: nothing drawn)
         self.shown: SynapseTissue | None = None
         #: the root last picked with a click (``None``: none)
