@@ -138,13 +138,13 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
     contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
-    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
+    # the l2 table is written to disk as it is made, the l2 edges parked there: both wait
+    # until they are handed over
+    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2")
+    l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
     del plan
-    # the l2 table and the l2 edges wait on disk until they are handed over
-    made = SimpleNamespace(l2=ch.table)
-    ch.table = None
-    l2_parked = Parked(made, ["l2"], scratch / "l2")
+    made = SimpleNamespace()
     made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
     edges_parked = Parked(made, ["l2_edges"], scratch / "l2_edges")
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
@@ -182,9 +182,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         # each table handed over as soon as it is made, what it came from dropped; the
         # supervoxels wait on disk while the l2 table is sorted
         sv_parked = Parked(ch, ["sv_first", "sv_count"], scratch / "supervoxels")
-        l2_parked.restore()
-        put(l2=made.l2)
-        made.l2 = None
+        put(l2=l2_table.read())
         ids_parked.restore()
         sv_parked.restore()
         put(supervoxels=supervoxels_table(ch))
