@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from napari_crant.demo.arrays import splitmix
+from napari_crant.demo.arrays import runs, splitmix
 from napari_crant.demo.chunk_groups import GridCounts, cell_batches, group_batch
 from napari_crant.demo.morphology import Nodes, node_index_dtype
 from napari_crant.demo.spill import FrameOnDisk
@@ -257,30 +257,37 @@ def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
 
     ``extra`` are the false contacts of :class:`~napari_crant.demo.edits.Scenario` (where
     two cells were wrongly merged). The nodes are taken ``slice_nodes`` at a time, each
-    slice's distinct edges kept, so memory grows with the edges, not the nodes.
+    slice's distinct edges kept, so memory grows with the edges, not the nodes. The chunks'
+    ranks by ID are held in 4 bytes a chunk (8 while they are sorted), the IDs in order made
+    only once the edges are.
     """
     by_id = np.argsort(ch.l2_id)
-    rank = np.empty_like(by_id)
-    rank[by_id] = np.arange(len(by_id))
+    rank = np.empty(len(by_id), dtype=node_index_dtype(len(by_id)))
+    rank[by_id] = np.arange(len(by_id), dtype=rank.dtype)
+    del by_id
 
-    def edge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def edge_keys(a: np.ndarray, b: np.ndarray, rank: np.ndarray) -> np.ndarray:
         """Distinct ``min << 32 | max`` of the ranks (by ID) of chunk pairs, sorted."""
         keep = a != b
         ra, rb = rank[a[keep]], rank[b[keep]]
-        return np.unique((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+        return np.unique((np.minimum(ra, rb).astype(np.int64) << 32) | np.maximum(ra, rb))
 
     parts = []
     for lo in range(0, len(nodes.parent), slice_nodes):
         parent = nodes.parent[lo:lo + slice_nodes]
         child = np.flatnonzero(parent >= 0)
-        parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]]))
+        parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]],
+                               rank))
         del parent, child
     if extra:
         ex = np.array(extra, dtype=np.int64)
-        parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]]))
-    key = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-    del parts
-    ids = ch.l2_id[by_id]
+        parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]], rank))
+    del rank
+    key = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    parts.clear()
+    key.sort()  # in place, then the distinct ones: np.unique's values
+    key = key[runs(key)]
+    ids = np.sort(ch.l2_id)  # ch.l2_id[by_id]
     return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
 
 
