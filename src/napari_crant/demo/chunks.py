@@ -29,7 +29,7 @@ CHUNK_NM = np.array([c * r for c, r in zip(CHUNK_VOXELS, VOXEL_RESOLUTION, stric
 #: Rows (nodes, supervoxels) computed at once where a stage works in slices.
 _SLICE_ROWS = 1 << 21
 #: Nodes (whole cells) grouped into L2 chunks at once by :func:`build_chunks`.
-_BATCH_NODES = 1 << 21
+_BATCH_NODES = 1 << 20
 #: Bit position of the layer in an ID; layer of root IDs.
 LAYER_SHIFT = 56
 #: Bits of the counter within a chunk in an ID (below the chunk coordinates).
