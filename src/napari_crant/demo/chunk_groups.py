@@ -20,13 +20,14 @@ from napari_crant.demo.morphology import SOMA, Nodes, node_index_dtype
 
 def cell_batches(start: np.ndarray, batch_nodes: int) -> Iterator[tuple[int, int]]:
     """Node ranges ``(lo, hi)`` of whole cells (entities; ``start`` their first nodes and the
-    end), about ``batch_nodes`` nodes each and at least one cell."""
+    end), about ``batch_nodes`` nodes each and at least one cell; none empty."""
     n_cells = len(start) - 1
     first = 0
     while first < n_cells:
         last = int(np.searchsorted(start, start[first] + batch_nodes, "right")) - 1
         last = min(max(last, first + 1), n_cells)
-        yield int(start[first]), int(start[last])
+        if start[last] > start[first]:  # cells without nodes alone make no batch
+            yield int(start[first]), int(start[last])
         first = last
 
 
@@ -83,16 +84,17 @@ class GridCounts:
     Parameters
     ----------
     ckey
-        Grid keys (``x << 20 | y << 10 | z``) of all chunks, to size the grid.
+        Grid keys (``x << 20 | y << 10 | z``) of all chunks: the grid cells counted are the
+        distinct ones (found a slice at a time; 12 bytes a cell in use, at most the volume's
+        few hundred thousand cells however many chunks there are).
     """
 
-    def __init__(self, ckey: np.ndarray):
-        self.dims = np.ones(3, dtype=np.int64)
-        for lo in range(0, len(ckey), 1 << 22):
-            k = ckey[lo:lo + (1 << 22)]
-            for i, c in enumerate((k >> 20, (k >> 10) & 1023, k & 1023)):
-                self.dims[i] = max(self.dims[i], int(c.max()) + 1)
-        self.total = np.zeros(int(np.prod(self.dims)), dtype=np.int64)
+    def __init__(self, ckey: np.ndarray, slice_rows: int = 1 << 22):
+        cells = np.zeros(0, dtype=np.int64)
+        for lo in range(0, len(ckey), slice_rows):
+            cells = np.union1d(cells, ckey[lo:lo + slice_rows].astype(np.int64))
+        self.cells = cells.astype(np.int32)
+        self.total = np.zeros(len(cells), dtype=np.int64)
 
     def reset(self) -> None:
         """Start counting again from zero."""
@@ -101,9 +103,7 @@ class GridCounts:
     def add(self, ckey: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """For the next chunks (keys ``ckey``, in order): the sum of ``weight`` over the
         earlier chunks of the same grid cell; then counts these chunks in."""
-        k = ckey.astype(np.int64)
-        cell = ((k >> 20) * self.dims[1] + ((k >> 10) & 1023)) * self.dims[2] + (k & 1023)
-        del k
+        cell = np.searchsorted(self.cells, ckey)
         order = np.argsort(cell, kind="stable")
         sorted_cell = cell[order]
         w = weight.astype(np.int64)[order]
