@@ -133,13 +133,19 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     n_frag = len(cells.ctype) - n_neurons
 
     contact_r = float(np.clip((1000.0 / n_neurons) ** (1 / 3), 0.35, 1.2))
+    # stage 4 reads the nodes' positions, cells and compartments, stage 5 also the parents:
+    # the radii (read by stage 6) and the parents wait on disk meanwhile
+    radius_parked = Parked(nodes, ["radius"], scratch / "radius")
+    parent_parked = Parked(nodes, ["parent"], scratch / "parent")
     contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
+    parent_parked.restore()
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
     contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
     # the l2 table is written to disk as it is made, the l2 edges parked there: both wait
     # until they are handed over
+    radius_parked.restore()
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2")
     l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
