@@ -5,7 +5,9 @@ numeric columns). Some fields are needed again only much later: :class:`Parked` 
 to a scratch directory (one ``.npy`` per array, plain reads back, no memory map), sets them
 to ``None`` on their owner, and puts them back, bit for bit, on :meth:`Parked.restore`.
 Fields read in order, a slice at a time, need not come back whole: :meth:`Parked.on_disk`
-gives an :class:`OnDisk` array that reads only the rows asked for.
+gives an :class:`OnDisk` array that reads only the rows asked for. A table made a slice at
+a time (stage 6's ``l2``) goes to disk as it is made, never whole in memory:
+:class:`FrameOnDisk`.
 """
 
 from __future__ import annotations
