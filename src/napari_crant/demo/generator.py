@@ -139,6 +139,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     parent_parked = Parked(nodes, ["parent"], scratch / "parent")
     contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
     parent_parked.restore()
+    del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
@@ -146,6 +147,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # the l2 table is written to disk as it is made, the l2 edges parked there: both wait
     # until they are handed over
     radius_parked.restore()
+    del radius_parked
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2")
     l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
