@@ -192,6 +192,7 @@ def test_chunks_made_a_batch_of_cells_at_a_time_are_the_same(monkeypatch, tmp_pa
     for batch, rows in ((97, 97), (1_000, 53), (1, 10**9)):  # 1: a cell per batch
         monkeypatch.setattr(chunks, "_BATCH_NODES", batch)
         monkeypatch.setattr(chunks, "_SLICE_ROWS", rows)
+        monkeypatch.setattr(chunks, "_DRAW_ROWS", rows)
         assert len(list(cell_batches(nodes.start, batch))) > 5
         batched = chunks.build_chunks(nodes, pieces, stage_rng(3, 7))
         _same_chunks(whole, batched)
@@ -200,6 +201,7 @@ def test_chunks_made_a_batch_of_cells_at_a_time_are_the_same(monkeypatch, tmp_pa
         assert isinstance(on_disk.table, FrameOnDisk)
         table = on_disk.table.read()
         assert not (tmp_path / f"l2-{batch}").exists()
+        assert not (tmp_path / f"l2-{batch}.per-chunk").exists()  # read back, removed
         assert list(table.columns) == list(whole.table.columns)
         assert [table[c].dtype for c in table] == [whole.table[c].dtype for c in whole.table]
         _same_chunks(whole, on_disk, table)
@@ -252,6 +254,7 @@ def test_build_chunks_holds_a_batch_not_every_node(monkeypatch, tmp_path, geomet
     def peak(batch: int, name: str) -> float:
         monkeypatch.setattr(chunks, "_BATCH_NODES", batch)
         monkeypatch.setattr(chunks, "_SLICE_ROWS", min(batch, 1 << 21))
+        monkeypatch.setattr(chunks, "_DRAW_ROWS", min(batch, 1 << 21))
         _, traced = _traced_peak(lambda: chunks.build_chunks(
             nodes, pieces, stage_rng(3, 7), table_out=tmp_path / name))
         return traced / n  # bytes a node

@@ -8,6 +8,7 @@ supervoxels (more in the soma). IDs are encoded like the PyChunkedGraph's
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import pandas as pd
 from napari_crant.demo.arrays import runs, splitmix
 from napari_crant.demo.chunk_groups import GridCounts, cell_batches, group_batch
 from napari_crant.demo.morphology import Nodes, node_index_dtype
-from napari_crant.demo.spill import FrameOnDisk
+from napari_crant.demo.spill import FrameOnDisk, OnDisk
 
 #: nm per voxel of the demo dataset (x, y, z), as CRANTb.
 VOXEL_RESOLUTION = (8, 8, 42)
@@ -30,6 +31,8 @@ CHUNK_NM = np.array([c * r for c, r in zip(CHUNK_VOXELS, VOXEL_RESOLUTION, stric
 _SLICE_ROWS = 1 << 21
 #: Nodes (whole cells) grouped into L2 chunks at once by :func:`build_chunks`.
 _BATCH_NODES = 1 << 20
+#: Chunks (and nodes of a batch) worked on at once by :func:`build_chunks` after grouping.
+_DRAW_ROWS = 1 << 18
 #: Bit position of the layer in an ID; layer of root IDs.
 LAYER_SHIFT = 56
 #: Bits of the counter within a chunk in an ID (below the chunk coordinates).
@@ -97,11 +100,15 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
     """
     n_nodes = len(nodes.entity)
     l2_of_node = np.empty(n_nodes, dtype=node_index_dtype(n_nodes))
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "ckey", "group_key", "l2_group", "rep", "max_r", "size", "has_soma")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ckey", "group_key", "l2_group")}
+    # read once, a slice at a time: on disk next to the table's files when it has them
+    later = _PerChunk(None if table_out is None
+                      else table_out.with_name(table_out.name + ".per-chunk"))
     n_l2 = n_groups = 0
     for lo, hi in cell_batches(nodes.start, _BATCH_NODES):
-        grouped = group_batch(nodes, piece, lo, hi, CHUNK_NM, _SLICE_ROWS)
+        grouped = group_batch(nodes, piece, lo, hi, CHUNK_NM, _DRAW_ROWS)
+        for k in ("rep", "max_r", "size", "has_soma"):
+            later.append(k, grouped.pop(k))
         l2_of_node[lo:hi] = grouped.pop("l2_of_node")
         l2_of_node[lo:hi] += n_l2
         grouped["l2_group"] += n_groups
@@ -117,8 +124,8 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
         joined[k] = np.concatenate(parts.pop(k)) if n_l2 else np.zeros(0, np.int64)
     if l2_of_node.dtype != l2_index:
         l2_of_node = l2_of_node.astype(l2_index)
-    l2_ckey = joined["ckey"].astype(np.int32)
-    rep = joined["rep"]
+    l2_ckey = joined.pop("ckey")
+    rep = later.get("rep")
     cells = GridCounts(l2_ckey)
 
     salt = np.uint64(rng.integers(1 << 62))
@@ -146,7 +153,7 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
             table.put(ax, np.round(rep_nm[:, i], 1), lo)
         del rep_nm
     del rep
-    max_r, size_nm3 = joined.pop("max_r"), joined.pop("size")
+    max_r, size_nm3 = later.get("max_r"), later.get("size")
     for lo, hi in _slices(n_l2):
         table.put("max_dt_nm", np.round(max_r[lo:hi].astype(np.float64) * 1000.0
                                         * rng.uniform(0.85, 1.0, hi - lo), 1), lo)
@@ -156,7 +163,7 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
     del size_nm3
 
     # supervoxels: a few per L2 chunk, more in the soma, counted per grid cell like the L2s
-    has_soma = joined.pop("has_soma")
+    has_soma = later.get("has_soma")
     cells.reset()
     n_sv = np.empty(n_l2, dtype=np.uint32)
     sv_first = np.empty(n_l2, dtype=np.uint64)
@@ -177,6 +184,7 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
         n_sv[lo:hi] = n
         del n, chunk_base, counter_base, first
     del has_soma
+    later.remove()
     sv_count = n_sv.astype(np.min_scalar_type(int(n_sv.max()) if n_l2 else 0))
     del n_sv
     l2_group = joined.pop("l2_group").astype(l2_index)
@@ -186,9 +194,42 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
 
 
 def _slices(n: int) -> Iterator[tuple[int, int]]:
-    """``(lo, hi)`` of consecutive slices of ``n`` rows, :data:`_SLICE_ROWS` each."""
-    for lo in range(0, n, _SLICE_ROWS):
-        yield lo, min(lo + _SLICE_ROWS, n)
+    """``(lo, hi)`` of consecutive slices of ``n`` rows, :data:`_DRAW_ROWS` each."""
+    for lo in range(0, n, _DRAW_ROWS):
+        yield lo, min(lo + _DRAW_ROWS, n)
+
+
+class _PerChunk:
+    """Per-chunk arrays made batch by batch and read later a slice at a time: joined in
+    memory, or (with ``directory``) appended to raw files there and read back as
+    :class:`~napari_crant.demo.spill.OnDisk` arrays."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.dtypes: dict[str, np.dtype] = {}
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=False)
+
+    def append(self, name: str, values: np.ndarray) -> None:
+        """The next chunks' values of ``name``."""
+        self.dtypes[name] = values.dtype
+        if self.directory is None:
+            self.parts.setdefault(name, []).append(values)
+        else:
+            with open(self.directory / name, "ab") as f:
+                values.tofile(f)
+
+    def get(self, name: str) -> np.ndarray | OnDisk:
+        """All chunks' values of ``name``."""
+        if self.directory is None:
+            return np.concatenate(self.parts.pop(name))
+        return OnDisk(self.directory / name, self.dtypes[name])
+
+    def remove(self) -> None:
+        """Drop the files (if any)."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _chunk_offset(ckey: np.ndarray, salt: np.uint64) -> np.ndarray:
