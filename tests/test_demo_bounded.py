@@ -327,3 +327,26 @@ def test_frame_on_disk_is_written_in_slices_and_read_back_whole(tmp_path):
         short.close()
     short.remove()
     assert not (tmp_path / "s").exists()
+
+
+def test_no_node_is_held_once_the_synapses_are_drawn(monkeypatch):
+    import weakref
+
+    from napari_crant.demo import generator
+
+    refs, dead = [], []
+    geometry_of, supervoxels_of = generator.demo_geometry, generator.supervoxels_table
+
+    def recording(*args, **kwargs):
+        made = geometry_of(*args, **kwargs)
+        refs.append(weakref.ref(made.nodes))
+        return made
+
+    def checking(*args, **kwargs):  # called after the draw, when the tables are handed over
+        dead.append(refs[0]() is None)
+        return supervoxels_of(*args, **kwargs)
+
+    monkeypatch.setattr(generator, "demo_geometry", recording)
+    monkeypatch.setattr(generator, "supervoxels_table", checking)
+    generator.build_demo_tables(TINY_NEURONS, seed=3, validate=False)
+    assert dead == [True]  # nothing (a parked field's owner, say) keeps the nodes alive
