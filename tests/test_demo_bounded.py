@@ -1,7 +1,10 @@
 """The demo's bounded-memory parts give what the whole arrays give: slices read from disk,
-stage 6 made a slice at a time, the synapse stage's contacts read and kept on disk."""
+stage 6 made a slice at a time, the synapse stage's contacts read and kept on disk; stages 3, 4
+and 6 made a batch (of cables, nodes, cells) at a time, and holding a batch, not every node."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -142,3 +145,208 @@ def test_contact_pools_found_a_block_at_a_time_plan_the_same(monkeypatch, geomet
     assert np.array_equal(nf, np.flatnonzero((ea < n) != (ed < n)))
     blocks = edits.plan_edits(nodes, cells, contacts, stage_rng(3, 5))
     assert np.array_equal(whole.piece, blocks.piece) and whole.scenarios == blocks.scenarios
+
+
+# --- stages 3, 4 and 6 a batch at a time (session 7) ---------------------------------------
+
+
+def _traced_peak(fn):
+    """``fn()``'s result and the most memory traced (numpy arrays included) while it ran,
+    above what was held when it started."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1] - held
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def pieces(geometry):
+    # three pieces at random: many groups and L2 chunks a cell, batch edges inside groups' cells
+    n = len(geometry.nodes.entity)
+    return np.random.default_rng(11).integers(0, 3, n).astype(np.int8)
+
+
+def _same_chunks(a, b, table_b=None):
+    for name in ("l2_of_node", "l2_id", "l2_group", "group_key", "sv_first", "sv_count"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
+    assert a.table.equals(table_b if table_b is not None else b.table)
+    assert chunks.supervoxels_table(a).equals(chunks.supervoxels_table(b))
+
+
+def test_chunks_made_a_batch_of_cells_at_a_time_are_the_same(monkeypatch, tmp_path, geometry,
+                                                             pieces):
+    from napari_crant.demo.chunk_groups import cell_batches
+    from napari_crant.demo.spill import FrameOnDisk
+
+    nodes = geometry.nodes
+    monkeypatch.setattr(chunks, "_BATCH_NODES", 10**9)
+    whole = chunks.build_chunks(nodes, pieces, stage_rng(3, 7))
+    assert len(list(cell_batches(nodes.start, 10**9))) == 1
+    for batch, rows in ((97, 97), (1_000, 53), (1, 10**9)):  # 1: a cell per batch
+        monkeypatch.setattr(chunks, "_BATCH_NODES", batch)
+        monkeypatch.setattr(chunks, "_SLICE_ROWS", rows)
+        monkeypatch.setattr(chunks, "_DRAW_ROWS", rows)
+        assert len(list(cell_batches(nodes.start, batch))) > 5
+        batched = chunks.build_chunks(nodes, pieces, stage_rng(3, 7))
+        _same_chunks(whole, batched)
+        on_disk = chunks.build_chunks(nodes, pieces, stage_rng(3, 7),
+                                      table_out=tmp_path / f"l2-{batch}")
+        assert isinstance(on_disk.table, FrameOnDisk)
+        table = on_disk.table.read()
+        assert not (tmp_path / f"l2-{batch}").exists()
+        assert not (tmp_path / f"l2-{batch}.per-chunk").exists()  # read back, removed
+        assert list(table.columns) == list(whole.table.columns)
+        assert [table[c].dtype for c in table] == [whole.table[c].dtype for c in whole.table]
+        _same_chunks(whole, on_disk, table)
+
+
+def test_cell_batches_cover_every_cell_once():
+    from napari_crant.demo.chunk_groups import cell_batches
+
+    start = np.array([0, 5, 5, 9, 40, 41, 100])  # an empty cell, a large one
+    for size in (1, 4, 10, 35, 1_000):
+        batches = list(cell_batches(start, size))
+        assert batches[0][0] == 0 and batches[-1][1] == 100
+        assert all(b[1] == c[0] for b, c in itertools.pairwise(batches))
+        assert all(set(b) <= set(start.tolist()) and b[1] > b[0] for b in batches[:-1])
+    assert list(cell_batches(start, 1_000)) == [(0, 100)]
+
+
+def test_grid_counts_carry_across_calls_what_one_pass_counts():
+    from napari_crant.demo.chunk_groups import GridCounts
+
+    rng = np.random.default_rng(5)
+    ckey = (rng.integers(0, 4, 3_000) << 20 | rng.integers(0, 3, 3_000) << 10
+            | rng.integers(0, 2, 3_000)).astype(np.int32)
+    weight = rng.integers(1, 7, 3_000)
+    expected_rank = np.empty(3_000, dtype=np.int64)
+    expected_sum = np.empty(3_000, dtype=np.int64)
+    seen: dict[int, list[int]] = {}
+    for i, (k, w) in enumerate(zip(ckey.tolist(), weight.tolist(), strict=True)):
+        before = seen.setdefault(k, [0, 0])
+        expected_rank[i], expected_sum[i] = before
+        before[0] += 1
+        before[1] += w
+    counts = GridCounts(ckey, slice_rows=700)
+    assert len(counts.cells) == len(np.unique(ckey))
+    for cuts in ([0, 3_000], [0, 1, 2, 999, 1_000, 2_500, 3_000]):
+        counts.reset()
+        rank = np.concatenate([counts.add(ckey[a:b], np.ones(b - a, dtype=np.int64))
+                               for a, b in itertools.pairwise(cuts)])
+        assert np.array_equal(rank, expected_rank)
+        counts.reset()
+        sums = np.concatenate([counts.add(ckey[a:b], weight[a:b])
+                               for a, b in itertools.pairwise(cuts)])
+        assert np.array_equal(sums, expected_sum)
+
+
+def test_build_chunks_holds_a_batch_not_every_node(monkeypatch, tmp_path, geometry, pieces):
+    nodes = geometry.nodes
+    n = len(nodes.entity)
+
+    def peak(batch: int, name: str) -> float:
+        monkeypatch.setattr(chunks, "_BATCH_NODES", batch)
+        monkeypatch.setattr(chunks, "_SLICE_ROWS", min(batch, 1 << 21))
+        monkeypatch.setattr(chunks, "_DRAW_ROWS", min(batch, 1 << 21))
+        _, traced = _traced_peak(lambda: chunks.build_chunks(
+            nodes, pieces, stage_rng(3, 7), table_out=tmp_path / name))
+        return traced / n  # bytes a node
+
+    one_batch, batched = peak(10**9, "whole"), peak(97, "batched")
+    # the outputs (the nodes' L2 index, ~40 bytes an L2 chunk) and one batch's temporaries;
+    # grouping all nodes at once holds ~90 bytes a node here
+    assert batched < 60 and batched < 0.66 * one_batch, (batched, one_batch)
+
+
+@pytest.mark.parametrize("batch", [1, 50, 997])
+def test_cables_made_a_batch_at_a_time_are_the_same(monkeypatch, batch):
+    from napari_crant.demo import arbors
+
+    rng = np.random.default_rng(2)
+    start = rng.uniform(0, 100, (400, 3))
+    end = start + rng.normal(0, 20, (400, 3))
+    end[7] = start[7]  # a one-node cable
+    monkeypatch.setattr(arbors, "_CABLE_BATCH", 10**9)
+    whole, whole_peak = _traced_peak(lambda: arbors.cables(
+        start, end, np.arange(400), 400, np.random.default_rng(3)))
+    monkeypatch.setattr(arbors, "_CABLE_BATCH", batch)
+    batched, batched_peak = _traced_peak(lambda: arbors.cables(
+        start, end, np.arange(400), 400, np.random.default_rng(3)))
+    for a, b in zip(whole, batched, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    pos, parent, last, _cable = batched
+    assert np.allclose(pos[last - 400], end, atol=1e-4)  # every cable ends at its end
+    assert parent[0] == 0 and parent[last[0] - 400 + 1] == 1
+    n_nodes = len(pos)
+    assert n_nodes > 20 * batch or batch == 997
+    if batch == 50:  # the float64 walk of a batch, not of all nodes (~130 bytes a node)
+        assert batched_peak / n_nodes < 40 < whole_peak / n_nodes
+
+
+def test_contact_sides_and_l2_edges_in_slices_are_the_same(geometry, pieces):
+    nodes = geometry.nodes
+    whole = find_contacts(nodes, 1.2, stage_rng(3, 4))
+    sliced = find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=37)
+    assert np.array_equal(whole.pre, sliced.pre) and np.array_equal(whole.post, sliced.post)
+    assert whole.pre.dtype == np.int32 and len(whole.pre) > 10 * 37
+    ch = chunks.build_chunks(nodes, pieces, stage_rng(3, 7))
+    extra = [(int(a), int(b)) for a, b in zip(whole.pre[:20], whole.post[:20], strict=True)]
+    edges = chunks.l2_edges_table(nodes, ch, extra)
+    assert edges.equals(chunks.l2_edges_table(nodes, ch, extra, slice_nodes=97))
+    a, b = edges["l2_a"].to_numpy(), edges["l2_b"].to_numpy()
+    assert a.dtype == np.uint64 and (a < b).all()
+    assert np.array_equal(np.lexsort((b, a)), np.arange(len(a)))  # sorted
+    assert not ((a[1:] == a[:-1]) & (b[1:] == b[:-1])).any()  # distinct
+
+
+def test_frame_on_disk_is_written_in_slices_and_read_back_whole(tmp_path):
+    from napari_crant.demo.spill import FrameOnDisk
+
+    ids = np.arange(1_000, dtype=np.uint64) + np.uint64(648518346341351424)  # 18 digits
+    frame = FrameOnDisk(tmp_path / "t", {"l2_id": np.uint64, "x": np.float64}, 1_000)
+    for lo in range(0, 1_000, 300):
+        frame.write("l2_id", ids[lo:lo + 300])
+    frame.write("x", np.linspace(0, 1, 1_000))
+    frame.close()
+    back = frame.read()
+    assert back["l2_id"].dtype == np.uint64 and np.array_equal(back["l2_id"], ids)
+    assert np.array_equal(back["x"], np.linspace(0, 1, 1_000))
+    assert not (tmp_path / "t").exists()
+    short = FrameOnDisk(tmp_path / "s", {"a": np.int64}, 5)
+    with pytest.raises(ValueError, match="more than 5 rows"):
+        short.write("a", np.arange(6))
+    short.write("a", np.arange(4))
+    with pytest.raises(ValueError, match="do not have their 5 rows"):
+        short.close()
+    short.remove()
+    assert not (tmp_path / "s").exists()
+
+
+def test_no_node_is_held_once_the_synapses_are_drawn(monkeypatch):
+    import weakref
+
+    from napari_crant.demo import generator
+
+    refs, dead = [], []
+    geometry_of, supervoxels_of = generator.demo_geometry, generator.supervoxels_table
+
+    def recording(*args, **kwargs):
+        made = geometry_of(*args, **kwargs)
+        refs.append(weakref.ref(made.nodes))
+        return made
+
+    def checking(*args, **kwargs):  # called after the draw, when the tables are handed over
+        dead.append(refs[0]() is None)
+        return supervoxels_of(*args, **kwargs)
+
+    monkeypatch.setattr(generator, "demo_geometry", recording)
+    monkeypatch.setattr(generator, "supervoxels_table", checking)
+    generator.build_demo_tables(TINY_NEURONS, seed=3, validate=False)
+    assert dead == [True]  # nothing (a parked field's owner, say) keeps the nodes alive

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Nodes of whole cables made at once by :func:`cables`.
+_CABLE_BATCH = 1 << 18
+
 
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=1, keepdims=True)
@@ -45,33 +48,56 @@ def cables(
     -------
     pos : (n, 3) float32
         Positions of the new nodes (the last node of cable ``i`` lies at ``end[i]``).
-    parent : (n,) int64
+    parent : (n,) int32 (int64 past 2**31 nodes)
         Parent of each new node.
     last : (m,) int64
         Index of the last node of every cable.
-    cable : (n,) int64
+    cable : (n,) int32 (int64 past 2**31 cables)
         Cable (``0..m-1``) of each new node.
+
+    The cables are made a batch of whole cables (about :data:`_CABLE_BATCH` nodes) at a
+    time, so the float64 temporaries are a batch's, not every node's.
     """
     start = np.asarray(start, dtype=np.float64)
     end = np.asarray(end, dtype=np.float64)
     length = np.linalg.norm(end - start, axis=1)
     n = np.maximum(1, np.ceil(length / spacing)).astype(np.int64)
     total = int(n.sum())
-    first = np.concatenate([[0], np.cumsum(n)[:-1]])
-    cable = np.repeat(np.arange(len(n)), n)
-    k = np.arange(total) - first[cable] + 1
-    t = (k / n[cable])[:, None]
-    walk = np.cumsum(rng.normal(0.0, jitter, (total, 3)), axis=0)
-    before = np.zeros((len(n), 3))
-    before[1:] = walk[first[1:] - 1]
-    walk -= before[cable]
-    walk_end = walk[first + n - 1]
-    bridge = walk - t * walk_end[cable]
-    pos = start[cable] + (end - start)[cable] * t + bridge
-    parent = node_offset + np.arange(total, dtype=np.int64) - 1
+    first = np.zeros(len(n), dtype=np.int64)
+    np.cumsum(n[:-1], out=first[1:])
+    index = _index_dtype(node_offset + total)
+    cable = np.repeat(np.arange(len(n), dtype=_index_dtype(len(n))), n)
+    pos = np.empty((total, 3), dtype=np.float32)
+    # a batch of whole cables at a time: the steps drawn in order, the walk carried on from
+    # the batch before (the same sums in the same order as one walk over all nodes)
+    carry = np.zeros(3)
+    c0 = 0
+    while c0 < len(n):
+        c1 = int(np.searchsorted(first, first[c0] + _CABLE_BATCH, "right"))
+        c1 = min(max(c1, c0 + 1), len(n))
+        r0 = int(first[c0])
+        r1 = int(first[c1]) if c1 < len(n) else total
+        local = cable[r0:r1].astype(np.int64) - c0
+        f, m = first[c0:c1] - r0, n[c0:c1]
+        walk = rng.normal(0.0, jitter, (r1 - r0, 3))
+        walk[0] += carry
+        np.cumsum(walk, axis=0, out=walk)
+        before = np.empty((c1 - c0, 3))
+        before[0] = carry
+        before[1:] = walk[f[1:] - 1]
+        carry = walk[-1].copy()
+        walk -= before[local]
+        walk_end = walk[f + m - 1]
+        t = ((np.arange(r0, r1) - first[c0:c1][local] + 1) / m[local])[:, None]
+        bridge = walk - t * walk_end[local]
+        del walk, walk_end
+        pos[r0:r1] = (start[c0:c1][local] + (end[c0:c1] - start[c0:c1])[local] * t + bridge)
+        del local, t, bridge, before
+        c0 = c1
+    parent = np.arange(node_offset - 1, node_offset + total - 1, dtype=index)
     parent[first] = start_node
     last = node_offset + first + n - 1
-    return pos.astype(np.float32), parent, last, cable
+    return pos, parent, last, cable
 
 
 def grow_arbors(
@@ -112,9 +138,9 @@ def grow_arbors(
     -------
     pos : (n, 3) float32
         New node positions.
-    parent : (n,) int64
+    parent : (n,) int32 (int64 past 2**31 nodes)
         Parent of each new node.
-    arbor : (n,) int64
+    arbor : (n,) int32 (int64 past 2**31 arbors)
         Arbor of each new node.
     """
     m = len(target)
@@ -143,8 +169,9 @@ def grow_arbors(
         tip_pos = tip_pos + tip_dir * step
         new = next_node + np.arange(nt, dtype=np.int64)
         out_pos.append(tip_pos.astype(np.float32))
-        out_parent.append(tip_node)
-        out_arbor.append(tip_arbor)
+        # kept in 4 bytes while the values fit (the same values; int64 parts upcast them)
+        out_parent.append(tip_node.astype(_index_dtype(next_node + nt)))
+        out_arbor.append(tip_arbor.astype(_index_dtype(m)))
         next_node += nt
         tip_node = new
         count += np.bincount(tip_arbor, minlength=m)
@@ -185,6 +212,11 @@ def grow_arbors(
         joined.append(np.concatenate(parts))
         parts.clear()
     return tuple(joined)
+
+
+def _index_dtype(n: int) -> np.dtype:
+    """int32 for indices below ``n`` if they fit, else int64."""
+    return np.dtype(np.int32) if n < 2**31 else np.dtype(np.int64)
 
 
 def subtree_mask(parent: np.ndarray, root: int) -> np.ndarray:

@@ -8,13 +8,18 @@ supervoxels (more in the soma). IDs are encoded like the PyChunkedGraph's
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from napari_crant.demo.arrays import rank_in_run, runs, splitmix
-from napari_crant.demo.morphology import SOMA, Nodes, node_index_dtype
+from napari_crant.demo.arrays import runs, splitmix
+from napari_crant.demo.chunk_groups import GridCounts, cell_batches, group_batch
+from napari_crant.demo.morphology import Nodes, node_index_dtype
+from napari_crant.demo.spill import FrameOnDisk, OnDisk
 
 #: nm per voxel of the demo dataset (x, y, z), as CRANTb.
 VOXEL_RESOLUTION = (8, 8, 42)
@@ -24,6 +29,10 @@ CHUNK_NM = np.array([c * r for c, r in zip(CHUNK_VOXELS, VOXEL_RESOLUTION, stric
                     dtype=np.float64)
 #: Rows (nodes, supervoxels) computed at once where a stage works in slices.
 _SLICE_ROWS = 1 << 21
+#: Nodes (whole cells) grouped into L2 chunks at once by :func:`build_chunks`.
+_BATCH_NODES = 1 << 20
+#: Chunks (and nodes of a batch) worked on at once by :func:`build_chunks` after grouping.
+_DRAW_ROWS = 1 << 18
 #: Bit position of the layer in an ID; layer of root IDs.
 LAYER_SHIFT = 56
 #: Bits of the counter within a chunk in an ID (below the chunk coordinates).
@@ -54,13 +63,23 @@ class Chunks:
     l2_id: np.ndarray  # (L,) uint64
     l2_group: np.ndarray  # (L,) group index
     group_key: np.ndarray  # (G,) entity * 4 + piece, sorted
-    table: pd.DataFrame  # the l2 table
+    table: pd.DataFrame | FrameOnDisk | None  # the l2 table (or its files, see build_chunks)
     sv_first: np.ndarray  # (L,) uint64 ID of the first supervoxel of every L2
     sv_count: np.ndarray  # (L,) uint8 (uint16 if needed) supervoxels of every L2
 
 
-def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> Chunks:
+def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
+                 table_out: Path | None = None) -> Chunks:
     """Group nodes into L2 chunks (cell x piece x chunk-grid cell); supervoxels; IDs.
+
+    Made a batch of whole cells (about :data:`_BATCH_NODES` nodes) at a time: an L2 chunk
+    never spans cells and the chunks are numbered cell by cell, so each batch's chunks are
+    the next ones. What is counted over all chunks (the rank of a chunk among the earlier
+    chunks of its grid cell, the supervoxels before it there) is carried from batch to batch
+    in one counter per grid cell, and every random array is drawn in order, a slice of
+    chunks at a time (the same numbers as drawing it whole). Memory: the nodes' L2 index (4
+    bytes a node), a few dozen bytes an L2 chunk and one batch's temporaries, not the ~25
+    bytes a node of sorting all nodes at once.
 
     Parameters
     ----------
@@ -70,114 +89,188 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator) -> C
         Piece label of every node (:attr:`~napari_crant.demo.edits.EditPlan.piece`).
     rng
         Random generator of this stage.
+    table_out
+        A new directory: the ``l2`` table is written there a slice at a time
+        (:class:`~napari_crant.demo.spill.FrameOnDisk`, read back with its ``read``) instead
+        of held as a DataFrame.
 
     Returns
     -------
     Chunks
     """
     n_nodes = len(nodes.entity)
-    key = nodes.entity.astype(np.int64) * 4 + piece
-    key <<= 30
-    for ax in range(3):
-        c = np.floor(nodes.pos[:, ax] * np.float32(1000.0 / CHUNK_NM[ax])).astype(np.int64)
-        np.clip(c, 0, 1023, out=c)
-        c <<= 20 - 10 * ax
-        key |= c
-        del c
-    order = np.argsort(key, kind="stable")
-    skey = key
-    skey.sort()  # in place: the values key[order] holds
-    del key
-    first = runs(skey)
-    starts = np.flatnonzero(first)
-    l2_key = skey[starts]
-    del skey
-    n_l2 = len(starts)
-    l2_of_node = np.empty(n_nodes, dtype=node_index_dtype(n_l2))
-    index = np.cumsum(first)
-    del first
-    index -= 1
-    l2_of_node[order] = index
-    del index
-    # representative point (the middle node, in growth order), radius and volume: no random
-    # numbers, so made before the IDs, and the nodes' order dropped before them
-    rep, max_r, size_nm3, has_soma = _chunk_nodes(nodes, order, starts)
-    del order, starts
-    # per-chunk integers in the fewest bytes their values need (the same values: 4 bytes for
-    # chunk indices and the 30-bit grid keys, 2 for the offsets, 1 for the jitter)
+    l2_of_node = np.empty(n_nodes, dtype=node_index_dtype(n_nodes))
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ckey", "group_key", "l2_group")}
+    # read once, a slice at a time: on disk next to the table's files when it has them
+    later = _PerChunk(None if table_out is None
+                      else table_out.with_name(table_out.name + ".per-chunk"))
+    n_l2 = n_groups = 0
+    for lo, hi in cell_batches(nodes.start, _BATCH_NODES):
+        grouped = group_batch(nodes, piece, lo, hi, CHUNK_NM, _DRAW_ROWS)
+        for k in ("rep", "max_r", "size", "has_soma"):
+            later.append(k, grouped.pop(k))
+        l2_of_node[lo:hi] = grouped.pop("l2_of_node")
+        l2_of_node[lo:hi] += n_l2
+        grouped["l2_group"] += n_groups
+        grouped["l2_group"] = grouped["l2_group"].astype(l2_of_node.dtype)  # 4 bytes
+        n_l2 += len(grouped["ckey"])
+        n_groups += len(grouped["group_key"])
+        for k, v in grouped.items():
+            parts[k].append(v)
+        del grouped
     l2_index = node_index_dtype(n_l2)
-    l2_ckey = (l2_key & ((1 << 30) - 1)).astype(np.int32)
-    l2_gkey = l2_key >> 30
-    del l2_key
-    gfirst = runs(l2_gkey)
-    group_key = l2_gkey[gfirst]
-    l2_group = np.cumsum(gfirst).astype(l2_index)
-    l2_group -= 1
-    del gfirst, l2_gkey
+    joined = {}
+    for k in list(parts):  # one at a time, each one's parts dropped as it is made
+        joined[k] = np.concatenate(parts.pop(k)) if n_l2 else np.zeros(0, np.int64)
+    if l2_of_node.dtype != l2_index:
+        l2_of_node = l2_of_node.astype(l2_index)
+    l2_ckey = joined.pop("ckey")
+    rep = later.get("rep")
+    cells = GridCounts(l2_ckey)
 
-    # counters within each chunk, after a per-chunk offset (other objects in the chunk)
-    by_chunk = np.argsort(l2_ckey, kind="stable").astype(l2_index)
-    cfirst = runs(l2_ckey[by_chunk])
-    rank = np.empty(n_l2, dtype=l2_index)
-    rank[by_chunk] = rank_in_run(cfirst)
     salt = np.uint64(rng.integers(1 << 62))
-    jitter = rng.integers(0, 3, n_l2).astype(np.int8)
-    offset = np.empty(n_l2, dtype=np.int16)  # below 400
     l2_id = np.empty(n_l2, dtype=np.uint64)
-    for lo in range(0, n_l2, _SLICE_ROWS):  # element-wise: slices change nothing
-        hi = min(lo + _SLICE_ROWS, n_l2)
+    for lo, hi in _slices(n_l2):  # the jitter drawn in order; ranks counted per grid cell
         ckey = l2_ckey[lo:hi]
-        offset[lo:hi] = splitmix(ckey.astype(np.uint64) ^ salt) % np.uint64(400)
-        counter = (1 + offset[lo:hi].astype(np.int64) + 3 * rank[lo:hi].astype(np.int64)
-                   + jitter[lo:hi])
+        jitter = rng.integers(0, 3, hi - lo).astype(np.int8)
+        offset = _chunk_offset(ckey, salt)
+        rank = cells.add(ckey, np.ones(hi - lo, dtype=np.int64))
+        counter = 1 + offset.astype(np.int64) + 3 * rank + jitter
         if len(counter) and int(counter.max()) >= 1 << COUNTER_BITS:
             raise ValueError("L2 counters overflow their bits in the chunk IDs")
         chunk = np.stack([ckey >> 20, (ckey >> 10) & 1023, ckey & 1023], axis=1)
         prefix = pcg_ids(0, chunk, np.zeros(hi - lo, dtype=np.uint64))  # chunk bits only
         l2_id[lo:hi] = (prefix | (np.uint64(2) << np.uint64(LAYER_SHIFT))
                         | counter.astype(np.uint64))
-        del ckey, counter, chunk, prefix
-    del rank, jitter, l2_ckey
+        del ckey, jitter, offset, rank, counter, chunk, prefix
 
-    rep_nm = rng.normal(0.0, 60.0, (n_l2, 3))
-    for lo in range(0, n_l2, _SLICE_ROWS):  # pos * 1000 + noise, a slice at a time
-        hi = min(lo + _SLICE_ROWS, n_l2)
-        rep_nm[lo:hi] += nodes.pos[rep[lo:hi]].astype(np.float64) * 1000.0
+    table = _L2Table(n_l2, table_out)
+    table.put("l2_id", l2_id)
+    for lo, hi in _slices(n_l2):  # representative point: pos * 1000 + noise
+        rep_nm = rng.normal(0.0, 60.0, (hi - lo, 3))
+        rep_nm += nodes.pos[rep[lo:hi]].astype(np.float64) * 1000.0
+        for i, ax in enumerate("xyz"):
+            table.put(ax, np.round(rep_nm[:, i], 1), lo)
+        del rep_nm
     del rep
-    # the float columns filled in place in one block the table keeps (no copy)
-    floats = np.empty((5, n_l2), dtype=np.float64)
-    for i in range(3):
-        np.round(rep_nm[:, i], 1, out=floats[i])
-    del rep_nm
-    np.round(max_r.astype(np.float64) * 1000.0 * rng.uniform(0.85, 1.0, n_l2), 1,
-             out=floats[3])
-    np.round(size_nm3 * rng.uniform(0.9, 1.1, n_l2), out=floats[4])
-    del max_r, size_nm3
-    table = pd.DataFrame(floats.T, columns=["x", "y", "z", "max_dt_nm", "size_nm3"], copy=False)
-    table.insert(0, "l2_id", l2_id)
-    del floats
+    max_r, size_nm3 = later.get("max_r"), later.get("size")
+    for lo, hi in _slices(n_l2):
+        table.put("max_dt_nm", np.round(max_r[lo:hi].astype(np.float64) * 1000.0
+                                        * rng.uniform(0.85, 1.0, hi - lo), 1), lo)
+    del max_r
+    for lo, hi in _slices(n_l2):
+        table.put("size_nm3", np.round(size_nm3[lo:hi] * rng.uniform(0.9, 1.1, hi - lo)), lo)
+    del size_nm3
 
-    # supervoxels: a few per L2 chunk, more in the soma, counted per chunk like the L2s
-    n_sv = 1 + rng.poisson(1.3, n_l2) + 4 * has_soma.astype(np.int64)
-    sorted_n = n_sv[by_chunk]
-    before = np.cumsum(sorted_n) - sorted_n  # supervoxels before this L2, in chunk order
-    chunk_base = np.empty(n_l2, dtype=np.int64)
-    chunk_base[by_chunk] = before - before[np.maximum.accumulate(
-        np.where(cfirst, np.arange(n_l2), 0))]
-    del by_chunk, cfirst, sorted_n, before
-    counter_base = 1 + 5 * offset.astype(np.int64) + 2 * chunk_base  # per L2 chunk
-    del offset, chunk_base
-    # the k-th supervoxel of a chunk has counter counter_base + 2 k: while the counters fit
-    # their bits, its ID (prefix | layer | counter) is the first one's plus 2 k
-    if len(n_sv) and int((counter_base + 2 * (n_sv - 1)).max()) >= 1 << COUNTER_BITS:
-        raise ValueError("supervoxel counters overflow their bits in the chunk IDs")
+    # supervoxels: a few per L2 chunk, more in the soma, counted per grid cell like the L2s
+    has_soma = later.get("has_soma")
+    cells.reset()
+    n_sv = np.empty(n_l2, dtype=np.uint32)
+    sv_first = np.empty(n_l2, dtype=np.uint64)
     prefix_bits = np.uint64(((1 << 30) - 1) << COUNTER_BITS)  # the chunk coordinates
-    sv_first = l2_id & prefix_bits
-    sv_first |= np.uint64(1) << np.uint64(LAYER_SHIFT)
-    sv_first |= counter_base.astype(np.uint64)
-    sv_count = n_sv.astype(np.min_scalar_type(int(n_sv.max()) if len(n_sv) else 0))
+    for lo, hi in _slices(n_l2):
+        n = 1 + rng.poisson(1.3, hi - lo) + 4 * has_soma[lo:hi].astype(np.int64)
+        chunk_base = cells.add(l2_ckey[lo:hi], n)  # supervoxels before, in its grid cell
+        counter_base = 1 + 5 * _chunk_offset(l2_ckey[lo:hi], salt).astype(np.int64) \
+            + 2 * chunk_base
+        # the k-th supervoxel of a chunk has counter counter_base + 2 k: while the counters
+        # fit their bits, its ID (prefix | layer | counter) is the first one's plus 2 k
+        if len(n) and int((counter_base + 2 * (n - 1)).max()) >= 1 << COUNTER_BITS:
+            raise ValueError("supervoxel counters overflow their bits in the chunk IDs")
+        first = l2_id[lo:hi] & prefix_bits
+        first |= np.uint64(1) << np.uint64(LAYER_SHIFT)
+        first |= counter_base.astype(np.uint64)
+        sv_first[lo:hi] = first
+        n_sv[lo:hi] = n
+        del n, chunk_base, counter_base, first
+    del has_soma
+    later.remove()
+    sv_count = n_sv.astype(np.min_scalar_type(int(n_sv.max()) if n_l2 else 0))
+    del n_sv
+    l2_group = joined.pop("l2_group").astype(l2_index)
     return Chunks(l2_of_node=l2_of_node, l2_id=l2_id, l2_group=l2_group,
-                  group_key=group_key, table=table, sv_first=sv_first, sv_count=sv_count)
+                  group_key=joined.pop("group_key"), table=table.done(),
+                  sv_first=sv_first, sv_count=sv_count)
+
+
+def _slices(n: int) -> Iterator[tuple[int, int]]:
+    """``(lo, hi)`` of consecutive slices of ``n`` rows, :data:`_DRAW_ROWS` each."""
+    for lo in range(0, n, _DRAW_ROWS):
+        yield lo, min(lo + _DRAW_ROWS, n)
+
+
+class _PerChunk:
+    """Per-chunk arrays made batch by batch and read later a slice at a time: joined in
+    memory, or (with ``directory``) appended to raw files there and read back as
+    :class:`~napari_crant.demo.spill.OnDisk` arrays."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self.parts: dict[str, list[np.ndarray]] = {}
+        self.dtypes: dict[str, np.dtype] = {}
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=False)
+
+    def append(self, name: str, values: np.ndarray) -> None:
+        """The next chunks' values of ``name``."""
+        self.dtypes[name] = values.dtype
+        if self.directory is None:
+            self.parts.setdefault(name, []).append(values)
+        else:
+            with open(self.directory / name, "ab") as f:
+                values.tofile(f)
+
+    def get(self, name: str) -> np.ndarray | OnDisk:
+        """All chunks' values of ``name``."""
+        if self.directory is None:
+            return np.concatenate(self.parts.pop(name))
+        return OnDisk(self.directory / name, self.dtypes[name])
+
+    def remove(self) -> None:
+        """Drop the files (if any)."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _chunk_offset(ckey: np.ndarray, salt: np.uint64) -> np.ndarray:
+    """A chunk's counter offset (other objects in the grid cell): a hash of its grid key,
+    below 400 (int16)."""
+    return (splitmix(ckey.astype(np.uint64) ^ salt) % np.uint64(400)).astype(np.int16)
+
+
+class _L2Table:
+    """The ``l2`` table filled a column slice at a time: in one float block (as a
+    DataFrame) or, with ``out``, in files (:class:`~napari_crant.demo.spill.FrameOnDisk`)."""
+
+    FLOATS = ("x", "y", "z", "max_dt_nm", "size_nm3")
+
+    def __init__(self, n_rows: int, out: Path | None):
+        self.n_rows = n_rows
+        if out is None:
+            self.floats = np.empty((len(self.FLOATS), n_rows), dtype=np.float64)
+            self.files = None
+        else:
+            self.files = FrameOnDisk(out, {"l2_id": np.uint64, **dict.fromkeys(
+                self.FLOATS, np.float64)}, n_rows)
+
+    def put(self, column: str, values: np.ndarray, lo: int = 0) -> None:
+        """The rows ``lo:lo + len(values)`` of ``column`` (in order, when in files)."""
+        if self.files is not None:
+            self.files.write(column, values)
+        elif column == "l2_id":
+            self.l2_id = values
+        else:
+            self.floats[self.FLOATS.index(column), lo:lo + len(values)] = values
+
+    def done(self) -> pd.DataFrame | FrameOnDisk:
+        """The table: the float block taken as is (no copy), or the finished files."""
+        if self.files is not None:
+            self.files.close()
+            return self.files
+        table = pd.DataFrame(self.floats.T, columns=list(self.FLOATS), copy=False)
+        table.insert(0, "l2_id", self.l2_id)
+        del self.floats
+        return table
 
 
 def supervoxels_table(ch: Chunks, slice_rows: int | None = None) -> pd.DataFrame:
@@ -199,84 +292,43 @@ def supervoxels_table(ch: Chunks, slice_rows: int | None = None) -> pd.DataFrame
     return pd.DataFrame({"sv_id": sv_id, "l2_id": l2_id}, copy=False)
 
 
-def _chunk_nodes(nodes: Nodes, order: np.ndarray, starts: np.ndarray,
-                 slice_nodes: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per L2 chunk (its nodes ``order[starts[i]:starts[i + 1]]``): the middle node (in growth
-    order), the largest radius (um, float32), the volume (nm^3) and whether it holds soma.
-
-    The sums are made a slice of whole chunks (about ``slice_nodes`` nodes) at a time: each
-    chunk's own reduction, so the same values as over all nodes at once.
-    """
-    slice_nodes = slice_nodes or _SLICE_ROWS
-    n_nodes, n_l2 = len(order), len(starts)
-    bounds = np.append(starts, n_nodes)
-    rep = order[starts + np.diff(bounds) // 2].astype(node_index_dtype(n_nodes))
-    soma = nodes.comp == SOMA
-    vol = _node_volumes(nodes, soma)
-    max_r = np.empty(n_l2, dtype=np.float32)
-    size = np.empty(n_l2, dtype=np.float64)
-    has_soma = np.empty(n_l2, dtype=bool)
-    lo = 0
-    while lo < n_l2:
-        hi = int(np.searchsorted(bounds, bounds[lo] + slice_nodes, "right")) - 1
-        hi = min(max(hi, lo + 1), n_l2)
-        rows = order[bounds[lo]:bounds[hi]]
-        local = starts[lo:hi] - bounds[lo]
-        max_r[lo:hi] = np.maximum.reduceat(nodes.radius[rows], local)
-        size[lo:hi] = np.add.reduceat(vol[rows].astype(np.float64), local)
-        has_soma[lo:hi] = np.maximum.reduceat(soma[rows], local)
-        del rows, local
-        lo = hi
-    return rep, max_r, size * 1e9, has_soma
-
-
-def _node_volumes(nodes: Nodes, soma: np.ndarray, slice_nodes: int = _SLICE_ROWS) -> np.ndarray:
-    """Volume of every node (um^3, float32): a sphere at the soma, else a cylinder to its
-    parent (at least 0.3 um long); computed ``slice_nodes`` at a time (row-wise, so the same
-    values as all at once)."""
-    vol = np.empty(len(nodes.radius), dtype=np.float32)
-    for lo in range(0, len(vol), slice_nodes):
-        hi = min(lo + slice_nodes, len(vol))
-        parent = nodes.parent[lo:hi]
-        seg = np.linalg.norm(nodes.pos[lo:hi] - nodes.pos[np.maximum(parent, 0)], axis=1)
-        seg[parent < 0] = 0.0
-        r = nodes.radius[lo:hi]
-        vol[lo:hi] = np.where(soma[lo:hi], np.float32(4.0 / 3.0 * np.pi) * r**3,
-                              np.float32(np.pi) * r**2 * np.maximum(seg, np.float32(0.3)))
-    return vol
-
-
 def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
                    slice_nodes: int = _SLICE_ROWS) -> pd.DataFrame:
     """The ``l2_edges`` table: chunks joined by a skeleton edge, plus ``extra`` node pairs.
 
     ``extra`` are the false contacts of :class:`~napari_crant.demo.edits.Scenario` (where
     two cells were wrongly merged). The nodes are taken ``slice_nodes`` at a time, each
-    slice's distinct edges kept, so memory grows with the edges, not the nodes.
+    slice's distinct edges kept, so memory grows with the edges, not the nodes. The chunks'
+    ranks by ID are held in 4 bytes a chunk (8 while they are sorted), the IDs in order made
+    only once the edges are.
     """
     by_id = np.argsort(ch.l2_id)
-    rank = np.empty_like(by_id)
-    rank[by_id] = np.arange(len(by_id))
+    rank = np.empty(len(by_id), dtype=node_index_dtype(len(by_id)))
+    rank[by_id] = np.arange(len(by_id), dtype=rank.dtype)
+    del by_id
 
-    def edge_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def edge_keys(a: np.ndarray, b: np.ndarray, rank: np.ndarray) -> np.ndarray:
         """Distinct ``min << 32 | max`` of the ranks (by ID) of chunk pairs, sorted."""
         keep = a != b
         ra, rb = rank[a[keep]], rank[b[keep]]
-        return np.unique((np.minimum(ra, rb) << 32) | np.maximum(ra, rb))
+        return np.unique((np.minimum(ra, rb).astype(np.int64) << 32) | np.maximum(ra, rb))
 
     parts = []
     for lo in range(0, len(nodes.parent), slice_nodes):
         parent = nodes.parent[lo:lo + slice_nodes]
         child = np.flatnonzero(parent >= 0)
-        parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]]))
+        parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]],
+                               rank))
         del parent, child
     if extra:
         ex = np.array(extra, dtype=np.int64)
-        parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]]))
-    key = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-    del parts
-    ids = ch.l2_id[by_id]
+        parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]], rank))
+    del rank
+    key = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    parts.clear()
+    key.sort()  # in place, then the distinct ones: np.unique's values
+    key = key[runs(key)]
+    ids = np.sort(ch.l2_id)  # ch.l2_id[by_id]
     return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
 
 

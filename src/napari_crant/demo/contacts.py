@@ -46,15 +46,16 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
     -------
     Contacts
     """
-    u = rng.random(len(nodes.comp))
-    pre_idx = np.flatnonzero((nodes.comp == AXON) | ((nodes.comp == DENDRITE) & (u < 0.1)))
-    post_idx = np.flatnonzero((nodes.comp == DENDRITE) | ((nodes.comp == AXON) & (u < 0.3)))
-    del u
+    index = node_index_dtype(len(nodes.comp))
+    pre_idx, post_idx = _sides(nodes.comp, rng, index, chunk)
     if len(pre_idx) == 0 or len(post_idx) == 0:
         return Contacts(np.zeros(0, np.int64), np.zeros(0, np.int64))
-    tree = cKDTree(nodes.pos[post_idx].astype(np.float64), leafsize=32, balanced_tree=False)
+    post_pos = np.empty((len(post_idx), 3), dtype=np.float64)  # no float32 copy of them all
+    for s in range(0, len(post_idx), chunk):
+        post_pos[s:s + chunk] = nodes.pos[post_idx[s:s + chunk]]
+    tree = cKDTree(post_pos, leafsize=32, balanced_tree=False)
+    del post_pos  # the tree holds it
     k = 8
-    index = node_index_dtype(len(nodes.comp))
     out_a, out_d = [], []
     for s in range(0, len(pre_idx), chunk):
         a = pre_idx[s:s + chunk]
@@ -74,3 +75,20 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
     pre = np.concatenate(out_a)
     out_a.clear()
     return Contacts(pre, np.concatenate(out_d))
+
+
+def _sides(comp: np.ndarray, rng: np.random.Generator, index: np.dtype, chunk: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The presynaptic and postsynaptic nodes (indices of type ``index``): every axon node
+    and a tenth of dendrite nodes, every dendrite node and 30 % of axon nodes; one uniform
+    number a node, drawn ``chunk`` nodes at a time (the same numbers as all at once)."""
+    pre, post = [], []
+    for lo in range(0, len(comp), chunk):
+        c = comp[lo:lo + chunk]
+        u = rng.random(len(c))
+        axon, dendrite = c == AXON, c == DENDRITE
+        pre.append((np.flatnonzero(axon | (dendrite & (u < 0.1))) + lo).astype(index))
+        post.append((np.flatnonzero(dendrite | (axon & (u < 0.3))) + lo).astype(index))
+        del u, axon, dendrite
+    return (np.concatenate(pre) if pre else np.zeros(0, index),
+            np.concatenate(post) if post else np.zeros(0, index))

@@ -133,18 +133,26 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     n_frag = len(cells.ctype) - n_neurons
 
     contact_r = float(np.clip((1000.0 / n_neurons) ** (1 / 3), 0.35, 1.2))
+    # stage 4 reads the nodes' positions, cells and compartments, stage 5 also the parents:
+    # the radii (read by stage 6) and the parents wait on disk meanwhile
+    radius_parked = Parked(nodes, ["radius"], scratch / "radius")
+    parent_parked = Parked(nodes, ["parent"], scratch / "parent")
     contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
+    parent_parked.restore()
+    del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
     contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
-    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7))
+    # the l2 table is written to disk as it is made, the l2 edges parked there: both wait
+    # until they are handed over
+    radius_parked.restore()
+    del radius_parked
+    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2")
+    l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
     del plan
-    # the l2 table and the l2 edges wait on disk until they are handed over
-    made = SimpleNamespace(l2=ch.table)
-    ch.table = None
-    l2_parked = Parked(made, ["l2"], scratch / "l2")
+    made = SimpleNamespace()
     made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
     edges_parked = Parked(made, ["l2_edges"], scratch / "l2_edges")
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
@@ -182,9 +190,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         # each table handed over as soon as it is made, what it came from dropped; the
         # supervoxels wait on disk while the l2 table is sorted
         sv_parked = Parked(ch, ["sv_first", "sv_count"], scratch / "supervoxels")
-        l2_parked.restore()
-        put(l2=made.l2)
-        made.l2 = None
+        put(l2=l2_table.read())
         ids_parked.restore()
         sv_parked.restore()
         put(supervoxels=supervoxels_table(ch))

@@ -112,9 +112,9 @@ def grow_morphology(cells: Cells, nps: Neuropils, zone_scale: float,
         # node and entity indices in 4 bytes while they fit (the same values, half the bytes)
         index = node_index_dtype(sum(len(x) for x in pos_parts) + len(p))
         pos_parts.append(p.astype(np.float32, copy=False))
-        par_parts.append(par.astype(index))
-        ent_parts.append(ent.astype(index))
-        comp_parts.append(comp.astype(np.int8))
+        par_parts.append(par.astype(index, copy=False))
+        ent_parts.append(ent.astype(index, copy=False))
+        comp_parts.append(comp.astype(np.int8, copy=False))
 
     # root nodes of the neurons: soma, or where the axon enters the volume
     add(cells.root_pos[:n], np.full(n, -1), np.arange(n),
@@ -159,7 +159,8 @@ def grow_morphology(cells: Cells, nps: Neuropils, zone_scale: float,
     add(p, par, a_ent[cab], np.full(len(p), NEURITE))
     next_node += len(p)
     p, par, arb = grow_arbors(last, rim, a_center, a_radii, a_target, next_node, rng)
-    add(p, par, a_ent[arb], a_comp[arb])
+    # every arbor node's cell and compartment taken in the bytes they are kept in
+    add(p, par, a_ent.astype(node_index_dtype(e_all))[arb], a_comp.astype(np.int8)[arb])
     next_node += len(p)
 
     # fragments: small twigs next to the arbors of other cells
@@ -190,13 +191,14 @@ def grow_morphology(cells: Cells, nps: Neuropils, zone_scale: float,
     comp = np.concatenate(comp_parts)
     comp_parts.clear()
 
-    order = np.argsort(entity, kind="stable")
+    # the order and its inverse in 4 bytes a node while they fit (the same values)
+    order = np.argsort(entity, kind="stable").astype(node_index_dtype(len(entity)))
     pos = pos[order]
     entity = entity[order]
     comp = comp[order]
     parent = parent[order]
     inv = np.empty_like(order)
-    inv[order] = np.arange(len(order))
+    inv[order] = np.arange(len(order), dtype=order.dtype)
     del order
     root = parent < 0
     parent[root] = 0

@@ -5,7 +5,9 @@ numeric columns). Some fields are needed again only much later: :class:`Parked` 
 to a scratch directory (one ``.npy`` per array, plain reads back, no memory map), sets them
 to ``None`` on their owner, and puts them back, bit for bit, on :meth:`Parked.restore`.
 Fields read in order, a slice at a time, need not come back whole: :meth:`Parked.on_disk`
-gives an :class:`OnDisk` array that reads only the rows asked for.
+gives an :class:`OnDisk` array that reads only the rows asked for. A table made a slice at
+a time (stage 6's ``l2``) goes to disk as it is made, never whole in memory:
+:class:`FrameOnDisk`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,66 @@ class OnDisk:
         i %= self._len
         return np.fromfile(self.path, dtype=self.dtype, count=1,
                            offset=self._offset + i * self.dtype.itemsize)[0]
+
+
+class FrameOnDisk:
+    """A DataFrame of numeric columns written a slice at a time to ``.npy`` files, before it
+    is ever whole in memory, and read back whole (bit for bit) by :meth:`read`.
+
+    Parameters
+    ----------
+    directory
+        A new directory for the files (removed by :meth:`read` and :meth:`remove`).
+    columns
+        Column name -> dtype, in the frame's order.
+    n_rows
+        Rows of every column.
+    """
+
+    def __init__(self, directory: Path, columns: dict[str, np.dtype | type], n_rows: int):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=False)
+        self.n_rows = int(n_rows)
+        self.columns = {name: np.dtype(t) for name, t in columns.items()}
+        self._written = dict.fromkeys(self.columns, 0)
+        self._files = {}
+        for i, (name, dtype) in enumerate(self.columns.items()):
+            f = open(self.directory / f"{i}.npy", "wb")  # noqa: SIM115 (open until close)
+            np.lib.format.write_array_header_1_0(f, {
+                "descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                "shape": (self.n_rows,)})
+            self._files[name] = f
+
+    def write(self, column: str, values: np.ndarray) -> None:
+        """Append rows to ``column`` (its next ``len(values)`` rows)."""
+        values = np.ascontiguousarray(values, dtype=self.columns[column])
+        if self._written[column] + len(values) > self.n_rows:
+            raise ValueError(f"column {column!r}: more than {self.n_rows} rows written")
+        self._files[column].write(values.tobytes())
+        self._written[column] += len(values)
+
+    def close(self) -> None:
+        """Finish the files; every column must have all its rows."""
+        for f in self._files.values():
+            f.close()
+        short = [c for c, n in self._written.items() if n != self.n_rows]
+        if short:
+            raise ValueError(f"columns {short} do not have their {self.n_rows} rows")
+
+    def read(self) -> pd.DataFrame:
+        """The frame (default index), read back whole; the files are removed."""
+        frame = {}
+        for i, name in enumerate(self.columns):
+            with open(self.directory / f"{i}.npy", "rb") as f:
+                frame[name] = np.load(f, allow_pickle=False)
+        self.remove()
+        return pd.DataFrame(frame, copy=False)
+
+    def remove(self) -> None:
+        """Remove the files."""
+        for f in self._files.values():
+            f.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class Parked:
