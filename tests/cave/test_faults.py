@@ -276,9 +276,9 @@ def test_concurrent_requests(faulty, faults, tiny_path):
         results = list(pool.map(lambda _: src.synapses(np.array([A2], np.uint64), None,
                                                        nc.materialization.resolve_materialization(src, 3)),
                                 range(6)))
-    # six 1-s requests, all in flight at once (not one after the other); counted by the server,
+    # six calls of 1-s requests, all in flight at once (not one after the other); counted by the server,
     # not by the clock, which a loaded machine stretches
-    assert faults.most_in_flight == 6
+    assert faults.most_in_flight >= 6  # (a call may send more than one query)
     for r in results:
         pd.testing.assert_frame_equal(r, results[0])
     faults.mode = None
