@@ -171,12 +171,18 @@ class Clock:
         return self.now
 
 
-def test_a_walk_faster_than_the_fetches_is_met_ahead_then_the_shown_synapse_comes_first(review):
-    clock = Clock()
+def _after_one_fetch(review, clock, seconds):
+    """A prefetch (2 ahead) that has measured one fetch taking ``seconds`` on ``clock``."""
     pf = EMPrefetch(review, ahead=2, clock=clock)
     key, gen = pf.begin(pf.next_request())
-    clock.now += 1.0  # a fetch takes a second
+    clock.now += seconds
     pf.finish(key, tissue(key), gen)
+    return pf
+
+
+def test_a_walk_faster_than_the_fetches_is_met_ahead_then_the_shown_synapse_comes_first(review):
+    clock = Clock()
+    pf = _after_one_fetch(review, clock, 1.0)  # a fetch takes a second
     assert pf.walk.lead() == 0  # no walk yet
     for _ in range(3):  # `n` held: a step every 0.25 s
         clock.now += 0.25
@@ -238,10 +244,7 @@ def test_a_fetch_ahead_stays_wanted_until_passed_or_the_walk_turns(review):
 
 def test_fetches_cancelled_after_running_longer_than_measured_make_the_walk_aim_ahead(review):
     clock = Clock()
-    pf = EMPrefetch(review, ahead=2, clock=clock)
-    key, gen = pf.begin(pf.next_request())
-    clock.now += 0.5  # fetches took half a second
-    pf.finish(key, tissue(key), gen)
+    pf = _after_one_fetch(review, clock, 0.5)  # fetches took half a second
     # now they take 1.5 s and the reviewer steps every second: the fetch of the shown synapse is
     # passed and cancelled before its end, again and again
     clock.now += 1.0
