@@ -149,11 +149,12 @@ def test_click_selects_the_neuron_everywhere(qtbot, viewer, loaded, qc_data_dir)
 
 def test_synapse_colours_readable_at_the_fitted_view(viewer, loaded):
     from napari_crant.scene.colors import TYPE_COLORS
-    from napari_crant.scene.layer_data import MIN_POINT_PIXELS
+    from napari_crant.scene.layer_data import MAX_POINT_PIXELS, MIN_POINT_PIXELS
 
     for kind in ("pre", "post"):
         layer = find_layer(viewer, kind)
-        assert layer.canvas_size_limits[0] >= MIN_POINT_PIXELS
+        # readable when far; zoomed in on the tissue a marker, not a disc of the synapse's nm size
+        assert tuple(layer.canvas_size_limits) == (MIN_POINT_PIXELS, MAX_POINT_PIXELS) and MAX_POINT_PIXELS <= 24
         assert np.allclose(layer.face_color, TYPE_COLORS[kind])
 
 

@@ -54,6 +54,9 @@ LAYER_NAMES = {
 #: smallest on-screen diameter (pixels) of synapses and somata: readable at the fitted view
 #: of a whole brain, while zoomed in they keep their size in nm.
 MIN_POINT_PIXELS = 6.0
+#: largest on-screen diameter (pixels) of synapses: zoomed in on the tissue they stay markers, as
+#: in Neuroglancer, instead of discs of their nm size covering the boutons and spines they mark
+MAX_POINT_PIXELS = 20.0
 
 
 class SceneUpdate(Protocol):
@@ -342,7 +345,7 @@ class Scene:
         # ``canvas_size_limits`` in the border colour (grey by default: every synapse read grey)
         return data, _layer_kwargs(kind, features=features, face_color=colors, size=size,
                                    border_width=0.0, border_color=colors,
-                                   canvas_size_limits=(MIN_POINT_PIXELS, 10000.0)), "points"
+                                   canvas_size_limits=(MIN_POINT_PIXELS, MAX_POINT_PIXELS)), "points"
 
     def layers(self, color_by: str | None = None,
                roots: Any = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:

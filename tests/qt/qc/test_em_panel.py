@@ -49,7 +49,15 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     assert em is not None and seg is not None and em.visible and seg.visible
     assert em.data.shape == (SECTIONS, WIDTH_NM // 8, WIDTH_NM // 8) and em.data.dtype == np.uint8
     assert tuple(em.scale) == (42.0, 8.0, 8.0) and seg.contour == 2
-    assert list(viewer.layers).index(em) == 0  # under the skeletons and synapses
+    # the tissue above the neurons' layers (their dots and skeletons would cover it), the segments'
+    # outlines and the synapse's ring above the EM
+    ring = find_layer(viewer, "qc_current")
+    assert list(viewer.layers)[-3:] == [em, seg, ring]
+    assert {"skeletons", "pre", "post", "qc_verdicts"} <= {layer.metadata.get("napari_crant")
+                                                           for layer in list(viewer.layers)[:-3]}
+    # the verdict dots stay markers at the close view of the tissue (their 600 nm would hide a bouton)
+    from napari_crant.scene.layer_data import MAX_POINT_PIXELS
+    assert find_layer(viewer, "qc_verdicts").canvas_size_limits[1] == MAX_POINT_PIXELS
     # the synapse marker (world nm) falls inside the image, on the reviewed neuron's segment
     marker = ring_position(find_layer(viewer, "qc_current"))
     lo, hi = em.extent.world
@@ -84,6 +92,18 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     qc.do("next")
     nxt = _ready(qtbot, qc)
     assert tuple(em.translate) == tuple(float(t) for t in nxt.em.translate) != before
+    # a layer added later (another neuron, a mesh) lands on top; the next synapse puts the tissue back
+    # above it, and a step whose order is right moves nothing
+    extra = viewer.add_points(np.zeros((1, 3)), name="added later")
+    assert list(viewer.layers)[-1] is extra
+    qc.do("next")
+    _ready(qtbot, qc)
+    assert list(viewer.layers)[-4:] == [extra, em, seg, ring]
+    moves = []
+    viewer.layers.events.moved.connect(moves.append)
+    qc.do("previous")
+    _ready(qtbot, qc)
+    assert moves == []
     _wait_all(qtbot, qc)
 
 

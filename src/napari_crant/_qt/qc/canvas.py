@@ -19,7 +19,7 @@ from napari_crant._qt.qc.vispy_programs import keep_mesh_program
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
 from napari_crant.qc.review import ReviewModel
-from napari_crant.scene.layer_data import AXES, METADATA_KEY, SCALE, UNITS
+from napari_crant.scene.layer_data import AXES, MAX_POINT_PIXELS, METADATA_KEY, MIN_POINT_PIXELS, SCALE, UNITS
 from napari_crant.scene.neuron_data import id_strings
 
 #: RGBA of synapse points by verdict (None: not reviewed yet)
@@ -202,7 +202,8 @@ class ReviewCanvas:
                 "verdict": np.array([v if isinstance(v, str) else "unreviewed" for v in verdict], object),
                 "reason": items["reason"].to_numpy(object),
             })
-        set_points(self.viewer, "qc_verdicts", data, features, colors, 600.0)
+        set_points(self.viewer, "qc_verdicts", data, features, colors, 600.0,
+                   canvas_size_limits=(MIN_POINT_PIXELS, MAX_POINT_PIXELS))
 
     def recolor(self, index: int) -> None:
         """Recolour point ``index`` of the verdict layer (one synapse's verdict changed)."""

@@ -49,6 +49,9 @@ VERDICT_LABELS = {"correct": "1 correct", "false_positive": "2 false positive",
                   "wrong_partner": "3 wrong partner", "unsure": "4 unsure"}
 #: rows the table reads to size its columns (once per worklist, never per verdict or step)
 SIZE_SAMPLE_ROWS = 200
+#: default width (nm) of the view around the synapse: the EM cutout (2,048 nm by default) with a
+#: margin of the neurons around it, the tissue large enough on screen to judge a synapse
+DEFAULT_VIEW_NM = 3000
 
 
 class ReviewPanel(QWidget):
@@ -114,7 +117,7 @@ class ReviewPanel(QWidget):
         self.field_of_view = QDoubleSpinBox()
         self.field_of_view.setRange(500, 1e6)
         self.field_of_view.setSingleStep(1000)
-        self.field_of_view.setValue(8000)
+        self.field_of_view.setValue(DEFAULT_VIEW_NM)
         self.field_of_view.setSuffix(" nm")
         self.field_of_view.setToolTip("width of the view around the current synapse")
 
