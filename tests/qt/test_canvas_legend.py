@@ -154,7 +154,8 @@ def test_synapse_colours_readable_at_the_fitted_view(viewer, loaded):
     for kind in ("pre", "post"):
         layer = find_layer(viewer, kind)
         # readable when far; zoomed in on the tissue a marker, not a disc of the synapse's nm size
-        assert tuple(layer.canvas_size_limits) == (MIN_POINT_PIXELS, MAX_POINT_PIXELS) and MAX_POINT_PIXELS <= 24
+        assert tuple(layer.canvas_size_limits) == (MIN_POINT_PIXELS, MAX_POINT_PIXELS)
+        assert MAX_POINT_PIXELS <= 24
         assert np.allclose(layer.face_color, TYPE_COLORS[kind])
 
 
