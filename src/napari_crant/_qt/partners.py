@@ -61,6 +61,9 @@ class PartnerWidget(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # no row numbers: the rows are ranked by the sorted column, and in a dock ~440 px wide the
+        # numbers' 35-45 px cut the percent column at the edge
+        self.table.verticalHeader().setVisible(False)
         self.proxy.sort(-1)  # source order (heaviest first) until the user clicks a header
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.summary = ElidedLabel("Load neurons to see their partners.")
