@@ -36,7 +36,7 @@ from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
 from napari_crant._qt.qc.em_layers import plane_through, put_cutout_layer, section_of, show_moved, thin_ring
 from napari_crant._qt.qc.em_picking import SegmentPicking
-from napari_crant._qt.qc.layer_order import tissue_above_neurons
+from napari_crant._qt.qc.layer_order import order_tissue_layers
 from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
@@ -346,7 +346,7 @@ class EMPanel(SegmentPicking, QWidget):
         if tissue.outline is not None and seg is not None:
             self._apply_outline(self.outline.isChecked())
         thin_ring(viewer)
-        tissue_above_neurons(viewer)
+        order_tissue_layers(viewer)
         self.section.setEnabled(True)
         nz = int(np.asarray(tissue.em.data).shape[0])
         self.section.blockSignals(True)
@@ -394,5 +394,6 @@ class EMPanel(SegmentPicking, QWidget):
 
     def _on_ndisplay(self, event: Any = None) -> None:
         if self.shown is not None:
+            order_tissue_layers(self.session.viewer)
             self._apply_outline(self.outline.isChecked())
             self._on_section(self.section.value())
