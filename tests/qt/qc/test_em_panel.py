@@ -53,6 +53,10 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     # outlines and the synapse's ring above the EM
     ring = find_layer(viewer, "qc_current")
     assert list(viewer.layers)[-3:] == [em, seg, ring]
+    # with the EM the ring is thin, at its nm size around the T-bar and cleft (no on-screen cap)
+    from napari_crant._qt.qc.em_layers import RING_NM
+
+    assert float(ring.size[0]) == RING_NM and ring.canvas_size_limits[1] >= 10_000
     assert {"skeletons", "pre", "post", "qc_verdicts"} <= {layer.metadata.get("napari_crant")
                                                            for layer in list(viewer.layers)[:-3]}
     # the verdict dots stay markers at the close view of the tissue (their 600 nm would hide a bouton)

@@ -40,6 +40,10 @@ def test_the_ring_is_at_the_synapse_and_moves_without_new_data(qtbot, qc, demo, 
     build(qtbot, qc)
     wait(qtbot, qc)
     ring = find_layer(viewer, "qc_current")
+    # zoomed in on the synapse, a marker of at most 48 px, not a 1,400 nm disc over the view
+    from napari_crant._qt.qc.canvas import RING_PIXELS
+
+    assert tuple(ring.canvas_size_limits) == RING_PIXELS and RING_PIXELS[1] <= 48
     rows = [int(r) for r in qc.review.visible_rows()]
     z = qc.review.items["z"].to_numpy(np.float64)
     # steps to synapses at other depths, back and forth

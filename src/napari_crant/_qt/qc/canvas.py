@@ -30,6 +30,9 @@ VERDICT_COLORS = {
     "wrong_partner": (1.0, 0.6, 0.1, 1.0),
     "unsure": (0.7, 0.45, 1.0, 1.0),
 }
+#: on-screen diameter limits (pixels) of the current synapse's ring without EM: 1,400 nm when far,
+#: at most a marker of 48 px when zoomed in (its nm size would cover the view around the synapse)
+RING_PIXELS = (12.0, 48.0)
 DIFF_COLORS = {"gained": (0.2, 0.9, 0.3, 1.0), "lost": (1.0, 0.1, 0.8, 1.0)}
 #: layer kind (metadata value) -> layer name; the session's Clear removes them with the others
 QC_LAYERS = {
@@ -239,7 +242,7 @@ class ReviewCanvas:
             return
         if index is None:
             set_points(viewer, "qc_current", np.zeros((0, 3)), pd.DataFrame({"synapse_id": []}),
-                       np.zeros((0, 4)), 1200.0)
+                       np.zeros((0, 4)), 1200.0, canvas_size_limits=RING_PIXELS)
             return
         row = self.model.items.iloc[index]
         zyx = np.array([row["z"], row["y"], row["x"]], np.float64)
@@ -249,7 +252,8 @@ class ReviewCanvas:
             name = id_strings([row["synapse_id"]])
             if layer is None or not move_ring(viewer, layer, zyx, name[0]):
                 layer = set_points(viewer, "qc_current", np.zeros((1, 3)), pd.DataFrame({"synapse_id": name}),
-                                   np.array([[1.0, 1.0, 0.0, 0.35]]), 1400.0, blending="translucent_no_depth")
+                                   np.array([[1.0, 1.0, 0.0, 0.35]]), 1400.0, blending="translucent_no_depth",
+                                   canvas_size_limits=RING_PIXELS)
                 layer.border_color = "yellow"
                 layer.border_width = 0.15
                 move_ring(viewer, layer, zyx, name[0])

@@ -54,6 +54,7 @@ def thin_ring(viewer: Any) -> None:
         ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
         ring.border_width = RING_LINE
         ring.size = RING_NM
+        ring.canvas_size_limits = (2.0, 10000.0)  # its nm size: it encircles the T-bar and the cleft
     ring.refresh()
 
 
