@@ -350,3 +350,84 @@ def test_no_node_is_held_once_the_synapses_are_drawn(monkeypatch):
     monkeypatch.setattr(generator, "supervoxels_table", checking)
     generator.build_demo_tables(TINY_NEURONS, seed=3, validate=False)
     assert dead == [True]  # nothing (a parked field's owner, say) keeps the nodes alive
+
+
+# --- stage 4's k-d tree in tiles (session 8) --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def geometry_300():
+    return demo_geometry(300, seed=3)
+
+
+@pytest.mark.parametrize("tile_nodes", [1, 500, 10**9])
+def test_contacts_found_tile_by_tile_are_those_of_one_tree(geometry_300, tile_nodes):
+    from napari_crant.demo import contacts
+
+    nodes = geometry_300.nodes
+    one_tree = find_contacts(nodes, 0.9, stage_rng(3, 4), tile_nodes=10**9)
+    slabs = contacts._slabs(nodes.pos, np.arange(len(nodes.comp)), tile_nodes, 1 << 18)
+    if tile_nodes < 10**9:
+        assert len(slabs) > 30  # many tiles, each with its halo
+    tiled = find_contacts(nodes, 0.9, stage_rng(3, 4), chunk=4096, tile_nodes=tile_nodes)
+    assert len(one_tree.pre) > 10_000
+    assert np.array_equal(one_tree.pre, tiled.pre) and np.array_equal(one_tree.post, tiled.post)
+    assert tiled.pre.dtype == np.int32
+
+
+def _nodes_on_a_lattice(n_nodes, n_cells, seed):
+    """Nodes on a coarse lattice (coordinates multiples of 1/4: exact distances, many equal,
+    many nodes at one point), of ``n_cells`` cells, axons and dendrites."""
+    from napari_crant.demo.morphology import AXON, DENDRITE, Nodes
+
+    rng = np.random.default_rng(seed)
+    pos = (rng.integers(0, 6, (n_nodes, 3)) * 0.25).astype(np.float32)
+    entity = np.sort(rng.integers(0, n_cells, n_nodes)).astype(np.int32)
+    comp = np.where(rng.random(n_nodes) < 0.5, AXON, DENDRITE).astype(np.int8)
+    start = np.searchsorted(entity, np.arange(n_cells + 1)).astype(np.int64)
+    return Nodes(pos=pos, parent=np.full(n_nodes, -1, np.int32), entity=entity, comp=comp,
+                 radius=np.ones(n_nodes, np.float32), start=start)
+
+
+def _contacts_by_brute_force(nodes, radius, rng):
+    """The rule of ``find_contacts`` from every distance: of a presynaptic node's 8 nearest
+    postsynaptic nodes closer than ``radius`` (at equal distances the lower index first),
+    the nearest of every other cell."""
+    from napari_crant.demo import contacts
+
+    pre_idx, post_idx = contacts._sides(nodes.comp, rng, np.dtype(np.int32), 1 << 18)
+    pos = nodes.pos.astype(np.float64)
+    out_pre, out_post = [], []
+    for a in pre_idx:
+        d = np.sqrt(((pos[post_idx] - pos[a]) ** 2).sum(axis=1))
+        near = np.flatnonzero(d < radius)
+        near = near[np.lexsort((post_idx[near], d[near]))][:contacts.NEAREST]
+        seen = {int(nodes.entity[a])}
+        for j in post_idx[near]:
+            if int(nodes.entity[j]) not in seen:
+                seen.add(int(nodes.entity[j]))
+                out_pre.append(a)
+                out_post.append(j)
+    return np.array(out_pre, np.int32), np.array(out_post, np.int32)
+
+
+@pytest.mark.parametrize("tile_nodes", [1, 40, 10**9])
+def test_contacts_at_equal_distances_follow_the_node_order_in_any_tile(tile_nodes):
+    nodes = _nodes_on_a_lattice(900, 60, seed=5)  # ~4 nodes a lattice point: many ties
+    pre, post = _contacts_by_brute_force(nodes, 0.6, stage_rng(1, 4))
+    found = find_contacts(nodes, 0.6, stage_rng(1, 4), chunk=64, tile_nodes=tile_nodes)
+    assert len(pre) > 1000
+    assert np.array_equal(found.pre, pre) and np.array_equal(found.post, post)
+
+
+def test_find_contacts_holds_a_tile_not_a_tree_of_every_node(geometry_300):
+    nodes = geometry_300.nodes
+    n_nodes = len(nodes.comp)
+    _, one_tile = _traced_peak(
+        lambda: find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=4096, tile_nodes=10**9))
+    _, tiled = _traced_peak(
+        lambda: find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=4096, tile_nodes=1000))
+    # one tree of every postsynaptic node: its float64 positions and index, ~20 bytes a
+    # node (the code before the tiles traced ~37 bytes a node here, the one-tile run ~54)
+    assert tiled / n_nodes < 28 < one_tile / n_nodes
+    assert tiled < 0.6 * one_tile
