@@ -5,6 +5,7 @@ and 6 made a batch (of cables, nodes, cells) at a time, and holding a batch, not
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -431,3 +432,73 @@ def test_find_contacts_holds_a_tile_not_a_tree_of_every_node(geometry_300):
     # node (the code before the tiles traced ~37 bytes a node here, the one-tile run ~54)
     assert tiled / n_nodes < 28 < one_tile / n_nodes
     assert tiled < 0.6 * one_tile
+
+
+# --- the base tables' sorts on disk (session 8) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tables_300():
+    from napari_crant.demo import build_demo_tables
+
+    return build_demo_tables(300, seed=3, validate=False)
+
+
+def _write_base_tables(directory, tables):
+    from napari_crant.snapshot.base_tables import BaseTablesWriter
+
+    writer = BaseTablesWriter(directory)
+    writer.put(l2=tables.l2)
+    writer.put(supervoxels=tables.supervoxels)
+    writer.put(roots=tables.roots, root_l2=tables.root_l2, versions=tables.versions,
+               lineage=tables.lineage)
+    return writer
+
+
+@pytest.mark.parametrize("run_rows", [997, 9973])
+def test_base_tables_sorted_in_runs_are_the_same_files(monkeypatch, tmp_path, tables_300,
+                                                       run_rows):
+    from napari_crant.snapshot import base_tables
+    from napari_crant.snapshot import format as fmt
+
+    whole = _write_base_tables(tmp_path / "whole", tables_300)  # one run each
+    monkeypatch.setattr(base_tables, "RUN_ROWS", run_rows)
+    monkeypatch.setattr(base_tables, "SLICE_ROWS", 1000)
+    runs = _write_base_tables(tmp_path / "runs", tables_300)
+    assert len(tables_300.root_l2) > 3 * 9973 and len(tables_300.supervoxels) > 7 * 9973
+    for name in (fmt.SUPERVOXELS, fmt.ROOT_L2, fmt.L2_ROOTS):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "runs" / name).read_bytes()
+    a, b = whole.keys(), runs.keys()
+    assert np.array_equal(a.root_of_l2.l2_id, b.root_of_l2.l2_id)
+    assert np.array_equal(a.root_of_l2.root_id, b.root_of_l2.root_id)
+    assert np.array_equal(a.sv_to_l2.sv_id, b.sv_to_l2.sv_id)
+    assert a.layout == b.layout and whole.counts() == runs.counts()
+
+
+def test_base_tables_never_sort_more_than_a_run(monkeypatch, tmp_path, tables_300):
+    from napari_crant.snapshot import base_tables
+
+    monkeypatch.setattr(base_tables, "RUN_ROWS", 997)
+    monkeypatch.setattr(base_tables, "SLICE_ROWS", 1000)
+    writer = base_tables.BaseTablesWriter(tmp_path)
+    writer.put(l2=tables_300.l2)  # the l2 table is sorted whole (not bounded yet)
+    sorted_rows = []
+    lexsort, argsort = np.lexsort, np.argsort
+
+    def counting_lexsort(keys, *args, **kwargs):
+        sorted_rows.append(len(keys[0]))
+        return lexsort(keys, *args, **kwargs)
+
+    def counting_argsort(a, *args, **kwargs):
+        if sys._getframe(1).f_code.co_name != "_range_bounds":  # 256 samples a run
+            sorted_rows.append(len(a))
+        return argsort(a, *args, **kwargs)
+
+    monkeypatch.setattr(np, "lexsort", counting_lexsort)
+    monkeypatch.setattr(np, "argsort", counting_argsort)
+    writer.put(supervoxels=tables_300.supervoxels)
+    writer.put(roots=tables_300.roots, root_l2=tables_300.root_l2,
+               versions=tables_300.versions, lineage=tables_300.lineage)
+    assert len(tables_300.supervoxels) > 50 * 997 and len(tables_300.root_l2) > 20 * 997
+    # sorted a run (or a merged range of about one run) at a time, never every row at once
+    assert sorted_rows and max(sorted_rows) < 3 * 997
