@@ -502,3 +502,35 @@ def test_base_tables_never_sort_more_than_a_run(monkeypatch, tmp_path, tables_30
     assert len(tables_300.supervoxels) > 50 * 997 and len(tables_300.root_l2) > 20 * 997
     # sorted a run (or a merged range of about one run) at a time, never every row at once
     assert sorted_rows and max(sorted_rows) < 3 * 997
+
+
+@pytest.mark.parametrize("slice_nodes", [97, 1 << 22])
+def test_l2_edges_written_to_disk_are_the_table_in_memory(tmp_path, geometry, pieces,
+                                                          slice_nodes):
+    nodes = geometry.nodes
+    ch = chunks.build_chunks(nodes, pieces, stage_rng(3, 7))
+    extra = [(0, len(nodes.entity) - 1)]
+    in_memory = chunks.l2_edges_table(nodes, ch, extra)
+    on_disk = chunks.l2_edges_table(nodes, ch, extra, slice_nodes=slice_nodes,
+                                    out=tmp_path / "edges")
+    assert on_disk.n_rows == len(in_memory) > 3 * 97
+    assert on_disk.read().equals(in_memory)
+    assert not (tmp_path / "edges").exists()
+
+
+def test_l2_edges_in_order_or_not_give_the_same_file(tmp_path, tables_300):
+    from napari_crant.snapshot import base_tables
+    from napari_crant.snapshot import format as fmt
+
+    edges = tables_300.l2_edges
+    a, b = edges["l2_a"].to_numpy(), edges["l2_b"].to_numpy()
+    assert base_tables._pairs_in_order(a, b)  # as the demo makes them
+    shuffled = edges.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    assert not base_tables._pairs_in_order(shuffled["l2_a"].to_numpy(),
+                                           shuffled["l2_b"].to_numpy())
+    files = []
+    for name, table in (("in_order", edges), ("shuffled", shuffled)):
+        writer = base_tables.BaseTablesWriter(tmp_path / name)
+        writer.put(l2_edges=table)
+        files.append((tmp_path / name / fmt.L2_EDGES).read_bytes())
+    assert files[0] == files[1]
