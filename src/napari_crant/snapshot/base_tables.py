@@ -4,8 +4,11 @@
 so a producer can free it right away (the demo generator hands its tables over as its
 stages make them, and never holds them all at once). The large mapped tables are sorted
 through an index and written a slice of rows at a time (:data:`SLICE_ROWS`), so a table
-costs one index and one slice beyond its own columns, not a sorted copy; the files are byte
-for byte what sorting the whole frame and writing it gives. The checks
+costs one index and one slice beyond its own columns, not a sorted copy; ``supervoxels``,
+``root_l2`` and ``l2_roots`` are sorted on disk in runs of :data:`RUN_ROWS` rows
+(:class:`~napari_crant.snapshot.external_sort.ExternalSorter`), so only the sorted keys the
+synapse files need are held whole. The files are byte for byte what sorting the whole frame
+(stably) and writing it gives. The checks
 :meth:`SnapshotTables.validate` makes on these tables are made on the sorted keys as they go
 by (``l2`` must come before the tables naming L2 chunks).
 """
