@@ -8,17 +8,25 @@ presynaptic, as in insect neuropil.
 from __future__ import annotations
 
 import itertools
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from napari_crant.demo.arrays import rank_in_run, runs
 from napari_crant.demo.morphology import AXON, DENDRITE, Nodes, node_index_dtype
 
 #: Nearest postsynaptic nodes looked at for every presynaptic node.
 NEAREST = 8
 #: About how many postsynaptic nodes one tile of stage 4's k-d tree holds.
 TILE_NODES = 1 << 21
+#: Presynaptic nodes looked up at once (bounds the query's buffers).
+_QUERY_ROWS = 1 << 16
+#: Node index of "no node" (past the last neighbour found).
+_NO_NODE = np.iinfo(np.int64).max
 #: Bins of the nodes' extent along x that the tiles' slabs are cut at.
 _X_BINS = 4096
 
@@ -32,7 +40,8 @@ class Contacts:
 
 
 def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
-                  chunk: int = 1 << 18, tile_nodes: int = TILE_NODES) -> Contacts:
+                  chunk: int = 1 << 18, tile_nodes: int = TILE_NODES,
+                  scratch: Path | None = None) -> Contacts:
     """(presynaptic node, postsynaptic node) pairs of different cells closer than ``radius``.
 
     Axon nodes are presynaptic and dendrite nodes postsynaptic, and a share of each is
@@ -59,6 +68,9 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
     tile_nodes
         About how many postsynaptic nodes one tile's tree holds (bounds memory; a slab is
         never thinner than 1/:data:`_X_BINS` of the nodes' extent along x).
+    scratch
+        Where the tiles' contacts wait (a temporary directory is made in it) until they
+        are put in order; default: the system's temporary directory.
 
     Returns
     -------
@@ -69,40 +81,64 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
     if len(pre_idx) == 0 or len(post_idx) == 0:
         return Contacts(np.zeros(0, np.int64), np.zeros(0, np.int64))
     halo = radius * (1 + 1e-6) + 1e-6  # beyond any rounding of a distance below radius
-    out_pre, out_post = [], []
-    for x0, x1 in _slabs(nodes.pos, post_idx, tile_nodes, chunk):
-        pre_t = _in_x(nodes.pos, pre_idx, x0, x1, chunk)
-        if len(pre_t) == 0:
-            continue
-        post_t = _in_x(nodes.pos, post_idx, x0 - halo, x1 + halo, chunk, closed=True)
-        if len(post_t) == 0:
-            continue
-        post_pos = np.empty((len(post_t), 3), dtype=np.float64)  # no float32 copy of them all
-        for s in range(0, len(post_t), chunk):
-            post_pos[s:s + chunk] = nodes.pos[post_t[s:s + chunk]]
-        tree = cKDTree(post_pos, leafsize=32, balanced_tree=False)
-        del post_pos  # the tree holds it
-        for s in range(0, len(pre_t), chunk):
-            a = pre_t[s:s + chunk]
-            dist, d_node = _nearest(tree, post_t, nodes.pos[a].astype(np.float64), radius)
-            ok = np.isfinite(dist)
-            d_ent = np.where(ok, nodes.entity[np.where(ok, d_node, 0)], -1)
-            ok &= d_ent != nodes.entity[a][:, None]
-            for c in range(1, NEAREST):  # keep only the nearest node of every partner cell
-                for b in range(c):
-                    ok[:, c] &= d_ent[:, c] != d_ent[:, b]
-            rows, cols = np.nonzero(ok)
-            out_pre.append(a[rows].astype(index))  # 4-byte parts: the concatenation's peak halves
-            out_post.append(d_node[rows, cols].astype(index))
-        del tree, pre_t, post_t
-    if not out_pre:
-        return Contacts(np.zeros(0, index), np.zeros(0, index))
-    pre = np.concatenate(out_pre)
-    out_pre.clear()
-    post = np.concatenate(out_post)
-    out_post.clear()
-    order = np.argsort(pre, kind="stable")  # slab by slab -> by presynaptic node
-    return Contacts(pre[order], post[order])
+    per_pre = np.zeros(len(pre_idx), dtype=np.uint8)  # contacts of every presynaptic node
+    with tempfile.TemporaryDirectory(prefix="contacts-", dir=scratch) as tiles:
+        slabs = []  # each slab's contacts on disk: (presynaptic position, postsynaptic node)
+        for i, (x0, x1) in enumerate(_slabs(nodes.pos, post_idx, tile_nodes, chunk)):
+            at_t = _in_x(nodes.pos, pre_idx, x0, x1, chunk)  # positions in pre_idx
+            post_t = post_idx[_in_x(nodes.pos, post_idx, x0 - halo, x1 + halo, chunk,
+                                    closed=True)]
+            if len(at_t) == 0 or len(post_t) == 0:
+                continue
+            slabs.append(Path(tiles) / f"{i}")
+            with open(slabs[-1].with_suffix(".at"), "wb") as f_at, \
+                    open(slabs[-1].with_suffix(".post"), "wb") as f_post:
+                for at, post in _slab_contacts(nodes, radius, pre_idx, at_t, post_t, chunk):
+                    np.add.at(per_pre, at, 1)
+                    at.astype(index).tofile(f_at)
+                    post.astype(index).tofile(f_post)
+            del at_t, post_t
+        # every slab's contacts put in place: by presynaptic node, each in its slab's order
+        first = np.cumsum(per_pre, dtype=np.int64 if len(pre_idx) * NEAREST >= 2**31
+                          else np.int32)
+        n_contacts = int(first[-1])
+        first -= per_pre
+        del per_pre
+        pre, post = np.empty(n_contacts, dtype=index), np.empty(n_contacts, dtype=index)
+        for slab in slabs:
+            at = np.fromfile(slab.with_suffix(".at"), dtype=index)
+            to = first[at] + rank_in_run(runs(at))
+            pre[to] = pre_idx[at]
+            del at
+            post[to] = np.fromfile(slab.with_suffix(".post"), dtype=index)
+            del to
+    return Contacts(pre, post)
+
+
+def _slab_contacts(nodes: Nodes, radius: float, pre_idx: np.ndarray, at_t: np.ndarray,
+                   post_t: np.ndarray, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The contacts of one slab's presynaptic nodes (``pre_idx[at_t]``) with the
+    postsynaptic nodes ``post_t`` (the slab's and its halo's): their positions in
+    ``pre_idx`` and postsynaptic nodes, by presynaptic node, nearest first, a query chunk
+    at a time."""
+    post_pos = np.empty((len(post_t), 3), dtype=np.float64)  # no float32 copy of them all
+    for s in range(0, len(post_t), chunk):
+        post_pos[s:s + chunk] = nodes.pos[post_t[s:s + chunk]]
+    tree = cKDTree(post_pos, leafsize=32, balanced_tree=False)
+    del post_pos  # the tree holds it
+    step = min(chunk, _QUERY_ROWS)
+    for s in range(0, len(at_t), step):
+        a = pre_idx[at_t[s:s + step]]
+        dist, d_node = _nearest(tree, post_t, nodes.pos[a].astype(np.float64), radius)
+        ok = np.isfinite(dist)
+        d_ent = np.where(ok, nodes.entity[np.where(ok, d_node, 0)], -1)
+        del dist
+        ok &= d_ent != nodes.entity[a][:, None]
+        for c in range(1, NEAREST):  # keep only the nearest node of every partner cell
+            for b in range(c):
+                ok[:, c] &= d_ent[:, c] != d_ent[:, b]
+        rows, cols = np.nonzero(ok)
+        yield at_t[s:s + step][rows], d_node[rows, cols]
 
 
 def _slabs(pos: np.ndarray, post_idx: np.ndarray, tile_nodes: int, chunk: int
@@ -133,40 +169,47 @@ def _slabs(pos: np.ndarray, post_idx: np.ndarray, tile_nodes: int, chunk: int
 
 def _in_x(pos: np.ndarray, idx: np.ndarray, x0: float, x1: float, chunk: int,
           closed: bool = False) -> np.ndarray:
-    """The nodes ``idx`` (in their order) with ``x0 <= x < x1`` (``<= x1`` if ``closed``)."""
+    """Positions in ``idx`` (ascending) of its nodes with ``x0 <= x < x1`` (``<= x1`` if
+    ``closed``)."""
     out = []
     for s in range(0, len(idx), chunk):
-        part = idx[s:s + chunk]
-        x = pos[part, 0].astype(np.float64)
+        x = pos[idx[s:s + chunk], 0].astype(np.float64)
         keep = (x >= x0) & ((x <= x1) if closed else (x < x1))
-        out.append(part[keep])
+        out.append((np.flatnonzero(keep) + s).astype(idx.dtype))
     return np.concatenate(out) if out else idx[:0]
 
 
 def _nearest(tree: cKDTree, post_t: np.ndarray, points: np.ndarray, radius: float
              ) -> tuple[np.ndarray, np.ndarray]:
     """The :data:`NEAREST` nearest postsynaptic nodes closer than ``radius`` of every point:
-    distances (``inf`` past the last) and node indices (of ``post_t``'s nodes), by distance
-    and, at equal distances, by node index (whichever tree holds them)."""
+    distances (``inf`` past the last) and node indices (int64, of ``post_t``'s nodes), by
+    distance and, at equal distances, by node index (whichever tree holds them)."""
     n_tree = tree.n
     k = min(NEAREST + 1, n_tree)
     dist, j = tree.query(points, k=k, distance_upper_bound=radius, workers=-1)
     dist, j = dist.reshape(len(points), k), j.reshape(len(points), k)
-    node = np.where(j < n_tree, post_t[np.minimum(j, n_tree - 1)], np.iinfo(np.int64).max)
-    node = node.astype(np.int64)
+    node = np.full(j.shape, _NO_NODE, dtype=np.int64)
+    found = j < n_tree
+    node[found] = post_t[j[found]]
+    del j, found
     if k > NEAREST:  # the nearest-but-one tied with the last kept: look further for them
         last = dist[:, NEAREST - 1]
         tied = np.flatnonzero(np.isfinite(last) & (dist[:, NEAREST] == last))
-        dist, node = dist[:, :NEAREST].copy(), node[:, :NEAREST].copy()
+        dist, node = dist[:, :NEAREST], node[:, :NEAREST]
         for row in tied:
             dist[row], node[row] = _nearest_tied(tree, post_t, points[row], radius)
-    order = np.lexsort((node, dist), axis=-1)
-    dist = np.take_along_axis(dist, order, axis=-1)
-    node = np.take_along_axis(node, order, axis=-1)
+    # the tree gives equal distances in its own order: by node index instead
+    same = np.isfinite(dist[:, 1:]) & (dist[:, 1:] == dist[:, :-1])
+    rows = np.flatnonzero(same.any(axis=1))
+    if len(rows):
+        sub_dist, sub_node = dist[rows], node[rows]
+        order = np.lexsort((sub_node, sub_dist), axis=-1)
+        dist[rows] = np.take_along_axis(sub_dist, order, axis=-1)
+        node[rows] = np.take_along_axis(sub_node, order, axis=-1)
     if node.shape[1] < NEAREST:  # fewer postsynaptic nodes in the tile than NEAREST
         pad = NEAREST - node.shape[1]
         dist = np.pad(dist, ((0, 0), (0, pad)), constant_values=np.inf)
-        node = np.pad(node, ((0, 0), (0, pad)), constant_values=np.iinfo(np.int64).max)
+        node = np.pad(node, ((0, 0), (0, pad)), constant_values=_NO_NODE)
     return dist, node
 
 
@@ -181,9 +224,8 @@ def _nearest_tied(tree: cKDTree, post_t: np.ndarray, point: np.ndarray, radius: 
         if k == tree.n or dist[-1] != dist[NEAREST - 1]:
             break
         k *= 2
-    ok = j < tree.n
-    node = np.where(ok, post_t[np.minimum(j, tree.n - 1)], np.iinfo(np.int64).max)
-    node = node.astype(np.int64)
+    node = np.full(len(j), _NO_NODE, dtype=np.int64)
+    node[j < tree.n] = post_t[j[j < tree.n]]
     order = np.lexsort((node, dist))[:NEAREST]
     return dist[order], node[order]
 

@@ -136,7 +136,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # the radii (read by stage 6) and the parents wait on disk meanwhile
     radius_parked = Parked(nodes, ["radius"], scratch / "radius")
     parent_parked = Parked(nodes, ["parent"], scratch / "parent")
-    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
+    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch)
     parent_parked.restore()
     del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
