@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 
 from napari_crant.demo.arrays import rank_in_run, runs
 from napari_crant.demo.morphology import AXON, DENDRITE, Nodes, node_index_dtype
+from napari_crant.demo.spill import OnDisk
 
 #: Nearest postsynaptic nodes looked at for every presynaptic node.
 NEAREST = 8
@@ -84,6 +85,7 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
     per_pre = np.zeros(len(pre_idx), dtype=np.uint8)  # contacts of every presynaptic node
     with tempfile.TemporaryDirectory(prefix="contacts-", dir=scratch) as tiles:
         slabs = []  # each slab's contacts on disk: (presynaptic position, postsynaptic node)
+        blocks: list[list[int]] = []  # and the contacts of each query chunk (whole nodes)
         for i, (x0, x1) in enumerate(_slabs(nodes.pos, post_idx, tile_nodes, chunk)):
             at_t = _in_x(nodes.pos, pre_idx, x0, x1, chunk)  # positions in pre_idx
             post_t = post_idx[_in_x(nodes.pos, post_idx, x0 - halo, x1 + halo, chunk,
@@ -91,10 +93,12 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
             if len(at_t) == 0 or len(post_t) == 0:
                 continue
             slabs.append(Path(tiles) / f"{i}")
+            blocks.append([])
             with open(slabs[-1].with_suffix(".at"), "wb") as f_at, \
                     open(slabs[-1].with_suffix(".post"), "wb") as f_post:
                 for at, post in _slab_contacts(nodes, radius, pre_idx, at_t, post_t, chunk):
                     np.add.at(per_pre, at, 1)
+                    blocks[-1].append(len(at))
                     at.astype(index).tofile(f_at)
                     post.astype(index).tofile(f_post)
             del at_t, post_t
@@ -105,13 +109,17 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
         first -= per_pre
         del per_pre
         pre, post = np.empty(n_contacts, dtype=index), np.empty(n_contacts, dtype=index)
-        for slab in slabs:
-            at = np.fromfile(slab.with_suffix(".at"), dtype=index)
-            to = first[at] + rank_in_run(runs(at))
-            pre[to] = pre_idx[at]
-            del at
-            post[to] = np.fromfile(slab.with_suffix(".post"), dtype=index)
-            del to
+        for slab, sizes in zip(slabs, blocks, strict=True):
+            at_file = OnDisk(slab.with_suffix(".at"), dtype=index)
+            post_file = OnDisk(slab.with_suffix(".post"), dtype=index)
+            lo = 0
+            for size in sizes:  # a query chunk's contacts: whole presynaptic nodes
+                at = at_file[lo:lo + size]
+                to = first[at] + rank_in_run(runs(at))
+                pre[to] = pre_idx[at]
+                post[to] = post_file[lo:lo + size]
+                lo += size
+                del at, to
     return Contacts(pre, post)
 
 
