@@ -5,6 +5,7 @@ and 6 made a batch (of cables, nodes, cells) at a time, and holding a batch, not
 from __future__ import annotations
 
 import itertools
+import sys
 
 import numpy as np
 import pytest
@@ -350,3 +351,186 @@ def test_no_node_is_held_once_the_synapses_are_drawn(monkeypatch):
     monkeypatch.setattr(generator, "supervoxels_table", checking)
     generator.build_demo_tables(TINY_NEURONS, seed=3, validate=False)
     assert dead == [True]  # nothing (a parked field's owner, say) keeps the nodes alive
+
+
+# --- stage 4's k-d tree in tiles (session 8) --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def geometry_300():
+    return demo_geometry(300, seed=3)
+
+
+@pytest.mark.parametrize("tile_nodes", [1, 500, 10**9])
+def test_contacts_found_tile_by_tile_are_those_of_one_tree(geometry_300, tile_nodes):
+    from napari_crant.demo import contacts
+
+    nodes = geometry_300.nodes
+    one_tree = find_contacts(nodes, 0.9, stage_rng(3, 4), tile_nodes=10**9)
+    slabs = contacts._slabs(nodes.pos, np.arange(len(nodes.comp)), tile_nodes, 1 << 18)
+    if tile_nodes < 10**9:
+        assert len(slabs) > 30  # many tiles, each with its halo
+    tiled = find_contacts(nodes, 0.9, stage_rng(3, 4), chunk=4096, tile_nodes=tile_nodes)
+    assert len(one_tree.pre) > 10_000
+    assert np.array_equal(one_tree.pre, tiled.pre) and np.array_equal(one_tree.post, tiled.post)
+    assert tiled.pre.dtype == np.int32
+
+
+def _nodes_on_a_lattice(n_nodes, n_cells, seed):
+    """Nodes on a coarse lattice (coordinates multiples of 1/4: exact distances, many equal,
+    many nodes at one point), of ``n_cells`` cells, axons and dendrites."""
+    from napari_crant.demo.morphology import AXON, DENDRITE, Nodes
+
+    rng = np.random.default_rng(seed)
+    pos = (rng.integers(0, 6, (n_nodes, 3)) * 0.25).astype(np.float32)
+    entity = np.sort(rng.integers(0, n_cells, n_nodes)).astype(np.int32)
+    comp = np.where(rng.random(n_nodes) < 0.5, AXON, DENDRITE).astype(np.int8)
+    start = np.searchsorted(entity, np.arange(n_cells + 1)).astype(np.int64)
+    return Nodes(pos=pos, parent=np.full(n_nodes, -1, np.int32), entity=entity, comp=comp,
+                 radius=np.ones(n_nodes, np.float32), start=start)
+
+
+def _contacts_by_brute_force(nodes, radius, rng):
+    """The rule of ``find_contacts`` from every distance: of a presynaptic node's 8 nearest
+    postsynaptic nodes closer than ``radius`` (at equal distances the lower index first),
+    the nearest of every other cell."""
+    from napari_crant.demo import contacts
+
+    pre_idx, post_idx = contacts._sides(nodes.comp, rng, np.dtype(np.int32), 1 << 18)
+    pos = nodes.pos.astype(np.float64)
+    out_pre, out_post = [], []
+    for a in pre_idx:
+        d = np.sqrt(((pos[post_idx] - pos[a]) ** 2).sum(axis=1))
+        near = np.flatnonzero(d < radius)
+        near = near[np.lexsort((post_idx[near], d[near]))][:contacts.NEAREST]
+        seen = {int(nodes.entity[a])}
+        for j in post_idx[near]:
+            if int(nodes.entity[j]) not in seen:
+                seen.add(int(nodes.entity[j]))
+                out_pre.append(a)
+                out_post.append(j)
+    return np.array(out_pre, np.int32), np.array(out_post, np.int32)
+
+
+@pytest.mark.parametrize("tile_nodes", [1, 40, 10**9])
+def test_contacts_at_equal_distances_follow_the_node_order_in_any_tile(tile_nodes):
+    nodes = _nodes_on_a_lattice(900, 60, seed=5)  # ~4 nodes a lattice point: many ties
+    pre, post = _contacts_by_brute_force(nodes, 0.6, stage_rng(1, 4))
+    found = find_contacts(nodes, 0.6, stage_rng(1, 4), chunk=64, tile_nodes=tile_nodes)
+    assert len(pre) > 1000
+    assert np.array_equal(found.pre, pre) and np.array_equal(found.post, post)
+
+
+def test_find_contacts_holds_a_tile_not_a_tree_of_every_node(geometry_300):
+    nodes = geometry_300.nodes
+    n_nodes = len(nodes.comp)
+    _, one_tile = _traced_peak(
+        lambda: find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=4096, tile_nodes=10**9))
+    _, tiled = _traced_peak(
+        lambda: find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=4096, tile_nodes=1000))
+    # one tree of every postsynaptic node: its float64 positions and index, ~20 bytes a
+    # node (the code before the tiles traced ~37 bytes a node here, the one-tile run ~54)
+    assert tiled / n_nodes < 28 < one_tile / n_nodes
+    assert tiled < 0.6 * one_tile
+
+
+# --- the base tables' sorts on disk (session 8) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tables_300():
+    from napari_crant.demo import build_demo_tables
+
+    return build_demo_tables(300, seed=3, validate=False)
+
+
+def _write_base_tables(directory, tables):
+    from napari_crant.snapshot.base_tables import BaseTablesWriter
+
+    writer = BaseTablesWriter(directory)
+    writer.put(l2=tables.l2)
+    writer.put(supervoxels=tables.supervoxels)
+    writer.put(roots=tables.roots, root_l2=tables.root_l2, versions=tables.versions,
+               lineage=tables.lineage)
+    return writer
+
+
+@pytest.mark.parametrize("run_rows", [997, 9973])
+def test_base_tables_sorted_in_runs_are_the_same_files(monkeypatch, tmp_path, tables_300,
+                                                       run_rows):
+    from napari_crant.snapshot import base_tables
+    from napari_crant.snapshot import format as fmt
+
+    whole = _write_base_tables(tmp_path / "whole", tables_300)  # one run each
+    monkeypatch.setattr(base_tables, "RUN_ROWS", run_rows)
+    monkeypatch.setattr(base_tables, "SLICE_ROWS", 1000)
+    runs = _write_base_tables(tmp_path / "runs", tables_300)
+    assert len(tables_300.root_l2) > 3 * 9973 and len(tables_300.supervoxels) > 7 * 9973
+    for name in (fmt.SUPERVOXELS, fmt.ROOT_L2, fmt.L2_ROOTS):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "runs" / name).read_bytes()
+    a, b = whole.keys(), runs.keys()
+    assert np.array_equal(a.root_of_l2.l2_id, b.root_of_l2.l2_id)
+    assert np.array_equal(a.root_of_l2.root_id, b.root_of_l2.root_id)
+    assert np.array_equal(a.sv_to_l2.sv_id, b.sv_to_l2.sv_id)
+    assert a.layout == b.layout and whole.counts() == runs.counts()
+
+
+def test_base_tables_never_sort_more_than_a_run(monkeypatch, tmp_path, tables_300):
+    from napari_crant.snapshot import base_tables
+
+    monkeypatch.setattr(base_tables, "RUN_ROWS", 997)
+    monkeypatch.setattr(base_tables, "SLICE_ROWS", 1000)
+    writer = base_tables.BaseTablesWriter(tmp_path)
+    writer.put(l2=tables_300.l2)  # the l2 table is sorted whole (not bounded yet)
+    sorted_rows = []
+    lexsort, argsort = np.lexsort, np.argsort
+
+    def counting_lexsort(keys, *args, **kwargs):
+        sorted_rows.append(len(keys[0]))
+        return lexsort(keys, *args, **kwargs)
+
+    def counting_argsort(a, *args, **kwargs):
+        if sys._getframe(1).f_code.co_name != "_range_bounds":  # 256 samples a run
+            sorted_rows.append(len(a))
+        return argsort(a, *args, **kwargs)
+
+    monkeypatch.setattr(np, "lexsort", counting_lexsort)
+    monkeypatch.setattr(np, "argsort", counting_argsort)
+    writer.put(supervoxels=tables_300.supervoxels)
+    writer.put(roots=tables_300.roots, root_l2=tables_300.root_l2,
+               versions=tables_300.versions, lineage=tables_300.lineage)
+    assert len(tables_300.supervoxels) > 50 * 997 and len(tables_300.root_l2) > 20 * 997
+    # sorted a run (or a merged range of about one run) at a time, never every row at once
+    assert sorted_rows and max(sorted_rows) < 3 * 997
+
+
+@pytest.mark.parametrize("slice_nodes", [97, 1 << 22])
+def test_l2_edges_written_to_disk_are_the_table_in_memory(tmp_path, geometry, pieces,
+                                                          slice_nodes):
+    nodes = geometry.nodes
+    ch = chunks.build_chunks(nodes, pieces, stage_rng(3, 7))
+    extra = [(0, len(nodes.entity) - 1)]
+    in_memory = chunks.l2_edges_table(nodes, ch, extra)
+    on_disk = chunks.l2_edges_table(nodes, ch, extra, slice_nodes=slice_nodes,
+                                    out=tmp_path / "edges")
+    assert on_disk.n_rows == len(in_memory) > 3 * 97
+    assert on_disk.read().equals(in_memory)
+    assert not (tmp_path / "edges").exists()
+
+
+def test_l2_edges_in_order_or_not_give_the_same_file(tmp_path, tables_300):
+    from napari_crant.snapshot import base_tables
+    from napari_crant.snapshot import format as fmt
+
+    edges = tables_300.l2_edges
+    a, b = edges["l2_a"].to_numpy(), edges["l2_b"].to_numpy()
+    assert base_tables._pairs_in_order(a, b)  # as the demo makes them
+    shuffled = edges.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    assert not base_tables._pairs_in_order(shuffled["l2_a"].to_numpy(),
+                                           shuffled["l2_b"].to_numpy())
+    files = []
+    for name, table in (("in_order", edges), ("shuffled", shuffled)):
+        writer = base_tables.BaseTablesWriter(tmp_path / name)
+        writer.put(l2_edges=table)
+        files.append((tmp_path / name / fmt.L2_EDGES).read_bytes())
+    assert files[0] == files[1]

@@ -293,14 +293,18 @@ def supervoxels_table(ch: Chunks, slice_rows: int | None = None) -> pd.DataFrame
 
 
 def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
-                   slice_nodes: int = _SLICE_ROWS) -> pd.DataFrame:
+                   slice_nodes: int = _SLICE_ROWS, out: Path | None = None
+                   ) -> pd.DataFrame | FrameOnDisk:
     """The ``l2_edges`` table: chunks joined by a skeleton edge, plus ``extra`` node pairs.
 
     ``extra`` are the false contacts of :class:`~napari_crant.demo.edits.Scenario` (where
     two cells were wrongly merged). The nodes are taken ``slice_nodes`` at a time, each
     slice's distinct edges kept, so memory grows with the edges, not the nodes. The chunks'
     ranks by ID are held in 4 bytes a chunk (8 while they are sorted), the IDs in order made
-    only once the edges are.
+    only once the edges are. The rows come sorted by ``l2_a``, then ``l2_b``.
+
+    With ``out`` (a new directory) the table is written there a slice at a time and
+    returned as a :class:`~napari_crant.demo.spill.FrameOnDisk`, never whole in memory.
     """
     by_id = np.argsort(ch.l2_id)
     rank = np.empty(len(by_id), dtype=node_index_dtype(len(by_id)))
@@ -324,12 +328,35 @@ def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
         ex = np.array(extra, dtype=np.int64)
         parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]], rank))
     del rank
-    key = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    parts.clear()
+    key = np.empty(sum(len(p) for p in parts), dtype=np.int64)  # filled as the parts go
+    at = 0
+    for p in _popped(parts):
+        key[at:at + len(p)] = p
+        at += len(p)
+        del p
     key.sort()  # in place, then the distinct ones: np.unique's values
     key = key[runs(key)]
     ids = np.sort(ch.l2_id)  # ch.l2_id[by_id]
-    return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
+    if out is None:
+        return pd.DataFrame({"l2_a": ids[key >> 32], "l2_b": ids[key & 0xFFFFFFFF]})
+    table = FrameOnDisk(out, {"l2_a": np.uint64, "l2_b": np.uint64}, len(key))
+    try:
+        for lo in range(0, len(key), slice_nodes):
+            part = key[lo:lo + slice_nodes]
+            table.write("l2_a", ids[part >> 32])
+            table.write("l2_b", ids[part & 0xFFFFFFFF])
+        table.close()
+    except BaseException:
+        table.remove()
+        raise
+    return table
+
+
+def _popped(parts: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """The parts, first to last, each dropped from the list as it is handed out."""
+    parts.reverse()
+    while parts:
+        yield parts.pop()
 
 
 def pick_supervoxels(ch: Chunks, l2: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -65,17 +65,26 @@ class EditPlan:
 def _contact_pools(nodes: Nodes, n: int, ca: np.ndarray, cd: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
     """The contacts between two neurons, and between a neuron and an orphan fragment
-    (indices, in 4 bytes while they fit), found :data:`_POOL_BLOCK` contacts at a time."""
+    (indices, in 4 bytes while they fit), found :data:`_POOL_BLOCK` contacts at a time: once
+    to count them, once to fill the pools in place (no list of parts joined at the end)."""
     index = node_index_dtype(len(ca))
-    pools: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-    for s in range(0, len(ca), _POOL_BLOCK):
+
+    def kinds(s: int) -> tuple[np.ndarray, np.ndarray]:
         a_neuron = nodes.entity[ca[s:s + _POOL_BLOCK]] < n
         d_neuron = nodes.entity[cd[s:s + _POOL_BLOCK]] < n
-        pools[0].append((np.flatnonzero(a_neuron & d_neuron) + s).astype(index))
-        pools[1].append((np.flatnonzero(a_neuron != d_neuron) + s).astype(index))
-        del a_neuron, d_neuron
-    nn, nf = (np.concatenate(p) if p else np.zeros(0, index) for p in pools)
-    return nn, nf
+        return a_neuron & d_neuron, a_neuron != d_neuron
+
+    sizes = np.zeros(2, dtype=np.int64)
+    for s in range(0, len(ca), _POOL_BLOCK):
+        sizes += [np.count_nonzero(m) for m in kinds(s)]
+    pools = (np.empty(int(sizes[0]), index), np.empty(int(sizes[1]), index))
+    filled = [0, 0]
+    for s in range(0, len(ca), _POOL_BLOCK):
+        for i, m in enumerate(kinds(s)):
+            at = np.flatnonzero(m) + s
+            pools[i][filled[i]:filled[i] + len(at)] = at
+            filled[i] += len(at)
+    return pools
 
 
 def plan_edits(nodes: Nodes, cells: Cells, contacts: Contacts,

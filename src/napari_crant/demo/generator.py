@@ -32,7 +32,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -137,14 +136,14 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # the radii (read by stage 6) and the parents wait on disk meanwhile
     radius_parked = Parked(nodes, ["radius"], scratch / "radius")
     parent_parked = Parked(nodes, ["parent"], scratch / "parent")
-    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4))
+    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch)
     parent_parked.restore()
     del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
     scenarios = plan.scenarios
     contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
-    # the l2 table is written to disk as it is made, the l2 edges parked there: both wait
+    # the l2 table and the l2 edges are written to disk as they are made: both wait
     # until they are handed over
     radius_parked.restore()
     del radius_parked
@@ -152,9 +151,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
     del plan
-    made = SimpleNamespace()
-    made.l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges])
-    edges_parked = Parked(made, ["l2_edges"], scratch / "l2_edges")
+    l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges],
+                              out=scratch / "l2_edges")  # written to disk as it is made
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
     ch.l2_group = None  # read by the history only
     roots_parked = Parked(hist, ["root_of_l2"], scratch / "root_of_l2")  # until root_l2
@@ -206,9 +204,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         put(roots=roots_table(hist), root_l2=root_l2_table(hist, ch.l2_id), versions=versions,
             lineage=hist.lineage)
         del ch, hist, versions
-        edges_parked.restore()
-        put(l2_edges=made.l2_edges)
-        made.l2_edges = None
+        put(l2_edges=l2_edges.read())
     except BaseException:
         stream.close()
         raise

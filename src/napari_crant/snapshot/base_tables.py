@@ -4,14 +4,18 @@
 so a producer can free it right away (the demo generator hands its tables over as its
 stages make them, and never holds them all at once). The large mapped tables are sorted
 through an index and written a slice of rows at a time (:data:`SLICE_ROWS`), so a table
-costs one index and one slice beyond its own columns, not a sorted copy; the files are byte
-for byte what sorting the whole frame and writing it gives. The checks
+costs one index and one slice beyond its own columns, not a sorted copy; ``supervoxels``,
+``root_l2`` and ``l2_roots`` are sorted on disk in runs of :data:`RUN_ROWS` rows
+(:class:`~napari_crant.snapshot.external_sort.ExternalSorter`), so only the sorted keys the
+synapse files need are held whole. The files are byte for byte what sorting the whole frame
+(stably) and writing it gives. The checks
 :meth:`SnapshotTables.validate` makes on these tables are made on the sorted keys as they go
 by (``l2`` must come before the tables naming L2 chunks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,7 @@ import pyarrow.parquet as pq
 
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.arrow_columns import ArrowColumnsWriter
+from napari_crant.snapshot.external_sort import ExternalSorter
 from napari_crant.snapshot.layout import LayoutMoment, RootsAt, layout_moment
 from napari_crant.snapshot.synapse_files import SupervoxelL2, SynapseKeys, pandas_metadata
 from napari_crant.snapshot.tables import (
@@ -60,23 +65,81 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="zstd")
 
 
-def write_sorted_arrow(columns: dict[str, np.ndarray], order: np.ndarray, path: Path) -> None:
+def write_sorted_arrow(columns: dict[str, np.ndarray], order: np.ndarray | range,
+                       path: Path) -> None:
     """Write ``columns`` (numeric arrays, file order) with their rows taken in ``order``.
 
     The same bytes as :func:`write_arrow` of the frame of the reordered columns, but only
-    :data:`SLICE_ROWS` rows are gathered at once.
+    :data:`SLICE_ROWS` rows are gathered at once. ``order`` a ``range`` (step 1): the rows
+    as they are, sliced, not gathered.
     """
     dtypes = {k: v.dtype for k, v in columns.items()}
     writer = ArrowColumnsWriter(path, dtypes, metadata=pandas_metadata(dtypes))
     try:
         for lo in range(0, len(order), SLICE_ROWS):
             rows = order[lo:lo + SLICE_ROWS]
+            if isinstance(rows, range):
+                rows = slice(rows.start, rows.stop)
             writer.append({k: v[rows] for k, v in columns.items()})
             del rows
         writer.close()
     except BaseException:
         writer.abort()
         raise
+
+
+#: Rows of ``root_l2`` (and ``l2_roots``) sorted in memory at once (runs on disk beyond).
+RUN_ROWS = 1 << 21
+_SV_ROW = np.dtype([("sv_id", "<u8"), ("l2_id", "<u8")])
+_ROOT_L2_ROW = np.dtype([("root_id", "<u8"), ("l2_id", "<u8")])
+#: ``l2_roots.arrow``'s columns, in the file's order.
+_L2_ROOTS_ROW = np.dtype([("l2_id", "<u8"), ("root_id", "<u8"), ("created_us", "<i8"),
+                          ("expired_us", "<i8")])
+
+
+def _with_lifetimes(rows: np.ndarray, root_ids: np.ndarray, created_us: np.ndarray,
+                    expired_us: np.ndarray) -> np.ndarray:
+    """``root_l2`` rows as ``l2_roots`` rows: each with its root's creation and expiry."""
+    out = np.empty(len(rows), _L2_ROOTS_ROW)
+    out["l2_id"], out["root_id"] = rows["l2_id"], rows["root_id"]
+    at = np.searchsorted(root_ids, rows["root_id"])
+    out["created_us"], out["expired_us"] = created_us[at], expired_us[at]
+    return out
+
+
+def _write_batches(batches: Iterator[np.ndarray], row: np.dtype, path: Path,
+                   also: Callable[[np.ndarray], None]) -> int:
+    """Write sorted batches of records (fields of ``row``) as an Arrow file of those columns
+    (the bytes :func:`write_arrow` of them whole gives), handing each batch to ``also``;
+    returns the number of rows."""
+    dtypes = {name: row[name] for name in row.names}
+    writer = ArrowColumnsWriter(path, dtypes, metadata=pandas_metadata(dtypes))
+    try:
+        for rows in batches:
+            writer.append({name: rows[name] for name in row.names})
+            also(rows)
+            del rows
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    out = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    parts.clear()
+    return out
+
+
+def _pairs_in_order(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the rows ``(a, b)`` are sorted by ``a``, then ``b`` (checked a slice at a time)."""
+    for lo in range(0, max(len(a) - 1, 0), SLICE_ROWS):
+        a0, a1 = a[lo:lo + SLICE_ROWS], a[lo + 1:lo + SLICE_ROWS + 1]
+        b0, b1 = b[lo:lo + SLICE_ROWS], b[lo + 1:lo + SLICE_ROWS + 1]
+        a0, b0 = a0[:len(a1)], b0[:len(b1)]
+        if not ((a1 > a0) | ((a1 == a0) & (b1 >= b0))).all():
+            return False
+    return True
 
 
 def _first_repeat(sorted_keys: np.ndarray) -> int | None:
@@ -173,17 +236,31 @@ class BaseTablesWriter:
         return self._l2_ids
 
     def _put_supervoxels(self, sv: pd.DataFrame) -> None:
+        """Sorted by ``sv_id`` on disk (:class:`ExternalSorter`, stable), a run of
+        :data:`RUN_ROWS` rows at a time: beyond the frame, only the sorted columns (which
+        the synapse files look supervoxels up in) are held whole."""
         known = self._known_l2("supervoxels")
-        ids = sv["sv_id"].to_numpy(np.uint64)
-        order = np.argsort(ids, kind="stable")
-        sv_sorted = ids[order]
-        del ids
+        ids, l2 = sv["sv_id"].to_numpy(np.uint64), sv["l2_id"].to_numpy(np.uint64)
+        del sv
+        sv_sorted, l2_sorted = np.empty(len(ids), np.uint64), np.empty(len(ids), np.uint64)
+        with ExternalSorter(_SV_ROW, ("sv_id",), RUN_ROWS, self.directory) as by_sv:
+            for lo in range(0, len(ids), SLICE_ROWS):
+                part = np.empty(len(ids[lo:lo + SLICE_ROWS]), _SV_ROW)
+                part["sv_id"], part["l2_id"] = ids[lo:lo + SLICE_ROWS], l2[lo:lo + SLICE_ROWS]
+                by_sv.add(part)
+                del part
+            del ids, l2
+            at = 0
+            for rows in by_sv.sorted_batches():
+                sv_sorted[at:at + len(rows)] = rows["sv_id"]
+                l2_sorted[at:at + len(rows)] = rows["l2_id"]
+                at += len(rows)
+                del rows
         if _first_repeat(sv_sorted) is not None:
             raise SnapshotTableError("table 'supervoxels' lists a supervoxel twice")
-        l2_sorted = sv["l2_id"].to_numpy(np.uint64)[order]
-        del order
-        if _missing(known, l2_sorted).any():
-            raise SnapshotTableError("table 'supervoxels' names L2 chunks missing from 'l2'")
+        for lo in range(0, len(l2_sorted), SLICE_ROWS):
+            if _missing(known, l2_sorted[lo:lo + SLICE_ROWS]).any():
+                raise SnapshotTableError("table 'supervoxels' names L2 chunks missing from 'l2'")
         write_arrow(pd.DataFrame({"sv_id": sv_sorted, "l2_id": l2_sorted}, copy=False),
                     self.directory / fmt.SUPERVOXELS)
         self._sv_to_l2 = SupervoxelL2(sv_sorted, l2_sorted)
@@ -210,34 +287,53 @@ class BaseTablesWriter:
         self._versions = versions
 
     def _write_root_tables(self) -> None:
-        """``root_l2.arrow`` and ``l2_roots.arrow``; the layout moment and its L2 -> root."""
+        """``root_l2.arrow`` and ``l2_roots.arrow``; the layout moment and its L2 -> root.
+
+        Both are sorted on disk (:class:`ExternalSorter`, stable as ``sort_values``): the
+        rows by root and chunk, then those (in that order) by chunk and creation, so only
+        :data:`RUN_ROWS` rows and the chunks' roots at the layout moment are held at once.
+        """
         roots, versions, root_l2 = self._roots, self._versions, self._root_l2
         self._roots = self._versions = self._root_l2 = None
         root_ids = roots["root_id"].to_numpy(np.uint64)  # sorted
         created_us, expired_us = to_us(roots["created"]), to_us(roots["expired"])
         del roots
+        self.layout = layout_moment(versions, created_us, expired_us)
         root = root_l2["root_id"].to_numpy(np.uint64)
         l2 = root_l2["l2_id"].to_numpy(np.uint64)
         del root_l2
-        if _missing(root_ids, root).any():
-            raise SnapshotTableError("table 'root_l2' names roots missing from 'roots'")
-        if _missing(self._known_l2("root_l2"), l2).any():
-            raise SnapshotTableError("table 'root_l2' names L2 chunks missing from 'l2'")
-        by_root = np.lexsort((l2, root))  # stable: as sort_values(["root_id", "l2_id"])
-        root, l2 = root[by_root], l2[by_root]
-        del by_root
-        write_sorted_arrow({"root_id": root, "l2_id": l2}, np.arange(len(root)),
-                           self.directory / fmt.ROOT_L2)
-        self._counts["root_l2"] = len(root)
-        at = np.searchsorted(root_ids, root)
-        created, expired = created_us[at], expired_us[at]
-        del at
-        by_l2 = np.lexsort((created, l2))  # of the rows sorted by root: stable as sort_values
-        columns = {"l2_id": l2, "root_id": root, "created_us": created, "expired_us": expired}
-        write_sorted_arrow(columns, by_l2, self.directory / fmt.L2_ROOTS)
-        del by_l2
-        self.layout = layout_moment(versions, created_us, expired_us)
-        self._root_of_l2 = RootsAt(pd.DataFrame(columns, copy=False), self.layout.roots_at_us)
+        known_l2 = self._known_l2("root_l2")
+        by_root = ExternalSorter(_ROOT_L2_ROW, ("root_id", "l2_id"), RUN_ROWS, self.directory)
+        by_l2 = ExternalSorter(_L2_ROOTS_ROW, ("l2_id", "created_us"), RUN_ROWS, self.directory)
+        try:
+            for lo in range(0, len(root), SLICE_ROWS):
+                part = np.empty(len(root[lo:lo + SLICE_ROWS]), _ROOT_L2_ROW)
+                part["root_id"], part["l2_id"] = root[lo:lo + SLICE_ROWS], l2[lo:lo + SLICE_ROWS]
+                if _missing(root_ids, part["root_id"]).any():
+                    raise SnapshotTableError("table 'root_l2' names roots missing from 'roots'")
+                if _missing(known_l2, part["l2_id"]).any():
+                    raise SnapshotTableError("table 'root_l2' names L2 chunks missing from 'l2'")
+                by_root.add(part)
+                del part
+            del root, l2
+            self._counts["root_l2"] = _write_batches(
+                by_root.sorted_batches(), _ROOT_L2_ROW, self.directory / fmt.ROOT_L2,
+                lambda rows: by_l2.add(_with_lifetimes(rows, root_ids, created_us, expired_us)))
+            alive_l2, alive_root = [], []  # the chunks' roots at the layout moment, by chunk
+            at_us = self.layout.roots_at_us
+
+            def alive(rows: np.ndarray) -> None:
+                now = (rows["created_us"] <= at_us) & (at_us < rows["expired_us"])
+                alive_l2.append(rows["l2_id"][now])
+                alive_root.append(rows["root_id"][now])
+
+            _write_batches(by_l2.sorted_batches(), _L2_ROOTS_ROW, self.directory / fmt.L2_ROOTS,
+                           alive)
+        finally:
+            by_root.close()
+            by_l2.close()
+        self._root_of_l2 = RootsAt.from_sorted(_joined(alive_l2, np.uint64),
+                                               _joined(alive_root, np.uint64), at_us)
 
     def _put_lineage(self, lineage: pd.DataFrame) -> None:
         lineage = lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
@@ -247,8 +343,9 @@ class BaseTablesWriter:
 
     def _put_l2_edges(self, edges: pd.DataFrame) -> None:
         a, b = edges["l2_a"].to_numpy(np.uint64), edges["l2_b"].to_numpy(np.uint64)
-        write_sorted_arrow({"l2_a": a, "l2_b": b}, np.lexsort((b, a)),
-                           self.directory / fmt.L2_EDGES)
+        # already in order (as the demo makes them): no index; else a stable sort's
+        order = range(len(a)) if _pairs_in_order(a, b) else np.lexsort((b, a))
+        write_sorted_arrow({"l2_a": a, "l2_b": b}, order, self.directory / fmt.L2_EDGES)
 
     def _put_annotations(self, annotations: pd.DataFrame) -> None:
         write_parquet(annotations.reset_index(drop=True), self.directory / fmt.ANNOTATIONS)

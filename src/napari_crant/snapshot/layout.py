@@ -91,6 +91,24 @@ class RootsAt:
         values = l2_roots["root_id"].to_numpy(np.uint64)[alive]
         order = np.argsort(keys, kind="stable")
         self.l2_id, self.root_id = keys[order], values[order]
+        self._check_unique(at_us)
+
+    @classmethod
+    def from_sorted(cls, l2_id: np.ndarray, root_id: np.ndarray, at_us: int) -> RootsAt:
+        """The lookup from the chunks alive at ``at_us`` already sorted by chunk (``l2_id``,
+        uint64) and their roots: the same as from the ``l2_roots`` rows they were taken from.
+
+        Raises
+        ------
+        ValueError
+            If a chunk is listed twice (it belongs to two roots alive at ``at_us``).
+        """
+        out = cls.__new__(cls)
+        out.l2_id, out.root_id = np.asarray(l2_id, np.uint64), np.asarray(root_id, np.uint64)
+        out._check_unique(at_us)
+        return out
+
+    def _check_unique(self, at_us: int) -> None:
         same = self.l2_id[1:] == self.l2_id[:-1]
         if bool(np.any(same)):
             dup = self.l2_id[1:][same][0]
