@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="print the sites that grew most")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a pyinstrument profile (main thread) of the prefetched steps here")
+    parser.add_argument("--cprofile", type=Path, default=None,
+                        help="write cProfile statistics (main thread, `pstats`) of the prefetched steps here")
     parser.add_argument("--in-thread", action="store_true",
                         help="draw the demo's tissue in this process's worker thread (the old way)")
     args = parser.parse_args(argv)
@@ -216,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.0005)
+    cprofiler = None
+    if args.cprofile is not None:
+        import cProfile
+
+        cprofiler = cProfile.Profile()
     for _ in range(min(args.steps, n_items - 1)):
         rows = qc.review.visible_rows()
         later = rows[rows > qc.review.current]
@@ -228,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         beat.reset()
         if profiler is not None:
             profiler.start()
+        if cprofiler is not None:
+            cprofiler.enable()
         inside["slicing"] = inside["vispy"] = 0.0
         start, cpu = time.perf_counter(), time.thread_time()
         qc.do("next")
@@ -240,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         end = time.perf_counter()
         if profiler is not None:
             profiler.stop()
+        if cprofiler is not None:
+            cprofiler.disable()
         end_cpu = time.thread_time()
         cpu_ms.append(1000 * (end_cpu - cpu))
         do_cpu_ms.append(1000 * (handled_cpu - cpu))
@@ -251,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         stall_steps = max(stall_steps, beat.worst_ms())
         if not shown or layer is None or not layer.visible:
             print(f"synapse {nxt}: EM not shown at once ({panel.status.text()})", file=sys.stderr)
+    if cprofiler is not None:
+        cprofiler.dump_stats(str(args.cprofile))
+        print(f"cProfile statistics of the prefetched steps (main thread): {args.cprofile}", file=sys.stderr)
     hits, misses = prefetch.hits, prefetch.misses
     step_draw_ms, step_draw_cpu_ms = list(draw_ms), list(draw_cpu_ms)
     if profiler is not None:
