@@ -17,7 +17,8 @@ dataset name; default a 40-neuron demo made in a temporary folder) and measures:
    texture uploads and the drawing of every visible layer); with the main thread's CPU time
    (``time.thread_time``) next to the wall time, that of the key's handling split into napari's
    slicing (``set_view_slice``), vispy's layer updates (``_on_data_change``: vertex and texture
-   data made ready for upload) and the rest (the plugin's own code and napari's events).
+   data made ready for upload) and the rest (the plugin's own code and napari's events). Then
+   the canvas alone: ``--steps`` paints with nothing changed (what a step's paint costs at least).
 2. **stalls**: a 5 ms ``QTimer`` heartbeat runs throughout; the longest gap between beats during
    each phase is the longest time the main thread was busy (layer updates, slicing, painting,
    results of workers arriving). Target: under 100 ms.
@@ -265,6 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     if cprofiler is not None:
         cprofiler.dump_stats(str(args.cprofile))
         print(f"cProfile statistics of the prefetched steps (main thread): {args.cprofile}", file=sys.stderr)
+    # the canvas alone: a paint with nothing changed (what every step's paint costs at least)
+    frame_ms, frame_cpu_ms = [], []
+    for _ in range(args.steps):
+        app.processEvents()
+        start, cpu = time.perf_counter(), time.thread_time()
+        canvas.update()
+        canvas.repaint()
+        frame_ms.append(1000 * (time.perf_counter() - start))
+        frame_cpu_ms.append(1000 * (time.thread_time() - cpu))
     hits, misses = prefetch.hits, prefetch.misses
     step_draw_ms, step_draw_cpu_ms = list(draw_ms), list(draw_cpu_ms)
     if profiler is not None:
@@ -329,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                               [d - a - b for d, a, b in zip(do_cpu_ms, slicing_cpu_ms, vispy_cpu_ms,
                                                             strict=True)]),
                              ("main-thread CPU: the paint (`repaint()`)", paint_cpu_ms),
-                             ("main-thread CPU time of the EM panel's layers", step_draw_cpu_ms)):
+                             ("main-thread CPU time of the EM panel's layers", step_draw_cpu_ms),
+                             ("the canvas alone: a paint with nothing changed, wall", frame_ms),
+                             ("the canvas alone: main-thread CPU", frame_cpu_ms)):
             if values:
                 print(f"| {what} | {statistics.median(values):.1f} ms | {max(values):.1f} ms | |")
     target = f"< {STALL_TARGET_MS:.0f} ms"
