@@ -200,7 +200,7 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
         # (the best is demoted when d beats it; d itself when it does not); on the same cell
         # that value is pushed below _FAR (depths are > -1e9 and < 1e6), so "other" keeps its
         m = np.minimum(d, d1)
-        m -= (c1 == c) * _SAME_CELL
+        np.subtract(m, _SAME_CELL, out=m, where=c1 == c)  # m - 0 elsewhere: m
         np.maximum(o, m, out=o)
         better = d > d1
         np.maximum(d1, d, out=d1)  # d where better, else d1 (equal values on a tie)
