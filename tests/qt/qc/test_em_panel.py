@@ -25,9 +25,9 @@ def _count_calls(objects, name):
     """Count, per object (by ``id``), the calls of its method ``name`` from now on."""
     counts = {}
     for obj in objects:
-        plain = getattr(obj, name)
+        plain, key = getattr(obj, name), id(obj)
 
-        def counted(*args, plain=plain, key=id(obj), **kwargs):
+        def counted(*args, plain=plain, key=key, **kwargs):
             counts[key] = counts.get(key, 0) + 1
             return plain(*args, **kwargs)
 
