@@ -17,7 +17,8 @@ dataset name; default a 40-neuron demo made in a temporary folder) and measures:
    texture uploads and the drawing of every visible layer); with the main thread's CPU time
    (``time.thread_time``) next to the wall time, that of the key's handling split into napari's
    slicing (``set_view_slice``), vispy's layer updates (``_on_data_change``: vertex and texture
-   data made ready for upload) and the rest (the plugin's own code and napari's events).
+   data made ready for upload) and the rest (the plugin's own code and napari's events). Then
+   the canvas alone: ``--steps`` paints with nothing changed (what a step's paint costs at least).
 2. **stalls**: a 5 ms ``QTimer`` heartbeat runs throughout; the longest gap between beats during
    each phase is the longest time the main thread was busy (layer updates, slicing, painting,
    results of workers arriving). Target: under 100 ms.
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="print the sites that grew most")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a pyinstrument profile (main thread) of the prefetched steps here")
+    parser.add_argument("--cprofile", type=Path, default=None,
+                        help="write cProfile statistics (main thread, `pstats`) of the prefetched steps here")
     parser.add_argument("--in-thread", action="store_true",
                         help="draw the demo's tissue in this process's worker thread (the old way)")
     args = parser.parse_args(argv)
@@ -216,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.0005)
+    cprofiler = None
+    if args.cprofile is not None:
+        import cProfile
+
+        cprofiler = cProfile.Profile()
     for _ in range(min(args.steps, n_items - 1)):
         rows = qc.review.visible_rows()
         later = rows[rows > qc.review.current]
@@ -228,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         beat.reset()
         if profiler is not None:
             profiler.start()
+        if cprofiler is not None:
+            cprofiler.enable()
         inside["slicing"] = inside["vispy"] = 0.0
         start, cpu = time.perf_counter(), time.thread_time()
         qc.do("next")
@@ -240,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         end = time.perf_counter()
         if profiler is not None:
             profiler.stop()
+        if cprofiler is not None:
+            cprofiler.disable()
         end_cpu = time.thread_time()
         cpu_ms.append(1000 * (end_cpu - cpu))
         do_cpu_ms.append(1000 * (handled_cpu - cpu))
@@ -251,6 +263,18 @@ def main(argv: list[str] | None = None) -> int:
         stall_steps = max(stall_steps, beat.worst_ms())
         if not shown or layer is None or not layer.visible:
             print(f"synapse {nxt}: EM not shown at once ({panel.status.text()})", file=sys.stderr)
+    if cprofiler is not None:
+        cprofiler.dump_stats(str(args.cprofile))
+        print(f"cProfile statistics of the prefetched steps (main thread): {args.cprofile}", file=sys.stderr)
+    # the canvas alone: a paint with nothing changed (what every step's paint costs at least)
+    frame_ms, frame_cpu_ms = [], []
+    for _ in range(args.steps):
+        app.processEvents()
+        start, cpu = time.perf_counter(), time.thread_time()
+        canvas.update()
+        canvas.repaint()
+        frame_ms.append(1000 * (time.perf_counter() - start))
+        frame_cpu_ms.append(1000 * (time.thread_time() - cpu))
     hits, misses = prefetch.hits, prefetch.misses
     step_draw_ms, step_draw_cpu_ms = list(draw_ms), list(draw_cpu_ms)
     if profiler is not None:
@@ -315,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                               [d - a - b for d, a, b in zip(do_cpu_ms, slicing_cpu_ms, vispy_cpu_ms,
                                                             strict=True)]),
                              ("main-thread CPU: the paint (`repaint()`)", paint_cpu_ms),
-                             ("main-thread CPU time of the EM panel's layers", step_draw_cpu_ms)):
+                             ("main-thread CPU time of the EM panel's layers", step_draw_cpu_ms),
+                             ("the canvas alone: a paint with nothing changed, wall", frame_ms),
+                             ("the canvas alone: main-thread CPU", frame_cpu_ms)):
             if values:
                 print(f"| {what} | {statistics.median(values):.1f} ms | {max(values):.1f} ms | |")
     target = f"< {STALL_TARGET_MS:.0f} ms"

@@ -165,3 +165,27 @@ def test_every_node_in_its_own_cell_holds_its_l2(geom, tissue_snapshot):
             own += 1
     assert own >= 30
     assert foreign <= own // 4, (own, foreign)
+
+
+def test_label_field_of_a_grid_is_that_of_each_of_its_points(geom):
+    """The label field is drawn in (z, y, x) order and returned in (x, y, z): on a grid with a
+    different number of samples along each axis, every section and every row of samples gives
+    the same values alone as inside the whole grid, in (x, y, z) order, C-contiguous."""
+    from napari_crant.tissue.fields import label_field
+    from napari_crant.tissue.segmentation import MARGIN_NM, model_of
+
+    model = model_of(geom)
+    p = geom.syn_pre[int(_cutout_rows(geom, 5)[2])]
+    xs = p[0] - 300.0 + 8.0 * np.arange(75)
+    ys = p[1] - 200.0 + 8.0 * np.arange(52)
+    zs = p[2] - 84.0 + 42.0 * np.arange(4)
+    prims = model.near(np.array([xs[0], ys[0], zs[0]]), np.array([xs[-1], ys[-1], zs[-1]]))
+    whole = label_field(prims, xs, ys, zs, MARGIN_NM)
+    assert whole.depth.shape == (75, 52, 4) and whole.depth.flags.c_contiguous
+    assert (whole.depth > 0).any() and (whole.cell >= 0).any()  # shapes in view
+    parts = [(slice(None), slice(None), slice(k, k + 1)) for k in range(4)]
+    parts += [(slice(i, i + 1), slice(None), slice(None)) for i in (0, 37, 74)]
+    for sl in parts:
+        alone = label_field(prims, xs[sl[0]], ys[sl[1]], zs[sl[2]], MARGIN_NM)
+        for name in ("depth", "other", "cell", "sv", "prim"):
+            np.testing.assert_array_equal(getattr(alone, name), getattr(whole, name)[sl], err_msg=name)

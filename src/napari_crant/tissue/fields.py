@@ -53,17 +53,17 @@ class LabelField:
 
 def _depth(p: Primitives, i: int, x: np.ndarray, y: np.ndarray,
            z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Depth of primitive ``i`` on the grid ``x[:, None, None], y[None, :, None], ...``,
-    without and with its cutting plane.
+    """Depth of primitive ``i`` on the grid ``z[:, None, None], y[None, :, None],
+    x[None, None, :]`` (z, y, x order: x varies fastest), without and with its cutting plane.
 
     The float32 operations are those of the plain expressions (same order, so the same
     bits), done in place on few buffers."""
     a, b = p.a[i], p.b[i]
     ab = b - a
     L2 = float(ab @ ab)
-    dx = (x - a[0]).astype(np.float32)[:, None, None]
+    dx = (x - a[0]).astype(np.float32)[None, None, :]
     dy = (y - a[1]).astype(np.float32)[None, :, None]
-    dz = (z - a[2]).astype(np.float32)[None, None, :]
+    dz = (z - a[2]).astype(np.float32)[:, None, None]
     if p.kind[i] == CLEFT:  # a disc: radius ra, half thickness offset, axis normal
         nf = p.normal[i].astype(np.float32)
         h = dx * nf[0] + dy * nf[1] + dz * nf[2]
@@ -141,8 +141,13 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
     Carving by the clefts, spines and synapse hulls is skipped for a window that none of
     them reaches (there it would take the minimum with ``1e9``: no change), and the cell
     and supervoxel of every sample are looked up from its winning primitive at the end.
+
+    The grid is held in (z, y, x) order while the primitives are drawn: a window's rows
+    along x are contiguous (a QC cutout has a few sections and hundreds of samples along x:
+    in (x, y, z) order every window was runs of five floats), and the results are returned
+    in (x, y, z) order. Every sample's arithmetic is the same either way (same bits).
     """
-    shape = (len(xs), len(ys), len(zs))
+    shape = (len(zs), len(ys), len(xs))
     depth = np.full(shape, _FAR, np.float32)
     other = np.full(shape, _FAR, np.float32)
     # the carving shapes, kept negated (only ever used as ``-shape``): ``-max(a, b) == min(-a, -b)``
@@ -150,9 +155,10 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
     no_spine = np.full(shape, -_FAR, np.float32)
     no_cleft = np.full(shape, -_FAR, np.float32)
     lo, hi = prims.lo - margin, prims.hi + margin
+    # windows in (z, y, x) order, like the grid
     start, stop = np.empty((len(prims), 3), np.int64), np.empty((len(prims), 3), np.int64)
     for k, axis in enumerate((xs, ys, zs)):
-        start[:, k], stop[:, k] = _windows(axis, lo[:, k], hi[:, k])
+        start[:, 2 - k], stop[:, 2 - k] = _windows(axis, lo[:, k], hi[:, k])
     is_cleft = prims.kind == CLEFT
     is_blob = (prims.kind != NEURITE) & (prims.kind != SOMA_SPHERE) & ~is_cleft
     is_spine = (prims.kind == SPINE) | (prims.kind == NECK)
@@ -173,7 +179,7 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
         checkpoint()  # the render may be abandoned here
         sl = (slice(start[i, 0], stop[i, 0]), slice(start[i, 1], stop[i, 1]),
               slice(start[i, 2], stop[i, 2]))
-        full, d = _depth(prims, i, xs[sl[0]], ys[sl[1]], zs[sl[2]])
+        full, d = _depth(prims, i, xs[sl[2]], ys[sl[1]], zs[sl[0]])
         if is_cleft[i]:
             np.minimum(no_cleft[sl], np.negative(d, out=d), out=no_cleft[sl])
             continue
@@ -194,13 +200,16 @@ def label_field(prims: Primitives, xs: np.ndarray, ys: np.ndarray, zs: np.ndarra
         # (the best is demoted when d beats it; d itself when it does not); on the same cell
         # that value is pushed below _FAR (depths are > -1e9 and < 1e6), so "other" keeps its
         m = np.minimum(d, d1)
-        m -= (c1 == c) * _SAME_CELL
+        np.subtract(m, _SAME_CELL, out=m, where=c1 == c)  # m - 0 elsewhere: m
         np.maximum(o, m, out=o)
         better = d > d1
         np.maximum(d1, d, out=d1)  # d where better, else d1 (equal values on a tie)
         np.copyto(c1, c, where=better)
         np.copyto(prim[sl], small(i), where=better)
-    prim = prim.astype(np.int64)
+    # back to (x, y, z) order, contiguous
+    depth = np.ascontiguousarray(depth.transpose(2, 1, 0))
+    other = np.ascontiguousarray(other.transpose(2, 1, 0))
+    prim = prim.transpose(2, 1, 0).astype(np.int64, order="C")
     cell = np.append(prims.cell, -1)[prim]  # row -1 (no primitive): the appended -1
     sv = np.append(prims.sv.astype(np.uint64), np.uint64(0))[prim]
     return LabelField(depth=depth, other=other, cell=cell, sv=sv, prim=prim, prims=prims)

@@ -70,22 +70,28 @@ def filler_field(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray,
     # the nearest (f1, its neighbour k1) and second nearest (f2) of the 3 x 3 columns around each
     # sample, taken in the same order as a partition and argmin over the nine would; the x term
     # is squared on the few columns before it is gathered per sample (the same values)
-    f1 = f2 = k1 = None
+    # (in place on a few buffers: the same operations on the same values)
+    f1 = f2 = k1 = dy2 = nearer = None
     for da in range(3):
-        dx2 = (X - along_x(sx, da)) ** 2
+        dx2 = X - along_x(sx, da)
+        np.square(dx2, out=dx2)
         sy_x, w_x = along_x(sy, da), along_x(w, da)  # w: one weight per column, all z
         for db in range(3):
             k = 3 * da + db
             d = along_y(dx2, db)
-            d += (Y - along_y(sy_x, db)) ** 2
+            dy2 = np.subtract(Y, along_y(sy_x, db), out=dy2)
+            np.square(dy2, out=dy2)
+            d += dy2
             np.sqrt(d, out=d)
             d -= along_y(w_x, db)[:, :, None]
             if f1 is None:
                 f1, f2, k1 = d, np.full_like(d, np.inf), np.zeros(d.shape, np.int8)
+                nearer = np.empty(d.shape, bool)
                 continue
-            k1 = np.where(d < f1, np.int8(k), k1)  # 0..8
-            f2 = np.minimum(f2, np.maximum(f1, d))
-            f1 = np.minimum(f1, d)
+            np.less(d, f1, out=nearer)
+            np.copyto(k1, np.int8(k), where=nearer)  # 0..8
+            np.minimum(f2, np.maximum(f1, d, out=dy2), out=f2)
+            np.minimum(f1, d, out=f1)
     # rounded: corners far from the centre become extracellular space
     bound = np.minimum(0.5 * (f2 - f1), np.float32(0.52 * CELL_NM) - f1)
     column = (first_x[:, None, None] + k1 // 3) * key.shape[1] + (first_y[None, :, None] + k1 % 3)

@@ -21,6 +21,20 @@ def demo(tmp_path_factory):
     return out
 
 
+def _count_calls(objects, name):
+    """Count, per object (by ``id``), the calls of its method ``name`` from now on."""
+    counts = {}
+    for obj in objects:
+        plain, key = getattr(obj, name), id(obj)
+
+        def counted(*args, plain=plain, key=key, **kwargs):
+            counts[key] = counts.get(key, 0) + 1
+            return plain(*args, **kwargs)
+
+        setattr(obj, name, counted)
+    return counts
+
+
 def _wait_all(qtbot, qc):
     """Wait for the review's workers and the EM fetches."""
     wait(qtbot, qc)
@@ -323,9 +337,20 @@ def test_a_prefetched_step_in_2d_slices_the_em_once_at_the_synapse(qtbot, qc, de
     qtbot.waitUntil(lambda: panel.prefetch.status(nxt) == "ready", timeout=240_000)
     em, seg = find_layer(viewer, "qc_em"), find_layer(viewer, "qc_segments")
     counts = count_slices([em, seg])
+    # vispy's transform of each EM layer is rebuilt once (by the slice, not also by the translate)
+    # and the layer list's thumbnails are drawn after the step, not in it
+    visuals = viewer.window._qt_viewer.canvas.layer_to_visual
+    transforms = _count_calls([visuals[em], visuals[seg]], "_on_matrix_change")
+    thumbnails = _count_calls([em, seg], "_update_thumbnail")
     qc.review.go_to(target)
     assert panel.shown is not None and panel.shown.synapse_id == nxt
     assert counts == {em.name: 1, seg.name: 1}
+    assert transforms == {id(visuals[em]): 1, id(visuals[seg]): 1}
+    assert thumbnails == {}
+    qtbot.waitUntil(lambda: thumbnails == {id(em): 1, id(seg): 1}, timeout=30_000)
+    shown = np.array(em.thumbnail, copy=True)
+    em._update_thumbnail()  # the one drawn later is that of the slice shown
+    np.testing.assert_array_equal(shown, em.thumbnail)
     assert viewer.dims.point[0] == pytest.approx(z[target], abs=1.0)
     section = section_of(panel.shown, z[target])
     np.testing.assert_array_equal(np.asarray(em._slice.image.raw), np.asarray(panel.shown.em.data)[section])

@@ -2,13 +2,16 @@
 
 Both layers live in the same (z, y, x) nm world as every other layer. Moving them to the next
 synapse copies the cutout into the layer's own array (no data event: no Labels colormap rebuilt,
-no shader recompiled) and refreshes each once.
+no shader recompiled), places it without a translate event and slices each once: vispy's transform
+of each layer is rebuilt once per step, by the slice.
 """
 
 import contextlib
+import weakref
 from typing import Any
 
 import numpy as np
+from qtpy.QtCore import QTimer
 
 from napari_crant._qt.qc.canvas import qc_layer_kwargs
 from napari_crant._qt.session import find_layer
@@ -19,6 +22,10 @@ from napari_crant.qc.em_review import SynapseTissue
 RING_NM = 500.0
 #: width of the ring's line, a fraction of its diameter (about 12 nm: a pixel or two at mip 0)
 RING_LINE = 0.025
+#: ms after a step at which the EM layers' layer-list thumbnails are drawn (after the canvas's paint)
+THUMBNAIL_DELAY_MS = 250
+#: layers whose thumbnail is due (:func:`_thumbnail_later`)
+_THUMBNAILS_DUE: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def same_plane(current: Any, plane: dict[str, Any]) -> bool:
@@ -61,7 +68,8 @@ def thin_ring(viewer: Any) -> None:
 def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
                      refresh: bool = True, **style: Any) -> tuple[Any, bool]:
     """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh
-    (the caller holds back the extent update: see :func:`~napari_crant._qt.qc.canvas.one_extent_update`).
+    (the caller updates the world's extent: see :func:`~napari_crant._qt.qc.canvas.one_extent_update`;
+    a moved layer emits no translate event).
 
     Parameters
     ----------
@@ -107,7 +115,11 @@ def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plan
         if tuple(float(v) for v in layer.scale) != scale:
             layer.scale = scale
         if tuple(float(v) for v in layer.translate) != translate:
-            layer.translate = translate
+            # no translate event: vispy would rebuild the node's transform (and its overlays') here
+            # and again when the layer is sliced, which every move ends with (``refresh`` or the
+            # caller's slice); the extent is cleared all the same (the caller updates the world's)
+            with layer.events.translate.blocker():
+                layer.translate = translate
         if not same_plane(layer.plane, plane):
             layer.plane = plane
         current = layer.data
@@ -124,13 +136,61 @@ def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plan
     return layer, False
 
 
-def show_moved(layer: Any, sliced: Any) -> None:
+def show_moved(layer: Any, sliced: Any, dims: Any = None) -> None:
     """Slice a moved layer once and show it: nothing when it is among ``sliced`` (the layers just
-    re-sliced, e.g. by :func:`~napari_crant._qt.qc.slicing.set_z_point`)."""
+    re-sliced, e.g. by :func:`~napari_crant._qt.qc.slicing.set_z_point`); with the viewer's
+    ``dims``, its slice for the canvas only (:func:`slice_for_canvas`)."""
     if not layer.visible:
         layer.visible = True  # napari slices a layer that becomes visible
-    elif not any(layer is other for other in sliced):
+    elif not any(layer is other for other in sliced) and (dims is None or not slice_for_canvas(layer, dims)):
         layer.refresh()
+
+
+def slice_for_canvas(layer: Any, dims: Any) -> bool:
+    """Slice a visible layer at ``dims`` as napari's ``refresh`` does, less what a moved EM layer
+    does not need before the canvas paints it: its extent is not cleared again (a slice does not
+    change it; the move did) and the layer list's thumbnail is drawn :data:`THUMBNAIL_DELAY_MS`
+    later. Whether it was done that way (``False``: napari's internals are not as expected, its
+    asynchronous slicing is on, or its refresh is held back: nothing was done).
+    """
+    state = getattr(layer, "_slicing_state", None)
+    refresh_sync = getattr(layer, "_refresh_sync", None)
+    if (state is None or refresh_sync is None or not hasattr(state, "set_slice_input_from_dims")
+            or getattr(layer, "_refresh_blocked", True) or not layer.visible or _async_slicing()):
+        return False
+    # forced: the input is set without slicing (napari slices an unforced, changed input itself)
+    state.set_slice_input_from_dims(dims, True)
+    state.set_view_slice()
+    refresh_sync(data_displayed=True, highlight=True)
+    _thumbnail_later(layer)
+    return True
+
+
+def _async_slicing() -> bool:
+    try:
+        from napari.settings import get_settings
+
+        return bool(get_settings().experimental.async_)
+    except (ImportError, AttributeError):
+        return True
+
+
+def _thumbnail_later(layer: Any) -> None:
+    """Draw ``layer``'s layer-list thumbnail after the canvas's paint (once, however many steps)."""
+    if layer in _THUMBNAILS_DUE:
+        return
+    _THUMBNAILS_DUE.add(layer)
+    ref = weakref.ref(layer)
+
+    def draw() -> None:
+        target = ref()
+        if target is None:
+            return
+        _THUMBNAILS_DUE.discard(target)
+        with contextlib.suppress(RuntimeError, AttributeError, ValueError):
+            target._update_thumbnail()
+
+    QTimer.singleShot(THUMBNAIL_DELAY_MS, draw)
 
 
 def ray_meets_plane(position: np.ndarray, direction: Any, z: float) -> np.ndarray | None:

@@ -339,10 +339,10 @@ class EMPanel(SegmentPicking, QWidget):
         # in 2D the z slider goes to the synapse now (the canvas would move it right after): the moved
         # layers are sliced once, at the synapse's section, not at the old z and again at the new one
         axis = viewer.dims.ndim - 3
-        sliced = set_z_point(viewer, axis, z) if viewer.dims.ndisplay == 2 and axis >= 0 else []
-        for layer, unsliced in moved:
-            if unsliced:
-                show_moved(layer, sliced)
+        own = [layer for layer, unsliced in moved if unsliced]
+        sliced = set_z_point(viewer, axis, z, skip=own) if viewer.dims.ndisplay == 2 and axis >= 0 else []
+        for layer in own:
+            show_moved(layer, sliced, viewer.dims)
         if tissue.outline is not None and seg is not None:
             self._apply_outline(self.outline.isChecked())
         thin_ring(viewer)

@@ -58,7 +58,7 @@ def _keep_slice(layer: Any, dims: Any) -> bool:
     return True
 
 
-def set_z_point(viewer: Any, axis: int, value: float) -> list[Any]:
+def set_z_point(viewer: Any, axis: int, value: float, skip: Any = ()) -> list[Any]:
     """Move the slider of world ``axis`` to ``value``, re-slicing only the layers that need it.
 
     Parameters
@@ -69,6 +69,9 @@ def set_z_point(viewer: Any, axis: int, value: float) -> list[Any]:
         The world axis of the slider (not displayed).
     value
         The new position (world units).
+    skip
+        Layers the caller slices itself right after (e.g. the EM panel's, which it has just
+        moved): neither sliced nor given the new slice input here.
 
     Returns
     -------
@@ -85,13 +88,14 @@ def set_z_point(viewer: Any, axis: int, value: float) -> list[Any]:
     if update is None or not getattr(slicer, "_force_sync", False) or axis in dims.displayed:
         dims.set_point(axis, value)
         return layers
+    skipped = {id(layer) for layer in skip}
     before = {id(layer) for layer in layers if slice_is_z_independent(layer, dims, axis)}
     with contextlib.ExitStack() as held:
         for emitter in (dims.events.point, dims.events.current_step):
             held.enter_context(emitter.blocker(update))
         dims.set_point(axis, value)
-    sliced = [layer for layer in layers
-              if not (id(layer) in before and slice_is_z_independent(layer, dims, axis)
+    sliced = [layer for layer in layers if id(layer) not in skipped
+              and not (id(layer) in before and slice_is_z_independent(layer, dims, axis)
                       and _keep_slice(layer, dims))]
     if sliced:
         update(layers=sliced)
