@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +42,14 @@ def qc_viewer(dataset: str, root: int | None, ndisplay: int) -> tuple[Any, Any, 
     root = root if root is not None else pick_demo_neuron(dataset)
     session.add(run_to_end(load_neurons([root], **session.params.load_kwargs())))
     return viewer, app, qc, root
+
+
+def spin_until(app: Any, cond: Callable[[], bool], timeout: float) -> bool:
+    """Process ``app``'s events until ``cond()`` holds (``True``) or ``timeout`` seconds pass (``False``)."""
+    end = time.perf_counter() + timeout
+    while not cond():
+        if time.perf_counter() > end:
+            return False
+        app.processEvents()
+        time.sleep(0.002)
+    return True

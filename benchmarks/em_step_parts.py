@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from bench_setup import qc_viewer, tiny_demo
+from bench_setup import qc_viewer, spin_until, tiny_demo
 
 #: (module, owner, attribute, label, is a property setter)
 PARTS = (
@@ -93,18 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     panel, prefetch = qc.em_panel, qc.em_panel.prefetch
     canvas = viewer.window._qt_viewer.canvas.native
 
-    def spin_until(cond, timeout: float) -> bool:
-        end = time.perf_counter() + timeout
-        while not cond():
-            if time.perf_counter() > end:
-                return False
-            app.processEvents()
-            time.sleep(0.002)
-        return True
-
     qc.build()
-    if not spin_until(lambda: not qc.review.items.empty, 300) or not spin_until(
-            lambda: panel.shown is not None, 600):
+    if not spin_until(app, lambda: not qc.review.items.empty, 300) or not spin_until(
+            app, lambda: panel.shown is not None, 600):
         print("no review list or no EM", file=sys.stderr)
         return 1
     per_step = []
@@ -114,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if not len(later):
             break
         nxt = int(qc.review.items.iloc[int(later[0])]["synapse_id"])
-        spin_until(lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
+        spin_until(app, lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
         for _ in range(3):
             app.processEvents()
         totals.clear()

@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_setup import qc_viewer, tiny_demo
+from bench_setup import qc_viewer, spin_until, tiny_demo
 
 STEP_TARGET_MS = 50.0
 STALL_TARGET_MS = 100.0
@@ -182,28 +182,19 @@ def main(argv: list[str] | None = None) -> int:
         panel.fetch = fetch_synapse_tissue
     canvas = viewer.window._qt_viewer.canvas.native
 
-    def spin_until(cond, timeout: float) -> bool:
-        end = time.perf_counter() + timeout
-        while not cond():
-            if time.perf_counter() > end:
-                return False
-            app.processEvents()
-            time.sleep(0.002)
-        return True
-
     def current_key() -> int | None:
         row = qc.review.current_row()
         return None if row is None else int(row["synapse_id"])
 
     qc.build()
-    if not spin_until(lambda: not qc.review.items.empty, 300):
+    if not spin_until(app, lambda: not qc.review.items.empty, 300):
         print(f"no review list for {root} after 300 s", file=sys.stderr)
         return 1
     n_items = len(qc.review.items)
     print(f"{n_items} synapses of {root}; waiting for the first EM (the tissue index is built once)…",
           file=sys.stderr)
     t = time.perf_counter()
-    if not spin_until(lambda: panel.shown is not None, 600):
+    if not spin_until(app, lambda: panel.shown is not None, 600):
         print(f"no EM after 600 s: {panel.status.text()}", file=sys.stderr)
         return 1
     first_s = time.perf_counter() - t
@@ -230,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if not len(later):
             break
         nxt = int(qc.review.items.iloc[int(later[0])]["synapse_id"])
-        spin_until(lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
+        spin_until(app, lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
         for _ in range(3):
             app.processEvents()
         beat.reset()
@@ -370,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                   and n_sk <= MAX_PARTNER_SKELETONS and sk_mb * 2**20 <= MAX_PARTNER_BYTES
                   for _, items, mb, chunk_mb, n_sk, sk_mb, _, _ in samples)
     qc.cleanup()
-    spin_until(lambda: not panel.workers, 600)
+    spin_until(app, lambda: not panel.workers, 600)
     viewer.close()
     missed = worst > STEP_TARGET_MS or stall_steps > STALL_TARGET_MS or walk_stall > STALL_TARGET_MS \
         or not bounded

@@ -10,9 +10,10 @@ the first synapse, then paints the canvas (``repaint()``: synchronous, vispy's d
 visible layer and Qt's composition of the GL frame into the window) ``--frames`` times for
 each set of visible layers: every layer; the QC layers only; "hide other layers" (EM, segments,
 ring); each layer alone; none (the frame itself). Prints the median wall and main-thread CPU
-(``time.thread_time``) and the process's CPU time (with Mesa's threads) per frame; Mesa's software rasteriser (llvmpipe) draws in threads of
-its own, so wall time above the CPU time is mostly that rasteriser (and, on a loaded machine,
-waiting for a core). A layer's cost is its frame minus the empty frame.
+(``time.thread_time``) and the process's CPU time (with Mesa's threads) per frame; Mesa's
+software rasteriser (llvmpipe) draws in threads of its own, so wall time above the main thread's
+CPU time is mostly that rasteriser (and, on a loaded machine, waiting for a core). A layer's
+cost is its frame minus the empty frame.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_setup import qc_viewer, tiny_demo
+from bench_setup import qc_viewer, spin_until, tiny_demo
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,18 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     dataset = args.dataset or tiny_demo("qc-paint-demo-")
     viewer, app, qc, root = qc_viewer(dataset, args.root, args.ndisplay)
 
-    def spin_until(cond, timeout: float) -> bool:
-        end = time.perf_counter() + timeout
-        while not cond():
-            if time.perf_counter() > end:
-                return False
-            app.processEvents()
-            time.sleep(0.002)
-        return True
-
     qc.build()
-    if not spin_until(lambda: not qc.review.items.empty, 300) or \
-            not spin_until(lambda: qc.em_panel.shown is not None and not qc.workers, 600):
+    if not spin_until(app, lambda: not qc.review.items.empty, 300) or \
+            not spin_until(app, lambda: qc.em_panel.shown is not None and not qc.workers, 600):
         print(f"no review list or EM for {root}", file=sys.stderr)
         return 1
     canvas = viewer.window._qt_viewer.canvas.native
@@ -128,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"| {name} | {wall:.1f} ms | {cpu:.1f} ms | {proc:.1f} ms | {wall - base_wall:+.1f} ms |")
     qc.cleanup()
-    spin_until(lambda: not qc.em_panel.workers, 600)
+    spin_until(app, lambda: not qc.em_panel.workers, 600)
     viewer.close()
     return 0
 
