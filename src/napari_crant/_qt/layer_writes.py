@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_crant._qt.thumbnails import refresh_thumbnail_later
 from napari_crant.scene.layer_data import METADATA_KEY
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -127,8 +128,8 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
     if _slice_state(viewer) != before:
         viewer._update_layers()  # the slab or the point moved: every layer's slice changes
     else:
-        for layer in changed:
-            layer.refresh()
+        for layer in changed:  # the canvas first, the layer list's thumbnail after its paint
+            refresh_thumbnail_later(layer)
     return layers
 
 

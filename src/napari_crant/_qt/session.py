@@ -8,6 +8,7 @@ import numpy as np
 from psygnal import Signal
 
 from napari_crant._qt.canvas_pick import CanvasPicker
+from napari_crant._qt.dot_lod import DotLevelOfDetail
 from napari_crant._qt.layer_batches import LayerBatches
 from napari_crant._qt.layer_writes import apply_layer, find_layer, find_layers, write_layers
 from napari_crant.datasets import get_default_dataset
@@ -69,6 +70,8 @@ class Session:
         self.model.visibility_changed.connect(self.apply_visibility)
         #: hover texts and click-to-select on the canvas
         self.picker = CanvasPicker(self)
+        #: how many synapse dots are drawn (a stable subsample while too many are in view)
+        self.dots = DotLevelOfDetail(self)
         from napari_crant._qt.fit_screen import CameraFit
 
         self.camera_fit = CameraFit()
@@ -103,6 +106,9 @@ class Session:
         if viewer is not None:
             if result.neurons:  # refitted once the arrival is drawn (see _on_drawn)
                 self._fit_after_drawing = was_empty or bool(self._fit_after_drawing)
+                # the dots drawn, decided before the first write (all in view once refitted)
+                self.dots.expect(sum(len(n.synapses) for n in self.scene.neurons.values()
+                                     if self.model.is_shown(n.root_id)))
             self.batches.add([n.root_id for n in result.neurons],
                              [len(n.synapses) for n in result.neurons])
             if self.batches.drawing and self._fit_after_drawing is not None:
@@ -119,11 +125,14 @@ class Session:
         return self.batches.drawing
 
     def _on_drawn(self) -> None:
-        """The queued layer writes are done: refit the camera to the load (unless the user moved it)."""
+        """The queued layer writes are done: refit the camera to the load (unless the user moved
+        it), then count the synapse dots in view (the user's view may show fewer than were loaded)."""
         viewer = self.viewer
         if viewer is not None and self._fit_after_drawing is not None:
             self.camera_fit.after_load(viewer, self._fit_after_drawing)
         self._fit_after_drawing = None
+        if viewer is not None and self.dots.recount():
+            self.apply_visibility_kinds(("pre", "post"))
 
     def sync_model(self) -> None:
         """Give every loaded neuron its legend entry (colour, cell type)."""
@@ -139,6 +148,7 @@ class Session:
         next load does not make napari's layers again)."""
         self.scene.clear()
         self.model.set_entries([])
+        self.dots.budget.update(0)  # nothing in view: the notice goes
         self._fit_after_drawing = None
         viewer = self.viewer
         if viewer is not None:
@@ -182,19 +192,33 @@ class Session:
 
     def apply_visibility(self) -> None:
         """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
+        if self.viewer is not None:
+            self.dots.recount()  # hidden neurons' dots are not in view
+        self.apply_visibility_kinds(("skeletons", "somata", "pre", "post", "highlight"))
+
+    def apply_visibility_kinds(self, kinds: tuple[str, ...]) -> None:
+        """Apply the legend and the synapse dots' level of detail to every layer of ``kinds``."""
         viewer = self.viewer
         if viewer is None:
             return
-        for kind in ("skeletons", "somata", "pre", "post", "highlight"):
+        for kind in kinds:
             for layer in find_layers(viewer, kind):
                 self.apply_visibility_to(layer, kind, always=True)
 
     def apply_visibility_to(self, layer: Any, kind: str, always: bool = False) -> None:
-        """Hide the neurons the legend hides in one layer (``always``: also when all are shown,
-        to show them again; else a freshly written layer, all shown, is left as it is)."""
-        if len(layer.data) == 0 or (not always and len(self.model.shown_roots()) == len(self.model.entries)):
+        """Hide the neurons the legend hides in one layer, and in a synapse layer the dots the level
+        of detail leaves out (``always``: also when all are shown, to show them again; else a
+        freshly written layer, all shown, is left as it is when nothing is hidden)."""
+        if len(layer.data) == 0:
             return
-        shown = self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))
+        dots = self.dots.mask_for(layer) if kind in ("pre", "post") else None
+        all_shown = len(self.model.shown_roots()) == len(self.model.entries)
+        if not always and all_shown and dots is None:
+            return
+        shown = (np.ones(len(layer.data), dtype=bool) if all_shown
+                 else self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64)))
+        if dots is not None:
+            shown &= dots
         if kind == "skeletons":
             colors = np.array(layer.edge_color, dtype=np.float64, copy=True)
             colors[:, 3] = shown.astype(np.float64)

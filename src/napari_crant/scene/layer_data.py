@@ -51,9 +51,12 @@ LAYER_NAMES = {
     "post": "CRANT postsynapses",
     "highlight": "CRANT highlight",
 }
-#: smallest on-screen diameter (pixels) of synapses and somata: readable at the fitted view
-#: of a whole brain, while zoomed in they keep their size in nm.
-MIN_POINT_PIXELS = 6.0
+#: smallest on-screen size (pixels) of synapses and somata: readable at the fitted view of a
+#: whole brain, while zoomed in they keep their size in nm. vispy draws a clamped marker with a
+#: border of half this, so the disc is 6 px; its quad (``size + 4 * (border + 1.5 * antialias)``,
+#: 15 px with :data:`DOT_ANTIALIAS`) sets a dot's cost with software OpenGL (24 px at 6 and 1).
+MIN_POINT_PIXELS = 4.0
+DOT_ANTIALIAS = 0.5
 #: largest on-screen diameter (pixels) of synapses: zoomed in on the tissue they stay markers, as
 #: in Neuroglancer, instead of discs of their nm size covering the boutons and spines they mark
 MAX_POINT_PIXELS = 20.0
@@ -281,7 +284,7 @@ class Scene:
         features = pd.DataFrame({"root_id": id_strings([n.root_id for n in neurons])})
         return data, _layer_kwargs("somata", features=features, face_color=colors, size=2500.0,
                                    border_width=0.0, border_color=colors, shading="spherical",
-                                   canvas_size_limits=(2 * MIN_POINT_PIXELS, 10000.0)), "points"
+                                   canvas_size_limits=(3 * MIN_POINT_PIXELS, 10000.0)), "points"
 
     def synapse_colors(self, syn: pd.DataFrame, color_by: str | None = None) -> np.ndarray:
         """RGBA per synapse row: by ``'type'``, ``'partner'`` or owning ``'neuron'``."""
@@ -345,7 +348,8 @@ class Scene:
         # ``canvas_size_limits`` in the border colour (grey by default: every synapse read grey)
         return data, _layer_kwargs(kind, features=features, face_color=colors, size=size,
                                    border_width=0.0, border_color=colors,
-                                   canvas_size_limits=(MIN_POINT_PIXELS, MAX_POINT_PIXELS)), "points"
+                                   canvas_size_limits=(MIN_POINT_PIXELS, MAX_POINT_PIXELS),
+                                   antialiasing=DOT_ANTIALIAS), "points"
 
     def layers(self, color_by: str | None = None,
                roots: Any = None) -> list[tuple[np.ndarray, dict[str, Any], str]]:

@@ -1,0 +1,231 @@
+"""The synapse dots' level of detail on the canvas: a stable subsample while too many are in view.
+
+One :class:`DotLevelOfDetail` per session holds a :class:`~napari_crant.scene.dot_budget.DotBudget`.
+Its limit comes from napari-crant's Preferences page (*synapse dots drawn at most*: ``-1``
+automatic, ``0`` every dot, ``N`` at most N) and, when automatic, from the OpenGL renderer: a
+software rasteriser gets :data:`~napari_crant.scene.dot_budget.SOFTWARE_DOT_LIMIT`, a GPU every dot.
+
+The fraction drawn is set before an arrival is written (from the loaded synapses, all in view
+once the camera is refitted) and again :data:`SETTLE_MS` after the camera stops moving (from the
+dots in view: in 2D those within the visible rectangle, in 3D all). The session then shows each
+synapse layer's dots that the legend shows *and* whose rank is below the fraction
+(:meth:`DotLevelOfDetail.mask_for`). While dots are left out, the canvas's text overlay says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+from napari_crant.scene.dot_budget import SOFTWARE_DOT_LIMIT, DotBudget, dot_ranks, is_software_renderer
+
+#: ms after the camera's last move at which the dots in view are counted again
+SETTLE_MS = 200
+#: the synapse layer kinds this applies to
+DOT_KINDS = ("pre", "post")
+#: the renderer of this process's OpenGL context (read once)
+_RENDERER: list[str] = []
+
+
+def renderer_name(viewer: Any) -> str:
+    """``GL_RENDERER`` of the viewer's canvas (``''`` when it cannot be read)."""
+    if _RENDERER:
+        return _RENDERER[0]
+    canvas = getattr(getattr(getattr(viewer, "window", None), "_qt_viewer", None), "canvas", None)
+    native = getattr(canvas, "native", None)
+    if native is None or not hasattr(native, "makeCurrent"):
+        return ""
+    try:
+        from vispy.gloo import gl
+
+        native.makeCurrent()
+        name = str(gl.glGetParameter(gl.GL_RENDERER) or "")
+    except Exception:  # no context yet (hidden window) or no GL: unknown, ask again later
+        return ""
+    _RENDERER.append(name)
+    return name
+
+
+def preferred_limit() -> int:
+    """The Preferences page's *synapse dots drawn at most* (``-1``: automatic)."""
+    try:
+        from napari.settings import get_plugin_settings
+
+        value = get_plugin_settings("napari-crant").drawing.synapse_dot_limit
+    except (ImportError, KeyError, AttributeError):
+        return -1
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+class DotLevelOfDetail:
+    """The drawn fraction of one session's synapse dots, kept up with the camera.
+
+    Parameters
+    ----------
+    session
+        The :class:`~napari_crant._qt.session.Session` (its viewer, scene, legend and layers).
+    """
+
+    def __init__(self, session: Any):
+        self.session = session
+        self.budget = DotBudget()
+        self._resolved = False
+        self._ranks: dict[int, tuple[int, int, np.ndarray]] = {}  # id(layer) -> (id(data), len, ranks)
+        self._moves = 0  # camera moves seen (the last one's check recounts)
+        self._notice = ""  # the overlay text this set (a user's own text is left alone)
+        self._watching = False
+        self.budget.changed.connect(self._show_notice)
+
+    # -- the limit ------------------------------------------------------------------------------
+    def resolve_limit(self, setting: int | None = None) -> None:
+        """Set the limit from the Preferences (or ``setting``) and the renderer."""
+        setting = preferred_limit() if setting is None else int(setting)
+        if setting == 0:
+            self.budget.set_limit(None)
+        elif setting > 0:
+            self.budget.set_limit(setting, "Preferences")
+        else:
+            name = renderer_name(self.session.viewer)
+            if not name:
+                return  # no OpenGL context yet: decided at the next load
+            if is_software_renderer(name):
+                self.budget.set_limit(SOFTWARE_DOT_LIMIT, f"software OpenGL: {name.split(' (')[0]}")
+            else:
+                self.budget.set_limit(None)
+        self._resolved = True
+
+    def set_limit(self, setting: int) -> None:
+        """Change the limit now (``-1`` automatic, ``0`` every dot, ``N``) and redraw the dots."""
+        before = self.budget.fraction
+        self.resolve_limit(setting)
+        self.recount()
+        if self.budget.fraction != before:
+            self.session.apply_visibility_kinds(DOT_KINDS)
+
+    # -- before a load is drawn -----------------------------------------------------------------
+    def expect(self, dots: int) -> None:
+        """A load brings the loaded synapse dots to ``dots`` (the camera will show them all)."""
+        if not self._resolved:
+            self.resolve_limit()
+        self._watch()
+        self.budget.update(dots)
+
+    # -- masks ------------------------------------------------------------------------------------
+    def mask_for(self, layer: Any) -> np.ndarray | None:
+        """Which of a synapse layer's dots the level of detail draws (``None``: all)."""
+        if self.budget.fraction >= 1.0 or len(layer.data) == 0:
+            return None
+        return self.budget.mask(self._layer_ranks(layer))
+
+    def _layer_ranks(self, layer: Any) -> np.ndarray:
+        key = (id(layer.data), len(layer.data))
+        known = self._ranks.get(id(layer))
+        if known is None or known[:2] != key:
+            known = (*key, dot_ranks(layer.data))
+            self._ranks[id(layer)] = known
+        return known[2]
+
+    # -- the camera ---------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        if self._watching or self.session.viewer is None:
+            return
+        viewer = self.session.viewer
+        camera = _camera(viewer)
+        camera.events.zoom.connect(self._camera_moved)
+        camera.events.center.connect(self._camera_moved)
+        viewer.dims.events.ndisplay.connect(self._camera_moved)
+        self._watching = True
+
+    def _camera_moved(self, event: Any = None) -> None:
+        from qtpy.QtCore import QTimer
+
+        # no timer object of its own (one outliving the QApplication crashes the interpreter's
+        # exit): each move schedules a check, and only the last move's check counts
+        self._moves += 1
+        move = self._moves
+        QTimer.singleShot(SETTLE_MS, lambda: self._settled(move))
+
+    def _settled(self, move: int) -> None:
+        if move != self._moves or self.session.viewer is None:
+            return  # the camera moved again since
+        if self.session.drawing:  # the arrival's last write recounts
+            return
+        if self.recount():
+            self.session.apply_visibility_kinds(DOT_KINDS)
+
+    def recount(self) -> bool:
+        """Count the dots in view again and set the fraction; whether it changed."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return False
+        layers = [layer for kind in DOT_KINDS for layer in self.session.batches.layers(kind)
+                  if layer.visible and len(layer.data)]
+        return self.budget.update(sum(self._in_view(viewer, layer) for layer in layers))
+
+    def _in_view(self, viewer: Any, layer: Any) -> int:
+        """The layer's dots the legend shows within the visible rectangle (in 3D: all of them)."""
+        data = np.asarray(layer.data)
+        model = self.session.model
+        if len(model.shown_roots()) != len(model.entries):
+            data = data[model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))]
+        if viewer.dims.ndisplay == 3 or data.ndim != 2:
+            return len(data)
+        axes = tuple(viewer.dims.displayed)
+        camera = _camera(viewer)
+        height, width = _canvas_size(viewer)
+        zoom = float(camera.zoom) or 1.0
+        center = [float(camera.center[-2]), float(camera.center[-1])]
+        half = (height / 2 / zoom, width / 2 / zoom)
+        low = [center[0] - half[0], center[1] - half[1]]
+        high = [center[0] + half[0], center[1] + half[1]]
+        world = data * np.asarray(layer.scale)[None, :] + np.asarray(layer.translate)[None, :]
+        from napari_crant.scene.dot_budget import count_in_rect
+
+        return count_in_rect(world, low, high, axes[-2:])
+
+    # -- the notice ------------------------------------------------------------------------------
+    def _show_notice(self) -> None:
+        viewer = self.session.viewer
+        overlay = _text_overlay(viewer)
+        if overlay is None:
+            return
+        text = self.budget.notice()
+        if overlay.visible and overlay.text and overlay.text != self._notice:
+            return  # the user's own text
+        with contextlib.suppress(AttributeError, ValueError):
+            if text:
+                overlay.text = text
+                overlay.font_size = 9
+                overlay.visible = True
+            elif self._notice:
+                overlay.visible = False
+                overlay.text = ""
+        self._notice = text
+
+
+def _camera(viewer: Any) -> Any:
+    scene = getattr(viewer, "scene", None)  # napari >= 0.9: viewer.scene.camera
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
+
+
+def _canvas_size(viewer: Any) -> tuple[float, float]:
+    canvas = getattr(viewer, "canvas", None)
+    size = getattr(canvas, "size", None) if canvas is not None else None
+    if size is None:
+        size = getattr(viewer, "_canvas_size", (600, 800))
+    return float(size[0]), float(size[1])
+
+
+def _text_overlay(viewer: Any) -> Any:
+    if viewer is None:
+        return None
+    canvas = getattr(viewer, "canvas", None)
+    overlays = getattr(canvas, "overlays", None)
+    if overlays is not None and hasattr(overlays, "text"):
+        return overlays.text
+    return getattr(viewer, "text_overlay", None)
