@@ -1,5 +1,6 @@
 """The synapse dots' budget (issue 11, "300 neurons"): stable ranks, the drawn fraction, the notice."""
 
+import itertools
 import math
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_masks_are_nested_and_near_their_fraction():
         expected = budget.fraction * len(ranks)
         assert abs(drawn - expected) < 4 * math.sqrt(expected)
         masks.append(mask)
-    for smaller, larger in zip(masks, masks[1:], strict=False):  # zooming in only adds dots
+    for smaller, larger in itertools.pairwise(masks):  # zooming in only adds dots
         assert not np.any(smaller & ~larger)
 
 

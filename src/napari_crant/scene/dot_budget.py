@@ -141,9 +141,9 @@ class DotBudget:
             return ""
         every = round(1.0 / self.fraction) if self.fraction > 0 else 0
         drawn = round(self.in_view * self.fraction)
-        why = f" ({self.reason})" if self.reason else ""
-        return (f"Synapse dots: about 1 in {every} drawn at this zoom, ~{drawn:,} of {self.in_view:,} in view{why}. "
-                "Zoom in to see every one, or set Preferences › napari-crant › synapse dots drawn at most to 0.")
+        why = f"; {self.reason}" if self.reason else ""
+        return (f"Synapse dots: 1 in {every} drawn (~{drawn:,} of {self.in_view:,} in view{why}). "
+                "Zoom in for all.")
 
 
 def _checked_limit(limit: int | None) -> int | None:
