@@ -60,10 +60,12 @@ def write_layers(viewer: Any, layer_data: list[LayerData]) -> list[Any]:
 
 
 def _slice_state(viewer: Any) -> tuple:
-    """What every layer's slice depends on besides its own data."""
+    """What every layer's slice depends on besides its own data: the dims' order and displayed
+    axes, and the point and slab thickness on the sliced (not displayed) axes."""
     dims = viewer.dims
-    return (dims.ndim, dims.ndisplay, tuple(dims.order), tuple(float(v) for v in dims.point),
-            tuple(float(v) for v in dims.thickness))
+    sliced = [a for a in range(dims.ndim) if a not in tuple(dims.displayed)]
+    return (dims.ndim, dims.ndisplay, tuple(dims.order), tuple(float(dims.point[a]) for a in sliced),
+            tuple(float(dims.thickness[a]) for a in sliced))
 
 
 @contextlib.contextmanager
@@ -125,12 +127,49 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
                 update_dims()
         if on_slab is not None:
             on_slab(viewer)
-    if _slice_state(viewer) != before:
-        viewer._update_layers()  # the slab or the point moved: every layer's slice changes
-    else:
-        for layer in changed:  # the canvas first, the layer list's thumbnail after its paint
-            refresh_thumbnail_later(layer)
+    others: list[Any] = []
+    if _slice_state(viewer) != before:  # the slab or the point moved: slices may change
+        others, kept = _slices_that_change(viewer, before, changed)
+        for layer in kept + changed:  # the slice input follows the dims; slicing as below
+            layer._slicing_state.set_slice_input_from_dims(viewer.dims, True)
+    for layer in changed:  # the canvas first, the layer list's thumbnail after its paint
+        refresh_thumbnail_later(layer)
+    if others:
+        viewer._update_layers(layers=others)
     return layers
+
+
+def _slices_that_change(viewer: Any, before: tuple, changed: list[Any]) -> tuple[list[Any], list[Any]]:
+    """After the dims' point or slab moved from ``before`` (:func:`_slice_state`): the layers not
+    in ``changed`` whose slice may differ, and those whose slice cannot (only their slice input
+    needs the new dims).
+
+    A slice cannot differ for this package's Points and Vectors layers projected through the slab
+    whose data lie, on every sliced axis, inside the slab before and after (a neuron arriving moves
+    the dims' point by a fraction of a nm as the range grows; the slab spans twice the data). Every
+    other layer (the user's, an image) is sliced again as napari would. With the dims' order or
+    displayed axes changed, every layer.
+    """
+    dims = viewer.dims
+    now = _slice_state(viewer)
+    rest = [layer for layer in viewer.layers if not any(layer is c for c in changed)]
+    if now[:3] != before[:3]:
+        return rest, []
+    sliced = [a for a in range(dims.ndim) if a not in tuple(dims.displayed)]
+    slabs = [(before[3][i] - before[4][i] / 2, before[3][i] + before[4][i] / 2,
+              now[3][i] - now[4][i] / 2, now[3][i] + now[4][i] / 2) for i in range(len(sliced))]
+    others, kept = [], []
+    for layer in rest:
+        inside = (METADATA_KEY in layer.metadata and layer._type_string in ("points", "vectors")
+                  and str(getattr(layer, "projection_mode", "none")) != "none"
+                  and hasattr(getattr(layer, "_slicing_state", None), "set_slice_input_from_dims"))
+        if inside:
+            extent = np.asarray(layer.extent.world, dtype=float)
+            for axis, (lo0, hi0, lo1, hi1) in zip(sliced, slabs, strict=True):
+                lo, hi = extent[0, axis], extent[1, axis]
+                inside &= bool(max(lo0, lo1) < lo and hi < min(hi0, hi1))
+        (kept if inside else others).append(layer)
+    return others, kept
 
 
 def _set_layer_data(layer: Any, data: Any, kwargs: dict[str, Any], ltype: str) -> None:
