@@ -1,7 +1,8 @@
 """Writing a batch's layers re-slices only the layers whose slice can change (issue 11, "one
 neuron"): a neuron arriving nudges the dims' point by a fraction of a nm; this package's layers
 projected through a slab that still holds all their data keep their slice, every other layer
-(the user's, a slab that no longer holds them) is sliced again, as napari would."""
+(the user's, a slab that no longer holds them) is sliced again, as napari would; a new Points
+layer without text does not draw its (empty) text visual."""
 
 import numpy as np
 
@@ -74,3 +75,19 @@ def test_the_users_layers_are_sliced_again_when_the_point_moves(make_napari_view
     log = _sliced_log(a, image)
     _write(viewer, a, _points(60), _slab(viewer, 5_000.4, 40_000.0))
     assert "user" in log
+
+
+def test_a_new_points_layer_without_text_does_not_draw_its_text_visual(make_napari_viewer):
+    """vispy draws the empty text visual napari gives a layer without text (a font atlas at the
+    first paint, a draw at every paint): write_into hides it until the layer has text."""
+    viewer = make_napari_viewer()
+    data = _points(20)
+    kwargs = {"name": "CRANT presynapses", "metadata": {METADATA_KEY: "pre"}, "size": 100.0,
+              "features": {"root_id": np.array([str(i) for i in range(20)], dtype=object)}}
+    (layer,) = write_into(viewer, [(None, (data, kwargs, "points"))])
+    node = viewer.window._qt_viewer.canvas.layer_to_visual[layer].node.text
+    assert not node.visible
+    layer.text = "root_id"  # text after all: drawn
+    assert node.visible
+    layer.text.visible = False
+    assert not node.visible

@@ -59,6 +59,28 @@ def write_layers(viewer: Any, layer_data: list[LayerData]) -> list[Any]:
                                for d, kw, t in layer_data])
 
 
+def hide_empty_text(viewer: Any, layer: Any) -> None:
+    """Do not draw a Points layer's text visual while the layer has no text.
+
+    napari gives the text visual of a layer without text one empty string, and vispy still draws
+    it: a font atlas rendered at the layer's first paint (~30 ms) and a draw at every paint. The
+    visual is shown again as soon as the layer gets text.
+    """
+    canvas = getattr(getattr(getattr(viewer, "window", None), "_qt_viewer", None), "canvas", None)
+    visual = getattr(canvas, "layer_to_visual", {}).get(layer) if canvas is not None else None
+    node = getattr(getattr(visual, "node", None), "text", None)
+    text = getattr(layer, "text", None)
+    if node is None or text is None or not hasattr(text, "events"):
+        return
+
+    def sync(event: Any = None) -> None:
+        string = getattr(text, "string", None)
+        node.visible = not (getattr(string, "constant", None) == "" or not text.visible)
+
+    sync()
+    text.events.connect(sync)
+
+
 def _slice_state(viewer: Any) -> tuple:
     """What every layer's slice depends on besides its own data: the dims' order and displayed
     axes, and the point and slab thickness on the sliced (not displayed) axes."""
@@ -103,6 +125,7 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
                     kwargs = {**kwargs, **{k: "white" for k in ("edge_color", "face_color", "border_color")
                                            if k in kwargs}}
                 layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
+                hide_empty_text(viewer, layer)
             else:
                 _set_layer_data(layer, data, kwargs, ltype)
                 if layer.name != kwargs["name"]:
