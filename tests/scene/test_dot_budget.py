@@ -91,6 +91,21 @@ def test_changed_only_when_the_fraction_moves_and_the_notice_says_so():
     assert "software OpenGL: llvmpipe" in budget.notice()
 
 
+def test_dots_far_from_the_view_are_drawn_at_the_overview_fraction():
+    ranks = dot_ranks(_positions(20_000, seed=5))
+    near = np.zeros(len(ranks), dtype=bool)
+    near[:1_000] = True
+    budget = DotBudget(limit=2_000)
+    assert budget.update(1_000, 20_000)
+    assert budget.fraction == 1.0 and budget.outside == level_fraction(20_000, 2_000)
+    mask = budget.mask(ranks, near)
+    assert mask[near].all()  # around the view: every dot (they fit the limit)
+    assert np.array_equal(mask[~near], ranks[~near] < budget.outside)
+    assert mask.sum() <= 1_000 + 2_000 * 1.1
+    assert budget.mask(ranks) is None  # no region: as if every dot were around the view
+    assert not budget.update(1_000, 20_000)
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "8000"])
 def test_a_bad_limit_is_named(bad):
     with pytest.raises(ValueError, match="synapse dot limit"):

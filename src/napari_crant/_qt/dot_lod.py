@@ -7,9 +7,12 @@ software rasteriser gets :data:`~napari_crant.scene.dot_budget.SOFTWARE_DOT_LIMI
 
 The fraction drawn is set before an arrival is written (from the loaded synapses, all in view
 once the camera is refitted) and again :data:`SETTLE_MS` after the camera stops moving (from the
-dots in view: in 2D those within the visible rectangle, in 3D all). The session then shows each
-synapse layer's dots that the legend shows *and* whose rank is below the fraction
-(:meth:`DotLevelOfDetail.mask_for`). While dots are left out, the canvas's text overlay says so.
+dots around the view: in 2D those within the visible rectangle widened by half of it on each side,
+in 3D all). Dots farther away are drawn at the fraction of all the dots (a sparse preview while
+panning; a zoomed-in view does not pay for every dot off screen); the region is made again once
+the view leaves it. The session then shows each synapse layer's dots that the legend shows *and*
+whose rank is below their fraction (:meth:`DotLevelOfDetail.mask_for`). While dots are left out,
+the canvas's text overlay says so.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from napari_crant.scene.dot_budget import SOFTWARE_DOT_LIMIT, DotBudget, dot_ranks, is_software_renderer
+from napari_crant.scene.dot_budget import (
+    SOFTWARE_DOT_LIMIT,
+    DotBudget,
+    count_in_rect,
+    dot_ranks,
+    is_software_renderer,
+)
 
 #: ms after the camera's last move at which the dots in view are counted again
 SETTLE_MS = 200
@@ -77,6 +86,9 @@ class DotLevelOfDetail:
         self._resolved = False
         self._ranks: dict[int, tuple[int, int, np.ndarray]] = {}  # id(layer) -> (id(data), len, ranks)
         self._moves = 0  # camera moves seen (the last one's check recounts)
+        #: (axes, low, high): the world region around the view the masks were made for (2D, while
+        #: the far dots are drawn more sparsely), ``None``: every dot counts as around the view
+        self._region: tuple | None = None
         self._notice = ""  # the overlay text this set (a user's own text is left alone)
         self._watching = False
         self.budget.changed.connect(self._show_notice)
@@ -101,10 +113,10 @@ class DotLevelOfDetail:
 
     def set_limit(self, setting: int) -> None:
         """Change the limit now (``-1`` automatic, ``0`` every dot, ``N``) and redraw the dots."""
-        before = self.budget.fraction
+        before = (self.budget.fraction, self.budget.outside, self._region)
         self.resolve_limit(setting)
         self.recount()
-        if self.budget.fraction != before:
+        if (self.budget.fraction, self.budget.outside, self._region) != before:
             self.session.apply_visibility_kinds(DOT_KINDS)
 
     # -- before a load is drawn -----------------------------------------------------------------
@@ -113,14 +125,29 @@ class DotLevelOfDetail:
         if not self._resolved:
             self.resolve_limit()
         self._watch()
+        self._region = None  # the camera is refitted to the load: every dot is around the view
         self.budget.update(dots)
 
     # -- masks ------------------------------------------------------------------------------------
     def mask_for(self, layer: Any) -> np.ndarray | None:
         """Which of a synapse layer's dots the level of detail draws (``None``: all)."""
-        if self.budget.fraction >= 1.0 or len(layer.data) == 0:
+        budget = self.budget
+        far_too = self._region is not None and budget.outside < budget.fraction
+        if len(layer.data) == 0 or (budget.fraction >= 1.0 and not far_too):
             return None
-        return self.budget.mask(self._layer_ranks(layer))
+        near = None
+        if far_too:
+            axes, low, high = self._region
+            world = self._world(layer)
+            near = np.ones(len(world), dtype=bool)
+            for axis, lo, hi in zip(axes, low, high, strict=True):
+                near &= (world[:, axis] >= lo) & (world[:, axis] <= hi)
+        return self.budget.mask(self._layer_ranks(layer), near)
+
+    @staticmethod
+    def _world(layer: Any) -> np.ndarray:
+        data = np.asarray(layer.data, dtype=float)
+        return data * np.asarray(layer.scale)[None, :] + np.asarray(layer.translate)[None, :]
 
     def _layer_ranks(self, layer: Any) -> np.ndarray:
         key = (id(layer.data), len(layer.data))
@@ -159,34 +186,54 @@ class DotLevelOfDetail:
             self.session.apply_visibility_kinds(DOT_KINDS)
 
     def recount(self) -> bool:
-        """Count the dots in view again and set the fraction; whether it changed."""
+        """Count the dots around the view again and set the fractions (and in 2D the region around
+        the view); whether the dots to draw changed."""
         viewer = self.session.viewer
         if viewer is None:
             return False
         layers = [layer for kind in DOT_KINDS for layer in self.session.batches.layers(kind)
                   if layer.visible and len(layer.data)]
-        return self.budget.update(sum(self._in_view(viewer, layer) for layer in layers))
+        worlds = [self._shown_world(layer) for layer in layers]
+        total = sum(len(w) for w in worlds)
+        view = self._view_rect(viewer)
+        if view is None:  # 3D: every dot is around the view
+            changed = self._region is not None
+            self._region = None
+            return self.budget.update(total) or changed
+        axes, low, high = view
+        span = [hi - lo for lo, hi in zip(low, high, strict=True)]
+        region = (axes, [lo - s / 2 for lo, s in zip(low, span, strict=True)],
+                  [hi + s / 2 for hi, s in zip(high, span, strict=True)])
+        near = sum(count_in_rect(w, region[1], region[2], axes) for w in worlds)
+        changed = self.budget.update(near, total)
+        if self.budget.outside >= self.budget.fraction:  # the far dots are drawn like the near ones
+            changed |= self._region is not None
+            self._region = None
+        elif self._region is None or changed or not _inside(view, self._region):
+            self._region = region
+            changed = True
+        return changed
 
-    def _in_view(self, viewer: Any, layer: Any) -> int:
-        """The layer's dots the legend shows within the visible rectangle (in 3D: all of them)."""
-        data = np.asarray(layer.data)
+    def _shown_world(self, layer: Any) -> np.ndarray:
+        """World positions of the layer's dots the legend shows."""
+        world = self._world(layer)
         model = self.session.model
         if len(model.shown_roots()) != len(model.entries):
-            data = data[model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))]
-        if viewer.dims.ndisplay == 3 or data.ndim != 2:
-            return len(data)
-        axes = tuple(viewer.dims.displayed)
+            world = world[model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))]
+        return world
+
+    @staticmethod
+    def _view_rect(viewer: Any) -> tuple[tuple[int, ...], list[float], list[float]] | None:
+        """The displayed axes and the world rectangle the 2D canvas shows (``None`` in 3D)."""
+        if viewer.dims.ndisplay == 3:
+            return None
+        axes = tuple(viewer.dims.displayed)[-2:]
         camera = _camera(viewer)
         height, width = _canvas_size(viewer)
         zoom = float(camera.zoom) or 1.0
         center = [float(camera.center[-2]), float(camera.center[-1])]
         half = (height / 2 / zoom, width / 2 / zoom)
-        low = [center[0] - half[0], center[1] - half[1]]
-        high = [center[0] + half[0], center[1] + half[1]]
-        world = data * np.asarray(layer.scale)[None, :] + np.asarray(layer.translate)[None, :]
-        from napari_crant.scene.dot_budget import count_in_rect
-
-        return count_in_rect(world, low, high, axes[-2:])
+        return axes, [center[0] - half[0], center[1] - half[1]], [center[0] + half[0], center[1] + half[1]]
 
     # -- the notice ------------------------------------------------------------------------------
     def _show_notice(self) -> None:
@@ -206,6 +253,13 @@ class DotLevelOfDetail:
                 overlay.visible = False
                 overlay.text = ""
         self._notice = text
+
+
+def _inside(view: tuple, region: tuple) -> bool:
+    """Whether the view rectangle lies within the region (same axes)."""
+    return view[0] == region[0] and all(
+        r_lo <= v_lo and v_hi <= r_hi
+        for v_lo, v_hi, r_lo, r_hi in zip(view[1], view[2], region[1], region[2], strict=True))
 
 
 def _camera(viewer: Any) -> Any:

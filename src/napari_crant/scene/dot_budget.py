@@ -9,8 +9,11 @@ shown. Zooming in shows more of them (the fraction grows; every dot shown at a f
 shown at a larger one), down to every dot once the dots in view fit the budget.
 
 :class:`DotBudget` holds the limit (``None``: every dot, what a GPU gets by default) and the
-fraction drawn now; it says so in :meth:`DotBudget.notice`. The fraction moves in steps of a
-factor :data:`LEVEL_STEP`, so small zooms do not re-send every dot to the canvas.
+fraction drawn now; it says so in :meth:`DotBudget.notice`. In 2D, dots far from the view (beyond
+half a view on each side) are drawn at the fraction of all the dots, so a zoomed-in view does not
+pay for every dot off screen, and panning shows a sparse preview until the camera rests. The
+fractions move in steps of a factor :data:`LEVEL_STEP`, so small zooms do not re-send every dot
+to the canvas.
 """
 
 from __future__ import annotations
@@ -99,10 +102,14 @@ class DotBudget:
 
     def __init__(self, limit: int | None = None) -> None:
         self._limit = _checked_limit(limit)
-        #: fraction of the dots drawn (1: all)
+        #: fraction of the dots around the view drawn (1: all)
         self.fraction = 1.0
-        #: dots in view when the fraction was last set
+        #: fraction of the dots farther away drawn (a sparse preview while panning; <= fraction)
+        self.outside = 1.0
+        #: dots around the view when the fraction was last set
         self.in_view = 0
+        #: every dot (around the view or not) when the fractions were last set
+        self.total = 0
         #: why there is a limit (shown in the notice), e.g. ``'software OpenGL'``
         self.reason = ""
 
@@ -112,28 +119,33 @@ class DotBudget:
         return self._limit
 
     def set_limit(self, limit: int | None, reason: str = "") -> None:
-        """Change the limit (``None``: every dot) and refit the fraction to the last count."""
+        """Change the limit (``None``: every dot) and refit the fractions to the last counts."""
         self._limit = _checked_limit(limit)
         self.reason = reason
         self.fraction = level_fraction(self.in_view, self._limit)
+        self.outside = level_fraction(self.total, self._limit)
         self.changed.emit()
 
-    def update(self, in_view: int) -> bool:
-        """The dots in view are now ``in_view``: set the fraction; whether it changed (then
-        :attr:`changed` was emitted)."""
+    def update(self, in_view: int, total: int | None = None) -> bool:
+        """The dots around the view are now ``in_view`` of ``total`` (default: all of them are
+        around the view): set the fractions; whether they changed (then :attr:`changed` was
+        emitted). Drawn: at most the limit around the view and the limit farther away."""
         self.in_view = int(in_view)
-        fraction = level_fraction(self.in_view, self._limit)
-        if fraction == self.fraction:
+        self.total = self.in_view if total is None else max(int(total), self.in_view)
+        fractions = (level_fraction(self.in_view, self._limit), level_fraction(self.total, self._limit))
+        if fractions == (self.fraction, self.outside):
             return False
-        self.fraction = fraction
+        self.fraction, self.outside = fractions
         self.changed.emit()
         return True
 
-    def mask(self, ranks: np.ndarray) -> np.ndarray | None:
-        """Which dots of these ranks are drawn (``None``: all of them)."""
-        if self.fraction >= 1.0:
-            return None
-        return np.asarray(ranks) < self.fraction
+    def mask(self, ranks: np.ndarray, near: np.ndarray | None = None) -> np.ndarray | None:
+        """Which dots of these ranks are drawn (``None``: all of them); ``near`` says which dots
+        are around the view (``None``: all are), the others are drawn at :attr:`outside`."""
+        ranks = np.asarray(ranks)
+        if near is None or self.outside >= self.fraction:
+            return None if self.fraction >= 1.0 else ranks < self.fraction
+        return np.where(near, ranks < self.fraction, ranks < self.outside)
 
     def notice(self) -> str:
         """One line for the canvas while dots are left out (``''`` when every dot is drawn)."""
