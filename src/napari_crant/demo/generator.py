@@ -85,7 +85,8 @@ class DemoGeometry:
     nodes: Nodes
 
 
-def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
+def demo_geometry(n_neurons: int = 1000, seed: int = 0,
+                  scratch: Path | None = None) -> DemoGeometry:
     """Neuropils, cells and skeletons of the demo brain, as :func:`build_demo_tables` draws them.
 
     Parameters
@@ -94,6 +95,10 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
         Number of neurons; about 4% more small orphan fragments are added.
     seed
         Seed of the random generators.
+    scratch
+        If given (a new directory), the skeleton nodes are memory maps of files there, made
+        without holding every node in memory (see
+        :func:`~napari_crant.demo.morphology.grow_morphology`); the same values.
 
     Returns
     -------
@@ -105,13 +110,13 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
     nps = draw_neuropils(stage_rng(seed, 1))
     cells = draw_population(n_neurons, n_frag, stage_rng(seed, 2))
     zone_scale = float(np.clip(np.sqrt(n_neurons / 10_000), 0.3, 1.0))
-    nodes = grow_morphology(cells, nps, zone_scale, stage_rng(seed, 3))
+    nodes = grow_morphology(cells, nps, zone_scale, stage_rng(seed, 3), scratch=scratch)
     return DemoGeometry(nps, cells, nodes)
 
 
 def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: Path,
-               put: Callable[..., None], skeleton_out: Path | None = None
-               ) -> tuple[dict, SynapseStream, int]:
+               put: Callable[..., None], skeleton_out: Path | None = None,
+               nodes_on_disk: bool = False) -> tuple[dict, SynapseStream, int]:
     """Every stage: the tables but the synapses handed to ``put``, the synapse stream.
 
     Each table is handed to ``put`` (keyword: the table's name, as
@@ -119,14 +124,16 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     before the tables naming L2 chunks) as soon as the stages have made it, and dropped
     here. With ``skeleton_out`` the skeleton nodes are written there in slices, otherwise
     they are handed to ``put``. ``scratch`` (a directory) holds the staged synapses and the
-    parked stage results. Returns the snapshot's ``info``, the stream and the number of
-    skeleton nodes.
+    parked stage results, and with ``nodes_on_disk`` the skeleton nodes, which the stages
+    then read through memory maps (file pages, not heap). Returns the snapshot's ``info``,
+    the stream and the number of skeleton nodes.
 
     Every stage draws from its own random generator, so the stages run in the order that
     holds the least at once, and what the synapse stage does not read waits on disk
     (:class:`~napari_crant.demo.spill.Parked`) while the synapses are drawn.
     """
-    geometry = demo_geometry(n_neurons, seed)
+    geometry = demo_geometry(n_neurons, seed,
+                             scratch=scratch / "nodes" if nodes_on_disk else None)
     nps, cells, nodes = geometry.neuropils, geometry.cells, geometry.nodes
     del geometry
     n_frag = len(cells.ctype) - n_neurons
@@ -331,7 +338,8 @@ def make_demo(
         scratch = Path(tempfile.mkdtemp(prefix=".demo-scratch-", dir=tmp))
         tables = BaseTablesWriter(tmp)
         info, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron, scratch,
-                                              tables.put, skeleton_out=tmp / SKELETON_NODES)
+                                              tables.put, skeleton_out=tmp / SKELETON_NODES,
+                                              nodes_on_disk=True)
         try:
             counts, keys = tables.counts(), tables.keys()
             del tables

@@ -1,0 +1,118 @@
+"""Stage 3's nodes put in cell order on disk (session 9): the nodes in memory, bit for bit, as
+read-only memory maps; stage 3 holds no array of every node; the stages after it read them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from napari_crant.demo import TINY_NEURONS, arbors, make_demo, node_files
+from napari_crant.demo.generator import demo_geometry
+from napari_crant.demo.spill import Parked
+
+FIELDS = ("pos", "parent", "entity", "comp", "radius", "start")
+
+
+def _traced_peak(fn):
+    """``fn()``'s result, the most memory traced while it ran and what was still traced at its
+    end, both above what was held when it started."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        out = fn()
+        now, peak = tracemalloc.get_traced_memory()
+        return out, peak - held, now - held
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def in_memory():
+    return demo_geometry(TINY_NEURONS, seed=5).nodes
+
+
+@pytest.mark.parametrize("rows", [7, 997, 10**9])
+def test_nodes_on_disk_are_the_nodes_in_memory(monkeypatch, tmp_path, in_memory, rows):
+    monkeypatch.setattr(node_files, "ASSEMBLE_ROWS", rows)
+    monkeypatch.setattr(arbors, "_CABLE_BATCH", 101)  # the cables handed over in batches
+    on_disk = demo_geometry(TINY_NEURONS, seed=5, scratch=tmp_path / "nodes").nodes
+    assert len(in_memory.entity) > 100 * 7
+    for name in FIELDS:
+        a, b = getattr(in_memory, name), getattr(on_disk, name)
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), name
+    for name in FIELDS[:-1]:  # every per-node array is a read-only map of a file there
+        mapped = getattr(on_disk, name)
+        assert isinstance(mapped, np.memmap) and not mapped.flags.writeable
+        assert str(tmp_path / "nodes") in str(mapped.filename)
+    assert sorted(p.name for p in (tmp_path / "nodes").iterdir()) == sorted(
+        f"{name}.npy" for name in FIELDS[:-1])  # the growth-order files are gone
+
+
+def test_cables_and_arbors_handed_over_as_made_are_the_ones_returned():
+    rng = np.random.default_rng(4)
+    start = rng.uniform(0, 100, (50, 3))
+    end = start + rng.normal(0, 30, (50, 3))
+    whole = arbors.cables(start, end, np.arange(50), 50, np.random.default_rng(1))
+    parts = []
+    kept = arbors.cables(start, end, np.arange(50), 50, np.random.default_rng(1),
+                         emit=lambda *made: parts.append(made))
+    assert len(kept[0]) == len(kept[1]) == len(kept[3]) == 0
+    assert np.array_equal(kept[2], whole[2])  # the cables' last nodes
+    for i in (0, 1, 2):
+        joined = np.concatenate([p[i] for p in parts])
+        ref = whole[(0, 1, 3)[i]]
+        assert joined.dtype == ref.dtype and np.array_equal(joined, ref)
+
+    args = (np.arange(5), rng.uniform(0, 10, (5, 3)), rng.uniform(0, 10, (5, 3)),
+            np.full((5, 3), 4.0), np.full(5, 60), 5)
+    whole = arbors.grow_arbors(*args, np.random.default_rng(2))
+    parts = []
+    kept = arbors.grow_arbors(*args, np.random.default_rng(2), emit=lambda *m: parts.append(m))
+    assert all(len(k) == 0 for k in kept) and len(parts) > 10
+    for i in (0, 1, 2):
+        assert np.array_equal(np.concatenate([p[i] for p in parts]), whole[i])
+
+
+def test_stage_3_on_disk_holds_no_array_of_every_node(monkeypatch, tmp_path):
+    monkeypatch.setattr(node_files, "ASSEMBLE_ROWS", 4096)
+    monkeypatch.setattr(arbors, "_CABLE_BATCH", 4096)
+    memory, memory_peak, memory_held = _traced_peak(lambda: demo_geometry(300, seed=3))
+    disk, disk_peak, disk_held = _traced_peak(
+        lambda: demo_geometry(300, seed=3, scratch=tmp_path / "nodes"))
+    n_nodes = len(memory.nodes.entity)
+    assert n_nodes > 50_000 and len(disk.nodes.entity) == n_nodes
+    # in memory: 25 bytes a node kept, ~42 at the peak (the parts and the sorted copies);
+    # on disk: what grows the arbors of every cell at once (their live tips) and a slice
+    assert memory_held / n_nodes > 24 and memory_peak / n_nodes > 35
+    assert disk_held / n_nodes < 2, disk_held / n_nodes
+    assert disk_peak / n_nodes < 25 and disk_peak < 0.6 * memory_peak, (disk_peak, memory_peak)
+
+
+def test_parked_memory_maps_stay_as_they_are(tmp_path):
+    import types
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(1000, dtype=np.int32))
+    mapped = np.load(path, mmap_mode="r")
+    box = types.SimpleNamespace(a=mapped, b=np.arange(3))
+    parked = Parked(box, ["a", "b"], tmp_path / "p")
+    assert box.a is None and not (tmp_path / "p" / "a.npy").exists()  # nothing copied
+    assert parked.on_disk("a") is mapped
+    parked.restore()
+    assert box.a is mapped and box.b.tolist() == [0, 1, 2]
+
+
+def test_demo_with_nodes_on_disk_in_small_slices_is_the_same(monkeypatch, tmp_path):
+    monkeypatch.setattr(node_files, "ASSEMBLE_ROWS", 10**9)
+    one = make_demo(tmp_path / "one", TINY_NEURONS, seed=2)
+    monkeypatch.setattr(node_files, "ASSEMBLE_ROWS", 333)
+    monkeypatch.setattr(arbors, "_CABLE_BATCH", 57)
+    sliced = make_demo(tmp_path / "sliced", TINY_NEURONS, seed=2)
+    a, b = (json.loads((p / "manifest.json").read_text()) for p in (one, sliced))
+    assert a["files"] == b["files"] and a["counts"] == b["counts"]
+    assert not list(sliced.glob(".demo-scratch-*"))  # the nodes' files went with the scratch
