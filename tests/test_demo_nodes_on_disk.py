@@ -116,3 +116,74 @@ def test_demo_with_nodes_on_disk_in_small_slices_is_the_same(monkeypatch, tmp_pa
     a, b = (json.loads((p / "manifest.json").read_text()) for p in (one, sliced))
     assert a["files"] == b["files"] and a["counts"] == b["counts"]
     assert not list(sliced.glob(".demo-scratch-*"))  # the nodes' files went with the scratch
+
+
+# --- the synapse files' keys as mapped files (session 9) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tables_300():
+    from napari_crant.demo import build_demo_tables
+
+    return build_demo_tables(300, seed=3, validate=False)
+
+
+def _put_all(writer, tables):
+    writer.put(l2=tables.l2)
+    writer.put(supervoxels=tables.supervoxels)
+    writer.put(roots=tables.roots, root_l2=tables.root_l2, versions=tables.versions,
+               lineage=tables.lineage)
+    return writer
+
+
+def test_keys_in_files_are_the_keys_in_memory_and_not_heap(tmp_path, tables_300):
+    from napari_crant.snapshot.base_tables import BaseTablesWriter
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    memory, memory_peak, memory_held = _traced_peak(
+        lambda: _put_all(BaseTablesWriter(tmp_path / "a"), tables_300))
+    mapped, mapped_peak, mapped_held = _traced_peak(
+        lambda: _put_all(BaseTablesWriter(tmp_path / "b", keys_dir=tmp_path / "keys"),
+                         tables_300))
+    for name in sorted(p.name for p in (tmp_path / "a").iterdir()):  # the same files
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
+        p.name for p in (tmp_path / "a").iterdir())  # nothing more in the snapshot
+    a, b = memory.keys(), mapped.keys()
+    pairs = ((a.sv_to_l2.sv_id, b.sv_to_l2.sv_id), (a.sv_to_l2.l2_id, b.sv_to_l2.l2_id),
+             (a.root_of_l2.l2_id, b.root_of_l2.l2_id), (a.root_of_l2.root_id, b.root_of_l2.root_id))
+    for x, y in pairs:
+        assert y.dtype == x.dtype == np.uint64 and np.array_equal(x, y)
+        assert isinstance(y.base, np.memmap) or isinstance(y, np.memmap)  # a file's pages
+    assert a.layout == b.layout
+    n_sv = len(tables_300.supervoxels)
+    # in memory the writer keeps 16 bytes a supervoxel and a chunk (plus the chunk IDs)
+    assert memory_held / n_sv > 20 and mapped_held / n_sv < 2, (memory_held, mapped_held)
+    assert mapped_peak < memory_peak
+
+
+def test_make_demo_drops_the_keys_before_the_synapse_sorts(monkeypatch, tmp_path):
+    import weakref
+
+    from napari_crant.demo import generator
+    from napari_crant.snapshot.base_tables import BaseTablesWriter
+
+    refs, alive = [], []
+    keys_of, write = BaseTablesWriter.keys, generator.write_synapse_files
+
+    def recording(self):
+        keys = keys_of(self)
+        refs.append(weakref.ref(keys))
+        return keys
+
+    def checking(batches, directory, **kwargs):  # every row handed over, then the sorts
+        rows = list(batches)
+        alive.append(refs[0]() is not None)
+        return write(iter(rows), directory, **kwargs)
+
+    monkeypatch.setattr(BaseTablesWriter, "keys", recording)
+    monkeypatch.setattr(generator, "write_synapse_files", checking)
+    make_demo(tmp_path / "d", TINY_NEURONS, seed=3)
+    assert alive == [False]
+    assert not list((tmp_path / "d").glob(".demo-scratch-*"))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,15 +336,22 @@ def make_demo(
     tmp = begin_snapshot(out, overwrite)  # fails before the work if out exists
     try:
         scratch = Path(tempfile.mkdtemp(prefix=".demo-scratch-", dir=tmp))
-        tables = BaseTablesWriter(tmp)
+        # the synapse files' keys (sorted supervoxels, chunks' roots) as mapped files
+        tables = BaseTablesWriter(tmp, keys_dir=scratch / "keys")
         info, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron, scratch,
                                               tables.put, skeleton_out=tmp / SKELETON_NODES,
                                               nodes_on_disk=True)
         try:
-            counts, keys = tables.counts(), tables.keys()
+            counts, held = tables.counts(), [tables.keys()]
+            layout = held[0].layout
             del tables
-            n_synapses = write_synapse_files(
-                (synapse_records(batch, keys) for batch in stream.batches()), tmp)
+
+            def records() -> Iterator[np.ndarray]:
+                keys = held.pop()  # dropped once every row is handed over, before the sorts
+                for batch in stream.batches():
+                    yield synapse_records(batch, keys)
+
+            n_synapses = write_synapse_files(records(), tmp)
         finally:
             stream.close()
             shutil.rmtree(scratch, ignore_errors=True)
@@ -352,4 +359,4 @@ def make_demo(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return commit_snapshot(tmp, out, overwrite, _info(info, stream), counts, keys.layout)
+    return commit_snapshot(tmp, out, overwrite, _info(info, stream), counts, layout)

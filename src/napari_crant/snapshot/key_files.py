@@ -1,0 +1,84 @@
+"""The sorted keys the synapse files look rows up in, held in memory or as memory-mapped files.
+
+:class:`~napari_crant.snapshot.base_tables.BaseTablesWriter` keeps, for the synapse files,
+every supervoxel and its L2 chunk (sorted) and every chunk's root at the layout moment: 16
+bytes a supervoxel and a chunk. With a directory, :class:`KeyFiles` makes them there as
+files and hands them back as read-only memory maps (file pages the kernel can drop, not
+heap); without one, as arrays in memory. Either way the values are the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class KeyParts:
+    """uint64 values appended in parts and joined into one array by :meth:`joined`.
+
+    Parameters
+    ----------
+    path
+        None: the parts are kept in memory and concatenated. A path: each part is appended
+        to this raw file as it comes, and :meth:`joined` maps the file read-only.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._parts: list[np.ndarray] = []
+        self._n = 0
+        self._file = None if path is None else open(path, "wb")  # noqa: SIM115 (until joined)
+
+    def append(self, values: np.ndarray) -> None:
+        """Append ``values`` (cast to uint64)."""
+        if self._file is None:
+            self._parts.append(np.asarray(values, dtype=np.uint64))
+        else:
+            np.ascontiguousarray(values, dtype=np.uint64).tofile(self._file)
+        self._n += len(values)
+
+    def joined(self) -> np.ndarray:
+        """Every value appended, in order (the parts are dropped)."""
+        if self._file is None:
+            out = np.concatenate(self._parts) if self._parts else np.zeros(0, np.uint64)
+            self._parts.clear()
+            return out
+        self._file.close()
+        if self._n == 0:
+            return np.zeros(0, np.uint64)
+        return np.memmap(self.path, dtype=np.uint64, mode="r", shape=(self._n,))
+
+
+class KeyFiles:
+    """Where key arrays are made: in memory (``directory`` None) or as files in ``directory``.
+
+    Parameters
+    ----------
+    directory
+        A directory for the files (made if missing; the caller removes it once the keys
+        are no longer used), or None.
+    """
+
+    def __init__(self, directory: Path | None):
+        self.directory = None if directory is None else Path(directory)
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+    def array(self, name: str, n: int) -> np.ndarray:
+        """A uint64 array of ``n`` values to fill (then hand it to :meth:`filled`)."""
+        if self.directory is None:
+            return np.empty(n, np.uint64)
+        return np.lib.format.open_memmap(self.directory / f"{name}.npy", mode="w+",
+                                         dtype=np.uint64, shape=(n,))
+
+    def filled(self, name: str, array: np.ndarray) -> np.ndarray:
+        """``array`` (from :meth:`array`) once filled: itself, or its file mapped read-only."""
+        if self.directory is None:
+            return array
+        array.flush()
+        return np.load(self.directory / f"{name}.npy", mmap_mode="r")
+
+    def parts(self, name: str) -> KeyParts:
+        """A :class:`KeyParts` (in memory, or appending to a file ``name`` here)."""
+        return KeyParts(None if self.directory is None else self.directory / f"{name}.u8")
