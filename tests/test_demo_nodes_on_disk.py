@@ -187,3 +187,44 @@ def test_make_demo_drops_the_keys_before_the_synapse_sorts(monkeypatch, tmp_path
     make_demo(tmp_path / "d", TINY_NEURONS, seed=3)
     assert alive == [False]
     assert not list((tmp_path / "d").glob(".demo-scratch-*"))
+
+
+# --- stage 4's lists and stage 6's L2 index of every node as mapped files (session 9) ----------
+
+
+@pytest.fixture(scope="module")
+def geometry_300():
+    return demo_geometry(300, seed=3)
+
+
+def test_contact_lists_in_files_are_the_lists_in_memory(tmp_path, geometry_300):
+    from napari_crant.demo.arrays import stage_rng
+    from napari_crant.demo.contacts import find_contacts
+
+    nodes = geometry_300.nodes
+    memory, _, memory_held = _traced_peak(
+        lambda: find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=4096, tile_nodes=5000))
+    mapped, _, mapped_held = _traced_peak(
+        lambda: find_contacts(nodes, 1.2, stage_rng(3, 4), chunk=4096, tile_nodes=5000,
+                              out=tmp_path / "lists"))
+    for a, b in ((memory.pre, mapped.pre), (memory.post, mapped.post)):
+        assert a.dtype == b.dtype and np.array_equal(a, b) and len(a) > 10_000
+        assert isinstance(b, np.memmap)
+    n_nodes = len(nodes.comp)
+    # the contacts in memory: 8 bytes each (~0.5 a node here); mapped: nothing per node
+    assert memory_held / n_nodes > 3 and mapped_held / n_nodes < 0.5, (memory_held, mapped_held)
+    assert {p.name for p in (tmp_path / "lists").iterdir()} >= {"pre.npy", "post.npy"}
+
+
+def test_l2_index_of_the_nodes_in_a_file_is_the_one_in_memory(tmp_path, geometry_300):
+    from napari_crant.demo import chunks
+    from napari_crant.demo.arrays import stage_rng
+
+    nodes = geometry_300.nodes
+    piece = np.random.default_rng(0).integers(0, 3, len(nodes.entity)).astype(np.int8)
+    memory = chunks.build_chunks(nodes, piece, stage_rng(3, 7))
+    mapped = chunks.build_chunks(nodes, piece, stage_rng(3, 7), node_out=tmp_path / "l2")
+    assert isinstance(mapped.l2_of_node, np.memmap) and not mapped.l2_of_node.flags.writeable
+    assert mapped.l2_of_node.dtype == memory.l2_of_node.dtype
+    assert np.array_equal(mapped.l2_of_node, memory.l2_of_node)
+    assert np.array_equal(mapped.l2_id, memory.l2_id)

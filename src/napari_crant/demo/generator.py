@@ -143,7 +143,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # the radii (read by stage 6) and the parents wait on disk meanwhile
     radius_parked = Parked(nodes, ["radius"], scratch / "radius")
     parent_parked = Parked(nodes, ["parent"], scratch / "parent")
-    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch)
+    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch,
+                             out=scratch / "contacts-lists" if nodes_on_disk else None)
     parent_parked.restore()
     del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
@@ -154,7 +155,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # until they are handed over
     radius_parked.restore()
     del radius_parked
-    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2")
+    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2",
+                      node_out=scratch / "l2-of-node" if nodes_on_disk else None)
     l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
     del plan

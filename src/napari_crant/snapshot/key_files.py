@@ -14,40 +14,43 @@ from pathlib import Path
 import numpy as np
 
 
-class KeyParts:
-    """uint64 values appended in parts and joined into one array by :meth:`joined`.
+class AppendedArray:
+    """Values appended in parts and joined into one array by :meth:`joined`.
 
     Parameters
     ----------
     path
         None: the parts are kept in memory and concatenated. A path: each part is appended
         to this raw file as it comes, and :meth:`joined` maps the file read-only.
+    dtype
+        The values' type (parts are cast to it).
     """
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, dtype: np.dtype | type = np.uint64):
         self.path = path
+        self.dtype = np.dtype(dtype)
         self._parts: list[np.ndarray] = []
         self._n = 0
         self._file = None if path is None else open(path, "wb")  # noqa: SIM115 (until joined)
 
     def append(self, values: np.ndarray) -> None:
-        """Append ``values`` (cast to uint64)."""
+        """Append ``values`` (cast to the type)."""
         if self._file is None:
-            self._parts.append(np.asarray(values, dtype=np.uint64))
+            self._parts.append(np.asarray(values, dtype=self.dtype))
         else:
-            np.ascontiguousarray(values, dtype=np.uint64).tofile(self._file)
+            np.ascontiguousarray(values, dtype=self.dtype).tofile(self._file)
         self._n += len(values)
 
     def joined(self) -> np.ndarray:
         """Every value appended, in order (the parts are dropped)."""
         if self._file is None:
-            out = np.concatenate(self._parts) if self._parts else np.zeros(0, np.uint64)
+            out = np.concatenate(self._parts) if self._parts else np.zeros(0, self.dtype)
             self._parts.clear()
             return out
         self._file.close()
         if self._n == 0:
-            return np.zeros(0, np.uint64)
-        return np.memmap(self.path, dtype=np.uint64, mode="r", shape=(self._n,))
+            return np.zeros(0, self.dtype)
+        return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self._n,))
 
 
 class KeyFiles:
@@ -65,20 +68,21 @@ class KeyFiles:
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
-    def array(self, name: str, n: int) -> np.ndarray:
-        """A uint64 array of ``n`` values to fill (then hand it to :meth:`filled`)."""
-        if self.directory is None:
-            return np.empty(n, np.uint64)
+    def array(self, name: str, n: int | tuple[int, ...], dtype: np.dtype | type = np.uint64
+              ) -> np.ndarray:
+        """A zero-filled array of ``n`` values to fill (then hand it to :meth:`filled`)."""
+        if self.directory is None or np.prod(n) == 0:  # (an empty file cannot be mapped)
+            return np.zeros(n, dtype)
         return np.lib.format.open_memmap(self.directory / f"{name}.npy", mode="w+",
-                                         dtype=np.uint64, shape=(n,))
+                                         dtype=dtype, shape=(n,) if isinstance(n, int) else n)
 
     def filled(self, name: str, array: np.ndarray) -> np.ndarray:
         """``array`` (from :meth:`array`) once filled: itself, or its file mapped read-only."""
-        if self.directory is None:
+        if not isinstance(array, np.memmap):
             return array
         array.flush()
         return np.load(self.directory / f"{name}.npy", mmap_mode="r")
 
-    def parts(self, name: str) -> KeyParts:
-        """A :class:`KeyParts` (in memory, or appending to a file ``name`` here)."""
-        return KeyParts(None if self.directory is None else self.directory / f"{name}.u8")
+    def parts(self, name: str, dtype: np.dtype | type = np.uint64) -> AppendedArray:
+        """An :class:`AppendedArray` (in memory, or appending to a file ``name`` here)."""
+        return AppendedArray(None if self.directory is None else self.directory / name, dtype)
