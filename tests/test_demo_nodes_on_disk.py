@@ -228,3 +228,35 @@ def test_l2_index_of_the_nodes_in_a_file_is_the_one_in_memory(tmp_path, geometry
     assert mapped.l2_of_node.dtype == memory.l2_of_node.dtype
     assert np.array_equal(mapped.l2_of_node, memory.l2_of_node)
     assert np.array_equal(mapped.l2_id, memory.l2_id)
+
+
+def _mapping_rss_kb(path):
+    """Resident kB of this process's mappings of ``path`` (from ``/proc/self/smaps``)."""
+    from pathlib import Path
+
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's header
+            inside = len(head) >= 6 and head[5] == str(path)
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/smaps").exists(),
+                    reason="needs /proc/self/smaps")
+def test_released_pages_leave_the_resident_set_and_keep_their_values(tmp_path):
+    from napari_crant.snapshot.key_files import release_pages
+
+    path = tmp_path / "a.npy"
+    written = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(4_000_000,))
+    written[:] = np.arange(4_000_000)
+    assert _mapping_rss_kb(path) > 30_000  # 32 MB touched
+    release_pages(written[10:], None, np.zeros(3))  # a view reaches its mapping; others ignored
+    assert _mapping_rss_kb(path) < 1_000
+    written.flush()
+    mapped = np.load(path, mmap_mode="r")
+    assert int(mapped.sum()) == 4_000_000 * 3_999_999 // 2 and _mapping_rss_kb(path) > 30_000
+    release_pages(np.asarray(mapped))
+    assert _mapping_rss_kb(path) < 1_000 and mapped[123_456] == 123_456  # read again

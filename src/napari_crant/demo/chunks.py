@@ -20,7 +20,7 @@ from napari_crant.demo.arrays import runs, splitmix
 from napari_crant.demo.chunk_groups import GridCounts, cell_batches, group_batch
 from napari_crant.demo.morphology import Nodes, node_index_dtype
 from napari_crant.demo.spill import FrameOnDisk, OnDisk
-from napari_crant.snapshot.key_files import KeyFiles
+from napari_crant.snapshot.key_files import KeyFiles, release_pages
 
 #: nm per voxel of the demo dataset (x, y, z), as CRANTb.
 VOXEL_RESOLUTION = (8, 8, 42)
@@ -124,6 +124,8 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
         for k, v in grouped.items():
             parts[k].append(v)
         del grouped
+        release_pages(nodes.pos, nodes.parent, nodes.entity, nodes.comp, nodes.radius,
+                      l2_of_node)  # mapped ones (make_demo's) leave the resident set
     l2_index = node_index_dtype(n_l2)
     joined = {}
     for k in list(parts):  # one at a time, each one's parts dropped as it is made
@@ -331,6 +333,7 @@ def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
         parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]],
                                rank))
         del parent, child
+        release_pages(nodes.parent, ch.l2_of_node)  # mapped ones leave the resident set
     if extra:
         ex = np.array(extra, dtype=np.int64)
         parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]], rank))

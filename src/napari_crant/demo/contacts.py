@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 from napari_crant.demo.arrays import rank_in_run, runs
 from napari_crant.demo.morphology import AXON, DENDRITE, Nodes, node_index_dtype
 from napari_crant.demo.spill import OnDisk
-from napari_crant.snapshot.key_files import KeyFiles
+from napari_crant.snapshot.key_files import KeyFiles, release_pages
 
 #: Nearest postsynaptic nodes looked at for every presynaptic node.
 NEAREST = 8
@@ -108,6 +108,7 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
                     at.astype(index).tofile(f_at)
                     post.astype(index).tofile(f_post)
             del at_t, post_t
+            release_pages(nodes.pos, nodes.entity, pre_idx, post_idx, per_pre)  # mapped ones
         # every slab's contacts put in place: by presynaptic node, each in its slab's order
         first = files.array("first", len(pre_idx),
                             np.int64 if len(pre_idx) * NEAREST >= 2**31 else np.int32)

@@ -59,6 +59,7 @@ from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
 from napari_crant.snapshot import SnapshotTables
 from napari_crant.snapshot.base_tables import BaseTablesWriter
 from napari_crant.snapshot.format import SKELETON_NODES
+from napari_crant.snapshot.key_files import release_pages
 from napari_crant.snapshot.synapse_files import synapse_records, write_synapse_files
 from napari_crant.snapshot.writer import begin_snapshot, commit_snapshot
 
@@ -145,10 +146,12 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     parent_parked = Parked(nodes, ["parent"], scratch / "parent")
     contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch,
                              out=scratch / "contacts-lists" if nodes_on_disk else None)
+    _release(nodes, contacts)
     parent_parked.restore()
     del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
+    _release(nodes, contacts)
     scenarios = plan.scenarios
     contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
     # the l2 table and the l2 edges are written to disk as they are made: both wait
@@ -157,11 +160,13 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     del radius_parked
     ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2",
                       node_out=scratch / "l2-of-node" if nodes_on_disk else None)
+    _release(nodes, ch)
     l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
     del plan
     l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges],
                               out=scratch / "l2_edges")  # written to disk as it is made
+    _release(nodes, ch)
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
     ch.l2_group = None  # read by the history only
     roots_parked = Parked(hist, ["root_of_l2"], scratch / "root_of_l2")  # until root_l2
@@ -170,6 +175,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # no node is needed again
     ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
     put(annotations=ann, nuclei=nuclei)
+    _release(nodes, ch)
     del ann, nuclei
     if skeleton_out is None:
         put(skeleton_nodes=skeleton_nodes_table(nodes, ch))
@@ -177,6 +183,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     else:
         n_skeleton = write_skeleton_nodes(nodes, ch, skeleton_out)
     nodes.radius = None  # read by the skeleton only
+    _release(nodes, ch)
     # the synapse stage reads the nodes' positions, parents, cells and compartments and the
     # supervoxels of every node's L2 chunk: the L2 IDs wait on disk meanwhile
     ids_parked = Parked(ch, ["l2_id"], scratch / "l2_id")
@@ -186,6 +193,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     drawn = SynapseStream.contact_synapses(
         nodes, cells, Contacts(contacts_parked.on_disk("pre"), contacts_parked.on_disk("post")),
         synapses_per_neuron, synapse_rng, seed, scratch=scratch / "kept")
+    _release(nodes, ch, Contacts(contacts_parked.on_disk("pre"),
+                                         contacts_parked.on_disk("post")))
     contacts_parked.remove()
     del contacts
     stream = SynapseStream(nodes, cells, ch, drawn, edited, synapse_rng,
@@ -243,6 +252,14 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         "chunk_size_voxels": list(CHUNK_VOXELS),
     }
     return info, stream, n_skeleton
+
+
+def _release(*owners: object) -> None:
+    """Between stages: the pages of the owners' memory-mapped arrays (``nodes_on_disk``)
+    leave the resident set; they stay in the page cache. Arrays in memory are left alone."""
+    release_pages(*(getattr(x, f, None) for x in owners
+                    for f in ("pos", "parent", "entity", "comp", "radius", "l2_of_node", "pre",
+                              "post")))
 
 
 def _info(info: dict, stream: SynapseStream) -> dict:
@@ -352,6 +369,8 @@ def make_demo(
                 keys = held.pop()  # dropped once every row is handed over, before the sorts
                 for batch in stream.batches():
                     yield synapse_records(batch, keys)
+                    release_pages(keys.sv_to_l2.sv_id, keys.sv_to_l2.l2_id,  # mapped keys
+                                  keys.root_of_l2.l2_id, keys.root_of_l2.root_id)
 
             n_synapses = write_synapse_files(records(), tmp)
         finally:

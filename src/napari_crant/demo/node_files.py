@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from napari_crant.demo import anatomy
+from napari_crant.snapshot.key_files import release_pages
 
 #: Compartment codes of the nodes (int8).
 SOMA, NEURITE, DENDRITE, AXON = 0, 1, 2, 3
@@ -212,6 +213,8 @@ class NodesOnDisk:
             entity[dest] = ent
             comp[dest] = comp_in[lo:lo + step]
             del p, ent, dest
+            # the pages stay in the page cache, not in this process's resident set
+            release_pages(pos_in, entity_in, comp_in, inv, pos, entity, comp)
         parent = self._create("parent", index, (n,))
         for lo in range(0, n, step):
             par = np.asarray(parent_in[lo:lo + step])
@@ -220,10 +223,12 @@ class NodesOnDisk:
             moved[root] = -1
             parent[inv[lo:lo + step]] = moved
             del par, root, moved
+            release_pages(parent_in, inv, parent)
         del pos_in, parent_in, entity_in, comp_in, inv
         radius = self._create("radius", np.float32, (n,))
         for lo in range(0, n, step):
             radius[lo:lo + step] = _radius(cells, entity[lo:lo + step], comp[lo:lo + step])
+            release_pages(radius, entity, comp)
         for made in (pos, parent, entity, comp, radius):
             made.flush()
         del pos, parent, entity, comp, radius

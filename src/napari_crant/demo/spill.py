@@ -211,3 +211,4 @@ class Parked:
                 value = self._load(name)
             setattr(self.owner, name, value)
         shutil.rmtree(self.directory, ignore_errors=True)
+

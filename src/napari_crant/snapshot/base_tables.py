@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.arrow_columns import ArrowColumnsWriter
 from napari_crant.snapshot.external_sort import ExternalSorter
-from napari_crant.snapshot.key_files import KeyFiles
+from napari_crant.snapshot.key_files import KeyFiles, release_pages
 from napari_crant.snapshot.layout import LayoutMoment, RootsAt, layout_moment
 from napari_crant.snapshot.synapse_files import SupervoxelL2, SynapseKeys, pandas_metadata
 from napari_crant.snapshot.tables import (
@@ -259,6 +259,7 @@ class BaseTablesWriter:
                 l2_sorted[at:at + len(rows)] = rows["l2_id"]
                 at += len(rows)
                 del rows
+                release_pages(sv_sorted, l2_sorted)  # in keys_dir: out of the resident set
         if _first_repeat(sv_sorted) is not None:
             raise SnapshotTableError("table 'supervoxels' lists a supervoxel twice")
         for lo in range(0, len(l2_sorted), SLICE_ROWS):

@@ -9,6 +9,7 @@ heap); without one, as arrays in memory. Either way the values are the same.
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,21 @@ class KeyFiles:
     def parts(self, name: str, dtype: np.dtype | type = np.uint64) -> AppendedArray:
         """An :class:`AppendedArray` (in memory, or appending to a file ``name`` here)."""
         return AppendedArray(None if self.directory is None else self.directory / name, dtype)
+
+
+def release_pages(*arrays: object) -> None:
+    """Take the pages of memory-mapped arrays out of this process's resident set.
+
+    For every array (or view) over a file mapping, ``madvise(MADV_DONTNEED)`` on the whole
+    mapping: the pages stay in the page cache (a shared mapping's data, dirty or not, is the
+    file's) and are mapped again on the next access; the values do not change. Arrays in
+    memory (and ``None``) are left alone.
+    """
+    seen: set[int] = set()
+    for array in arrays:
+        base = array
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None)
+        if base is not None and id(base) not in seen and not base.closed:
+            seen.add(id(base))
+            base.madvise(mmap.MADV_DONTNEED)
