@@ -83,6 +83,7 @@ def write_sorted_arrow(columns: dict[str, np.ndarray], order: np.ndarray | range
                 rows = slice(rows.start, rows.stop)
             writer.append({k: v[rows] for k, v in columns.items()})
             del rows
+            release_pages(*columns.values())  # mapped columns: out of the resident set
         writer.close()
     except BaseException:
         writer.abort()
