@@ -263,9 +263,11 @@ class BaseTablesWriter:
                 release_pages(sv_sorted, l2_sorted)  # in keys_dir: out of the resident set
         if _first_repeat(sv_sorted) is not None:
             raise SnapshotTableError("table 'supervoxels' lists a supervoxel twice")
+        release_pages(sv_sorted)
         for lo in range(0, len(l2_sorted), SLICE_ROWS):
             if _missing(known, l2_sorted[lo:lo + SLICE_ROWS]).any():
                 raise SnapshotTableError("table 'supervoxels' names L2 chunks missing from 'l2'")
+            release_pages(known, l2_sorted)  # mapped keys: out of the resident set
         write_sorted_arrow({"sv_id": sv_sorted, "l2_id": l2_sorted}, range(len(sv_sorted)),
                            self.directory / fmt.SUPERVOXELS)  # write_arrow's bytes, in slices
         self._sv_to_l2 = SupervoxelL2(self._keys.filled("sv_id", sv_sorted),
