@@ -260,3 +260,14 @@ def test_released_pages_leave_the_resident_set_and_keep_their_values(tmp_path):
     assert int(mapped.sum()) == 4_000_000 * 3_999_999 // 2 and _mapping_rss_kb(path) > 30_000
     release_pages(np.asarray(mapped))
     assert _mapping_rss_kb(path) < 1_000 and mapped[123_456] == 123_456  # read again
+
+
+def test_release_pages_leaves_copy_on_write_maps_alone(tmp_path):
+    from napari_crant.snapshot.key_files import release_pages
+
+    path = tmp_path / "c.npy"
+    np.save(path, np.zeros(1_000_000, dtype=np.int64))
+    private = np.load(path, mmap_mode="c")
+    private[:] = 7  # changes only in this process's pages
+    release_pages(private, private[5:])
+    assert int(private.sum()) == 7_000_000 and np.load(path)[0] == 0

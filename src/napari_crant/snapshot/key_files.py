@@ -95,13 +95,21 @@ def release_pages(*arrays: object) -> None:
     For every array (or view) over a file mapping, ``madvise(MADV_DONTNEED)`` on the whole
     mapping: the pages stay in the page cache (a shared mapping's data, dirty or not, is the
     file's) and are mapped again on the next access; the values do not change. Arrays in
-    memory (and ``None``) are left alone.
+    memory (and ``None``), copy-on-write maps (``mode="c"``, whose changes would be lost)
+    are left alone, and so is everything where ``madvise`` or ``MADV_DONTNEED`` is missing
+    (Windows).
     """
+    if not hasattr(mmap, "MADV_DONTNEED") or not hasattr(mmap.mmap, "madvise"):
+        return
     seen: set[int] = set()
     for array in arrays:
-        base = array
+        base, shared = array, False
         while base is not None and not isinstance(base, mmap.mmap):
+            # only a shared mapping keeps its data in the file: a copy-on-write one ("c")
+            # would lose its changes, and a mapping numpy did not make is left alone
+            if isinstance(base, np.memmap):
+                shared = base.mode in ("r", "r+", "w+")
             base = getattr(base, "base", None)
-        if base is not None and id(base) not in seen and not base.closed:
+        if shared and base is not None and id(base) not in seen and not base.closed:
             seen.add(id(base))
             base.madvise(mmap.MADV_DONTNEED)
