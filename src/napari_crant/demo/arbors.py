@@ -7,7 +7,12 @@ from a caller-supplied offset so that several calls can be concatenated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+#: Takes new nodes (positions, parents, the cable or arbor of each) as they are made.
+Emit = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 #: Nodes of whole cables made at once by :func:`cables`.
 _CABLE_BATCH = 1 << 18
@@ -26,6 +31,7 @@ def cables(
     rng: np.random.Generator,
     spacing: float = 1.5,
     jitter: float = 0.45,
+    emit: Emit | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grow one wiggly cable (a Brownian bridge) from every ``start`` to its ``end``.
 
@@ -43,6 +49,10 @@ def cables(
         Approximate distance between nodes, micrometres.
     jitter
         Standard deviation of the per-node random displacement, micrometres.
+    emit
+        If given, every batch's new nodes are handed to it (``pos``, ``parent``, ``cable``
+        of the batch, in order) and not kept: ``pos``, ``parent`` and ``cable`` are returned
+        empty.
 
     Returns
     -------
@@ -67,7 +77,7 @@ def cables(
     np.cumsum(n[:-1], out=first[1:])
     index = _index_dtype(node_offset + total)
     cable = np.repeat(np.arange(len(n), dtype=_index_dtype(len(n))), n)
-    pos = np.empty((total, 3), dtype=np.float32)
+    pos = np.empty((total if emit is None else 0, 3), dtype=np.float32)
     # a batch of whole cables at a time: the steps drawn in order, the walk carried on from
     # the batch before (the same sums in the same order as one walk over all nodes)
     carry = np.zeros(3)
@@ -91,12 +101,22 @@ def cables(
         t = ((np.arange(r0, r1) - first[c0:c1][local] + 1) / m[local])[:, None]
         bridge = walk - t * walk_end[local]
         del walk, walk_end
-        pos[r0:r1] = (start[c0:c1][local] + (end[c0:c1] - start[c0:c1])[local] * t + bridge)
+        batch = (start[c0:c1][local] + (end[c0:c1] - start[c0:c1])[local] * t + bridge)
         del local, t, bridge, before
+        if emit is None:
+            pos[r0:r1] = batch
+        else:  # the batch's nodes and their parents, handed over and dropped
+            parent = np.arange(node_offset + r0 - 1, node_offset + r1 - 1, dtype=index)
+            parent[first[c0:c1] - r0] = np.asarray(start_node)[c0:c1]
+            emit(batch.astype(np.float32), parent, cable[r0:r1])
+            del parent
+        del batch
         c0 = c1
+    last = node_offset + first + n - 1
+    if emit is not None:
+        return pos, np.zeros(0, dtype=index), last, cable[:0]
     parent = np.arange(node_offset - 1, node_offset + total - 1, dtype=index)
     parent[first] = start_node
-    last = node_offset + first + n - 1
     return pos, parent, last, cable
 
 
@@ -109,6 +129,7 @@ def grow_arbors(
     node_offset: int,
     rng: np.random.Generator,
     max_steps: int = 400,
+    emit: Emit | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Grow random-walk branching arbors, all at once.
 
@@ -133,6 +154,9 @@ def grow_arbors(
         Random generator.
     max_steps
         Safety bound on the number of growth steps.
+    emit
+        If given, every step's new nodes are handed to it (``pos``, ``parent``, ``arbor``
+        of the step, in order) and not kept: empty arrays are returned.
 
     Returns
     -------
@@ -168,10 +192,15 @@ def grow_arbors(
         step = rng.uniform(0.7, 1.5, nt)[:, None]
         tip_pos = tip_pos + tip_dir * step
         new = next_node + np.arange(nt, dtype=np.int64)
-        out_pos.append(tip_pos.astype(np.float32))
-        # kept in 4 bytes while the values fit (the same values; int64 parts upcast them)
-        out_parent.append(tip_node.astype(_index_dtype(next_node + nt)))
-        out_arbor.append(tip_arbor.astype(_index_dtype(m)))
+        made = (tip_pos.astype(np.float32),
+                # kept in 4 bytes while the values fit (the same values; int64 parts upcast)
+                tip_node.astype(_index_dtype(next_node + nt)), tip_arbor.astype(_index_dtype(m)))
+        if emit is None:
+            for out, values in zip((out_pos, out_parent, out_arbor), made, strict=True):
+                out.append(values)
+        else:
+            emit(*made)
+        del made
         next_node += nt
         tip_node = new
         count += np.bincount(tip_arbor, minlength=m)

@@ -20,6 +20,7 @@ from napari_crant.demo.arrays import runs, splitmix
 from napari_crant.demo.chunk_groups import GridCounts, cell_batches, group_batch
 from napari_crant.demo.morphology import Nodes, node_index_dtype
 from napari_crant.demo.spill import FrameOnDisk, OnDisk
+from napari_crant.snapshot.key_files import KeyFiles, release_pages
 
 #: nm per voxel of the demo dataset (x, y, z), as CRANTb.
 VOXEL_RESOLUTION = (8, 8, 42)
@@ -69,7 +70,7 @@ class Chunks:
 
 
 def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
-                 table_out: Path | None = None) -> Chunks:
+                 table_out: Path | None = None, node_out: Path | None = None) -> Chunks:
     """Group nodes into L2 chunks (cell x piece x chunk-grid cell); supervoxels; IDs.
 
     Made a batch of whole cells (about :data:`_BATCH_NODES` nodes) at a time: an L2 chunk
@@ -94,12 +95,17 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
         (:class:`~napari_crant.demo.spill.FrameOnDisk`, read back with its ``read``) instead
         of held as a DataFrame.
 
+    node_out
+        If given (a directory), the nodes' L2 index (:attr:`Chunks.l2_of_node`) is made as a
+        file there and held as a memory map (file pages, not heap): the same values.
+
     Returns
     -------
     Chunks
     """
     n_nodes = len(nodes.entity)
-    l2_of_node = np.empty(n_nodes, dtype=node_index_dtype(n_nodes))
+    node_files = KeyFiles(node_out)
+    l2_of_node = node_files.array("l2_of_node", n_nodes, node_index_dtype(n_nodes))
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ckey", "group_key", "l2_group")}
     # read once, a slice at a time: on disk next to the table's files when it has them
     later = _PerChunk(None if table_out is None
@@ -118,12 +124,15 @@ def build_chunks(nodes: Nodes, piece: np.ndarray, rng: np.random.Generator,
         for k, v in grouped.items():
             parts[k].append(v)
         del grouped
+        release_pages(nodes.pos, nodes.parent, nodes.entity, nodes.comp, nodes.radius,
+                      l2_of_node)  # mapped ones (make_demo's) leave the resident set
     l2_index = node_index_dtype(n_l2)
     joined = {}
     for k in list(parts):  # one at a time, each one's parts dropped as it is made
         joined[k] = np.concatenate(parts.pop(k)) if n_l2 else np.zeros(0, np.int64)
     if l2_of_node.dtype != l2_index:
         l2_of_node = l2_of_node.astype(l2_index)
+    l2_of_node = node_files.filled("l2_of_node", l2_of_node)
     l2_ckey = joined.pop("ckey")
     rep = later.get("rep")
     cells = GridCounts(l2_ckey)
@@ -324,6 +333,7 @@ def l2_edges_table(nodes: Nodes, ch: Chunks, extra: list[tuple[int, int]],
         parts.append(edge_keys(ch.l2_of_node[lo + child], ch.l2_of_node[parent[child]],
                                rank))
         del parent, child
+        release_pages(nodes.parent, ch.l2_of_node)  # mapped ones leave the resident set
     if extra:
         ex = np.array(extra, dtype=np.int64)
         parts.append(edge_keys(ch.l2_of_node[ex[:, 0]], ch.l2_of_node[ex[:, 1]], rank))

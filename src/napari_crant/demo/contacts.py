@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 from napari_crant.demo.arrays import rank_in_run, runs
 from napari_crant.demo.morphology import AXON, DENDRITE, Nodes, node_index_dtype
 from napari_crant.demo.spill import OnDisk
+from napari_crant.snapshot.key_files import KeyFiles, release_pages
 
 #: Nearest postsynaptic nodes looked at for every presynaptic node.
 NEAREST = 8
@@ -42,7 +43,7 @@ class Contacts:
 
 def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
                   chunk: int = 1 << 18, tile_nodes: int = TILE_NODES,
-                  scratch: Path | None = None) -> Contacts:
+                  scratch: Path | None = None, out: Path | None = None) -> Contacts:
     """(presynaptic node, postsynaptic node) pairs of different cells closer than ``radius``.
 
     Axon nodes are presynaptic and dendrite nodes postsynaptic, and a share of each is
@@ -72,17 +73,22 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
     scratch
         Where the tiles' contacts wait (a temporary directory is made in it) until they
         are put in order; default: the system's temporary directory.
+    out
+        If given (a directory), the per-node lists (the pre- and postsynaptic nodes, the
+        contacts of each presynaptic node and where they start) and the contacts are made
+        as files there and held as memory maps (file pages, not heap): the same values.
 
     Returns
     -------
     Contacts
     """
     index = node_index_dtype(len(nodes.comp))
-    pre_idx, post_idx = _sides(nodes.comp, rng, index, chunk)
+    files = KeyFiles(out)
+    pre_idx, post_idx = _sides(nodes.comp, rng, index, chunk, files)
     if len(pre_idx) == 0 or len(post_idx) == 0:
         return Contacts(np.zeros(0, np.int64), np.zeros(0, np.int64))
     halo = radius * (1 + 1e-6) + 1e-6  # beyond any rounding of a distance below radius
-    per_pre = np.zeros(len(pre_idx), dtype=np.uint8)  # contacts of every presynaptic node
+    per_pre = files.array("per_pre", len(pre_idx), np.uint8)  # contacts of every pre node
     with tempfile.TemporaryDirectory(prefix="contacts-", dir=scratch) as tiles:
         slabs = []  # each slab's contacts on disk: (presynaptic position, postsynaptic node)
         blocks: list[list[int]] = []  # and the contacts of each query chunk (whole nodes)
@@ -102,13 +108,15 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
                     at.astype(index).tofile(f_at)
                     post.astype(index).tofile(f_post)
             del at_t, post_t
+            release_pages(nodes.pos, nodes.entity, pre_idx, post_idx, per_pre)  # mapped ones
         # every slab's contacts put in place: by presynaptic node, each in its slab's order
-        first = np.cumsum(per_pre, dtype=np.int64 if len(pre_idx) * NEAREST >= 2**31
-                          else np.int32)
+        first = files.array("first", len(pre_idx),
+                            np.int64 if len(pre_idx) * NEAREST >= 2**31 else np.int32)
+        np.cumsum(per_pre, dtype=first.dtype, out=first)
         n_contacts = int(first[-1])
         first -= per_pre
         del per_pre
-        pre, post = np.empty(n_contacts, dtype=index), np.empty(n_contacts, dtype=index)
+        pre, post = files.array("pre", n_contacts, index), files.array("post", n_contacts, index)
         for slab, sizes in zip(slabs, blocks, strict=True):
             at_file = OnDisk(slab.with_suffix(".at"), dtype=index)
             post_file = OnDisk(slab.with_suffix(".post"), dtype=index)
@@ -120,7 +128,8 @@ def find_contacts(nodes: Nodes, radius: float, rng: np.random.Generator,
                 post[to] = post_file[lo:lo + size]
                 lo += size
                 del at, to
-    return Contacts(pre, post)
+    del first
+    return Contacts(files.filled("pre", pre), files.filled("post", post))
 
 
 def _slab_contacts(nodes: Nodes, radius: float, pre_idx: np.ndarray, at_t: np.ndarray,
@@ -238,12 +247,14 @@ def _nearest_tied(tree: cKDTree, post_t: np.ndarray, point: np.ndarray, radius: 
     return dist[order], node[order]
 
 
-def _sides(comp: np.ndarray, rng: np.random.Generator, index: np.dtype, chunk: int
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _sides(comp: np.ndarray, rng: np.random.Generator, index: np.dtype, chunk: int,
+           files: KeyFiles | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The presynaptic and postsynaptic nodes (indices of type ``index``): every axon node
     and a tenth of dendrite nodes, every dendrite node and 30 % of axon nodes; one uniform
-    number a node, drawn ``chunk`` nodes at a time (the same numbers as all at once)."""
-    pre, post = [], []
+    number a node, drawn ``chunk`` nodes at a time (the same numbers as all at once).
+    In memory, or appended to files of ``files`` and mapped."""
+    files = KeyFiles(None) if files is None else files
+    pre, post = files.parts("pre_idx", index), files.parts("post_idx", index)
     for lo in range(0, len(comp), chunk):
         c = comp[lo:lo + chunk]
         u = rng.random(len(c))
@@ -251,5 +262,4 @@ def _sides(comp: np.ndarray, rng: np.random.Generator, index: np.dtype, chunk: i
         pre.append((np.flatnonzero(axon | (dendrite & (u < 0.1))) + lo).astype(index))
         post.append((np.flatnonzero(dendrite | (axon & (u < 0.3))) + lo).astype(index))
         del u, axon, dendrite
-    return (np.concatenate(pre) if pre else np.zeros(0, index),
-            np.concatenate(post) if post else np.zeros(0, index))
+    return pre.joined(), post.joined()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +59,7 @@ from napari_crant.demo.timeline import VERSIONS, timestamp_us, to_utc
 from napari_crant.snapshot import SnapshotTables
 from napari_crant.snapshot.base_tables import BaseTablesWriter
 from napari_crant.snapshot.format import SKELETON_NODES
+from napari_crant.snapshot.key_files import release_pages
 from napari_crant.snapshot.synapse_files import synapse_records, write_synapse_files
 from napari_crant.snapshot.writer import begin_snapshot, commit_snapshot
 
@@ -85,7 +86,8 @@ class DemoGeometry:
     nodes: Nodes
 
 
-def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
+def demo_geometry(n_neurons: int = 1000, seed: int = 0,
+                  scratch: Path | None = None) -> DemoGeometry:
     """Neuropils, cells and skeletons of the demo brain, as :func:`build_demo_tables` draws them.
 
     Parameters
@@ -94,6 +96,10 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
         Number of neurons; about 4% more small orphan fragments are added.
     seed
         Seed of the random generators.
+    scratch
+        If given (a new directory), the skeleton nodes are memory maps of files there, made
+        without holding every node in memory (see
+        :func:`~napari_crant.demo.morphology.grow_morphology`); the same values.
 
     Returns
     -------
@@ -105,13 +111,13 @@ def demo_geometry(n_neurons: int = 1000, seed: int = 0) -> DemoGeometry:
     nps = draw_neuropils(stage_rng(seed, 1))
     cells = draw_population(n_neurons, n_frag, stage_rng(seed, 2))
     zone_scale = float(np.clip(np.sqrt(n_neurons / 10_000), 0.3, 1.0))
-    nodes = grow_morphology(cells, nps, zone_scale, stage_rng(seed, 3))
+    nodes = grow_morphology(cells, nps, zone_scale, stage_rng(seed, 3), scratch=scratch)
     return DemoGeometry(nps, cells, nodes)
 
 
 def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: Path,
-               put: Callable[..., None], skeleton_out: Path | None = None
-               ) -> tuple[dict, SynapseStream, int]:
+               put: Callable[..., None], skeleton_out: Path | None = None,
+               nodes_on_disk: bool = False) -> tuple[dict, SynapseStream, int]:
     """Every stage: the tables but the synapses handed to ``put``, the synapse stream.
 
     Each table is handed to ``put`` (keyword: the table's name, as
@@ -119,14 +125,16 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     before the tables naming L2 chunks) as soon as the stages have made it, and dropped
     here. With ``skeleton_out`` the skeleton nodes are written there in slices, otherwise
     they are handed to ``put``. ``scratch`` (a directory) holds the staged synapses and the
-    parked stage results. Returns the snapshot's ``info``, the stream and the number of
-    skeleton nodes.
+    parked stage results, and with ``nodes_on_disk`` the skeleton nodes, which the stages
+    then read through memory maps (file pages, not heap). Returns the snapshot's ``info``,
+    the stream and the number of skeleton nodes.
 
     Every stage draws from its own random generator, so the stages run in the order that
     holds the least at once, and what the synapse stage does not read waits on disk
     (:class:`~napari_crant.demo.spill.Parked`) while the synapses are drawn.
     """
-    geometry = demo_geometry(n_neurons, seed)
+    geometry = demo_geometry(n_neurons, seed,
+                             scratch=scratch / "nodes" if nodes_on_disk else None)
     nps, cells, nodes = geometry.neuropils, geometry.cells, geometry.nodes
     del geometry
     n_frag = len(cells.ctype) - n_neurons
@@ -136,23 +144,29 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # the radii (read by stage 6) and the parents wait on disk meanwhile
     radius_parked = Parked(nodes, ["radius"], scratch / "radius")
     parent_parked = Parked(nodes, ["parent"], scratch / "parent")
-    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch)
+    contacts = find_contacts(nodes, contact_r, stage_rng(seed, 4), scratch=scratch,
+                             out=scratch / "contacts-lists" if nodes_on_disk else None)
+    _release(nodes, contacts)
     parent_parked.restore()
     del parent_parked  # it refers to the nodes, which are dropped after the draw
     plan = plan_edits(nodes, cells, contacts, stage_rng(seed, 5))
     plan = schedule_edits(plan, stage_rng(seed, 6))
+    _release(nodes, contacts)
     scenarios = plan.scenarios
     contacts_parked = Parked(contacts, ["pre", "post"], scratch / "contacts")  # until stage 9
     # the l2 table and the l2 edges are written to disk as they are made: both wait
     # until they are handed over
     radius_parked.restore()
     del radius_parked
-    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2")
+    ch = build_chunks(nodes, plan.piece, stage_rng(seed, 7), table_out=scratch / "l2",
+                      node_out=scratch / "l2-of-node" if nodes_on_disk else None)
+    _release(nodes, ch)
     l2_table, ch.table = ch.table, None
     edited = plan.edited_entities(len(cells.ctype))
     del plan
     l2_edges = l2_edges_table(nodes, ch, [e for sc in scenarios for e in sc.false_edges],
                               out=scratch / "l2_edges")  # written to disk as it is made
+    _release(nodes, ch)
     hist = replay_history(scenarios, ch.group_key, ch.l2_group, stage_rng(seed, 8))
     ch.l2_group = None  # read by the history only
     roots_parked = Parked(hist, ["root_of_l2"], scratch / "root_of_l2")  # until root_l2
@@ -161,6 +175,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     # no node is needed again
     ann, nuclei = annotate(cells, nodes, ch, hist, scenarios, stage_rng(seed, 10))
     put(annotations=ann, nuclei=nuclei)
+    _release(nodes, ch)
     del ann, nuclei
     if skeleton_out is None:
         put(skeleton_nodes=skeleton_nodes_table(nodes, ch))
@@ -168,6 +183,7 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     else:
         n_skeleton = write_skeleton_nodes(nodes, ch, skeleton_out)
     nodes.radius = None  # read by the skeleton only
+    _release(nodes, ch)
     # the synapse stage reads the nodes' positions, parents, cells and compartments and the
     # supervoxels of every node's L2 chunk: the L2 IDs wait on disk meanwhile
     ids_parked = Parked(ch, ["l2_id"], scratch / "l2_id")
@@ -177,6 +193,8 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
     drawn = SynapseStream.contact_synapses(
         nodes, cells, Contacts(contacts_parked.on_disk("pre"), contacts_parked.on_disk("post")),
         synapses_per_neuron, synapse_rng, seed, scratch=scratch / "kept")
+    _release(nodes, ch, Contacts(contacts_parked.on_disk("pre"),
+                                         contacts_parked.on_disk("post")))
     contacts_parked.remove()
     del contacts
     stream = SynapseStream(nodes, cells, ch, drawn, edited, synapse_rng,
@@ -234,6 +252,14 @@ def _draw_demo(n_neurons: int, seed: int, synapses_per_neuron: float, scratch: P
         "chunk_size_voxels": list(CHUNK_VOXELS),
     }
     return info, stream, n_skeleton
+
+
+def _release(*owners: object) -> None:
+    """Between stages: the pages of the owners' memory-mapped arrays (``nodes_on_disk``)
+    leave the resident set; they stay in the page cache. Arrays in memory are left alone."""
+    release_pages(*(getattr(x, f, None) for x in owners
+                    for f in ("pos", "parent", "entity", "comp", "radius", "l2_of_node", "pre",
+                              "post")))
 
 
 def _info(info: dict, stream: SynapseStream) -> dict:
@@ -329,14 +355,24 @@ def make_demo(
     tmp = begin_snapshot(out, overwrite)  # fails before the work if out exists
     try:
         scratch = Path(tempfile.mkdtemp(prefix=".demo-scratch-", dir=tmp))
-        tables = BaseTablesWriter(tmp)
+        # the synapse files' keys (sorted supervoxels, chunks' roots) as mapped files
+        tables = BaseTablesWriter(tmp, keys_dir=scratch / "keys")
         info, stream, n_skeleton = _draw_demo(n_neurons, seed, synapses_per_neuron, scratch,
-                                              tables.put, skeleton_out=tmp / SKELETON_NODES)
+                                              tables.put, skeleton_out=tmp / SKELETON_NODES,
+                                              nodes_on_disk=True)
         try:
-            counts, keys = tables.counts(), tables.keys()
+            counts, held = tables.counts(), [tables.keys()]
+            layout = held[0].layout
             del tables
-            n_synapses = write_synapse_files(
-                (synapse_records(batch, keys) for batch in stream.batches()), tmp)
+
+            def records() -> Iterator[np.ndarray]:
+                keys = held.pop()  # dropped once every row is handed over, before the sorts
+                for batch in stream.batches():
+                    yield synapse_records(batch, keys)
+                    release_pages(keys.sv_to_l2.sv_id, keys.sv_to_l2.l2_id,  # mapped keys
+                                  keys.root_of_l2.l2_id, keys.root_of_l2.root_id)
+
+            n_synapses = write_synapse_files(records(), tmp)
         finally:
             stream.close()
             shutil.rmtree(scratch, ignore_errors=True)
@@ -344,4 +380,4 @@ def make_demo(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return commit_snapshot(tmp, out, overwrite, _info(info, stream), counts, keys.layout)
+    return commit_snapshot(tmp, out, overwrite, _info(info, stream), counts, layout)

@@ -15,6 +15,7 @@ import pandas as pd
 from napari_crant.demo.chunks import Chunks, node_supervoxels
 from napari_crant.demo.morphology import Nodes
 from napari_crant.snapshot.arrow_columns import ArrowColumnsWriter
+from napari_crant.snapshot.key_files import release_pages
 from napari_crant.snapshot.synapse_files import pandas_metadata
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 
@@ -74,6 +75,8 @@ def write_skeleton_nodes(nodes: Nodes, ch: Chunks, path: Path) -> int:
             part = skeleton_nodes_table(nodes, ch, slice(s, s + SLICE_ROWS))
             writer.append({c: part[c].to_numpy() for c in dtypes})
             del part
+            # mapped nodes (make_demo's): their pages leave the resident set slice by slice
+            release_pages(nodes.pos, nodes.parent, nodes.comp, nodes.radius, ch.l2_of_node)
         return writer.close()
     except BaseException:
         writer.abort()

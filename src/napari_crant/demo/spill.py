@@ -3,7 +3,9 @@
 The demo's stages hand each other dataclasses of numpy arrays (and the odd DataFrame of
 numeric columns). Some fields are needed again only much later: :class:`Parked` writes them
 to a scratch directory (one ``.npy`` per array, plain reads back, no memory map), sets them
-to ``None`` on their owner, and puts them back, bit for bit, on :meth:`Parked.restore`.
+to ``None`` on their owner, and puts them back, bit for bit, on :meth:`Parked.restore`; a
+field that already is a memory map of a file (stage 3's nodes on disk) is not copied: the
+same map is put back.
 Fields read in order, a slice at a time, need not come back whole: :meth:`Parked.on_disk`
 gives an :class:`OnDisk` array that reads only the rows asked for. A table made a slice at
 a time (stage 6's ``l2``) goes to disk as it is made, never whole in memory:
@@ -158,10 +160,13 @@ class Parked:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=False)
         self._frames: dict[str, list[str]] = {}
+        self._mapped: dict[str, np.memmap] = {}  # already on disk: kept as they are
         self.names = list(names)
         for name in self.names:
             value = getattr(owner, name)
-            if isinstance(value, pd.DataFrame):
+            if isinstance(value, np.memmap):
+                self._mapped[name] = value
+            elif isinstance(value, pd.DataFrame):
                 if not isinstance(value.index, pd.RangeIndex) or value.index.start != 0:
                     raise ValueError(f"field {name!r}: only a default index can be parked")
                 self._frames[name] = list(value.columns)
@@ -180,24 +185,30 @@ class Parked:
         with open(self.directory / f"{key}.npy", "rb") as f:
             return np.load(f, allow_pickle=False)
 
-    def on_disk(self, name: str) -> OnDisk:
+    def on_disk(self, name: str) -> OnDisk | np.memmap:
         """The parked 1-D array field ``name``, read from its file a slice at a time (valid
         until :meth:`restore` or :meth:`remove`)."""
         if name in self._frames or name not in self.names:
             raise KeyError(f"{name!r} is not a parked array field")
+        if name in self._mapped:
+            return self._mapped[name]
         return OnDisk(self.directory / f"{name}.npy")
 
     def remove(self) -> None:
         """Remove the files without restoring the fields (they stay ``None``)."""
+        self._mapped.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def restore(self) -> None:
         """Put every parked field back on its owner and remove the files."""
         for name in self.names:
-            if name in self._frames:
+            if name in self._mapped:
+                value = self._mapped.pop(name)
+            elif name in self._frames:
                 value = pd.DataFrame({column: self._load(f"{name}.{i}")
                                       for i, column in enumerate(self._frames[name])})
             else:
                 value = self._load(name)
             setattr(self.owner, name, value)
         shutil.rmtree(self.directory, ignore_errors=True)
+

@@ -27,6 +27,7 @@ from napari_crant.demo.morphology import Nodes
 from napari_crant.demo.population import Cells
 from napari_crant.demo.spill import OnDisk
 from napari_crant.demo.synapses import POSITION_COLUMNS, synapse_rows
+from napari_crant.snapshot.key_files import release_pages
 
 #: Synapse rows drawn (and later numbered) at once.
 BLOCK = 1 << 21
@@ -173,6 +174,9 @@ class SynapseStream:
                 keys.append(np.unique(_detection_key(cols)))
                 out.write(self._stage(cols).view(np.uint8))  # no bytes copy
                 del cols, a, d, ea, ed, clean
+                # mapped nodes and contacts (make_demo's) leave the resident set a block at a time
+                release_pages(nodes.pos, nodes.parent, nodes.entity, nodes.comp, ch.l2_of_node,
+                              pre, post)
 
         del pre, post, first_row
 
@@ -258,6 +262,7 @@ class SynapseStream:
                 pair_key = ea.astype(np.uint64) * np.uint64(1 << 32) + ed.astype(np.uint64)
                 w[s - lo:e - lo] = aff[ctype[ea], ctype[ed]] * np.exp(hash_normal(pair_key,
                                                                                   seed))
+                release_pages(nodes.entity, ca, cd)  # mapped ones leave the resident set
             return w
 
         # the weights are computed twice, DRAW_CHUNK contacts at a time (the contacts may be

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from napari_crant.snapshot import format as fmt
 from napari_crant.snapshot.arrow_columns import ArrowColumnsWriter
 from napari_crant.snapshot.external_sort import ExternalSorter
+from napari_crant.snapshot.key_files import KeyFiles, release_pages
 from napari_crant.snapshot.layout import LayoutMoment, RootsAt, layout_moment
 from napari_crant.snapshot.synapse_files import SupervoxelL2, SynapseKeys, pandas_metadata
 from napari_crant.snapshot.tables import (
@@ -82,6 +83,7 @@ def write_sorted_arrow(columns: dict[str, np.ndarray], order: np.ndarray | range
                 rows = slice(rows.start, rows.stop)
             writer.append({k: v[rows] for k, v in columns.items()})
             del rows
+            release_pages(*columns.values())  # mapped columns: out of the resident set
         writer.close()
     except BaseException:
         writer.abort()
@@ -125,12 +127,6 @@ def _write_batches(batches: Iterator[np.ndarray], row: np.dtype, path: Path,
         raise
 
 
-def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    out = np.concatenate(parts) if parts else np.zeros(0, dtype)
-    parts.clear()
-    return out
-
-
 def _pairs_in_order(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether the rows ``(a, b)`` are sorted by ``a``, then ``b`` (checked a slice at a time)."""
     for lo in range(0, max(len(a) - 1, 0), SLICE_ROWS):
@@ -163,6 +159,11 @@ class BaseTablesWriter:
     ----------
     directory
         The snapshot directory being written (:func:`~napari_crant.snapshot.writer.begin_snapshot`).
+    keys_dir
+        If given (a directory outside the snapshot's files, removed by the caller after the
+        synapse files are written), the sorted keys the synapse files look rows up in
+        (supervoxels and their L2 chunks, the chunks' roots at the layout moment) are made
+        there as ``.npy`` files and held as read-only memory maps (file pages, not heap).
 
     Examples
     --------
@@ -175,8 +176,9 @@ class BaseTablesWriter:
     True
     """
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, keys_dir: Path | None = None):
         self.directory = Path(directory)
+        self._keys = KeyFiles(keys_dir)
         self._counts: dict[str, int] = {}
         self._l2_ids: np.ndarray | None = None  # sorted, once ``l2`` is written
         self._sv_to_l2: SupervoxelL2 | None = None
@@ -216,7 +218,9 @@ class BaseTablesWriter:
     def _put_l2(self, l2: pd.DataFrame) -> None:
         ids = l2["l2_id"].to_numpy(np.uint64)
         order = np.argsort(ids, kind="stable")
-        self._l2_ids = ids[order]
+        self._l2_ids = self._keys.array("l2_id", len(ids))
+        np.take(ids, order, out=self._l2_ids)  # ids[order], in memory or in its file
+        self._l2_ids = self._keys.filled("l2_id", self._l2_ids)
         dup = _first_repeat(self._l2_ids)
         if dup is not None:
             raise SnapshotTableError("table 'l2' has duplicate l2_id values")
@@ -242,7 +246,7 @@ class BaseTablesWriter:
         known = self._known_l2("supervoxels")
         ids, l2 = sv["sv_id"].to_numpy(np.uint64), sv["l2_id"].to_numpy(np.uint64)
         del sv
-        sv_sorted, l2_sorted = np.empty(len(ids), np.uint64), np.empty(len(ids), np.uint64)
+        sv_sorted, l2_sorted = self._keys.array("sv_id", len(ids)), self._keys.array("sv_l2", len(ids))
         with ExternalSorter(_SV_ROW, ("sv_id",), RUN_ROWS, self.directory) as by_sv:
             for lo in range(0, len(ids), SLICE_ROWS):
                 part = np.empty(len(ids[lo:lo + SLICE_ROWS]), _SV_ROW)
@@ -256,14 +260,18 @@ class BaseTablesWriter:
                 l2_sorted[at:at + len(rows)] = rows["l2_id"]
                 at += len(rows)
                 del rows
+                release_pages(sv_sorted, l2_sorted)  # in keys_dir: out of the resident set
         if _first_repeat(sv_sorted) is not None:
             raise SnapshotTableError("table 'supervoxels' lists a supervoxel twice")
+        release_pages(sv_sorted)
         for lo in range(0, len(l2_sorted), SLICE_ROWS):
             if _missing(known, l2_sorted[lo:lo + SLICE_ROWS]).any():
                 raise SnapshotTableError("table 'supervoxels' names L2 chunks missing from 'l2'")
-        write_arrow(pd.DataFrame({"sv_id": sv_sorted, "l2_id": l2_sorted}, copy=False),
-                    self.directory / fmt.SUPERVOXELS)
-        self._sv_to_l2 = SupervoxelL2(sv_sorted, l2_sorted)
+            release_pages(known, l2_sorted)  # mapped keys: out of the resident set
+        write_sorted_arrow({"sv_id": sv_sorted, "l2_id": l2_sorted}, range(len(sv_sorted)),
+                           self.directory / fmt.SUPERVOXELS)  # write_arrow's bytes, in slices
+        self._sv_to_l2 = SupervoxelL2(self._keys.filled("sv_id", sv_sorted),
+                                      self._keys.filled("sv_l2", l2_sorted))
         self._counts["supervoxels"] = len(sv_sorted)
 
     def _put_roots(self, roots: pd.DataFrame) -> None:
@@ -319,7 +327,9 @@ class BaseTablesWriter:
             self._counts["root_l2"] = _write_batches(
                 by_root.sorted_batches(), _ROOT_L2_ROW, self.directory / fmt.ROOT_L2,
                 lambda rows: by_l2.add(_with_lifetimes(rows, root_ids, created_us, expired_us)))
-            alive_l2, alive_root = [], []  # the chunks' roots at the layout moment, by chunk
+            # the chunks' roots at the layout moment, by chunk: in memory, or appended to
+            # files in keys_dir as they come
+            alive_l2, alive_root = self._keys.parts("alive_l2"), self._keys.parts("alive_root")
             at_us = self.layout.roots_at_us
 
             def alive(rows: np.ndarray) -> None:
@@ -332,8 +342,9 @@ class BaseTablesWriter:
         finally:
             by_root.close()
             by_l2.close()
-        self._root_of_l2 = RootsAt.from_sorted(_joined(alive_l2, np.uint64),
-                                               _joined(alive_root, np.uint64), at_us)
+        self._root_of_l2 = RootsAt.from_sorted(alive_l2.joined(), alive_root.joined(), at_us)
+
+
 
     def _put_lineage(self, lineage: pd.DataFrame) -> None:
         lineage = lineage.sort_values(["timestamp", "operation_id", "parent_root_id",
