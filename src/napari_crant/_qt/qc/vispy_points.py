@@ -31,13 +31,14 @@ def _markers(viewer: Any, layer: Any) -> Any:
     return markers
 
 
-def recolor_point(viewer: Any, layer: Any, index: int, color: Any) -> bool:
+def recolor_point(viewer: Any, layer: Any, index: int, color: Any, thumbnail: bool = True) -> bool:
     """Give point ``index`` (a data row) of ``layer`` the face colour ``color`` (RGBA), sending
     only that vertex to the GPU; whether it was done that way.
 
     ``False`` (nothing changed) when the layer's colours or its vispy visual are not what this
     expects (no canvas, the point not in view, a vispy or napari version with other internals): the
-    caller then sets the colour napari's way.
+    caller then sets the colour napari's way. ``thumbnail=False``: the layer list's thumbnail is
+    not redrawn (a change it would not show).
     """
     rgba = np.asarray(color, np.float32).reshape(4)
     colors = layer.face_color
@@ -56,6 +57,7 @@ def recolor_point(viewer: Any, layer: Any, index: int, color: Any) -> bool:
     markers._vbo.set_subdata(markers._data[row:row + 1], offset=row)
     markers.update()
     update_thumbnail = getattr(layer, "_update_thumbnail", None)
-    if update_thumbnail is not None:  # the layer list's 32-px picture of the layer (napari's setter does it)
+    # the layer list's 32-px picture of the layer (napari's setter does it)
+    if thumbnail and update_thumbnail is not None:
         update_thumbnail()
     return True
