@@ -3,11 +3,12 @@
 In 2D the EM cutout lies above the neurons' layers: the verdict dots inside it, the shown
 synapse's among them, are under the tissue, and the synapse is marked by its ring alone. In 3D the
 EM is a plane through the synapse, and the verdict dot there (a disc facing the camera, cut by the
-tilted plane) showed on the T-bar as a small dark ring, or not at all, depending on the side the
-camera looked from. :class:`CurrentDot` gives that one dot a transparent face while the 3D EM plane
-is shown (one vertex sent to the GPU, :func:`~napari_crant._qt.qc.vispy_points.recolor_point`), and
-its verdict's colour back when the review moves on, the EM goes, or the view is 2D again: the ring
-alone marks the synapse, as in 2D.
+tilted plane) showed on the T-bar as a small dark ring (its antialiased rim, in the border's
+colour, is drawn even at border width 0), or not at all, depending on the side the camera looked
+from. :class:`CurrentDot` makes that one dot's face and border transparent while the 3D EM plane is
+shown (one vertex sent to the GPU, :func:`~napari_crant._qt.qc.vispy_points.recolor_point`), and
+gives them back when the review moves on, the EM goes, or the view is 2D again: the ring alone
+marks the synapse, as in 2D.
 """
 
 from typing import Any
@@ -18,6 +19,13 @@ from napari_crant._qt.qc.canvas import verdict_color
 from napari_crant._qt.qc.vispy_points import recolor_point
 from napari_crant._qt.session import find_layer
 from napari_crant.qc.review import ReviewModel
+
+
+def _default_border(layer: Any) -> np.ndarray:
+    """The border colour the layer gives new points (that of every verdict dot)."""
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    return np.asarray(transform_color(layer.current_border_color)[0], np.float32)
 
 
 class CurrentDot:
@@ -36,6 +44,8 @@ class CurrentDot:
         self.review = review
         #: the item whose dot is hidden (``None``: none)
         self.hidden: int | None = None
+        #: the hidden dot's border colour (given back with it)
+        self._border: np.ndarray | None = None
         # after the canvas has recoloured the dot or redrawn the layer (it connects at priority 0)
         review.verdict_changed.connect(self._again, priority=-10)
         review.items_changed.connect(self._on_items, priority=-10)
@@ -71,19 +81,29 @@ class CurrentDot:
             self.hide(index)
 
     def _set_alpha(self, index: int, alpha: float | None) -> bool:
-        """Dot ``index`` in its verdict's colour with ``alpha`` (``None``: the colour's own)."""
+        """Dot ``index`` in its verdict's colour and its border with ``alpha`` (``None``: as they were)."""
         layer = find_layer(self.viewer, "qc_verdicts")
         items = self.review.items
         if layer is None or not 0 <= index < len(items) or len(layer.data) != len(items):
             return False
-        rgba = np.array(verdict_color(items["verdict"].iloc[index]), np.float32)
-        if alpha is not None:
-            rgba[3] = alpha
-        if np.allclose(layer.face_color[index], rgba):
-            return True
-        if recolor_point(self.viewer, layer, index, rgba, thumbnail=False):
-            return True
-        colors = np.array(layer.face_color, copy=True)  # napari's way (the point is not drawn now)
-        colors[index] = rgba
-        layer.face_color = colors
+        face = np.array(verdict_color(items["verdict"].iloc[index]), np.float32)
+        if alpha is None:
+            border = self._border if self._border is not None else _default_border(layer)
+            self._border = None
+        else:
+            border = np.array(layer.border_color[index], np.float32)
+            if border[3] > 0:
+                self._border = border.copy()
+            face[3] = border[3] = alpha
+        for is_border, rgba in ((False, face), (True, border)):
+            colors = layer.border_color if is_border else layer.face_color
+            if np.allclose(colors[index], rgba) or recolor_point(self.viewer, layer, index, rgba,
+                                                                 thumbnail=False, border=is_border):
+                continue
+            colors = np.array(colors, copy=True)  # napari's way (the point is not drawn now)
+            colors[index] = rgba
+            if is_border:
+                layer.border_color = colors
+            else:
+                layer.face_color = colors
         return True
