@@ -13,7 +13,8 @@ A click on the canvas inside the cutout shows the root there (at the review's ti
 the panel and the status bar; *Load* (or the ``l`` key) loads it in the query dock. Every
 failure (no image source, no segmentation, outside the volume, network) is a message in the
 panel; the review goes on. The layers are made and moved by :mod:`~napari_crant._qt.qc.em_layers`,
-clicks answered by :class:`~napari_crant._qt.qc.em_picking.SegmentPicking`.
+clicks answered by :class:`~napari_crant._qt.qc.em_picking.SegmentPicking`, the display followed by
+:class:`~napari_crant._qt.qc.em_view.TissueView`.
 """
 
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
 from napari_crant._qt.qc.current_dot import CurrentDot
 from napari_crant._qt.qc.em_layers import plane_through, put_cutout_layer, section_of, show_moved, thin_ring
 from napari_crant._qt.qc.em_picking import SegmentPicking
+from napari_crant._qt.qc.em_view import TissueView
 from napari_crant._qt.qc.layer_order import TissueArrangement
 from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.workers import WorkerRunner
@@ -60,7 +62,7 @@ EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
 SEGMENTS_BLENDING = "translucent_no_depth"
 
 
-class EMPanel(SegmentPicking, QWidget):
+class EMPanel(SegmentPicking, TissueView, QWidget):
     """EM, segments and root picking at the synapse shown.
 
     Parameters
@@ -385,68 +387,3 @@ class EMPanel(SegmentPicking, QWidget):
         self._set_status(f"EM around synapse {tissue.synapse_id}: pre {tissue.pre_root}, "
                          f"post {tissue.post_root}." + (f" {notes}" if notes else "")
                          + " Click a segment to see its root.", bool(notes))
-
-    def _segments_data(self, tissue: SynapseTissue) -> np.ndarray:
-        """What the segments layer holds for ``tissue``: in 3D, outlined, the segments' contours
-        drawn into the labels (napari draws no contours in 3D); else the segments whole (napari
-        outlines them in 2D, and a hover anywhere on a segment shows its root)."""
-        viewer = self.session.viewer
-        flat = viewer is None or viewer.dims.ndisplay == 2
-        self._segments_held = "outline" if flat or not self.outline.isChecked() else "contours"
-        return tissue.outline if self._segments_held == "outline" else tissue.contours
-
-    def _apply_outline(self, on: bool) -> None:
-        viewer = self.session.viewer
-        layer = None if viewer is None else find_layer(viewer, "qc_segments")
-        if layer is None:
-            return
-        # napari draws no contours in 3D (and warns at every slice): there the layer holds the
-        # contours themselves (filled), and the segments whole when not outlined
-        contour = 2 if on and viewer.dims.ndisplay == 2 else 0
-        if layer.contour != contour:
-            layer.contour = contour
-        held = self._segments_held
-        tissue = self.shown
-        if tissue is not None and tissue.outline is not None:
-            data = self._segments_data(tissue)
-            if self._segments_held != held:
-                layer.data = np.array(data, copy=True)  # the layer owns its array (see put_cutout_layer)
-
-    def _on_section(self, index: int) -> None:
-        """Show section ``index`` of the cutout: the z slider in 2D, the plane in 3D."""
-        tissue = self.shown
-        viewer = self.session.viewer
-        if tissue is None or viewer is None:
-            return
-        zs = tissue.section_z()
-        z = float(zs[min(max(index, 0), len(zs) - 1)])
-        for kind, cutout in (("qc_em", tissue.em), ("qc_segments", tissue.segmentation)):
-            layer = find_layer(viewer, kind)
-            if layer is not None and cutout is not None:
-                layer.plane = plane_through(tissue, z, cutout)
-        axis = viewer.dims.ndim - 3
-        if viewer.dims.ndisplay == 2 and axis >= 0:
-            set_z_point(viewer, axis, z)
-        self._label_section()
-
-    def _label_section(self) -> None:
-        tissue = self.shown
-        if tissue is None:
-            self.section_label.setText("")
-            return
-        z = float(tissue.section_z()[self.section.value()])
-        self.section_label.setText(f"{self.section.value() + 1}/{self.section.maximum() + 1} (z {z:,.0f} nm)")
-
-    def _on_ndisplay(self, event: Any = None) -> None:
-        if self.shown is not None:
-            self.arrangement.after_ndisplay()
-            self._apply_outline(self.outline.isChecked())
-            self._on_section(self.section.value())
-            self._place_dot()
-
-    def _place_dot(self) -> None:
-        """In 3D, with the EM plane shown, the synapse's verdict dot hidden (the ring marks it)."""
-        viewer = self.session.viewer
-        em = find_layer(viewer, "qc_em")
-        on_plane = viewer.dims.ndisplay == 3 and em is not None and em.visible and self.shown is not None
-        self.current_dot.hide(self.review.current if on_plane else None)
