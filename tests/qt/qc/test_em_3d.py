@@ -138,6 +138,12 @@ def test_in_3d_the_ring_is_whole_and_the_verdict_dot_is_not_on_the_t_bar(qtbot, 
     shown = qc.review.current
     qc.review.give("unsure", advance=False)
     assert qc.review.current == shown and verdicts.face_color[shown][3] == 0.0
+    # the user hides the EM: the dot is shown (nothing covers it); shown again: hidden
+    em = find_layer(viewer, "qc_em")
+    em.visible = False
+    assert verdicts.face_color[shown][3] > 0
+    em.visible = True
+    assert verdicts.face_color[shown][3] == 0.0
     # 2D: the EM covers the dots; every dot has its verdict's colour
     viewer.dims.ndisplay = 2
     assert np.all(verdicts.face_color[:, 3] > 0) and np.all(verdicts.border_color[:, 3] > 0)

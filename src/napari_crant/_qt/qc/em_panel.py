@@ -113,7 +113,7 @@ class EMPanel(SegmentPicking, TissueView, QWidget):
         self.prefetch.failed.connect(self._on_failed)
         viewer = session.viewer
         #: when the tissue's layers are reordered, and what the user moved or hid
-        self.arrangement = None if viewer is None else TissueArrangement(viewer)
+        self.arrangement = None if viewer is None else TissueArrangement(viewer, self._place_dot)
         #: the shown synapse's verdict dot, hidden on the 3D EM plane
         self.current_dot = None if viewer is None else CurrentDot(viewer, review)
         if viewer is not None:

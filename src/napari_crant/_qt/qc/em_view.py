@@ -85,6 +85,8 @@ class TissueView:
     def _place_dot(self) -> None:
         """In 3D, with the EM plane shown, the synapse's verdict dot hidden (the ring marks it)."""
         viewer = self.session.viewer
+        if viewer is None or self.current_dot is None:
+            return
         em = find_layer(viewer, "qc_em")
         on_plane = viewer.dims.ndisplay == 3 and em is not None and em.visible and self.shown is not None
         self.current_dot.hide(self.review.current if on_plane else None)

@@ -14,7 +14,8 @@ stay so.
 """
 
 import contextlib
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from napari_crant._qt.session import find_layer
@@ -75,17 +76,21 @@ class TissueArrangement:
     ----------
     viewer
         The napari viewer.
+    on_visible
+        Called after the user shows or hides a tissue layer.
     """
 
-    def __init__(self, viewer: Any):
+    def __init__(self, viewer: Any, on_visible: Callable[[], None] | None = None):
         self.viewer = viewer
-        #: ndisplay (2 or 3) -> the layer order after the user's last move of a tissue layer
-        self.user_orders: dict[int, list[Any]] = {}
+        self.on_visible = on_visible
+        #: ndisplay (2 or 3) -> the layer order after the user's last move of a tissue layer (weak
+        #: references: a layer removed since is not kept alive by it)
+        self.user_orders: dict[int, list[weakref.ref]] = {}
         #: kinds of the tissue layers the user hid
         self.user_hidden: set[str] = set()
         self._ours = 0
         self._due = True
-        self._watched: set[int] = set()
+        self._watched: weakref.WeakSet[Any] = weakref.WeakSet()
         viewer.layers.events.moved.connect(self._on_moved)
         viewer.layers.events.inserted.connect(self._on_inserted)
 
@@ -95,7 +100,7 @@ class TissueArrangement:
         self.viewer.layers.events.inserted.disconnect(self._on_inserted)
         for kind in (*TISSUE_KINDS, RING_KIND):
             layer = find_layer(self.viewer, kind)
-            if layer is not None and id(layer) in self._watched:
+            if layer is not None and layer in self._watched:
                 layer.events.visible.disconnect(self._on_visible)
         self._watched.clear()
 
@@ -116,7 +121,8 @@ class TissueArrangement:
             return
         kind = getattr(getattr(event, "value", None), "metadata", {}).get(METADATA_KEY)
         if kind in TISSUE_KINDS or kind == RING_KIND:
-            self.user_orders[int(self.viewer.dims.ndisplay)] = list(self.viewer.layers)
+            layers = self.viewer.layers
+            self.user_orders[int(self.viewer.dims.ndisplay)] = [weakref.ref(layer) for layer in layers]
 
     def _on_visible(self, event: Any) -> None:
         layer = getattr(event, "source", None)
@@ -127,13 +133,15 @@ class TissueArrangement:
             self.user_hidden.discard(kind)
         else:
             self.user_hidden.add(kind)
+        if self.on_visible is not None:
+            self.on_visible()
 
     def watch(self) -> None:
         """Follow the visibility of the tissue layers present (call after adding them)."""
         for kind in (*TISSUE_KINDS, RING_KIND):
             layer = find_layer(self.viewer, kind)
-            if layer is not None and id(layer) not in self._watched:
-                self._watched.add(id(layer))
+            if layer is not None and layer not in self._watched:
+                self._watched.add(layer)
                 layer.events.visible.connect(self._on_visible)
 
     def shows(self, kind: str) -> bool:
@@ -159,7 +167,7 @@ class TissueArrangement:
         with self.ours():
             if saved is None:
                 return order_tissue_layers(self.viewer)
-            return restore_order(self.viewer, saved)
+            return restore_order(self.viewer, [ref() for ref in saved if ref() is not None])
 
 
 def restore_order(viewer: Any, saved: list[Any]) -> bool:
