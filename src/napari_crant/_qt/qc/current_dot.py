@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from napari_crant._qt.qc.canvas import verdict_color
-from napari_crant._qt.qc.vispy_points import recolor_point
+from napari_crant._qt.qc.vispy_points import recolor_point, same_color
 from napari_crant._qt.session import find_layer
 from napari_crant.qc.review import ReviewModel
 
@@ -97,7 +97,7 @@ class CurrentDot:
             face[3] = border[3] = alpha
         for is_border, rgba in ((False, face), (True, border)):
             colors = layer.border_color if is_border else layer.face_color
-            if np.allclose(colors[index], rgba) or recolor_point(self.viewer, layer, index, rgba,
+            if same_color(colors[index], rgba) or recolor_point(self.viewer, layer, index, rgba,
                                                                  thumbnail=False, border=is_border):
                 continue
             colors = np.array(colors, copy=True)  # napari's way (the point is not drawn now)
