@@ -145,6 +145,14 @@ def test_tissue_outline_roots_and_world_positions():
     t = tissue(1)
     assert t.outline.dtype == np.uint64
     assert set(np.unique(t.outline).tolist()) == {0, BIG + 1, BIG + 2}
+    # the outline's boundary, for the 3D plane: the segments' voxels beside another label only
+    assert t.contours.dtype == np.uint64 and t.contours.shape == t.outline.shape
+    assert set(np.unique(t.contours).tolist()) == {0, BIG + 1, BIG + 2}
+    assert not t.contours[:, 0:6].any()  # pre's rows 2+ away from the post's first (and the edge)
+    # the post's 4 rows all lie within 2 of the pre or of the unkept segment after them
+    assert np.all(t.contours[:, 6:8] == BIG + 1) and np.all(t.contours[:, 8:12] == BIG + 2)
+    assert not t.contours[:, 12:].any()
+    assert t.nbytes == t.em.data.nbytes + 3 * t.outline.nbytes
     # voxel (2, 8, 8) has its centre at translate + index * scale
     assert t.index_of((4200 + 2 * 42, 100 + 8 * 8, 200 + 8 * 8)) == (2, 8, 8)
     assert t.root_at((4200 + 2 * 42, 100 + 3 * 8 + 3.9, 200)) == BIG + 1

@@ -22,6 +22,7 @@ from psygnal import Signal
 
 from napari_crant.qc.em_lead import WalkLead
 from napari_crant.qc.review import ReviewModel
+from napari_crant.qc.segment_contours import segment_contours
 from napari_crant.queries.tissue import get_em_cutout, get_segmentation_cutout
 from napari_crant.tissue.errors import TissueUnavailable
 
@@ -46,6 +47,10 @@ class SynapseTissue:
         had none (the reason in :attr:`notes`).
     outline
         ``segmentation`` with every voxel that is neither the pre nor the post root set to 0.
+    contours
+        ``outline``'s boundary voxels only, section by section
+        (:func:`~napari_crant.qc.segment_contours.segment_contours`): the segments outlined on the
+        3D plane, where napari draws no contours.
     notes
         What could not be shown and why (e.g. the source has no segmentation).
     """
@@ -58,10 +63,13 @@ class SynapseTissue:
     segmentation: Any = None
     outline: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    contours: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.segmentation is not None and self.outline is None:
             self.outline = keep_segments(self.segmentation.data, (self.pre_root, self.post_root))
+        if self.outline is not None and self.contours is None:
+            self.contours = segment_contours(self.outline)
 
     @property
     def nbytes(self) -> int:
@@ -69,8 +77,9 @@ class SynapseTissue:
         n = int(np.asarray(self.em.data).nbytes)
         if self.segmentation is not None:
             n += int(np.asarray(self.segmentation.data).nbytes)
-        if self.outline is not None:
-            n += int(self.outline.nbytes)
+        for derived in (self.outline, self.contours):
+            if derived is not None:
+                n += int(derived.nbytes)
         return n
 
     def index_of(self, world_zyx: Any, cutout: Any = None) -> tuple[int, int, int] | None:

@@ -101,11 +101,13 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     panel.section.setValue(0)
     assert viewer.dims.point[0] == pytest.approx(tissue.section_z()[0], abs=21)  # within the section
     viewer.dims.ndisplay = 3
-    assert em.depiction == "plane" and em.plane.position[0] == pytest.approx(0.0)
+    # the plane lies half a section past the section it shows: vispy samples it half a voxel before
+    # its position (em_layers.plane_through), i.e. at the section's centre
+    assert em.depiction == "plane" and em.plane.position[0] == pytest.approx(0.5)
     # in 3D the plane is drawn first: the depth test hides what lies behind it and on it
     assert list(viewer.layers)[:2] == [em, seg] and list(viewer.layers)[-1] is ring
     panel.section.setValue(2)
-    assert em.plane.position[0] == pytest.approx(2.0) and seg.plane.position[0] == pytest.approx(2.0)
+    assert em.plane.position[0] == pytest.approx(2.5) and seg.plane.position[0] == pytest.approx(2.5)
     viewer.dims.ndisplay = 2
     assert list(viewer.layers)[-3:] == [em, seg, ring]
     # stepping moves the image to the next synapse

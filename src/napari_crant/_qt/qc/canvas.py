@@ -242,7 +242,8 @@ class ReviewCanvas:
             return
         if index is None:
             set_points(viewer, "qc_current", np.zeros((0, 3)), pd.DataFrame({"synapse_id": []}),
-                       np.zeros((0, 4)), 1200.0, canvas_size_limits=RING_PIXELS)
+                       np.zeros((0, 4)), 1200.0, blending="translucent_no_depth",
+                       canvas_size_limits=RING_PIXELS)
             return
         row = self.model.items.iloc[index]
         zyx = np.array([row["z"], row["y"], row["x"]], np.float64)

@@ -22,6 +22,12 @@ from napari_crant.qc.em_review import SynapseTissue
 RING_NM = 500.0
 #: width of the ring's line, a fraction of its diameter (about 12 nm: a pixel or two at mip 0)
 RING_LINE = 0.025
+#: the ring's blending: no depth test. In 3D the ring is a disc facing the camera through the
+#: synapse, and the EM plane through it is tilted: with the depth test the plane hid the part of
+#: the ring behind it (half the ring, or all but an arc)
+RING_BLENDING = "translucent_no_depth"
+#: where the 3D plane lies past the section it shows, in sections (see :func:`plane_through`)
+PLANE_OFFSET = 0.5
 #: ms after a step at which the EM layers' layer-list thumbnails are drawn (after the canvas's paint)
 THUMBNAIL_DELAY_MS = 250
 #: layers whose thumbnail is due (:func:`_thumbnail_later`)
@@ -39,11 +45,25 @@ def same_plane(current: Any, plane: dict[str, Any]) -> bool:
 
 
 def plane_through(tissue: SynapseTissue, z: float, cutout: Any = None) -> dict[str, Any]:
-    """The plane (data coordinates of ``cutout``, default the EM) through world ``z`` and the synapse."""
+    """The plane (data coordinates of ``cutout``, default the EM) showing the section at world ``z``,
+    through the synapse.
+
+    vispy samples a plane of thickness 1 half a voxel *before* the plane's position along its normal
+    (``start_loc = intersection - step * nsteps / 2`` with one step): at a section's own z that is
+    the border between two sections, and the nearest-voxel lookup then mixes both from pixel to
+    pixel (a 2-voxel outline came out dashed). The plane lies :data:`PLANE_OFFSET` of a section
+    further, so that the one sample falls on the centre of the section at ``z``.
+    """
     cutout = tissue.em if cutout is None else cutout
     pos = (np.array([z, *tissue.center[1:]], np.float64) - np.asarray(cutout.translate, np.float64)) \
         / np.asarray(cutout.scale, np.float64)
+    pos[0] += PLANE_OFFSET
     return {"position": tuple(float(v) for v in pos), "normal": (1.0, 0.0, 0.0), "thickness": 1.0}
+
+
+def drawn_plane_z(tissue: SynapseTissue, z: float) -> float:
+    """The world z at which :func:`plane_through` draws the section at world ``z`` (for picking)."""
+    return float(z) + PLANE_OFFSET * float(tissue.em.scale[0])
 
 
 def section_of(tissue: SynapseTissue, z: float) -> int:
@@ -53,9 +73,14 @@ def section_of(tissue: SynapseTissue, z: float) -> int:
 
 
 def thin_ring(viewer: Any) -> None:
-    """Make the synapse's ring thin and hollow, so that it marks the synapse without hiding the EM."""
+    """Make the synapse's ring thin and hollow, so that it marks the synapse without hiding the EM,
+    and drawn whole over the 3D plane (:data:`RING_BLENDING`)."""
     ring = find_layer(viewer, "qc_current")
-    if ring is None or not len(ring.data) or float(ring.size[0]) == RING_NM:
+    if ring is None:
+        return
+    if ring.blending != RING_BLENDING:
+        ring.blending = RING_BLENDING
+    if not len(ring.data) or float(ring.size[0]) == RING_NM:
         return
     with ring.events.blocker_all() if hasattr(ring.events, "blocker_all") else contextlib.nullcontext():
         ring.face_color = np.array([[1.0, 1.0, 0.0, 0.0]] * len(ring.data))
@@ -100,7 +125,7 @@ def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plan
     layer = find_layer(viewer, kind)
     if layer is None:
         kw = qc_layer_kwargs(kind, scale=scale, translate=translate, depiction="plane", plane=plane,
-                             blending="translucent", **style)
+                             **{"blending": "translucent", **style})
         # one section at the z slider: napari's default for images is the mean over the z slab, and
         # the session's slab spans the data (the EM showed the mean of all its sections in 2D)
         kw["projection_mode"] = "none"
@@ -136,12 +161,14 @@ def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plan
     return layer, False
 
 
-def show_moved(layer: Any, sliced: Any, dims: Any = None) -> None:
+def show_moved(layer: Any, sliced: Any, dims: Any = None, show: bool = True) -> None:
     """Slice a moved layer once and show it: nothing when it is among ``sliced`` (the layers just
     re-sliced, e.g. by :func:`~napari_crant._qt.qc.slicing.set_z_point`); with the viewer's
-    ``dims``, its slice for the canvas only (:func:`slice_for_canvas`)."""
+    ``dims``, its slice for the canvas only (:func:`slice_for_canvas`). ``show=False``: a hidden
+    layer stays hidden (napari slices it when it is shown)."""
     if not layer.visible:
-        layer.visible = True  # napari slices a layer that becomes visible
+        if show:
+            layer.visible = True  # napari slices a layer that becomes visible
     elif not any(layer is other for other in sliced) and (dims is None or not slice_for_canvas(layer, dims)):
         layer.refresh()
 

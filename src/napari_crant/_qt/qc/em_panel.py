@@ -13,7 +13,8 @@ A click on the canvas inside the cutout shows the root there (at the review's ti
 the panel and the status bar; *Load* (or the ``l`` key) loads it in the query dock. Every
 failure (no image source, no segmentation, outside the volume, network) is a message in the
 panel; the review goes on. The layers are made and moved by :mod:`~napari_crant._qt.qc.em_layers`,
-clicks answered by :class:`~napari_crant._qt.qc.em_picking.SegmentPicking`.
+clicks answered by :class:`~napari_crant._qt.qc.em_picking.SegmentPicking`, the display followed by
+:class:`~napari_crant._qt.qc.em_view.TissueView`.
 """
 
 from collections.abc import Callable
@@ -34,9 +35,11 @@ from qtpy.QtWidgets import (
 
 from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
+from napari_crant._qt.qc.current_dot import CurrentDot
 from napari_crant._qt.qc.em_layers import plane_through, put_cutout_layer, section_of, show_moved, thin_ring
 from napari_crant._qt.qc.em_picking import SegmentPicking
-from napari_crant._qt.qc.layer_order import order_tissue_layers
+from napari_crant._qt.qc.em_view import TissueView
+from napari_crant._qt.qc.layer_order import TissueArrangement
 from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
@@ -53,9 +56,13 @@ from napari_crant.scene.layer_data import METADATA_KEY
 
 #: the layers "hide other layers" keeps
 EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")
+#: the segments' blending: no depth test, so that in 3D their outline (on the EM plane, at its
+#: depth) is drawn over the plane drawn just before it, not hidden by it; whatever is drawn later
+#: (the neurons, in front of the plane or behind it) is depth-tested against the plane as before
+SEGMENTS_BLENDING = "translucent_no_depth"
 
 
-class EMPanel(SegmentPicking, QWidget):
+class EMPanel(SegmentPicking, TissueView, QWidget):
     """EM, segments and root picking at the synapse shown.
 
     Parameters
@@ -93,6 +100,8 @@ class EMPanel(SegmentPicking, QWidget):
         self.renderer.still_wanted = self.prefetch.still_wanted
         #: the tissue drawn in the layers (``None``: nothing drawn)
         self.shown: SynapseTissue | None = None
+        #: what the segments layer holds: ``'outline'`` (the segments whole) or ``'contours'``
+        self._segments_held: str | None = None
         #: the root last picked with a click (``None``: none)
         self.picked_root: int | None = None
         self._build_ui()
@@ -103,6 +112,10 @@ class EMPanel(SegmentPicking, QWidget):
         self.prefetch.ready.connect(self._on_ready)
         self.prefetch.failed.connect(self._on_failed)
         viewer = session.viewer
+        #: when the tissue's layers are reordered, and what the user moved or hid
+        self.arrangement = None if viewer is None else TissueArrangement(viewer, self._place_dot)
+        #: the shown synapse's verdict dot, hidden on the 3D EM plane
+        self.current_dot = None if viewer is None else CurrentDot(viewer, review)
         if viewer is not None:
             viewer.mouse_drag_callbacks.append(self._on_click)
             viewer.dims.events.ndisplay.connect(self._on_ndisplay)
@@ -216,6 +229,8 @@ class EMPanel(SegmentPicking, QWidget):
             if self._on_click in viewer.mouse_drag_callbacks:
                 viewer.mouse_drag_callbacks.remove(self._on_click)
             viewer.dims.events.ndisplay.disconnect(self._on_ndisplay)
+            self.arrangement.disconnect()
+            self.current_dot.disconnect()
 
     # -- following the review ------------------------------------------------------------------
     def _on_worklist(self) -> None:
@@ -223,15 +238,26 @@ class EMPanel(SegmentPicking, QWidget):
         self._forget_pick()
 
     def _on_enabled(self, on: bool) -> None:
-        viewer = self.session.viewer
         if not on:
-            for kind in ("qc_em", "qc_segments"):
-                layer = None if viewer is None else find_layer(viewer, kind)
-                if layer is not None:
-                    layer.visible = False
+            self._hide_layers()
             self.status.setText("EM off.")
             return
+        if self.arrangement is not None:
+            self.arrangement.user_hidden.clear()  # the EM asked for: shown, whatever was hidden
         self._on_position(self.review.current)
+
+    def _hide_layers(self) -> None:
+        """Hide the EM and the segments (the plugin's doing, not the user's), and show the
+        synapse's verdict dot again."""
+        viewer = self.session.viewer
+        if viewer is None:
+            return
+        with self.arrangement.ours():
+            for kind in ("qc_em", "qc_segments"):
+                layer = find_layer(viewer, kind)
+                if layer is not None and layer.visible:
+                    layer.visible = False
+        self.current_dot.show()
 
     def _on_position(self, index: int | None) -> None:
         if not is_alive(self) or not self.show_em.isChecked():
@@ -299,11 +325,7 @@ class EMPanel(SegmentPicking, QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------
     def _hide(self, text: str, error: bool = False) -> None:
-        viewer = self.session.viewer
-        for kind in ("qc_em", "qc_segments"):
-            layer = None if viewer is None else find_layer(viewer, kind)
-            if layer is not None and layer.visible:
-                layer.visible = False
+        self._hide_layers()
         self.shown = None
         self.retry_button.setVisible(False)
         self.section_label.setText("")
@@ -326,7 +348,9 @@ class EMPanel(SegmentPicking, QWidget):
         seg_layer = find_layer(viewer, "qc_segments")
         # both layers move with one recomputation of the world's extent and the dims, not one each
         moved = []
-        with kept_dims_point(viewer), one_extent_update(viewer, (find_layer(viewer, "qc_em"), seg_layer)):
+        arrangement = self.arrangement
+        with arrangement.ours(), kept_dims_point(viewer), \
+                one_extent_update(viewer, (find_layer(viewer, "qc_em"), seg_layer)):
             moved.append(put_cutout_layer(viewer, "qc_em", np.asarray(tissue.em.data), tissue.em,
                                           plane_through(tissue, z), refresh=False, colormap="gray",
                                           contrast_limits=(0, 255)))
@@ -334,19 +358,24 @@ class EMPanel(SegmentPicking, QWidget):
                 if seg_layer is not None and seg_layer.visible:
                     seg_layer.visible = False
             else:
-                moved.append(put_cutout_layer(viewer, "qc_segments", tissue.outline, seg,
-                                              plane_through(tissue, z, seg), refresh=False, opacity=0.8))
+                moved.append(put_cutout_layer(viewer, "qc_segments", self._segments_data(tissue), seg,
+                                              plane_through(tissue, z, seg), refresh=False, opacity=0.8,
+                                              blending=SEGMENTS_BLENDING, rendering="translucent"))
         # in 2D the z slider goes to the synapse now (the canvas would move it right after): the moved
         # layers are sliced once, at the synapse's section, not at the old z and again at the new one
         axis = viewer.dims.ndim - 3
         own = [layer for layer, unsliced in moved if unsliced]
         sliced = set_z_point(viewer, axis, z, skip=own) if viewer.dims.ndisplay == 2 and axis >= 0 else []
-        for layer in own:
-            show_moved(layer, sliced, viewer.dims)
+        with arrangement.ours():
+            for layer in own:
+                kind = layer.metadata.get(METADATA_KEY)
+                show_moved(layer, sliced, viewer.dims, show=arrangement.shows(kind))
         if tissue.outline is not None and seg is not None:
             self._apply_outline(self.outline.isChecked())
         thin_ring(viewer)
-        order_tissue_layers(viewer)
+        arrangement.watch()
+        arrangement.after_step()
+        self._place_dot()
         self.section.setEnabled(True)
         nz = int(np.asarray(tissue.em.data).shape[0])
         self.section.blockSignals(True)
@@ -358,42 +387,3 @@ class EMPanel(SegmentPicking, QWidget):
         self._set_status(f"EM around synapse {tissue.synapse_id}: pre {tissue.pre_root}, "
                          f"post {tissue.post_root}." + (f" {notes}" if notes else "")
                          + " Click a segment to see its root.", bool(notes))
-
-    def _apply_outline(self, on: bool) -> None:
-        viewer = self.session.viewer
-        layer = None if viewer is None else find_layer(viewer, "qc_segments")
-        # napari draws no contours in 3D (and warns at every slice): filled there
-        contour = 2 if on and viewer.dims.ndisplay == 2 else 0
-        if layer is not None and layer.contour != contour:
-            layer.contour = contour
-
-    def _on_section(self, index: int) -> None:
-        """Show section ``index`` of the cutout: the z slider in 2D, the plane in 3D."""
-        tissue = self.shown
-        viewer = self.session.viewer
-        if tissue is None or viewer is None:
-            return
-        zs = tissue.section_z()
-        z = float(zs[min(max(index, 0), len(zs) - 1)])
-        for kind, cutout in (("qc_em", tissue.em), ("qc_segments", tissue.segmentation)):
-            layer = find_layer(viewer, kind)
-            if layer is not None and cutout is not None:
-                layer.plane = plane_through(tissue, z, cutout)
-        axis = viewer.dims.ndim - 3
-        if viewer.dims.ndisplay == 2 and axis >= 0:
-            set_z_point(viewer, axis, z)
-        self._label_section()
-
-    def _label_section(self) -> None:
-        tissue = self.shown
-        if tissue is None:
-            self.section_label.setText("")
-            return
-        z = float(tissue.section_z()[self.section.value()])
-        self.section_label.setText(f"{self.section.value() + 1}/{self.section.maximum() + 1} (z {z:,.0f} nm)")
-
-    def _on_ndisplay(self, event: Any = None) -> None:
-        if self.shown is not None:
-            order_tissue_layers(self.session.viewer)
-            self._apply_outline(self.outline.isChecked())
-            self._on_section(self.section.value())

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_crant._qt.qc.em_layers import ray_meets_plane
+from napari_crant._qt.qc.em_layers import drawn_plane_z, ray_meets_plane
 
 
 class SegmentPicking:
@@ -62,7 +62,11 @@ class SegmentPicking:
         tissue = self.shown
         if tissue is None:
             return None
-        return ray_meets_plane(position, direction, float(tissue.section_z()[self.section.value()]))
+        z = float(tissue.section_z()[self.section.value()])
+        hit = ray_meets_plane(position, direction, drawn_plane_z(tissue, z))
+        if hit is not None:
+            hit[0] = z  # the point drawn there belongs to the section shown
+        return hit
 
     def load_picked(self) -> bool:
         """Ask the query dock to load the root picked last; whether there was one."""
