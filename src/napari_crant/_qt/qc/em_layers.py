@@ -7,14 +7,13 @@ of each layer is rebuilt once per step, by the slice.
 """
 
 import contextlib
-import weakref
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import QTimer
 
 from napari_crant._qt.qc.canvas import qc_layer_kwargs
 from napari_crant._qt.session import find_layer
+from napari_crant._qt.thumbnails import thumbnail_later
 from napari_crant.qc.em_review import SynapseTissue
 
 #: diameter (nm) of the ring marking the synapse while its EM is shown: the T-bar, the cleft
@@ -28,10 +27,6 @@ RING_LINE = 0.025
 RING_BLENDING = "translucent_no_depth"
 #: where the 3D plane lies past the section it shows, in sections (see :func:`plane_through`)
 PLANE_OFFSET = 0.5
-#: ms after a step at which the EM layers' layer-list thumbnails are drawn (after the canvas's paint)
-THUMBNAIL_DELAY_MS = 250
-#: layers whose thumbnail is due (:func:`_thumbnail_later`)
-_THUMBNAILS_DUE: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def same_plane(current: Any, plane: dict[str, Any]) -> bool:
@@ -176,8 +171,8 @@ def show_moved(layer: Any, sliced: Any, dims: Any = None, show: bool = True) -> 
 def slice_for_canvas(layer: Any, dims: Any) -> bool:
     """Slice a visible layer at ``dims`` as napari's ``refresh`` does, less what a moved EM layer
     does not need before the canvas paints it: its extent is not cleared again (a slice does not
-    change it; the move did) and the layer list's thumbnail is drawn :data:`THUMBNAIL_DELAY_MS`
-    later. Whether it was done that way (``False``: napari's internals are not as expected, its
+    change it; the move did) and the layer list's thumbnail is drawn later
+    (:func:`~napari_crant._qt.thumbnails.thumbnail_later`). Whether it was done that way (``False``: napari's internals are not as expected, its
     asynchronous slicing is on, or its refresh is held back: nothing was done).
     """
     state = getattr(layer, "_slicing_state", None)
@@ -189,7 +184,7 @@ def slice_for_canvas(layer: Any, dims: Any) -> bool:
     state.set_slice_input_from_dims(dims, True)
     state.set_view_slice()
     refresh_sync(data_displayed=True, highlight=True)
-    _thumbnail_later(layer)
+    thumbnail_later(layer)
     return True
 
 
@@ -200,24 +195,6 @@ def _async_slicing() -> bool:
         return bool(get_settings().experimental.async_)
     except (ImportError, AttributeError):
         return True
-
-
-def _thumbnail_later(layer: Any) -> None:
-    """Draw ``layer``'s layer-list thumbnail after the canvas's paint (once, however many steps)."""
-    if layer in _THUMBNAILS_DUE:
-        return
-    _THUMBNAILS_DUE.add(layer)
-    ref = weakref.ref(layer)
-
-    def draw() -> None:
-        target = ref()
-        if target is None:
-            return
-        _THUMBNAILS_DUE.discard(target)
-        with contextlib.suppress(RuntimeError, AttributeError, ValueError):
-            target._update_thumbnail()
-
-    QTimer.singleShot(THUMBNAIL_DELAY_MS, draw)
 
 
 def ray_meets_plane(position: np.ndarray, direction: Any, z: float) -> np.ndarray | None:
