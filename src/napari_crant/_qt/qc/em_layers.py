@@ -172,8 +172,9 @@ def slice_for_canvas(layer: Any, dims: Any) -> bool:
     """Slice a visible layer at ``dims`` as napari's ``refresh`` does, less what a moved EM layer
     does not need before the canvas paints it: its extent is not cleared again (a slice does not
     change it; the move did) and the layer list's thumbnail is drawn later
-    (:func:`~napari_crant._qt.thumbnails.thumbnail_later`). Whether it was done that way (``False``: napari's internals are not as expected, its
-    asynchronous slicing is on, or its refresh is held back: nothing was done).
+    (:func:`~napari_crant._qt.thumbnails.thumbnail_later`). Whether it was done that way
+    (``False``: napari's internals are not as expected, its asynchronous slicing is on, or its
+    refresh is held back: nothing was done).
     """
     state = getattr(layer, "_slicing_state", None)
     refresh_sync = getattr(layer, "_refresh_sync", None)
