@@ -176,3 +176,35 @@ def test_a_camera_set_while_batches_are_written_is_kept(qtbot, viewer, query, on
     qtbot.waitUntil(lambda: "at" in moved and not session.drawing, timeout=30_000)
     camera = viewer.scene.camera
     assert (tuple(camera.center), camera.zoom) == moved["at"]
+
+
+def test_timers_run_between_write_turns(qtbot, viewer, query, one_neuron_batches, monkeypatch):
+    """Between two turns the event loop runs due timers (and input): the turns are not chained
+    as posted calls into one stall."""
+    from qtpy.QtCore import Qt, QTimer
+
+    monkeypatch.setattr(layer_batches, "TURN_POINTS", 1)  # one layer a turn
+    session = get_session(viewer)
+    ticks = []
+    beat = QTimer()
+    beat.setTimerType(Qt.TimerType.PreciseTimer)
+    beat.timeout.connect(lambda: ticks.append(len(turns)))
+    turns = []
+    write_turn = session.batches.write_turn
+
+    def counted(*args, **kwargs):
+        write_turn(*args, **kwargs)
+        turns.append(1)
+
+    monkeypatch.setattr(session.batches, "write_turn", counted)
+    query.ids.value = f"{A2} {B2} {CD}"
+    beat.start(1)
+    try:
+        run_load(qtbot, query)
+        _wait_drawn(qtbot, session)
+    finally:
+        beat.stop()
+    assert len(turns) >= 6
+    # the heartbeat fired after every turn but the last (a turn number seen by a tick)
+    seen = set(ticks)
+    assert all(n in seen for n in range(1, len(turns)))

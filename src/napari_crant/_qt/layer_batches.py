@@ -31,6 +31,9 @@ BATCH_NEURONS = 100
 BATCH_SYNAPSES = 40_000
 #: points (skeleton edges, somata, synapses) written in one turn of the event loop
 TURN_POINTS = 30_000
+#: ms between two turns: a 0 ms single shot is a posted call, and Qt ran posted calls back to
+#: back before input and due timers (turns chained into stalls of several turns)
+TURN_GAP_MS = 1
 #: the layer kinds of a batch, in the order they are written and listed
 KINDS = ("skeletons", "somata", "pre", "post")
 
@@ -268,7 +271,8 @@ class LayerBatches:
             self._turn_scheduled = False
             self.write_turn()
 
-        QTimer.singleShot(0, turn)
+        # a timer (not a posted call): the event loop handles input and due timers between turns
+        QTimer.singleShot(TURN_GAP_MS, turn)
 
     # -- names ---------------------------------------------------------------------------------
     def _name(self, batch: Batch, kind: str) -> str:
