@@ -62,3 +62,11 @@ def count_slices(layers):
 
         state.set_view_slice = counted
     return counts
+
+
+def em_ready(qtbot, qc, timeout=120_000):
+    """Wait until the EM of the synapse shown is drawn; returns the tissue."""
+    panel = qc.em_panel
+    qtbot.waitUntil(lambda: panel.shown is not None
+                    and panel.shown.synapse_id == int(qc.current_row()["synapse_id"]), timeout=timeout)
+    return panel.shown

@@ -8,7 +8,7 @@ and otherwise keeps what the user moved or hid.
 
 import numpy as np
 import pytest
-from qc_helpers import build, load, wait
+from qc_helpers import build, em_ready, load, wait
 
 from napari_crant._qt.session import find_layer
 from napari_crant.demo import TINY_NEURONS, make_demo
@@ -27,13 +27,6 @@ def demo(tmp_path_factory):
     return out
 
 
-def _ready(qtbot, qc, timeout=120_000):
-    panel = qc.em_panel
-    qtbot.waitUntil(lambda: panel.shown is not None
-                    and panel.shown.synapse_id == int(qc.current_row()["synapse_id"]), timeout=timeout)
-    return panel.shown
-
-
 def _review_pre(qtbot, qc, demo):
     """Review the demo neuron at its first output synapse (pre and post both segmented)."""
     qc.em_panel.set_size(WIDTH_NM, SECTIONS)
@@ -41,7 +34,7 @@ def _review_pre(qtbot, qc, demo):
     build(qtbot, qc)
     pre = np.flatnonzero(qc.review.items["type"].to_numpy() == "pre")
     qc.review.go_to(int(pre[0]))
-    tissue = _ready(qtbot, qc)
+    tissue = em_ready(qtbot, qc)
     wait(qtbot, qc)
     return tissue
 
@@ -128,7 +121,7 @@ def test_in_3d_the_ring_is_whole_and_the_verdict_dot_is_not_on_the_t_bar(qtbot, 
     verdicts.visible = True
     # the next synapse: its dot hidden, the previous one's back in its verdict's colour
     assert qc.set_verdict("correct")
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     from napari_crant._qt.qc.canvas import verdict_color
 
     np.testing.assert_allclose(verdicts.face_color[index], verdict_color("correct"))
@@ -160,7 +153,7 @@ def test_the_users_layer_order_and_hidden_layers_are_kept_from_synapse_to_synaps
     user_2d = list(viewer.layers)
     for _ in range(2):
         qc.do("next")
-        _ready(qtbot, qc)
+        em_ready(qtbot, qc)
         wait(qtbot, qc)
         assert list(viewer.layers) == user_2d and not seg.visible
     # 3D: the plugin's order there (the tissue first); back in 2D, the user's order again
@@ -171,17 +164,17 @@ def test_the_users_layer_order_and_hidden_layers_are_kept_from_synapse_to_synaps
     # a layer added later lands on top and stays there: the user arranged the 2D order
     extra = viewer.add_points(np.zeros((1, 3)), name="added later")
     qc.do("next")
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     assert list(viewer.layers) == [*user_2d, extra] and not seg.visible
     # the user shows the segments again: they follow the synapses again
     seg.visible = True
     qc.do("previous")
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     assert seg.visible
     # hidden by the user, then the EM turned off and on in the dock: shown
     seg.visible = False
     qc.em_panel.show_em.setChecked(False)
     qc.em_panel.show_em.setChecked(True)
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     assert seg.visible and em.visible
     wait(qtbot, qc)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from qc_helpers import build, canvas, count_slices, load, wait
+from qc_helpers import build, canvas, count_slices, em_ready, load, wait
 
 import tiny
 from napari_crant._qt.qc.ring import ring_position
@@ -41,19 +41,11 @@ def _wait_all(qtbot, qc):
     qtbot.waitUntil(lambda: not qc.em_panel.workers, timeout=300_000)
 
 
-def _ready(qtbot, qc, timeout=120_000):
-    """Wait until the EM of the synapse shown is drawn; returns the tissue."""
-    panel = qc.em_panel
-    qtbot.waitUntil(lambda: panel.shown is not None
-                    and panel.shown.synapse_id == int(qc.current_row()["synapse_id"]), timeout=timeout)
-    return panel.shown
-
-
 def _review(qtbot, qc, demo):
     qc.em_panel.set_size(WIDTH_NM, SECTIONS)
     load(qc.session.viewer, [pick_demo_neuron(demo)], demo)
     build(qtbot, qc)
-    return _ready(qtbot, qc)
+    return em_ready(qtbot, qc)
 
 
 def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
@@ -87,7 +79,7 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     # the pre point of an output synapse holds the pre root
     pre_rows = np.flatnonzero(qc.review.items["type"].to_numpy() == "pre")
     qc.review.go_to(int(pre_rows[0]))
-    tissue = _ready(qtbot, qc)
+    tissue = em_ready(qtbot, qc)
     wait(qtbot, qc)  # the partner's skeleton arrives: the z slider stays at the synapse
     row = qc.current_row()
     pre_point = np.array([row["z"], row["y"], row["x"]])
@@ -113,19 +105,19 @@ def test_em_and_segments_in_world_coordinates_and_stepping(qtbot, qc, demo):
     # stepping moves the image to the next synapse
     before = tuple(em.translate)
     qc.do("next")
-    nxt = _ready(qtbot, qc)
+    nxt = em_ready(qtbot, qc)
     assert tuple(em.translate) == tuple(float(t) for t in nxt.em.translate) != before
     # a layer added later (another neuron, a mesh) lands on top; the next synapse puts the tissue back
     # above it, and a step whose order is right moves nothing
     extra = viewer.add_points(np.zeros((1, 3)), name="added later")
     assert list(viewer.layers)[-1] is extra
     qc.do("next")
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     assert list(viewer.layers)[-4:] == [extra, em, seg, ring]
     moves = []
     viewer.layers.events.moved.connect(moves.append)
     qc.do("previous")
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     assert moves == []
     _wait_all(qtbot, qc)
 
@@ -226,7 +218,7 @@ def test_cutout_outside_the_volume_is_a_message(qtbot, qc, demo):
     assert "#ff6b6b" in panel.status.styleSheet()
     assert not find_layer(qc.session.viewer, "qc_em").visible
     qc.review.go_to(0)
-    _ready(qtbot, qc)  # the next synapse shows its EM again
+    em_ready(qtbot, qc)  # the next synapse shows its EM again
     assert find_layer(qc.session.viewer, "qc_em").visible
     _wait_all(qtbot, qc)
 
@@ -282,7 +274,7 @@ def test_a_renderer_crash_is_a_message_not_a_hang_and_the_em_comes_back(qtbot, q
     assert _reaped(pid)
     assert qc.set_verdict("correct")  # the review goes on (to the next synapse)
     panel.set_size(WIDTH_NM, SECTIONS)  # back to a quick cutout: a new child draws it
-    tissue = _ready(qtbot, qc, timeout=240_000)
+    tissue = em_ready(qtbot, qc, timeout=240_000)
     assert tissue.synapse_id == int(qc.current_row()["synapse_id"])
     assert find_layer(qc.session.viewer, "qc_em").visible
     assert panel.renderer.started >= 2 and panel.renderer.pid not in (None, pid)
@@ -327,14 +319,14 @@ def test_a_prefetched_step_in_2d_slices_the_em_once_at_the_synapse(qtbot, qc, de
     assert later
     target = later[0]
     qc.review.go_to(target - 1 if target - 1 > qc.review.current else qc.review.current)
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     wait(qtbot, qc)
     nxt = int(qc.review.items.iloc[target]["synapse_id"])
     qc.review.go_to(target)  # fetches it; then back one and forward again, prefetched
-    tissue = _ready(qtbot, qc)
+    tissue = em_ready(qtbot, qc)
     assert tissue.synapse_id == nxt
     qc.review.step(-1)
-    _ready(qtbot, qc)
+    em_ready(qtbot, qc)
     wait(qtbot, qc)
     qtbot.waitUntil(lambda: panel.prefetch.status(nxt) == "ready", timeout=240_000)
     em, seg = find_layer(viewer, "qc_em"), find_layer(viewer, "qc_segments")
