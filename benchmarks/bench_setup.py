@@ -53,3 +53,17 @@ def spin_until(app: Any, cond: Callable[[], bool], timeout: float) -> bool:
         app.processEvents()
         time.sleep(0.002)
     return True
+
+
+def next_prefetched(app: Any, qc: Any, prefetch: Any, timeout: float = 300) -> int | None:
+    """Wait until the next synapse the QC dock steps to is prefetched (or failed) and the events
+    are handled; its synapse ID (``None``: no next synapse)."""
+    rows = qc.review.visible_rows()
+    later = rows[rows > qc.review.current]
+    if not len(later):
+        return None
+    nxt = int(qc.review.items.iloc[int(later[0])]["synapse_id"])
+    spin_until(app, lambda: prefetch.status(nxt) in ("ready", "failed"), timeout)
+    for _ in range(3):
+        app.processEvents()
+    return nxt

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from bench_setup import qc_viewer, spin_until, tiny_demo
+from bench_setup import next_prefetched, qc_viewer, spin_until, tiny_demo
 
 #: (module, owner, attribute, label, is a property setter)
 PARTS = (
@@ -100,14 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     per_step = []
     for _ in range(args.steps):
-        rows = qc.review.visible_rows()
-        later = rows[rows > qc.review.current]
-        if not len(later):
+        if next_prefetched(app, qc, prefetch) is None:
             break
-        nxt = int(qc.review.items.iloc[int(later[0])]["synapse_id"])
-        spin_until(app, lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
-        for _ in range(3):
-            app.processEvents()
         totals.clear()
         c0 = time.thread_time()
         qc.do("next")

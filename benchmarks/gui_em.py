@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_setup import qc_viewer, spin_until, tiny_demo
+from bench_setup import next_prefetched, qc_viewer, spin_until, tiny_demo
 
 STEP_TARGET_MS = 50.0
 STALL_TARGET_MS = 100.0
@@ -216,14 +216,9 @@ def main(argv: list[str] | None = None) -> int:
 
         cprofiler = cProfile.Profile()
     for _ in range(min(args.steps, n_items - 1)):
-        rows = qc.review.visible_rows()
-        later = rows[rows > qc.review.current]
-        if not len(later):
+        nxt = next_prefetched(app, qc, prefetch)
+        if nxt is None:
             break
-        nxt = int(qc.review.items.iloc[int(later[0])]["synapse_id"])
-        spin_until(app, lambda nxt=nxt: prefetch.status(nxt) in ("ready", "failed"), 300)
-        for _ in range(3):
-            app.processEvents()
         beat.reset()
         if profiler is not None:
             profiler.start()
