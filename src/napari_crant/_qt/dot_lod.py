@@ -27,6 +27,7 @@ from napari_crant.scene.dot_budget import (
     DotBudget,
     count_in_rect,
     dot_ranks,
+    in_rect,
     is_software_renderer,
 )
 
@@ -138,10 +139,7 @@ class DotLevelOfDetail:
         near = None
         if far_too:
             axes, low, high = self._region
-            world = self._world(layer)
-            near = np.ones(len(world), dtype=bool)
-            for axis, lo, hi in zip(axes, low, high, strict=True):
-                near &= (world[:, axis] >= lo) & (world[:, axis] <= hi)
+            near = in_rect(self._world(layer), low, high, axes)
         return self.budget.mask(self._layer_ranks(layer), near)
 
     @staticmethod
@@ -217,10 +215,8 @@ class DotLevelOfDetail:
     def _shown_world(self, layer: Any) -> np.ndarray:
         """World positions of the layer's dots the legend shows."""
         world = self._world(layer)
-        model = self.session.model
-        if len(model.shown_roots()) != len(model.entries):
-            world = world[model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))]
-        return world
+        shown = self.session.legend_mask(layer)
+        return world if shown is None else world[shown]
 
     @staticmethod
     def _view_rect(viewer: Any) -> tuple[tuple[int, ...], list[float], list[float]] | None:

@@ -212,11 +212,10 @@ class Session:
         if len(layer.data) == 0:
             return
         dots = self.dots.mask_for(layer) if kind in ("pre", "post") else None
-        all_shown = len(self.model.shown_roots()) == len(self.model.entries)
-        if not always and all_shown and dots is None:
+        legend = self.legend_mask(layer)
+        if not always and legend is None and dots is None:
             return
-        shown = (np.ones(len(layer.data), dtype=bool) if all_shown
-                 else self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64)))
+        shown = np.ones(len(layer.data), dtype=bool) if legend is None else legend
         if dots is not None:
             shown &= dots
         if kind == "skeletons":
@@ -225,6 +224,12 @@ class Session:
             layer.edge_color = colors
         else:
             layer.shown = shown
+
+    def legend_mask(self, layer: Any) -> np.ndarray | None:
+        """Which of a layer's rows belong to neurons the legend shows (``None``: every neuron is shown)."""
+        if len(self.model.shown_roots()) == len(self.model.entries):
+            return None
+        return self.model.shown_mask(layer.features["root_id"].to_numpy().astype(np.uint64))
 
     def project_z(self, viewer: Any) -> None:
         """In 2D, show the whole z range projected (layers use ``projection_mode='all'``).

@@ -72,16 +72,19 @@ def level_fraction(in_view: int, limit: int | None) -> float:
     return LEVEL_STEP ** -steps
 
 
-def count_in_rect(positions: Any, low: Any, high: Any, axes: tuple[int, ...]) -> int:
-    """How many of ``positions`` (N x D) lie within ``[low, high]`` on ``axes``."""
+def in_rect(positions: Any, low: Any, high: Any, axes: tuple[int, ...]) -> np.ndarray:
+    """Which of ``positions`` (N x D) lie within ``[low, high]`` on ``axes`` (bool per row)."""
     pos = np.asarray(positions)
-    if len(pos) == 0:
-        return 0
     inside = np.ones(len(pos), dtype=bool)
     for axis, lo, hi in zip(axes, low, high, strict=True):
         col = pos[:, axis]
         inside &= (col >= lo) & (col <= hi)
-    return int(np.count_nonzero(inside))
+    return inside
+
+
+def count_in_rect(positions: Any, low: Any, high: Any, axes: tuple[int, ...]) -> int:
+    """How many of ``positions`` (N x D) lie within ``[low, high]`` on ``axes``."""
+    return int(np.count_nonzero(in_rect(positions, low, high, axes))) if len(positions) else 0
 
 
 class DotBudget:

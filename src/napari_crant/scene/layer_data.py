@@ -51,12 +51,9 @@ LAYER_NAMES = {
     "post": "CRANT postsynapses",
     "highlight": "CRANT highlight",
 }
-#: smallest on-screen size (pixels) of synapses and somata: readable at the fitted view of a
-#: whole brain, while zoomed in they keep their size in nm. vispy draws a clamped marker with a
-#: border of half this, so the disc is 6 px; its quad (``size + 4 * (border + 1.5 * antialias)``,
-#: 15 px with :data:`DOT_ANTIALIAS`) sets a dot's cost with software OpenGL (24 px at 6 and 1).
-MIN_POINT_PIXELS = 4.0
-DOT_ANTIALIAS = 0.5
+#: smallest on-screen size (px) of synapses and somata (in nm when zoomed in). vispy adds a border of
+#: half this (a 6 px disc) on a ``size + 4 * (border + 1.5 * antialias)`` quad: 15 px, the dot's cost
+MIN_POINT_PIXELS, DOT_ANTIALIAS = 4.0, 0.5
 #: largest on-screen diameter (pixels) of synapses: zoomed in on the tissue they stay markers, as
 #: in Neuroglancer, instead of discs of their nm size covering the boutons and spines they mark
 MAX_POINT_PIXELS = 20.0
