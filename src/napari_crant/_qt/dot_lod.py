@@ -12,7 +12,8 @@ in 3D all). Dots farther away are drawn at the fraction of all the dots (a spars
 panning; a zoomed-in view does not pay for every dot off screen); the region is made again once
 the view leaves it. The session then shows each synapse layer's dots that the legend shows *and*
 whose rank is below their fraction (:meth:`DotLevelOfDetail.mask_for`). While dots are left out,
-the canvas's text overlay says so.
+the canvas's text overlay says so; the overlay's glyphs are made ahead once a limit is set
+(:mod:`~napari_crant._qt.glyph_warmup`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_crant._qt.glyph_warmup import GlyphWarmup, workers_running
 from napari_crant.scene.dot_budget import (
     SOFTWARE_DOT_LIMIT,
     DotBudget,
@@ -93,6 +95,9 @@ class DotLevelOfDetail:
         self._notice = ""  # the overlay text this set (a user's own text is left alone)
         self._watching = False
         self.budget.changed.connect(self._show_notice)
+        #: the notice's glyphs made ahead, so its first paint does not make them
+        self.glyphs = GlyphWarmup(lambda: session.viewer,
+                                  busy=lambda: bool(session.drawing) or workers_running())
 
     # -- the limit ------------------------------------------------------------------------------
     def resolve_limit(self, setting: int | None = None) -> None:
@@ -111,6 +116,8 @@ class DotLevelOfDetail:
             else:
                 self.budget.set_limit(None)
         self._resolved = True
+        if self.budget.limit is not None:
+            self.glyphs.start(self.budget.notice_characters())
 
     def set_limit(self, setting: int) -> None:
         """Change the limit now (``-1`` automatic, ``0`` every dot, ``N``) and redraw the dots."""
@@ -119,6 +126,12 @@ class DotLevelOfDetail:
         self.recount()
         if (self.budget.fraction, self.budget.outside, self._region) != before:
             self.session.apply_visibility_kinds(DOT_KINDS)
+
+    def warm_up(self) -> None:
+        """Decide the limit now if the canvas can say its renderer (the query dock opened), so the
+        notice's glyphs are made while the user types, not in the first big arrival's paint."""
+        if not self._resolved:
+            self.resolve_limit()
 
     # -- before a load is drawn -----------------------------------------------------------------
     def expect(self, dots: int) -> None:

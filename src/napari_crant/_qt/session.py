@@ -184,7 +184,10 @@ class Session:
         and layer controls are made ahead of it.
         """
         viewer = self.viewer
-        if viewer is None or self.scene.neurons:
+        if viewer is None:
+            return
+        self.dots.warm_up()  # the dot notice's glyphs, made while the user types
+        if self.scene.neurons:
             return
         if any(METADATA_KEY in layer.metadata for layer in viewer.layers):
             return

@@ -150,6 +150,13 @@ class DotBudget:
             return None if self.fraction >= 1.0 else ranks < self.fraction
         return np.where(near, ranks < self.fraction, ranks < self.outside)
 
+    def notice_characters(self) -> str:
+        """Every character a notice can hold with the current reason (digits included), sorted:
+        the canvas font's glyphs to make ahead of the first notice."""
+        fixed = ("Synapse dots: 1 in  drawn (~ of  in view; ). Zoom in for all." + self.reason
+                 + "0123456789,")
+        return "".join(sorted(set(fixed)))
+
     def notice(self) -> str:
         """One line for the canvas while dots are left out (``''`` when every dot is drawn)."""
         if self.fraction >= 1.0:
