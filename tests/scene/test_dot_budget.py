@@ -91,6 +91,18 @@ def test_changed_only_when_the_fraction_moves_and_the_notice_says_so():
     assert "software OpenGL: llvmpipe" in budget.notice()
 
 
+def test_the_notice_fits_a_narrow_canvas_and_its_glyphs_are_known():
+    """The canvas's text overlay is anchored at its bottom right: a line wider than the canvas
+    was cut at the left. Two short lines fit a canvas of ~450 px at the notice's 9 pt."""
+    budget = DotBudget(limit=8_000)
+    budget.set_limit(SOFTWARE_DOT_LIMIT, "software OpenGL: llvmpipe")
+    budget.update(1_234_567)
+    text = budget.notice()
+    assert all(len(line) <= 60 for line in text.split("\n")), text
+    assert "1,234,567 in view" in text and "Zoom in for all" in text
+    assert set(text) - {"\n"} <= set(budget.notice_characters())
+
+
 def test_dots_far_from_the_view_are_drawn_at_the_overview_fraction():
     ranks = dot_ranks(_positions(20_000, seed=5))
     near = np.zeros(len(ranks), dtype=bool)

@@ -153,19 +153,20 @@ class DotBudget:
     def notice_characters(self) -> str:
         """Every character a notice can hold with the current reason (digits included), sorted:
         the canvas font's glyphs to make ahead of the first notice."""
-        fixed = ("Synapse dots: 1 in  drawn (~ of  in view; ). Zoom in for all." + self.reason
+        fixed = ("Synapse dots: 1 in  drawn (~ of  in view). Zoom in for all." + self.reason
                  + "0123456789,")
         return "".join(sorted(set(fixed)))
 
     def notice(self) -> str:
-        """One line for the canvas while dots are left out (``''`` when every dot is drawn)."""
+        """Two short lines for the canvas while dots are left out (``''`` when every dot is drawn):
+        how many are drawn, then why and what to do (short enough for a narrow canvas)."""
         if self.fraction >= 1.0:
             return ""
         every = round(1.0 / self.fraction) if self.fraction > 0 else 0
         drawn = round(self.in_view * self.fraction)
-        why = f"; {self.reason}" if self.reason else ""
-        return (f"Synapse dots: 1 in {every} drawn (~{drawn:,} of {self.in_view:,} in view{why}). "
-                "Zoom in for all.")
+        why = f"{self.reason}. " if self.reason else ""
+        return (f"Synapse dots: 1 in {every} drawn (~{drawn:,} of {self.in_view:,} in view)\n"
+                f"{why}Zoom in for all.")
 
 
 def _checked_limit(limit: int | None) -> int | None:
