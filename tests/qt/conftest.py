@@ -39,17 +39,31 @@ def query(qtbot, viewer, tiny_path):
     w = QueryWidget(viewer)
     viewer.window.add_dock_widget(w, name="Query neurons")
     w.dataset.value = tiny_path
+    wait_dock_ready(qtbot, w)
     yield w
     qtbot.waitUntil(lambda: not w.workers, timeout=30_000)  # no worker outlives the test
 
 
+def wait_dock_ready(qtbot, widget, timeout=30_000):
+    """Wait until the query dock has made its empty layers (a layer a turn, once the warm-up has
+    built napari's units: see ``QueryWidget``)."""
+    from napari_crant._qt.session import find_layer
+
+    viewer = widget.session.viewer
+    qtbot.waitUntil(lambda: find_layer(viewer, "post") is not None and not widget.session.drawing,
+                    timeout=timeout)
+
+
 def run_load(qtbot, widget, timeout=30_000):
-    """Press Load and wait for the worker to finish; returns the worker (or None)."""
+    """Press Load and wait for the worker to finish and its neurons to be drawn (an arrival is
+    written over event-loop turns, e.g. while the dock's first layers are still being made);
+    returns the worker (or None)."""
     with qtbot.waitSignal(widget.load_button.native.clicked, timeout=1000):
         widget.load_button.native.click()
     worker = widget._last_worker
     if worker is not None:
         qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+        qtbot.waitUntil(lambda: not widget.session.drawing, timeout=timeout)
     return worker
 
 

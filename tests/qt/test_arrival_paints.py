@@ -8,7 +8,7 @@ import pytest
 from qtpy.QtCore import QTimer
 
 import tiny
-from conftest import run_load  # tests/qt/conftest.py
+from conftest import run_load, wait_dock_ready  # tests/qt/conftest.py
 from napari_crant._qt import layer_batches
 from napari_crant._qt.glyph_warmup import LAYOUT_CHARACTERS, GlyphWarmup, canvas_font
 from napari_crant._qt.query_widget import QueryWidget
@@ -24,6 +24,7 @@ def shown(qtbot, make_napari_viewer, tiny_path):
     query = QueryWidget(viewer)
     viewer.window.add_dock_widget(query, name="Query neurons")
     query.dataset.value = tiny_path
+    wait_dock_ready(qtbot, query)
     yield viewer, query
     qtbot.waitUntil(lambda: not query.workers, timeout=30_000)
 
@@ -39,7 +40,6 @@ def test_each_batch_is_painted_before_the_next_is_written(qtbot, shown, monkeypa
     monkeypatch.setattr(layer_batches, "BATCH_NEURONS", 1)  # three neurons, three batches
     monkeypatch.setattr(layer_batches, "TURN_POINTS", 1)  # one layer a turn
     session = get_session(viewer)
-    qtbot.waitUntil(lambda: bool(session.batches.batches), timeout=10_000)  # the empty first batch
     written_at_draws = []
     _draws(viewer, lambda: written_at_draws.append(len(session.batches.writes)))
     before = len(session.batches.writes)
@@ -62,7 +62,6 @@ def test_a_write_and_its_paint_are_two_stalls(qtbot, shown, monkeypatch):
     viewer, query = shown
     monkeypatch.setattr(layer_batches, "TURN_POINTS", 1)  # one layer a turn, then the paint
     session = get_session(viewer)
-    qtbot.waitUntil(lambda: bool(session.batches.batches), timeout=10_000)  # the empty first batch
     events = []
     write_turn = session.batches.write_turn
 

@@ -181,7 +181,7 @@ class LayerBatches:
         if not self.batches:
             self.batches.append(Batch())
         self._enqueue(self.batches[0], KINDS)
-        self.write_turn(all_now=True)
+        self.write_turn()  # a layer a turn
 
     def clear(self) -> None:
         """Forget the neurons: remove every batch's layers but the first's, which are emptied
@@ -250,7 +250,7 @@ class LayerBatches:
             data[1]["name"] = self._name(batch, kind)
             todo.append((batch, kind, data))
             written += len(data[0])
-            if kind not in batch.layers and len(data[0]):
+            if kind not in batch.layers and not all_now:
                 break  # making a napari layer (visual, controls) is a turn's worth of work itself
         if todo:
             self._hold_canvas(True)  # painted after the turn, not in the same stall (see _release_later)

@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def warm_up_units() -> None:
+    """Build napari's unit registry (pint's, built lazily by the first layer: ~0.4 s), so that the
+    query dock's first layers, made on the main thread, do not build it there."""
+    import pint
+
+    pint.get_application_registry().Unit("nm")
+
+
 def warm_up(dataset: Any) -> str:
     """Import the query core and its libraries, and open ``dataset`` with its annotations.
 
@@ -24,8 +32,8 @@ def warm_up(dataset: Any) -> str:
     str
         What was warmed up (for logs and tests).
     """
+    warm_up_units()
     import navis  # noqa: F401  (the slowest import: skeletons are navis neurons)
-    import pint
     import scipy.spatial  # noqa: F401
 
     from napari_crant.datasets import demo_path
@@ -33,7 +41,6 @@ def warm_up(dataset: Any) -> str:
     from napari_crant.queries.common import open_query
     from napari_crant.scene.loading import current_annotations
 
-    pint.get_application_registry().Unit("nm")  # napari's units: the registry is built once, lazily
     done = "imports"
     if str(dataset) == "demo" and not demo_path().exists():
         return done
