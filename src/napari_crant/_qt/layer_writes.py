@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_crant._qt.dot_depth import SYNAPSE_DOTS, lift_dots
 from napari_crant._qt.thumbnails import refresh_thumbnail_later
 from napari_crant.scene.layer_data import METADATA_KEY
 
@@ -136,6 +137,8 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
                                            if k in kwargs}}
                 layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
                 hide_empty_text(viewer, layer)
+                if kwargs.get("metadata", {}).get(METADATA_KEY) in SYNAPSE_DOTS:
+                    lift_dots(viewer, layer)
             else:
                 _set_layer_data(layer, data, kwargs, ltype)
                 if layer.name != kwargs["name"]:

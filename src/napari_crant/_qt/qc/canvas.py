@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant._qt.dot_depth import SYNAPSE_DOTS, lift_dots
 from napari_crant._qt.layer_writes import hide_empty_text
 from napari_crant._qt.qc.ring import move_ring
 from napari_crant._qt.qc.slicing import set_z_point
@@ -134,6 +135,8 @@ def set_points(viewer: Any, kind: str, data: np.ndarray, features: pd.DataFrame,
             kw["face_color"] = colors
         layer = viewer.add_points(data, **kw)
         hide_empty_text(viewer, layer)  # no text visual drawn, *display text* unticked
+        if kind in SYNAPSE_DOTS:
+            lift_dots(viewer, layer)  # whole where the 3D EM plane passes through them
         return layer
     layer.data = data
     layer.features = features

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.dot_depth import relift
 from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
 from napari_crant._qt.qc.current_dot import CurrentDot
@@ -258,6 +259,7 @@ class EMPanel(SegmentPicking, TissueView, QWidget):
                 if layer is not None and layer.visible:
                     layer.visible = False
         self.current_dot.show()
+        relift(viewer)  # no plane: the synapse dots' depth as napari draws it
 
     def _on_position(self, index: int | None) -> None:
         if not is_alive(self) or not self.show_em.isChecked():
