@@ -243,3 +243,29 @@ def test_in_3d_dots_the_plane_passes_through_are_drawn_whole(qtbot, qc, demo):
     em.visible = True
     viewer.dims.ndisplay = 2
     assert not bool(markers.shared_program["u_spherical"])
+
+
+def test_switching_to_3d_warns_nothing_and_the_2d_outlines_come_back(qtbot, qc, demo):
+    """napari warns "Contours are not displayed during 3D rendering" when it slices a Labels layer
+    with ``contour`` set in 3D: the segments layer has contour 0 before napari slices it in 3D, and
+    its 2D outlines (napari's ``contour=2``) are the same after a round trip."""
+    import warnings
+
+    viewer = qc.session.viewer
+    tissue = _review_pre(qtbot, qc, demo)
+    seg = find_layer(viewer, "qc_segments")
+    assert seg.contour == 2
+    outlines = np.array(seg._slice.image.view, copy=True)  # what napari draws: the outlines' colours
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            viewer.dims.ndisplay = 3
+            _shot(qtbot, viewer)
+            qc.em_panel.outline.setChecked(False)  # filled, then outlined again, in 3D
+            qc.em_panel.outline.setChecked(True)
+            _shot(qtbot, viewer)
+        assert not [w for w in caught if "Contours" in str(w.message)], [str(w.message) for w in caught]
+        assert seg.contour == 0 and np.array_equal(seg.data, tissue.contours)
+        viewer.dims.ndisplay = 2
+        assert seg.contour == 2 and np.array_equal(seg.data, tissue.outline)
+        np.testing.assert_array_equal(seg._slice.image.view, outlines)
