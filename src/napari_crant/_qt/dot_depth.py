@@ -8,9 +8,9 @@ of a synapse layer's dots :data:`LIFT_NM` closer to the camera than the dot's ce
 centre lies less than that behind the plane is drawn whole, one farther behind is hidden by it as
 before. Every synapse layer is lifted by the same distance, so dots at the same place (a verdict
 dot under the synapse's own) keep napari's order. The dots' colours are unchanged (flat, no
-lighting). Otherwise (2D, no EM, the EM hidden) the depth is left as it is: the lift costs the
-vertex shader two more transforms per vertex (+30% of the process's CPU for 100,000 dots in 3D
-under llvmpipe). A layer the user gives spherical shading is drawn as napari draws it.
+lighting). Otherwise (2D, no EM, the EM hidden) the markers draw as vispy does: a lifted dot
+costs two more transforms per vertex and a fragment depth written (no early depth test; see
+``benchmarks/dot_lift.py``). A layer the user gives spherical shading is drawn as napari draws it.
 """
 
 from typing import Any
@@ -26,22 +26,19 @@ SYNAPSE_DOTS = frozenset({"pre", "post", "highlight", "qc_verdicts", "qc_diff"})
 #: angle ``a`` to the screen only when its drawn radius (at most half of 20 px) times ``tan(a)``
 #: exceeds it
 LIFT_NM = 300.0
-#: the markers' fragment functions (vispy's ``$lighting_functions``): flat colours; lifted (vispy's
-#: ``u_spherical``, set while :func:`plane_shown`) the depth :data:`LIFT_NM` in front of the
-#: centre. ``v_depth_middle`` is the change in normalised device depth of half the dot's size away
-#: from the camera (the vertex shader computes it with ``u_spherical``); the depth buffer's [0, 1] is
-#: half of that range; ``{ratio}``: :data:`LIFT_NM` over half the layer's dot size
+#: the markers' fragment functions (vispy's ``$lighting_functions``) while lifted: flat colours and
+#: the depth :data:`LIFT_NM` in front of the centre. ``v_depth_middle`` is the change in normalised
+#: device depth of half the dot's size away from the camera (the vertex shader computes it with
+#: ``u_spherical``); the depth buffer's [0, 1] is half of that range; ``{ratio}``: :data:`LIFT_NM`
+#: over half the layer's dot size. Not lifted, the markers have vispy's own flat functions (no
+#: fragment depth written: the GPU's early depth test stays on)
 LIFTED_DEPTH = """
 vec4 apply_lighting(vec2 pointcoord, vec4 color) {{
     return color;
 }}
 
 void write_depth(vec2 pointcoord) {{
-    if (u_spherical) {{
-        gl_FragDepth = gl_FragCoord.z - 0.5 * {ratio:.6f} * v_depth_middle;
-    }} else {{
-        gl_FragDepth = gl_FragCoord.z;
-    }}
+    gl_FragDepth = gl_FragCoord.z - 0.5 * {ratio:.6f} * v_depth_middle;
 }}
 """
 
@@ -85,13 +82,13 @@ def lift_dots(viewer: Any, layer: Any) -> bool:
         return True  # done already
 
     def setup(spherical: bool) -> None:
-        if spherical:  # the user's spherical shading: napari's (vispy's) own
-            setup.lifted = None
-            plain(markers, True)
+        # ``None``: the user's spherical shading, napari's (vispy's) own
+        setup.lifted = None if spherical else plane_shown(viewer)
+        if not setup.lifted:
+            plain(markers, spherical)  # vispy's: flat, or spherical (the setter set ``u_spherical``)
             return
-        setup.lifted = plane_shown(viewer)
         program.frag["lighting_functions"] = LIFTED_DEPTH.format(ratio=lift_ratio(layer))
-        program["u_spherical"] = setup.lifted
+        program["u_spherical"] = True  # the vertex shader computes ``v_depth_middle``
 
     setup.lifted = None
     markers._setup_lighting_functions = setup
