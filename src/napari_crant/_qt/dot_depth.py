@@ -23,8 +23,8 @@ from napari_crant.scene.layer_data import METADATA_KEY
 SYNAPSE_DOTS = frozenset({"pre", "post", "highlight", "qc_verdicts", "qc_diff"})
 #: how much closer to the camera (nm) a dot's pixels are drawn than its centre: the radius of the
 #: QC's verdict dots (600 nm), about seven 42 nm sections. A dot is cut by a plane tilted by an
-#: angle ``a`` to the screen only when its drawn radius (at most half of 20 px) times ``tan(a)``
-#: exceeds it
+#: angle ``a`` to the screen only when its drawn radius in nm (at most 10 px at the view's zoom)
+#: times ``tan(a)`` exceeds it
 LIFT_NM = 300.0
 #: the markers' fragment functions (vispy's ``$lighting_functions``) while lifted: flat colours and
 #: the depth :data:`LIFT_NM` in front of the centre. ``v_depth_middle`` is the change in normalised
