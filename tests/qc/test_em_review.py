@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from napari_crant.qc.em_review import EMPrefetch, SynapseTissue, keep_segments, synapse_key
+from napari_crant.qc.em_prefetch import EMPrefetch
+from napari_crant.qc.em_review import SynapseTissue, keep_segments, synapse_key
 from napari_crant.qc.review import ReviewModel
 from napari_crant.qc.verdicts import VerdictStore
 from napari_crant.qc.worklist import build_worklist

@@ -91,3 +91,28 @@ def test_a_new_points_layer_without_text_does_not_draw_its_text_visual(make_napa
     assert node.visible
     layer.text.visible = False
     assert not node.visible
+
+
+def test_the_display_text_box_is_ticked_only_while_there_is_text(make_napari_viewer):
+    """napari's layer controls tick "display text" from ``layer.text.visible``: unticked while the
+    layer has no text; ticking it then draws nothing and the box stays unticked (there is nothing to
+    show, the status bar says how to give the layer text); text given later is shown and ticked."""
+    viewer = make_napari_viewer()
+    kwargs = {"name": "CRANT presynapses", "metadata": {METADATA_KEY: "pre"}, "size": 100.0,
+              "features": {"root_id": np.array([str(i) for i in range(20)], dtype=object)}}
+    (layer,) = write_into(viewer, [(None, (_points(20), kwargs, "points"))])
+    viewer.layers.selection.active = layer
+    box = viewer.window._qt_viewer.controls.widgets[layer]._text_visibility_control.text_disp_checkbox
+    node = viewer.window._qt_viewer.canvas.layer_to_visual[layer].node.text
+    assert not layer.text.visible and not box.isChecked() and not node.visible
+    box.click()  # the user ticks it
+    assert not layer.text.visible and not box.isChecked() and not node.visible
+    assert "has no text" in str(viewer.status)
+    layer.text = "root_id"  # text after all: shown, and the box says so
+    assert layer.text.visible and box.isChecked() and node.visible
+    box.click()
+    assert not layer.text.visible and not box.isChecked() and not node.visible
+    box.click()
+    assert layer.text.visible and box.isChecked() and node.visible
+    layer.text = None  # no text again
+    assert not layer.text.visible and not box.isChecked() and not node.visible

@@ -261,6 +261,79 @@ def test_first_click_on_weight_sorts_heaviest_first(qtbot, viewer, query):
     assert ids == sorted(ids)
 
 
+def _shown_order(widget):
+    header = widget.table.horizontalHeader()
+    names = list(widget.model.frame.columns)
+    return [names[header.logicalIndex(v)] for v in range(header.count())]
+
+
+def test_view_columns_put_the_neuron_after_the_weights_for_several():
+    from napari_crant._qt.partners import view_columns
+
+    cols = ["direction", "partner_id", "cell_type", "weight", "weight_qc", "percent", "side", "neuron_id"]
+    assert view_columns(cols, True) == [
+        "direction", "partner_id", "weight", "weight_qc", "percent", "neuron_id", "cell_type", "side"]
+    assert view_columns(cols, False) == [
+        "direction", "partner_id", "weight", "weight_qc", "percent", "cell_type", "side", "neuron_id"]
+    assert view_columns(["direction", "partner_id", "weight"], True) == ["direction", "partner_id", "weight"]
+
+
+def test_all_neurons_view_reads_neuron_then_partner(qtbot, viewer, query, tmp_path):
+    partners = _partners(viewer)
+    query.ids.value = f"{tiny.A2}, {tiny.B2}"
+    run_load(qtbot, query)
+    viewer.window.show()  # laid-out sections and header clicks
+    qtbot.waitExposed(partners.table)
+    assert partners.neuron.currentData() is None  # all loaded neurons
+    order = _shown_order(partners)
+    assert order[:5] == ["direction", "partner_id", "weight", "percent", "neuron_id"]
+    # right after the partner's numbers, before the annotations: at most one column's scroll away
+    header = partners.table.horizontalHeader()
+    names = list(partners.model.frame.columns)
+    c = names.index("neuron_id")
+    assert header.sectionViewportPosition(c) == sum(header.sectionSize(names.index(n)) for n in order[:4])
+    partners.table.scrollTo(partners.proxy.index(0, c))
+    right = header.sectionViewportPosition(c) + header.sectionSize(c)
+    assert header.sectionViewportPosition(c) >= 0 and right <= partners.table.viewport().width()
+    assert partners.table.horizontalScrollBar().value() <= header.sectionSize(c)
+    partners.table.horizontalScrollBar().setValue(0)
+    # sorting by the neuron (a header click) groups each neuron's rows, IDs compared exactly
+    x = header.sectionViewportPosition(c) + header.sectionSize(c) // 2
+    _click(header.viewport(), QPoint(x, header.height() // 2))
+    assert header.sortIndicatorSection() == c
+    neurons = _column(partners, "neuron_id")
+    assert neurons == sorted(neurons) and set(neurons) == {str(tiny.A2), str(tiny.B2)}
+    # the filter finds a neuron's ID in either ID column; the summary counts what is shown
+    partners.filter.setText(str(tiny.B2))
+    shown = partners.shown_rows()
+    frame = partners.model.frame
+    ids = frame[["neuron_id", "partner_id"]].to_numpy(np.uint64)
+    b2 = (ids == tiny.B2).any(axis=1)
+    assert 0 < len(shown) == int(b2.sum()) < len(frame)
+    assert f"{len(shown)} of {len(frame)} rows match the filter" in partners.summary.text()
+    # exports: the rows and columns as shown, provenance, exact IDs
+    assert list(shown.columns) == order
+    partners.export(tmp_path / "all.csv")
+    text = (tmp_path / "all.csv").read_text()
+    assert "# dataset: tiny" in text
+    back = pd.read_csv(tmp_path / "all.csv", comment="#", dtype={"partner_id": str, "neuron_id": str})
+    assert list(back.columns) == order
+    assert list(back["neuron_id"]) == _column(partners, "neuron_id")
+    partners.export(tmp_path / "all.parquet")
+    back = read_table(tmp_path / "all.parquet")
+    assert list(back.columns) == order and back["neuron_id"].dtype == np.uint64
+    assert back.attrs["dataset"] == "tiny"
+    # one neuron: the same ID in every row, named in the box, so its column goes last
+    partners.filter.setText("")
+    partners.neuron.setCurrentIndex(partners.neuron.findData(str(tiny.B2)))
+    order = _shown_order(partners)
+    assert order[:5] == ["direction", "partner_id", "weight", "percent", "cell_type"]
+    assert order[-1] == "neuron_id"
+    partners.export(tmp_path / "b2.csv")
+    back = pd.read_csv(tmp_path / "b2.csv", comment="#", dtype={"partner_id": str, "neuron_id": str})
+    assert list(back.columns) == order and set(back["neuron_id"]) == {str(tiny.B2)}
+
+
 def test_partner_export_to_unsupported_format_says_which_are(qtbot, viewer, query, tmp_path, monkeypatch):
     from qtpy.QtWidgets import QFileDialog
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_crant._qt.dot_depth import SYNAPSE_DOTS, lift_dots
 from napari_crant._qt.thumbnails import refresh_thumbnail_later
 from napari_crant.scene.layer_data import METADATA_KEY
 
@@ -60,22 +61,32 @@ def write_layers(viewer: Any, layer_data: list[LayerData]) -> list[Any]:
 
 
 def hide_empty_text(viewer: Any, layer: Any) -> None:
-    """Do not draw a Points layer's text visual while the layer has no text.
+    """Keep a Points layer's text hidden, and its *display text* box unticked, while it has no text.
 
     napari gives the text visual of a layer without text one empty string, and vispy still draws
-    it: a font atlas rendered at the layer's first paint (~30 ms) and a draw at every paint. The
-    visual is shown again as soon as the layer gets text.
+    it: a font atlas rendered at the layer's first paint (~30 ms) and a draw at every paint. Its
+    layer controls tick *display text* from ``layer.text.visible`` (``True`` by default), so the
+    box said there was text. While the layer's text is the empty constant, ``text.visible`` is
+    set back to ``False`` (a user's tick is undone and the status bar says how to give the layer
+    text: there is nothing to show); the visual is shown again, and the box ticked, as soon as
+    the layer gets text (``layer.text = ...`` makes it visible, as napari does).
     """
+    text = getattr(layer, "text", None)
+    if text is None or not hasattr(text, "events"):
+        return
     canvas = getattr(getattr(getattr(viewer, "window", None), "_qt_viewer", None), "canvas", None)
     visual = getattr(canvas, "layer_to_visual", {}).get(layer) if canvas is not None else None
     node = getattr(getattr(visual, "node", None), "text", None)
-    text = getattr(layer, "text", None)
-    if node is None or text is None or not hasattr(text, "events"):
-        return
 
     def sync(event: Any = None) -> None:
-        string = getattr(text, "string", None)
-        node.visible = not (getattr(string, "constant", None) == "" or not text.visible)
+        empty = getattr(getattr(text, "string", None), "constant", None) == ""
+        if empty and text.visible:
+            if getattr(event, "type", None) == "visible":  # someone ticked it
+                viewer.status = (f"{layer.name} has no text to display (give it some, e.g. "
+                                 f"viewer.layers[{layer.name!r}].text = 'partner_id')")
+            text.visible = False
+        if node is not None:
+            node.visible = text.visible and not empty
 
     sync()
     text.events.connect(sync)
@@ -126,6 +137,8 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
                                            if k in kwargs}}
                 layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
                 hide_empty_text(viewer, layer)
+                if kwargs.get("metadata", {}).get(METADATA_KEY) in SYNAPSE_DOTS:
+                    lift_dots(viewer, layer)
             else:
                 _set_layer_data(layer, data, kwargs, ltype)
                 if layer.name != kwargs["name"]:

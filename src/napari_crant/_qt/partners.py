@@ -1,5 +1,6 @@
 """The partner table dock: upstream and downstream partners of the loaded neurons."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import napari
@@ -29,9 +30,38 @@ from napari_crant.scene.tables import export_table
 
 ALL = "all loaded neurons"
 #: columns shown first, in this order (the weights right after the partner: in a dock ~440 px
-#: wide the columns after the ID are cut at the edge); the view's order only, exports and
-#: ``model.frame`` keep the frame's
+#: wide the columns after the ID are cut at the edge); ``model.frame`` keeps the frame's order
 LEAD_COLUMNS = ("direction", "partner_id", "weight", "weight_qc", "percent")
+#: which loaded neuron a row belongs to: right after :data:`LEAD_COLUMNS` when the rows are of
+#: several neurons (a row's ``percent`` is a share of that neuron's synapses), before the partner's
+#: annotations; last when they are of one (the same ID in every row, named by the neuron box).
+#: Not first: in a dock ~440 px wide (a 407 px viewport) the two 145 px IDs and ``direction``
+#: leave 28 px, and the right-aligned weight is cut away
+NEURON_COLUMN = "neuron_id"
+
+
+def view_columns(columns: Sequence[str], several_neurons: bool) -> list[str]:
+    """The partner table's columns in the order the view shows them (and exports write them).
+
+    Parameters
+    ----------
+    columns
+        The frame's columns.
+    several_neurons
+        Whether the rows belong to more than one loaded neuron.
+
+    Returns
+    -------
+    list of str
+        :data:`LEAD_COLUMNS`, then :data:`NEURON_COLUMN` if ``several_neurons``, then the
+        others in the frame's order (then :data:`NEURON_COLUMN` if not ``several_neurons``).
+    """
+    names = [str(c) for c in columns]
+    lead = [c for c in LEAD_COLUMNS if c in names]
+    rest = [c for c in names if c not in lead and c != NEURON_COLUMN]
+    if NEURON_COLUMN not in names:
+        return lead + rest
+    return [*lead, NEURON_COLUMN, *rest] if several_neurons else [*lead, *rest, NEURON_COLUMN]
 
 
 class PartnerWidget(QWidget):
@@ -138,24 +168,30 @@ class PartnerWidget(QWidget):
         self.table.resizeColumnsToContents()
         self.update_summary()
 
+    def columns_shown(self) -> list[str]:
+        """The columns in the view's order (:func:`view_columns`)."""
+        df = self.model.frame
+        several = NEURON_COLUMN in df and len(np.unique(df[NEURON_COLUMN].to_numpy(np.uint64))) > 1
+        return view_columns(df.columns, several)
+
     def _lead_columns(self) -> None:
-        """Show :data:`LEAD_COLUMNS` first (moved header sections; the model's columns stay)."""
+        """Put the header's sections in :meth:`columns_shown` order (the model's columns stay)."""
         header = self.table.horizontalHeader()
         names = [str(c) for c in self.model.frame.columns]
-        target = 0
-        for name in LEAD_COLUMNS:
-            if name in names:
-                header.moveSection(header.visualIndex(names.index(name)), target)
-                target += 1
+        for target, name in enumerate(self.columns_shown()):  # every section: any previous order
+            header.moveSection(header.visualIndex(names.index(name)), target)
 
     def _on_filter(self, text: str) -> None:
         self.proxy.setFilterFixedString(text)
         self.update_summary()
 
     def shown_rows(self) -> pd.DataFrame:
-        """The rows the table shows (after the text filter), in view order."""
+        """The rows the table shows (after the text filter), rows and columns in view order."""
         rows = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
-        return self.model.frame.iloc[rows].reset_index(drop=True)
+        df = self.model.frame
+        if df.columns.empty:
+            return df
+        return df.iloc[rows][self.columns_shown()].reset_index(drop=True)
 
     def update_summary(self) -> None:
         """Count the rows and synapses the table shows (the text filter applied)."""
@@ -246,7 +282,7 @@ class PartnerWidget(QWidget):
             show_error(str(e))
 
     def export(self, path: Any) -> None:
-        """Write the shown rows (after filtering, in view order) with provenance.
+        """Write the shown rows (after filtering; rows and columns in view order) with provenance.
 
         Raises
         ------

@@ -1,7 +1,7 @@
 """How far ahead of a fast walk to fetch the EM, from the pace of the steps and of the fetches (Qt-free).
 
 A reviewer holding ``n`` steps every ~30 ms; a cutout of the demo's tissue takes most of a second
-to draw. Fetching the synapse shown first (what :class:`~napari_crant.qc.em_review.EMPrefetch` does
+to draw. Fetching the synapse shown first (what :class:`~napari_crant.qc.em_prefetch.EMPrefetch` does
 when the reviewer is reading) is then futile during a walk: it arrives after the walk has passed
 it, and so does every later one. :class:`WalkLead` measures the walk: while it is faster than a
 fetch, a fetch started now should be for the synapse the walk will have reached when the fetch

@@ -25,7 +25,7 @@ The child's ``napari_crant`` is the parent's (its source directory leads ``PYTHO
 gets the parent's ``sys.path``, as ``spawn`` would hand it over.
 
 A fetch the review no longer wants is not finished: :attr:`TissueProcess.still_wanted` (set by
-the EM panel to :meth:`EMPrefetch.still_wanted <napari_crant.qc.em_review.EMPrefetch.still_wanted>`)
+the EM panel to :meth:`EMPrefetch.still_wanted <napari_crant.qc.em_prefetch.EMPrefetch.still_wanted>`)
 is asked when a fetch starts (a fetch queued behind others, passed before it started, is dropped
 without a request) and every :data:`WAIT_POLL_S` while the child draws (a passed one is
 cancelled: the child stops at its next checkpoint, within milliseconds, and keeps running for

@@ -178,3 +178,94 @@ def test_the_users_layer_order_and_hidden_layers_are_kept_from_synapse_to_synaps
     em_ready(qtbot, qc)
     assert seg.visible and em.visible
     wait(qtbot, qc)
+
+
+def _red(shot):
+    return (shot[..., 0] > 0.8) & (shot[..., 1] < 0.25) & (shot[..., 2] < 0.25)
+
+
+def test_in_3d_dots_the_plane_passes_through_are_drawn_whole(qtbot, qc, demo):
+    """Verdict dots of the synapses around the one shown, at the plane's depth, read as whole discs
+    (the tilted plane cut them in half); dots well behind the plane stay hidden by the EM."""
+    from napari_crant._qt.dot_depth import LIFT_NM, points_markers
+    from napari_crant._qt.qc.em_layers import drawn_plane_z, ray_meets_plane
+
+    viewer = qc.session.viewer
+    qc.em_panel.set_size(2048, SECTIONS)
+    load(viewer, [pick_demo_neuron(demo)], demo)
+    build(qtbot, qc)
+    verdicts = find_layer(viewer, "qc_verdicts")
+    data = np.asarray(verdicts.data)
+    # the synapse with the most others within 1 um across and 150 nm in depth
+    d = data[:, None, :] - data[None, :, :]
+    busy = int(np.argmax(((np.abs(d[..., 0]) < 150) & (np.hypot(d[..., 1], d[..., 2]) < 1000)).sum(1)))
+    qc.review.go_to(busy)
+    tissue = em_ready(qtbot, qc)
+    wait(qtbot, qc)
+    _in_3d(qtbot, qc, tissue)
+    em = find_layer(viewer, "qc_em")
+    for layer in viewer.layers:  # the EM plane and the verdict dots alone
+        if layer is not em and layer is not verdicts:
+            layer.visible = False
+    plane_z = drawn_plane_z(tissue, float(tissue.section_z()[qc.em_panel.section.value()]))
+    lo = np.asarray(tissue.em.translate, np.float64)[1:]
+    hi = lo + np.asarray(tissue.em.scale, np.float64)[1:] * np.asarray(tissue.em.data.shape)[1:]
+
+    def on_plane(points):  # where each dot lies on the screen: over the EM plane?
+        hits = [ray_meets_plane(p, viewer.camera.view_direction, plane_z) for p in points]
+        return np.array([h is not None and bool(np.all((h[1:] > lo + 300) & (h[1:] < hi - 300)))
+                         for h in hits])
+
+    depth = (data[:, 0] - plane_z) * np.sign(viewer.camera.view_direction[0])  # > 0: behind the plane
+    over = on_plane(data)
+    near = over & (np.abs(data[:, 0] - plane_z) < 100.0)
+    near[qc.review.current] = False  # hidden on purpose (the ring marks it)
+    far = over & (depth > 2 * LIFT_NM)
+    assert near.sum() >= 10 and far.sum() >= 3, (near.sum(), far.sum())
+    verdicts.face_color = np.tile([1.0, 0.0, 0.0, 1.0], (len(data), 1))
+    verdicts.canvas_size_limits = (0.0, verdicts.canvas_size_limits[1])  # a dot of size 0: not drawn
+    for mask, check in ((near, "whole"), (far, "hidden")):
+        verdicts.size = np.where(mask, 600.0, 0.0)  # the others not drawn (napari's ``shown`` is 2D only)
+        shot = _red(_shot(qtbot, viewer))
+        em.visible = False  # no plane: every dot whole
+        plain = _red(_shot(qtbot, viewer))
+        em.visible = True
+        assert plain.sum() > 20 * mask.sum(), (check, plain.sum())
+        if check == "whole":  # the same discs with the plane as without it
+            assert shot.sum() >= 0.97 * plain.sum(), (shot.sum(), plain.sum())
+        else:  # more than the lift behind the plane: hidden by the EM
+            assert shot.sum() <= 0.05 * plain.sum(), (shot.sum(), plain.sum())
+    # lifted only while the plane is shown in 3D: 2D, or the EM hidden, draws as napari does
+    markers = points_markers(viewer, verdicts)
+    assert bool(markers.shared_program["u_spherical"])
+    em.visible = False
+    assert not bool(markers.shared_program["u_spherical"])
+    em.visible = True
+    viewer.dims.ndisplay = 2
+    assert not bool(markers.shared_program["u_spherical"])
+
+
+def test_switching_to_3d_warns_nothing_and_the_2d_outlines_come_back(qtbot, qc, demo):
+    """napari warns "Contours are not displayed during 3D rendering" when it slices a Labels layer
+    with ``contour`` set in 3D: the segments layer has contour 0 before napari slices it in 3D, and
+    its 2D outlines (napari's ``contour=2``) are the same after a round trip."""
+    import warnings
+
+    viewer = qc.session.viewer
+    tissue = _review_pre(qtbot, qc, demo)
+    seg = find_layer(viewer, "qc_segments")
+    assert seg.contour == 2
+    outlines = np.array(seg._slice.image.view, copy=True)  # what napari draws: the outlines' colours
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            viewer.dims.ndisplay = 3
+            _shot(qtbot, viewer)
+            qc.em_panel.outline.setChecked(False)  # filled, then outlined again, in 3D
+            qc.em_panel.outline.setChecked(True)
+            _shot(qtbot, viewer)
+        assert not [w for w in caught if "Contours" in str(w.message)], [str(w.message) for w in caught]
+        assert seg.contour == 0 and np.array_equal(seg.data, tissue.contours)
+        viewer.dims.ndisplay = 2
+        assert seg.contour == 2 and np.array_equal(seg.data, tissue.outline)
+        np.testing.assert_array_equal(seg._slice.image.view, outlines)

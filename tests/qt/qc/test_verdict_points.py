@@ -60,3 +60,18 @@ def test_without_a_canvas_visual_nothing_is_changed(qtbot, qc, tiny_path):
     assert not recolor_point(None, layer, 0, (1.0, 0.0, 0.0, 1.0))  # no viewer window: napari's way
     assert not recolor_point(viewer, layer, len(colors) + 3, (1.0, 0.0, 0.0, 1.0))  # no such point
     np.testing.assert_array_equal(layer.face_color, colors)
+
+
+def test_qc_points_layers_say_they_have_no_text(qtbot, qc, tiny_path):
+    """Every Points layer of the session and the review: *display text* unticked, no text drawn."""
+    from napari.layers import Points
+
+    viewer = qc.session.viewer
+    load(viewer, [tiny.A2], tiny_path)
+    qc.em_panel.show_em.setChecked(False)
+    build(qtbot, qc)
+    points = [layer for layer in viewer.layers if isinstance(layer, Points)]
+    assert {"qc_verdicts", "qc_current", "pre", "somata"} <= {p.metadata.get("napari_crant") for p in points}
+    for layer in points:
+        assert not layer.text.visible, layer.name
+        assert not layer_visual(viewer, layer).text.visible, layer.name

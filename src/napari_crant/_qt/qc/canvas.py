@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from napari_crant._qt.dot_depth import SYNAPSE_DOTS, lift_dots
+from napari_crant._qt.layer_writes import hide_empty_text
 from napari_crant._qt.qc.ring import move_ring
 from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.vispy_points import recolor_point
@@ -131,7 +133,11 @@ def set_points(viewer: Any, kind: str, data: np.ndarray, features: pd.DataFrame,
         kw = qc_layer_kwargs(kind, features=features, size=size, border_width=0.0, **extra)
         if len(data):
             kw["face_color"] = colors
-        return viewer.add_points(data, **kw)
+        layer = viewer.add_points(data, **kw)
+        hide_empty_text(viewer, layer)  # no text visual drawn, *display text* unticked
+        if kind in SYNAPSE_DOTS:
+            lift_dots(viewer, layer)  # whole where the 3D EM plane passes through them
+        return layer
     layer.data = data
     layer.features = features
     if len(data):

@@ -85,6 +85,29 @@ def thin_ring(viewer: Any) -> None:
     ring.refresh()
 
 
+def no_contour_warning_in_3d(layer: Any) -> bool:
+    """The segments Labels layer computes no contour in 3D, silently.
+
+    napari draws no Labels contours in 3D: its ``_calculate_contour`` returns ``None`` there, and
+    warns "Contours are not displayed during 3D rendering" first. At a switch to 3D napari slices
+    the layers before any plugin hears of it (its own handlers of the dims' ``ndisplay`` event come
+    first), so the layer still had its 2D ``contour=2`` (set to 0 right after, see
+    :class:`~napari_crant._qt.qc.em_view.TissueView`) and a user saw that warning at every switch
+    for nothing. 2D is napari's own code. Returns whether napari's method was found.
+    """
+    plain = getattr(type(layer), "_calculate_contour", None)
+    if plain is None:
+        return False
+
+    def calculate_contour(labels: np.ndarray, data_slice: Any) -> np.ndarray | None:
+        if labels.ndim > 2:
+            return None  # napari's answer in 3D, without its warning
+        return plain(layer, labels, data_slice)
+
+    layer._calculate_contour = calculate_contour
+    return True
+
+
 def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plane: dict[str, Any],
                      refresh: bool = True, **style: Any) -> tuple[Any, bool]:
     """Add the Image (``qc_em``) or Labels layer of ``kind``, or move it to ``cutout``: one refresh
@@ -127,6 +150,8 @@ def put_cutout_layer(viewer: Any, kind: str, data: np.ndarray, cutout: Any, plan
         add = viewer.add_image if kind == "qc_em" else viewer.add_labels
         # the layer owns its array: the next cutouts are copied into it (the cached ones stay intact)
         layer = add(np.array(data, copy=True), **kw)
+        if kind == "qc_segments":
+            no_contour_warning_in_3d(layer)
         viewer.layers.move(viewer.layers.index(layer), 0 if kind == "qc_em" else 1)
         return layer, False
     # one re-slice for the new data, place and plane, not one per property

@@ -1,7 +1,7 @@
 """The QC dock's EM panel: the EM and the partners' segments around the synapse shown.
 
 :class:`EMPanel` follows a :class:`~napari_crant.qc.review.ReviewModel` through a Qt-free
-:class:`~napari_crant.qc.em_review.EMPrefetch`: the shown synapse's tissue and the next ones'
+:class:`~napari_crant.qc.em_prefetch.EMPrefetch`: the shown synapse's tissue and the next ones'
 are fetched in a worker, one at a time, into a bounded cache, so stepping shows EM at once.
 It draws two layers in the same (z, y, x) nm world as every other layer:
 
@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_crant._qt.dot_depth import relift
 from napari_crant._qt.elided_label import ElidedLabel
 from napari_crant._qt.qc.canvas import kept_dims_point, one_extent_update
 from napari_crant._qt.qc.current_dot import CurrentDot
@@ -44,13 +45,9 @@ from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.qc.workers import WorkerRunner
 from napari_crant._qt.session import Session, find_layer
 from napari_crant._qt.utils import is_alive
+from napari_crant.qc.em_prefetch import EMPrefetch
 from napari_crant.qc.em_process import TissueProcess
-from napari_crant.qc.em_review import (
-    CUTOUT_SIZE_NM,
-    EMPrefetch,
-    SynapseTissue,
-    synapse_key,
-)
+from napari_crant.qc.em_review import CUTOUT_SIZE_NM, SynapseTissue, synapse_key
 from napari_crant.qc.review import ReviewModel
 from napari_crant.scene.layer_data import METADATA_KEY
 
@@ -258,6 +255,7 @@ class EMPanel(SegmentPicking, TissueView, QWidget):
                 if layer is not None and layer.visible:
                     layer.visible = False
         self.current_dot.show()
+        relift(viewer)  # no plane: the synapse dots' depth as napari draws it
 
     def _on_position(self, index: int | None) -> None:
         if not is_alive(self) or not self.show_em.isChecked():

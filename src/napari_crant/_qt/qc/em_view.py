@@ -5,13 +5,15 @@ the panel's ``shown`` tissue, ``session``, ``review``, ``outline`` and ``section
 ``arrangement`` and ``current_dot``) that follows the display: in 2D the segments layer holds the
 segments whole (napari outlines them, a hover shows the root anywhere on one), in 3D their
 contours (napari draws no Labels contours in 3D); the section shown (z slider or plane); the layer
-order and the synapse's verdict dot when the display changes.
+order, the synapse's verdict dot and the depth of the synapse dots (drawn whole where the 3D
+plane passes through them) when the display changes.
 """
 
 from typing import Any
 
 import numpy as np
 
+from napari_crant._qt.dot_depth import relift
 from napari_crant._qt.qc.em_layers import plane_through
 from napari_crant._qt.qc.slicing import set_z_point
 from napari_crant._qt.session import find_layer
@@ -83,10 +85,12 @@ class TissueView:
             self._place_dot()
 
     def _place_dot(self) -> None:
-        """In 3D, with the EM plane shown, the synapse's verdict dot hidden (the ring marks it)."""
+        """In 3D, with the EM plane shown, the synapse's verdict dot hidden (the ring marks it) and
+        the synapse dots the plane passes through drawn whole (:func:`relift`)."""
         viewer = self.session.viewer
         if viewer is None or self.current_dot is None:
             return
+        relift(viewer)
         em = find_layer(viewer, "qc_em")
         on_plane = viewer.dims.ndisplay == 3 and em is not None and em.visible and self.shown is not None
         self.current_dot.hide(self.review.current if on_plane else None)
