@@ -139,8 +139,9 @@ def report(results: list[dict]) -> str:
         "`RssFile` sampled every 0.2 s. The synapses are drawn block by block to a staging "
         "file and sorted by an external sort (`snapshot/external_sort.py`), so they add a "
         "bounded amount; the rest grows with the skeleton nodes, L2 chunks and supervoxels "
-        "(stages 1-7 hold them in memory; what the synapse stage does not read is parked on "
-        "disk while it runs). *Format* is the snapshot format written "
+        "(the per-node arrays are mapped files in the build's scratch directory; stage 3's "
+        "live arbor tips, `l2_edges_table`'s ranks, `put l2` and `put supervoxels` are still "
+        "heap). *Format* is the snapshot format written "
         "(`docs/snapshot-format.md`): format 3 sorts the synapses twice (grouped by "
         "presynaptic root, and the post-side copy by postsynaptic root) with two more root "
         "columns; format 2 (the streaming writer before the working-set layout) sorted them by "
@@ -165,9 +166,9 @@ def report(results: list[dict]) -> str:
             f"{r['load_before'][0]:.1f} | {r['date']} | {r.get('code', '-')} |")
     lines += [
         "",
-        "Memory by phase (the RSS series in the JSON): the peak comes while stages 1-7 hold "
-        "the skeletons, contacts, L2 chunks and supervoxels (a few hundred bytes per skeleton "
-        "node) and the synapses are drawn; the synapses themselves add one block of 2M rows "
+        "Memory by phase (the RSS series and the stage table in the JSON; "
+        "`--stages` prints it): the skeletons, contacts, L2 chunks and supervoxels grow with "
+        "the skeleton nodes; the synapses themselves add one block of 2M rows "
         "being drawn, 3 bytes per synapse (flags, ID offset steps) and one "
         "4M-row sort run at a time while the synapse files are written (format 3: 96-byte "
         "rows, 384 MB, while the post-side copy's 52-byte records of the same rows are "
@@ -184,18 +185,27 @@ def report(results: list[dict]) -> str:
         per_node = biggest["peak_rss_mb"] * 2**20 / biggest["counts"]["skeleton_nodes"]
         lines += [
             "",
-            f"Stages 1-7 are not streamed per batch of neurons: at the largest build of the "
-            f"newest format the resident peak is about {per_node:.0f} bytes per skeleton node. "
-            "A 10^8-synapse demo is therefore built "
-            "as the issue's ant brain, 10^5 neurons with 1,000 synapses each; 500,000 neurons "
-            "with 200 synapses each (`peers.py`'s default largest size, about 127M skeleton "
-            f"nodes) would need about {per_node * 127e6 / 2**30:.0f} GB at that rate and is "
-            "not built here.",
+            f"At the build of the newest format with the most skeleton nodes "
+            f"({biggest['counts']['skeleton_nodes']:,}) the resident peak is "
+            f"{biggest['peak_rss_mb']:,} MiB{peak_stage(biggest)}, {per_node:.0f} bytes per "
+            "skeleton node. The stages are not streamed per batch of neurons, so the peak still "
+            "grows with the nodes. A 10^8-synapse demo is built as the issue's ant brain, 10^5 "
+            "neurons with 1,000 synapses each; 500,000 neurons with 200 synapses each "
+            "(`peers.py`'s default largest size, about 127M skeleton nodes) is not built here.",
         ]
     if PEERS_RESULTS.exists():
         lines += ["", *peers_table(json.loads(PEERS_RESULTS.read_text()))]
     lines.append(END)
     return "\n".join(lines)
+
+
+def peak_stage(r: dict) -> str:
+    """`` in `stage` ``: the first stage at the highest ``VmHWM`` of the stage table, or ``""``."""
+    rows = [row for row in r.get("stages") or [] if row.get("hwm_mb")]
+    if not rows:
+        return ""
+    top = max(row["hwm_mb"] for row in rows)
+    return f" in `{next(row['stage'] for row in rows if row['hwm_mb'] == top)}`"
 
 
 def format_comparison(rows: list[dict]) -> list[str]:
