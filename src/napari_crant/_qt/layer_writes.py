@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_crant._qt.points_shown import honour_shown
 from napari_crant._qt.thumbnails import refresh_thumbnail_later
 from napari_crant.scene.layer_data import METADATA_KEY
 
@@ -126,6 +127,8 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
                                            if k in kwargs}}
                 layer = getattr(viewer, f"add_{ltype}")(data, **kwargs)
                 hide_empty_text(viewer, layer)
+                if ltype == "points":  # the legend's and the level of detail's ``shown`` in 3D too
+                    honour_shown(layer)
             else:
                 _set_layer_data(layer, data, kwargs, ltype)
                 if layer.name != kwargs["name"]:
