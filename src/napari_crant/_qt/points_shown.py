@@ -34,6 +34,8 @@ def _request_class() -> type | None:
         from napari.layers.points._slice import _PointSliceRequest
     except ImportError:
         return None
+    if not dataclasses.is_dataclass(_PointSliceRequest):
+        return None
     names = {f.name for f in dataclasses.fields(_PointSliceRequest)}
     if not {"slice_input", "data", "shown", "size", "id"} <= names:
         return None
@@ -76,7 +78,8 @@ def _make_request_class(base: type) -> type:
             shown = np.asarray(self.shown)
             indices = getattr(response, "indices", None)
             size = getattr(response, "size", None)
-            if (len(self.slice_input.not_displayed) or indices is None or size is None
+            if (len(self.slice_input.not_displayed) or not dataclasses.is_dataclass(response)
+                    or indices is None or size is None
                     or len(size) != len(indices) or len(shown) != len(self.data) or shown.all()):
                 return response
             kept, kept_size = shown_slice(indices, size, shown)
@@ -114,7 +117,7 @@ def honour_shown(layer: Any) -> bool:
     cls = request_class()
     if cls is None:
         return False
-    base = cls.__mro__[1]
+    base = cls.__bases__[0]
     names = [f.name for f in dataclasses.fields(base)]
 
     def make_slice_request_internal(*args: Any, **kwargs: Any) -> Any:
