@@ -103,10 +103,21 @@ def request_class() -> type | None:
 
 def honour_shown(layer: Any) -> bool:
     """Make a Points ``layer`` draw (and pick) only its ``shown`` points also when every data axis
-    is displayed; whether it does (``False``: napari's own slicing, its internals not as expected).
+    is displayed.
 
-    The layer is sliced again now if it is displayed in 3D (its current slice may hold hidden
-    points). Calling it again on the same layer changes nothing.
+    The layer is sliced again now if it is displayed in 3D with points hidden (its current slice
+    holds them). Calling it again on the same layer changes nothing.
+
+    Parameters
+    ----------
+    layer
+        A napari Points layer (main thread).
+
+    Returns
+    -------
+    bool
+        Whether its slices honour ``shown`` now (``False``: napari's own slicing, its internals
+        not as expected).
     """
     state = getattr(layer, "_slicing_state", None)
     make = getattr(state, "make_slice_request_internal", None)
