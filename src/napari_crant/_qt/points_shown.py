@@ -129,7 +129,7 @@ def honour_shown(layer: Any) -> bool:
     if cls is None:
         return False
     base = cls.__bases__[0]
-    names = [f.name for f in dataclasses.fields(base)]
+    names = [f.name for f in dataclasses.fields(base) if f.init]
 
     def make_slice_request_internal(*args: Any, **kwargs: Any) -> Any:
         request = make(*args, **kwargs)
