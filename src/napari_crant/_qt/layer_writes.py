@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from napari_crant._qt.dot_depth import SYNAPSE_DOTS, lift_dots
+from napari_crant._qt.points_shown import honour_shown
 from napari_crant._qt.thumbnails import refresh_thumbnail_later
 from napari_crant.scene.layer_data import METADATA_KEY
 
@@ -139,6 +140,8 @@ def write_into(viewer: Any, items: list[tuple[Any, LayerData]],
                 hide_empty_text(viewer, layer)
                 if kwargs.get("metadata", {}).get(METADATA_KEY) in SYNAPSE_DOTS:
                     lift_dots(viewer, layer)
+                if ltype == "points":  # the legend's and the level of detail's ``shown`` in 3D too
+                    honour_shown(layer)
             else:
                 _set_layer_data(layer, data, kwargs, ltype)
                 if layer.name != kwargs["name"]:
