@@ -194,8 +194,9 @@ class MappedTable:
         """Rows ``lo[i]:hi[i]`` of column ``name``, concatenated in the order given, as a new
         array (the caller owns it): the same values as ``self[name][expand_ranges(lo, hi)]``.
 
-        On a :func:`map_keyed` file, one positioned read per range into the array, none of
-        its pages mapped into the process: first each without waiting for the disk
+        On a :func:`map_keyed` file, one positioned read per range (ranges that follow each
+        other in the file and in the order given: one for all) into the array, none of its
+        pages mapped into the process: first each without waiting for the disk
         (``RWF_NOWAIT``: pages in memory cost one call and no advice), then the ranges not
         (wholly) in memory asked for together (``POSIX_FADV_WILLNEED``, so their reads from
         disk are in flight at once) and read. Elsewhere, and for a range whose read fails,
@@ -214,6 +215,9 @@ class MappedTable:
         lo, hi = lo[keep], hi[keep]
         if len(lo) and (int(lo.min()) < 0 or int(hi.max()) > len(col)):
             raise IndexError(f"row ranges outside {name!r} ({len(col)} rows)")
+        if len(lo) > 1:  # a range that starts where the one before it stops: one read for both
+            starts = np.flatnonzero(np.concatenate(([True], lo[1:] != hi[:-1])))
+            lo, hi = lo[starts], hi[np.append(starts[1:], len(hi)) - 1]
         n = hi - lo
         out = np.empty(int(n.sum()), dtype=col.dtype)
         offset = self._read_offset(name)
