@@ -68,7 +68,9 @@ class KeyedFile:
 
 
 def map_keyed(path: Path) -> KeyedFile | None:
-    """Open and map ``path`` read-only for reading by key: ``MADV_RANDOM`` where the OS has it.
+    """Open and map ``path`` read-only for reading by key: ``MADV_RANDOM`` on the mapping and
+    ``POSIX_FADV_RANDOM`` on the file where the OS has them (a read from disk, through the
+    mapping or a positioned read, reads the pages asked for, not a read-ahead window).
 
     Returns
     -------
@@ -96,6 +98,9 @@ def map_keyed(path: Path) -> KeyedFile | None:
     if _CAN_ADVISE:
         with contextlib.suppress(OSError):  # advice only: the same bytes are read without it
             mapping.madvise(mmap.MADV_RANDOM)
+    if _CAN_FADVISE:  # positioned reads too: a read from disk reads its pages, no read-ahead
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
     return KeyedFile(mapping, f)
 
 
