@@ -103,3 +103,113 @@ def test_read_without_positioned_reads_copies_the_same_rows(arrow_file, monkeypa
     monkeypatch.setattr(sm, "_CAN_PREAD", False)
     keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
     np.testing.assert_array_equal(keyed.read("b", 999_990, 1_000_000), np.arange(999_990, 1_000_000))
+
+
+def _ranges_case() -> tuple[np.ndarray, np.ndarray]:
+    """Unsorted, overlapping, adjacent, empty and reversed ranges, the first and last rows."""
+    rng = np.random.default_rng(0)
+    lo = rng.integers(0, ROWS - 5_000, 300)
+    hi = lo + rng.integers(0, 3_000, 300)
+    lo = np.concatenate((lo, [0, 10, 20, 500, 900, ROWS - 7, 42]))
+    hi = np.concatenate((hi, [10, 20, 25, 500, 800, ROWS, 43]))
+    return lo, hi
+
+
+def _gathered(table, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi, strict=True)])
+    return np.asarray(table[name])[rows]
+
+
+def test_read_ranges_gives_the_rows_of_each_range_in_order(arrow_file):
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    plain = sm.MappedTable(arrow_file, pa.memory_map(str(arrow_file), "r"))
+    lo, hi = _ranges_case()
+    for name in ("a", "b"):
+        want = _gathered(plain, name, lo, hi)
+        for table in (keyed, plain):
+            got = table.read_ranges(name, lo, hi)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+            assert not np.shares_memory(got, table[name])
+    assert len(keyed.read_ranges("a", np.array([5, 9]), np.array([5, 2]))) == 0
+    with pytest.raises(IndexError, match="outside"):
+        keyed.read_ranges("a", np.array([ROWS - 1]), np.array([ROWS + 1]))
+
+
+def _counting_preadv(monkeypatch, fail=lambda flags, offset: None):
+    """Record ``(flags, offset)`` of every ``preadv``; ``fail`` may raise or return a short count."""
+    calls, real = [], sm.os.preadv
+
+    def counting(fd, buffers, offset, flags=0):
+        calls.append((flags, offset))
+        short = fail(flags, offset)
+        if short is not None:
+            return real(fd, [memoryview(buffers[0])[:short]], offset, 0) if short else 0
+        return real(fd, buffers, offset, flags)
+
+    monkeypatch.setattr(sm.os, "preadv", counting)
+    return calls
+
+
+def _counting_fadvise(monkeypatch):
+    calls, real = [], sm.os.posix_fadvise
+
+    def counting(fd, offset, length, advice):
+        calls.append((offset, length))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(sm.os, "posix_fadvise", counting)
+    return calls
+
+
+@pytest.mark.skipif(not (sm._CAN_PREAD and sm._NOWAIT and sm._CAN_FADVISE), reason="Linux positioned reads")
+def test_read_ranges_in_memory_is_one_read_per_range_and_no_advice(arrow_file, monkeypatch):
+    """Pages in memory: one ``RWF_NOWAIT`` read per range (adjacent ones joined), no advice."""
+    arrow_file.read_bytes()  # its pages in the page cache
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    reads, advice = _counting_preadv(monkeypatch), _counting_fadvise(monkeypatch)
+    monkeypatch.setattr(sm.MappedTable, "_advise", lambda *a: pytest.fail("madvise"))
+    per_page = mmap.PAGESIZE // 8
+    lo = np.arange(0, 400 * per_page, 4 * per_page)  # 100 ranges a few pages apart
+    hi = lo + per_page
+    lo, hi = np.append(lo, [hi[-1], 7]), np.append(hi, [hi[-1] + 5, 7])  # adjacent; empty
+    np.testing.assert_array_equal(keyed.read_ranges("a", lo, hi), _gathered(keyed, "a", lo, hi))
+    assert len(reads) == 100 and {f for f, _ in reads} == {sm._NOWAIT}
+    assert advice == []
+
+
+@pytest.mark.skipif(not (sm._CAN_PREAD and sm._NOWAIT and sm._CAN_FADVISE), reason="Linux positioned reads")
+def test_read_ranges_not_in_memory_are_advised_together_then_read(arrow_file, monkeypatch):
+    """Ranges a ``RWF_NOWAIT`` read cannot give (wholly) are advised, all of them before the
+    first is read again; a read that still fails is copied from the mapping."""
+    keyed = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    base = keyed._read_offset("a")
+    lo, hi = np.array([0, 1_000, 50_000, 900_000]), np.array([100, 3_000, 50_001, 901_000])
+
+    def fail(flags, offset):
+        row = (offset - base) // 8
+        if flags and row == 1_000:
+            raise BlockingIOError(11, "not in memory")
+        if flags and row == 900_000:
+            return 24  # three rows in memory, the rest not
+        if not flags and row == 50_000:
+            raise OSError(5, "I/O error")
+        if flags and row == 50_000:
+            raise BlockingIOError(11, "not in memory")
+        return None
+
+    reads, real_advise = _counting_preadv(monkeypatch, fail), sm.os.posix_fadvise
+    lengths = []
+
+    def advising(fd, offset, length, advice):  # advice in the same log as the reads
+        reads.append(("advice", offset))
+        lengths.append(length // 8)
+        return real_advise(fd, offset, length, advice)
+
+    monkeypatch.setattr(sm.os, "posix_fadvise", advising)
+    np.testing.assert_array_equal(keyed.read_ranges("a", lo, hi), _gathered(keyed, "a", lo, hi))
+    kinds = [flags for flags, _ in reads]
+    assert kinds == [sm._NOWAIT] * 4 + ["advice"] * 3 + [0] * 3  # all advised before any waits
+    assert sorted((off - base) // 8 for flags, off in reads if flags == 0) == [1_000, 50_000, 900_003]
+    assert sorted((off - base) // 8 for flags, off in reads if flags == "advice") == [1_000, 50_000, 900_003]
+    assert sorted(lengths) == [1, 997, 2_000]

@@ -7,7 +7,10 @@ dataset holds more distinct partners (the table outgrows the CPU caches: about 2
 100M synapses). Sorting each neuron's partners on its own touches only that neuron's rows:
 the groups are bucketed by length (within a factor of 2), each bucket is one 2D array
 padded to its longest group and sorted along its rows, and runs of equal values are the
-pairs (no array as long as the rows besides the buckets themselves).
+pairs (no array as long as the rows besides the buckets themselves). With ``threshold`` 1
+(the default) every pair counts: a neuron's synapses are its rows and its partners the runs in
+its row of the bucket, so nothing is made per pair (the pairs are many more at 100M synapses,
+where a neuron's partners repeat less, than at 5M).
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ def grouped_pair_totals(
         run_start = np.ones(block.shape, bool)
         np.not_equal(block[:, 1:], block[:, :-1], out=run_start[:, 1:])
         run_start &= np.arange(width) < m_len[:, None]  # not in the padding
+        if threshold <= 1:  # every pair counts: a group's rows and its runs, nothing per pair
+            synapses[members] += m_len
+            partners[members] += np.count_nonzero(run_start, axis=1)
+            continue
         first = np.flatnonzero(run_start)  # row-major: row by row, runs in order
         row = first // width
         end = np.append(first[1:], 0)

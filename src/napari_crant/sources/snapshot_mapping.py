@@ -13,7 +13,13 @@ plain mapping of the same file, whose read-ahead suits scans.
 One contiguous range of rows (a single neuron's slice) is cheapest read with one positioned
 read of the file (:meth:`MappedTable.read`, ``preadv`` into a new array): one system call,
 where advising and then faulting the pages in through the mapping takes two or more and
-half again the CPU time, cold or warm.
+half again the CPU time, cold or warm. Many ranges (the slices of a thousand neurons) are read
+the same way, one positioned read each (:meth:`MappedTable.read_ranges`): first without waiting
+for the disk (``RWF_NOWAIT``), so ranges already in memory cost one call and no advice, then the
+others advised together (``POSIX_FADV_WILLNEED``) and read. Through the mapping, every page a
+query touches for the first time in the process costs a page fault, so the CPU per query grew
+with the table (at 100M synapses a query's pages are mostly new to the process; at 5M they are
+mostly mapped already).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ _CAN_ADVISE = hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_RANDOM")
 _CAN_PREAD = hasattr(os, "preadv")
 #: Advice on a file's pages through its descriptor (POSIX; not on Windows or macOS).
 _CAN_FADVISE = hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_WILLNEED")
+#: ``preadv`` flag: read only what is in memory, never wait for the disk (Linux); 0 where missing.
+_NOWAIT = getattr(os, "RWF_NOWAIT", 0)
 #: Ranges of pages closer than this are asked for in one call (reading a few pages more
 #: costs less than another system call).
 _MERGE_GAP_PAGES = 8
@@ -60,7 +68,9 @@ class KeyedFile:
 
 
 def map_keyed(path: Path) -> KeyedFile | None:
-    """Open and map ``path`` read-only for reading by key: ``MADV_RANDOM`` where the OS has it.
+    """Open and map ``path`` read-only for reading by key: ``MADV_RANDOM`` on the mapping and
+    ``POSIX_FADV_RANDOM`` on the file where the OS has them (a read from disk, through the
+    mapping or a positioned read, reads the pages asked for, not a read-ahead window).
 
     Returns
     -------
@@ -88,6 +98,9 @@ def map_keyed(path: Path) -> KeyedFile | None:
     if _CAN_ADVISE:
         with contextlib.suppress(OSError):  # advice only: the same bytes are read without it
             mapping.madvise(mmap.MADV_RANDOM)
+    if _CAN_FADVISE:  # positioned reads too: a read from disk reads its pages, no read-ahead
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
     return KeyedFile(mapping, f)
 
 
@@ -182,6 +195,56 @@ class MappedTable:
                 self._file_offset(self[name]) if _CAN_PREAD and self._file is not None else -1)
         return offset
 
+    def read_ranges(self, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Rows ``lo[i]:hi[i]`` of column ``name``, concatenated in the order given, as a new
+        array (the caller owns it): the same values as ``self[name][expand_ranges(lo, hi)]``.
+
+        On a :func:`map_keyed` file, one positioned read per range (ranges that follow each
+        other in the file and in the order given: one for all) into the array, none of its
+        pages mapped into the process: first each without waiting for the disk
+        (``RWF_NOWAIT``: pages in memory cost one call and no advice), then the ranges not
+        (wholly) in memory asked for together (``POSIX_FADV_WILLNEED``, so their reads from
+        disk are in flight at once) and read. Elsewhere, and for a range whose read fails,
+        the rows are copied from the mapping (the same values).
+
+        Parameters
+        ----------
+        name
+            Column name (fixed-width values).
+        lo, hi
+            Row ranges (aligned integer arrays, within the column; empty ranges are skipped).
+        """
+        col = self[name]
+        lo, hi = np.asarray(lo, np.int64).ravel(), np.asarray(hi, np.int64).ravel()
+        keep = hi > lo
+        lo, hi = lo[keep], hi[keep]
+        if len(lo) and (int(lo.min()) < 0 or int(hi.max()) > len(col)):
+            raise IndexError(f"row ranges outside {name!r} ({len(col)} rows)")
+        if len(lo) > 1:  # a range that starts where the one before it stops: one read for both
+            starts = np.flatnonzero(np.concatenate(([True], lo[1:] != hi[:-1])))
+            lo, hi = lo[starts], hi[np.append(starts[1:], len(hi)) - 1]
+        n = hi - lo
+        out = np.empty(int(n.sum()), dtype=col.dtype)
+        offset = self._read_offset(name)
+        if offset < 0 or not len(out):
+            for pos, start, stop in zip((np.cumsum(n) - n).tolist(), lo.tolist(), hi.tolist(), strict=True):
+                out[pos:pos + stop - start] = col[start:stop]
+            return out
+        size = col.itemsize
+        view = memoryview(out).cast("B")
+        ends = np.cumsum(n) * size
+        where = (offset + lo * size).tolist()
+        ranges = list(zip((ends - n * size).tolist(), ends.tolist(), where, strict=True))
+        fd = self._file.fileno()
+        missed = _read_into(fd, view, ranges, _NOWAIT) if _NOWAIT else ranges
+        if missed and _CAN_FADVISE:
+            for a, b, at in missed:
+                with contextlib.suppress(OSError):
+                    os.posix_fadvise(fd, at, b - a, os.POSIX_FADV_WILLNEED)
+        for a, b, at in _read_into(fd, view, missed, 0):  # failed reads: from the mapping
+            view[a:b] = self._mapping[at:at + b - a]
+        return out
+
     def will_read(self, name: str, start: int, stop: int) -> bool:
         """Ask the OS to read rows ``start:stop`` of column ``name`` now (``POSIX_FADV_WILLNEED``
         on the file), so a :meth:`read` of them that follows another read does not wait for
@@ -256,3 +319,20 @@ class MappedTable:
         except (OSError, ValueError):
             return 0
         return 1
+
+
+_Ranges = list[tuple[int, int, int]]
+
+
+def _read_into(fd: int, view: memoryview, ranges: _Ranges, flags: int) -> _Ranges:
+    """Positioned reads of ``ranges`` (``(start, stop)`` in ``view``, where in the file) with
+    ``preadv`` ``flags``; returns what was not read (the rest of a short read, a failed one)."""
+    missed = []
+    for a, b, at in ranges:
+        try:
+            got = os.preadv(fd, [view[a:b]], at, flags)
+        except (OSError, ValueError):  # BlockingIOError: not in memory (RWF_NOWAIT)
+            got = 0
+        if got < b - a:
+            missed.append((a + got, b, at + got))
+    return missed

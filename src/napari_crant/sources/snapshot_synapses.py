@@ -182,8 +182,10 @@ class SynapseIndex:
         any), read from the smaller side.
 
         Each column read is pages touched: only those asked for are read; one root's slice
-        with one positioned read per column (:meth:`MappedTable.read`), the rows of several
-        prefetched in one go (:meth:`MappedTable.prefetch`) before they are read.
+        with one positioned read per column (:meth:`MappedTable.read`), the slices of several
+        with one positioned read per slice (:meth:`MappedTable.read_ranges`: no page mapped,
+        no advice for pages in memory), the rows of other moments prefetched in one go
+        (:meth:`MappedTable.prefetch`) before they are read.
         """
         size, ids = "size" in columns, "id" in columns
         if pre is not None and (post is None or len(pre) <= len(post)):
@@ -222,10 +224,13 @@ class SynapseIndex:
                 if ids:
                     _prefetch(s, ("id",), lo, hi)
                 return out, lambda: np.arange(start, stop)
-            _prefetch(s, ("post_pt_root_id", *extra), lo, hi)
-            rows = expand_ranges(lo, hi)
-            return {"pre_pt_root_id": np.repeat(pre, hi - lo),
-                    "post_pt_root_id": s["post_pt_root_id"][rows]}, lambda: rows
+            out = {"pre_pt_root_id": np.repeat(pre, hi - lo),
+                   "post_pt_root_id": _read_ranges(s, "post_pt_root_id", lo, hi)}
+            if size:
+                out["size"] = _read_ranges(s, "size", lo, hi)
+            if ids:
+                _prefetch(s, ("id",), lo, hi)
+            return out, lambda: expand_ranges(lo, hi)
         rows, pre_root = self._l2_runs(self.pre_l2, pre)
         _prefetch(s, ("post_pt_l2_id", *extra), *_runs(rows))
         return {"pre_pt_root_id": pre_root,
@@ -246,14 +251,15 @@ class SynapseIndex:
                 if size:
                     out["size"] = _read(p, "size", start, stop)
                 return out, lambda: _read(p, "row", start, stop)
-            _prefetch(p, ("pre_pt_root_id", *extra), lo, hi)
-            idx: np.ndarray = expand_ranges(lo, hi)
-            out = {"pre_pt_root_id": p["pre_pt_root_id"][idx], "post_pt_root_id": np.repeat(post, hi - lo)}
-        else:
-            idx, post_root = self._l2_runs(self.post_l2, post)
-            _prefetch(p, ("pre_pt_l2_id", *extra), *_runs(idx))
-            out = {"pre_pt_root_id": self._roots_of_l2_or_zero(p["pre_pt_l2_id"][idx], at),
-                   "post_pt_root_id": post_root}
+            out = {"pre_pt_root_id": _read_ranges(p, "pre_pt_root_id", lo, hi),
+                   "post_pt_root_id": np.repeat(post, hi - lo)}
+            if size:
+                out["size"] = _read_ranges(p, "size", lo, hi)
+            return out, lambda: _read_ranges(p, "row", lo, hi)  # read only if ``id`` is asked for
+        idx, post_root = self._l2_runs(self.post_l2, post)
+        _prefetch(p, ("pre_pt_l2_id", *extra), *_runs(idx))
+        out = {"pre_pt_root_id": self._roots_of_l2_or_zero(p["pre_pt_l2_id"][idx], at),
+               "post_pt_root_id": post_root}
         if size:
             out["size"] = p["size"][idx]
         return out, lambda: p["row"][idx]  # read only if ``id`` is asked for
@@ -279,6 +285,14 @@ _PARTNER_COLUMN: dict[str, Callable[[SynapseIndex], tuple[_Columns, str]]] = {
     "pre": lambda index: (index.synapses, "post_pt_root_id"),
     "post": lambda index: (index.post, "pre_pt_root_id"),
 }
+
+
+def _read_ranges(table: _Columns, name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Rows ``lo[i]:hi[i]`` of column ``name``, concatenated: positioned reads where the table
+    offers them (:meth:`~napari_crant.sources.snapshot_mapping.MappedTable.read_ranges`), else
+    gathered by index."""
+    read_ranges = getattr(table, "read_ranges", None)
+    return read_ranges(name, lo, hi) if read_ranges is not None else table[name][expand_ranges(lo, hi)]
 
 
 def _will_read(table: _Columns, name: str, start: int, stop: int) -> None:
