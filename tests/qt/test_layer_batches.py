@@ -208,3 +208,32 @@ def test_timers_run_between_write_turns(qtbot, viewer, query, one_neuron_batches
     # the heartbeat fired after every turn but the last (a turn number seen by a tick)
     seen = set(ticks)
     assert all(n in seen for n in range(1, len(turns)))
+
+
+def test_a_turn_stops_before_a_layer_that_would_pass_its_points(qtbot, viewer, query, monkeypatch):
+    """A turn writes at most TURN_POINTS points, unless one layer alone holds more (then that
+    layer is the turn): an arrival into existing layers was written in one long turn."""
+    session = get_session(viewer)
+    query.ids.value = f"{A2} {B2}"
+    run_load(qtbot, query)  # the layers exist: the next arrival only sets their data
+    turns = []
+    write_turn = session.batches.write_turn
+
+    def counted(*args, **kwargs):
+        before = len(session.batches.writes)
+        write_turn(*args, **kwargs)
+        turns.append([kind for _, kind in session.batches.writes[before:]])
+
+    monkeypatch.setattr(session.batches, "write_turn", counted)
+    query.ids.value = str(CD)
+    sizes_before = {kind: len(find_layers(viewer, kind)[0].data) for kind in KINDS}
+    limit = sizes_before["skeletons"] + sizes_before["somata"] + 2  # less than skeletons, somata, pre
+    monkeypatch.setattr(layer_batches, "TURN_POINTS", limit)
+    run_load(qtbot, query)  # CD joins the batch: its four layers are written again
+    sizes = {kind: len(find_layers(viewer, kind)[0].data) for kind in KINDS}
+    assert len(session.batches.batches) == 1 and sizes["pre"] > 2
+    written = [t for t in turns if t]
+    assert sorted(k for t in written for k in t) == sorted(KINDS)
+    for kinds in written:  # within the limit, or a single layer
+        assert len(kinds) == 1 or sum(sizes[k] for k in kinds) <= limit, (written, sizes, limit)
+    assert len(written) >= 2, written

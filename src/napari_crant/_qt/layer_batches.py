@@ -9,8 +9,9 @@ somata, presynapse and postsynapse layers: an arrival fills the last batch while
 re-set nor re-sliced (:func:`~napari_crant._qt.layer_writes.write_into` slices only the layers
 written while the dims' point and slab stay the same).
 
-Writes are queued and done a few at a time (at most :data:`TURN_POINTS` points and one new
-napari layer a turn of the event loop; the first turn at once): a big load is written on
+Writes are queued and done a few at a time (at most :data:`TURN_POINTS` points, a layer more only
+when it is the turn's first, and one new napari layer a turn of the event loop; the first turn at
+once): a big load is written on
 successive turns, between which input is handled. The canvas is not repainted between turns,
 except once after each batch's layers are all written: a new layer's first paint assembles and
 compiles its shaders (~15 ms each with software OpenGL), and a layer's new data is uploaded in
@@ -90,6 +91,9 @@ class LayerBatches:
         self._watched_canvas: Any = None
         self._holds = 0  # canvas holds and releases asked (a release ends only the latest hold)
         self._release_pending = False
+        self._enqueued = 0  # enqueue calls so far
+        #: (batch, kind, enqueue calls then, layer data) made in a turn and left to the next
+        self._made_ahead: tuple | None = None
         self.on_drawn = on_drawn
         #: layers written, per kind (tests count them: earlier batches are not written again)
         self.writes: list[tuple[int, str]] = []
@@ -221,6 +225,7 @@ class LayerBatches:
 
     # -- writing -------------------------------------------------------------------------------
     def _enqueue(self, batch: Batch, kinds: tuple[str, ...]) -> None:
+        self._enqueued += 1  # layer data made ahead for a later turn is made again
         for kind in kinds:
             if (batch, kind) not in self._queue:
                 self._queue.append((batch, kind))
@@ -246,8 +251,17 @@ class LayerBatches:
             batch, kind = self._queue.popleft()
             if batch not in self.batches:
                 continue
-            data = _layer_data(scene, kind, batch.roots, color_by)
-            data[1]["name"] = self._name(batch, kind)
+            ahead, self._made_ahead = self._made_ahead, None
+            if ahead is not None and ahead[0] is batch and ahead[1:3] == (kind, self._enqueued):
+                data = ahead[3]
+            else:
+                data = _layer_data(scene, kind, batch.roots, color_by)
+                data[1]["name"] = self._name(batch, kind)
+            if todo and not all_now and written + len(data[0]) > TURN_POINTS:
+                # the next turn's: kept (unless something is queued meanwhile) for it
+                self._queue.appendleft((batch, kind))
+                self._made_ahead = (batch, kind, self._enqueued, data)
+                break
             todo.append((batch, kind, data))
             written += len(data[0])
             if kind not in batch.layers and not all_now:

@@ -162,13 +162,12 @@ class QueryWidget(Container):
         #: what the warm-up did (set on the main thread when it returns; None until then)
         self.warm_up_result: str | None = None
         self.warm_up_worker.returned.connect(self._on_warmed_up)
-        # the (empty) layers made once the units are ready, while the user pastes IDs, a layer a
-        # turn: creating napari layers and their visuals the first time takes a second on the main
-        # thread, which the first Load then skips (made at the end if the warm-up fails early)
-        self.warm_up_worker.yielded.connect(lambda _: QTimer.singleShot(0, self.session.prepare_layers))
-        self.warm_up_worker.finished.connect(lambda: QTimer.singleShot(0, self.session.prepare_layers))
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
+        # the (empty) layers made now, a layer a turn, while the user pastes IDs: creating napari
+        # layers and their visuals the first time takes a second on the main thread (the first one
+        # also builds napari's unit registry), which the first Load then skips
+        QTimer.singleShot(0, self.session.prepare_layers)
         self._close_watch = DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
             from napari.utils.notifications import show_warning

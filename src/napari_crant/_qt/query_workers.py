@@ -23,18 +23,14 @@ def versions_worker(dataset: Any) -> list[str]:
     return [str(int(x)) for x, ok in zip(v["version"], v["valid"], strict=True) if ok][::-1]
 
 
-def warm_up_worker(dataset: Any):
-    """The background warm-up (a generator run in a worker thread): napari's unit registry first
-    (yields ``'units'``: the dock then makes its empty layers), then :func:`warm_up`; then the
-    objects of start-up leave the garbage collector's generations (``gc.freeze``): its full
-    collections no longer walk the 100,000s of objects of napari, pandas and navis, which paused
-    the main thread for 0.5 s at the first load. Returns what :func:`warm_up` did."""
+def warm_up_worker(dataset: Any) -> str:
+    """The background warm-up (worker thread); then the objects of start-up leave the garbage
+    collector's generations (``gc.freeze``): its full collections no longer walk the 100,000s of
+    objects of napari, pandas and navis, which paused the main thread for 0.5 s at the first load."""
     import gc
 
-    from napari_crant.scene.warmup import warm_up, warm_up_units
+    from napari_crant.scene.warmup import warm_up
 
-    warm_up_units()
-    yield "units"
     done = warm_up(dataset)
     gc.freeze()
     return done

@@ -221,11 +221,15 @@ class Session:
         shown = np.ones(len(layer.data), dtype=bool) if legend is None else legend
         if dots is not None:
             shown &= dots
+        # the same mask again (e.g. the recount after an arrival's refit) is not set again: napari
+        # would slice and colour the whole layer once more for nothing
         if kind == "skeletons":
             colors = np.array(layer.edge_color, dtype=np.float64, copy=True)
+            if np.array_equal(colors[:, 3], shown.astype(np.float64)):
+                return
             colors[:, 3] = shown.astype(np.float64)
             layer.edge_color = colors
-        else:
+        elif not np.array_equal(np.asarray(layer.shown), shown):
             layer.shown = shown
 
     def legend_mask(self, layer: Any) -> np.ndarray | None:

@@ -11,8 +11,7 @@ from typing import Any
 
 
 def warm_up_units() -> None:
-    """Build napari's unit registry (pint's, built lazily by the first layer: ~0.4 s), so that the
-    query dock's first layers, made on the main thread, do not build it there."""
+    """Build napari's unit registry (pint's, built lazily by a first layer: ~0.4 s) if no layer has."""
     import pint
 
     pint.get_application_registry().Unit("nm")
@@ -32,7 +31,6 @@ def warm_up(dataset: Any) -> str:
     str
         What was warmed up (for logs and tests).
     """
-    warm_up_units()
     import navis  # noqa: F401  (the slowest import: skeletons are navis neurons)
     import scipy.spatial  # noqa: F401
 
@@ -41,6 +39,7 @@ def warm_up(dataset: Any) -> str:
     from napari_crant.queries.common import open_query
     from napari_crant.scene.loading import current_annotations
 
+    warm_up_units()  # after the imports: the dock's first layer, made at once, has usually built it
     done = "imports"
     if str(dataset) == "demo" and not demo_path().exists():
         return done
