@@ -37,7 +37,7 @@ BATCH_NEURONS = 100
 #: most synapses (pre and post) in one batch of layers
 BATCH_SYNAPSES = 40_000
 #: points (skeleton edges, somata, synapses) written in one turn of the event loop
-TURN_POINTS = 30_000
+TURN_POINTS = 20_000
 #: ms between two turns: a 0 ms single shot is a posted call, and Qt ran posted calls back to
 #: back before input and due timers (turns chained into stalls of several turns)
 TURN_GAP_MS = 1
@@ -185,7 +185,7 @@ class LayerBatches:
         if not self.batches:
             self.batches.append(Batch())
         self._enqueue(self.batches[0], KINDS)
-        self.write_turn()  # a layer a turn
+        self.write_turn(all_now=True)  # at once: a layer a turn left the last ones to the first Load
 
     def clear(self) -> None:
         """Forget the neurons: remove every batch's layers but the first's, which are emptied
@@ -241,8 +241,10 @@ class LayerBatches:
             self._queue.clear()  # the viewer is gone or its window closed (napari deletes it)
             self._release_pending = False
             return
-        if not all_now and self._waiting_for_paint():
-            self._schedule(PAINT_POLL_MS)
+        if not all_now and self._paint_asked is not None:
+            # still waiting: ask again soon; painted: write on a timer of its own, due after those
+            # that came due during the paint (the paint and the next write are two stalls)
+            self._schedule(PAINT_POLL_MS if self._waiting_for_paint() else TURN_GAP_MS)
             return
         scene, color_by = self.session.scene, self.session.color_by
         written = 0
