@@ -230,9 +230,10 @@ class LayerBatches:
             if (batch, kind) not in self._queue:
                 self._queue.append((batch, kind))
 
-    def write_turn(self, all_now: bool = False) -> None:
+    def write_turn(self, all_now: bool = False, polled: bool = False) -> None:
         """Write queued layers until :data:`TURN_POINTS` points are written (``all_now``: all);
-        the rest is written in the next turns of the event loop."""
+        the rest is written in the next turns of the event loop (``polled``: called by the turn's
+        timer, not by an arrival)."""
         from napari_crant._qt.layer_writes import write_into
 
         viewer = self.session.viewer
@@ -242,10 +243,14 @@ class LayerBatches:
             self._release_pending = False
             return
         if not all_now and self._paint_asked is not None:
-            # still waiting: ask again soon; painted: write on a timer of its own, due after those
-            # that came due during the paint (the paint and the next write are two stalls)
-            self._schedule(PAINT_POLL_MS if self._waiting_for_paint() else TURN_GAP_MS)
-            return
+            # still waiting: ask again soon; painted, on the poll's timer: write on a timer of its own,
+            # due after those that came due during the paint (the paint and the write are two stalls)
+            if self._waiting_for_paint():
+                self._schedule(PAINT_POLL_MS)
+                return
+            if polled:
+                self._schedule(TURN_GAP_MS)
+                return
         scene, color_by = self.session.scene, self.session.color_by
         written = 0
         todo = []
@@ -281,7 +286,8 @@ class LayerBatches:
                 self.writes.append((self.batches.index(batch), kind))
                 self.session.apply_visibility_to(layer, kind)
         if self._queue:
-            if any(k == KINDS[-1] for _, k, _ in todo) and self._ask_paint():
+            done = {id(b): b for b, _, _ in todo}.values()  # batches this turn wrote, now complete?
+            if any(all((b, k) not in self._queue for k in KINDS) for b in done) and self._ask_paint():
                 self._release_later()  # this batch's first paint, before the next turn
             self._schedule()
         else:
@@ -366,7 +372,7 @@ class LayerBatches:
 
         def turn() -> None:
             self._turn_scheduled = False
-            self.write_turn()
+            self.write_turn(polled=True)
 
         # a timer (not a posted call): the event loop handles input and due timers between turns
         QTimer.singleShot(delay_ms, turn)
