@@ -51,6 +51,8 @@ def section(results: dict, title: str = "Strong peers", markers: bool = True) ->
         "*vs floor* is napari-crant / numpy. *Agree* says whether every method returned the same "
         "rows on every call (canonical pairs and weights, or per-neuron counts, hashed).",
         "",
+        _residence(results),
+        "",
         f"Machine: {m['cpu']}, {m['cores']} cores (shared with other jobs), {m['memory_gib']} GiB; "
         f"Python {m['python']}, numpy {m['numpy']}, pandas {m['pandas']}, duckdb {m['duckdb']}.",
         "",
@@ -63,6 +65,8 @@ def section(results: dict, title: str = "Strong peers", markers: bool = True) ->
     lines += ["", "Setup of each method (not timed above): "
               + "; ".join(f"n={n:,}: " + ", ".join(
                   f"{r['method']} {r['setup_s']:.1f} s / {r['after_setup'].get('VmRSS', 0):,.0f} MB"
+                  + (f" + {r['in_memory']['bytes'] / 2**20:,.0f} MB of files read in "
+                     f"{r['in_memory']['seconds']:.1f} s" if r.get("in_memory", {}).get("bytes") else "")
                   for (k, _), r in by.items() if k == n) for n in sizes) + "."]
     lines += ["", "### napari-crant's memory over 100 single-neuron queries", "",
               "| synapses | resident after opening and 1 query | after 100 queries "
@@ -163,3 +167,19 @@ def write_report(results: dict, out: Path) -> None:
         first, _, rest = text.partition("\n")
         text = f"{first}\n\n{new}\n{rest.lstrip()}"
     out.write_text(text)
+
+
+def _residence(results: dict) -> str:
+    """Where each method's data was when the timed calls began."""
+    if results.get("in_memory"):
+        return ("Every method answered from memory: numpy and pandas load their tables in their "
+                "setup; the files DuckDB, polars and napari-crant query were read once into the OS "
+                "page cache before their timed calls (napari-crant: `SnapshotSource.preload`), after "
+                "napari-crant's memory sweep below.")
+    if results.get("cold"):
+        return ("Every file was dropped from the OS page cache before each method (`--cold`): "
+                "numpy and pandas load their tables in their untimed setup, DuckDB, polars and "
+                "napari-crant read from disk during the timed calls.")
+    return ("Files were left where they were (`--from-disk`): numpy and pandas hold their tables "
+            "in memory, DuckDB, polars and napari-crant read whatever of their files is not in the "
+            "page cache during the timed calls.")

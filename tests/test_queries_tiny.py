@@ -6,6 +6,7 @@ See ``tests/tiny.py`` for the timeline, the chunks and the twelve synapses.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -153,6 +154,33 @@ def test_synapse_counts_keep_updated_ids(tiny_path):
     assert thr.loc[A2].tolist() == [4, 0, 1, 0]
 
 
+
+@pytest.mark.parametrize("threshold", [1, 2])
+def test_synapse_counts_on_two_threads_are_those_on_one(tiny_path, monkeypatch, threshold):
+    """Many neurons count their inputs on a second thread while the outputs are counted: the
+    same frame as one after the other (the tiny snapshot's neurons are few: the bar is lowered)."""
+    import threading
+
+    from napari_crant.queries import connectivity as conn_module
+    from napari_crant.queries import side_by_side
+
+    ids = [A0, B2, CD, D0, X]
+    one = nc.get_synapse_counts(ids, threshold=threshold, dataset=tiny_path)
+    sides = []
+    side_totals = conn_module._side_totals
+
+    def spy(source, at, roots, side, *args):
+        sides.append((side, threading.current_thread() is threading.main_thread()))
+        return side_totals(source, at, roots, side, *args)
+
+    monkeypatch.setattr(conn_module, "_side_totals", spy)
+    monkeypatch.setattr(side_by_side, "THREADED_ROOTS", 2)
+    two = nc.get_synapse_counts(ids, threshold=threshold, dataset=tiny_path)
+    assert sorted(sides) == [("post", False), ("pre", True)]
+    pd.testing.assert_frame_equal(two, one)
+    assert two.attrs["root_ids"] == one.attrs["root_ids"]
+
+
 # -- update_ids --------------------------------------------------------------------------
 def test_update_ids_live(tiny_path):
     upd = nc.update_ids([A0, B0, C0, A2], dataset=tiny_path)
@@ -271,3 +299,15 @@ def test_list_versions(tiny_path):
     assert v["version"].tolist() == [1, 2, 3]
     assert v["valid"].tolist() == [False, True, True]
     assert str(v["timestamp"].dt.tz) == "UTC"
+
+
+def test_preload_reads_the_query_files_and_changes_no_answer(tiny_path):
+    from napari_crant.sources.snapshot import QUERY_FILES, SnapshotSource
+
+    tiny_path = Path(tiny_path)
+    src = SnapshotSource(tiny_path)
+    before = nc.get_connectivity([A2], dataset=str(tiny_path))
+    expected = sum((tiny_path / name).stat().st_size for name in QUERY_FILES if (tiny_path / name).exists())
+    assert expected > 0
+    assert src.preload() == expected
+    pd.testing.assert_frame_equal(nc.get_connectivity([A2], dataset=str(tiny_path)), before)

@@ -213,3 +213,34 @@ def test_read_ranges_not_in_memory_are_advised_together_then_read(arrow_file, mo
     assert sorted((off - base) // 8 for flags, off in reads if flags == 0) == [1_000, 50_000, 900_003]
     assert sorted((off - base) // 8 for flags, off in reads if flags == "advice") == [1_000, 50_000, 900_003]
     assert sorted(lengths) == [1, 997, 2_000]
+
+
+def _resident(path) -> bool:
+    """Whether every page of ``path`` is in the page cache: a read that never waits for the
+    disk (``RWF_NOWAIT``) gets the whole file."""
+    import os
+
+    size = path.stat().st_size
+    buf = bytearray(size)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.preadv(fd, [buf], 0, os.RWF_NOWAIT) == size
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not (sm._NOWAIT and sm._CAN_FADVISE), reason="RWF_NOWAIT, posix_fadvise: Linux only")
+def test_page_in_reads_the_whole_file_into_the_page_cache(arrow_file):
+    import os
+
+    fd = os.open(arrow_file, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # written pages must be clean before they can be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    dropped = not _resident(arrow_file)  # a file system without a page cache (tmpfs) keeps them
+    assert sm.page_in(arrow_file, chunk_bytes=1 << 20) == arrow_file.stat().st_size
+    assert _resident(arrow_file), f"pages missing after page_in (they had been dropped: {dropped})"

@@ -20,6 +20,7 @@ from napari_crant.queries.common import (
 from napari_crant.queries.edge_frame import edge_frame
 from napari_crant.queries.grouped_pairs import grouped_pair_totals
 from napari_crant.queries.one_neuron import one_root_edges
+from napari_crant.queries.side_by_side import side_by_side
 from napari_crant.sources.base import DataSource
 
 
@@ -203,8 +204,11 @@ def get_synapse_counts(
     given = unique_in_order(q.given)
     root_of = lookup_uint64(q.old_ids, q.new_ids, given)
     slot = pd.Index(q.roots).get_indexer(root_of)  # every resolved root is in q.roots
-    pre_synapses, downstream = _side_totals(source, at, q.roots, "pre", threshold, min_size, clean)
-    post_synapses, upstream = _side_totals(source, at, q.roots, "post", threshold, min_size, clean)
+    # outputs and inputs side by side on two threads (see ``side_by_side.py``)
+    (pre_synapses, downstream), (post_synapses, upstream) = side_by_side(
+        source, len(q.roots),
+        lambda: _side_totals(source, at, q.roots, "pre", threshold, min_size, clean),
+        lambda: _side_totals(source, at, q.roots, "post", threshold, min_size, clean))
     out = pd.DataFrame(
         {
             "pre_synapses": pre_synapses[slot],

@@ -38,6 +38,9 @@ class DataSource(ABC):
 
     #: Short dataset name shown to users (``"demo"``, ``"latest"``, a directory name...).
     name: str
+    #: Whether two threads may read :meth:`synapse_columns` at once (the query core then reads a
+    #: query's two sides side by side).
+    concurrent_reads: bool = False
 
     @property
     @abstractmethod

@@ -34,7 +34,7 @@ from napari_crant.snapshot.integrity import SnapshotError, check_files, present_
 from napari_crant.snapshot.tables import OPTIONAL_SCHEMAS
 from napari_crant.sources.base import SYNAPSE_COLUMNS, DataSource
 from napari_crant.sources.snapshot_graph import SnapshotGraph
-from napari_crant.sources.snapshot_mapping import KeyedFile, MappedTable, map_keyed
+from napari_crant.sources.snapshot_mapping import KeyedFile, MappedTable, map_keyed, page_in
 from napari_crant.sources.snapshot_synapses import SynapseIndex, expand_ranges
 
 _EMPTY = np.array([], dtype=np.uint64)
@@ -42,6 +42,8 @@ _EMPTY = np.array([], dtype=np.uint64)
 #: rows prefetched by the query (``sources/snapshot_mapping.py``).
 _KEYED = (fmt.SYNAPSES, fmt.SYNAPSES_POST, fmt.SYNAPSES_PRE_L2, fmt.SYNAPSES_POST_L2, fmt.ROOT_L2,
           fmt.L2_ROOTS, fmt.L2, fmt.SUPERVOXELS, fmt.L2_EDGES)
+#: The files queries read by key (what :meth:`SnapshotSource.preload` reads).
+QUERY_FILES = (*_KEYED, fmt.SYNAPSES_ROOTS)
 
 
 __all__ = ["SnapshotError", "SnapshotSource", "expand_ranges"]
@@ -57,6 +59,9 @@ class SnapshotSource(SnapshotGraph, DataSource):
     name
         Dataset name shown to users; defaults to the manifest's name.
     """
+
+    #: Reads are positioned reads and lookups in mapped files: any number of threads at once.
+    concurrent_reads = True
 
     def __init__(self, path: str | Path, name: str | None = None):
         self.path = Path(path).expanduser().resolve()
@@ -79,6 +84,22 @@ class SnapshotSource(SnapshotGraph, DataSource):
         self.name = name or self.manifest.get("name") or self.path.name
         self._lock = threading.Lock()
         self._duckdb = None
+
+    def preload(self) -> int:
+        """Read the files queries use into the OS page cache, once, ahead of the queries.
+
+        For a process that will query much of a large snapshot (a server, a whole-brain
+        analysis): its queries then read memory, not disk. Without it, each query reads only
+        the pages of its own rows, when it needs them (a snapshot of 10^8 synapses need not fit
+        in memory). The pages stay the kernel's: they are not counted in this process's heap,
+        and they may be dropped again under memory pressure.
+
+        Returns
+        -------
+        int
+            The bytes read (the query files' sizes).
+        """
+        return sum(page_in(self.path / name) for name in QUERY_FILES if name in self._files)
 
     # -- tables ---------------------------------------------------------------------------
     def _mapped(self, filename: str) -> MappedTable:

@@ -336,3 +336,33 @@ def _read_into(fd: int, view: memoryview, ranges: _Ranges, flags: int) -> _Range
         if got < b - a:
             missed.append((a + got, b, at + got))
     return missed
+
+
+def page_in(path: Path, chunk_bytes: int = 8 << 20) -> int:
+    """Read ``path`` from start to end once, so that its pages are in the OS page cache.
+
+    Through a descriptor of its own, advised sequential (the read-ahead of a scan), so the
+    random-access advice of the query mappings is left alone. Nothing is kept in memory but
+    the page cache the kernel manages (it may drop the pages again under memory pressure).
+
+    Parameters
+    ----------
+    path
+        The file.
+    chunk_bytes
+        Size of each read.
+
+    Returns
+    -------
+    int
+        The bytes read (the file's size).
+    """
+    buffer = memoryview(bytearray(chunk_bytes))
+    total = 0
+    with open(path, "rb", buffering=0) as f:
+        if _CAN_FADVISE:
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        while read := f.readinto(buffer):
+            total += read
+    return total
