@@ -74,3 +74,21 @@ def test_any_neuron_selection_resolves_itself(tiny_path):
     by_selection = nc.get_connectivity(Picked(np.array([A2], np.uint64)), dataset=tiny_path)
     assert len(by_selection)
     assert by_selection.equals(nc.get_connectivity([int(A2)], dataset=tiny_path))
+
+
+def test_in_sorted_gives_isin_on_every_path():
+    """The binary search, the hash of a smaller reference, and the hash of two halves of the
+    values on two threads give ``np.isin``'s answer on 18-digit IDs (some above 2**63)."""
+    from napari_crant import ids as ids_module
+
+    rng = np.random.default_rng(7)
+    pool = np.unique(np.concatenate([
+        np.uint64(720575940600000000) + rng.integers(0, 10**6, 20_000).astype(np.uint64),
+        np.uint64(2**63) + rng.integers(0, 10**6, 2_000).astype(np.uint64),
+    ]))
+    for n_ref, n_values in [(3, 100), (500, 50_000), (500, ids_module._HALVED_MEMBERSHIP + 3)]:
+        ref = np.sort(rng.choice(pool, n_ref, replace=False))
+        values = np.concatenate([rng.choice(pool, n_values), ref, ref + np.uint64(1)])
+        got = ids_module.in_sorted(values, ref)
+        np.testing.assert_array_equal(got, np.isin(values, ref), err_msg=f"{n_ref} refs, {len(values)} IDs")
+        assert got[n_values:n_values + n_ref].all()

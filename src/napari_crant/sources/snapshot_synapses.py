@@ -198,8 +198,9 @@ class SynapseIndex:
         if size and "size" not in out:
             out["size"] = self.synapses["size"][rows]
         if keep is not None and not keep.all():
-            out = {k: v[keep] for k, v in out.items()}
-            rows = None if rows is None else rows[keep]
+            kept = np.flatnonzero(keep)  # usually few: gathering them beats masking each column
+            out = {k: v.take(kept) for k, v in out.items()}
+            rows = None if rows is None else rows.take(kept)
         result = {"pre_pt_root_id": out["pre_pt_root_id"], "post_pt_root_id": out["post_pt_root_id"]}
         if ids:
             result["id"] = self.synapses["id"][rows]
