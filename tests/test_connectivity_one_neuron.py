@@ -90,3 +90,14 @@ def test_distinct_counts_equal_numpy_unique(values):
     want_uniq, want_counts = np.unique(arr, return_counts=True)
     np.testing.assert_array_equal(uniq, want_uniq, strict=True)
     np.testing.assert_array_equal(counts, want_counts.astype(np.int64), strict=True)
+
+
+@pytest.mark.parametrize("n, top", [(10, 50), (600, 50), (5_000, 3_000), (700, 70_000)])
+def test_heaviest_first_is_a_stable_sort_of_minus_weight(n, top):
+    """The radix path (many edges, weights below 2**16) and the plain one give the same order:
+    heaviest first, ties in their given order."""
+    from napari_crant.queries.one_neuron import heaviest_first
+
+    weight = np.random.default_rng(n).integers(1, top, n).astype(np.int64)
+    weight[: n // 3] = weight[n // 3]  # many ties
+    np.testing.assert_array_equal(heaviest_first(weight), np.argsort(-weight, kind="stable"))

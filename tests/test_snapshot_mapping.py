@@ -244,3 +244,24 @@ def test_page_in_reads_the_whole_file_into_the_page_cache(arrow_file):
     dropped = not _resident(arrow_file)  # a file system without a page cache (tmpfs) keeps them
     assert sm.page_in(arrow_file, chunk_bytes=1 << 20) == arrow_file.stat().st_size
     assert _resident(arrow_file), f"pages missing after page_in (they had been dropped: {dropped})"
+
+
+@pytest.mark.skipif(not (sm._NOWAIT and sm._CAN_FADVISE), reason="RWF_NOWAIT, posix_fadvise: Linux only")
+def test_read_without_waiting_reads_rows_in_memory_and_nothing_from_disk(arrow_file):
+    import os
+
+    table = sm.MappedTable(arrow_file, sm.map_keyed(arrow_file))
+    sm.page_in(arrow_file)
+    np.testing.assert_array_equal(table.read("a", 1000, 5000, wait=False), table["a"][1000:5000])
+    fd = os.open(arrow_file, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    if not _resident(arrow_file):  # dropped (not on tmpfs): nothing is read, None says so
+        assert table.read("a", 200_000, 300_000, wait=False) is None
+        assert not _resident(arrow_file)
+    np.testing.assert_array_equal(table.read("a", 200_000, 300_000), table["a"][200_000:300_000])
+    plain = sm.MappedTable(arrow_file, pa.memory_map(str(arrow_file), "r"))
+    assert plain.read("a", 0, 10, wait=False) is None  # no positioned reads on a plain mapping

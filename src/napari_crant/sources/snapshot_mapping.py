@@ -161,7 +161,7 @@ class MappedTable:
         offset = col.ctypes.data - self._base
         return offset if offset >= 0 and offset + col.nbytes <= len(self._mapping) else -1
 
-    def read(self, name: str, start: int, stop: int) -> np.ndarray:
+    def read(self, name: str, start: int, stop: int, wait: bool = True) -> np.ndarray | None:
         """Rows ``start:stop`` of column ``name`` as a new array (the caller owns it).
 
         On a :func:`map_keyed` file, one positioned read of the file (``preadv``) into the
@@ -174,17 +174,27 @@ class MappedTable:
             Column name.
         start, stop
             The row range (as a slice: clipped to the column, empty if ``stop <= start``).
+        wait
+            ``False``: read only if the rows are in memory (``RWF_NOWAIT``), else return
+            ``None`` (also where such a read is not possible) and read nothing from disk.
         """
         col = self[name]
         start, stop, _ = slice(start, stop).indices(len(col))
         offset = self._read_offset(name)
+        if not wait and (offset < 0 or not _NOWAIT):
+            return None
         if offset >= 0 and stop > start:
             out = np.empty(stop - start, dtype=col.dtype)
+            at = offset + start * col.itemsize
             try:
-                if os.preadv(self._file.fileno(), [out], offset + start * col.itemsize) == out.nbytes:
+                got = (os.preadv(self._file.fileno(), [out], at) if wait
+                       else os.preadv(self._file.fileno(), [out], at, _NOWAIT))
+                if got == out.nbytes:
                     return out
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # BlockingIOError: not in memory (RWF_NOWAIT)
                 pass
+            if not wait:
+                return None
         return np.array(col[start:stop])
 
     def _read_offset(self, name: str) -> int:

@@ -112,9 +112,13 @@ class SynapseIndex:
         if pos >= len(keys) or int(keys[pos]) != root:
             return {side: np.zeros(0, np.uint64) for side in sides}
         rows = {side: (int(table[f"{side}_start"][pos]), int(table[f"{side}_stop"][pos])) for side in sides}
-        for side in sides[1:]:
-            _will_read(*_PARTNER_COLUMN[side](self), *rows[side])
-        return {side: _read(*_PARTNER_COLUMN[side](self), *rows[side]) for side in sides}
+        # the later sides read now if their rows are in memory, else asked for from disk
+        done = {side: _read(*_PARTNER_COLUMN[side](self), *rows[side], wait=False) for side in sides[1:]}
+        for side, got in done.items():
+            if got is None:
+                _will_read(*_PARTNER_COLUMN[side](self), *rows[side])
+        return {side: done[side] if done.get(side) is not None
+                else _read(*_PARTNER_COLUMN[side](self), *rows[side]) for side in sides}
 
     def at_layout(self, at: Materialization) -> bool:
         """Whether the stored roots are the roots at ``at`` (the fast path applies)."""
@@ -274,11 +278,14 @@ def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows[np.concatenate(([0], breaks))], rows[np.append(breaks, len(rows)) - 1] + 1
 
 
-def _read(table: _Columns, name: str, start: int, stop: int) -> np.ndarray:
+def _read(table: _Columns, name: str, start: int, stop: int, wait: bool = True) -> np.ndarray | None:
     """Rows ``start:stop`` of column ``name``: a positioned read where the table offers one
-    (:meth:`~napari_crant.sources.snapshot_mapping.MappedTable.read`), else a slice."""
+    (:meth:`~napari_crant.sources.snapshot_mapping.MappedTable.read`; ``wait=False``: ``None``
+    unless the rows are in memory), else a slice."""
     read = getattr(table, "read", None)
-    return read(name, start, stop) if read is not None else table[name][start:stop]
+    if read is None:
+        return table[name][start:stop]
+    return read(name, start, stop) if wait else read(name, start, stop, wait=False)
 
 
 #: Per side, the table grouped by that side's root and its column holding the other side's root.
