@@ -14,6 +14,11 @@ directory) and prints one JSON line. Cases:
 - ``synapses SNAPSHOT``: ``get_synapses`` of one neuron (pre side) for every combination of
   ``return_pixels`` and ``split_positions``, the same neurons in every process; thread CPU and
   wall time of the second pass (warm).
+- ``peers-cases SNAPSHOT``: the three cases of ``peers.py`` (one neuron's ``get_connectivity``,
+  ``get_synapse_counts`` of 1,000 neurons, ``get_adjacency`` 500 x 500) on the peers' picks
+  (``--calls`` neurons and ``--calls // 18`` sets, a different one each call), every ``.arrow``
+  file of the snapshot read into the page cache first (as ``peers.py`` gives every method its data
+  in memory); wall and process CPU time (all threads) per case.
 - ``cave-restart``: the first look after a restart over CAVE: a snapshot served with
   ``--latency`` ms per request (``serve_in_thread``, what ``napari-crant serve --latency`` runs),
   each tree with its own cache directory filled by a first process; then per round one new
@@ -109,6 +114,36 @@ def _synapses(path: str, calls: int, seed: int) -> dict:
     return out
 
 
+def _peers_cases(path: str, calls: int, seed: int) -> dict:
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+    from peers import pick_queries
+
+    import napari_crant as nc
+
+    queries = pick_queries(Path(path), calls, max(2, calls // 18), seed)
+    buffer = memoryview(bytearray(8 << 20))
+    for f in sorted(Path(path).glob("*.arrow")):  # read once: the pages are in memory
+        with open(f, "rb", buffering=0) as fh:
+            while fh.readinto(buffer):
+                pass
+    cases = {"connectivity_1": lambda r: nc.get_connectivity([r], dataset=path),
+             "synapse_counts_1000": lambda ids: nc.get_synapse_counts(ids, dataset=path),
+             "adjacency_500": lambda ab: nc.get_adjacency(ab[0], ab[1], dataset=path)}
+    out = {}
+    for case, fn in cases.items():
+        inputs = queries[case]
+        fn(inputs[0])  # warm-up on a query not timed
+        wall, cpu = [], []
+        for q in inputs[1:]:
+            t, c = time.perf_counter(), time.process_time()
+            fn(q)
+            wall.append((time.perf_counter() - t) * 1e3)
+            cpu.append((time.process_time() - c) * 1e3)
+        out[case] = {"wall_ms": float(np.median(wall)), "process_cpu_ms": float(np.median(cpu))}
+    return out
+
+
 def _waited_ms() -> float:
     try:
         with open("/proc/self/schedstat") as f:
@@ -179,16 +214,19 @@ def main(argv: list[str] | None = None) -> int:
             out = _cold_connectivity(rest[0], int(rest[1]), int(rest[2]))
         elif case == "synapses":
             out = _synapses(rest[0], int(rest[1]), int(rest[2]))
+        elif case == "peers-cases":
+            out = _peers_cases(rest[0], int(rest[1]), int(rest[2]))
         else:
             out = _cave_restart(rest[0], int(rest[1]), int(rest[2]), rest[3])
         print(json.dumps(out))
         return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("case", choices=("cold-connectivity", "synapses", "cave-restart"))
+    p.add_argument("case", choices=("cold-connectivity", "synapses", "peers-cases", "cave-restart"))
     p.add_argument("snapshot", help="snapshot directory (cave-restart: the one served)")
     p.add_argument("--src", action="append", required=True, help="a source tree (give two: before, after)")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--calls", type=int, default=60, help="neurons per process (cold-connectivity, synapses)")
+    p.add_argument("--calls", type=int, default=60,
+                   help="neurons per process (cold-connectivity, synapses, peers-cases)")
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--latency", type=float, default=300.0, help="cave-restart: ms per request")
     p.add_argument("--query", default="connectivity", choices=("connectivity", "synapses"),

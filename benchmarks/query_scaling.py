@@ -6,8 +6,9 @@ Opens both snapshots in one process and alternates their queries (small, large, 
 a different neuron (``connectivity``) or neuron set (``counts``: 1,000 neurons; ``adjacency``:
 500 x 500) each call, drawn from the roots alive at the latest version. Alternating in one
 process gives both sizes the same load, the same interpreter and the same heap, so the ratio
-of the medians is the growth with the dataset. Per call: the thread's CPU time, its system
-time, and the KB it read from disk (``getrusage``); a second pass repeats the same queries
+of the medians is the growth with the dataset. Per call: the process's CPU time (every thread:
+``get_synapse_counts`` counts its inputs on a second thread), its system time, the KB it read
+from disk (``getrusage``) and the wall time; a second pass repeats the same queries
 (their pages now in memory). ``--cold`` first drops both snapshots' files from the OS page
 cache (``POSIX_FADV_DONTNEED``; the files are not changed). Prints one line per pass.
 """
@@ -70,20 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         _run(args.case, path, queries[path][0])  # warm-up: opening, imports
     for label in ("first pass", "second pass (same queries)"):
-        cpu, sys_s, read = ({path: [] for path in paths} for _ in range(3))
+        cpu, sys_s, read, wall = ({path: [] for path in paths} for _ in range(4))
         for i in range(1, args.calls + 1):
             for path in paths:
-                r0, t = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time()
+                r0, t, w = resource.getrusage(resource.RUSAGE_SELF), time.process_time(), time.perf_counter()
                 _run(args.case, path, queries[path][i])
-                cpu[path].append(time.thread_time() - t)
-                r1 = resource.getrusage(resource.RUSAGE_THREAD)
+                wall[path].append(time.perf_counter() - w)
+                cpu[path].append(time.process_time() - t)
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
                 sys_s[path].append(r1.ru_stime - r0.ru_stime)
                 read[path].append((r1.ru_inblock - r0.ru_inblock) / 2)
         med = {path: float(np.median(cpu[path])) * 1e3 for path in paths}
-        parts = [f"{Path(path).name}: {med[path]:.2f} ms CPU (system {np.median(sys_s[path]) * 1e3:.2f} ms, "
-                 f"read {np.median(read[path]):,.0f} KB)" for path in paths]
+        on_wall = {path: float(np.median(wall[path])) * 1e3 for path in paths}
+        parts = [f"{Path(path).name}: {med[path]:.2f} ms CPU, {on_wall[path]:.2f} ms wall (system "
+                 f"{np.median(sys_s[path]) * 1e3:.2f} ms, read {np.median(read[path]):,.0f} KB)"
+                 for path in paths]
         print(f"{args.case}, {label}: " + " | ".join(parts)
-              + f" | large / small {med[paths[1]] / med[paths[0]]:.2f}", flush=True)
+              + f" | large / small {med[paths[1]] / med[paths[0]]:.2f} CPU, "
+              f"{on_wall[paths[1]] / on_wall[paths[0]]:.2f} wall", flush=True)
     return 0
 
 
