@@ -206,6 +206,37 @@ def in_memory(method: str, path: Path) -> dict:
     return {"seconds": time.perf_counter() - t, "bytes": nbytes}
 
 
+def scaling_child(small: Path, large: Path, queries: dict[str, dict], cases: list[str]) -> dict:
+    """napari-crant at the smallest and the largest size in one process, call by call.
+
+    Both snapshots are read into the page cache first; then, for each case, the calls of the two
+    sizes alternate (which size goes first alternates too), the same picks as the per-method
+    children, so both sizes meet the same machine in the same seconds. The medians' ratio is
+    the per-query growth with the dataset (across two processes minutes apart, the floor's
+    own medians move by up to 2.5x on a shared machine).
+    """
+    from napari_crant.datasets import get_source
+
+    fns = {path: napari_crant_method(path) for path in (small, large)}
+    for path in (small, large):
+        get_source(str(path)).preload()
+    out: dict = {}
+    for case in cases:
+        for path in (small, large):
+            fns[path][case](queries[str(path)][case][0])  # warm-up on a query not timed
+        times = {str(small): ([], []), str(large): ([], [])}
+        n = min(len(queries[str(path)][case]) for path in (small, large))
+        for i in range(1, n):
+            for path in ((small, large) if i % 2 else (large, small)):
+                t, c = time.perf_counter(), time.process_time()
+                fns[path][case](queries[str(path)][case][i])
+                times[str(path)][0].append(time.perf_counter() - t)
+                times[str(path)][1].append(time.process_time() - c)
+        out[case] = {path: {"median_s": statistics.median(w), "cpu_median_s": statistics.median(c)}
+                     for path, (w, c) in times.items()}
+    return out
+
+
 def evict(path: Path) -> int:
     """Drop the files under ``path`` (a snapshot and its peers) from the OS page cache.
 
@@ -232,8 +263,32 @@ def run_child(method: str, path: Path, queries_file: str, cases: list[str]) -> d
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def run_scaling(paths: list[Path], picked: dict[str, dict], cases: list[str]) -> dict | None:
+    """:func:`scaling_child` on the smallest and the largest dataset (by synapses), in a new process."""
+    def synapses(path: Path) -> int:
+        return int(json.loads((path / "manifest.json").read_text())["counts"]["synapses"])
+
+    small, large = min(paths, key=synapses), max(paths, key=synapses)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({str(small): picked[str(small)], str(large): picked[str(large)]}, f)
+    print(f"one process, {small.name} and {large.name} call by call", flush=True)
+    cmd = [sys.executable, __file__, "--scaling", str(small), str(large), f.name, ",".join(cases)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=7200)
+    if res.returncode != 0:
+        print(f"  ! scaling failed:\n{res.stderr[-3000:]}", file=sys.stderr)
+        return None
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return {"small": synapses(small), "large": synapses(large),
+            "cases": {case: {"small": v[str(small)], "large": v[str(large)]} for case, v in out.items()}}
+
+
 # -- driver ----------------------------------------------------------------------------------
 def main(argv=None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--scaling":
+        small, large, queries_file, cases = sys.argv[2:6]
+        queries = json.loads(Path(queries_file).read_text())
+        print(json.dumps(scaling_child(Path(small), Path(large), queries, cases.split(","))))
+        return 0
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         method, path, queries_file, cases = sys.argv[2:6]
         queries = json.loads(Path(queries_file).read_text())
@@ -280,6 +335,7 @@ def main(argv=None) -> int:
         paths = [Path(d).expanduser().resolve() for d in args.datasets.split(",")]
     else:
         paths = [dataset_for(int(n), args.seed, args.synapses_per_neuron) for n in args.sizes.split(",")]
+    picked: dict[str, dict] = {}
     for path in paths:
         manifest = json.loads((path / "manifest.json").read_text())
         n = int(manifest["info"]["n_neurons"])
@@ -289,6 +345,7 @@ def main(argv=None) -> int:
         queries = pick_queries(path, args.neurons, args.sets, args.seed)
         results["datasets"][str(n)] = {"path": str(path), "counts": manifest["counts"],
                                        "prepare_s": time.perf_counter() - t}
+        picked[str(path)] = queries
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump({**queries, "warm": args.warm, "in_memory": not (args.from_disk or args.cold)}, f)
         for method in args.methods.split(","):
@@ -303,6 +360,8 @@ def main(argv=None) -> int:
             print("  " + method.ljust(13) + "  ".join(
                 f"{c} {v['median_s'] * 1e3:8.2f} ms" for c, v in r["cases"].items()), flush=True)
         raw.write_text(json.dumps(results, indent=1))
+    if len(paths) >= 2 and "napari_crant" in args.methods.split(",") and not (args.cold or args.warm):
+        results["scaling"] = run_scaling(paths, picked, args.cases.split(","))
     results["load_after"] = os.getloadavg()
     raw.write_text(json.dumps(results, indent=1))
     write_report(results, out)

@@ -73,4 +73,23 @@ def test_sizes_are_ordered_by_synapses_not_neurons(report_peers):
     # the wall-time table, then the CPU-time table
     assert [row.split("|")[2].strip() for row in rows] == ["5,000,000", "30,000,000", "100,000,000"] * 2
     assert "- **missed**: get_connectivity, 1 neuron: flat from 5,000,000 to 100,000,000 synapses " \
-           "(growth < 1.5x) (2.25×)" in text
+           "(growth < 1.5x) (2.25×; numpy floor in the same run 1.00×)" in text
+
+
+def test_flat_is_judged_in_one_process_when_the_scaling_child_ran(report_peers):
+    """With the one-process measurement (calls of both sizes alternated), "flat" is its ratio; the
+    ratio across the per-method processes and the numpy floor's are given as context."""
+    runs = []
+    for neurons, synapses, ms, floor in ((5_000, 5_000_000, 0.4, 0.2), (100_000, 100_000_000, 0.9, 0.5)):
+        runs += [_run("napari_crant", neurons, synapses, dict(_NC, connectivity_1=ms)),
+                 _run("numpy", neurons, synapses, dict(_NUMPY, connectivity_1=floor))]
+    sizes = {"small": {"median_s": 1e-3, "cpu_median_s": 1e-3},
+             "large": {"median_s": 1.2e-3, "cpu_median_s": 2e-3}}
+    one = {c: sizes for c in ("connectivity_1", "synapse_counts_1000", "adjacency_500")}
+    text = report_peers.section({"machine": _MACHINE, "runs": runs,
+                                 "scaling": {"small": 5_000_000, "large": 100_000_000, "cases": one}})
+    flat = "get_connectivity, 1 neuron: flat from 5,000,000 to 100,000,000 synapses (growth < 1.5x) "
+    assert f"- met: {flat}(1.20× in one process, calls alternated; across processes 2.25×; numpy floor in " \
+           "the same run 2.50×)" in text
+    # on CPU time the one-process growth is 2x: missed, whatever the processes say
+    assert f"- **missed**: {flat}(2.00× in one process" in text
