@@ -17,7 +17,7 @@ except once after each batch's layers are all written: a new layer's first paint
 compiles its shaders (~15 ms each with software OpenGL), and a layer's new data is uploaded in
 its first paint, so a big arrival's batches are painted one after the other instead of all in
 the last paint. The canvas is held while a turn
-writes and let paint on a timer after it (:meth:`LayerBatches._release_later`), so a write and the
+writes and let paint on a timer after it (``canvas_pacing.py``), so a write and the
 paint it causes are two stalls with input handled between them, not one.
 
 The layer list stays legible: with one batch the layers
@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from napari_crant._qt.canvas_pacing import PAINT_POLL_MS, CanvasPacing
 from napari_crant.scene.layer_data import LAYER_NAMES, METADATA_KEY
 
 #: most neurons in one batch of layers
@@ -43,11 +44,6 @@ TURN_POINTS = 20_000
 TURN_GAP_MS = 1
 #: the layer kinds of a batch, in the order they are written and listed
 KINDS = ("skeletons", "somata", "pre", "post")
-#: ms the writes wait for the canvas to paint a new batch's layers (a canvas that does not paint,
-#: hidden or minimised, holds them no longer); checked every :data:`PAINT_POLL_MS`
-PAINT_WAIT_MS, PAINT_POLL_MS = 500, 2
-#: ms after a write at which the canvas is let paint again
-RELEASE_MS = 1
 
 
 @dataclass
@@ -85,12 +81,8 @@ class LayerBatches:
         self.batches: list[Batch] = []
         self._queue: deque[tuple[Batch, str]] = deque()
         self._turn_scheduled = False
-        #: (frames painted when asked, when asked) while the writes wait for a new batch's paint
-        self._paint_asked: tuple[int, float] | None = None
-        self._frames = 0  # frames the canvas painted (counted once it is watched)
-        self._watched_canvas: Any = None
-        self._holds = 0  # canvas holds and releases asked (a release ends only the latest hold)
-        self._release_pending = False
+        #: the canvas held while turns write, let paint after them, and a batch's paint waited for
+        self.pacing = CanvasPacing(session)
         self._enqueued = 0  # enqueue calls so far
         #: (batch, kind, enqueue calls then, layer data) made in a turn and left to the next
         self._made_ahead: tuple | None = None
@@ -102,7 +94,7 @@ class LayerBatches:
     @property
     def drawing(self) -> bool:
         """Whether writes are still queued, or the canvas is not yet let paint the last one."""
-        return bool(self._queue) or self._release_pending
+        return bool(self._queue) or self.pacing.release_pending
 
     def layers(self, kind: str) -> list[Any]:
         """The layers of ``kind`` of every batch (written ones), in batch order."""
@@ -191,7 +183,7 @@ class LayerBatches:
         """Forget the neurons: remove every batch's layers but the first's, which are emptied
         (kept, so the next load does not make napari's layers, visuals and shaders again)."""
         self._queue.clear()
-        self._paint_asked = None
+        self.pacing.paint_asked = None
         viewer = self.session.viewer
         first = self.batches[0] if self.batches else None
         for b in self.batches[1:]:
@@ -211,9 +203,9 @@ class LayerBatches:
         """Forget every batch (their layers were removed; layers added later by napari, e.g. the
         sample data's, are adopted as the first batch by the next arrival)."""
         self._queue.clear()
-        self._paint_asked = None
-        self._release_pending = False
-        self._hold_canvas(False)
+        self.pacing.paint_asked = None
+        self.pacing.release_pending = False
+        self.pacing.hold(False)
         self.batches = []
 
     def forget_layer(self, layer: Any) -> None:
@@ -240,12 +232,12 @@ class LayerBatches:
         window = getattr(viewer, "window", None)
         if viewer is None or (window is not None and not hasattr(window, "_qt_window")):
             self._queue.clear()  # the viewer is gone or its window closed (napari deletes it)
-            self._release_pending = False
+            self.pacing.release_pending = False
             return
-        if not all_now and self._paint_asked is not None:
+        if not all_now and self.pacing.paint_asked is not None:
             # still waiting: ask again soon; painted, on the poll's timer: write on a timer of its own,
             # due after those that came due during the paint (the paint and the write are two stalls)
-            if self._waiting_for_paint():
+            if self.pacing.waiting_for_paint():
                 self._schedule(PAINT_POLL_MS)
                 return
             if polled:
@@ -274,7 +266,7 @@ class LayerBatches:
             if kind not in batch.layers and not all_now:
                 break  # making a napari layer (visual, controls) is a turn's worth of work itself
         if todo:
-            self._hold_canvas(True)  # painted after the turn, not in the same stall (see _release_later)
+            self.pacing.hold(True)  # painted after the turn, not in the same stall (see release_later)
             layers = write_into(viewer, [(b.layers.get(k), d) for b, k, d in todo],
                                 on_slab=self.session.project_z)
             for (batch, kind, _), layer in zip(todo, layers, strict=True):
@@ -287,81 +279,13 @@ class LayerBatches:
                 self.session.apply_visibility_to(layer, kind)
         if self._queue:
             done = {id(b): b for b, _, _ in todo}.values()  # batches this turn wrote, now complete?
-            if any(all((b, k) not in self._queue for k in KINDS) for b in done) and self._ask_paint():
-                self._release_later()  # this batch's first paint, before the next turn
+            if any(all((b, k) not in self._queue for k in KINDS) for b in done) and self.pacing.ask_paint():
+                self.pacing.release_later()  # this batch's first paint, before the next turn
             self._schedule()
         else:
             if todo and self.on_drawn is not None:
                 self.on_drawn()  # (the camera refit) before the canvas repaints: one repaint
-            self._release_later()
-
-    def _release_later(self) -> None:
-        """Let the canvas paint once the event loop has had a turn: a timer due after those that
-        came due during the write (input, other timers), so the write and the paint are two
-        stalls, not one. A turn writing meanwhile keeps the canvas held (the generation)."""
-        from qtpy.QtCore import QTimer
-
-        self._holds += 1
-        hold = self._holds
-        self._release_pending = True
-        QTimer.singleShot(RELEASE_MS, lambda: self._release(hold))
-
-    def _release(self, hold: int) -> None:
-        if hold == self._holds:
-            self._release_pending = False
-            self._hold_canvas(False)
-
-    def _hold_canvas(self, hold: bool) -> None:
-        """Hold (``True``) or let go of the canvas's repaints (its updates disabled; the rest of the
-        window and input go on): while turns are written no repaint of the whole scene is spent
-        between them (with software OpenGL each costs more than a turn), and the arrival is drawn
-        when written (and once per new batch)."""
-        canvas = self._canvas()
-        if hold:
-            self._holds += 1  # a release asked before this hold does not end it
-        if canvas is None or canvas.updatesEnabled() != hold:
-            return
-        canvas.setUpdatesEnabled(not hold)
-        if not hold:
-            canvas.update()
-
-    def _ask_paint(self) -> bool:
-        """Let the canvas paint before the next write (whether it can: a shown canvas)."""
-        canvas = self._canvas()
-        # vispy's draw event: the scene drawn (Qt's frameSwapped also follows every composition
-        # of the window, which shows the canvas's last frame again while it is held)
-        scene = getattr(getattr(getattr(getattr(self.session.viewer, "window", None), "_qt_viewer", None),
-                                "canvas", None), "_scene_canvas", None)
-        draw = getattr(getattr(scene, "events", None), "draw", None)
-        if canvas is None or not canvas.isVisible() or draw is None:
-            return False
-        if self._watched_canvas is not scene:
-            draw.connect(self._frame_painted)
-            self._watched_canvas = scene
-        import time
-
-        self._paint_asked = (self._frames, time.perf_counter())
-        return True
-
-    def _frame_painted(self, event: Any = None) -> None:
-        self._frames += 1
-
-    def _waiting_for_paint(self) -> bool:
-        """Whether the writes still wait for the paint asked by :meth:`_ask_paint`."""
-        if self._paint_asked is None:
-            return False
-        import time
-
-        frames, asked = self._paint_asked
-        if self._frames > frames or (time.perf_counter() - asked) * 1000 >= PAINT_WAIT_MS:
-            self._paint_asked = None
-            return False
-        return True
-
-    def _canvas(self) -> Any:
-        viewer = self.session.viewer
-        qt_viewer = getattr(getattr(viewer, "window", None), "_qt_viewer", None)
-        return getattr(getattr(qt_viewer, "canvas", None), "native", None)
+            self.pacing.release_later()
 
     def _schedule(self, delay_ms: int = TURN_GAP_MS) -> None:
         if self._turn_scheduled:
