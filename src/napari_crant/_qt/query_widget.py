@@ -164,10 +164,8 @@ class QueryWidget(Container):
         self.warm_up_worker.returned.connect(self._on_warmed_up)
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
-        # the (empty) layers made now, while the user pastes IDs: creating napari layers and their
-        # visuals the first time takes a second on the main thread (the first one also builds
-        # napari's unit registry), which the first Load then skips (made a layer a turn, the last
-        # ones were often left to the first Load: 0.2-0.3 s more to the first neuron)
+        # the (empty) layers made now, while the user pastes IDs (napari's first layers, visuals and
+        # unit registry: ~1 s), not by the first Load (a layer a turn left the last to it: 0.3 s later)
         QTimer.singleShot(0, self.session.prepare_layers)
         self._close_watch = DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
