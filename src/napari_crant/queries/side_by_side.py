@@ -5,8 +5,9 @@ in numpy sorts of each neuron's partners, which let go of the GIL: its two indep
 the outputs and the inputs, run side by side on two cores (1,000 neurons at 5M synapses: 54 →
 37 ms wall on two cores), as the peers' engines (DuckDB, polars) use every core. Below
 :data:`THREADED_ROOTS` neurons, or for a source without ``concurrent_reads`` (a CAVE server),
-they run one after the other. (``get_adjacency``'s read split in two halves gained nothing:
-its membership test, pandas ``isin``, holds the GIL.)
+they run one after the other. (Splitting ``get_adjacency``'s read into two halves gained
+nothing: its hundreds of short positioned reads hand the GIL back and forth; its membership test
+is split instead, in :func:`~napari_crant.ids.in_sorted`.)
 """
 
 from __future__ import annotations
