@@ -25,6 +25,7 @@ from napari_crant._qt.query_workers import load_worker, search_worker, versions_
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import close_error_popups, is_alive
 from napari_crant.scene.colors import COLOR_MODES
+from napari_crant.scene.warmup import build_unit_registry, install_unit_registry
 
 #: annotation fields offered in the search box
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
@@ -159,14 +160,17 @@ class QueryWidget(Container):
         #: the background warm-up (imports, the default dataset) started when the dock opens
         self.warm_up_worker = create_worker(warm_up_worker, self._dataset(), _start_thread=False,
                                            _ignore_errors=True)
-        #: what the warm-up did (set on the main thread when it returns; None until then)
-        self.warm_up_result: str | None = None
-        self.warm_up_worker.returned.connect(self._on_warmed_up)
+        self.warm_up_result: str | None = None  # what the warm-up did (set when it returns)
+        self.warm_up_worker.returned.connect(lambda result: setattr(self, "warm_up_result", result))
         self._track(self.warm_up_worker)
         self.warm_up_worker.start()
-        # the (empty) layers made now, while the user pastes IDs (napari's first layers, visuals and
-        # unit registry: ~1 s), not by the first Load (a layer a turn left the last to it: 0.3 s later)
-        QTimer.singleShot(0, self.session.prepare_layers)
+        # napari's units built in a worker, not by its first layer on the main thread (~0.4 s); then the
+        # (empty) layers made while the user pastes IDs, not by the first Load (napari's first layers)
+        self.units_worker = create_worker(build_unit_registry, _start_thread=False, _ignore_errors=True)
+        self.units_worker.returned.connect(install_unit_registry)
+        self.units_worker.finished.connect(lambda: QTimer.singleShot(0, self.session.prepare_layers))
+        self._track(self.units_worker)
+        self.units_worker.start()
         self._close_watch = DockCloseWatch(self)  # removing the dock stops and waits on its workers
         if preference_problems:
             from napari.utils.notifications import show_warning
@@ -176,9 +180,6 @@ class QueryWidget(Container):
                 show_warning(problem)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _on_warmed_up(self, result: str) -> None:
-        self.warm_up_result = result
-
     def set_message(self, text: str, error: bool = False) -> None:
         """Show ``text`` under the buttons (red for errors)."""
         self.message.value = text
