@@ -123,7 +123,8 @@ def _peers_cases(path: str, calls: int, seed: int) -> dict:
 
     queries = pick_queries(Path(path), calls, max(2, calls // 18), seed)
     buffer = memoryview(bytearray(8 << 20))
-    for f in sorted(Path(path).glob("*.arrow")):  # read once: the pages are in memory
+    # read once, the pages then in memory (not napari_crant's page_in: the tree measured may predate it)
+    for f in sorted(Path(path).glob("*.arrow")):
         with open(f, "rb", buffering=0) as fh:
             while fh.readinto(buffer):
                 pass

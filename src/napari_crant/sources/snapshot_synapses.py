@@ -111,14 +111,15 @@ class SynapseIndex:
         pos = int(keys.searchsorted(np.uint64(root)))
         if pos >= len(keys) or int(keys[pos]) != root:
             return {side: np.zeros(0, np.uint64) for side in sides}
-        rows = {side: (int(table[f"{side}_start"][pos]), int(table[f"{side}_stop"][pos])) for side in sides}
+        # each side's (table, column, start, stop)
+        where = {side: (*_PARTNER_COLUMN[side](self), int(table[f"{side}_start"][pos]),
+                        int(table[f"{side}_stop"][pos])) for side in sides}
         # the later sides read now if their rows are in memory, else asked for from disk
-        done = {side: _read(*_PARTNER_COLUMN[side](self), *rows[side], wait=False) for side in sides[1:]}
+        done = {side: _read(*where[side], wait=False) for side in sides[1:]}
         for side, got in done.items():
             if got is None:
-                _will_read(*_PARTNER_COLUMN[side](self), *rows[side])
-        return {side: done[side] if done.get(side) is not None
-                else _read(*_PARTNER_COLUMN[side](self), *rows[side]) for side in sides}
+                _will_read(*where[side])
+        return {side: done[side] if done.get(side) is not None else _read(*where[side]) for side in sides}
 
     def at_layout(self, at: Materialization) -> bool:
         """Whether the stored roots are the roots at ``at`` (the fast path applies)."""
