@@ -58,13 +58,15 @@ def test_bad_preferences_are_reported_not_raised(clean_registry, servers, proble
     assert "lab" not in cave.cave_dataset_names()
 
 
-def test_query_dock_shows_preference_problems(make_napari_viewer, monkeypatch):
+def test_query_dock_shows_preference_problems(qtbot, make_napari_viewer, monkeypatch):
     from napari_crant._qt import preferences
     from napari_crant._qt.query_widget import QueryWidget
 
     monkeypatch.setattr(preferences, "read_preferences", lambda: Prefs(cave_servers="{oops"))
-    widget = QueryWidget(make_napari_viewer())
-    assert "not valid JSON" in widget.message.value
+    widget = QueryWidget(make_napari_viewer())  # the page is read in a worker once the dock is up
+    qtbot.waitUntil(lambda: "not valid JSON" in widget.message.value, timeout=30_000)
+    assert widget.opening.preference_problems and "not valid JSON" in widget.opening.preference_problems[0]
+    qtbot.waitUntil(lambda: not widget.workers, timeout=60_000)
 
 
 def test_manifest_declares_the_preferences_page():

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_crant.scene.layer_data import METADATA_KEY
+from napari_crant.scene.layer_conventions import METADATA_KEY
 from napari_crant.scene.picking import SkeletonPicker, neuron_text, synapse_text
 
 #: how close (screen pixels) the cursor must be to a skeleton node to pick it

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_crant.scene.layer_data import METADATA_KEY
+from napari_crant.scene.layer_conventions import METADATA_KEY
 
 #: the kinds of layers (metadata) whose dots mark synapses: lifted when made
 SYNAPSE_DOTS = frozenset({"pre", "post", "highlight", "qc_verdicts", "qc_diff"})

@@ -16,7 +16,7 @@ import numpy as np
 from napari_crant._qt.dot_depth import SYNAPSE_DOTS, lift_dots
 from napari_crant._qt.points_shown import honour_shown
 from napari_crant._qt.thumbnails import refresh_thumbnail_later
-from napari_crant.scene.layer_data import METADATA_KEY
+from napari_crant.scene.layer_conventions import METADATA_KEY
 
 LayerData = tuple[Any, dict[str, Any], str]
 

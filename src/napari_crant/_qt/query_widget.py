@@ -19,13 +19,13 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QTimer
 
+from napari_crant._qt.dock_opening import DockOpening
 from napari_crant._qt.dock_plumbing import DockCloseWatch, scroll_contents
 from napari_crant._qt.elided_label import ElidedMessage
-from napari_crant._qt.query_workers import load_worker, search_worker, versions_worker, warm_up_worker
+from napari_crant._qt.query_workers import load_worker, search_worker, versions_worker
 from napari_crant._qt.session import get_session
 from napari_crant._qt.utils import close_error_popups, is_alive
 from napari_crant.scene.colors import COLOR_MODES
-from napari_crant.scene.warmup import build_unit_registry, install_unit_registry
 
 #: annotation fields offered in the search box
 SEARCH_FIELDS = ("cell_type", "side", "cell_class", "status")
@@ -50,9 +50,6 @@ class QueryWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
-        from napari_crant._qt.preferences import apply_preferences
-
-        preference_problems = apply_preferences()  # before the session picks its default dataset
         self.session = get_session(napari_viewer)
         self.worker: Any = None
         #: the last load's worker (kept after it finished, for tests and scripts)
@@ -157,27 +154,11 @@ class QueryWidget(Container):
             w.changed.connect(self._count_soon)
         self.session.load_requested.connect(self.load_ids)
         self._stop = threading.Event()
-        #: the background warm-up (imports, the default dataset) started when the dock opens
-        self.warm_up_worker = create_worker(warm_up_worker, self._dataset(), _start_thread=False,
-                                           _ignore_errors=True)
+        self.warm_up_worker: Any = None  # the background warm-up (imports, the default dataset)
         self.warm_up_result: str | None = None  # what the warm-up did (set when it returns)
-        self.warm_up_worker.returned.connect(lambda result: setattr(self, "warm_up_result", result))
-        self._track(self.warm_up_worker)
-        self.warm_up_worker.start()
-        # napari's units built in a worker, not by its first layer on the main thread (~0.4 s); then the
-        # (empty) layers made while the user pastes IDs, not by the first Load (napari's first layers)
-        self.units_worker = create_worker(build_unit_registry, _start_thread=False, _ignore_errors=True)
-        self.units_worker.returned.connect(install_unit_registry)
-        self.units_worker.finished.connect(lambda: QTimer.singleShot(0, self.session.prepare_layers))
-        self._track(self.units_worker)
-        self.units_worker.start()
         self._close_watch = DockCloseWatch(self)  # removing the dock stops and waits on its workers
-        if preference_problems:
-            from napari.utils.notifications import show_warning
-
-            self.set_message("\n".join(preference_problems), error=True)
-            for problem in preference_problems:
-                show_warning(problem)
+        # the Preferences page, the warm-up and napari's first layers: in workers and later turns
+        self.opening = DockOpening(self)
 
     # -- helpers ---------------------------------------------------------------------------
     def set_message(self, text: str, error: bool = False) -> None:
@@ -299,6 +280,10 @@ class QueryWidget(Container):
         if self.worker is not None:
             self.set_message("A load is already running; cancel it first.", error=True)
             return None
+        self.opening.wait_for_preferences()  # (a default dataset of the Preferences page)
+        from napari_crant._qt.worker_guard import import_before_workers
+
+        import_before_workers()  # (a load started in the turn the dock was made: the session's is later)
         self._collect_params()
         top = int(self.top_partners.value) if top_partners is None else top_partners
         close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now

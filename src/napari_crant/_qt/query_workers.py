@@ -23,15 +23,17 @@ def versions_worker(dataset: Any) -> list[str]:
     return [str(int(x)) for x, ok in zip(v["version"], v["valid"], strict=True) if ok][::-1]
 
 
-def warm_up_worker(dataset: Any) -> str:
+def warm_up_worker(dataset: Any, pulse: Any = None, collector: Any = None) -> str:
     """The background warm-up (worker thread); then the objects of start-up leave the garbage
     collector's generations (``gc.freeze``): its full collections no longer walk the 100,000s of
-    objects of napari, pandas and navis, which paused the main thread for 0.5 s at the first load."""
+    objects of napari, pandas and navis, which paused the main thread for 0.5 s at the first load.
+    ``collector`` (a :class:`~napari_crant.scene.ui_pulse.CollectorPause`) ends once the imports
+    are done."""
     import gc
 
     from napari_crant.scene.warmup import warm_up
 
-    done = warm_up(dataset)
+    done = warm_up(dataset, pulse, imported=None if collector is None else collector.end)
     gc.freeze()
     return done
 

@@ -1,8 +1,10 @@
 """Per-viewer shared state of the napari-crant docks: the scene, its model and its layers."""
 
+from __future__ import annotations
+
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from psygnal import Signal
@@ -12,9 +14,12 @@ from napari_crant._qt.dot_lod import DotLevelOfDetail
 from napari_crant._qt.layer_batches import LayerBatches
 from napari_crant._qt.layer_writes import apply_layer, find_layer, find_layers, write_layers
 from napari_crant.datasets import get_default_dataset
-from napari_crant.scene.layer_data import METADATA_KEY, Scene
-from napari_crant.scene.loading import LoadResult, update_messages
+from napari_crant.scene.layer_conventions import AXES, METADATA_KEY
 from napari_crant.scene.scene_model import NeuronEntry, SceneModel
+
+if TYPE_CHECKING:
+    from napari_crant.scene.layer_data import Scene
+    from napari_crant.scene.loading import LoadResult
 
 __all__ = ["QueryParams", "Session", "apply_layer", "find_layer", "find_layers", "get_session",
            "write_layers"]
@@ -62,7 +67,7 @@ class Session:
 
     def __init__(self, viewer: Any):
         self._viewer = weakref.ref(viewer)
-        self.scene = Scene()
+        self._scene: Scene | None = None  # made on first use (``scene``: it imports pandas)
         self.params = QueryParams()
         self.color_by = "type"
         self._thickness: float | None = None
@@ -82,7 +87,11 @@ class Session:
         from napari_crant._qt.worker_guard import guard_viewer, import_before_workers
 
         guard_viewer(viewer)  # the docks' workers are stopped and waited on when the viewer closes
-        import_before_workers()  # not half imported by a worker when napari.run() reads it
+        # not half imported by a worker when napari.run() reads it: in the next turn (~30 ms, not in
+        # the opening dock's), and by the query dock itself before it starts a worker
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(1, import_before_workers)
         from napari_crant._qt.paint_once import layouts_before_paint
 
         # one whole-window repaint per change, not one per layout level a label's new text moves
@@ -92,6 +101,16 @@ class Session:
     def viewer(self) -> Any:
         """The viewer (or ``None`` once it is gone)."""
         return self._viewer()
+
+    @property
+    def scene(self) -> Scene:
+        """The loaded neurons and their layer data (made on first use: opening a dock makes the
+        session, and importing pandas for the scene would stall it)."""
+        if self._scene is None:
+            from napari_crant.scene.layer_data import Scene
+
+            self._scene = Scene()
+        return self._scene
 
     def add(self, result: LoadResult) -> list[str]:
         """Add a load's neurons and refresh the layers; returns the update messages.
@@ -117,6 +136,8 @@ class Session:
                 # by a reopened session setting its saved camera)
                 self._fit_after_drawing = False
         self.changed.emit()
+        from napari_crant.scene.loading import update_messages
+
         return update_messages(result.updated, result.split)
 
     @property
@@ -181,17 +202,28 @@ class Session:
         """Add this package's layers, empty, unless they exist (done when the query dock opens).
 
         The first load then only sets their data: napari's first layer of a kind, its visuals
-        and layer controls are made ahead of it.
+        and layer controls are made ahead of it. This turn makes the scene, decides the synapse
+        dots' limit and gives the viewer its third axis (napari makes the dims slider, and the
+        canvas shrinks for it: ~30 ms); the layers follow, one a turn (``LayerBatches.prepare``).
         """
         viewer = self.viewer
         if viewer is None:
             return
         self.dots.warm_up()  # the dot notice's glyphs, made while the user types
-        if self.scene.neurons:
+        if self.scene.neurons or any(METADATA_KEY in layer.metadata for layer in viewer.layers):
             return
-        if any(METADATA_KEY in layer.metadata for layer in viewer.layers):
+        if viewer.dims.ndim < len(AXES):
+            viewer.dims.ndim = len(AXES)  # as the first layer would (the same dims once it is added)
+        from qtpy.QtCore import QTimer
+
+        QTimer.singleShot(1, self._prepare_batches)
+
+    def _prepare_batches(self) -> None:
+        viewer = self.viewer
+        if viewer is None or self.scene.neurons:
             return
-        self.batches.prepare()
+        if not any(METADATA_KEY in layer.metadata for layer in viewer.layers):
+            self.batches.prepare()
 
     def apply_visibility(self) -> None:
         """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
@@ -277,7 +309,7 @@ class Session:
         self.highlighted.emit(synapse_ids)
 
 
-_sessions: "weakref.WeakKeyDictionary[Any, Session]" = weakref.WeakKeyDictionary()
+_sessions: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
 
 
 def _unwrap(viewer: Any) -> Any:

@@ -13,25 +13,35 @@ Examples
 >>> scene.add(run_to_end(load_neurons([root_id], dataset="demo")))  # doctest: +SKIP
 """
 
-from napari_crant.scene.layer_data import Scene
-from napari_crant.scene.loading import (
-    LoadResult,
-    current_annotations,
-    load_neurons,
-    pick_demo_neuron,
-    run_to_end,
-)
-from napari_crant.scene.neuron_data import NeuronData
-from napari_crant.scene.tables import export_table, partner_table
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "LoadResult",
-    "NeuronData",
-    "Scene",
-    "current_annotations",
-    "export_table",
-    "load_neurons",
-    "partner_table",
-    "pick_demo_neuron",
-    "run_to_end",
-]
+#: the public names and their modules, imported on first use (PEP 562): importing a module of
+#: this package (the docks import ``scene.colors``, ``scene.layer_conventions``) does not import
+#: pandas, which the loading and table modules need
+_EXPORTS = {
+    "LoadResult": "loading",
+    "NeuronData": "neuron_data",
+    "Scene": "layer_data",
+    "current_annotations": "loading",
+    "export_table": "tables",
+    "load_neurons": "loading",
+    "partner_table": "tables",
+    "pick_demo_neuron": "loading",
+    "run_to_end": "loading",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -36,27 +36,17 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.scene.colors import COLOR_MODES, TYPE_COLORS, id_colors, neuron_colors
+from napari_crant.scene.layer_conventions import (
+    AXES,
+    DOT_ANTIALIAS,
+    LAYER_NAMES,
+    MAX_POINT_PIXELS,
+    METADATA_KEY,
+    MIN_POINT_PIXELS,
+    SCALE,
+    UNITS,
+)
 from napari_crant.scene.neuron_data import NeuronData, id_strings, synapse_id_text, synapse_table, uint64_ids
-
-#: napari axis order of every layer, and its units.
-AXES = ("z", "y", "x")
-UNITS = "nm"
-SCALE = (1.0, 1.0, 1.0)
-#: key in ``layer.metadata`` marking the layers this package owns (value: the layer kind).
-METADATA_KEY = "napari_crant"
-LAYER_NAMES = {
-    "skeletons": "CRANT skeletons",
-    "somata": "CRANT somata",
-    "pre": "CRANT presynapses",
-    "post": "CRANT postsynapses",
-    "highlight": "CRANT highlight",
-}
-#: smallest on-screen size (px) of synapses and somata (in nm when zoomed in). vispy adds a border of
-#: half this (a 6 px disc) on a ``size + 4 * (border + 1.5 * antialias)`` quad: 15 px, the dot's cost
-MIN_POINT_PIXELS, DOT_ANTIALIAS = 4.0, 0.5
-#: largest on-screen diameter (pixels) of synapses: zoomed in on the tissue they stay markers, as
-#: in Neuroglancer, instead of discs of their nm size covering the boutons and spines they mark
-MAX_POINT_PIXELS = 20.0
 
 
 class SceneUpdate(Protocol):

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_crant.queries.meshes import get_brain_mesh, get_mesh, get_neuropil_meshes
-from napari_crant.scene.layer_data import AXES, METADATA_KEY, SCALE, UNITS
+from napari_crant.scene.layer_conventions import AXES, METADATA_KEY, SCALE, UNITS
 
 #: how loaded neurons are drawn (the query dock's choice)
 NEURON_DISPLAYS = ("skeletons", "meshes", "both")
@@ -89,6 +88,8 @@ def fetch_neuron_meshes(roots: Any, materialization: Any, dataset: Any) -> dict[
     TissueUnavailable
         The dataset (or its server) has no meshes, or they cannot be read.
     """
+    from napari_crant.queries.meshes import get_mesh  # (imports pandas: not when the dock opens)
+
     roots = [int(r) for r in np.asarray(roots, np.uint64)]
     if not roots:
         return {}
@@ -107,6 +108,8 @@ def fetch_context(what: str, dataset: Any) -> list[tuple[np.ndarray, np.ndarray]
     TissueUnavailable
         The dataset has no such mesh, or it cannot be read.
     """
+    from napari_crant.queries.meshes import get_brain_mesh, get_neuropil_meshes
+
     if what == "brain":
         return [surface_arrays(get_brain_mesh(dataset=dataset))]
     if what == "neuropils":

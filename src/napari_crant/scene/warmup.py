@@ -2,12 +2,16 @@
 
 The first load otherwise pays for importing the query core, caveclient, navis and scipy, and for
 opening the dataset and reading its annotations (seconds). :func:`warm_up` does that work ahead,
-in a worker, so that the first neuron appears soon after *Load*.
+in a worker, so that the first neuron appears soon after *Load*. The workers give way to the main
+thread while it paints or makes layers (:mod:`~napari_crant.scene.ui_pulse`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from napari_crant.scene.ui_pulse import UiPulse, yielding_imports
 
 
 def warm_up_units() -> None:
@@ -28,6 +32,29 @@ def build_unit_registry() -> Any | None:
     return pint.UnitRegistry(on_redefinition="raise")  # what the lazy registry builds
 
 
+def layer_needs(pulse: UiPulse | None = None) -> Any | None:
+    """What napari's first layers need, made in a worker before the dock makes its empty layers:
+    pandas imported (napari's layer features, ~0.25 s) and a unit registry
+    (:func:`build_unit_registry`, ~0.4 s), once the main thread is idle (the dock painted).
+
+    Parameters
+    ----------
+    pulse
+        The main thread's pulse: the work starts once it is idle, and the imports give way to it.
+
+    Returns
+    -------
+    pint.UnitRegistry or None
+        :func:`build_unit_registry`'s.
+    """
+    if pulse is not None:
+        pulse.wait_until_idle()
+    with yielding_imports(pulse):
+        import pandas  # noqa: F401
+        import pint  # noqa: F401
+    return build_unit_registry()
+
+
 def install_unit_registry(registry: Any | None) -> bool:
     """Make ``registry`` (:func:`build_unit_registry`'s) napari's units if napari's is still not
     built (no unit of it exists: nothing mixes the two); on the main thread, where napari builds
@@ -41,8 +68,11 @@ def install_unit_registry(registry: Any | None) -> bool:
     return True
 
 
-def warm_up(dataset: Any) -> str:
+def warm_up(dataset: Any, pulse: UiPulse | None = None, imported: Callable[[], Any] | None = None) -> str:
     """Import the query core and its libraries, and open ``dataset`` with its annotations.
+
+    With ``pulse`` (the main thread's), each import waits while the main thread is busy;
+    ``imported`` is called once the imports are done (before the dataset is opened).
 
     caveclient is imported only by opening a CAVE dataset (a snapshot or the demo never needs it:
     importing it would delay a first load that competes with the warm-up for the interpreter).
@@ -55,21 +85,25 @@ def warm_up(dataset: Any) -> str:
     str
         What was warmed up (for logs and tests).
     """
-    import navis  # noqa: F401  (the slowest import: skeletons are navis neurons)
-    import scipy.spatial  # noqa: F401
+    with yielding_imports(pulse):
+        import navis  # noqa: F401  (the slowest import: skeletons are navis neurons)
+        import scipy.spatial  # noqa: F401
 
-    from napari_crant.datasets import demo_path
-    from napari_crant.queries import attach, connectivity, skeleton, successors  # noqa: F401
-    from napari_crant.queries.common import open_query
-    from napari_crant.scene.loading import current_annotations
+        from napari_crant.datasets import demo_path
+        from napari_crant.queries import attach, connectivity, skeleton, successors  # noqa: F401
+        from napari_crant.queries.common import open_query
+        from napari_crant.scene.loading import current_annotations
 
+    if imported is not None:
+        imported()
     warm_up_units()  # after the imports: the dock's units worker has usually installed it
     done = "imports"
     if str(dataset) == "demo" and not demo_path().exists():
         return done
     try:
-        source, at = open_query(dataset, "latest")
-        current_annotations(source, at)
+        with yielding_imports(pulse):  # (opening a dataset imports its reader)
+            source, at = open_query(dataset, "latest")
+            current_annotations(source, at)
     except Exception as e:
         return f"{done}; dataset not opened ({type(e).__name__})"
     return f"{done}, dataset {dataset}"

@@ -21,7 +21,14 @@ from napari_crant._qt.qc.vispy_programs import keep_mesh_program
 from napari_crant._qt.qc.workers import WorkerRunner, partner_skeleton
 from napari_crant._qt.session import Session, find_layer
 from napari_crant.qc.review import ReviewModel
-from napari_crant.scene.layer_data import AXES, MAX_POINT_PIXELS, METADATA_KEY, MIN_POINT_PIXELS, SCALE, UNITS
+from napari_crant.scene.layer_conventions import (
+    AXES,
+    MAX_POINT_PIXELS,
+    METADATA_KEY,
+    MIN_POINT_PIXELS,
+    SCALE,
+    UNITS,
+)
 from napari_crant.scene.neuron_data import id_strings
 
 #: RGBA of synapse points by verdict (None: not reviewed yet)

@@ -49,7 +49,7 @@ from napari_crant.qc.em_prefetch import EMPrefetch
 from napari_crant.qc.em_process import TissueProcess
 from napari_crant.qc.em_review import CUTOUT_SIZE_NM, SynapseTissue, synapse_key
 from napari_crant.qc.review import ReviewModel
-from napari_crant.scene.layer_data import METADATA_KEY
+from napari_crant.scene.layer_conventions import METADATA_KEY
 
 #: the layers "hide other layers" keeps
 EM_ONLY_KINDS = ("qc_em", "qc_segments", "qc_current")

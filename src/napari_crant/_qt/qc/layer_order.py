@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from napari_crant._qt.session import find_layer
-from napari_crant.scene.layer_data import METADATA_KEY
+from napari_crant.scene.layer_conventions import METADATA_KEY
 
 #: the tissue's layers, bottom to top: the EM, the segments' outlines
 TISSUE_KINDS = ("qc_em", "qc_segments")

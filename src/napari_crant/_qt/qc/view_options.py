@@ -8,7 +8,7 @@ import numpy as np
 from qtpy.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QWidget
 
 from napari_crant.qc.synapse_view import SLAB_NM, oblique_directions, slab_clipping_planes, synapse_sites
-from napari_crant.scene.layer_data import METADATA_KEY
+from napari_crant.scene.layer_conventions import METADATA_KEY
 
 
 class ViewOptions(QWidget):
