@@ -66,6 +66,8 @@ def test_the_opening_ends_with_layers_warm_up_and_collector_back(qtbot, make_nap
         was_enabled = gc.isenabled()
         widget = QueryWidget(viewer)
         assert len(viewer.layers) == 0  # nothing made in the dock's own turn
+        held_while_made = []  # the workers' imports wait while the layers are made
+        viewer.layers.events.inserted.connect(lambda e: held_while_made.append(widget.opening.pulse.held()))
         qtbot.waitUntil(lambda: widget.opening._started, timeout=10_000)
         assert not gc.isenabled() or not was_enabled  # paused while the workers import
         qtbot.waitUntil(lambda: widget.warm_up_result is not None, timeout=60_000)
@@ -73,10 +75,13 @@ def test_the_opening_ends_with_layers_warm_up_and_collector_back(qtbot, make_nap
         qtbot.waitUntil(lambda: all(find_layer(viewer, k) is not None
                                     for k in ("skeletons", "somata", "pre", "post")), timeout=30_000)
         assert all(len(layer.data) == 0 for layer in viewer.layers)
+        assert held_while_made == [True] * 4
+        qtbot.waitUntil(lambda: not widget.session.drawing and not widget.opening.pulse.held(), timeout=5_000)
         assert viewer.dims.ndim == 3 and tuple(viewer.dims.axis_labels) == ("z", "y", "x")
         qtbot.waitUntil(lambda: not widget.workers, timeout=60_000)
         assert gc.isenabled() == was_enabled
         assert not widget.opening.collector.paused and not widget.opening.pulse.beating
+        assert not widget.opening.pulse.held()  # released once the layers were written
     finally:
         datasets.set_default_dataset(None)
 
@@ -147,6 +152,8 @@ def test_a_load_waits_for_the_preferences_page(qtbot, make_napari_viewer, monkey
         threading.Timer(0.3, release.set).start()
         worker = widget.load_ids([int(tiny.A0)])  # waits for the page (about 0.3 s), then loads
         assert worker is not None and widget.session.params.dataset == tiny_path
+        # the load needs the warm-up's imports: they no longer give way to the main thread
+        assert not widget.opening.pulse.beating and not widget.opening.pulse.held()
         qtbot.waitUntil(lambda: widget.worker is None and not widget.session.drawing, timeout=60_000)
         assert [n.query_id for n in widget.session.scene.neurons.values()] == [int(tiny.A0)]  # (edited since)
         qtbot.waitUntil(lambda: not widget.workers, timeout=60_000)

@@ -73,6 +73,30 @@ def test_a_busy_spell_costs_one_longest_wait():
     assert not pulse.beating and pulse.yield_if_busy() == 0.0
 
 
+def test_a_hold_keeps_workers_waiting_until_released_or_over():
+    """Between the turns of a run of work the main thread beats: a hold keeps the workers waiting
+    across the whole run (released, or at most its seconds)."""
+    pulse = UiPulse(busy_after_s=0.02)
+    beating = Beating(pulse)  # the main thread beats all along
+    try:
+        time.sleep(0.05)
+        pulse.hold(5.0)
+        assert pulse.held()
+        threading.Timer(0.3, pulse.release).start()
+        waited = pulse.yield_if_busy()
+        assert 0.25 < waited < 3.0 and not pulse.held()
+        pulse.hold(0.2)  # never released: over after its seconds
+        t = time.monotonic()
+        pulse.yield_if_busy()
+        assert 0.15 < time.monotonic() - t < 2.0 and not pulse.held()
+        assert pulse.yield_if_busy() == 0.0
+        pulse.hold(5.0)
+        pulse.stop()  # no more beats: no hold either
+        assert not pulse.held() and pulse.yield_if_busy() == 0.0
+    finally:
+        beating.stop()
+
+
 def test_wait_until_idle_waits_for_steady_beats():
     pulse = UiPulse(busy_after_s=0.02)
     beating = Beating(pulse)

@@ -41,6 +41,8 @@ from napari_crant.scene.warmup import install_unit_registry, layer_needs
 PULSE_MS = 8
 #: longest wait (s) of a Load for the Preferences page still being read
 PREFERENCES_WAIT_S = 10.0
+#: longest time (s) the workers' imports wait while the dock's layers are made (a few turns)
+LAYERS_HOLD_S = 1.5
 #: longest pause (s) of the garbage collector (until the warm-up's imports are done)
 COLLECTOR_PAUSE_S = 60.0
 
@@ -178,6 +180,13 @@ class DockOpening:
         if result is not None:
             self._apply_preferences(result)
 
+    def load_started(self) -> None:
+        """A load began: the workers no longer give way to the main thread (the load waits on their
+        imports, e.g. for navis's import lock, and the user waits on the load)."""
+        self.pulse.release()
+        self._beat.stop()
+        self.pulse.stop()
+
     def _start_warm_up(self) -> None:
         widget = self.widget
         self.warm_up_worker = self._run(warm_up_worker, (widget._dataset(), self.pulse, self.collector),
@@ -189,10 +198,24 @@ class DockOpening:
         self.widget.warm_up_result = result
 
     def _make_layers(self) -> None:
-        QTimer.singleShot(0, self.widget.session.prepare_layers)
+        """The dock's empty layers, a turn each; meanwhile the workers' imports wait (between two
+        turns the main thread beats: an import's module run beside a layer made it ~10 ms longer)."""
+        session = self.widget.session
+        self.pulse.hold(LAYERS_HOLD_S)
+        session.prepare_layers()
+        poll = QTimer(self.widget.native)
+
+        def check() -> None:  # the layers written (or the hold over: e.g. they existed already)
+            if (session.batches.batches and not session.drawing) or not self.pulse.held():
+                self.pulse.release()
+                poll.stop()
+                self._stop_beating_when_done()
+
+        poll.timeout.connect(check)
+        poll.start(10)
 
     def _stop_beating_when_done(self) -> None:
-        if not self._running:
+        if not self._running and not self.pulse.held():  # (after ``load_started``: at once)
             self._beat.stop()
             self.pulse.stop()
             self.collector.end()

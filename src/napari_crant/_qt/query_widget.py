@@ -284,6 +284,7 @@ class QueryWidget(Container):
         from napari_crant._qt.worker_guard import import_before_workers
 
         import_before_workers()  # (a load started in the turn the dock was made: the session's is later)
+        self.opening.load_started()  # the warm-up's imports no longer wait: this load needs them
         self._collect_params()
         top = int(self.top_partners.value) if top_partners is None else top_partners
         close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now

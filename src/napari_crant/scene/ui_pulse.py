@@ -50,6 +50,7 @@ class UiPulse:
         self.longest_yield_s = longest_yield_s
         self._last: float | None = None  # monotonic time of the last beat (None: not beating)
         self._given_up: float | None = None  # the beat of the busy spell a wait gave up on
+        self._held_until: float | None = None  # monotonic deadline of a hold (see ``hold``)
         self.yielded_s = 0.0  # seconds workers waited (for logs and tests)
 
     def beat(self) -> None:
@@ -59,6 +60,21 @@ class UiPulse:
     def stop(self) -> None:
         """No more beats (the timer stopped): workers no longer wait."""
         self._last = None
+        self._held_until = None
+
+    def hold(self, seconds: float) -> None:
+        """Workers wait at their next import until :meth:`release`, at most ``seconds``: the main
+        thread has a run of turns to do (between them it beats, and workers would go on)."""
+        self._held_until = time.monotonic() + seconds
+
+    def release(self) -> None:
+        """End a :meth:`hold`."""
+        self._held_until = None
+
+    def held(self) -> bool:
+        """Whether a :meth:`hold` is on."""
+        until = self._held_until
+        return until is not None and time.monotonic() < until
 
     @property
     def beating(self) -> bool:
@@ -72,11 +88,18 @@ class UiPulse:
 
     def yield_if_busy(self) -> float:
         """Wait while the main thread is busy (at most :attr:`longest_yield_s` a busy spell, once:
-        after a wait that gave up, no other until the main thread beats again). Returns the
-        seconds waited."""
+        after a wait that gave up, no other until the main thread beats again), and while a
+        :meth:`hold` is on. Returns the seconds waited."""
+        waited_held = 0.0
+        if self.held():
+            start = time.monotonic()
+            while self.held():
+                time.sleep(POLL_S)
+            waited_held = time.monotonic() - start
+            self.yielded_s += waited_held
         last = self._last
         if last is None or last == self._given_up or not self.busy():
-            return 0.0
+            return waited_held
         start = time.monotonic()
         while self.busy():
             if time.monotonic() - start > self.longest_yield_s:
@@ -85,7 +108,7 @@ class UiPulse:
             time.sleep(POLL_S)
         waited = time.monotonic() - start
         self.yielded_s += waited
-        return waited
+        return waited_held + waited
 
     def wait_until_idle(self, quiet_s: float = 0.05, timeout_s: float = 1.0) -> None:
         """Wait until the main thread has beaten steadily for ``quiet_s`` (its pending paints and
