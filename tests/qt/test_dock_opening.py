@@ -104,20 +104,27 @@ def test_dataset_field_follows_the_preferences_default(qtbot, make_napari_viewer
         datasets.set_default_dataset(None)
 
 
-def test_a_dataset_typed_before_the_page_is_read_is_kept(qtbot, make_napari_viewer, monkeypatch, tiny_path):
+def slow_page(monkeypatch, default_dataset: str):
+    """The Preferences page read only once the returned event is set; its default: ``default_dataset``."""
     import threading
 
-    from napari_crant import datasets
     from napari_crant._qt import preferences
-    from napari_crant._qt.query_widget import QueryWidget
 
     release = threading.Event()
 
-    def slow_page():
+    def read():
         release.wait(10)
-        return Prefs(default_dataset=tiny_path)
+        return Prefs(default_dataset=default_dataset)
 
-    monkeypatch.setattr(preferences, "read_preferences", slow_page)
+    monkeypatch.setattr(preferences, "read_preferences", read)
+    return release
+
+
+def test_a_dataset_typed_before_the_page_is_read_is_kept(qtbot, make_napari_viewer, monkeypatch, tiny_path):
+    from napari_crant import datasets
+    from napari_crant._qt.query_widget import QueryWidget
+
+    release = slow_page(monkeypatch, tiny_path)
     try:
         widget = QueryWidget(make_napari_viewer())
         widget.dataset.value = "my_snapshot"  # the user types first
@@ -138,13 +145,7 @@ def test_a_load_waits_for_the_preferences_page(qtbot, make_napari_viewer, monkey
     from napari_crant._qt import preferences
     from napari_crant._qt.query_widget import QueryWidget
 
-    release = threading.Event()
-
-    def slow_page():
-        release.wait(10)
-        return Prefs(default_dataset=tiny_path)
-
-    monkeypatch.setattr(preferences, "read_preferences", slow_page)
+    release = slow_page(monkeypatch, tiny_path)
     try:
         widget = QueryWidget(make_napari_viewer())
         qtbot.waitUntil(lambda: widget.opening._started, timeout=10_000)
@@ -159,7 +160,6 @@ def test_a_load_waits_for_the_preferences_page(qtbot, make_napari_viewer, monkey
         qtbot.waitUntil(lambda: not widget.workers, timeout=60_000)
 
         datasets.set_default_dataset(None)
-        release.clear()
         monkeypatch.setattr(preferences, "read_preferences", lambda: Prefs(default_dataset=tiny_path))
         other = QueryWidget(make_napari_viewer())
         worker = other.load_ids([int(tiny.A0)])  # the dock's own turn: the page read at once

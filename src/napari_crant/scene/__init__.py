@@ -13,35 +13,22 @@ Examples
 >>> scene.add(run_to_end(load_neurons([root_id], dataset="demo")))  # doctest: +SKIP
 """
 
-from importlib import import_module
-from typing import Any
+from napari_crant.lazy_names import lazy_names
 
 #: the public names and their modules, imported on first use (PEP 562): importing a module of
 #: this package (the docks import ``scene.colors``, ``scene.layer_conventions``) does not import
 #: pandas, which the loading and table modules need
 _EXPORTS = {
-    "LoadResult": "loading",
-    "NeuronData": "neuron_data",
-    "Scene": "layer_data",
-    "current_annotations": "loading",
-    "export_table": "tables",
-    "load_neurons": "loading",
-    "partner_table": "tables",
-    "pick_demo_neuron": "loading",
-    "run_to_end": "loading",
+    "LoadResult": "napari_crant.scene.loading",
+    "NeuronData": "napari_crant.scene.neuron_data",
+    "Scene": "napari_crant.scene.layer_data",
+    "current_annotations": "napari_crant.scene.loading",
+    "export_table": "napari_crant.scene.tables",
+    "load_neurons": "napari_crant.scene.loading",
+    "partner_table": "napari_crant.scene.tables",
+    "pick_demo_neuron": "napari_crant.scene.loading",
+    "run_to_end": "napari_crant.scene.loading",
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # looked up once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _EXPORTS, globals())

@@ -8,8 +8,7 @@ do not pull in the renderers.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from napari_crant.lazy_names import lazy_names
 
 _NAMES = {
     "MAX_MIP": "napari_crant.tissue.segmentation",
@@ -26,14 +25,4 @@ _NAMES = {
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str) -> Any:
-    module = _NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'napari_crant.tissue' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _NAMES, globals())
