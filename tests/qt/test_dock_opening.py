@@ -82,6 +82,7 @@ def test_the_opening_ends_with_layers_warm_up_and_collector_back(qtbot, make_nap
         assert gc.isenabled() == was_enabled
         assert not widget.opening.collector.paused and not widget.opening.pulse.beating
         assert not widget.opening.pulse.held()  # released once the layers were written
+        assert widget.opening.worker_pulse is None  # later loads never wait
     finally:
         datasets.set_default_dataset(None)
 
@@ -153,8 +154,7 @@ def test_a_load_waits_for_the_preferences_page(qtbot, make_napari_viewer, monkey
         threading.Timer(0.3, release.set).start()
         worker = widget.load_ids([int(tiny.A0)])  # waits for the page (about 0.3 s), then loads
         assert worker is not None and widget.session.params.dataset == tiny_path
-        # the load needs the warm-up's imports: they no longer give way to the main thread
-        assert not widget.opening.pulse.beating and not widget.opening.pulse.held()
+        assert widget.opening.worker_pulse is widget.opening.pulse  # its imports give way too, while it opens
         qtbot.waitUntil(lambda: widget.worker is None and not widget.session.drawing, timeout=60_000)
         assert [n.query_id for n in widget.session.scene.neurons.values()] == [int(tiny.A0)]  # (edited since)
         qtbot.waitUntil(lambda: not widget.workers, timeout=60_000)

@@ -180,12 +180,10 @@ class DockOpening:
         if result is not None:
             self._apply_preferences(result)
 
-    def load_started(self) -> None:
-        """A load began: the workers no longer give way to the main thread (the load waits on their
-        imports, e.g. for navis's import lock, and the user waits on the load)."""
-        self.pulse.release()
-        self._beat.stop()
-        self.pulse.stop()
+    @property
+    def worker_pulse(self) -> UiPulse | None:
+        """The pulse a worker started now gives way to (``None`` once the opening is over)."""
+        return self.pulse if self._beat.isActive() else None
 
     def _start_warm_up(self) -> None:
         widget = self.widget
@@ -215,7 +213,7 @@ class DockOpening:
         poll.start(10)
 
     def _stop_beating_when_done(self) -> None:
-        if not self._running and not self.pulse.held():  # (after ``load_started``: at once)
+        if not self._running and not self.pulse.held():
             self._beat.stop()
             self.pulse.stop()
             self.collector.end()

@@ -284,14 +284,13 @@ class QueryWidget(Container):
         from napari_crant._qt.worker_guard import import_before_workers
 
         import_before_workers()  # (a load started in the turn the dock was made: the session's is later)
-        self.opening.load_started()  # the warm-up's imports no longer wait: this load needs them
         self._collect_params()
         top = int(self.top_partners.value) if top_partners is None else top_partners
         close_error_popups(ERROR_PREFIX)  # errors of earlier attempts are stale now
         self._stop = threading.Event()
         worker = create_worker(
             load_worker, ids, criteria, self._search_options(), self.session.params.load_kwargs(), top,
-            self._stop,
+            self._stop, self.opening.worker_pulse,
             _start_thread=False, _ignore_errors=True,
         )  # no napari progress bar: its animated status-bar indicator repaints the whole window
         # ~25 times a second while it runs (70 ms each with software OpenGL), starving the load;

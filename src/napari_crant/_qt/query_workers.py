@@ -39,9 +39,19 @@ def warm_up_worker(dataset: Any, pulse: Any = None, collector: Any = None) -> st
 
 
 def load_worker(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
-                 top_partners: int, stop: threading.Event):
+                 top_partners: int, stop: threading.Event, pulse: Any = None):
     """Generator run in a worker: resolve criteria, then :func:`load_neurons` (``stop``: cancel,
-    keeping the neurons loaded so far)."""
+    keeping the neurons loaded so far). With ``pulse`` (the query dock's, while it opens), its
+    imports give way to the main thread as the warm-up's do (it cannot draw before the dock's
+    layers are made, and the window stays responsive)."""
+    from napari_crant.scene.ui_pulse import yielding_imports
+
+    with yielding_imports(pulse):
+        return (yield from _load(ids, criteria, search, kwargs, top_partners, stop))
+
+
+def _load(ids: Any, criteria: dict[str, str] | None, search: dict[str, Any], kwargs: dict[str, Any],
+          top_partners: int, stop: threading.Event):
     import numpy as np
 
     from napari_crant.scene.loading import load_neurons
