@@ -165,16 +165,16 @@ def test_cancel_keeps_the_neurons_loaded_so_far(qtbot, viewer, query, monkeypatc
 
     import napari_crant.queries.skeleton as skeleton
 
-    real = skeleton.get_l2_skeleton
+    real = skeleton.skeleton_with_soma  # what the load reads a skeleton with
     fetched = []
 
-    def slow_after_first(root, **kwargs):  # the real skeleton, slower after the first
+    def slow_after_first(source, root):  # the real skeleton, slower after the first
         if fetched:
             time.sleep(1.0)
         fetched.append(int(root))
-        return real(root, **kwargs)
+        return real(source, root)
 
-    monkeypatch.setattr(skeleton, "get_l2_skeleton", slow_after_first)
+    monkeypatch.setattr(skeleton, "skeleton_with_soma", slow_after_first)
     query.ids.value = f"{A2} {B2} {int(tiny.C0)}"
     query.load_button.native.click()
     worker = query.worker

@@ -165,6 +165,19 @@ def attach_synapses(
         raise InvalidArgumentError(
             f"attach_synapses needs a navis.TreeNeuron or NeuronList, not {type(neurons).__name__}"
         )
+    attach_to_skeletons(nl, pre, post, threshold, min_size, materialization, clean, max_distance,
+                        update_ids, dataset)
+    return neurons
+
+
+def attach_to_skeletons(nl: list[Any], pre: bool = True, post: bool = True, threshold: int = 1,
+                        min_size: float | None = None, materialization: Any = "latest",
+                        clean: bool = True, max_distance: float = 10_000, update_ids: bool = True,
+                        dataset: Any = None) -> None:
+    """:func:`attach_synapses` on skeletons that need not be navis neurons: anything with an ``id``
+    (the root ID) and ``nodes`` (as from :func:`~napari_crant.queries.skeleton.skeleton_nodes`)
+    gets ``connectors`` and ``connectors_provenance`` (the viewer's load: navis takes ~1.5 s to
+    import). The arguments are checked here."""
     check_flags(pre=pre, post=post, clean=clean, update_ids=update_ids)
     if not pre and not post:
         raise InvalidArgumentError("attach_synapses: pre and post cannot both be False")
@@ -196,4 +209,3 @@ def attach_synapses(
             source, at, None, threshold=threshold, min_size=min_size, clean=clean,
             max_distance=max_distance, root_id=int(root), query_id=int(old),
         )
-    return neurons

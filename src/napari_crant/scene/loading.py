@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from napari_crant.ids import unique_first, unique_in_order
-from napari_crant.scene.neuron_data import NeuronData, neuron_data, synapse_id_text, synapse_table
+from napari_crant.scene.neuron_data import (
+    NeuronData,
+    NodeSkeleton,
+    neuron_data,
+    synapse_id_text,
+    synapse_table,
+)
 from napari_crant.scene.tables import partner_table
 
 #: annotation columns shown next to partners (those the dataset has).
@@ -186,10 +192,10 @@ def load_neurons(
     -------
     LoadResult
     """
-    from napari_crant.queries.attach import attach_synapses
+    from napari_crant.queries.attach import attach_to_skeletons
     from napari_crant.queries.common import open_query, query_ids
     from napari_crant.queries.connectivity import get_connectivity
-    from napari_crant.queries.skeleton import get_l2_skeleton
+    from napari_crant.queries.skeleton import skeleton_with_soma
     from napari_crant.queries.successors import other_pieces
 
     yield 0, 1, "opening dataset"
@@ -219,24 +225,22 @@ def load_neurons(
             conn.attrs = attrs
             roots = np.concatenate([roots, extra]).astype(np.uint64)
     total = len(roots) + 3  # skeletons, synapses, annotations
-    import navis
-
     skeletons = []
     requested = len(roots)
     for i, root in enumerate(roots):
         if should_stop is not None and should_stop():
             break
         yield i + 1, total, f"skeleton of {int(root)}"
-        skeletons.append(get_l2_skeleton(int(root), dataset=source))
+        skeletons.append(NodeSkeleton(int(root), *skeleton_with_soma(source, int(root))))
     if len(skeletons) < len(roots):  # cancelled: keep the neurons fetched so far
         roots = roots[:len(skeletons)]
         conn = _edges_of(conn, roots)
     yield total - 2, total, "synapses"
     # one query per direction for all neurons (not one per neuron)
     if skeletons:
-        attach_synapses(navis.NeuronList(skeletons), threshold=threshold, min_size=min_size,
-                        materialization=at, clean=clean, max_distance=max_distance,
-                        update_ids=False, dataset=source)
+        attach_to_skeletons(skeletons, threshold=threshold, min_size=min_size,
+                            materialization=at, clean=clean, max_distance=max_distance,
+                            update_ids=False, dataset=source)
     neurons = [neuron_data(sk, query_of.get(int(root), int(root)))
                for sk, root in zip(skeletons, roots, strict=True)]
     synapses = synapse_table(neurons)

@@ -79,14 +79,38 @@ class NeuronData:
     synapses: pd.DataFrame
 
 
+@dataclass
+class NodeSkeleton:
+    """A neuron's skeleton as the viewer's load holds it: what a navis TreeNeuron from
+    :func:`~napari_crant.get_l2_skeleton` holds (navis is not imported to draw: ~1.5 s), given
+    ``connectors`` by :func:`~napari_crant.queries.attach.attach_to_skeletons`.
+
+    Attributes
+    ----------
+    id
+        The root ID.
+    nodes
+        :func:`~napari_crant.queries.skeleton.skeleton_nodes` (nm).
+    soma
+        The soma's node ID, or ``None``.
+    """
+
+    id: int
+    nodes: pd.DataFrame
+    soma: int | None = None
+    connectors: pd.DataFrame | None = None
+    connectors_provenance: dict[str, Any] | None = None
+
+
 def neuron_data(neuron: Any, query_id: int | None = None) -> NeuronData:
-    """:class:`NeuronData` from a navis TreeNeuron (nm) with optional ``connectors``.
+    """:class:`NeuronData` from a navis TreeNeuron (nm) or a :class:`NodeSkeleton`, with optional
+    ``connectors``.
 
     Parameters
     ----------
     neuron
         ``navis.TreeNeuron`` as returned by :func:`~napari_crant.get_l2_skeleton` (and
-        :func:`~napari_crant.attach_synapses`).
+        :func:`~napari_crant.attach_synapses`), or a :class:`NodeSkeleton`.
     query_id
         The ID asked for; defaults to ``neuron.query_id`` or the root.
     """

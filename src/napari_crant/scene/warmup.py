@@ -72,10 +72,12 @@ def warm_up(dataset: Any, pulse: UiPulse | None = None, imported: Callable[[], A
     """Import the query core and its libraries, and open ``dataset`` with its annotations.
 
     With ``pulse`` (the main thread's), each import waits while the main thread is busy;
-    ``imported`` is called once the imports are done (before the dataset is opened).
+    ``imported`` is called once the imports are done (navis last, after the dataset is opened).
 
     caveclient is imported only by opening a CAVE dataset (a snapshot or the demo never needs it:
     importing it would delay a first load that competes with the warm-up for the interpreter).
+    navis (~1.5 s) is imported last: a load draws its skeletons without it; the QC worklist and
+    the API's skeletons need it.
 
     The demo dataset is only opened when it is already built (building it is not a warm-up).
     Errors opening the dataset are not raised: the load that follows reports them.
@@ -86,7 +88,6 @@ def warm_up(dataset: Any, pulse: UiPulse | None = None, imported: Callable[[], A
         What was warmed up (for logs and tests).
     """
     with yielding_imports(pulse):
-        import navis  # noqa: F401  (the slowest import: skeletons are navis neurons)
         import scipy.spatial  # noqa: F401
 
         from napari_crant.datasets import demo_path
@@ -94,16 +95,18 @@ def warm_up(dataset: Any, pulse: UiPulse | None = None, imported: Callable[[], A
         from napari_crant.queries.common import open_query
         from napari_crant.scene.loading import current_annotations
 
+    warm_up_units()  # after the imports: the dock's units worker has usually installed it
+    opened = ""
+    if str(dataset) != "demo" or demo_path().exists():
+        try:
+            with yielding_imports(pulse):  # (opening a dataset imports its reader)
+                source, at = open_query(dataset, "latest")
+                current_annotations(source, at)
+            opened = f", dataset {dataset}"
+        except Exception as e:
+            opened = f"; dataset not opened ({type(e).__name__})"
+    with yielding_imports(pulse):
+        import navis  # noqa: F401  (last: a load draws without it; the QC worklist and the API need it)
     if imported is not None:
         imported()
-    warm_up_units()  # after the imports: the dock's units worker has usually installed it
-    done = "imports"
-    if str(dataset) == "demo" and not demo_path().exists():
-        return done
-    try:
-        with yielding_imports(pulse):  # (opening a dataset imports its reader)
-            source, at = open_query(dataset, "latest")
-            current_annotations(source, at)
-    except Exception as e:
-        return f"{done}; dataset not opened ({type(e).__name__})"
-    return f"{done}, dataset {dataset}"
+    return f"imports{opened}"
