@@ -97,6 +97,21 @@ def test_a_hold_keeps_workers_waiting_until_released_or_over():
         beating.stop()
 
 
+def test_a_hold_ends_when_the_main_thread_stops_beating():
+    """A main thread that waits on a held worker (for a module it is importing) stops beating: the
+    hold's wait ends after ``longest_yield_s``, once for that spell."""
+    pulse = UiPulse(busy_after_s=0.02, longest_yield_s=0.2)
+    pulse.beat()
+    pulse.hold(5.0)  # and nothing beats any more
+    t = time.monotonic()
+    pulse.yield_if_busy()
+    assert 0.15 < time.monotonic() - t < 1.5
+    t = time.monotonic()
+    pulse.yield_if_busy()  # the same spell: given up on
+    assert time.monotonic() - t < 0.1
+    assert pulse.held()  # the hold itself stays until released or over
+
+
 def test_wait_until_idle_waits_for_steady_beats():
     pulse = UiPulse(busy_after_s=0.02)
     beating = Beating(pulse)

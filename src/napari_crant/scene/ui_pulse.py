@@ -64,7 +64,9 @@ class UiPulse:
 
     def hold(self, seconds: float) -> None:
         """Workers wait at their next import until :meth:`release`, at most ``seconds``: the main
-        thread has a run of turns to do (between them it beats, and workers would go on)."""
+        thread has a run of turns to do (between them it beats, and workers would go on). A main
+        thread that stops beating for :attr:`longest_yield_s` meanwhile (it may wait on a module a
+        held worker is importing) ends the wait, as a busy spell does."""
         self._held_until = time.monotonic() + seconds
 
     def release(self) -> None:
@@ -91,9 +93,13 @@ class UiPulse:
         after a wait that gave up, no other until the main thread beats again), and while a
         :meth:`hold` is on. Returns the seconds waited."""
         waited_held = 0.0
-        if self.held():
+        if self.held() and self._last != self._given_up:
             start = time.monotonic()
             while self.held():
+                last = self._last
+                if last is not None and time.monotonic() - last > self.longest_yield_s:
+                    self._given_up = last  # no beat for long: the main thread may wait on this worker
+                    break
                 time.sleep(POLL_S)
             waited_held = time.monotonic() - start
             self.yielded_s += waited_held

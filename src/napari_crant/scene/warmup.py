@@ -34,8 +34,9 @@ def build_unit_registry() -> Any | None:
 
 def layer_needs(pulse: UiPulse | None = None) -> Any | None:
     """What napari's first layers need, made in a worker before the dock makes its empty layers:
-    pandas imported (napari's layer features, ~0.25 s) and a unit registry
-    (:func:`build_unit_registry`, ~0.4 s), once the main thread is idle (the dock painted).
+    pandas imported (napari's layer features, ~0.25 s) with the scene's layer data (the main
+    thread then imports nothing a held warm-up may be importing) and a unit registry
+    (:func:`build_unit_registry`, ~0.1-0.4 s), once the main thread is idle (the dock painted).
 
     Parameters
     ----------
@@ -52,6 +53,8 @@ def layer_needs(pulse: UiPulse | None = None) -> Any | None:
     with yielding_imports(pulse):
         import pandas  # noqa: F401
         import pint  # noqa: F401
+
+        import napari_crant.scene.layer_data  # noqa: F401  (the dock's Scene: not imported by the main thread)
     return build_unit_registry()
 
 
