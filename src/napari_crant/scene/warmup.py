@@ -1,9 +1,10 @@
 """Warming up in the background when a dock opens: heavy imports, the default dataset (Qt-free).
 
-The first load otherwise pays for importing the query core, caveclient, navis and scipy, and for
-opening the dataset and reading its annotations (seconds). :func:`warm_up` does that work ahead,
-in a worker, so that the first neuron appears soon after *Load*. The workers give way to the main
-thread while it paints or makes layers (:mod:`~napari_crant.scene.ui_pulse`).
+The first load otherwise pays for importing pandas, the query core, scipy (and caveclient for a
+CAVE dataset), and for opening the dataset and reading its annotations. :func:`warm_up` does that
+work ahead, in a worker, so that the first neuron appears soon after *Load*; it imports navis last
+(~1.5 s: a load draws without it; the QC worklist and the API's skeletons need it). The workers
+give way to the main thread while it paints or makes layers (:mod:`~napari_crant.scene.ui_pulse`).
 """
 
 from __future__ import annotations
