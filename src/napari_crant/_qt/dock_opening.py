@@ -12,12 +12,14 @@ and :class:`DockOpening` does the rest:
    - the Preferences page read and applied (napari's plugin settings parse every plugin's
      manifest, ~0.1 s; see :mod:`napari_crant._qt.preferences`);
    - what napari's first layers need (:func:`~napari_crant.scene.warmup.layer_needs`: pandas,
-     a unit registry, ~0.7 s);
+     the scene's layer data, a unit registry);
 
 2. the preferences applied: the dataset field follows a new default dataset (unless the user
-   typed one), problems are shown, and the warm-up starts (the imports of a load, the dataset);
+   typed one), problems are shown, and the warm-up starts (the imports of a load, the dataset,
+   navis last);
 3. the layers' needs ready: the unit registry is installed and the dock's empty layers are made,
-   one a turn (:meth:`~napari_crant._qt.session.Session.prepare_layers`).
+   one a turn (:meth:`~napari_crant._qt.session.Session.prepare_layers`), while the workers'
+   imports are held (:meth:`~napari_crant.scene.ui_pulse.UiPulse.hold`).
 
 The workers' imports wait while the main thread paints or makes layers (the pulse); the pulse
 stops beating once they are done. The garbage collector is paused from the start until the
@@ -186,14 +188,11 @@ class DockOpening:
         return self.pulse if self._beat.isActive() else None
 
     def _start_warm_up(self) -> None:
-        widget = self.widget
-        self.warm_up_worker = self._run(warm_up_worker, (widget._dataset(), self.pulse, self.collector),
+        self.warm_up_worker = self._run(warm_up_worker, (self.widget._dataset(), self.pulse, self.collector),
                                         self._warmed_up, lambda: None)
-        widget.warm_up_worker = self.warm_up_worker
 
     def _warmed_up(self, result: str) -> None:
         self.warm_up_result = result
-        self.widget.warm_up_result = result
 
     def _make_layers(self) -> None:
         """The dock's empty layers, a turn each; meanwhile the workers' imports wait (between two

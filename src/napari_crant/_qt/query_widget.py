@@ -154,11 +154,19 @@ class QueryWidget(Container):
             w.changed.connect(self._count_soon)
         self.session.load_requested.connect(self.load_ids)
         self._stop = threading.Event()
-        self.warm_up_worker: Any = None  # the background warm-up (imports, the default dataset)
-        self.warm_up_result: str | None = None  # what the warm-up did (set when it returns)
         self._close_watch = DockCloseWatch(self)  # removing the dock stops and waits on its workers
         # the Preferences page, the warm-up and napari's first layers: in workers and later turns
         self.opening = DockOpening(self)
+
+    @property
+    def warm_up_worker(self) -> Any:
+        """The background warm-up (imports, the default dataset); ``None`` until it starts."""
+        return self.opening.warm_up_worker
+
+    @property
+    def warm_up_result(self) -> str | None:
+        """What the warm-up did (``None`` until it returns)."""
+        return self.opening.warm_up_result
 
     # -- helpers ---------------------------------------------------------------------------
     def set_message(self, text: str, error: bool = False) -> None:

@@ -210,7 +210,7 @@ class Session:
         if viewer is None:
             return
         self.dots.warm_up()  # the dot notice's glyphs, made while the user types
-        if self.scene.neurons or any(METADATA_KEY in layer.metadata for layer in viewer.layers):
+        if self._layers_not_needed(viewer):
             return
         if viewer.dims.ndim < len(AXES):
             viewer.dims.ndim = len(AXES)  # as the first layer would (the same dims once it is added)
@@ -220,10 +220,12 @@ class Session:
 
     def _prepare_batches(self) -> None:
         viewer = self.viewer
-        if viewer is None or self.scene.neurons:
-            return
-        if not any(METADATA_KEY in layer.metadata for layer in viewer.layers):
+        if viewer is not None and not self._layers_not_needed(viewer):
             self.batches.prepare()
+
+    def _layers_not_needed(self, viewer: Any) -> bool:
+        """Whether the empty layers are not needed: neurons are loaded, or this package's layers exist."""
+        return bool(self.scene.neurons) or any(METADATA_KEY in layer.metadata for layer in viewer.layers)
 
     def apply_visibility(self) -> None:
         """Draw only the neurons the legend shows: hidden ones get transparent edges, unshown points."""
